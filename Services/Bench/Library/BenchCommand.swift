@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `maitre-bench`: benchmarks and the virtual-time simulator.
+public struct BenchCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "maitre-bench",
+        abstract: "Benchmarks and the virtual-time scheduling simulator of maitre.",
+        subcommands: []
+    )
+
+    public init() {}
+}

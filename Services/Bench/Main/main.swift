@@ -1,0 +1,4 @@
+import ArgumentParser
+import Bench
+
+await BenchCommand.main()

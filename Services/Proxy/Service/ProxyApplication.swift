@@ -1,0 +1,14 @@
+import Hummingbird
+import Logging
+import ServiceRuntime
+
+/// Builds the proxy's HTTP application; the executable and the tests both call this.
+public func buildApplication(
+    configuration: ProxyConfiguration,
+    metrics: ServiceMetrics,
+    logger: Logger
+) async throws -> some ApplicationProtocol {
+    let identity = ServiceIdentity(name: "proxy")
+    let routes = ServiceRouter(identity: identity, server: configuration.server, metrics: metrics)
+    return Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// Size class of a request's expected output.
+public enum SizeBucket: String, Codable, Sendable, CaseIterable {
+    case short, medium, long
+}
+
+/// Which rung of the predictor's fallback ladder produced a prediction.
+public enum FallbackLevel: String, Codable, Sendable, CaseIterable {
+    /// Nearest neighbours from the caller's own tenant history.
+    case tenantNeighbors = "tenant_neighbors"
+    /// Nearest neighbours from the global history.
+    case globalNeighbors = "global_neighbors"
+    /// Quantiles of the model's (and task type's) history.
+    case modelPrior = "model_prior"
+    /// No usable history at all.
+    case globalPrior = "global_prior"
+    /// The predictor was unreachable; the caller estimated from prompt length alone.
+    case localPrior = "local_prior"
+    /// True output length supplied by a benchmark oracle.
+    case oracle
+}
+
+/// `POST /predict` request: a prompt or chat messages, and what the caller knows about the call.
+public struct PredictRequest: Codable, Sendable, Equatable {
+    public var prompt: String?
+    public var messages: [ChatMessage]?
+    public var maxTokens: Int?
+    public var model: String
+    public var taskType: String?
+    public var tenantId: String?
+
+    public init(
+        prompt: String? = nil,
+        messages: [ChatMessage]? = nil,
+        maxTokens: Int? = nil,
+        model: String,
+        taskType: String? = nil,
+        tenantId: String? = nil
+    ) {
+        self.prompt = prompt
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.model = model
+        self.taskType = taskType
+        self.tenantId = tenantId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case prompt, messages, model
+        case maxTokens = "max_tokens"
+        case taskType = "task_type"
+        case tenantId = "tenant_id"
+    }
+}
+
+/// `POST /predict` response: how much work the request will be.
+public struct PredictResponse: Codable, Sendable, Equatable {
+    public var sizeBucket: SizeBucket
+    public var expectedOutputTokensP50: Int
+    public var expectedOutputTokensP90: Int
+    public var promptTokens: Int
+    public var predictedCostP50: Double
+    public var riskScore: Double
+    public var confidenceScore: Double
+    public var fallbackLevel: FallbackLevel
+    public var neighborsUsed: Int
+    public var modelVersion: String
+
+    public init(
+        sizeBucket: SizeBucket,
+        expectedOutputTokensP50: Int,
+        expectedOutputTokensP90: Int,
+        promptTokens: Int,
+        predictedCostP50: Double,
+        riskScore: Double,
+        confidenceScore: Double,
+        fallbackLevel: FallbackLevel,
+        neighborsUsed: Int,
+        modelVersion: String
+    ) {
+        self.sizeBucket = sizeBucket
+        self.expectedOutputTokensP50 = expectedOutputTokensP50
+        self.expectedOutputTokensP90 = expectedOutputTokensP90
+        self.promptTokens = promptTokens
+        self.predictedCostP50 = predictedCostP50
+        self.riskScore = riskScore
+        self.confidenceScore = confidenceScore
+        self.fallbackLevel = fallbackLevel
+        self.neighborsUsed = neighborsUsed
+        self.modelVersion = modelVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sizeBucket = "size_bucket"
+        case expectedOutputTokensP50 = "expected_output_tokens_p50"
+        case expectedOutputTokensP90 = "expected_output_tokens_p90"
+        case promptTokens = "prompt_tokens"
+        case predictedCostP50 = "predicted_cost_p50"
+        case riskScore = "risk_score"
+        case confidenceScore = "confidence_score"
+        case fallbackLevel = "fallback_level"
+        case neighborsUsed = "neighbors_used"
+        case modelVersion = "model_version"
+    }
+}
+
+/// `POST /predict/batch` request.
+public struct PredictBatchRequest: Codable, Sendable, Equatable {
+    public var requests: [PredictRequest]
+
+    public init(requests: [PredictRequest]) {
+        self.requests = requests
+    }
+}
+
+/// `POST /predict/batch` response, in request order.
+public struct PredictBatchResponse: Codable, Sendable, Equatable {
+    public var predictions: [PredictResponse]
+
+    public init(predictions: [PredictResponse]) {
+        self.predictions = predictions
+    }
+}

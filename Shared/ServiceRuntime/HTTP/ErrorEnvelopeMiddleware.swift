@@ -1,0 +1,131 @@
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The one place where errors become HTTP responses: every error a route or middleware throws leaves
+/// as OpenAI's envelope with one status. Unknown URLs answer 404, known URLs with the wrong method 405.
+public struct ErrorEnvelopeMiddleware: RouterMiddleware {
+    public typealias Context = ServiceRequestContext
+    let catalog: RouteCatalog
+
+    public init(catalog: RouteCatalog) {
+        self.catalog = catalog
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let apiError = map(error, request: request, context: context)
+            if apiError.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            }
+            var response = try apiError.response(from: request, context: context)
+            if !context.requestID.isEmpty, let name = HTTPField.Name(MaitreHeader.requestID) {
+                response.headers[name] = context.requestID
+            }
+            return response
+        }
+    }
+
+    func map(_ error: any Error, request: Request, context: Context) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as any APIErrorConvertible:
+            return error.apiError
+        case let error as DecodingError:
+            return JSONBody.apiError(for: error)
+        case let error as SettingError:
+            return .invalidRequest(error.message, param: error.key)
+        case let error as HTTPError:
+            return map(error, request: request)
+        case is NIOTooManyBytesError:
+            return .payloadTooLarge(limit: context.maxBodyBytes)
+        case is CancellationError:
+            return APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.", type: .server, code: "cancelled")
+        default:
+            return .internalError()
+        }
+    }
+
+    func map(_ error: HTTPError, request: Request) -> APIError {
+        switch error.status {
+        case .notFound:
+            let allowed = catalog.allowedMethods(for: request.uri.path)
+            if !allowed.isEmpty && !allowed.contains(request.method.rawValue) {
+                return APIError(
+                    status: .methodNotAllowed,
+                    message: "Method \(request.method.rawValue) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", ")).",
+                    type: .invalidRequest,
+                    code: "method_not_allowed",
+                    headers: ["Allow": allowed.joined(separator: ", ")]
+                )
+            }
+            if let message = error.body, !message.isEmpty {
+                return .notFound(message)
+            }
+            return .notFound("Unknown request URL: \(request.method.rawValue) \(request.uri.path).", code: "unknown_url")
+        case .contentTooLarge:
+            return APIError(status: .contentTooLarge, message: error.body ?? "Request body is too large.", type: .invalidRequest, code: "request_too_large")
+        case .unauthorized:
+            return .unauthorized(error.body ?? "Missing or invalid bearer token.")
+        default:
+            let type: ErrorType = error.status.code >= 500 ? .server : .invalidRequest
+            return APIError(status: error.status, message: error.body ?? error.status.reasonPhrase, type: type, code: nil)
+        }
+    }
+}
+
+/// Stamps every request with an `X-Request-ID` (the caller's, when it sends a sane one), echoes it on the
+/// response, puts it in the log metadata, and sets the context's body limits.
+public struct RequestIDMiddleware: RouterMiddleware {
+    public typealias Context = ServiceRequestContext
+    let maxBodyBytes: Int
+    let maxJSONDepth: Int
+
+    public init(maxBodyBytes: Int, maxJSONDepth: Int) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxJSONDepth = maxJSONDepth
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let name = HTTPField.Name(MaitreHeader.requestID)!
+        if let given = request.headers[name], Self.isAcceptable(given) {
+            context.requestID = given
+        } else {
+            context.requestID = RequestID.make()
+        }
+        context.maxBodyBytes = maxBodyBytes
+        context.maxJSONDepth = maxJSONDepth
+        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        var response = try await next(request, context)
+        response.headers[name] = context.requestID
+        return response
+    }
+
+    /// Printable ASCII, at most 128 characters: anything else is replaced, never logged.
+    static func isAcceptable(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= 128 && value.utf8.allSatisfy { $0 > 32 && $0 < 127 }
+    }
+}
+
+/// Request identifiers: 24 random hex digits with a prefix.
+public enum RequestID {
+    public static func make(prefix: String = "req_") -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt32
+        return prefix + String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 8)
+    }
+}
+
+extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

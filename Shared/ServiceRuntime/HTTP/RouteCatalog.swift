@@ -1,0 +1,41 @@
+import HTTPTypes
+import Hummingbird
+import Synchronization
+
+/// The routes a service serves, so an unmatched request can be told apart as an unknown URL (404)
+/// or a known URL with the wrong method (405 with `Allow`).
+public final class RouteCatalog: Sendable {
+    private let routes = Mutex<[(method: String, components: [Substring])]>([])
+
+    public init() {}
+
+    /// Records every route of `router`; call after all routes are added.
+    public func record(from router: Router<ServiceRequestContext>) {
+        let described = router.routes.map { (method: $0.method.rawValue, components: Self.components(of: $0.path.description)) }
+        routes.withLock { $0 = described }
+    }
+
+    /// Methods allowed on `path`, sorted; empty when no route matches it.
+    public func allowedMethods(for path: String) -> [String] {
+        let target = Self.components(of: path)
+        return routes.withLock { routes in
+            Array(Set(routes.filter { Self.matches($0.components, target) }.map(\.method))).sorted()
+        }
+    }
+
+    static func components(of path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: true)
+    }
+
+    static func matches(_ pattern: [Substring], _ path: [Substring]) -> Bool {
+        var index = 0
+        for component in pattern {
+            if component == "**" { return true }
+            guard index < path.count else { return false }
+            let isParameter = component == "*" || component.hasPrefix(":") || component.hasPrefix("{")
+            if !isParameter && component != path[index] { return false }
+            index += 1
+        }
+        return index == path.count
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import ServiceLifecycle
+import UnixSignals
+
+/// What a service executable does before serving: read settings (printing `--help`), bootstrap logging and
+/// metrics once, and report start-up errors as one clear line with exit code 2.
+public enum ServiceLauncher {
+    /// Resolves settings from the command line and environment, or exits: 0 after `--help`, 2 on a bad setting.
+    public static func resolveSettings(service: String, specs: [SettingSpec], arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> ResolvedSettings {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print("maitre-\(service) \(ServiceIdentity.maitreVersion)\n")
+            print(ResolvedSettings.helpText(service: "maitre-\(service)", specs: specs))
+            exit(0)
+        }
+        if arguments.contains("--version") {
+            print(ServiceIdentity.maitreVersion)
+            exit(0)
+        }
+        do {
+            return try ResolvedSettings(specs: specs, arguments: arguments, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            fail(service: service, error)
+        }
+    }
+
+    /// Prints a start-up error and exits with status 2.
+    public static func fail(service: String, _ error: any Error) -> Never {
+        FileHandle.standardError.write(Data("maitre-\(service): \(error)\n".utf8))
+        exit(2)
+    }
+
+    /// Bootstraps swift-log (to standard error) and swift-metrics (into `metrics`). Call once, from `main`.
+    public static func bootstrap(logLevel: String, metrics: ServiceMetrics) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        MetricsSystem.bootstrap(metrics.factory)
+        var logger = Logger(label: "maitre")
+        logger.logLevel = level
+        return logger
+    }
+
+    /// Serves `app` until SIGTERM or SIGINT, then shuts down gracefully: the server drains first, then its services.
+    public static func run(_ app: some ApplicationProtocol) async throws {
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    /// Creates the data directory, with a clear error when it cannot be.
+    public static func prepareDataDirectory(_ path: String) throws -> URL {
+        let url = URL(fileURLWithPath: path, isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw SettingError(key: "data-dir", message: "cannot create \(path): \(error.localizedDescription)")
+        }
+        guard FileManager.default.isWritableFile(atPath: url.path) else {
+            throw SettingError(key: "data-dir", message: "\(path) is not writable")
+        }
+        return url
+    }
+}
