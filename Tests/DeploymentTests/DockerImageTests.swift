@@ -4,11 +4,12 @@ import Testing
 /// deploy/Dockerfile against the set-up script (same packages, same pip steps), Package.swift (every
 /// executable shipped) and the repository (every COPY source exists).
 @Suite struct DockerImageTests {
-    static func checks(dockerfile: String? = nil, setup: String? = nil) throws -> DockerfileChecks {
+    static func checks(dockerfile: String? = nil, setup: String? = nil, run: String? = nil) throws -> DockerfileChecks {
         DockerfileChecks(
             dockerfile: Dockerfile(text: try dockerfile ?? RepositoryFiles.text("deploy/Dockerfile")),
             setup: SetupScript(text: try setup ?? RepositoryFiles.text("scripts/lib/setup.sh")),
-            executables: DockerfileChecks.executables(packageManifest: try RepositoryFiles.text("Package.swift"))
+            executables: DockerfileChecks.executables(packageManifest: try RepositoryFiles.text("Package.swift")),
+            runScript: try run ?? RepositoryFiles.text("scripts/run")
         )
     }
 
@@ -39,6 +40,13 @@ import Testing
         let setupProblems = try Self.checks(setup: setup).problems().joined(separator: "\n")
         #expect(setupProblems.contains("libfoo-dev"))
         #expect(setupProblems.contains("extra-data"))
+
+        let run = try RepositoryFiles.text("scripts/run")
+            .replacingOccurrences(of: "BIN=\"$(build_products release)\"", with: "BIN=\"$(build_products debug)\"")
+            .replacingOccurrences(of: "ensure_pip_data\n", with: "ensure_pip_data\nensure_pip_test\n")
+        let runProblems = try Self.checks(run: run).problems().joined(separator: "\n")
+        #expect(runProblems.contains("`build_products debug`"))
+        #expect(runProblems.contains("`ensure_pip_test`"))
     }
 
     /// The paths the image sets are where the pip packages really put the files (checked on this machine's

@@ -105,23 +105,34 @@ struct MetricCatalog {
     var literals: Set<String>
     var assumed: Set<String>
 
-    static let namespaces = ["http", "proxy", "scheduler", "predictor", "mock_llm"]
+    /// Metric namespaces and the folder of the code that emits them.
+    static let namespaces = [
+        "http": "Shared/ServiceRuntime", "proxy": "Services/Proxy", "scheduler": "Services/Scheduler",
+        "predictor": "Services/Predictor", "mock_llm": "Services/MockLLM",
+    ]
+    /// Every string literal of the Swift sources, and per namespace those of its own folder.
+    var literalsByNamespace: [String: Set<String>] = [:]
+
+    static func literals(under folder: String) throws -> Set<String> {
+        var literals = Set<String>()
+        for file in RepositoryFiles.files(under: folder, suffix: ".swift") {
+            literals.formUnion(allMatches(#""([a-z][a-z0-9_]*)""#, in: try RepositoryFiles.text(file)).map { $0[0] })
+        }
+        return literals
+    }
 
     static func load() throws -> MetricCatalog {
-        var literals = Set<String>()
-        for folder in ["Services", "Shared"] {
-            for file in RepositoryFiles.files(under: folder, suffix: ".swift") {
-                literals.formUnion(allMatches(#""([a-z][a-z0-9_]*)""#, in: try RepositoryFiles.text(file)).map { $0[0] })
-            }
-        }
+        let literals = try Self.literals(under: "Services").union(try Self.literals(under: "Shared"))
+        var byNamespace: [String: Set<String>] = [:]
+        for (namespace, folder) in namespaces { byNamespace[namespace] = try Self.literals(under: folder) }
         let assumed = try RepositoryFiles.text("deploy/grafana/assumed-metrics.txt").split(separator: "\n")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        return MetricCatalog(literals: literals, assumed: Set(assumed))
+        return MetricCatalog(literals: literals, assumed: Set(assumed), literalsByNamespace: byNamespace)
     }
 
     /// Metric names in a PromQL expression (names with one of maitre's namespaces, and `up`).
     static func metricNames(_ expression: String) -> [String] {
-        let pattern = #"\b((?:"# + namespaces.joined(separator: "|") + #")_[a-z0-9_]+|up)\b"#
+        let pattern = #"\b((?:"# + namespaces.keys.sorted().joined(separator: "|") + #")_[a-z0-9_]+|up)\b"#
         return allMatches(pattern, in: expression).map { $0[0] }
     }
 
@@ -133,9 +144,10 @@ struct MetricCatalog {
         }
         for candidate in candidates {
             if literals.contains(candidate) { return true }
-            for namespace in Self.namespaces where candidate.hasPrefix(namespace + "_") {
-                let bare = String(candidate.dropFirst(namespace.count + 1))
-                if literals.contains(bare) && literals.contains(namespace) { return true }
+            // A descriptor with `namespace: "proxy", metricName: "queue_depth"`, in the proxy's own code.
+            for (namespace, _) in Self.namespaces where candidate.hasPrefix(namespace + "_") {
+                let own = literalsByNamespace[namespace] ?? []
+                if own.contains(String(candidate.dropFirst(namespace.count + 1))) && own.contains(namespace) { return true }
             }
         }
         return false

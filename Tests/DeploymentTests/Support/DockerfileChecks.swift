@@ -120,6 +120,17 @@ struct DockerfileChecks {
     var dockerfile: Dockerfile
     var setup: SetupScript
     var executables: [String]
+    /// scripts/run, whose set-up and build steps the image must mirror.
+    var runScript: String
+
+    /// Each step scripts/run takes, and the part of the Dockerfile that mirrors it (checked below).
+    static let mirroredRunSteps: [String: String] = [
+        "ensure_swift": "the build stage's Swift image",
+        #"ensure_apt "${APT_PACKAGES[@]}""#: "the build stage's apt-get install",
+        "ensure_pip_data": "the models stage's pip install",
+        "export_data_paths": "the runtime stage's EMBEDDING_MODEL_PATH and CL100K_RANK_FILE",
+        "build_products release": "swift build -c release",
+    ]
 
     /// The Debian runtime library of each build-time package setup.sh installs; nil: build-time only.
     static let runtimePackage: [String: String?] = [
@@ -166,6 +177,12 @@ struct DockerfileChecks {
         let flags = Set(Dockerfile.pipFlags(models))
         for flag in setup.pipDataFlags where !flags.contains(flag) {
             problems.append("models stage pip install lacks setup.sh's flag \(flag)")
+        }
+        for match in allMatches(#"^(?:[A-Z_]+="\$\()?((?:ensure_|export_data|build_products)[^)\n]*?)(?:\)")?$"#, in: runScript) {
+            let step = match[0].trimmingCharacters(in: .whitespaces)
+            if Self.mirroredRunSteps[step] == nil {
+                problems.append("scripts/run runs `\(step)`; mirror it in deploy/Dockerfile and in DockerfileChecks.mirroredRunSteps")
+            }
         }
         let copied = build.runs().joined(separator: " ")
         for executable in executables where !copied.contains(executable) {

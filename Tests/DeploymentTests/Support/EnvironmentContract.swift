@@ -43,18 +43,16 @@ struct EnvironmentContract {
         return .unknown
     }
 
-    /// Problems with the names `where` sets on `service`; pending names are reported to standard error.
+    /// Problems with the names `location` sets on `service` (pending names are not problems).
     func problems(service: String, names: [String], where location: String) -> [String] {
-        var problems: [String] = []
-        for name in names.sorted() {
-            switch verdict(service: service, name: name) {
-            case .declared: break
-            case .pending: FileHandle.standardError.write(Data("deploy: \(location) sets \(name) on \(service), not declared by the service yet (pending)\n".utf8))
-            case .unknown:
-                problems.append("\(location): \(service) has no setting \(name) (read from \(catalogs[service]?.origin ?? "nothing"))")
-            }
+        names.sorted().filter { verdict(service: service, name: $0) == .unknown }.map { name in
+            "\(location): \(service) has no setting \(name) (read from \(catalogs[service]?.origin ?? "nothing"))"
         }
-        return problems
+    }
+
+    /// `service NAME` for each pending name among `names`.
+    func pendingNames(service: String, names: [String]) -> [String] {
+        names.sorted().filter { verdict(service: service, name: $0) == .pending }.map { "\(service) \($0)" }
     }
 
     func port(_ service: String) -> Int? { catalogs[service]?.port }

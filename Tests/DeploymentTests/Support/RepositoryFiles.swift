@@ -26,7 +26,7 @@ enum RepositoryFiles {
 
     static func normalised(_ value: Any?) -> Any {
         switch value {
-        case nil: return NSNull()
+        case nil, is NSNull: return NSNull()
         case let mapping as [AnyHashable: Any]:
             var result: [String: Any] = [:]
             for (key, item) in mapping { result["\(key.base)"] = normalised(item) }
