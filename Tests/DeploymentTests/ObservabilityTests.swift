@@ -76,6 +76,13 @@ import Testing
         }
     }
 
+    @Test func committedDashboardIsWhatItsGeneratorWrites() throws {
+        let python = try #require(RepositoryFiles.which("python3"))
+        let result = try RepositoryFiles.run(python, ["deploy/grafana/make_dashboard.py", "--print"])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output == (try RepositoryFiles.text(Self.dashboardFile)), "rerun python3 deploy/grafana/make_dashboard.py")
+    }
+
     @Test func dashboardShowsWhatOperatorsAskFor() throws {
         let titles = try Self.panels().compactMap { $0.string("title")?.lowercased() }
         for topic in ["queue depth per class", "congestion mode", "budgets in use", "aimd window per account", "latency percentiles", "rejections by reason"] {

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes deploy/grafana/dashboards/maitre.json, the dashboard Grafana provisions in the compose profile
-`observability`. Edit the panels here and rerun: python3 deploy/grafana/make_dashboard.py"""
+`observability`. Edit the panels here and rerun: python3 deploy/grafana/make_dashboard.py
+(--print writes it to standard output instead; the tests compare that with the committed file)."""
 import json
 import pathlib
+import sys
 
 DATASOURCE = {"type": "prometheus", "uid": "maitre-prometheus"}
 
@@ -25,6 +27,21 @@ def panel(title, targets, x, y, w=12, h=8, kind="timeseries", unit="short", desc
     }
 
 
+def congestion_panel(x, y):
+    """The scheduler's mode as a state timeline: the gauge is 0 free, 1 moderate, 2 congested."""
+    result = panel("Congestion mode", [("max(scheduler_congestion_mode)", "mode")], x, y, kind="state-timeline",
+                   description="The scheduler's congestion mode: free, moderate or congested.")
+    result["fieldConfig"]["defaults"]["mappings"] = [{
+        "type": "value",
+        "options": {
+            "0": {"text": "free", "color": "green", "index": 0},
+            "1": {"text": "moderate", "color": "yellow", "index": 1},
+            "2": {"text": "congested", "color": "red", "index": 2},
+        },
+    }]
+    return result
+
+
 def row(title, y):
     return {"type": "row", "title": title, "collapsed": False, "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []}
 
@@ -42,14 +59,14 @@ panels = [
     row("Scheduler", 0),
     panel("Queue depth per class", [("sum by (class) (scheduler_queue_length)", "{{class}}")], 0, 1,
           description="Requests waiting in the scheduler, per request class."),
-    panel("Congestion mode", [("max by (mode) (scheduler_congestion_mode)", "{{mode}}")], 12, 1, kind="state-timeline",
-          description="1 for the scheduler's current mode (free, moderate, congested)."),
+    congestion_panel(12, 1),
     panel("Token budgets in use per class", [
         ("sum by (class) (scheduler_inflight_tokens)", "{{class}} in flight"),
-        ("sum by (class) (scheduler_inflight_budget)", "{{class}} budget"),
+        ("sum by (class) (scheduler_inflight_budget_tokens)", "{{class}} budget"),
     ], 0, 9, description="Tokens dispatched and not yet finished, against the class's budget."),
     panel("Rejections by reason", [
-        ("sum by (reason) (rate(scheduler_rejected_total[1m]))", "scheduler {{reason}}"),
+        # scheduler_rejected_requests is a gauge holding a running total; rate() treats it as the counter it is.
+        ("sum by (reason) (rate(scheduler_rejected_requests[1m]))", "scheduler {{reason}}"),
         ("sum(rate(proxy_queue_rejected_total[1m]))", "proxy queue full"),
         ("sum(rate(proxy_queue_timeouts_total[1m]))", "proxy deadline in queue"),
         ("sum by (account) (rate(proxy_account_calls_total{outcome=\"rate_limited\"}[1m]))", "upstream 429 {{account}}"),
@@ -73,6 +90,13 @@ panels = [
         ("histogram_quantile(0.95, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m])))", "{{job}}"),
     ], 12, 43, unit="s"),
     panel("Targets up", [("up", "{{job}} {{instance}}")], 0, 51),
+    panel("Scheduler slowdown and outcomes", [
+        ("max(scheduler_slowdown_ratio)", "slowdown (tpot / baseline)"),
+        ("rate(scheduler_dispatched_requests[1m])", "dispatched/s"),
+        ("rate(scheduler_completed_requests[1m])", "completed/s"),
+        ("rate(scheduler_expired_requests[1m])", "expired/s"),
+        ("rate(scheduler_failed_requests[1m])", "failed/s"),
+    ], 0, 59),
     panel("Simulated upstream load", [
         ("sum(mock_llm_in_flight)", "in flight"),
         ("sum(mock_llm_queue_depth)", "waiting"),
@@ -94,6 +118,10 @@ dashboard = {
     "panels": panels,
 }
 
-out = pathlib.Path(__file__).resolve().parent / "dashboards" / "maitre.json"
-out.write_text(json.dumps(dashboard, indent=2) + "\n")
-print(f"wrote {out}")
+text = json.dumps(dashboard, indent=2) + "\n"
+if "--print" in sys.argv:
+    sys.stdout.write(text)
+else:
+    out = pathlib.Path(__file__).resolve().parent / "dashboards" / "maitre.json"
+    out.write_text(text)
+    print(f"wrote {out}")
