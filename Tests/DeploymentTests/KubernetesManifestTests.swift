@@ -12,17 +12,24 @@ import Testing
 
     @Test func kustomizationListsEveryManifestFile() throws {
         let listed = Set(try KubernetesManifests.resources())
-        let present = Set(RepositoryFiles.files(under: KubernetesManifests.folder, suffix: ".yaml").map { ($0 as NSString).lastPathComponent })
-            .subtracting(["kustomization.yaml"])
+        let present = Set(
+            RepositoryFiles.files(under: KubernetesManifests.folder, suffix: ".yaml").map {
+                ($0 as NSString).lastPathComponent
+            }
+        )
+        .subtracting(["kustomization.yaml"])
         #expect(listed == present)
     }
 
     @Test(.enabled(if: RepositoryFiles.which("kubectl") != nil, "kubectl is not on the PATH"))
     func kustomizeRendersTheManifests() throws {
-        let result = try RepositoryFiles.run(try #require(RepositoryFiles.which("kubectl")), ["kustomize", KubernetesManifests.folder])
+        let result = try RepositoryFiles.run(
+            try #require(RepositoryFiles.which("kubectl")), ["kustomize", KubernetesManifests.folder])
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output.contains("namespace: maitre"))
-        #expect(result.output.components(separatedBy: "\nkind: ").count - 1 == (try KubernetesManifests.load().documents.count))
+        #expect(
+            result.output.components(separatedBy: "\nkind: ").count - 1
+                == (try KubernetesManifests.load().documents.count))
     }
 
     @Test func proxyConfigMapAndMockAccountsEqualTheComposeConfiguration() throws {
@@ -42,7 +49,11 @@ import Testing
     @Test func checksCatchBrokenManifests() throws {
         var manifests = try KubernetesManifests.load()
         func edit(_ kind: String, _ name: String, _ change: (inout [String: Any]) -> Void) {
-            guard let index = manifests.documents.firstIndex(where: { $0.string("kind") == kind && $0.value(at: "metadata.name") as? String == name }) else { return }
+            guard
+                let index = manifests.documents.firstIndex(where: {
+                    $0.string("kind") == kind && $0.value(at: "metadata.name") as? String == name
+                })
+            else { return }
             change(&manifests.documents[index])
         }
         func setting(_ document: inout [String: Any], _ path: [String], _ value: Any?) {
@@ -61,10 +72,16 @@ import Testing
             setting(&child, Array(path.dropFirst()), value)
             document[first] = child
         }
-        edit("Deployment", "proxy") { setting(&$0, ["spec", "selector", "matchLabels"], ["app.kubernetes.io/name": "proxy-typo"]) }
-        edit("Deployment", "predictor") { setting(&$0, ["spec", "template", "spec", "containers", "readinessProbe"], nil) }
+        edit("Deployment", "proxy") {
+            setting(&$0, ["spec", "selector", "matchLabels"], ["app.kubernetes.io/name": "proxy-typo"])
+        }
+        edit("Deployment", "predictor") {
+            setting(&$0, ["spec", "template", "spec", "containers", "readinessProbe"], nil)
+        }
         edit("Deployment", "scheduler") { setting(&$0, ["spec", "replicas"], 2) }
-        edit("Deployment", "mock-llm") { setting(&$0, ["spec", "template", "spec", "containers", "resources", "limits"], nil) }
+        edit("Deployment", "mock-llm") {
+            setting(&$0, ["spec", "template", "spec", "containers", "resources", "limits"], nil)
+        }
         edit("HorizontalPodAutoscaler", "proxy") { setting(&$0, ["spec", "scaleTargetRef", "name"], "proxy-v2") }
         edit("Service", "scheduler") { setting(&$0, ["spec", "ports", "targetPort"], 9999) }
         let problems = manifests.problems().joined(separator: "\n")

@@ -28,13 +28,15 @@ import Testing
             let port = try #require(compose.value(at: "services.\(service).environment.PORT") as? String)
             let job = try #require(jobs.first { $0.string("job_name") == service }, "no scrape job for \(service)")
             if service == "proxy" {
-                let discovery = try #require((job["dns_sd_configs"] as? [[String: Any]])?.first, "the proxy job must use dns_sd_configs")
+                let discovery = try #require(
+                    (job["dns_sd_configs"] as? [[String: Any]])?.first, "the proxy job must use dns_sd_configs")
                 #expect((discovery["names"] as? [Any])?.map { "\($0)" } == ["proxy"])
                 #expect(discovery.string("type") == "A")
                 #expect(discovery.string("port") == port)
                 #expect(job["static_configs"] == nil, "a static proxy target would miss scaled replicas")
             } else {
-                let targets = ((job["static_configs"] as? [[String: Any]])?.first?["targets"] as? [Any])?.map { "\($0)" } ?? []
+                let targets =
+                    ((job["static_configs"] as? [[String: Any]])?.first?["targets"] as? [Any])?.map { "\($0)" } ?? []
                 #expect(targets == ["\(service):\(port)"])
             }
             #expect((job.value(at: "params.format") as? [Any])?.map { "\($0)" } == ["prometheus"])
@@ -48,10 +50,13 @@ import Testing
         #expect(config.status == 0, "\(config.output)\(config.errors)")
         var rules = "groups:\n  - name: dashboard\n    rules:\n"
         for (index, expression) in try Self.expressions().enumerated() {
-            let quoted = String(data: try JSONSerialization.data(withJSONObject: [expression], options: []), encoding: .utf8)!.dropFirst().dropLast()
+            let quoted = String(
+                data: try JSONSerialization.data(withJSONObject: [expression], options: []), encoding: .utf8)!
+                .dropFirst().dropLast()
             rules += "      - record: maitre:dashboard_query_\(index)\n        expr: \(quoted)\n"
         }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-dashboard-rules-\(UUID().uuidString).yml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-dashboard-rules-\(UUID().uuidString).yml")
         try rules.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let check = try RepositoryFiles.run(promtool, ["check", "rules", file.path])
@@ -60,19 +65,29 @@ import Testing
 
     @Test func grafanaProvisioningPointsAtPrometheusAndTheMountedDashboard() throws {
         let compose = try ComposeFileTests.loadCompose().document
-        let source = try #require(try RepositoryFiles.yaml("deploy/grafana/provisioning/datasources/prometheus.yaml") as? [String: Any])
+        let source = try #require(
+            try RepositoryFiles.yaml("deploy/grafana/provisioning/datasources/prometheus.yaml") as? [String: Any])
         let datasource = try #require((source["datasources"] as? [[String: Any]])?.first)
         #expect(datasource.string("url") == "http://prometheus:9090")
         #expect(compose.value(at: "services.prometheus") != nil)
-        let providers = try #require(try RepositoryFiles.yaml("deploy/grafana/provisioning/dashboards/maitre.yaml") as? [String: Any])
-        let path = try #require((providers["providers"] as? [[String: Any]])?.first?.value(at: "options.path") as? String)
-        let mounts = ((compose.value(at: "services.grafana.volumes") as? [Any]) ?? []).map { "\($0)".split(separator: ":").map(String.init) }
+        let providers = try #require(
+            try RepositoryFiles.yaml("deploy/grafana/provisioning/dashboards/maitre.yaml") as? [String: Any])
+        let path = try #require(
+            (providers["providers"] as? [[String: Any]])?.first?.value(at: "options.path") as? String)
+        let mounts = ((compose.value(at: "services.grafana.volumes") as? [Any]) ?? []).map {
+            "\($0)".split(separator: ":").map(String.init)
+        }
         #expect(mounts.contains { $0.count >= 2 && $0[0] == "./deploy/grafana/dashboards" && $0[1] == path })
-        let home = try #require(compose.value(at: "services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH") as? String)
-        #expect(RepositoryFiles.exists("deploy/grafana/dashboards/" + (home as NSString).lastPathComponent) && home.hasPrefix(path + "/"))
+        let home = try #require(
+            compose.value(at: "services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH") as? String)
+        #expect(
+            RepositoryFiles.exists("deploy/grafana/dashboards/" + (home as NSString).lastPathComponent)
+                && home.hasPrefix(path + "/"))
         let uid = datasource.string("uid")
         for panel in try Self.panels() {
-            #expect(panel.value(at: "datasource.uid") as? String == uid, "panel \(panel.string("title") ?? "?") uses another datasource")
+            #expect(
+                panel.value(at: "datasource.uid") as? String == uid,
+                "panel \(panel.string("title") ?? "?") uses another datasource")
         }
     }
 
@@ -80,12 +95,17 @@ import Testing
         let python = try #require(RepositoryFiles.which("python3"))
         let result = try RepositoryFiles.run(python, ["deploy/grafana/make_dashboard.py", "--print"])
         #expect(result.status == 0, "\(result.errors)")
-        #expect(result.output == (try RepositoryFiles.text(Self.dashboardFile)), "rerun python3 deploy/grafana/make_dashboard.py")
+        #expect(
+            result.output == (try RepositoryFiles.text(Self.dashboardFile)),
+            "rerun python3 deploy/grafana/make_dashboard.py")
     }
 
     @Test func dashboardShowsWhatOperatorsAskFor() throws {
         let titles = try Self.panels().compactMap { $0.string("title")?.lowercased() }
-        for topic in ["queue depth per class", "congestion mode", "budgets in use", "aimd window per account", "latency percentiles", "rejections by reason"] {
+        for topic in [
+            "queue depth per class", "congestion mode", "budgets in use", "aimd window per account",
+            "latency percentiles", "rejections by reason",
+        ] {
             #expect(titles.contains { $0.contains(topic) }, "no panel about \(topic)")
         }
         let latency = try Self.expressions().filter { $0.contains("histogram_quantile") }
@@ -101,7 +121,8 @@ import Testing
         #expect(!catalog.isEmitted("proxy_no_such_metric_total"))
         #expect(catalog.isEmitted("http_requests_total") && catalog.isEmitted("http_request_duration_seconds_bucket"))
         for name in catalog.assumed.sorted() where catalog.isEmitted(name) {
-            FileHandle.standardError.write(Data("deploy: \(name) is emitted now; remove it from deploy/grafana/assumed-metrics.txt\n".utf8))
+            FileHandle.standardError.write(
+                Data("deploy: \(name) is emitted now; remove it from deploy/grafana/assumed-metrics.txt\n".utf8))
         }
     }
 }
@@ -147,14 +168,18 @@ struct MetricCatalog {
         if name == "up" { return true }
         var candidates = [name]
         for suffix in ["_bucket", "_sum", "_count", "_total", "_seconds"] {
-            if let last = candidates.last, last.hasSuffix(suffix) { candidates.append(String(last.dropLast(suffix.count))) }
+            if let last = candidates.last, last.hasSuffix(suffix) {
+                candidates.append(String(last.dropLast(suffix.count)))
+            }
         }
         for candidate in candidates {
             if literals.contains(candidate) { return true }
             // A descriptor with `namespace: "proxy", metricName: "queue_depth"`, in the proxy's own code.
             for (namespace, _) in Self.namespaces where candidate.hasPrefix(namespace + "_") {
                 let own = literalsByNamespace[namespace] ?? []
-                if own.contains(String(candidate.dropFirst(namespace.count + 1))) && own.contains(namespace) { return true }
+                if own.contains(String(candidate.dropFirst(namespace.count + 1))) && own.contains(namespace) {
+                    return true
+                }
             }
         }
         return false

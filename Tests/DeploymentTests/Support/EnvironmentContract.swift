@@ -19,7 +19,8 @@ struct EnvironmentContract {
         shared.insert("SWIFT_BACKTRACE")
         var proxyNames = Set<String>()
         for file in RepositoryFiles.files(under: "deploy/config", suffix: ".yaml") {
-            proxyNames.formUnion(allMatches(#"os\.environ/([A-Z][A-Z0-9_]*)"#, in: try RepositoryFiles.text(file)).map { $0[0] })
+            proxyNames.formUnion(
+                allMatches(#"os\.environ/([A-Z][A-Z0-9_]*)"#, in: try RepositoryFiles.text(file)).map { $0[0] })
         }
         var pending: [String: Set<String>] = [:]
         for line in try RepositoryFiles.text("deploy/check/pending-settings.txt").split(separator: "\n") {
@@ -27,7 +28,8 @@ struct EnvironmentContract {
             guard parts.count == 2, !line.hasPrefix("#") else { continue }
             pending[parts[0], default: []].insert(parts[1])
         }
-        return EnvironmentContract(catalogs: try ServiceCatalog.all(), shared: shared, proxyConfigNames: proxyNames, pending: pending)
+        return EnvironmentContract(
+            catalogs: try ServiceCatalog.all(), shared: shared, proxyConfigNames: proxyNames, pending: pending)
     }
 
     enum Verdict: Equatable {

@@ -36,7 +36,9 @@ struct KubernetesManifests {
 
     /// Literal `env` values of a deployment's first container.
     func environment(deployment name: String) -> [String: String] {
-        guard let deployment = named("Deployment", name), let container = Self.containers(deployment).first else { return [:] }
+        guard let deployment = named("Deployment", name), let container = Self.containers(deployment).first else {
+            return [:]
+        }
         return Self.literalEnvironment(container)
     }
 
@@ -66,14 +68,22 @@ struct KubernetesManifests {
             if named("Deployment", required) == nil { problems.append("no Deployment \(required)") }
             if named("Service", required) == nil { problems.append("no Service \(required)") }
         }
-        if !kind("HorizontalPodAutoscaler").contains(where: { $0.value(at: "spec.scaleTargetRef.name") as? String == "proxy" }) {
+        if !kind("HorizontalPodAutoscaler").contains(where: {
+            $0.value(at: "spec.scaleTargetRef.name") as? String == "proxy"
+        }) {
             problems.append("no HorizontalPodAutoscaler for the proxy")
         }
         for single in ["predictor", "scheduler"] {
             guard let deployment = named("Deployment", single) else { continue }
-            if deployment.value(at: "spec.replicas") as? Int != 1 { problems.append("\(single): single writer, needs replicas: 1") }
-            if deployment.value(at: "spec.strategy.type") as? String != "Recreate" { problems.append("\(single): single writer, needs strategy Recreate") }
-            let claims = ((deployment.value(at: "spec.template.spec.volumes") as? [[String: Any]]) ?? []).compactMap { $0.value(at: "persistentVolumeClaim.claimName") as? String }
+            if deployment.value(at: "spec.replicas") as? Int != 1 {
+                problems.append("\(single): single writer, needs replicas: 1")
+            }
+            if deployment.value(at: "spec.strategy.type") as? String != "Recreate" {
+                problems.append("\(single): single writer, needs strategy Recreate")
+            }
+            let claims = ((deployment.value(at: "spec.template.spec.volumes") as? [[String: Any]]) ?? []).compactMap {
+                $0.value(at: "persistentVolumeClaim.claimName") as? String
+            }
             if claims.isEmpty { problems.append("\(single): no PersistentVolumeClaim volume for its data") }
         }
         return problems
@@ -89,7 +99,9 @@ struct KubernetesManifests {
             problems.append("Deployment \(name): selector \(key)=\(value) does not match the pod template's labels")
         }
         let annotations = (deployment.value(at: "spec.template.metadata.annotations") as? [String: Any]) ?? [:]
-        if annotations.string("prometheus.io/scrape") != "true" { problems.append("Deployment \(name): no prometheus.io/scrape annotation") }
+        if annotations.string("prometheus.io/scrape") != "true" {
+            problems.append("Deployment \(name): no prometheus.io/scrape annotation")
+        }
         let containers = Self.containers(deployment)
         if containers.isEmpty { problems.append("Deployment \(name): no containers") }
         for container in containers {
@@ -101,8 +113,12 @@ struct KubernetesManifests {
             if let service, let expected = contract?.port(service.name) {
                 let declared = Self.literalEnvironment(container)
                 let listening = Int(declared["PORT"] ?? "") ?? expected
-                if declared["PORT"] != nil && listening != expected { problems.append("\(location): PORT \(listening), the service's default is \(expected)") }
-                if !portNumbers.contains(listening) { problems.append("\(location): containerPort \(portNumbers) does not include \(listening)") }
+                if declared["PORT"] != nil && listening != expected {
+                    problems.append("\(location): PORT \(listening), the service's default is \(expected)")
+                }
+                if !portNumbers.contains(listening) {
+                    problems.append("\(location): containerPort \(portNumbers) does not include \(listening)")
+                }
                 if declared["HOST"] != "0.0.0.0" { problems.append("\(location): HOST must be 0.0.0.0") }
                 let names = ((container["env"] as? [[String: Any]]) ?? []).compactMap { $0.string("name") }
                 problems += contract?.problems(service: service.name, names: names, where: "deploy/k8s \(name)") ?? []
@@ -118,7 +134,9 @@ struct KubernetesManifests {
                     continue
                 }
                 if get.string("path") != "/health" { problems.append("\(location): \(probe) path should be /health") }
-                if !Self.portResolves(get["port"], ports: ports) { problems.append("\(location): \(probe) port \(get["port"] ?? "nil") is not a container port") }
+                if !Self.portResolves(get["port"], ports: ports) {
+                    problems.append("\(location): \(probe) port \(get["port"] ?? "nil") is not a container port")
+                }
             }
             for kind in ["requests", "limits"] {
                 let values = container.mapping("resources")?.mapping(kind) ?? [:]
@@ -129,7 +147,9 @@ struct KubernetesManifests {
             problems += referenceProblems(container, where: location)
         }
         for volume in (deployment.value(at: "spec.template.spec.volumes") as? [[String: Any]]) ?? [] {
-            if let claim = volume.value(at: "persistentVolumeClaim.claimName") as? String, named("PersistentVolumeClaim", claim) == nil {
+            if let claim = volume.value(at: "persistentVolumeClaim.claimName") as? String,
+                named("PersistentVolumeClaim", claim) == nil
+            {
                 problems.append("Deployment \(name): PersistentVolumeClaim \(claim) is not defined")
             }
             if let map = volume.value(at: "configMap.name") as? String, named("ConfigMap", map) == nil {
@@ -158,14 +178,19 @@ struct KubernetesManifests {
                     problems.append("\(location): Secret \(secretName) is not defined")
                     continue
                 }
-                let keys = Set(((secret["stringData"] as? [String: Any]) ?? [:]).keys).union(((secret["data"] as? [String: Any]) ?? [:]).keys)
+                let keys = Set(((secret["stringData"] as? [String: Any]) ?? [:]).keys).union(
+                    ((secret["data"] as? [String: Any]) ?? [:]).keys)
                 if !keys.contains(key) { problems.append("\(location): Secret \(secretName) has no key \(key)") }
             }
             for match in allMatches(#"https?://([a-z0-9-]+):(\d+)"#, in: entry.string("value") ?? "") {
                 guard let service = named("Service", match[0]) else { continue }
-                let ports = ((service.value(at: "spec.ports") as? [[String: Any]]) ?? []).compactMap { $0["port"] as? Int }
+                let ports = ((service.value(at: "spec.ports") as? [[String: Any]]) ?? []).compactMap {
+                    $0["port"] as? Int
+                }
                 if !ports.contains(Int(match[1]) ?? -1) {
-                    problems.append("\(location): \(entry.string("name") ?? "") names \(match[0]):\(match[1]), Service \(match[0]) serves \(ports)")
+                    problems.append(
+                        "\(location): \(entry.string("name") ?? "") names \(match[0]):\(match[1]), Service \(match[0]) serves \(ports)"
+                    )
                 }
             }
         }
@@ -184,8 +209,13 @@ struct KubernetesManifests {
         var problems: [String] = []
         for port in (service.value(at: "spec.ports") as? [[String: Any]]) ?? [] {
             let target = port["targetPort"] ?? port["port"]
-            for deployment in matching where !Self.containers(deployment).contains(where: { Self.portResolves(target, ports: ($0["ports"] as? [[String: Any]]) ?? []) }) {
-                problems.append("Service \(name): targetPort \(target ?? "nil") is not a port of Deployment \(deployment.value(at: "metadata.name") ?? "?")")
+            for deployment in matching
+            where !Self.containers(deployment).contains(where: {
+                Self.portResolves(target, ports: ($0["ports"] as? [[String: Any]]) ?? [])
+            }) {
+                problems.append(
+                    "Service \(name): targetPort \(target ?? "nil") is not a port of Deployment \(deployment.value(at: "metadata.name") ?? "?")"
+                )
             }
         }
         return problems
@@ -198,11 +228,17 @@ struct KubernetesManifests {
         if named(autoscaler.value(at: "spec.scaleTargetRef.kind") as? String ?? "", target) == nil {
             problems.append("HorizontalPodAutoscaler \(name): target \(target) is not defined")
         }
-        if ["predictor", "scheduler"].contains(target) { problems.append("HorizontalPodAutoscaler \(name): \(target) is a single writer") }
+        if ["predictor", "scheduler"].contains(target) {
+            problems.append("HorizontalPodAutoscaler \(name): \(target) is a single writer")
+        }
         let minimum = autoscaler.value(at: "spec.minReplicas") as? Int ?? 1
         let maximum = autoscaler.value(at: "spec.maxReplicas") as? Int ?? 0
-        if maximum < minimum { problems.append("HorizontalPodAutoscaler \(name): maxReplicas \(maximum) < minReplicas \(minimum)") }
-        if (autoscaler.value(at: "spec.metrics") as? [Any])?.isEmpty ?? true { problems.append("HorizontalPodAutoscaler \(name): no metrics") }
+        if maximum < minimum {
+            problems.append("HorizontalPodAutoscaler \(name): maxReplicas \(maximum) < minReplicas \(minimum)")
+        }
+        if (autoscaler.value(at: "spec.metrics") as? [Any])?.isEmpty ?? true {
+            problems.append("HorizontalPodAutoscaler \(name): no metrics")
+        }
         return problems
     }
 }

@@ -10,9 +10,13 @@ enum RepositoryFiles {
 
     static func url(_ relativePath: String) -> URL { root.appendingPathComponent(relativePath) }
 
-    static func exists(_ relativePath: String) -> Bool { FileManager.default.fileExists(atPath: url(relativePath).path) }
+    static func exists(_ relativePath: String) -> Bool {
+        FileManager.default.fileExists(atPath: url(relativePath).path)
+    }
 
-    static func text(_ relativePath: String) throws -> String { try String(contentsOf: url(relativePath), encoding: .utf8) }
+    static func text(_ relativePath: String) throws -> String {
+        try String(contentsOf: url(relativePath), encoding: .utf8)
+    }
 
     /// One YAML document as plain values: `[String: Any]`, `[Any]`, `String`, `Int`, `Double`, `Bool`, `NSNull`.
     static func yaml(_ relativePath: String) throws -> Any { try parseYAML(try text(relativePath)) }
@@ -43,7 +47,8 @@ enum RepositoryFiles {
     /// Files under `folder` (relative) whose names end with `suffix`, as relative paths, sorted.
     static func files(under folder: String, suffix: String) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: url(folder).path) else { return [] }
-        return enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(suffix) }.map { "\(folder)/\($0)" }.sorted()
+        return enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(suffix) }.map { "\(folder)/\($0)" }
+            .sorted()
     }
 
     /// The first executable called `name` on the PATH.
@@ -64,7 +69,8 @@ enum RepositoryFiles {
 
     /// Runs an executable to completion with `input` on its standard input, from the repository root.
     static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ProcessResult {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-deploy-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-deploy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let outURL = scratch.appendingPathComponent("out")

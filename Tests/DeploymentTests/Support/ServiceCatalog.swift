@@ -90,7 +90,9 @@ struct ServiceCatalog {
 }
 
 /// The capture groups of every match of `pattern` in `text`.
-func allMatches(_ pattern: String, in text: String, options: NSRegularExpression.Options = [.anchorsMatchLines]) -> [[String]] {
+func allMatches(_ pattern: String, in text: String, options: NSRegularExpression.Options = [.anchorsMatchLines])
+    -> [[String]]
+{
     guard let expression = try? NSRegularExpression(pattern: pattern, options: options) else { return [] }
     let nsText = text as NSString
     return expression.matches(in: text, range: NSRange(location: 0, length: nsText.length)).map { match in
