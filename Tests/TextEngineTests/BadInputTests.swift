@@ -26,9 +26,9 @@ import TextEngine
         #expect(tokenizer.decode([-1, 999_999]) == "")
     }
 
-    @Test func cl100kMergesAMegabyteOfOneLetterInNearLinearTime() throws {
+    @Test func cl100kMergesALongRunOfOneLetterInNearLinearTime() throws {
         guard let tokenizer = TextFixtures.requireCL100K() else { return }
-        let run = String(repeating: "a", count: 1 << 20)
+        let run = String(repeating: "a", count: 1 << 18)
         let ids = tokenizer.encode(run)
         #expect(!ids.isEmpty)
         #expect(tokenizer.decode(ids) == run)
