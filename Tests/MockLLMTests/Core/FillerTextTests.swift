@@ -31,7 +31,8 @@ import Testing
         #expect(FillerText.text(tokens: 3) == " The kitchen is")
         #expect(FillerText.text(tokens: 0) == "")
         let whole = FillerText.text(tokens: 100)
-        let chunked = stride(from: 0, to: 100, by: 7).map { FillerText.text(tokens: min(7, 100 - $0), from: $0) }.joined()
+        let chunked = stride(from: 0, to: 100, by: 7).map { FillerText.text(tokens: min(7, 100 - $0), from: $0) }
+            .joined()
         #expect(whole == chunked)
     }
 }

@@ -30,7 +30,9 @@ final class CachingTokenCounter: TokenCounter, Sendable {
 /// Picks the token counter: exact cl100k when the rank file is found, else the chars/4 approximation.
 enum TokenCounting {
     static func load(logger: Logger) -> any TokenCounter {
-        logger.warning("cl100k tokenizer not available in this build: prompt and output token counts use the chars/4 approximation")
+        logger.warning(
+            "cl100k tokenizer not available in this build: prompt and output token counts use the chars/4 approximation"
+        )
         return CachingTokenCounter(ApproximateTokenCounter())
     }
 }
