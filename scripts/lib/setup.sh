@@ -82,8 +82,7 @@ ensure_swift() {
 # Builds the given configuration (debug or release) and prints its binary folder.
 build_products() {
     local configuration="$1"
-    log "building ($configuration)"
-    (cd "$MAITRE_ROOT" && swift build -c "$configuration" 2>&1 | grep -E 'error|warning: unre|Compiling|Build complete' | grep -v '^\[' >&2 || true)
-    (cd "$MAITRE_ROOT" && swift build -c "$configuration" >/dev/null)
+    log "building ($configuration); a first build takes several minutes"
+    (cd "$MAITRE_ROOT" && swift build -c "$configuration" >&2)
     (cd "$MAITRE_ROOT" && swift build -c "$configuration" --show-bin-path)
 }

@@ -1,25 +1,25 @@
 import HTTPTypes
 import Hummingbird
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The routes a service serves, so an unmatched request can be told apart as an unknown URL (404)
 /// or a known URL with the wrong method (405 with `Allow`).
 public final class RouteCatalog: Sendable {
-    private let routes = Mutex<[(method: String, components: [Substring])]>([])
+    private let routes = NIOLockedValueBox<[(method: String, components: [Substring])]>([])
 
     public init() {}
 
     /// Records every route of `router`; call after all routes are added.
     public func record(from router: Router<ServiceRequestContext>) {
         let described = router.routes.map { (method: $0.method.rawValue, components: Self.components(of: $0.path.description)) }
-        routes.withLock { $0 = described }
+        routes.withLockedValue { $0 = described }
     }
 
     /// Methods allowed on `path`, sorted; empty when no route matches it.
     public func allowedMethods(for path: String) -> [String] {
         let target = Self.components(of: path)
-        return routes.withLock { routes in
-            Array(Set(routes.filter { Self.matches($0.components, target) }.map(\.method))).sorted()
+        return routes.withLockedValue { routes in
+            Array(Set(routes.filter { Self.matches($0.components, target) }.map { $0.method })).sorted()
         }
     }
 
