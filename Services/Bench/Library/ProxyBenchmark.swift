@@ -59,7 +59,16 @@ struct ProxyBenchmark: AsyncParsableCommand {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        defer { try? client.syncShutdown() }
+        do {
+            try await measure(client: client, mockPort: mockPort, proxyPort: proxyPort, proxy: proxy)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    func measure(client: HTTPClient, mockPort: Int, proxyPort: Int, proxy: ProxyBenchProcess) async throws {
         let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
         let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
         let load = ProxyLoadGenerator(client: client, maxTokens: maxTokens)
@@ -204,8 +213,7 @@ final class ProxyBenchProcess: @unchecked Sendable {
     }
 
     func waitUntilHealthy() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { try? client.syncShutdown() }
+        let client = HTTPClient.shared
         for _ in 0..<200 {
             if let response = try? await client.execute(HTTPClientRequest(url: healthURL), timeout: .seconds(1)), response.status == .ok {
                 return

@@ -25,7 +25,7 @@ public func buildApplication(
     if let httpClient {
         client = httpClient
     } else {
-        let clientService = HTTPClientService(
+        let clientService = UpstreamClient(
             connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)),
             readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)),
             maxConnectionsPerHost: configuration.maxConnectionsPerHost

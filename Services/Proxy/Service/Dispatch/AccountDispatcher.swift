@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import NIOCore
 import ProxyCore
+import Prometheus
 import ServiceRuntime
 import NIOConcurrencyHelpers
 

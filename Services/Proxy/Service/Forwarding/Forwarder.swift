@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import ProxyCore
 import ServiceRuntime
 

@@ -77,9 +77,9 @@ public final class ProxyMetrics: Sendable {
     /// Records an account's state after a change.
     func record(account index: Int, window: Double, inFlight: Int, cooling: Bool) {
         let account = accounts[index]
-        account.window.set(window)
-        account.inFlight.set(Double(inFlight))
-        account.cooling.set(cooling ? 1 : 0)
+        account.window.set(to: window)
+        account.inFlight.set(to: Double(inFlight))
+        account.cooling.set(to: cooling ? 1.0 : 0.0)
     }
 
     func record(outcome: CallOutcome, account index: Int, cooledDown: Bool) {

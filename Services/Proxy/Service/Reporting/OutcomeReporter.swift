@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import ServiceLifecycle
 import NIOConcurrencyHelpers
 
