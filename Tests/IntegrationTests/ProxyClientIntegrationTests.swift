@@ -62,8 +62,15 @@ import Testing
         let fake = Process()
         fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         fake.arguments = ["python3", Self.pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port), reports.path]
+        fake.standardOutput = FileHandle.nullDevice
+        fake.standardError = FileHandle.nullDevice
+        fake.standardInput = FileHandle.nullDevice
         try fake.run()
-        defer { fake.terminate() }
+        defer { if fake.isRunning { kill(fake.processIdentifier, SIGKILL) } }
+        for _ in 0..<100 {
+            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)), ready.status == 200 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let proxy = try await ServiceProcess.start(
             "maitre-proxy",
             environment: [
@@ -79,7 +86,8 @@ import Testing
             #expect(response.status == 200)
         }
         var records: [OutcomeReport] = []
-        for _ in 0..<50 where records.count < 2 {
+        for _ in 0..<50 {
+            if records.count >= 2 { break }
             try await Task.sleep(for: .milliseconds(100))
             let text = (try? String(contentsOf: reports, encoding: .utf8)) ?? ""
             records = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(OutcomeBatch.self, from: Data($0.utf8)) }.flatMap(\.records)
@@ -95,14 +103,15 @@ import Testing
         }
         #expect(records.contains { $0.ttftMs != nil })
         // With the predictor gone, traffic still flows and the lost reports are counted.
-        fake.terminate()
-        fake.waitUntilExit()
+        kill(fake.processIdentifier, SIGKILL)
+        while fake.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         for _ in 0..<5 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", raw: #"{"model":"gpt-4o-mini","max_tokens":4,"messages":[{"role":"user","content":"x"}]}"#)
             #expect(response.status == 200)
         }
         var dropped = false
-        for _ in 0..<50 where !dropped {
+        for _ in 0..<50 {
+            if dropped { break }
             try await Task.sleep(for: .milliseconds(100))
             let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
             dropped = metrics.text.split(separator: "\n").contains { $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0") }
