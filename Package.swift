@@ -171,6 +171,12 @@ let package = Package(
         ),
         .testTarget(name: "BenchTests", dependencies: ["Bench"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
         .testTarget(
+            name: "DeploymentTests",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            path: "Tests/DeploymentTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Contracts",
