@@ -99,7 +99,11 @@ let package = Package(
         .target(name: "MockLLMCore", dependencies: ["Contracts"], path: "Services/MockLLM/Core", swiftSettings: swiftSettings),
         .target(
             name: "MockLLM",
-            dependencies: ["MockLLMCore", "ServiceRuntime", "TextEngine"],
+            dependencies: [
+                "MockLLMCore", "ServiceRuntime", "TextEngine",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             path: "Services/MockLLM/Service",
             swiftSettings: swiftSettings
         ),
@@ -155,6 +159,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BenchTests", dependencies: ["Bench"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeploymentTests",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            path: "Tests/DeploymentTests",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

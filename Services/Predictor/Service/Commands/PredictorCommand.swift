@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PredictorCore
 import ServiceRuntime
+import TextEngine
 
 /// `maitre-predictor evaluate|seed`: the offline subcommands (serving is the default and uses the settings parser).
 public struct PredictorCommand: AsyncParsableCommand {

@@ -28,16 +28,26 @@ public struct TextEngines: Sendable {
 
     /// The engines the configuration asks for, degrading with a clear log line when model files are missing.
     public static func load(configuration: PredictorConfiguration, logger: Logger) throws -> TextEngines {
-        var engines = hashed()
-        if configuration.embedder == "minilm" {
-            throw PredictorStartupError("MiniLM was required (embedder=minilm) but this build has no MiniLM encoder")
+        let embedder: any SentenceEmbedder
+        switch configuration.embedder {
+        case "hashed":
+            embedder = HashedNGramEmbedder()
+            logger.info("embedder: hashed n-gram (embedder=hashed)")
+        default:
+            let selection = EmbedderLoader.load(modelPath: configuration.embeddingModelPath)
+            if configuration.embedder == "minilm" && selection.modelDirectory == nil {
+                throw PredictorStartupError("embedder=minilm but MiniLM could not be loaded: \(selection.message)")
+            }
+            embedder = selection.embedder
+            if selection.modelDirectory == nil { logger.warning("\(selection.message)") } else { logger.info("\(selection.message)") }
         }
-        if configuration.embedder == "auto" {
-            logger.warning("MiniLM encoder not available in this build; using the hashed n-gram embedder")
+        do {
+            let tokenizer = try CL100KTokenizer.loadDefault()
+            return TextEngines(embedder: embedder, countTokens: { tokenizer.count($0) }, tokenizerName: "cl100k_base")
+        } catch {
+            logger.warning("cl100k_base tokenizer not available (\(error)); prompt_tokens are approximate (4 bytes per token)")
+            return TextEngines(embedder: embedder, countTokens: approximateTokens, tokenizerName: "approximate")
         }
-        engines.tokenizerName = "approximate"
-        logger.warning("cl100k_base tokenizer not available; prompt_tokens are approximate (4 bytes per token)")
-        return engines
     }
 }
 
