@@ -79,7 +79,11 @@ struct ProxyResolutionService: Service {
     let intervalMs: Int
 
     func run() async throws {
-        guard targets.resolvesHostName else { return }
+        guard targets.resolvesHostName else {
+            // A service that returns early stops the whole group: wait for shutdown instead.
+            try? await gracefulShutdown()
+            return
+        }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             targets.refresh()
             try? await Task.sleep(for: .milliseconds(intervalMs))

@@ -4,15 +4,29 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Asks the predictor how big a request will be; when it is down or slow, estimates from prompt length alone.
-struct PredictorClient: Sendable {
+/// After a failure the predictor is left alone for `pauseAfterFailureMs`, so a dead predictor costs one timeout,
+/// not one per request.
+final class PredictorClient: Sendable {
     let client: HTTPClient
     let baseURL: String
     let timeoutMs: Int
     let logger: Logger
+    let pauseAfterFailureMs: Double
+    private let skipUntil = Mutex(ContinuousClock.now)
+
+    init(client: HTTPClient, baseURL: String, timeoutMs: Int, logger: Logger, pauseAfterFailureMs: Double = 1000) {
+        self.client = client
+        self.baseURL = baseURL
+        self.timeoutMs = timeoutMs
+        self.logger = logger
+        self.pauseAfterFailureMs = pauseAfterFailureMs
+    }
 
     func predict(_ request: PredictRequest) async -> PredictResponse {
+        if skipUntil.withLock({ ContinuousClock.now < $0 }) { return LocalPrior.predict(request) }
         do {
             var http = HTTPClientRequest(url: baseURL + "/predict")
             http.method = .POST
@@ -23,6 +37,8 @@ struct PredictorClient: Sendable {
             guard response.status == .ok else { throw PredictorUnavailable(status: Int(response.status.code)) }
             return try JSONDecoder().decode(PredictResponse.self, from: Data(body.readableBytesView))
         } catch {
+            let pause = pauseAfterFailureMs
+            skipUntil.withLock { $0 = ContinuousClock.now + .milliseconds(pause) }
             logger.debug("predictor unavailable, using the local prior", metadata: ["error": "\(error)"])
             return LocalPrior.predict(request)
         }
