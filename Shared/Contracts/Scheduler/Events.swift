@@ -94,6 +94,27 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var rejectedByReason: [String: Int]
     public var expiredTotal: Int
     public var failedTotal: Int
+    /// Requests in flight (all classes).
+    public var inflightRequests: Int?
+    /// Requests deferred by the cost ladder since start.
+    public var deferredTotal: Int?
+    /// Requests re-queued after an upstream 429 since start.
+    public var requeuedTotal: Int?
+    /// Multiplier the congestion mode and knee probing apply to the base budgets.
+    public var budgetScale: Double?
+    /// The knee-probing part of `budget_scale`.
+    public var capacityScale: Double?
+    /// Smoothed time per output token over its uncongested baseline.
+    public var slowdownRatio: Double?
+    public var msPerOutputToken: Double?
+    public var baselineMsPerOutputToken: Double?
+    public var ttftMs: Double?
+    /// Share of recent upstream answers that were 429.
+    public var rateLimitedShare: Double?
+    public var allocationPolicy: String?
+    public var orderingPolicy: String?
+    /// Latency histograms (ms) by name, e.g. `queue_interactive`, `total_heavy`.
+    public var latencyHistogramsMs: [String: LatencyHistogram]?
 
     public init(
         mode: CongestionModeName,
@@ -130,5 +151,40 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case rejectedByReason = "rejected_by_reason"
         case expiredTotal = "expired_total"
         case failedTotal = "failed_total"
+        case inflightRequests = "inflight_requests"
+        case deferredTotal = "deferred_total"
+        case requeuedTotal = "requeued_total"
+        case budgetScale = "budget_scale"
+        case capacityScale = "capacity_scale"
+        case slowdownRatio = "slowdown_ratio"
+        case msPerOutputToken = "ms_per_output_token"
+        case baselineMsPerOutputToken = "baseline_ms_per_output_token"
+        case ttftMs = "ttft_ms"
+        case rateLimitedShare = "rate_limited_share"
+        case allocationPolicy = "allocation_policy"
+        case orderingPolicy = "ordering_policy"
+        case latencyHistogramsMs = "latency_histograms_ms"
+    }
+}
+
+/// A cumulative latency histogram: counts of observations at or below each upper bound (ms), plus sum and count.
+public struct LatencyHistogram: Codable, Sendable, Equatable {
+    public var upperBoundsMs: [Double]
+    public var cumulativeCounts: [Int]
+    public var count: Int
+    public var sumMs: Double
+
+    public init(upperBoundsMs: [Double], cumulativeCounts: [Int], count: Int, sumMs: Double) {
+        self.upperBoundsMs = upperBoundsMs
+        self.cumulativeCounts = cumulativeCounts
+        self.count = count
+        self.sumMs = sumMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case count
+        case upperBoundsMs = "upper_bounds_ms"
+        case cumulativeCounts = "cumulative_counts"
+        case sumMs = "sum_ms"
     }
 }

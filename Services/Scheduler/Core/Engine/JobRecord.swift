@@ -1,0 +1,75 @@
+import Contracts
+
+/// The engine's bookkeeping for one live (not yet finished) request.
+struct JobRecord: Sendable {
+    var job: Job
+    var requestClass: RequestClass
+    var deadlineAtMs: Double
+    var reservedTokens: Int
+    var item: OrderingItem
+    var state: RequestState
+    /// Set while the request waits out a rate-limit back-off before it rejoins its queue.
+    var backingOff = false
+    var attempts = 0
+    var sequence: Int
+    var generation = 0
+    var dispatchedAtMs: Double?
+    var reason: DecisionReason?
+
+    /// When a request still waiting is given up: its deadline plus `graceFactor` deadline budgets.
+    func expiresAtMs(graceFactor: Double) -> Double {
+        deadlineAtMs + graceFactor * max(deadlineAtMs - job.submittedAtMs, 0)
+    }
+}
+
+/// A request the engine gave up on while it waited.
+public struct Expiry: Sendable, Equatable {
+    public var requestId: String
+    public var reason: DecisionReason
+}
+
+/// The engine's recent decisions, numbered, in a bounded ring (the service persists what it needs).
+struct EventLog: Sendable {
+    private(set) var events: [SchedulerEvent] = []
+    private(set) var nextSequence = 1
+    private var start = 0
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    mutating func append(
+        _ kind: SchedulerEventKind,
+        now: Double,
+        record: JobRecord? = nil,
+        reason: DecisionReason? = nil
+    ) {
+        let sequence = nextSequence
+        nextSequence += 1
+        guard capacity > 0 else { return }
+        let event = SchedulerEvent(
+            sequence: sequence,
+            timeUnixMs: now,
+            kind: kind,
+            requestId: record?.job.id,
+            requestClass: record?.requestClass,
+            tenantId: record?.job.tenantId,
+            reason: reason
+        )
+        if events.count < capacity {
+            events.append(event)
+        } else {
+            events[start] = event
+            start = (start + 1) % capacity
+        }
+    }
+
+    /// Events with a sequence above `since`, oldest first, at most `limit`.
+    func since(_ since: Int, limit: Int) -> EventsResponse {
+        let ordered = events.count < capacity ? events : Array(events[start...] + events[..<start])
+        let selected = ordered.lazy.filter { $0.sequence > since }.prefix(limit)
+        let page = Array(selected)
+        return EventsResponse(events: page, nextSince: page.last?.sequence ?? max(since, 0))
+    }
+}

@@ -1,0 +1,22 @@
+import Contracts
+
+/// The machine-readable reason codes the engine emits, each with the sentence people read.
+public enum ReasonCode: String, Sendable, CaseIterable {
+    case ladderDefer = "ladder_defer"
+    case ladderReject = "ladder_reject"
+    case queueFull = "queue_full"
+    case deadlineInfeasible = "deadline_infeasible"
+    case deadlineExpired = "deadline_expired"
+    case rateLimitedRequeue = "rate_limited_requeue"
+    case rateLimitedExhausted = "rate_limited_exhausted"
+    case upstreamFailed = "upstream_failed"
+    case cancelled = "cancelled"
+    case restartRequeue = "restart_requeue"
+    case restartFailed = "restart_failed"
+    case modeChange = "mode_change"
+
+    /// This code with a sentence.
+    public func reason(_ message: String) -> DecisionReason {
+        DecisionReason(code: rawValue, message: message)
+    }
+}

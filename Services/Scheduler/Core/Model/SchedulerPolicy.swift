@@ -1,0 +1,143 @@
+import Contracts
+
+/// Allocation policies by configuration name.
+public enum AllocationPolicyName: String, Sendable, CaseIterable, Codable {
+    case adaptiveDRR = "adaptive_drr"
+    case shortPriority = "short_priority"
+    case fairQueuing = "fair_queuing"
+    case quotaTiered = "quota_tiered"
+    case fifo
+}
+
+/// Ordering policies by configuration name.
+public enum OrderingPolicyName: String, Sendable, CaseIterable, Codable {
+    case feasibleSet = "feasible_set"
+    case edf
+    case shortestFirst = "shortest_first"
+    case gittins
+    case fifo
+}
+
+/// Every constant the scheduling core uses. Each default carries its reason; none is tuned to one workload.
+/// `README.md` in `Services/Scheduler` lists them with their configuration keys.
+public struct SchedulerPolicy: Sendable, Equatable {
+    public var allocation: AllocationPolicyName = .adaptiveDRR
+    public var ordering: OrderingPolicyName = .feasibleSet
+
+    // Budgets.
+    /// Predicted output tokens interactive work may keep in flight (isolation floor for short requests).
+    public var interactiveInflightTokens = 3000
+    /// Predicted output tokens heavy work may keep in flight; heavy may borrow idle interactive room only partly.
+    public var heavyInflightTokens = 7000
+    /// Hard cap on requests in flight, whatever their size; protects against a predictor that says "1 token" for all.
+    public var maxInflightRequests = 256
+    /// Share of idle interactive budget heavy work may borrow (rising to 1 with heavy deadline pressure):
+    /// borrowing all of it would make the next burst of short requests wait for a long request to finish.
+    public var heavyBorrowFraction = 0.5
+
+    // Classes and deadlines.
+    /// Requests predicted at most this many output tokens (p50) are interactive unless the client says otherwise.
+    public var interactiveMaxPredictedTokens = 256
+    /// Default time budget of an interactive request.
+    public var interactiveDeadlineMs = 15_000.0
+    /// Default time budget of a heavy request.
+    public var heavyDeadlineMs = 120_000.0
+    /// A request still queued this many deadline budgets after its deadline expires; the front door gives up at the
+    /// deadline itself. Generous because a late answer is usually still worth more than none.
+    public var expiryGraceFactor = 2.0
+    /// Reject at submission what could not meet its deadline even if dispatched at once (else it is served late,
+    /// after everything that can still make it).
+    public var shedInfeasibleAtSubmit = false
+    public var maxQueueLength = 100_000
+
+    // Allocation (adaptive DRR).
+    /// DRR quantum of each class per round, in predicted tokens; interactive earns more so short work drains first.
+    public var interactiveQuantumTokens = 2000.0
+    public var heavyQuantumTokens = 1000.0
+    /// Quantum boost per unit of head-of-line age measured in the class's deadline budget (aging: nothing starves).
+    public var drrAgeGain = 2.0
+    /// Quantum boost at full deadline pressure (the head's slack gone).
+    public var drrPressureGain = 2.0
+    /// Upper bound of the boost factor, so one class cannot lock the other out completely.
+    public var drrMaxBoost = 4.0
+    /// DRR quantum between tenants inside a class, in predicted tokens.
+    public var tenantQuantumTokens = 512.0
+
+    // Ordering.
+    /// Feasible-set rank = latest start + weight × predicted duration: 1 is EDF, 0 least-laxity; above 1 lets
+    /// shorter requests pass longer ones with similar slack (lower mean slowdown). 1 by default: the class split
+    /// already puts short work first, and inside the heavy class pushing long requests back stretches the makespan.
+    public var feasibleSizeWeight = 1.0
+    /// One priority step moves a request this far in rank (ms of deadline).
+    public var priorityStepMs = 1000.0
+
+    // Overload control.
+    public var ladder: [LadderRungDocument] = SchedulerPolicy.defaultLadder
+    /// Retry-After given with a ladder rejection: about the time the congestion controller needs to change mode.
+    public var rejectRetryAfterMs = 5000.0
+    /// Budget multiplier per congestion mode (free is 1).
+    public var moderateBudgetScale = 0.8
+    public var congestedBudgetScale = 0.6
+
+    // Congestion controller (ratios are smoothed time per output token over its uncongested baseline).
+    public var moderateEnterRatio = 1.6
+    public var moderateExitRatio = 1.3
+    public var congestedEnterRatio = 2.5
+    public var congestedExitRatio = 2.0
+    /// Rate-limit (429) share of recent completions that enters / leaves each mode.
+    public var moderateEnter429Rate = 0.02
+    public var moderateExit429Rate = 0.01
+    public var congestedEnter429Rate = 0.10
+    public var congestedExit429Rate = 0.05
+    /// Minimum time in a mode before leaving it (hysteresis in time as well as in level).
+    public var modeMinDwellMs = 1000.0
+    /// Knee probing: while the ratio stays below `probeLowRatio` and the budget is what holds work back, the budget
+    /// scale grows by the factor `1 + probeStep` per completion; above `probeHighRatio` it shrinks 2% per completion.
+    /// This keeps dispatch near the provider's knee without knowing it. The shrink level sits at the moderate entry
+    /// level because the per-token time of a finished request describes the load it ran under, seconds ago: shrinking
+    /// on smaller excursions makes the budget oscillate below the knee and idles capacity while work waits.
+    public var probeLowRatio = 1.15
+    public var probeHighRatio = 1.6
+    public var probeStep = 0.02
+    public var probeUtilization = 0.8
+    public var minCapacityScale = 0.3
+    public var maxCapacityScale = 4.0
+
+    // Service-time model (learned online; these are only the starting point).
+    public var priorMsPerOutputToken = 20.0
+    public var priorTtftMs = 300.0
+    /// EWMA weight of one completion in the per-token time and TTFT estimates.
+    public var estimateAlpha = 0.1
+    /// The uncongested baseline follows lower samples fast and higher samples slowly (a low-quantile tracker); slowly
+    /// enough that a sustained overload is not mistaken for a new normal within a few hundred completions, yet a
+    /// provider that became permanently slower is re-learned eventually.
+    public var baselineDownAlpha = 0.2
+    public var baselineUpAlpha = 0.002
+
+    // Rate limits from upstream.
+    /// Dispatches per request before a 429 or an unreachable upstream fails it. Generous: a 429 says "later", not
+    /// "never", and the request keeps its deadline (it expires on its own when waiting is pointless).
+    public var maxAttempts = 6
+    /// Back-off after a 429 without Retry-After, doubling per attempt up to 8×.
+    public var rateLimitRetryMs = 1000.0
+
+    public init() {}
+
+    /// Default ladder: ShareGPT-sized work (≤ 4096 tokens) is always admitted; larger work waits in a congested
+    /// provider; outsized work waits when moderate and is refused when congested.
+    public static let defaultLadder: [LadderRungDocument] = [
+        LadderRungDocument(maxCost: 4096, free: .admit, moderate: .admit, congested: .admit),
+        LadderRungDocument(maxCost: 16384, free: .admit, moderate: .admit, congested: .defer),
+        LadderRungDocument(maxCost: nil, free: .admit, moderate: .defer, congested: .reject),
+    ]
+
+    /// Default time budget of a class.
+    public func deadlineBudgetMs(_ requestClass: RequestClass) -> Double {
+        requestClass == .interactive ? interactiveDeadlineMs : heavyDeadlineMs
+    }
+
+    /// Base in-flight budget of a class, before mode and probing scale it.
+    public func baseBudget(_ requestClass: RequestClass) -> Int {
+        requestClass == .interactive ? interactiveInflightTokens : heavyInflightTokens
+    }
+}

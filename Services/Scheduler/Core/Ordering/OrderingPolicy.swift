@@ -1,0 +1,145 @@
+import Foundation
+
+/// What an ordering policy may look at: a queued request's times and predicted size. All in milliseconds.
+public struct OrderingItem: Sendable, Equatable {
+    public var submittedAtMs: Double
+    public var deadlineAtMs: Double
+    /// Predicted time from dispatch to last token at p50.
+    public var predictedDurationMs: Double
+    public var predictedOutputTokensP50: Int
+    public var predictedOutputTokensP90: Int
+    /// Time per output token and time to first token the duration was computed with.
+    public var msPerOutputToken: Double
+    public var ttftMs: Double
+
+    public init(
+        submittedAtMs: Double,
+        deadlineAtMs: Double,
+        predictedDurationMs: Double,
+        predictedOutputTokensP50: Int,
+        predictedOutputTokensP90: Int,
+        msPerOutputToken: Double,
+        ttftMs: Double
+    ) {
+        self.submittedAtMs = submittedAtMs
+        self.deadlineAtMs = deadlineAtMs
+        self.predictedDurationMs = predictedDurationMs
+        self.predictedOutputTokensP50 = predictedOutputTokensP50
+        self.predictedOutputTokensP90 = predictedOutputTokensP90
+        self.msPerOutputToken = msPerOutputToken
+        self.ttftMs = ttftMs
+    }
+
+    /// The latest dispatch time that still meets the deadline at p50.
+    public var latestStartMs: Double { deadlineAtMs - predictedDurationMs }
+}
+
+/// Layer 2: the order of requests inside one class and tenant. A rank is fixed when the request is queued (so a
+/// heap can serve it in O(log n)); policies that split feasible from infeasible work say so, and the queue moves a
+/// request to the infeasible side the moment it surfaces past its latest start.
+public protocol OrderingPolicy: Sendable {
+    var name: OrderingPolicyName { get }
+    /// Rank among requests that can still meet their deadline; smaller is served first. In milliseconds.
+    func rank(_ item: OrderingItem) -> Double
+    /// Whether requests past their latest start are served after all others.
+    var separatesInfeasible: Bool { get }
+    /// Rank among requests that can no longer meet their deadline; smaller is served first.
+    func infeasibleRank(_ item: OrderingItem) -> Double
+}
+
+extension OrderingPolicy {
+    public var separatesInfeasible: Bool { false }
+    public func infeasibleRank(_ item: OrderingItem) -> Double { rank(item) }
+}
+
+/// Builds the ordering policy a configuration names.
+public func makeOrderingPolicy(_ policy: SchedulerPolicy) -> any OrderingPolicy {
+    switch policy.ordering {
+    case .feasibleSet: return FeasibleSetOrdering(sizeWeight: policy.feasibleSizeWeight)
+    case .edf: return EDFOrdering()
+    case .shortestFirst: return ShortestFirstOrdering()
+    case .gittins: return GittinsOrdering()
+    case .fifo: return FIFOOrdering()
+    }
+}
+
+/// Feasible-set scoring (default): requests that can still finish by their deadline come first, ranked by slack
+/// (latest start) plus `sizeWeight` × predicted duration so that, at equal slack, the one with the smaller predicted
+/// slowdown cost goes first; those that cannot come after, least late first.
+public struct FeasibleSetOrdering: OrderingPolicy {
+    public var sizeWeight: Double
+    public var name: OrderingPolicyName { .feasibleSet }
+    public var separatesInfeasible: Bool { true }
+
+    public init(sizeWeight: Double) {
+        self.sizeWeight = sizeWeight
+    }
+
+    public func rank(_ item: OrderingItem) -> Double {
+        item.latestStartMs + sizeWeight * item.predictedDurationMs
+    }
+
+    /// Lateness if started now is `now - latestStart`; the least late has the largest latest start.
+    public func infeasibleRank(_ item: OrderingItem) -> Double {
+        -item.latestStartMs
+    }
+}
+
+/// Earliest deadline first.
+public struct EDFOrdering: OrderingPolicy {
+    public var name: OrderingPolicyName { .edf }
+    public init() {}
+    public func rank(_ item: OrderingItem) -> Double { item.deadlineAtMs }
+}
+
+/// Shortest predicted (p50) first; ties by arrival.
+public struct ShortestFirstOrdering: OrderingPolicy {
+    public var name: OrderingPolicyName { .shortestFirst }
+    public init() {}
+    public func rank(_ item: OrderingItem) -> Double { item.predictedDurationMs }
+}
+
+/// Arrival order (the baseline).
+public struct FIFOOrdering: OrderingPolicy {
+    public var name: OrderingPolicyName { .fifo }
+    public init() {}
+    public func rank(_ item: OrderingItem) -> Double { item.submittedAtMs }
+}
+
+/// Gittins index over the predicted output length, modelled as a log-normal through (p50, p90): serve first the
+/// request with the smallest expected work per unit of completion probability, `min_Δ E[min(S, Δ)] / P(S ≤ Δ)`.
+/// With an uncertain prediction a request with a slightly larger p50 but a tight spread can beat a risky one.
+public struct GittinsOrdering: OrderingPolicy {
+    public var name: OrderingPolicyName { .gittins }
+    public init() {}
+
+    /// Quantile levels at which the index is evaluated. An upstream request cannot be interrupted, so only service
+    /// quanta of at least the median are considered: the index keeps its preference for a likely quick finish but
+    /// charges a wide spread instead of rewarding its small chance of being tiny.
+    static let levels: [Double] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    static let zScores: [Double] = [0, 0.2533, 0.5244, 0.8416, 1.2816, 1.6449, 2.3263]
+
+    public func rank(_ item: OrderingItem) -> Double {
+        item.ttftMs + Self.expectedTokensPerCompletion(p50: item.predictedOutputTokensP50, p90: item.predictedOutputTokensP90)
+            * item.msPerOutputToken
+    }
+
+    /// `min over Δ of E[min(S, Δ)] / F(Δ)` in tokens, for a log-normal with the given median and 90th percentile.
+    public static func expectedTokensPerCompletion(p50: Int, p90: Int) -> Double {
+        let median = Double(max(p50, 1))
+        let sigma = max(log(Double(max(p90, p50, 1)) / median) / 1.2816, 1e-6)
+        let mu = log(median)
+        let mean = exp(mu + sigma * sigma / 2)
+        var best = Double.infinity
+        for (level, z) in zip(levels, zScores) {
+            let delta = exp(mu + sigma * z)
+            // E[S; S ≤ Δ] for a log-normal is mean · Φ((ln Δ − μ − σ²)/σ).
+            let partial = mean * normalCDF((log(delta) - mu - sigma * sigma) / sigma)
+            let expected = partial + delta * (1 - level)
+            best = min(best, expected / level)
+        }
+        return best
+    }
+
+    static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
+}

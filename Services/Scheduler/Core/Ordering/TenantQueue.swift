@@ -1,0 +1,51 @@
+/// The queue of one tenant inside one class: a heap of requests that can still meet their deadline and, for
+/// policies that separate them, a heap of those that cannot.
+struct TenantQueue: Sendable {
+    var feasible = RankHeap()
+    var infeasible = RankHeap()
+    /// Live requests in this queue (heaps may also hold stale entries of requests that left).
+    var count = 0
+    /// DRR credit of this tenant, in predicted tokens.
+    var deficit = 0.0
+
+    /// The entry to serve next at `now`, dropping stale entries and moving requests past their latest start to the
+    /// infeasible side. `isLive` says whether an entry still stands for a queued request; `isFeasible` whether it can
+    /// still meet its deadline; `infeasibleKey` gives its rank there.
+    mutating func head(
+        now: Double,
+        separatesInfeasible: Bool,
+        isLive: (RankEntry) -> Bool,
+        isFeasible: (RankEntry, Double) -> Bool,
+        infeasibleKey: (RankEntry) -> Double
+    ) -> RankEntry? {
+        while let top = feasible.top {
+            if !isLive(top) {
+                feasible.pop()
+                continue
+            }
+            if separatesInfeasible && !isFeasible(top, now) {
+                feasible.pop()
+                var moved = top
+                moved.key = infeasibleKey(top)
+                infeasible.push(moved)
+                continue
+            }
+            return top
+        }
+        while let top = infeasible.top {
+            if isLive(top) { return top }
+            infeasible.pop()
+        }
+        return nil
+    }
+
+    /// Removes the entry `head` returned.
+    mutating func removeHead(_ entry: RankEntry) {
+        if feasible.top == entry {
+            feasible.pop()
+        } else if infeasible.top == entry {
+            infeasible.pop()
+        }
+        count -= 1
+    }
+}

@@ -1,0 +1,104 @@
+import Contracts
+import Testing
+
+@testable import SchedulerCore
+
+@Suite struct OrderingTests {
+    /// An engine that sends one request at a time, with a fixed service-time model (20 ms/token, 300 ms TTFT).
+    private func serialEngine(_ ordering: OrderingPolicyName, sizeWeight: Double = 1) -> SchedulerEngine {
+        var policy = SchedulerPolicy()
+        policy.ordering = ordering
+        policy.feasibleSizeWeight = sizeWeight
+        policy.maxInflightRequests = 1
+        return SchedulerEngine(policy: policy)
+    }
+
+    /// Dispatches and completes everything, returning the dispatch order.
+    private func drain(_ engine: inout SchedulerEngine, from start: Double) -> [String] {
+        var order: [String] = []
+        var now = start
+        while engine.queuedCount > 0 {
+            let batch = engine.nextDispatches(now: now)
+            if batch.isEmpty { break }
+            for dispatch in batch {
+                order.append(dispatch.requestId)
+                now += 10
+                engine.complete(dispatch.requestId, outcome: .succeeded(outputTokens: 5, latencyMs: 400, ttftMs: 300), now: now)
+            }
+        }
+        return order
+    }
+
+    @Test func feasibleSetServesRequestsThatCanStillMeetTheirDeadlineFirst() {
+        // Size weight 2: at equal deadlines the shorter request goes first.
+        var engine = serialEngine(.feasibleSet, sizeWeight: 2)
+        let now = 10_000.0
+        // Predicted durations: 300 + tokens × 20 ms. "late-a" and "late-b" can no longer make it.
+        let jobs: [(String, Int, Double)] = [
+            ("late-a", 100, now + 1000),  // needs 2300 ms, 1300 ms late
+            ("roomy", 100, now + 60_000),
+            ("tight", 100, now + 2500),
+            ("late-b", 100, now + 2000),  // 300 ms late: less late than late-a
+            ("short-roomy", 10, now + 60_000),
+        ]
+        for (id, tokens, deadline) in jobs {
+            _ = engine.submit(
+                Job(id: id, requestedClass: .interactive, submittedAtMs: now, deadlineAtMs: deadline, predictedOutputTokensP50: tokens),
+                now: now)
+        }
+        let order = drain(&engine, from: now)
+        #expect(order == ["tight", "short-roomy", "roomy", "late-b", "late-a"])
+    }
+
+    @Test func edfOrdersByDeadline() {
+        var engine = serialEngine(.edf)
+        for (id, deadline) in [("c", 30_000.0), ("a", 10_000), ("b", 20_000)] {
+            _ = engine.submit(Job(id: id, requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: deadline, predictedOutputTokensP50: 10), now: 0)
+        }
+        #expect(drain(&engine, from: 0) == ["a", "b", "c"])
+    }
+
+    @Test func shortestFirstOrdersByPredictedSize() {
+        var engine = serialEngine(.shortestFirst)
+        for (id, tokens) in [("big", 900), ("small", 10), ("mid", 200)] {
+            _ = engine.submit(Job(id: id, requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: tokens), now: 0)
+        }
+        #expect(drain(&engine, from: 0) == ["small", "mid", "big"])
+    }
+
+    @Test func priorityMovesARequestAhead() {
+        var engine = serialEngine(.fifo)
+        _ = engine.submit(Job(id: "first", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 10), now: 0)
+        _ = engine.submit(Job(id: "urgent", requestedClass: .heavy, priority: 9, submittedAtMs: 100, predictedOutputTokensP50: 10), now: 100)
+        #expect(drain(&engine, from: 100) == ["urgent", "first"])
+    }
+
+    @Test func gittinsPrefersATightPredictionOverARiskyOneWithTheSameMedian() {
+        let tight = GittinsOrdering.expectedTokensPerCompletion(p50: 100, p90: 120)
+        let risky = GittinsOrdering.expectedTokensPerCompletion(p50: 100, p90: 1000)
+        let smaller = GittinsOrdering.expectedTokensPerCompletion(p50: 50, p90: 60)
+        #expect(tight < risky)
+        #expect(smaller < tight)
+        // For a nearly certain size the index is about the size itself.
+        #expect(abs(GittinsOrdering.expectedTokensPerCompletion(p50: 100, p90: 100) - 100) < 15)
+    }
+
+    @Test func tenantsShareAClassFairly() {
+        var engine = serialEngine(.fifo)
+        for index in 0..<100 {
+            _ = engine.submit(
+                Job(id: "noisy-\(index)", tenantId: "noisy", requestedClass: .interactive, submittedAtMs: Double(index), predictedOutputTokensP50: 50),
+                now: Double(index))
+        }
+        for index in 0..<10 {
+            _ = engine.submit(
+                Job(id: "quiet-\(index)", tenantId: "quiet", requestedClass: .interactive, submittedAtMs: 200, predictedOutputTokensP50: 50),
+                now: 200)
+        }
+        let order = drain(&engine, from: 200)
+        let lastQuiet = order.lastIndex { $0.hasPrefix("quiet") }!
+        // Equal token shares: the quiet tenant's ten requests are done within the first ~20 dispatches, not after 100.
+        #expect(lastQuiet < 25)
+        #expect(order.count == 110)
+    }
+}
