@@ -5,7 +5,7 @@ public struct BenchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "maitre-bench",
         abstract: "Benchmarks and the virtual-time scheduling simulator of maitre.",
-        subcommands: []
+        subcommands: [EmbedBenchmark.self]
     )
 
     public init() {}

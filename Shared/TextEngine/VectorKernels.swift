@@ -1,0 +1,166 @@
+import Foundation
+
+/// The element-wise parts of the encoder (bias, residual, LayerNorm, GELU, softmax) over raw float buffers, eight
+/// lanes at a time. `exp` and `erf` are polynomial/rational approximations accurate to a few float ulps, so GELU is
+/// the exact erf form, not the tanh approximation.
+enum VectorKernels {
+    typealias Lanes = SIMD8<Float>
+    static let width = 8
+
+    @inline(__always)
+    static func load(_ pointer: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
+    }
+
+    @inline(__always)
+    static func store(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)
+    }
+
+    @inline(__always)
+    static func sum(_ value: Lanes) -> Float {
+        let half = value.lowHalf + value.highHalf
+        let quarter = half.lowHalf + half.highHalf
+        return quarter[0] + quarter[1]
+    }
+
+    /// `rows[r][c] += bias[c]` for `rowCount` rows of `width` (a multiple of 8).
+    static func addBias(_ rows: UnsafeMutablePointer<Float>, rowCount: Int, columns: Int, bias: UnsafePointer<Float>) {
+        for row in 0..<rowCount {
+            let line = rows + row * columns
+            var column = 0
+            while column < columns {
+                store(load(line + column) + load(bias + column), line + column)
+                column += width
+            }
+        }
+    }
+
+    /// `x = LayerNorm(x + residual)` row by row (`columns` a multiple of 8), in place in `x`.
+    static func addAndLayerNorm(
+        _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, rowCount: Int, columns: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
+    ) {
+        for row in 0..<rowCount {
+            let line = x + row * columns
+            var total = Lanes()
+            var column = 0
+            if let residual {
+                let other = residual + row * columns
+                while column < columns {
+                    let value = load(line + column) + load(other + column)
+                    store(value, line + column)
+                    total += value
+                    column += width
+                }
+            } else {
+                while column < columns {
+                    total += load(line + column)
+                    column += width
+                }
+            }
+            let mean = sum(total) / Float(columns)
+            var squares = Lanes()
+            column = 0
+            while column < columns {
+                let centred = load(line + column) - Lanes(repeating: mean)
+                squares += centred * centred
+                column += width
+            }
+            let inverse = 1 / (sum(squares) / Float(columns) + epsilon).squareRoot()
+            column = 0
+            while column < columns {
+                let centred = load(line + column) - Lanes(repeating: mean)
+                store(centred * inverse * load(gamma + column) + load(beta + column), line + column)
+                column += width
+            }
+        }
+    }
+
+    /// `x = x * Φ(x)` with Φ from erf, in place; `count` a multiple of 8.
+    static func gelu(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        var index = 0
+        let half = Lanes(repeating: 0.5)
+        let inverseRootTwo = Lanes(repeating: 0.707_106_781_186_547_524_4)
+        while index < count {
+            let x = load(values + index)
+            store(x * half * (1 + erf(x * inverseRootTwo)), values + index)
+            index += width
+        }
+    }
+
+    /// Softmax of `count` values in place (any count; the tail is handled one by one).
+    static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        var maximum = -Float.infinity
+        for index in 0..<count { maximum = max(maximum, values[index]) }
+        let shift = Lanes(repeating: maximum)
+        var total = Lanes()
+        var index = 0
+        while index + width <= count {
+            let value = exp(load(values + index) - shift)
+            store(value, values + index)
+            total += value
+            index += width
+        }
+        var tail: Float = 0
+        while index < count {
+            let value = Foundation.exp(values[index] - maximum)
+            values[index] = value
+            tail += value
+            index += 1
+        }
+        let inverse = 1 / (sum(total) + tail)
+        let scale = Lanes(repeating: inverse)
+        index = 0
+        while index + width <= count {
+            store(load(values + index) * scale, values + index)
+            index += width
+        }
+        while index < count {
+            values[index] *= inverse
+            index += 1
+        }
+    }
+
+    /// e^x (Cephes expf: range reduction by ln 2, degree-5 polynomial, exponent bits).
+    @inline(__always)
+    static func exp(_ input: Lanes) -> Lanes {
+        let x = input.clamped(lowerBound: Lanes(repeating: -87.3), upperBound: Lanes(repeating: 88.3))
+        // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick.
+        let magic = Lanes(repeating: 12_582_912)
+        let shifted = x * Lanes(repeating: 1.442_695_040_888_963_4) + magic
+        let n = shifted - magic
+        var r = x - n * Lanes(repeating: 0.693_359_375)
+        r = r + n * Lanes(repeating: 2.121_944_4e-4)
+        var p = Lanes(repeating: 1.987_569_150_0e-4)
+        p = p * r + Lanes(repeating: 1.398_199_950_7e-3)
+        p = p * r + Lanes(repeating: 8.333_451_907_3e-3)
+        p = p * r + Lanes(repeating: 4.166_579_589_4e-2)
+        p = p * r + Lanes(repeating: 1.666_666_545_9e-1)
+        p = p * r + Lanes(repeating: 5.000_000_120_1e-1)
+        let y = p * r * r + r + 1
+        // The low mantissa bits of `shifted` hold n; move n + 127 into the exponent field.
+        let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- SIMD8<UInt32>(repeating: 0x4B40_0000)
+        let scale = unsafeBitCast((bits &+ SIMD8<UInt32>(repeating: 127)) &<< 23, to: Lanes.self)
+        return y * scale
+    }
+
+    /// erf(x) as a rational function on [-4, 4] (Eigen's float erf), ±1 beyond.
+    @inline(__always)
+    static func erf(_ input: Lanes) -> Lanes {
+        let x = input.clamped(lowerBound: Lanes(repeating: -4), upperBound: Lanes(repeating: 4))
+        let x2 = x * x
+        var p = x2 * Lanes(repeating: -2.726_142_25e-10) + Lanes(repeating: 2.770_681_42e-08)
+        p = p * x2 + Lanes(repeating: -2.101_024_02e-06)
+        p = p * x2 + Lanes(repeating: -5.692_506_39e-05)
+        p = p * x2 + Lanes(repeating: -7.349_906_30e-04)
+        p = p * x2 + Lanes(repeating: -2.954_599_80e-03)
+        p = p * x2 + Lanes(repeating: -1.609_603_33e-02)
+        p = p * x
+        var q = x2 * Lanes(repeating: -1.456_607_18e-05) + Lanes(repeating: -2.133_740_55e-04)
+        q = q * x2 + Lanes(repeating: -1.682_826_97e-03)
+        q = q * x2 + Lanes(repeating: -7.373_329_17e-03)
+        q = q * x2 + Lanes(repeating: -1.426_473_91e-02)
+        return p / q
+    }
+}
