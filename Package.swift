@@ -99,7 +99,11 @@ let package = Package(
         .target(name: "MockLLMCore", dependencies: ["Contracts"], path: "Services/MockLLM/Core", swiftSettings: swiftSettings),
         .target(
             name: "MockLLM",
-            dependencies: ["MockLLMCore", "ServiceRuntime", "TextEngine"],
+            dependencies: [
+                "MockLLMCore", "ServiceRuntime", "TextEngine",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             path: "Services/MockLLM/Service",
             swiftSettings: swiftSettings
         ),

@@ -5,9 +5,10 @@ import Testing
 
 @Suite struct OrderingTests {
     /// An engine that sends one request at a time, with a fixed service-time model (20 ms/token, 300 ms TTFT).
-    private func serialEngine(_ ordering: OrderingPolicyName) -> SchedulerEngine {
+    private func serialEngine(_ ordering: OrderingPolicyName, sizeWeight: Double = 1) -> SchedulerEngine {
         var policy = SchedulerPolicy()
         policy.ordering = ordering
+        policy.feasibleSizeWeight = sizeWeight
         policy.maxInflightRequests = 1
         return SchedulerEngine(policy: policy)
     }
@@ -29,7 +30,8 @@ import Testing
     }
 
     @Test func feasibleSetServesRequestsThatCanStillMeetTheirDeadlineFirst() {
-        var engine = serialEngine(.feasibleSet)
+        // Size weight 2: at equal deadlines the shorter request goes first.
+        var engine = serialEngine(.feasibleSet, sizeWeight: 2)
         let now = 10_000.0
         // Predicted durations: 300 + tokens × 20 ms. "late-a" and "late-b" can no longer make it.
         let jobs: [(String, Int, Double)] = [

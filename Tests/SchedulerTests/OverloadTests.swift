@@ -57,7 +57,7 @@ import Testing
         for _ in 0..<10 { controller.recordCompletion(rateLimited: false, slowdownRatio: 1.0, budgetUtilization: 0.95) }
         #expect(controller.capacityScale > 1.15)
         let grown = controller.capacityScale
-        for _ in 0..<10 { controller.recordCompletion(rateLimited: false, slowdownRatio: 1.5, budgetUtilization: 0.95) }
+        for _ in 0..<10 { controller.recordCompletion(rateLimited: false, slowdownRatio: 1.7, budgetUtilization: 0.95) }
         #expect(controller.capacityScale < grown)
     }
 

@@ -28,6 +28,9 @@ public struct SchedulerEngine: Sendable {
     private var sequence = 0
     private var log: EventLog
     private var counters = Counters()
+    /// Whether the last dispatch round left work waiting because the budgets were full: the signal that probing
+    /// for more capacity could help.
+    private var budgetBound = false
 
     struct Counters: Sendable {
         var dispatched = 0
@@ -142,6 +145,7 @@ public struct SchedulerEngine: Sendable {
         releaseBackoff(now: now)
         updateMode(now: now)
         var dispatches: [Dispatch] = []
+        budgetBound = false
         while dispatches.count < limit, totalInflightRequests < policy.maxInflightRequests {
             let interactiveHead = head(.interactive, now: now)
             let heavyHead = head(.heavy, now: now)
@@ -151,7 +155,10 @@ public struct SchedulerEngine: Sendable {
                 now: now
             )
             guard let chosen = allocator.select(view), let picked = chosen == .interactive ? interactiveHead : heavyHead
-            else { break }
+            else {
+                budgetBound = view.interactive.queued + view.heavy.queued > 0
+                break
+            }
             let entry = picked.entry
             let cost = Double(slots[entry.slot]!.reservedTokens)
             queues[chosen.index].serve(entry, tenant: picked.tenant, cost: cost)
@@ -214,7 +221,7 @@ public struct SchedulerEngine: Sendable {
     public mutating func complete(_ id: String, outcome: Outcome, now: Double) -> CompletionEffect {
         guard let slot = slotById[id], var record = slots[slot], record.state == .dispatched else { return .unknown }
         let index = record.requestClass.index
-        let utilization = Double(totalInflightTokens) / Double(max(totalBudgetTokens, 1))
+        let utilization = budgetBound ? 1 : Double(totalInflightTokens) / Double(max(totalBudgetTokens, 1))
         inflightTokens[index] -= record.reservedTokens
         inflightRequests[index] -= 1
         let effect: CompletionEffect

@@ -65,8 +65,9 @@ public struct SchedulerPolicy: Sendable, Equatable {
 
     // Ordering.
     /// Feasible-set rank = latest start + weight × predicted duration: 1 is EDF, 0 least-laxity; above 1 lets
-    /// shorter requests pass longer ones with similar slack (lower mean slowdown).
-    public var feasibleSizeWeight = 2.0
+    /// shorter requests pass longer ones with similar slack (lower mean slowdown). 1 by default: the class split
+    /// already puts short work first, and inside the heavy class pushing long requests back stretches the makespan.
+    public var feasibleSizeWeight = 1.0
     /// One priority step moves a request this far in rank (ms of deadline).
     public var priorityStepMs = 1000.0
 
@@ -90,15 +91,17 @@ public struct SchedulerPolicy: Sendable, Equatable {
     public var congestedExit429Rate = 0.05
     /// Minimum time in a mode before leaving it (hysteresis in time as well as in level).
     public var modeMinDwellMs = 1000.0
-    /// Knee probing: while the ratio stays below `probeLowRatio` and the budget is nearly used, the budget scale
-    /// grows by `probeStep` per completion; above `probeHighRatio` it shrinks 2% per completion. This keeps
-    /// dispatch near the provider's knee without knowing it.
+    /// Knee probing: while the ratio stays below `probeLowRatio` and the budget is what holds work back, the budget
+    /// scale grows by the factor `1 + probeStep` per completion; above `probeHighRatio` it shrinks 2% per completion.
+    /// This keeps dispatch near the provider's knee without knowing it. The shrink level sits at the moderate entry
+    /// level because the per-token time of a finished request describes the load it ran under, seconds ago: shrinking
+    /// on smaller excursions makes the budget oscillate below the knee and idles capacity while work waits.
     public var probeLowRatio = 1.15
-    public var probeHighRatio = 1.35
+    public var probeHighRatio = 1.6
     public var probeStep = 0.02
     public var probeUtilization = 0.8
     public var minCapacityScale = 0.3
-    public var maxCapacityScale = 2.0
+    public var maxCapacityScale = 4.0
 
     // Service-time model (learned online; these are only the starting point).
     public var priorMsPerOutputToken = 20.0

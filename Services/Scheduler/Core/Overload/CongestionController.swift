@@ -43,7 +43,7 @@ public struct CongestionController: Sendable, Equatable {
         } else if slowdownRatio >= policy.probeHighRatio {
             capacityScale = max(policy.minCapacityScale, capacityScale * 0.98)
         } else if slowdownRatio <= policy.probeLowRatio, budgetUtilization >= policy.probeUtilization {
-            capacityScale = min(policy.maxCapacityScale, capacityScale + policy.probeStep)
+            capacityScale = min(policy.maxCapacityScale, capacityScale * (1 + policy.probeStep))
         }
     }
 
