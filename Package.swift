@@ -162,6 +162,12 @@ let package = Package(
         ),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "SchedulerCore", "MockLLMCore", "Contracts"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
         .testTarget(
+            name: "DeploymentTests",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            path: "Tests/DeploymentTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Contracts",

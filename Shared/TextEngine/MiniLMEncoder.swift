@@ -11,6 +11,8 @@ public final class MiniLMEncoder: SentenceEmbedder {
     public let maxSequenceLength: Int
     /// Token rows per forward pass; larger batches run as several passes so scratch memory stays bounded.
     public let maxRowsPerPass: Int
+    /// Threads one `embed` call uses.
+    public let threads: Int
 
     let weights: MiniLMWeights
     // Idle scratch buffers; a pass takes one (or makes one) and puts it back, so concurrent callers never share.
@@ -19,8 +21,10 @@ public final class MiniLMEncoder: SentenceEmbedder {
     /// Files a model folder must contain.
     public static let requiredFiles = ["config.json", "vocab.txt", "model.safetensors"]
 
-    /// Loads `config.json`, `vocab.txt` and `model.safetensors` (memory-mapped) from `directory`.
-    public init(directory: URL, maxSequenceLength: Int = 256, maxRowsPerPass: Int = 2048) throws {
+    /// Loads `config.json`, `vocab.txt` and `model.safetensors` (memory-mapped) from `directory`. `threads` defaults
+    /// to one per core (at most 8). With more than one, the encoder splits every step itself and sets OpenBLAS to a
+    /// single thread per call (a process-wide OpenBLAS setting) so the two kinds of threading do not fight.
+    public init(directory: URL, maxSequenceLength: Int = 256, maxRowsPerPass: Int = 2048, threads: Int? = nil) throws {
         let configuration = try BertConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         self.configuration = configuration
         tokenizer = try WordPieceTokenizer.load(vocabFile: directory.appendingPathComponent("vocab.txt"))
@@ -28,6 +32,8 @@ public final class MiniLMEncoder: SentenceEmbedder {
         weights = try MiniLMWeights(file: file, configuration: configuration)
         self.maxSequenceLength = min(maxSequenceLength, configuration.maxPositions)
         self.maxRowsPerPass = max(maxRowsPerPass, self.maxSequenceLength)
+        self.threads = max(1, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        if self.threads > 1 { OpenBLASThreads.set(1) }
         descriptor = EmbedderDescriptor(
             name: "all-MiniLM-L6-v2", kind: "minilm", dimension: configuration.hiddenSize)
     }
@@ -52,7 +58,7 @@ public final class MiniLMEncoder: SentenceEmbedder {
         var results = [[Float]](repeating: [], count: safe.count)
         let scratch = idleScratch.withLock { $0.popLast() } ?? MiniLMScratch()
         defer { idleScratch.withLock { $0.append(scratch) } }
-        let pass = MiniLMForwardPass(weights: weights, scratch: scratch)
+        let pass = MiniLMForwardPass(weights: weights, scratch: scratch, workers: threads)
         var start = 0
         while start < safe.count {
             var end = start

@@ -7,52 +7,103 @@ import Foundation
 struct MiniLMForwardPass {
     let weights: MiniLMWeights
     let scratch: MiniLMScratch
+    /// Threads that share each step: matrix products split by output columns (each thread packs only its slice of
+    /// the weights, which suits the few-row products of short texts), attention by (sequence, head), LayerNorm by
+    /// rows.
+    let workers: Int
 
     /// Mean-pooled, L2-normalised sentence vectors for `sequences` (token ids with specials, each non-empty and at
     /// most `maxPositions` long), written to `output` (`sequences.count` × hidden).
     func run(_ sequences: [[Int]], output: UnsafeMutablePointer<Float>) {
         let configuration = weights.configuration
         let hidden = configuration.hiddenSize
+        let inner = configuration.intermediateSize
+        let epsilon = configuration.layerNormEpsilon
         let rows = sequences.reduce(0) { $0 + $1.count }
         let longest = sequences.map(\.count).max() ?? 0
-        scratch.reserve(rows: rows, longest: longest, configuration: configuration)
+        scratch.reserve(rows: rows, longest: longest, workers: workers, configuration: configuration)
         var x = scratch.hidden
         var other = scratch.residual
         embed(sequences, into: x)
         for layer in weights.layers {
             // Self-attention block.
-            matmul(x, rows: rows, inner: hidden, weight: layer.queryKeyValue, outputs: 3 * hidden, into: scratch.queryKeyValue)
-            VectorKernels.addBias(scratch.queryKeyValue, rowCount: rows, columns: 3 * hidden, bias: layer.queryKeyValueBias)
+            dense(x, rows: rows, inner: hidden, weight: layer.queryKeyValue, bias: layer.queryKeyValueBias,
+                outputs: 3 * hidden, into: scratch.queryKeyValue, gelu: false)
             attend(sequences)
-            matmul(scratch.context, rows: rows, inner: hidden, weight: layer.attentionOutput, outputs: hidden, into: other)
-            VectorKernels.addBias(other, rowCount: rows, columns: hidden, bias: layer.attentionOutputBias)
-            VectorKernels.addAndLayerNorm(
-                other, residual: x, rowCount: rows, columns: hidden, gamma: layer.attentionNormGamma,
-                beta: layer.attentionNormBeta, epsilon: configuration.layerNormEpsilon)
+            dense(scratch.context, rows: rows, inner: hidden, weight: layer.attentionOutput,
+                bias: layer.attentionOutputBias, outputs: hidden, into: other, gelu: false)
+            normalize(other, residual: x, rows: rows, gamma: layer.attentionNormGamma, beta: layer.attentionNormBeta,
+                epsilon: epsilon)
             swap(&x, &other)
             // Feed-forward block.
-            let inner = configuration.intermediateSize
-            matmul(x, rows: rows, inner: hidden, weight: layer.intermediate, outputs: inner, into: scratch.intermediate)
-            VectorKernels.addBias(scratch.intermediate, rowCount: rows, columns: inner, bias: layer.intermediateBias)
-            VectorKernels.gelu(scratch.intermediate, count: rows * inner)
-            matmul(scratch.intermediate, rows: rows, inner: inner, weight: layer.output, outputs: hidden, into: other)
-            VectorKernels.addBias(other, rowCount: rows, columns: hidden, bias: layer.outputBias)
-            VectorKernels.addAndLayerNorm(
-                other, residual: x, rowCount: rows, columns: hidden, gamma: layer.outputNormGamma,
-                beta: layer.outputNormBeta, epsilon: configuration.layerNormEpsilon)
+            dense(x, rows: rows, inner: hidden, weight: layer.intermediate, bias: layer.intermediateBias,
+                outputs: inner, into: scratch.intermediate, gelu: true)
+            dense(scratch.intermediate, rows: rows, inner: inner, weight: layer.output, bias: layer.outputBias,
+                outputs: hidden, into: other, gelu: false)
+            normalize(other, residual: x, rows: rows, gamma: layer.outputNormGamma, beta: layer.outputNormBeta,
+                epsilon: epsilon)
             swap(&x, &other)
         }
         pool(sequences, from: x, into: output)
     }
 
-    /// `into[rows × outputs] = input[rows × inner] · weightᵀ`, weight stored [outputs × inner] as PyTorch does.
-    private func matmul(
-        _ input: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, outputs: Int,
-        into result: UnsafeMutablePointer<Float>
+    /// Runs `body(worker)` on every worker and waits.
+    @inline(__always)
+    private func parallel(_ body: (Int) -> Void) {
+        if workers == 1 {
+            body(0)
+        } else {
+            withoutActuallyEscaping(body) { body in
+                // The workers write disjoint slices of the scratch buffers and finish before this returns.
+                let shared = UncheckedSendable(body)
+                DispatchQueue.concurrentPerform(iterations: workers) { shared.value($0) }
+            }
+        }
+    }
+
+    /// The `worker`-th of `workers` near-equal slices of 0..<total, slice edges on multiples of `alignment`.
+    @inline(__always)
+    private func slice(_ total: Int, worker: Int, alignment: Int = 1) -> Range<Int> {
+        let units = (total + alignment - 1) / alignment
+        let lower = min(units * worker / workers * alignment, total)
+        let upper = min(units * (worker + 1) / workers * alignment, total)
+        return lower..<upper
+    }
+
+    /// `into[rows × outputs] = input[rows × inner] · weightᵀ + bias` (then GELU if asked), weight stored
+    /// [outputs × inner] as PyTorch does; each worker computes a slice of the output columns.
+    private func dense(
+        _ input: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        outputs: Int, into result: UnsafeMutablePointer<Float>, gelu: Bool
     ) {
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inner), 1, input,
-            Int32(inner), weight, Int32(inner), 0, result, Int32(outputs))
+        parallel { worker in
+            let columns = slice(outputs, worker: worker, alignment: VectorKernels.width)
+            guard !columns.isEmpty else { return }
+            let target = result + columns.lowerBound
+            // Starting from the bias with beta = 1 saves OpenBLAS's separate pass that zeroes the output.
+            for row in 0..<rows {
+                (target + row * outputs).update(from: bias + columns.lowerBound, count: columns.count)
+            }
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns.count), Int32(inner), 1, input,
+                Int32(inner), weight + columns.lowerBound * inner, Int32(inner), 1, target, Int32(outputs))
+            if gelu { VectorKernels.gelu(target, rowCount: rows, columns: columns.count, stride: outputs) }
+        }
+    }
+
+    /// `x = LayerNorm(x + residual)` with rows split between workers.
+    private func normalize(
+        _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, rows: Int, gamma: UnsafePointer<Float>,
+        beta: UnsafePointer<Float>, epsilon: Float
+    ) {
+        let hidden = weights.configuration.hiddenSize
+        parallel { worker in
+            let part = slice(rows, worker: worker)
+            guard !part.isEmpty else { return }
+            VectorKernels.addAndLayerNorm(
+                x + part.lowerBound * hidden, residual: residual + part.lowerBound * hidden, rowCount: part.count,
+                columns: hidden, gamma: gamma, beta: beta, epsilon: epsilon)
+        }
     }
 
     /// Word + position + token-type(0) embeddings, then LayerNorm.
@@ -75,20 +126,32 @@ struct MiniLMForwardPass {
             beta: weights.embeddingNormBeta, epsilon: configuration.layerNormEpsilon)
     }
 
-    /// Scaled dot-product attention per sequence and head, from `queryKeyValue` into `context`.
+    /// Scaled dot-product attention per sequence and head, from `queryKeyValue` into `context`; workers take
+    /// (sequence, head) pairs round-robin, each with its own score matrix.
     private func attend(_ sequences: [[Int]]) {
         let configuration = weights.configuration
         let hidden = configuration.hiddenSize
         let headSize = configuration.headSize
+        let headCount = configuration.headCount
         let stride = Int32(3 * hidden)
         let scale = 1 / Float(headSize).squareRoot()
-        let scores = scratch.scores
+        var starts: [Int] = []
         var start = 0
         for sequence in sequences {
-            let length = sequence.count
-            let base = scratch.queryKeyValue + start * 3 * hidden
-            for head in 0..<configuration.headCount {
-                let query = base + head * headSize
+            starts.append(start)
+            start += sequence.count
+        }
+        let longest = sequences.map(\.count).max() ?? 0
+        let pairs = sequences.count * headCount
+        parallel { worker in
+            let scores = scratch.scores + worker * longest * longest
+            var pair = worker
+            while pair < pairs {
+                let sequenceIndex = pair / headCount
+                let head = pair % headCount
+                let length = sequences[sequenceIndex].count
+                let first = starts[sequenceIndex]
+                let query = scratch.queryKeyValue + first * 3 * hidden + head * headSize
                 let key = query + hidden
                 let value = query + 2 * hidden
                 cblas_sgemm(
@@ -97,10 +160,10 @@ struct MiniLMForwardPass {
                 for row in 0..<length { VectorKernels.softmax(scores + row * length, count: length) }
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(headSize), Int32(length), 1,
-                    scores, Int32(length), value, stride, 0, scratch.context + start * hidden + head * headSize,
+                    scores, Int32(length), value, stride, 0, scratch.context + first * hidden + head * headSize,
                     Int32(hidden))
+                pair += workers
             }
-            start += length
         }
     }
 
@@ -127,6 +190,12 @@ struct MiniLMForwardPass {
     }
 }
 
+/// Hands a value to concurrently running workers whose accesses the caller keeps disjoint.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
 /// Reusable buffers for forward passes; grown on demand. Unchecked: the encoder hands each one to a single pass at
 /// a time.
 final class MiniLMScratch: @unchecked Sendable {
@@ -139,8 +208,8 @@ final class MiniLMScratch: @unchecked Sendable {
     private var rowCapacity = 0
     private var scoreCapacity = 0
 
-    /// Makes room for `rows` token rows and a `longest` × `longest` score matrix.
-    func reserve(rows: Int, longest: Int, configuration: BertConfiguration) {
+    /// Makes room for `rows` token rows and one `longest` × `longest` score matrix per worker.
+    func reserve(rows: Int, longest: Int, workers: Int, configuration: BertConfiguration) {
         if rows > rowCapacity {
             let capacity = max(rows, rowCapacity * 3 / 2)
             func regrow(_ pointer: inout UnsafeMutablePointer<Float>, _ width: Int) {
@@ -154,9 +223,9 @@ final class MiniLMScratch: @unchecked Sendable {
             regrow(&intermediate, configuration.intermediateSize)
             rowCapacity = capacity
         }
-        if longest * longest > scoreCapacity {
+        if workers * longest * longest > scoreCapacity {
             scores.deallocate()
-            scoreCapacity = longest * longest
+            scoreCapacity = workers * longest * longest
             scores = .allocate(capacity: scoreCapacity)
         }
     }

@@ -17,6 +17,17 @@ enum VectorKernels {
         UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)
     }
 
+    /// `value` limited to [lower, upper]. Mask-based: the generic `clamped`/`pointwiseMin` run lane by lane.
+    @inline(__always)
+    static func clamp(_ value: Lanes, _ lower: Float, _ upper: Float) -> Lanes {
+        var result = value
+        let low = Lanes(repeating: lower)
+        let high = Lanes(repeating: upper)
+        result.replace(with: low, where: result .< low)
+        result.replace(with: high, where: result .> high)
+        return result
+    }
+
     @inline(__always)
     static func sum(_ value: Lanes) -> Float {
         let half = value.lowHalf + value.highHalf
@@ -24,13 +35,17 @@ enum VectorKernels {
         return quarter[0] + quarter[1]
     }
 
-    /// `rows[r][c] += bias[c]` for `rowCount` rows of `width` (a multiple of 8).
-    static func addBias(_ rows: UnsafeMutablePointer<Float>, rowCount: Int, columns: Int, bias: UnsafePointer<Float>) {
+    /// `x = x · Φ(x)` (exact GELU, Φ from erf) in place over `rowCount` rows of `columns` values (a multiple of 8)
+    /// spaced `stride` apart.
+    static func gelu(_ rows: UnsafeMutablePointer<Float>, rowCount: Int, columns: Int, stride: Int) {
+        let half = Lanes(repeating: 0.5)
+        let inverseRootTwo = Lanes(repeating: 0.707_106_781_186_547_524_4)
         for row in 0..<rowCount {
-            let line = rows + row * columns
+            let line = rows + row * stride
             var column = 0
             while column < columns {
-                store(load(line + column) + load(bias + column), line + column)
+                let x = load(line + column)
+                store(x * half * (1 + erf(x * inverseRootTwo)), line + column)
                 column += width
             }
         }
@@ -77,25 +92,27 @@ enum VectorKernels {
         }
     }
 
-    /// `x = x * Φ(x)` with Φ from erf, in place; `count` a multiple of 8.
-    static func gelu(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        var index = 0
-        let half = Lanes(repeating: 0.5)
-        let inverseRootTwo = Lanes(repeating: 0.707_106_781_186_547_524_4)
-        while index < count {
-            let x = load(values + index)
-            store(x * half * (1 + erf(x * inverseRootTwo)), values + index)
-            index += width
-        }
-    }
-
     /// Softmax of `count` values in place (any count; the tail is handled one by one).
     static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
         var maximum = -Float.infinity
-        for index in 0..<count { maximum = max(maximum, values[index]) }
+        var index = 0
+        if count >= width {
+            var lanes = load(values)
+            index = width
+            while index + width <= count {
+                let next = load(values + index)
+                lanes.replace(with: next, where: next .> lanes)
+                index += width
+            }
+            for lane in 0..<width { maximum = max(maximum, lanes[lane]) }
+        }
+        while index < count {
+            maximum = max(maximum, values[index])
+            index += 1
+        }
         let shift = Lanes(repeating: maximum)
         var total = Lanes()
-        var index = 0
+        index = 0
         while index + width <= count {
             let value = exp(load(values + index) - shift)
             store(value, values + index)
@@ -125,7 +142,7 @@ enum VectorKernels {
     /// e^x (Cephes expf: range reduction by ln 2, degree-5 polynomial, exponent bits).
     @inline(__always)
     static func exp(_ input: Lanes) -> Lanes {
-        let x = input.clamped(lowerBound: Lanes(repeating: -87.3), upperBound: Lanes(repeating: 88.3))
+        let x = clamp(input, -87.3, 88.3)
         // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick.
         let magic = Lanes(repeating: 12_582_912)
         let shifted = x * Lanes(repeating: 1.442_695_040_888_963_4) + magic
@@ -148,7 +165,7 @@ enum VectorKernels {
     /// erf(x) as a rational function on [-4, 4] (Eigen's float erf), ±1 beyond.
     @inline(__always)
     static func erf(_ input: Lanes) -> Lanes {
-        let x = input.clamped(lowerBound: Lanes(repeating: -4), upperBound: Lanes(repeating: 4))
+        let x = clamp(input, -4, 4)
         let x2 = x * x
         var p = x2 * Lanes(repeating: -2.726_142_25e-10) + Lanes(repeating: 2.770_681_42e-08)
         p = p * x2 + Lanes(repeating: -2.101_024_02e-06)

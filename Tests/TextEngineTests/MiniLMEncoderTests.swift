@@ -69,7 +69,9 @@ import Testing
     @Test func vectorKernelsMatchLibm() {
         var values = (0..<64).map { Float($0 - 32) * 0.37 }
         let reference = values.map { $0 * 0.5 * (1 + Foundation.erf($0 / Float(2).squareRoot())) }
-        values.withUnsafeMutableBufferPointer { VectorKernels.gelu($0.baseAddress!, count: $0.count) }
+        values.withUnsafeMutableBufferPointer {
+            VectorKernels.gelu($0.baseAddress!, rowCount: 1, columns: $0.count, stride: $0.count)
+        }
         for (value, expected) in zip(values, reference) { #expect(abs(value - expected) < 1e-5) }
         var scores: [Float] = (0..<19).map { Float($0) * 1.3 - 9 }
         let maximum = scores.max()!
