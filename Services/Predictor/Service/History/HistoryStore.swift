@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import PredictorCore
+
+/// The predictor's durable history: one SQLite row per completed request (WAL, synchronous=FULL, so a row is on
+/// disk before `/ingest` answers), keyed by a sequence number the predictor assigns so that memory and disk
+/// agree on order. Rows outside every window are pruned now and then.
+public struct HistoryStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) `history.sqlite` in `directory`, in WAL mode.
+    public static func open(directory: URL) throws -> HistoryStore {
+        try open(file: directory.appendingPathComponent("history.sqlite").path)
+    }
+
+    /// Opens (creating if needed) the history database at `file`.
+    public static func open(file: String) throws -> HistoryStore {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: file, configuration: configuration)
+        return try HistoryStore(writer: pool)
+    }
+
+    /// An in-memory store, for tests.
+    public static func inMemory() throws -> HistoryStore {
+        try HistoryStore(writer: DatabaseQueue())
+    }
+
+    init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-history") { db in
+            try db.create(table: "history") { table in
+                table.primaryKey("seq", .integer)
+                table.column("embedding", .blob).notNull()
+                table.column("surface", .blob).notNull()
+                table.column("prompt_tokens", .integer).notNull()
+                table.column("output_tokens", .integer).notNull()
+                table.column("max_tokens", .integer)
+                table.column("model", .text).notNull()
+                table.column("task_type", .text)
+                table.column("tenant_id", .text)
+                table.column("success", .boolean).notNull()
+                table.column("finish_reason", .text)
+                table.column("latency_ms", .double)
+                table.column("time", .double).notNull()
+            }
+            try db.create(index: "history_tenant", on: "history", columns: ["tenant_id", "seq"])
+        }
+        return migrator
+    }
+
+    /// Writes `rows` in one transaction: all or none.
+    public func append(_ rows: [HistoryRow], latencies: [Double?]) async throws {
+        try await writer.write { db in
+            for (row, latency) in zip(rows, latencies) {
+                try db.execute(
+                    sql: """
+                        INSERT INTO history (seq, embedding, surface, prompt_tokens, output_tokens, max_tokens, model,
+                          task_type, tenant_id, success, finish_reason, latency_ms, time)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        row.id, Self.blob(row.embedding), Self.blob(row.surface), row.promptTokens, row.outputTokens,
+                        row.maxTokens, row.model, row.taskType, row.tenantId, row.success, row.finishReason, latency,
+                        row.time,
+                    ])
+            }
+        }
+    }
+
+    /// Every stored row, oldest first.
+    public func loadAll() async throws -> [HistoryRow] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM history ORDER BY seq").map { row in
+                HistoryRow(
+                    id: row["seq"], embedding: Self.floats(row["embedding"]), surface: Self.floats(row["surface"]),
+                    promptTokens: row["prompt_tokens"], outputTokens: row["output_tokens"], maxTokens: row["max_tokens"],
+                    model: row["model"], taskType: row["task_type"], tenantId: row["tenant_id"], success: row["success"],
+                    finishReason: row["finish_reason"], time: row["time"]
+                )
+            }
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM history") ?? 0 }
+    }
+
+    /// Deletes rows that are in neither the newest `window` overall nor the newest `window` of their tenant.
+    public func prune(window: Int) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM history
+                    WHERE seq <= (SELECT COALESCE(MAX(seq), 0) FROM history) - ?
+                      AND (tenant_id IS NULL OR seq NOT IN (
+                        SELECT seq FROM (
+                          SELECT seq, ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY seq DESC) AS rank
+                          FROM history WHERE tenant_id IS NOT NULL) WHERE rank <= ?))
+                    """,
+                arguments: [window, window])
+        }
+    }
+
+    static func blob(_ values: [Float]) -> Data {
+        values.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    static func floats(_ data: Data) -> [Float] {
+        var values = [Float](repeating: 0, count: data.count / MemoryLayout<Float>.stride)
+        _ = values.withUnsafeMutableBytes { data.copyBytes(to: $0) }
+        return values
+    }
+}

@@ -1,0 +1,249 @@
+import Contracts
+import Foundation
+import Logging
+import PredictorCore
+import ServiceRuntime
+import TextEngine
+
+/// The live predictor: the in-memory history (loaded from SQLite at start), the current trained model, and the
+/// background retraining. Predictions read whatever model is current and never wait for training.
+public actor PredictorEngine {
+    public let configuration: PredictorConfiguration
+    let store: HistoryStore
+    public let engines: TextEngines
+    let batcher: EmbeddingBatcher
+    let logger: Logger
+    let predictor: WorkloadPredictor
+    let trainer: OutputLengthTrainer
+
+    private(set) var pools: HistoryPools
+    private var priorsCache: PriorTable?
+    private(set) var model: OutputLengthModel?
+    private var nextSequence: Int64
+    /// Rows written to disk but not yet in memory, so memory takes them in sequence order.
+    private var written: [Int64: HistoryRow?] = [:]
+    private var nextToApply: Int64
+    private var ingestsSinceTraining = 0
+    private var ingestsSincePrune = 0
+    private var training = false
+    private var trainAgain = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    public private(set) var trainingRuns = 0
+    public private(set) var lastTrainingSeconds = 0.0
+
+    /// Loads the history from `store`, then starts the first training in the background.
+    public init(configuration: PredictorConfiguration, store: HistoryStore, engines: TextEngines, logger: Logger) async throws {
+        self.configuration = configuration
+        self.store = store
+        self.engines = engines
+        self.logger = logger
+        batcher = EmbeddingBatcher(embedder: engines.embedder, maxBatch: configuration.embedBatch)
+        predictor = WorkloadPredictor(settings: configuration.prediction)
+        trainer = OutputLengthTrainer(
+            extractor: configuration.prediction.extractor,
+            parameters: TrainingParameters(minimumRows: configuration.minimumTrainingRows)
+        )
+        var pools = HistoryPools(dimension: engines.embedder.descriptor.dimension, windowSize: configuration.windowSize)
+        let rows = try await store.loadAll()
+        var skipped = 0
+        for row in rows {
+            guard row.embedding.count == pools.dimension else {
+                skipped += 1
+                continue
+            }
+            pools.insert(row)
+        }
+        if skipped > 0 {
+            logger.warning("skipped \(skipped) history rows embedded with another dimension than \(pools.dimension)")
+        }
+        self.pools = pools
+        nextSequence = (rows.last?.id ?? 0) + 1
+        nextToApply = nextSequence
+        logger.info("history loaded: \(pools.count) rows in the global window, \(pools.tenants.count) tenants")
+        await scheduleTraining()
+    }
+
+    var priors: PriorTable {
+        get {
+            if let priorsCache { return priorsCache }
+            let table = PriorTable(pools)
+            priorsCache = table
+            return table
+        }
+    }
+
+    // MARK: Prediction
+
+    /// Predictions for validated requests, in order; all texts are embedded in one batch.
+    public func predict(_ requests: [PredictRequest]) async throws -> [PredictResponse] {
+        let inputs = try requests.enumerated().map { try RequestValidation.predictInput($1, index: requests.count > 1 ? $0 : nil, configuration: configuration) }
+        let vectors = try await batcher.embed(inputs.map(\.embeddingText))
+        let counter = engines.countTokens
+        let tokenCounts = inputs.map { counter($0.fullText) }
+        let table = priors
+        let version = model?.version ?? "prior"
+        return zip(inputs, zip(vectors, tokenCounts)).map { input, pair in
+            let query = PredictionQuery(
+                embedding: pair.0, surface: PromptSurface.of(input.embeddingText).values, promptTokens: pair.1,
+                maxTokens: input.maxTokens, model: input.model, taskType: input.taskType, tenantId: input.tenantId
+            )
+            let raw = predictor.raw(query, pools: pools, model: model, priors: table)
+            return predictor.respond(query, raw, version: version)
+        }
+    }
+
+    // MARK: Ingest
+
+    /// Stores completed requests: validates every record first, embeds them, writes them in one transaction
+    /// (nothing is half-written), then adds them to memory and retrains when due.
+    public func ingest(_ reports: [OutcomeReport]) async throws -> IngestResponse {
+        let inputs = try reports.enumerated().map { try RequestValidation.ingestInput($1, index: reports.count > 1 ? $0 : nil, configuration: configuration) }
+        guard !inputs.isEmpty else { return IngestResponse(stored: 0, historySize: pools.count) }
+        let vectors = try await batcher.embed(inputs.map(\.embeddingText))
+        let counter = engines.countTokens
+        let now = Date().timeIntervalSince1970
+        let first = nextSequence
+        nextSequence += Int64(inputs.count)
+        let rows = inputs.enumerated().map { offset, input in
+            let report = input.report
+            return HistoryRow(
+                id: first + Int64(offset), embedding: vectors[offset], surface: PromptSurface.of(input.embeddingText).values,
+                promptTokens: report.promptTokens ?? counter(input.fullText), outputTokens: report.outputTokens,
+                maxTokens: report.maxTokens, model: report.model, taskType: report.taskType, tenantId: report.tenantId,
+                success: report.success, finishReason: report.finishReason, time: now
+            )
+        }
+        do {
+            try await store.append(rows, latencies: inputs.map(\.report.latencyMs))
+        } catch {
+            for row in rows { written[row.id] = .some(nil) }
+            applyWritten()
+            logger.error("history write failed: \(error)")
+            throw APIError.serviceUnavailable("The history could not be written; nothing was stored.", code: "history_unavailable")
+        }
+        for row in rows { written[row.id] = row }
+        applyWritten()
+        ingestsSinceTraining += rows.count
+        ingestsSincePrune += rows.count
+        if ingestsSinceTraining >= configuration.retrainEvery {
+            await scheduleTraining()
+        }
+        if ingestsSincePrune >= max(1000, configuration.windowSize / 10) {
+            ingestsSincePrune = 0
+            try? await store.prune(window: configuration.windowSize)
+        }
+        return IngestResponse(stored: rows.count, historySize: pools.count)
+    }
+
+    private func applyWritten() {
+        while let entry = written.removeValue(forKey: nextToApply) {
+            if let row = entry { pools.insert(row) }
+            nextToApply += 1
+            priorsCache = nil
+        }
+    }
+
+    // MARK: Training
+
+    private func scheduleTraining() async {
+        guard !training else {
+            trainAgain = true
+            return
+        }
+        training = true
+        ingestsSinceTraining = 0
+        let snapshot = pools
+        let trainer = self.trainer
+        let version = "h\(snapshot.count)-s\(nextToApply - 1)"
+        Task.detached(priority: .utility) {
+            let start = ContinuousClock.now
+            let model = trainer.train(snapshot, version: version)
+            let elapsed = ContinuousClock.now - start
+            await self.finishTraining(model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+    }
+
+    private func finishTraining(_ trained: OutputLengthModel?, seconds: Double) async {
+        if let trained {
+            model = trained
+            trainingRuns += 1
+            lastTrainingSeconds = seconds
+            logger.info("model \(trained.version) trained on \(trained.trainedRows) rows in \(String(format: "%.2f", seconds)) s")
+        }
+        training = false
+        if trainAgain {
+            trainAgain = false
+            await scheduleTraining()
+        } else {
+            let waiters = idleWaiters
+            idleWaiters = []
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Returns once no training is running or queued (tests and the seeder use it).
+    public func waitForTraining() async {
+        guard training else { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    /// Trains now on the whole history, unless it was the last thing trained on.
+    public func retrainNow() async {
+        await scheduleTraining()
+        await waitForTraining()
+    }
+
+    // MARK: Reading
+
+    public var historySize: Int { pools.count }
+    public var modelVersion: String { model?.version ?? "prior" }
+
+    /// Per-model profiles for `GET /models`.
+    public func profiles() -> ModelProfilesResponse {
+        let descriptor = engines.embedder.descriptor
+        let models = pools.modelOutputs.keys.filter { !$0.contains("\u{1F}") }.sorted().map { name in
+            let outputs = pools.modelOutputs[name] ?? []
+            let price = configuration.prediction.prices.price(of: name)
+            return ModelProfile(
+                model: name, sampleCount: outputs.count, outputTokensP10: Quantiles.of(outputs, 0.1),
+                outputTokensP50: Quantiles.of(outputs, 0.5), outputTokensP90: Quantiles.of(outputs, 0.9),
+                inputPricePer1k: price.inputPer1k, outputPricePer1k: price.outputPer1k
+            )
+        }
+        return ModelProfilesResponse(
+            models: models,
+            embedder: EmbedderInfo(name: descriptor.name, kind: descriptor.kind, dimension: descriptor.dimension),
+            historySize: pools.count, modelVersion: modelVersion
+        )
+    }
+
+    /// `POST /v1/embeddings`: vectors of the active embedder, batched with concurrent callers.
+    public func embeddings(_ request: EmbeddingRequest) async throws -> EmbeddingResponse {
+        let texts = request.input.texts
+        guard !texts.isEmpty else { throw APIError.invalidRequest("'input' must not be empty.", param: "input") }
+        guard texts.count <= configuration.maxBatch else {
+            throw APIError.invalidRequest("'input' holds \(texts.count) texts; at most \(configuration.maxBatch) are allowed.", param: "input")
+        }
+        for (index, text) in texts.enumerated() where text.count > configuration.maxPromptCharacters {
+            throw APIError.invalidRequest("input[\(index)] is longer than \(configuration.maxPromptCharacters) characters.", param: "input", code: "input_too_long")
+        }
+        let vectors = try await batcher.embed(texts)
+        let embedder = engines.embedder
+        let tokens = texts.reduce(0) { $0 + embedder.tokenCount($1) }
+        return EmbeddingResponse(
+            data: vectors.enumerated().map { .init(index: $0.offset, embedding: $0.element) },
+            model: embedder.descriptor.name, usage: EmbeddingUsage(promptTokens: tokens)
+        )
+    }
+
+    /// Readable state for `/metrics?format=json` and `/health`.
+    public func state() async -> [String: String] {
+        let descriptor = engines.embedder.descriptor
+        return [
+            "embedder": descriptor.name, "embedder_kind": descriptor.kind, "tokenizer": engines.tokenizerName,
+            "history_size": String(pools.count), "tenants": String(pools.tenants.count), "model_version": modelVersion,
+            "training_runs": String(trainingRuns), "last_training_seconds": String(format: "%.3f", lastTrainingSeconds),
+            "embedding_passes": String(await batcher.passes), "texts_embedded": String(await batcher.textsEmbedded),
+        ]
+    }
+}
