@@ -89,7 +89,15 @@ let package = Package(
         .target(name: "ProxyCore", dependencies: ["Contracts"], path: "Services/Proxy/Core", swiftSettings: swiftSettings),
         .target(
             name: "Proxy",
-            dependencies: ["ProxyCore", "ServiceRuntime", "TextEngine"],
+            dependencies: [
+                "ProxyCore", "ServiceRuntime", "TextEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             path: "Services/Proxy/Service",
             swiftSettings: swiftSettings
         ),
@@ -150,7 +158,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxyTests",
-            dependencies: ["Proxy", "ProxyCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "Proxy", "ProxyCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/ProxyTests",
             swiftSettings: swiftSettings
         ),

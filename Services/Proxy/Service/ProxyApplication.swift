@@ -1,14 +1,88 @@
+import AsyncHTTPClient
+import Contracts
+import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import ProxyCore
+import ServiceLifecycle
 import ServiceRuntime
 
-/// Builds the proxy's HTTP application; the executable and the tests both call this.
+/// Builds the proxy's HTTP application; the executable and the tests both call this. `deployments` replaces
+/// the configured ones (tests); `httpClient` lets tests share a client they shut down themselves.
 public func buildApplication(
     configuration: ProxyConfiguration,
     metrics: ServiceMetrics,
-    logger: Logger
+    logger: Logger,
+    deployments: [Deployment]? = nil,
+    tokenCounter: (any TokenCounting)? = nil,
+    httpClient: HTTPClient? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "proxy")
-    let routes = ServiceRouter(identity: identity, server: configuration.server, metrics: metrics)
-    return Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
+    let deployments = try deployments ?? DeploymentLoader.load(configuration)
+    var services: [any Service] = []
+    let client: HTTPClient
+    if let httpClient {
+        client = httpClient
+    } else {
+        let clientService = UpstreamClient(
+            connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)),
+            readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)),
+            maxConnectionsPerHost: configuration.maxConnectionsPerHost
+        )
+        client = clientService.client
+        services.append(clientService)
+    }
+    let proxyMetrics = ProxyMetrics(registry: metrics.registry, deployments: deployments)
+    let dispatcher = AccountDispatcher(deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize, metrics: proxyMetrics)
+    let reporter = OutcomeReporter(
+        predictorBaseURL: configuration.predictorBaseURL,
+        client: client,
+        capacity: configuration.reportBuffer,
+        batchSize: configuration.reportBatchSize,
+        intervalMs: configuration.reportIntervalMs,
+        metrics: proxyMetrics,
+        logger: logger
+    )
+    // The reporter stops before the client it sends with (services shut down in reverse order).
+    services.append(reporter)
+    let counter = tokenCounter ?? TokenCounterLoader.load(logger: logger)
+    let forwarder = Forwarder(
+        dispatcher: dispatcher,
+        client: client,
+        tokenCounter: counter,
+        reporter: reporter,
+        metrics: proxyMetrics,
+        options: .init(
+            retry: configuration.retry,
+            defaultDeadline: configuration.defaultDeadlineMs / 1000,
+            readTimeout: Double(configuration.readTimeoutMs) / 1000,
+            defaultOutputTokens: configuration.defaultOutputTokens
+        )
+    )
+    let instance = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    let controller = ProxyController(forwarder: forwarder, dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken, instance: instance)
+    let routes = ServiceRouter(
+        identity: identity,
+        server: configuration.server,
+        metrics: metrics,
+        health: {
+            ["accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","), "reports_pending": String(reporter.pending)]
+        },
+        state: {
+            let stats = controller.stats()
+            guard let data = try? JSONEncoder().encode(stats) else { return nil }
+            return try? JSONDecoder().decode(JSONValue.self, from: data)
+        }
+    )
+    controller.register(on: routes.router)
+    logger.info(
+        "proxy configured",
+        metadata: [
+            "deployments": "\(deployments.map(\.description).joined(separator: "; "))",
+            "client_auth": "\(!configuration.clientKeys.isEmpty)",
+            "predictor": "\(configuration.predictorBaseURL ?? "off")",
+        ]
+    )
+    return Application.service(router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
 }

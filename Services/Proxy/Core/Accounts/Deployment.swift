@@ -1,0 +1,52 @@
+/// One upstream account serving one model name: where to send, with which key, and its limits.
+/// Its description never shows the key.
+public struct Deployment: Sendable, Equatable, CustomStringConvertible {
+    /// A name for stats and metrics (`<model_name>/<n>` unless configured).
+    public var name: String
+    /// The name clients ask for; `*` serves any name.
+    public var modelName: String
+    /// The upstream's model id; `*` forwards the client's name unchanged.
+    public var upstreamModel: String
+    /// Base URL up to and including the version, e.g. `https://api.openai.com/v1`.
+    public var apiBase: String
+    /// Upstream API key, never logged.
+    public var apiKey: String?
+    public var weight: Double
+    public var rpm: Int?
+    public var tpm: Int?
+    public var maxConcurrency: Int
+    public var latencyTargetMs: Double?
+
+    public init(
+        name: String,
+        modelName: String,
+        upstreamModel: String,
+        apiBase: String,
+        apiKey: String? = nil,
+        weight: Double = 1,
+        rpm: Int? = nil,
+        tpm: Int? = nil,
+        maxConcurrency: Int = 64,
+        latencyTargetMs: Double? = nil
+    ) {
+        self.name = name
+        self.modelName = modelName
+        self.upstreamModel = upstreamModel
+        self.apiBase = apiBase
+        self.apiKey = apiKey
+        self.weight = weight
+        self.rpm = rpm
+        self.tpm = tpm
+        self.maxConcurrency = maxConcurrency
+        self.latencyTargetMs = latencyTargetMs
+    }
+
+    /// The model id to send upstream for a client's `requested` name.
+    public func upstreamModel(for requested: String) -> String {
+        upstreamModel == "*" ? requested : upstreamModel
+    }
+
+    public var description: String {
+        "Deployment(\(name): \(modelName) -> \(upstreamModel) at \(apiBase), key: \(apiKey == nil ? "none" : "set"))"
+    }
+}

@@ -1,0 +1,44 @@
+import HTTPTypes
+import Hummingbird
+import ServiceRuntime
+
+/// Requires one of the configured client keys as `Authorization: Bearer <key>` (or `api-key: <key>`, as
+/// Azure-style clients send) on the forwarding routes. Keys are compared in constant time.
+public struct ClientAuthMiddleware: RouterMiddleware {
+    public typealias Context = ServiceRequestContext
+    let keys: [[UInt8]]
+
+    public init(keys: [String]) {
+        self.keys = keys.map { Array($0.utf8) }
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !keys.isEmpty else { return try await next(request, context) }
+        guard let presented = Self.presentedKey(request.headers), keys.contains(where: { Self.constantTimeEquals($0, presented) }) else {
+            throw APIError.unauthorized("Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
+        }
+        return try await next(request, context)
+    }
+
+    static let apiKeyField = HTTPField.Name("api-key")!
+
+    /// The bearer token or `api-key` header, as bytes.
+    static func presentedKey(_ headers: HTTPFields) -> [UInt8]? {
+        if let authorization = headers[.authorization] {
+            let prefix = "bearer "
+            guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else { return nil }
+            return Array(authorization.utf8.dropFirst(prefix.count))
+        }
+        return headers[apiKeyField].map { Array($0.utf8) }
+    }
+
+    /// Compares without an early exit, so timing reveals nothing about how much of a key matched.
+    static func constantTimeEquals(_ expected: [UInt8], _ presented: [UInt8]) -> Bool {
+        var difference = UInt8(expected.count == presented.count ? 0 : 1)
+        for index in 0..<expected.count {
+            let other = index < presented.count ? presented[index] : 0
+            difference |= expected[index] ^ other
+        }
+        return difference == 0
+    }
+}

@@ -1,0 +1,235 @@
+import Contracts
+import Foundation
+import NIOCore
+import ProxyCore
+import Prometheus
+import ServiceRuntime
+import NIOConcurrencyHelpers
+
+/// Why a request could not get a slot.
+public enum DispatchError: Error, APIErrorConvertible {
+    case unknownModel(String, known: [String])
+    case queueFull(model: String, retryAfter: Double)
+    case deadlinePassed(model: String, retryAfter: Double)
+
+    public var apiError: APIError {
+        switch self {
+        case .unknownModel(let model, let known):
+            let list = known.isEmpty ? "none" : known.joined(separator: ", ")
+            return .notFound("The model `\(model)` does not exist or you do not have access to it. Known models: \(list).", code: "model_not_found", param: "model")
+        case .queueFull(let model, let retryAfter):
+            return .rateLimited("Every upstream account for `\(model)` is at capacity and the proxy's wait queue is full; retry later.", retryAfterSeconds: retryAfter, code: "proxy_queue_full")
+        case .deadlinePassed(let model, let retryAfter):
+            return .rateLimited("No upstream account for `\(model)` had room before the request's deadline.", retryAfterSeconds: retryAfter, code: "proxy_queue_timeout")
+        }
+    }
+}
+
+/// Monotonic seconds, the time base of the pool.
+public struct MonotonicClock: Sendable {
+    public init() {}
+
+    public func now() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// Hands out slots on upstream accounts from the `AccountPool`, and when every window of a model is full,
+/// parks the caller in a bounded FIFO queue until a slot frees, a cooldown ends or its deadline passes.
+/// State sits behind one mutex that is never held across an `await`.
+public final class AccountDispatcher: Sendable {
+    struct Waiter {
+        let id: Int
+        let model: String
+        let tokens: Int
+        let excluded: Set<Int>
+        let deadline: Double
+        let continuation: CheckedContinuation<Lease?, any Error>
+        var timer: Task<Void, Never>?
+    }
+
+    struct State {
+        var pool: AccountPool
+        var waiters: [Waiter] = []
+        var cancelled: Set<Int> = []
+        var nextID = 0
+    }
+
+    private let state: NIOLockedValueBox<State>
+    public let deployments: [Deployment]
+    public let queueLimit: Int
+    let metrics: ProxyMetrics
+    let clock: MonotonicClock
+
+    public init(deployments: [Deployment], settings: PoolSettings, queueLimit: Int, metrics: ProxyMetrics, clock: MonotonicClock = MonotonicClock()) {
+        self.state = NIOLockedValueBox(State(pool: AccountPool(deployments: deployments, settings: settings)))
+        self.deployments = deployments
+        self.queueLimit = queueLimit
+        self.metrics = metrics
+        self.clock = clock
+        let pool = AccountPool(deployments: deployments, settings: settings)
+        for (index, account) in pool.accounts.enumerated() {
+            metrics.record(account: index, window: account.window.size, inFlight: 0, cooling: false)
+        }
+    }
+
+    /// Model names clients may ask for.
+    public var modelNames: [String] { state.withLockedValue { $0.pool.modelNames } }
+
+    /// Whether `model` is served by some deployment.
+    public func serves(_ model: String) -> Bool { state.withLockedValue { $0.pool.accountIndices(for: model) != nil } }
+
+    /// A copy of the pool, for `/_stats`.
+    public func snapshot() -> (pool: AccountPool, queueDepth: Int) { state.withLockedValue { ($0.pool, $0.waiters.count) } }
+
+    /// A slot on an account serving `model`, waiting in the queue when needed. Throws `DispatchError` when
+    /// the model is unknown, the queue is full, or `deadline` (monotonic seconds) passes first.
+    public func acquire(model: String, tokens: Int, excluding excluded: Set<Int> = [], deadline: Double) async throws -> Lease {
+        while true {
+            let now = clock.now()
+            let (first, window, inFlight) = state.withLockedValue { state -> (Acquisition, Double, Int) in
+                let result = state.pool.acquire(model: model, tokens: tokens, excluding: excluded, now: now)
+                guard case .granted(let lease) = result else { return (result, 0, 0) }
+                let account = state.pool.accounts[lease.account]
+                return (result, account.window.size, account.inFlight)
+            }
+            switch first {
+            case .granted(let lease):
+                metrics.record(account: lease.account, window: window, inFlight: inFlight, cooling: false)
+                return lease
+            case .unknownModel:
+                throw DispatchError.unknownModel(model, known: modelNames)
+            case .wait(let retryAt):
+                if now >= deadline { throw timeout(model) }
+                if let lease = try await wait(model: model, tokens: tokens, excluded: excluded, deadline: deadline, retryAt: retryAt) {
+                    recordAccount(lease.account)
+                    return lease
+                }
+            }
+        }
+    }
+
+    /// Returns a slot with its outcome and hands freed room to waiting callers, oldest first.
+    public func release(_ lease: Lease, outcome: CallOutcome) {
+        let now = clock.now()
+        var granted: [(CheckedContinuation<Lease?, any Error>, Lease, Task<Void, Never>?)] = []
+        let (result, account, depth) = state.withLockedValue { state in
+            let result = state.pool.release(lease, outcome: outcome, now: now)
+            var blockedModels: Set<String> = []
+            var index = 0
+            while index < state.waiters.count {
+                let waiter = state.waiters[index]
+                if blockedModels.contains(waiter.model) {
+                    index += 1
+                    continue
+                }
+                if case .granted(let next) = state.pool.acquire(model: waiter.model, tokens: waiter.tokens, excluding: waiter.excluded, now: now) {
+                    granted.append((waiter.continuation, next, waiter.timer))
+                    state.waiters.remove(at: index)
+                } else {
+                    blockedModels.insert(waiter.model)
+                    index += 1
+                }
+            }
+            return (result, state.pool.accounts[lease.account], state.waiters.count)
+        }
+        metrics.record(outcome: outcome, account: lease.account, cooledDown: result.cooledDown)
+        metrics.record(account: lease.account, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
+        metrics.queueDepth.set(Double(depth))
+        for (continuation, next, timer) in granted {
+            timer?.cancel()
+            recordAccount(next.account)
+            continuation.resume(returning: next)
+        }
+    }
+
+    /// Parks the caller; returns a lease granted by a release, or nil when it should try again itself
+    /// (a cooldown or rate window it was waiting for ended).
+    private func wait(model: String, tokens: Int, excluded: Set<Int>, deadline: Double, retryAt: Double?) async throws -> Lease? {
+        let id = state.withLockedValue { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Lease?, any Error>) in
+                let now = clock.now()
+                let immediate: Result<Lease?, any Error>? = state.withLockedValue { state in
+                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
+                    switch state.pool.acquire(model: model, tokens: tokens, excluding: excluded, now: now) {
+                    case .granted(let lease): return .success(lease)
+                    case .unknownModel: return .failure(DispatchError.unknownModel(model, known: state.pool.modelNames))
+                    case .wait:
+                        guard state.waiters.count < queueLimit else {
+                            return .failure(DispatchError.queueFull(model: model, retryAfter: 1))
+                        }
+                        state.waiters.append(Waiter(id: id, model: model, tokens: tokens, excluded: excluded, deadline: deadline, continuation: continuation))
+                        metrics.queueDepth.set(Double(state.waiters.count))
+                        return nil
+                    }
+                }
+                if let immediate {
+                    if case .failure(let error) = immediate, error is DispatchError { metrics.queueRejected.increment() }
+                    continuation.resume(with: immediate)
+                    return
+                }
+                let wakeAt = min(deadline, retryAt ?? deadline)
+                let timer = Task { [weak self] in
+                    let delay = max(0, wakeAt - now)
+                    try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                    if Task.isCancelled { return }
+                    self?.wake(id)
+                }
+                let stillWaiting = state.withLockedValue { state -> Bool in
+                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
+                    state.waiters[index].timer = timer
+                    return true
+                }
+                if !stillWaiting { timer.cancel() }
+            }
+        } onCancel: {
+            self.cancelWaiter(id)
+        }
+    }
+
+    /// A waiter's timer fired: past its deadline it fails, otherwise it tries again itself.
+    private func wake(_ id: Int) {
+        let now = clock.now()
+        let waiter = state.withLockedValue { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            defer { metrics.queueDepth.set(Double(state.waiters.count)) }
+            return state.waiters.remove(at: index)
+        }
+        guard let waiter else { return }
+        if now >= waiter.deadline {
+            metrics.queueTimeouts.increment()
+            waiter.continuation.resume(throwing: timeout(waiter.model))
+        } else {
+            waiter.continuation.resume(returning: nil)
+        }
+    }
+
+    private func cancelWaiter(_ id: Int) {
+        let waiter = state.withLockedValue { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
+                // Cancelled before it queued: remember, so it does not queue at all. Bounded, as most such
+                // ids belong to requests that were already served.
+                if state.cancelled.count > 4096 { state.cancelled.removeAll() }
+                state.cancelled.insert(id)
+                return nil
+            }
+            defer { metrics.queueDepth.set(Double(state.waiters.count)) }
+            return state.waiters.remove(at: index)
+        }
+        guard let waiter else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(throwing: CancellationError())
+    }
+
+    private func timeout(_ model: String) -> DispatchError {
+        .deadlinePassed(model: model, retryAfter: 1)
+    }
+
+    private func recordAccount(_ index: Int) {
+        let now = clock.now()
+        let account = state.withLockedValue { $0.pool.accounts[index] }
+        metrics.record(account: index, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
+    }
+}

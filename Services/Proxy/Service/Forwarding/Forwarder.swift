@@ -1,0 +1,303 @@
+import AsyncHTTPClient
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import Prometheus
+import ProxyCore
+import ServiceRuntime
+
+/// The OpenAI endpoints the proxy forwards, as paths below an account's `api_base`.
+public enum UpstreamEndpoint: Int, Sendable, CaseIterable {
+    case chatCompletions, completions, embeddings
+
+    public var path: String {
+        switch self {
+        case .chatCompletions: return "/chat/completions"
+        case .completions: return "/completions"
+        case .embeddings: return "/embeddings"
+        }
+    }
+}
+
+/// Failures of the upstream call itself, after retries.
+enum UpstreamFailure: Error, APIErrorConvertible {
+    case unreachable(attempts: Int)
+    case timedOut(attempts: Int)
+
+    var apiError: APIError {
+        switch self {
+        case .unreachable(let attempts):
+            return .badGateway("No upstream account could be reached (\(attempts) attempt\(attempts == 1 ? "" : "s")).")
+        case .timedOut(let attempts):
+            return APIError(status: .gatewayTimeout, message: "The upstream did not answer in time (\(attempts) attempt\(attempts == 1 ? "" : "s")).", type: .timeout, code: "upstream_timeout")
+        }
+    }
+}
+
+/// Forwards one client call: picks an account, sends the body (only `model` rewritten), retries failures
+/// that happen before the first byte on other accounts, and streams the answer back chunk by chunk while
+/// reading usage on the side. Reports the outcome to the AIMD pool and to the predictor.
+public final class Forwarder: Sendable {
+    struct Options: Sendable {
+        var retry: RetryPolicy
+        var defaultDeadline: Double
+        var readTimeout: Double
+        var defaultOutputTokens: Int
+    }
+
+    let dispatcher: AccountDispatcher
+    let client: HTTPClient
+    let tokenCounter: any TokenCounting
+    let reporter: OutcomeReporter
+    let metrics: ProxyMetrics
+    let options: Options
+    let clock = MonotonicClock()
+    /// Per account and endpoint, the full upstream URL.
+    let urls: [[String]]
+    /// Per account, the `Authorization` value, if it has a key.
+    let authorizations: [String?]
+    /// Per account, whether it has a token limit (only then is the prompt counted before sending).
+    let hasTokenLimit: [Bool]
+
+    init(dispatcher: AccountDispatcher, client: HTTPClient, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options) {
+        self.dispatcher = dispatcher
+        self.client = client
+        self.tokenCounter = tokenCounter
+        self.reporter = reporter
+        self.metrics = metrics
+        self.options = options
+        self.urls = dispatcher.deployments.map { deployment in UpstreamEndpoint.allCases.map { deployment.apiBase + $0.path } }
+        self.authorizations = dispatcher.deployments.map { $0.apiKey.map { "Bearer \($0)" } }
+        self.hasTokenLimit = dispatcher.deployments.map { $0.tpm != nil }
+    }
+
+    /// Added to the output tokens when a whole call's latency is turned into time per token.
+    static let lengthOffsetTokens = 16
+
+    static let predictedField = HTTPField.Name(MaitreHeader.predictedOutputTokens)!
+    static let deadlineField = HTTPField.Name(MaitreHeader.deadlineMs)!
+    static let tenantField = HTTPField.Name(MaitreHeader.tenant)!
+    static let taskTypeField = HTTPField.Name(MaitreHeader.taskType)!
+
+    public func forward(_ request: Request, context: ServiceRequestContext, endpoint: UpstreamEndpoint) async throws -> Response {
+        let arrived = clock.now()
+        let body = try await request.collectBody(context: context)
+        let summary = try JSONBody.decode(RequestSummary.self, from: Data(body.readableBytesView), maxDepth: context.maxJSONDepth)
+        guard dispatcher.serves(summary.model) else {
+            throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
+        }
+        let (deadline, explicitDeadline) = Self.deadline(request.headers, arrived: arrived, defaultBudget: options.defaultDeadline)
+        let expectedOutput = endpoint == .embeddings ? 0 : (request.headers[Self.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? options.defaultOutputTokens)
+        let needsExactCount = hasTokenLimit.contains(true)
+        let promptEstimate = needsExactCount ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays : body.readableBytes / 4
+        let upstreamHeaders = HeaderPolicy.upstreamHeaders(from: request.headers)
+
+        var excluded: Set<Int> = []
+        var attempts = 0
+        var lastFailure: CallOutcome = .connectFailure
+        while true {
+            if clock.now() >= deadline && attempts > 0 { break }
+            let lease = try await dispatcher.acquire(model: summary.model, tokens: promptEstimate + expectedOutput, excluding: excluded, deadline: deadline)
+            attempts += 1
+            let deployment = dispatcher.deployments[lease.account]
+            var upstream = HTTPClientRequest(url: urls[lease.account][endpoint.rawValue])
+            upstream.method = .POST
+            upstream.headers = upstreamHeaders
+            if let authorization = authorizations[lease.account] { upstream.headers.add(name: "Authorization", value: authorization) }
+            let upstreamModel = deployment.upstreamModel(for: summary.model)
+            if upstreamModel != summary.model, let rewritten = ModelRewriter.rewrite(Array(body.readableBytesView), model: upstreamModel) {
+                upstream.body = .bytes(ByteBuffer(bytes: rewritten))
+            } else {
+                upstream.body = .bytes(body)
+            }
+            let callStarted = clock.now()
+            let headDeadline = explicitDeadline ? deadline : callStarted + options.readTimeout
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(upstream, deadline: .uptimeNanoseconds(UInt64(max(0, headDeadline) * 1e9)))
+            } catch {
+                let outcome = Self.classify(error)
+                dispatcher.release(lease, outcome: outcome)
+                if outcome == .cancelled { throw CancellationError() }
+                lastFailure = outcome
+                if try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account) {
+                    excluded.insert(lease.account)
+                    continue
+                }
+                break
+            }
+            let status = Int(response.status.code)
+            if status == 429 || status >= 500 {
+                let retryAfter = RetryAfter.seconds(retryAfterMs: response.headers.first(name: "retry-after-ms"), retryAfter: response.headers.first(name: "retry-after"))
+                let outcome: CallOutcome = status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)
+                let errorBody = (try? await response.body.collect(upTo: 1 << 16)) ?? ByteBuffer()
+                dispatcher.release(lease, outcome: outcome)
+                if try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account) {
+                    excluded.insert(lease.account)
+                    continue
+                }
+                // Out of retries: the client sees the upstream's own answer, Retry-After included.
+                let headers = HeaderPolicy.clientHeaders(from: response.headers, account: deployment.name, attempts: attempts)
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: errorBody))
+            }
+            return stream(
+                response,
+                lease: LeaseGuard(lease: lease, dispatcher: dispatcher),
+                summary: summary,
+                endpoint: endpoint,
+                callStarted: callStarted,
+                attempts: attempts,
+                report: ReportContext(
+                    tenant: request.headers[Self.tenantField],
+                    taskType: request.headers[Self.taskTypeField],
+                    requestID: context.requestID,
+                    promptEstimate: needsExactCount ? promptEstimate : nil
+                )
+            )
+        }
+        switch lastFailure {
+        case .timeout: throw UpstreamFailure.timedOut(attempts: attempts)
+        default: throw UpstreamFailure.unreachable(attempts: attempts)
+        }
+    }
+
+    /// Waits out the backoff before a retry; false when no retry should happen.
+    private func backOff(after outcome: CallOutcome, retry: Int, deadline: Double, account: Int) async throws -> Bool {
+        guard let delay = options.retry.nextDelay(after: outcome, retry: retry, now: clock.now(), deadline: deadline, jitter: Double.random(in: 0...1)) else {
+            return false
+        }
+        metrics.accounts[account].retries.increment()
+        try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+        return true
+    }
+
+    struct ReportContext: Sendable {
+        var tenant: String?
+        var taskType: String?
+        var requestID: String
+        var promptEstimate: Int?
+    }
+
+    /// The client's response: upstream status and headers, and a body that passes each chunk on as it arrives.
+    private func stream(
+        _ response: HTTPClientResponse,
+        lease: LeaseGuard,
+        summary: RequestSummary,
+        endpoint: UpstreamEndpoint,
+        callStarted: Double,
+        attempts: Int,
+        report: ReportContext
+    ) -> Response {
+        let account = dispatcher.deployments[lease.lease.account]
+        let status = Int(response.status.code)
+        let headers = HeaderPolicy.clientHeaders(from: response.headers, account: account.name, attempts: attempts)
+        let contentLength = summary.stream ? nil : response.headers.first(name: "content-length").flatMap { Int($0) }
+        let body = ResponseBody(contentLength: contentLength) { [self] writer in
+            var scanner = UsageScanner(streaming: summary.stream)
+            var firstChunkAt: Double?
+            var clientGone = false
+            do {
+                for try await chunk in response.body {
+                    if firstChunkAt == nil { firstChunkAt = clock.now() }
+                    do {
+                        try await writer.write(chunk)
+                    } catch {
+                        clientGone = true
+                        throw error
+                    }
+                    scanner.feed(chunk.readableBytesView)
+                }
+                try await writer.finish(nil)
+            } catch {
+                let outcome: CallOutcome = clientGone || Task.isCancelled ? .cancelled : Self.classify(error)
+                lease.release(outcome)
+                metrics.accounts[lease.lease.account].latency.record(.seconds(clock.now() - callStarted))
+                throw error
+            }
+            let finished = clock.now()
+            let facts = scanner.finish()
+            finish(lease: lease, status: status, summary: summary, endpoint: endpoint, facts: facts, callStarted: callStarted, firstChunkAt: firstChunkAt, finished: finished, report: report)
+        }
+        return Response(status: .init(code: status), headers: headers, body: body)
+    }
+
+    /// Accounting after the last byte: AIMD and rate-window reconciliation, metrics, the outcome report.
+    private func finish(
+        lease: LeaseGuard,
+        status: Int,
+        summary: RequestSummary,
+        endpoint: UpstreamEndpoint,
+        facts: ResponseFacts,
+        callStarted: Double,
+        firstChunkAt: Double?,
+        finished: Double,
+        report: ReportContext
+    ) {
+        let accountMetrics = metrics.accounts[lease.lease.account]
+        accountMetrics.latency.record(.seconds(finished - callStarted))
+        guard (200..<300).contains(status) else {
+            lease.release(.clientError)
+            return
+        }
+        let ttft = firstChunkAt.map { $0 - callStarted }
+        if summary.stream, let ttft { accountMetrics.timeToFirstToken.record(.seconds(ttft)) }
+        let isChat = endpoint != .embeddings
+        let outputTokens = facts.completionTokens ?? (isChat ? tokenCounter.count(facts.streamedText) : 0)
+        let promptTokens = facts.promptTokens ?? report.promptEstimate
+        let total = facts.totalTokens ?? promptTokens.map { $0 + outputTokens }
+        // The congestion signal: time to first byte for streams, time per output token otherwise (see LatencyKind).
+        let signalMs: Double
+        let elapsedMs: Double
+        if summary.stream, let ttft {
+            elapsedMs = ttft * 1000
+            signalMs = elapsedMs
+        } else {
+            elapsedMs = (finished - callStarted) * 1000
+            signalMs = elapsedMs / Double(outputTokens + Self.lengthOffsetTokens)
+        }
+        lease.release(.success(latencyMs: signalMs, kind: summary.stream ? .firstByte : .complete, totalTokens: total, elapsedMs: elapsedMs))
+        guard isChat, reporter.isEnabled else { return }
+        reporter.submit(OutcomeReport(
+            prompt: summary.messages == nil ? summary.prompt : nil,
+            messages: summary.messages,
+            outputTokens: outputTokens,
+            promptTokens: promptTokens ?? tokenCounter.count(summary.promptText),
+            maxTokens: summary.maxTokens,
+            model: summary.model,
+            taskType: report.taskType,
+            tenantId: report.tenant,
+            success: true,
+            latencyMs: (finished - callStarted) * 1000,
+            ttftMs: summary.stream ? ttft.map { $0 * 1000 } : nil,
+            finishReason: facts.finishReason,
+            requestId: report.requestID
+        ))
+    }
+
+    /// Deadline in monotonic seconds from `X-Deadline-Ms` (a budget in ms, or Unix ms when that large),
+    /// else the default budget; and whether the client set it.
+    static func deadline(_ headers: HTTPFields, arrived: Double, defaultBudget: Double) -> (Double, Bool) {
+        guard let text = headers[deadlineField], let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+            return (arrived + defaultBudget, false)
+        }
+        let budgetMs = value > 1e12 ? value - Date().timeIntervalSince1970 * 1000 : value
+        return (arrived + max(0, budgetMs) / 1000, true)
+    }
+
+    /// What a transport error says about the account.
+    static func classify(_ error: any Error) -> CallOutcome {
+        if error is CancellationError { return .cancelled }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout: return .timeout
+            case .cancelled: return .cancelled
+            default: return .connectFailure
+            }
+        }
+        return .connectFailure
+    }
+}

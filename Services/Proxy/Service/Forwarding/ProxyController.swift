@@ -1,0 +1,82 @@
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ProxyCore
+import ServiceRuntime
+
+/// The proxy's routes: the forwarded OpenAI endpoints (behind client auth), `GET /v1/models`, and `/_stats`.
+struct ProxyController {
+    let forwarder: Forwarder
+    let dispatcher: AccountDispatcher
+    let clientKeys: [String]
+    let statsToken: String?
+    let instance: String
+
+    func register(on router: Router<ServiceRequestContext>) {
+        let api = router.group("v1").add(middleware: ClientAuthMiddleware(keys: clientKeys))
+        for endpoint in UpstreamEndpoint.allCases {
+            let path = RouterPath(stringLiteral: String(endpoint.path.dropFirst()))
+            api.post(path) { request, context in
+                try await forwarder.forward(request, context: context, endpoint: endpoint)
+            }
+        }
+        api.get("models") { _, _ in
+            try Response.json(modelList())
+        }
+        api.get("models/:model") { _, context in
+            let name = context.parameters.get("model") ?? ""
+            guard let info = modelList().data.first(where: { $0.id == name }) else {
+                throw DispatchError.unknownModel(name, known: dispatcher.modelNames)
+            }
+            return try Response.json(info)
+        }
+        router.get("_stats") { request, _ in
+            try authorizeStats(request)
+            return try Response.json(stats())
+        }
+    }
+
+    func modelList() -> ModelList {
+        ModelList(data: dispatcher.modelNames.map { ModelInfo(id: $0, created: 0, ownedBy: "maitre-proxy") })
+    }
+
+    func authorizeStats(_ request: Request) throws {
+        guard let statsToken else { return }
+        let presented = ClientAuthMiddleware.presentedKey(request.headers) ?? []
+        guard ClientAuthMiddleware.constantTimeEquals(Array(statsToken.utf8), presented) else {
+            throw APIError.unauthorized("GET /_stats needs `Authorization: Bearer $STATS_TOKEN`.")
+        }
+    }
+
+    /// Per-account state, without keys.
+    func stats() -> ProxyStats {
+        let (pool, depth) = dispatcher.snapshot()
+        let now = MonotonicClock().now()
+        let accounts = pool.accounts.map { account -> AccountStats in
+            let usage = account.rate.usage(now: now)
+            let deployment = account.deployment
+            return AccountStats(
+                name: deployment.name,
+                modelName: deployment.modelName,
+                upstreamModel: deployment.upstreamModel,
+                apiBase: deployment.apiBase,
+                weight: deployment.weight,
+                window: account.window.size,
+                maxConcurrency: deployment.maxConcurrency,
+                inFlight: account.inFlight,
+                ewmaLatencyMs: account.window.baselineMs(.complete) ?? account.window.baselineMs(.firstByte),
+                requests: account.requests,
+                successes: account.successes,
+                errors: account.errors,
+                rateLimited: account.rateLimited,
+                cooldownRemainingMs: max(0, account.cooldownUntil - now) * 1000,
+                requestsThisMinute: usage.requests,
+                tokensThisMinute: usage.tokens,
+                rpm: deployment.rpm,
+                tpm: deployment.tpm
+            )
+        }
+        return ProxyStats(instance: instance, queueDepth: depth, accounts: accounts)
+    }
+}

@@ -1,0 +1,79 @@
+import ProxyCore
+import Testing
+
+@Suite struct AIMDWindowTests {
+    func window(initial: Double = 2, max: Double = 16, target: Double? = nil) -> AIMDWindow {
+        AIMDWindow(settings: AIMDSettings(initialWindow: initial, maxWindow: max, latencyTargetMs: target, minimumSamples: 4))
+    }
+
+    @Test func growsByOneAfterEachWindowOfFastSuccesses() {
+        var window = window()
+        #expect(window.limit == 2)
+        #expect(window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0) == .unchanged)
+        #expect(window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0) == .increased)
+        #expect(window.limit == 3)
+        for _ in 0..<2 { window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0) }
+        #expect(window.limit == 3)
+        window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0)
+        #expect(window.limit == 4)
+    }
+
+    @Test func neverExceedsTheCeiling() {
+        var window = window(max: 3)
+        for _ in 0..<50 { window.recordSuccess(latencyMs: 10, kind: .complete, sentEpoch: 0) }
+        #expect(window.size == 3)
+    }
+
+    @Test func halvesOnCongestionButNotBelowOne() {
+        var window = window(initial: 8)
+        #expect(window.recordCongestion(sentEpoch: 0) == .decreased)
+        #expect(window.size == 4)
+        #expect(window.recordCongestion(sentEpoch: 1) == .decreased)
+        #expect(window.recordCongestion(sentEpoch: 2) == .decreased)
+        #expect(window.size == 1)
+        #expect(window.recordCongestion(sentEpoch: 3) == .unchanged)
+        #expect(window.limit == 1)
+    }
+
+    @Test func oneBurstOfErrorsFromTheSameEpochCutsOnce() {
+        var window = window(initial: 8)
+        #expect(window.recordCongestion(sentEpoch: 0) == .decreased)
+        #expect(window.recordCongestion(sentEpoch: 0) == .unchanged)
+        #expect(window.recordCongestion(sentEpoch: 0) == .unchanged)
+        #expect(window.size == 4)
+        #expect(window.epoch == 1)
+    }
+
+    @Test func latencySpikeOverTheEWMABaselineCountsAsCongestion() {
+        var window = window(initial: 8)
+        for _ in 0..<8 { window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0) }
+        let before = window.size
+        #expect(window.targetMs(.complete) == 300)
+        #expect(window.recordSuccess(latencyMs: 1000, kind: .complete, sentEpoch: window.epoch) == .decreased)
+        #expect(window.size == before / 2)
+        // The spike barely moves the baseline.
+        #expect((window.baselineMs(.complete) ?? 0) < 130)
+    }
+
+    @Test func firstByteAndCompleteLatenciesHaveSeparateBaselines() {
+        var window = window()
+        for _ in 0..<6 { window.recordSuccess(latencyMs: 20, kind: .firstByte, sentEpoch: 0) }
+        for _ in 0..<6 { window.recordSuccess(latencyMs: 2000, kind: .complete, sentEpoch: 0) }
+        #expect(window.baselineMs(.firstByte) == 20)
+        #expect(window.baselineMs(.complete) == 2000)
+    }
+
+    @Test func fixedLatencyTargetReplacesTheBaseline() {
+        var window = window(initial: 4, target: 50)
+        #expect(window.targetMs(.complete) == 50)
+        #expect(window.recordSuccess(latencyMs: 60, kind: .complete, sentEpoch: 0) == .decreased)
+        #expect(window.size == 2)
+    }
+
+    @Test func noSpikeIsCalledBeforeEnoughSamples() {
+        var window = window()
+        window.recordSuccess(latencyMs: 10, kind: .complete, sentEpoch: 0)
+        #expect(window.targetMs(.complete) == nil)
+        #expect(window.recordSuccess(latencyMs: 10_000, kind: .complete, sentEpoch: 0) != .decreased)
+    }
+}
