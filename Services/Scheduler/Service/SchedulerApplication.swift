@@ -1,14 +1,74 @@
+import AsyncHTTPClient
+import Contracts
+import Foundation
 import Hummingbird
 import Logging
+import SchedulerCore
+import ServiceLifecycle
 import ServiceRuntime
 
 /// Builds the scheduler's HTTP application; the executable and the tests both call this.
+/// `execute` replaces the proxy call for queued requests (router tests); nil calls the proxy.
 public func buildApplication(
     configuration: SchedulerConfiguration,
     metrics: ServiceMetrics,
-    logger: Logger
+    logger: Logger,
+    execute: (@Sendable (Dispatch, ChatCompletionRequest, Double) async -> (status: Int, outputTokens: Int, latencyMs: Double))? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "scheduler")
-    let routes = ServiceRouter(identity: identity, server: configuration.server, metrics: metrics)
-    return Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
+    let httpClient = HTTPClientService(readTimeout: .milliseconds(Int64(configuration.dispatchTimeoutMs)))
+    let storePath: String
+    if configuration.databaseFile == ":memory:" {
+        storePath = ":memory:"
+    } else {
+        storePath = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
+            .appendingPathComponent(configuration.databaseFile).path
+    }
+    let store = try SchedulerStore.open(path: storePath)
+    let targets = ProxyTargets(urls: configuration.proxyURLs)
+    targets.refresh()
+    let caller = ProxyCaller(client: httpClient.client, targets: targets, timeoutMs: configuration.dispatchTimeoutMs)
+    let executor: UpstreamExecutor
+    if let execute {
+        executor = { dispatch, body, now in
+            let answer = await execute(dispatch, body, now)
+            return UpstreamCallResult(
+                statusCode: answer.status, outputTokens: answer.outputTokens, latencyMs: answer.latencyMs,
+                retryAfterMs: answer.status == 429 ? 100 : nil)
+        }
+    } else {
+        executor = { dispatch, body, now in await caller.call(body: body, dispatch: dispatch, nowMs: now) }
+    }
+    let runtime = SchedulerRuntime(
+        policy: configuration.policy, store: store, eventCapacity: configuration.eventCapacity, logger: logger, execute: executor)
+    let recovered = try await runtime.recover(inflight: configuration.inflightOnRestart)
+    if recovered.restored + recovered.failed > 0 {
+        logger.notice("recovered unfinished requests", metadata: ["restored": "\(recovered.restored)", "failed": "\(recovered.failed)"])
+    }
+    let predictor = PredictorClient(
+        client: httpClient.client, baseURL: configuration.predictorBaseURL, timeoutMs: configuration.predictorTimeoutMs, logger: logger)
+    let intake = Intake(runtime: runtime, predictor: predictor)
+    let routes = ServiceRouter(
+        identity: identity,
+        server: configuration.server,
+        metrics: metrics,
+        health: {
+            let snapshot = await runtime.metricsSnapshot()
+            return ["mode": snapshot.mode.rawValue, "proxies": targets.current.joined(separator: ",")]
+        },
+        state: {
+            let snapshot = await runtime.metricsSnapshot()
+            guard let data = try? JSONEncoder().encode(snapshot) else { return nil }
+            return try? JSONDecoder().decode(JSONValue.self, from: data)
+        }
+    )
+    SchedulerController(intake: intake).register(on: routes.router)
+    AdminController(runtime: runtime, adminToken: configuration.adminToken).register(on: routes.router)
+    FrontDoorController(intake: intake, caller: caller).register(on: routes.router)
+    let services: [any Service] = [
+        httpClient,
+        TickService(runtime: runtime, tickMs: configuration.tickMs, metrics: metrics),
+        ProxyResolutionService(targets: targets, intervalMs: configuration.proxyResolveIntervalMs),
+    ]
+    return Application.service(router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
 }

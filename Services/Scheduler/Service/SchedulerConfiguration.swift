@@ -1,13 +1,81 @@
+import Contracts
+import Foundation
+import SchedulerCore
 import ServiceRuntime
+
+/// What to do at start-up with requests that were in flight when the process stopped.
+public enum InflightRestartAction: String, Sendable, CaseIterable {
+    /// Send them again (the upstream may see them twice; no request is lost).
+    case requeue
+    /// Mark them failed with reason `restart_failed` (never sent twice; the client must resubmit).
+    case fail
+}
 
 /// Every setting of the scheduler, with its default and environment variable, in one place.
 public struct SchedulerConfiguration: Sendable {
-    public static let specs: [SettingSpec] = CommonSettings.specs(port: 8010)
+    public static let specs: [SettingSpec] = CommonSettings.specs(port: 8010) + [
+        SettingSpec("tick-ms", env: "TICK_MS", default: "50", help: "Self-tick period in ms (expiry, back-off release, mode dwell)."),
+        SettingSpec("predictor-base-url", env: "PREDICTOR_BASE_URL", default: "http://127.0.0.1:8000", help: "Predictor service base URL."),
+        SettingSpec("predictor-timeout-ms", env: "PREDICTOR_TIMEOUT_MS", default: "250", help: "Timeout of one /predict call; past it the local prompt-length prior is used."),
+        SettingSpec("proxy-urls", env: "PROXY_URLS", default: "http://127.0.0.1:3000", help: "Comma-separated proxy base URLs, or one URL whose host name is resolved to all its addresses."),
+        SettingSpec("proxy-resolve-interval-ms", env: "PROXY_RESOLVE_INTERVAL_MS", default: "10000", help: "How often a proxy host name is resolved again."),
+        SettingSpec("dispatch-timeout-ms", env: "DISPATCH_TIMEOUT_MS", default: "600000", help: "Longest a dispatched request may take upstream before it counts as failed."),
+        SettingSpec("admin-token", env: "ADMIN_TOKEN", default: "", help: "Bearer token for /admin/config and /reset; empty disables them."),
+        SettingSpec("inflight-on-restart", env: "INFLIGHT_ON_RESTART", default: "requeue", help: "requeue or fail: what happens at start-up to requests that were in flight."),
+        SettingSpec("database-file", env: "SCHEDULER_DATABASE_FILE", default: "scheduler.sqlite", help: "SQLite file name inside the data directory (':memory:' for none)."),
+        SettingSpec("event-capacity", env: "EVENT_CAPACITY", default: "10000", help: "Recent decisions kept for /events."),
+        SettingSpec("allocation-policy", env: "ALLOCATION_POLICY", default: "adaptive_drr", help: "adaptive_drr, short_priority, fair_queuing, quota_tiered or fifo."),
+        SettingSpec("ordering-policy", env: "ORDERING_POLICY", default: "feasible_set", help: "feasible_set, edf, shortest_first, gittins or fifo."),
+        SettingSpec("interactive-inflight-tokens", env: "INTERACTIVE_INFLIGHT_TOKENS", default: "3000", help: "Predicted output tokens interactive work may keep in flight."),
+        SettingSpec("heavy-inflight-tokens", env: "HEAVY_INFLIGHT_TOKENS", default: "7000", help: "Predicted output tokens heavy work may keep in flight."),
+        SettingSpec("interactive-deadline-ms", env: "INTERACTIVE_DEADLINE_MS", default: "15000", help: "Default time budget of an interactive request."),
+        SettingSpec("heavy-deadline-ms", env: "HEAVY_DEADLINE_MS", default: "120000", help: "Default time budget of a heavy request."),
+        SettingSpec("max-queue-length", env: "MAX_QUEUE_LENGTH", default: "100000", help: "Waiting requests beyond which submissions are refused (429)."),
+        SettingSpec("max-inflight-requests", env: "MAX_INFLIGHT_REQUESTS", default: "256", help: "Hard cap on requests in flight."),
+    ]
 
     public var server: ServerSettings
+    public var tickMs: Int
+    public var predictorBaseURL: String
+    public var predictorTimeoutMs: Int
+    public var proxyURLs: [String]
+    public var proxyResolveIntervalMs: Int
+    public var dispatchTimeoutMs: Int
+    public var adminToken: String
+    public var inflightOnRestart: InflightRestartAction
+    public var databaseFile: String
+    public var eventCapacity: Int
+    /// The scheduling policy at start-up (hot-reloadable through `/admin/config`).
+    public var policy: SchedulerPolicy
 
     public init(_ settings: ResolvedSettings) throws {
-        self.server = try ServerSettings(settings)
+        server = try ServerSettings(settings)
+        tickMs = try settings.int("tick-ms", in: 1...60_000)
+        predictorBaseURL = try settings.string("predictor-base-url")
+        predictorTimeoutMs = try settings.int("predictor-timeout-ms", in: 1...60_000)
+        proxyURLs = try settings.list("proxy-urls")
+        guard !proxyURLs.isEmpty else { throw SettingError(key: "proxy-urls", message: "needs at least one URL") }
+        proxyResolveIntervalMs = try settings.int("proxy-resolve-interval-ms", in: 100...86_400_000)
+        dispatchTimeoutMs = try settings.int("dispatch-timeout-ms", in: 100...86_400_000)
+        adminToken = try settings.string("admin-token")
+        inflightOnRestart = InflightRestartAction(
+            rawValue: try settings.choice("inflight-on-restart", of: InflightRestartAction.allCases.map(\.rawValue)))!
+        databaseFile = try settings.string("database-file")
+        eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
+        var document = SchedulerConfigDocument()
+        document.allocationPolicy = try settings.string("allocation-policy")
+        document.orderingPolicy = try settings.string("ordering-policy")
+        document.interactiveInflightTokens = try settings.int("interactive-inflight-tokens", in: 1...100_000_000)
+        document.heavyInflightTokens = try settings.int("heavy-inflight-tokens", in: 1...100_000_000)
+        document.interactiveDeadlineMs = try settings.double("interactive-deadline-ms", in: 1...1e9)
+        document.heavyDeadlineMs = try settings.double("heavy-deadline-ms", in: 1...1e9)
+        document.maxQueueLength = try settings.int("max-queue-length", in: 1...100_000_000)
+        document.extra = ["max_inflight_requests": .number(Double(try settings.int("max-inflight-requests", in: 1...1_000_000)))]
+        do {
+            policy = try SchedulerPolicy().applying(document)
+        } catch {
+            throw SettingError(key: error.field.replacingOccurrences(of: "_", with: "-"), message: error.message)
+        }
     }
 
     /// Defaults with overrides, for tests.

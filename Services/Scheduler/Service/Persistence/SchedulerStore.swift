@@ -1,0 +1,128 @@
+import Contracts
+import Foundation
+import GRDB
+
+/// One request as stored: everything needed to answer `/status` and to dispatch it again after a restart.
+struct RequestRow: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "request"
+
+    var id: String
+    var tenantId: String
+    var requestClass: String
+    var model: String
+    var state: String
+    var priority: Int
+    var frontDoor: Bool
+    var submittedMs: Double
+    var deadlineMs: Double
+    var dispatchedMs: Double?
+    var firstTokenMs: Double?
+    var finishedMs: Double?
+    var reasonCode: String?
+    var reasonMessage: String?
+    var attempts: Int
+    /// The prediction, as JSON.
+    var prediction: String
+    /// The chat completion request sent upstream, as JSON.
+    var body: String
+    /// The upstream's answer, as JSON (`UpstreamResult`).
+    var result: String?
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case id, model, state, priority, attempts, prediction, body, result
+        case tenantId = "tenant_id"
+        case requestClass = "request_class"
+        case frontDoor = "front_door"
+        case submittedMs = "submitted_ms"
+        case deadlineMs = "deadline_ms"
+        case dispatchedMs = "dispatched_ms"
+        case firstTokenMs = "first_token_ms"
+        case finishedMs = "finished_ms"
+        case reasonCode = "reason_code"
+        case reasonMessage = "reason_message"
+    }
+}
+
+/// A change to one stored request.
+enum StoreOperation: Sendable {
+    case insert(RequestRow)
+    case update(RequestRow)
+    case deleteAll
+}
+
+/// The scheduler's SQLite database (WAL through `DatabasePool` on disk, a queue in memory for tests).
+struct SchedulerStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (and migrates) the database at `path`, or an in-memory one for `:memory:`.
+    static func open(path: String) throws -> SchedulerStore {
+        let writer: any DatabaseWriter
+        if path == ":memory:" {
+            writer = try DatabaseQueue()
+        } else {
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in
+                // WAL with NORMAL sync is durable against process crashes (kill -9), which is what 202 promises.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            writer = try DatabasePool(path: path, configuration: configuration)
+        }
+        try migrator.migrate(writer)
+        return SchedulerStore(writer: writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-requests") { db in
+            try db.create(table: "request") { table in
+                table.column("id", .text).primaryKey()
+                table.column("tenant_id", .text).notNull()
+                table.column("request_class", .text).notNull()
+                table.column("model", .text).notNull()
+                table.column("state", .text).notNull().indexed()
+                table.column("priority", .integer).notNull()
+                table.column("front_door", .boolean).notNull()
+                table.column("submitted_ms", .double).notNull()
+                table.column("deadline_ms", .double).notNull()
+                table.column("dispatched_ms", .double)
+                table.column("first_token_ms", .double)
+                table.column("finished_ms", .double)
+                table.column("reason_code", .text)
+                table.column("reason_message", .text)
+                table.column("attempts", .integer).notNull()
+                table.column("prediction", .text).notNull()
+                table.column("body", .text).notNull()
+                table.column("result", .text)
+            }
+        }
+        return migrator
+    }
+
+    /// Applies a batch of operations in one transaction.
+    func apply(_ operations: [StoreOperation]) async throws {
+        try await writer.write { db in
+            for operation in operations {
+                switch operation {
+                case .insert(let row): try row.insert(db, onConflict: .replace)
+                case .update(let row): try row.update(db)
+                case .deleteAll: try RequestRow.deleteAll(db)
+                }
+            }
+        }
+    }
+
+    func row(id: String) async throws -> RequestRow? {
+        try await writer.read { db in try RequestRow.fetchOne(db, key: id) }
+    }
+
+    /// Requests that had not finished when the process stopped, oldest first.
+    func unfinished() async throws -> [RequestRow] {
+        try await writer.read { db in
+            try RequestRow
+                .filter([RequestState.queued.rawValue, RequestState.deferred.rawValue, RequestState.dispatched.rawValue]
+                    .contains(RequestRow.CodingKeys.state))
+                .order(RequestRow.CodingKeys.submittedMs)
+                .fetchAll(db)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Synchronization
+
+/// Group commit for the store: operations are queued in call order and written in one transaction per batch; a
+/// caller that must not answer before its write is on disk (`POST /submit` before its 202) waits for its ticket.
+/// While one transaction runs, the next batch gathers, so throughput grows with load without a timer.
+final class StoreWriter: Sendable {
+    private struct State {
+        var pending: [StoreOperation] = []
+        var enqueued = 0
+        var flushed = 0
+        var flushing = false
+        var waiters: [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        var failure: (any Error)?
+    }
+
+    private let store: SchedulerStore
+    private let state = Mutex(State())
+
+    init(store: SchedulerStore) {
+        self.store = store
+    }
+
+    /// Queues an operation; returns the ticket to wait for.
+    @discardableResult
+    func enqueue(_ operation: StoreOperation) -> Int {
+        let (ticket, start) = state.withLock { state -> (Int, Bool) in
+            state.pending.append(operation)
+            state.enqueued += 1
+            let start = !state.flushing
+            state.flushing = true
+            return (state.enqueued, start)
+        }
+        if start { Task { await self.flushLoop() } }
+        return ticket
+    }
+
+    /// Returns once the operation with this ticket is committed; throws if its transaction failed.
+    func waitDurable(_ ticket: Int) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let ready: Result<Void, any Error>? = state.withLock { state in
+                if ticket <= state.flushed {
+                    return state.failure.map { .failure($0) } ?? .success(())
+                }
+                state.waiters.append((ticket, continuation))
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+
+    /// Writes everything queued so far (used at shutdown and in tests).
+    func flush() async throws {
+        let ticket = state.withLock { $0.enqueued }
+        if ticket > 0 { try await waitDurable(ticket) }
+    }
+
+    private func flushLoop() async {
+        while true {
+            let (batch, through) = state.withLock { state -> ([StoreOperation], Int) in
+                let batch = state.pending
+                state.pending = []
+                if batch.isEmpty { state.flushing = false }
+                return (batch, state.enqueued)
+            }
+            guard !batch.isEmpty else { return }
+            var failure: (any Error)?
+            do {
+                try await store.apply(batch)
+            } catch {
+                failure = error
+            }
+            let ready = state.withLock { state -> [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] in
+                state.flushed = through
+                state.failure = failure
+                let ready = state.waiters.filter { $0.ticket <= through }
+                state.waiters.removeAll { $0.ticket <= through }
+                return ready
+            }
+            for waiter in ready {
+                if let failure { waiter.continuation.resume(throwing: failure) } else { waiter.continuation.resume() }
+            }
+        }
+    }
+}

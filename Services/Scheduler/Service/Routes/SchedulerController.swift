@@ -1,0 +1,123 @@
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SchedulerCore
+import ServiceRuntime
+
+/// `POST /submit`, `GET /status/{id}`, `POST /tick`, `GET /events`.
+struct SchedulerController {
+    let intake: Intake
+
+    func register(on router: Router<ServiceRequestContext>) {
+        router.post("/submit") { request, context in
+            let submit = try await request.decodeJSON(as: SubmitRequest.self, context: context)
+            var ask = try Intake.validate(submit)
+            ask.oracleTokens = try Self.oracleTokens(request)
+            let admission = try await intake.admit(ask)
+            let body = SubmitResponse(
+                requestId: admission.requestId,
+                state: admission.decision.state,
+                requestClass: admission.decision.requestClass,
+                deadlineUnixMs: admission.decision.deadlineAtMs,
+                prediction: admission.prediction,
+                reason: admission.decision.reason
+            )
+            return try Response.json(body, status: .accepted)
+        }
+        router.get("/status/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            guard let status = try await intake.runtime.status(id) else {
+                throw APIError.notFound("No request with id '\(id)'.", param: "id")
+            }
+            return try Response.json(status)
+        }
+        router.post("/tick") { _, _ in
+            try Response.json(await intake.runtime.tick())
+        }
+        router.get("/events") { request, _ in
+            let since = try Self.integer(request, "since") ?? 0
+            let limit = try Self.integer(request, "limit") ?? 1000
+            guard (1...10_000).contains(limit) else {
+                throw APIError.invalidRequest("'limit' must be between 1 and 10000.", param: "limit")
+            }
+            return try Response.json(await intake.runtime.events(since: since, limit: limit))
+        }
+    }
+
+    static func integer(_ request: Request, _ name: String) throws -> Int? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int(text), value >= 0 else {
+            throw APIError.invalidRequest("'\(name)' must be a non-negative integer.", param: name)
+        }
+        return value
+    }
+
+    static func oracleTokens(_ request: Request) throws -> Int? {
+        guard let name = HTTPField.Name(Intake.oracleHeader), let text = request.headers[name] else { return nil }
+        guard let value = Int(text), value > 0 else {
+            throw APIError.invalidRequest("'\(Intake.oracleHeader)' must be a positive integer.", param: Intake.oracleHeader)
+        }
+        return value
+    }
+}
+
+/// `GET|POST /admin/config` and `POST /reset`, behind `Authorization: Bearer $ADMIN_TOKEN`.
+struct AdminController {
+    let runtime: SchedulerRuntime
+    let adminToken: String
+
+    func register(on router: Router<ServiceRequestContext>) {
+        router.get("/admin/config") { request, _ in
+            try authorize(request)
+            return try Response.json(await runtime.policy.document)
+        }
+        router.post("/admin/config") { request, context in
+            try authorize(request)
+            let document = try await request.decodeJSON(as: SchedulerConfigDocument.self, context: context)
+            do {
+                return try Response.json(try await runtime.reconfigure(document))
+            } catch let error as PolicyValidationError {
+                throw APIError.invalidRequest("Invalid configuration: \(error.field) \(error.message).", param: error.field)
+            }
+        }
+        router.post("/reset") { request, _ in
+            try authorize(request)
+            let dropped = await runtime.reset()
+            return try Response.json(ResetResponse(reset: true, droppedWaiting: dropped))
+        }
+    }
+
+    private func authorize(_ request: Request) throws {
+        guard !adminToken.isEmpty else {
+            throw APIError.unauthorized("Administration is disabled: set ADMIN_TOKEN to enable it.")
+        }
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), Self.constantTimeEquals(Array(header.dropFirst(prefix.count).utf8), Array(adminToken.utf8)) else {
+            throw APIError.unauthorized()
+        }
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of the token matched.
+    static func constantTimeEquals(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
+        for index in 0..<max(left.count, right.count) {
+            let a = index < left.count ? left[index] : 0
+            let b = index < right.count ? right[index] : 0
+            difference |= a ^ b
+        }
+        return difference == 0
+    }
+}
+
+/// `POST /reset` response.
+struct ResetResponse: Codable, Sendable {
+    var reset: Bool
+    var droppedWaiting: Int
+
+    enum CodingKeys: String, CodingKey {
+        case reset
+        case droppedWaiting = "dropped_waiting"
+    }
+}

@@ -1,0 +1,390 @@
+import Contracts
+import Foundation
+import Logging
+import SchedulerCore
+
+/// What a front-door request waiting in the queue gets: its dispatch, or a refusal with a reason.
+enum DispatchWait: Sendable {
+    case dispatched(Dispatch)
+    case refused(DecisionReason, retryAfterMs: Double)
+}
+
+/// Runs a dispatched queued request upstream and returns how it ended.
+typealias UpstreamExecutor = @Sendable (Dispatch, ChatCompletionRequest, Double) async -> UpstreamCallResult
+
+/// The live scheduler: the pure engine, wrapped with the clock, durability, the upstream calls and the waiting
+/// front-door requests. Every state change is written through the `StoreWriter` in call order.
+actor SchedulerRuntime {
+    private var engine: SchedulerEngine
+    private let writer: StoreWriter
+    private let store: SchedulerStore
+    private let execute: UpstreamExecutor
+    private let clock: @Sendable () -> Double
+    private let logger: Logger
+    private let eventCapacity: Int
+
+    private var rows: [String: RequestRow] = [:]
+    private var bodies: [String: ChatCompletionRequest] = [:]
+    private var finishedOrder: [String] = []
+    private var frontDoorWaiters: [String: CheckedContinuation<DispatchWait, Never>] = [:]
+    private var frontDoorReady: [String: DispatchWait] = [:]
+    private var histograms = LatencyHistograms()
+    private var ticks = 0
+
+    init(
+        policy: SchedulerPolicy,
+        store: SchedulerStore,
+        eventCapacity: Int,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 * 1000 },
+        execute: @escaping UpstreamExecutor
+    ) {
+        self.engine = SchedulerEngine(policy: policy, eventCapacity: eventCapacity)
+        self.store = store
+        self.writer = StoreWriter(store: store)
+        self.execute = execute
+        self.clock = clock
+        self.logger = logger
+        self.eventCapacity = eventCapacity
+    }
+
+    var now: Double { clock() }
+
+    // MARK: - Submission
+
+    /// Decides on a new request and queues its row for writing; returns the decision and the write ticket to
+    /// wait for before answering.
+    func submit(job: Job, row: RequestRow, body: ChatCompletionRequest) -> (decision: Decision, ticket: Int) {
+        // A front-door caller waits for its own dispatch; claim it before the engine can dispatch it.
+        if row.frontDoor { frontDoorClaimable.insert(row.id) }
+        let decision = engine.submit(job, now: now)
+        var row = row
+        row.state = decision.state.rawValue
+        row.requestClass = decision.requestClass.rawValue
+        row.deadlineMs = decision.deadlineAtMs
+        row.reasonCode = decision.reason?.code
+        row.reasonMessage = decision.reason?.message
+        if decision.state == .rejected {
+            frontDoorClaimable.remove(row.id)
+            row.finishedMs = now
+            remember(row, finished: true)
+        } else {
+            remember(row, finished: false)
+            bodies[row.id] = body
+        }
+        let ticket = writer.enqueue(.insert(row))
+        if decision.state != .rejected { pump() }
+        return (decision, ticket)
+    }
+
+    func waitDurable(_ ticket: Int) async throws {
+        try await writer.waitDurable(ticket)
+    }
+
+    func flush() async throws {
+        try await writer.flush()
+    }
+
+    // MARK: - Dispatch
+
+    /// One scheduling round (`POST /tick` and the self-tick): expiry, front-door deadlines, dispatch.
+    @discardableResult
+    func tick() -> TickResponse {
+        let now = self.now
+        var (dispatches, expired, summary) = engine.tick(now: now)
+        for expiry in expired {
+            finishWaiting(expiry.requestId, state: .expired, reason: expiry.reason, now: now)
+        }
+        for id in frontDoorWaiters.keys.sorted() where (rows[id]?.deadlineMs ?? .infinity) <= now {
+            let reason = ReasonCode.deadlineExpired.reason("The request waited in the queue until its deadline.")
+            if engine.cancel(id, reason: reason, now: now) {
+                finishWaiting(id, state: .expired, reason: reason, now: now)
+                summary.expired += 1
+            }
+        }
+        handle(dispatches, now: now)
+        dispatches = engine.nextDispatches(now: now)
+        summary.dispatched += dispatches.count
+        handle(dispatches, now: now)
+        ticks += 1
+        return summary
+    }
+
+    private func pump() {
+        let now = self.now
+        handle(engine.nextDispatches(now: now), now: now)
+    }
+
+    private func handle(_ dispatches: [Dispatch], now: Double) {
+        for dispatch in dispatches {
+            guard var row = rows[dispatch.requestId] else { continue }
+            row.state = RequestState.dispatched.rawValue
+            row.dispatchedMs = now
+            row.attempts = dispatch.attempt
+            row.reasonCode = nil
+            row.reasonMessage = nil
+            remember(row, finished: false)
+            writer.enqueue(.insert(row))
+            if row.frontDoor, let waiter = frontDoorWaiters.removeValue(forKey: dispatch.requestId) {
+                waiter.resume(returning: .dispatched(dispatch))
+            } else if row.frontDoor, frontDoorClaimable.contains(dispatch.requestId) {
+                // The caller has not started waiting yet; it takes the dispatch when it does.
+                frontDoorReady[dispatch.requestId] = .dispatched(dispatch)
+            } else if let body = bodies[dispatch.requestId] {
+                let execute = self.execute
+                Task { [weak self] in
+                    let result = await execute(dispatch, body, now)
+                    await self?.finish(dispatch.requestId, result: result)
+                }
+            }
+        }
+    }
+
+    /// Front-door requests whose HTTP caller is still there to take the dispatch.
+    private var frontDoorClaimable: Set<String> = []
+
+    /// Registers a front-door request's caller before it starts waiting.
+    func claim(_ id: String) {
+        frontDoorClaimable.insert(id)
+    }
+
+    /// Waits until the front-door request is dispatched, or refused (deadline, reset, expiry).
+    func waitForDispatch(_ id: String) async -> DispatchWait {
+        if let ready = frontDoorReady.removeValue(forKey: id) { return ready }
+        if let row = rows[id], let state = RequestState(rawValue: row.state), state.isTerminal {
+            let reason = DecisionReason(code: row.reasonCode ?? "gone", message: row.reasonMessage ?? "The request is no longer waiting.")
+            return .refused(reason, retryAfterMs: engine.policy.rejectRetryAfterMs)
+        }
+        return await withCheckedContinuation { continuation in
+            frontDoorWaiters[id] = continuation
+        }
+    }
+
+    /// Records how an upstream call ended; returns what the engine did (a re-queued front-door request waits again).
+    @discardableResult
+    func finish(_ id: String, result: UpstreamCallResult) -> CompletionEffect {
+        let now = self.now
+        let outcome = result.outcome
+        let effect = engine.complete(id, outcome: outcome, now: now)
+        guard var row = rows[id] else { return effect }
+        switch effect {
+        case .requeued:
+            row.state = RequestState.queued.rawValue
+            let reason = engine.reason(of: id)
+            row.reasonCode = reason?.code
+            row.reasonMessage = reason?.message
+            remember(row, finished: false)
+        case .completed, .unknown:
+            row.state = (outcome.status == .succeeded ? RequestState.completed : .failed).rawValue
+            row.finishedMs = now
+            if let ttft = result.ttftMs, let dispatched = row.dispatchedMs { row.firstTokenMs = dispatched + ttft }
+            row.result = Self.json(result.upstreamResult)
+            if outcome.status == .succeeded {
+                let requestClass = row.requestClass
+                if let dispatched = row.dispatchedMs { histograms.record("queue_\(requestClass)", ms: dispatched - row.submittedMs) }
+                histograms.record("total_\(requestClass)", ms: now - row.submittedMs)
+                if let first = row.firstTokenMs { histograms.record("ttft_\(requestClass)", ms: first - row.submittedMs) }
+            }
+            remember(row, finished: true)
+        case .failed:
+            let reason = outcome.reason ?? ReasonCode.rateLimitedExhausted.reason(
+                "The upstream answered \(result.statusCode == 0 ? "nothing" : String(result.statusCode)) on every attempt.")
+            row.state = RequestState.failed.rawValue
+            row.finishedMs = now
+            row.reasonCode = reason.code
+            row.reasonMessage = reason.message
+            row.result = Self.json(result.upstreamResult)
+            remember(row, finished: true)
+        }
+        frontDoorClaimable.remove(id)
+        if effect == .requeued, row.frontDoor { frontDoorClaimable.insert(id) }
+        writer.enqueue(.insert(row))
+        pump()
+        return effect
+    }
+
+    /// Withdraws a front-door request whose caller left.
+    func abandonFrontDoor(_ id: String) {
+        frontDoorClaimable.remove(id)
+        frontDoorReady[id] = nil
+        let reason = ReasonCode.cancelled.reason("The client closed the connection while the request waited.")
+        if engine.cancel(id, reason: reason, now: now) {
+            finishWaiting(id, state: .expired, reason: reason, now: now)
+        }
+    }
+
+    private func finishWaiting(_ id: String, state: RequestState, reason: DecisionReason, now: Double) {
+        if var row = rows[id] {
+            row.state = state.rawValue
+            row.finishedMs = now
+            row.reasonCode = reason.code
+            row.reasonMessage = reason.message
+            remember(row, finished: true)
+            writer.enqueue(.insert(row))
+        }
+        bodies[id] = nil
+        frontDoorClaimable.remove(id)
+        let refusal = DispatchWait.refused(reason, retryAfterMs: engine.policy.rejectRetryAfterMs)
+        if let waiter = frontDoorWaiters.removeValue(forKey: id) {
+            waiter.resume(returning: refusal)
+        }
+    }
+
+    private func remember(_ row: RequestRow, finished: Bool) {
+        rows[row.id] = row
+        guard finished else { return }
+        bodies[row.id] = nil
+        finishedOrder.append(row.id)
+        // Finished requests stay readable from memory for a while, then from SQLite only.
+        if finishedOrder.count > 100_000 {
+            for id in finishedOrder.prefix(20_000) where RequestState(rawValue: rows[id]?.state ?? "")?.isTerminal == true {
+                rows[id] = nil
+            }
+            finishedOrder.removeFirst(20_000)
+        }
+    }
+
+    // MARK: - Recovery
+
+    /// Brings back what had not finished when the process stopped: waiting requests are queued again with their
+    /// original deadline; in-flight ones are re-queued or marked failed as configured. Returns (restored, failed).
+    func recover(inflight action: InflightRestartAction) async throws -> (restored: Int, failed: Int) {
+        let unfinished = try await store.unfinished()
+        var restored = 0
+        var failed = 0
+        let now = self.now
+        let decoder = JSONDecoder()
+        for var row in unfinished {
+            guard let prediction = try? decoder.decode(PredictResponse.self, from: Data(row.prediction.utf8)),
+                let body = try? decoder.decode(ChatCompletionRequest.self, from: Data(row.body.utf8))
+            else {
+                row.state = RequestState.failed.rawValue
+                row.reasonCode = ReasonCode.restartFailed.rawValue
+                row.reasonMessage = "The stored request could not be read back after a restart."
+                row.finishedMs = now
+                writer.enqueue(.insert(row))
+                failed += 1
+                continue
+            }
+            let wasInflight = row.state == RequestState.dispatched.rawValue
+            if wasInflight && action == .fail {
+                row.state = RequestState.failed.rawValue
+                row.reasonCode = ReasonCode.restartFailed.rawValue
+                row.reasonMessage = "The scheduler restarted while the request was in flight (INFLIGHT_ON_RESTART=fail)."
+                row.finishedMs = now
+                remember(row, finished: true)
+                writer.enqueue(.insert(row))
+                failed += 1
+                continue
+            }
+            let job = Self.job(row: row, prediction: prediction, body: body)
+            let decision = engine.restore(job, now: now)
+            row.state = decision.state.rawValue
+            if wasInflight {
+                row.reasonCode = ReasonCode.restartRequeue.rawValue
+                row.reasonMessage = "The scheduler restarted while the request was in flight; it is sent again."
+            }
+            remember(row, finished: false)
+            bodies[row.id] = body
+            writer.enqueue(.insert(row))
+            restored += 1
+        }
+        try await writer.flush()
+        pump()
+        return (restored, failed)
+    }
+
+    static func job(row: RequestRow, prediction: PredictResponse, body: ChatCompletionRequest) -> Job {
+        Job(
+            id: row.id,
+            tenantId: row.tenantId,
+            requestedClass: RequestClass(rawValue: row.requestClass),
+            priority: row.priority,
+            submittedAtMs: row.submittedMs,
+            deadlineAtMs: row.deadlineMs,
+            predictedOutputTokensP50: prediction.expectedOutputTokensP50,
+            predictedOutputTokensP90: prediction.expectedOutputTokensP90,
+            promptTokens: prediction.promptTokens,
+            maxTokens: body.outputTokenLimit ?? Int.max
+        )
+    }
+
+    // MARK: - Reading and administration
+
+    func status(_ id: String) async throws -> StatusResponse? {
+        if let row = rows[id] { return Self.status(row) }
+        return try await store.row(id: id).flatMap(Self.status)
+    }
+
+    func events(since: Int, limit: Int) -> EventsResponse {
+        engine.events(since: since, limit: limit)
+    }
+
+    func metricsSnapshot() -> SchedulerMetricsSnapshot {
+        var snapshot = engine.snapshot()
+        snapshot.latencyHistogramsMs = histograms.snapshot
+        return snapshot
+    }
+
+    var policy: SchedulerPolicy { engine.policy }
+
+    /// Validates and applies a configuration document; the running configuration is untouched on error.
+    func reconfigure(_ document: SchedulerConfigDocument) throws(PolicyValidationError) -> SchedulerConfigDocument {
+        let next = try engine.policy.applying(document)
+        engine.reconfigure(next, now: now)
+        pump()
+        return next.document
+    }
+
+    /// Starts afresh with the current policy: waiting requests end as failed (`reset`), counters and learned
+    /// estimates are cleared. Requests already upstream finish normally.
+    func reset() -> Int {
+        let now = self.now
+        let reason = DecisionReason(code: "reset", message: "The scheduler was reset by an administrator.")
+        var dropped = 0
+        for (id, row) in rows.sorted(by: { $0.key < $1.key }) where RequestState(rawValue: row.state)?.isWaitingState == true {
+            finishWaiting(id, state: .failed, reason: reason, now: now)
+            dropped += 1
+        }
+        engine = SchedulerEngine(policy: engine.policy, eventCapacity: eventCapacity)
+        histograms = LatencyHistograms()
+        frontDoorReady = [:]
+        return dropped
+    }
+
+    static func status(_ row: RequestRow) -> StatusResponse? {
+        let decoder = JSONDecoder()
+        guard let state = RequestState(rawValue: row.state),
+            let requestClass = RequestClass(rawValue: row.requestClass),
+            let prediction = try? decoder.decode(PredictResponse.self, from: Data(row.prediction.utf8))
+        else { return nil }
+        let reason = row.reasonCode.map { DecisionReason(code: $0, message: row.reasonMessage ?? "") }
+        let result = row.result.flatMap { try? decoder.decode(UpstreamResult.self, from: Data($0.utf8)) }
+        return StatusResponse(
+            requestId: row.id,
+            state: state,
+            requestClass: requestClass,
+            tenantId: row.tenantId,
+            model: row.model,
+            deadlineUnixMs: row.deadlineMs,
+            prediction: prediction,
+            reason: reason,
+            timings: RequestTimings(
+                submittedUnixMs: row.submittedMs,
+                dispatchedUnixMs: row.dispatchedMs,
+                firstTokenUnixMs: row.firstTokenMs,
+                finishedUnixMs: row.finishedMs
+            ),
+            result: result
+        )
+    }
+
+    static func json(_ value: some Encodable) -> String {
+        (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+extension RequestState {
+    /// Waiting in the scheduler, not yet with the upstream.
+    var isWaitingState: Bool { self == .queued || self == .deferred }
+}

@@ -1,0 +1,49 @@
+import Contracts
+import Prometheus
+import ServiceLifecycle
+import ServiceRuntime
+
+/// Ticks the scheduler every `TICK_MS` (expiry, back-off release, front-door deadlines, mode dwell) and publishes
+/// its state as Prometheus gauges.
+struct TickService: Service {
+    let runtime: SchedulerRuntime
+    let tickMs: Int
+    let metrics: ServiceMetrics
+
+    func run() async throws {
+        var round = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await runtime.tick()
+            round += 1
+            // Gauges every ~250 ms are plenty for a scraper.
+            if round % max(1, 250 / tickMs) == 0 { publish(await runtime.metricsSnapshot()) }
+            try? await Task.sleep(for: .milliseconds(tickMs))
+        }
+        try? await runtime.flush()
+    }
+
+    func publish(_ snapshot: SchedulerMetricsSnapshot) {
+        let registry = metrics.registry
+        for requestClass in RequestClass.allCases.map(\.rawValue) {
+            let labels = [("class", requestClass)]
+            registry.makeGauge(name: "scheduler_queue_length", labels: labels, help: "Requests waiting, by class.")
+                .set(to: Double(snapshot.queueLengthByClass[requestClass] ?? 0))
+            registry.makeGauge(name: "scheduler_inflight_tokens", labels: labels, help: "Predicted tokens in flight, by class.")
+                .set(to: Double(snapshot.inflightTokensByClass[requestClass] ?? 0))
+            registry.makeGauge(name: "scheduler_inflight_budget_tokens", labels: labels, help: "In-flight token budget, by class.")
+                .set(to: Double(snapshot.inflightBudgetByClass[requestClass] ?? 0))
+        }
+        let mode: Double = snapshot.mode == .free ? 0 : (snapshot.mode == .moderate ? 1 : 2)
+        registry.makeGauge(name: "scheduler_congestion_mode", help: "0 free, 1 moderate, 2 congested.").set(to: mode)
+        registry.makeGauge(name: "scheduler_slowdown_ratio", help: "Time per output token over its uncongested baseline.")
+            .set(to: snapshot.slowdownRatio ?? 1)
+        registry.makeGauge(name: "scheduler_dispatched_requests", help: "Requests dispatched since start.").set(to: Double(snapshot.dispatchedTotal))
+        registry.makeGauge(name: "scheduler_completed_requests", help: "Requests completed since start.").set(to: Double(snapshot.completedTotal))
+        registry.makeGauge(name: "scheduler_expired_requests", help: "Requests expired or withdrawn since start.").set(to: Double(snapshot.expiredTotal))
+        registry.makeGauge(name: "scheduler_failed_requests", help: "Requests failed since start.").set(to: Double(snapshot.failedTotal))
+        for (reason, count) in snapshot.rejectedByReason {
+            registry.makeGauge(name: "scheduler_rejected_requests", labels: [("reason", reason)], help: "Requests rejected since start, by reason.")
+                .set(to: Double(count))
+        }
+    }
+}
