@@ -1,6 +1,7 @@
 import ArgumentParser
 import Contracts
 import Foundation
+import PredictorCore
 import SchedulerCore
 import TextEngine
 
@@ -12,7 +13,7 @@ struct SimulateBenchmark: AsyncParsableCommand {
         abstract: "Virtual-time policy simulator: the real scheduler core against a simulated congested provider."
     )
 
-    @Option(help: "Requests per run.") var requests = 2000
+    @Option(help: "Requests per run.") var requests = 1000
     @Option(help: "Seeds per cell (mean ± std over them).") var seeds = 5
     @Option(help: "Sweeps to run, comma-separated: policies, information, noise.") var sweeps = "policies,information,noise"
     @Option(help: "Regimes to run, comma-separated (balanced, high_congestion, heavy_dominated).")

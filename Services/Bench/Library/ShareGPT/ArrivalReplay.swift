@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Contracts
 import Foundation
+import PredictorCore
 import NIOCore
 import NIOHTTP1
 

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import PredictorCore
 import TextEngine
 
 /// The end-to-end benchmark's data: a seed set for the predictor's history and a disjoint measured set replayed as

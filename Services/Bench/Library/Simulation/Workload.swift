@@ -122,13 +122,15 @@ public struct Regime: Sendable, Equatable, Codable {
         case load
     }
 
-    /// The three regimes of the report. Balanced: ShareGPT's own mix at 70% load (the provider keeps up on average;
-    /// bursts still push a direct client past the knee). High congestion: the same mix at 95% load (long excursions
-    /// past the knee). Heavy-dominated: 60% long-form at 90% load.
+    /// The three regimes of the report. Balanced: ShareGPT's own mix at 90% of the provider's saturated throughput
+    /// (the provider keeps up on average; Poisson bursts push a direct client past the knee). High congestion: the same
+    /// mix at 110% (a sustained overload over the run: the backlog grows until arrivals stop). Heavy-dominated: 60%
+    /// long-reply conversations at 105% (long replies spend less of their time in TTFT, so the same offered load
+    /// congests less).
     public static let standard: [Regime] = [
-        Regime(name: "balanced", heavyShare: -1, load: 0.70),
-        Regime(name: "high_congestion", heavyShare: -1, load: 0.95),
-        Regime(name: "heavy_dominated", heavyShare: 0.60, load: 0.90),
+        Regime(name: "balanced", heavyShare: -1, load: 0.90),
+        Regime(name: "high_congestion", heavyShare: -1, load: 1.10),
+        Regime(name: "heavy_dominated", heavyShare: 0.60, load: 1.05),
     ]
 }
 
