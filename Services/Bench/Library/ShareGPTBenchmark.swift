@@ -1,0 +1,111 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Contracts
+import Foundation
+import NIOCore
+import ServiceRuntime
+import TextEngine
+
+/// `maitre-bench sharegpt`: the end-to-end benchmark. Real executables on loopback (simulated upstream replaying the
+/// ShareGPT trace with congestion on, predictor, proxy, scheduler), one fixed seeded-Poisson arrival sequence
+/// replayed in each mode against a fresh stack: naive (straight through the proxy), scheduler, oracle.
+struct ShareGPTBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sharegpt",
+        abstract: "End-to-end ShareGPT benchmark: naive vs scheduler vs oracle on a congested simulated provider."
+    )
+
+    @Option(help: "Measured requests.") var totalRequests = 200
+    @Option(help: "ShareGPT conversations seeded into the predictor's history (disjoint from the measured ones).")
+    var seedCount = 300
+    @Option(help: "Seed of the ShareGPT shuffle, the class labels and the arrival sequence.") var seed: UInt64 = 0
+    @Option(help: "Arrival rate, requests per second of model time (Poisson).") var rate = 2.6
+    @Option(help: "Modes to run, comma-separated: naive, scheduler, oracle.") var modes = "naive,scheduler,oracle"
+    @Option(help: "JSON results file (every request's timings). The SVG chart goes next to it.") var out = "results.json"
+    @Option(help: "Wall seconds per model second (0.25 = four times faster than the modelled provider).")
+    var timeScale = 0.25
+    @Option(help: "Folder of the maitre executables (default: the folder of this executable).") var binDir: String?
+    @Option(help: "Folder for logs, trace and service data (default: a new temporary folder).") var workDir: String?
+    @Option(help: "Model name sent upstream.") var model = "gpt-4o-mini"
+    @Option(help: "Predictor embedder: auto, minilm or hashed.") var embedder = "auto"
+    @Option(help: "Share of requests whose client label is the other class's (see the class rule).") var labelNoise = 0.05
+    @OptionGroup var upstream: UpstreamModelOptions
+
+    func run() async throws {
+        var rule = DeadlineRule()
+        rule.labelNoise = labelNoise
+        let provider = upstream.model
+        let bin = URL(fileURLWithPath: binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path)
+        let work = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-sharegpt-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let wanted = modes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        for mode in wanted where !["naive", "scheduler", "oracle"].contains(mode) {
+            throw ValidationError("unknown mode \(mode) (naive, scheduler, oracle)")
+        }
+
+        FileHandle.standardError.write(Data("preparing ShareGPT (\(seedCount) seed + \(totalRequests) measured)…\n".utf8))
+        let tokenizer = try CL100KTokenizer.loadDefault()
+        let workload = try ShareGPTWorkload(
+            seedCount: seedCount, total: totalRequests, seed: seed, rate: rate, rule: rule, model: provider, tokenizer: tokenizer)
+        let trace = work.appendingPathComponent("trace.jsonl")
+        try workload.traceLines().write(to: trace, atomically: true, encoding: .utf8)
+
+        let shortShare = Double(workload.measured.filter { $0.outputTokens <= rule.shortMaxOutputTokens }.count) / Double(max(totalRequests, 1))
+        let interactiveLabels = Double(workload.requests.filter { $0.clientClass == .interactive }.count) / Double(max(totalRequests, 1))
+        let meanOutput = Double(workload.measured.reduce(0) { $0 + $1.outputTokens }) / Double(max(totalRequests, 1))
+        var report = ShareGPTReport(
+            command: (["maitre-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
+            settings: [
+                "total_requests": String(totalRequests), "seed_count": String(seedCount), "seed": String(seed),
+                "rate_per_s": String(rate), "time_scale": String(timeScale), "model": model, "embedder": embedder,
+                "offered_load": String(format: "%.2f", rate * meanOutput / provider.saturatedTokensPerSecond),
+                "mean_output_tokens": String(format: "%.1f", meanOutput),
+            ],
+            deadlineRule: rule, ruleText: Self.ruleText(rule, provider: provider), upstream: provider,
+            classShares: [
+                "short (reference ≤ \(rule.shortMaxOutputTokens))": shortShare, "heavy": 1 - shortShare,
+                "labelled interactive": interactiveLabels, "labelled heavy": 1 - interactiveLabels,
+            ])
+        FileHandle.standardError.write(Data("rule: \(report.ruleText)\n".utf8))
+
+        let http = HTTPClientService(readTimeout: .seconds(3600), maxConnectionsPerHost: 4096)
+        do {
+            for mode in wanted {
+                let stack = ServiceStack(
+                    binDirectory: bin, workDirectory: work.appendingPathComponent(mode), client: http.client, provider: provider,
+                    timeScale: timeScale, trace: trace, embedder: embedder)
+                let requests = try await stack.run(mode: mode, workload: workload, model: model)
+                report.add(mode: mode, requests: requests)
+            }
+        } catch {
+            try? await http.client.shutdown()
+            throw error
+        }
+        try await http.client.shutdown()
+
+        print(report.text())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: out))
+        let svgPath = (out.hasSuffix(".json") ? String(out.dropLast(5)) : out) + ".svg"
+        let series = report.modes.map { mode in
+            (mode: mode.mode, byClass: [
+                "short": mode.requests.filter { $0.referenceOutputTokens <= rule.shortMaxOutputTokens }.compactMap(\.latencyMs),
+                "heavy": mode.requests.filter { $0.referenceOutputTokens > rule.shortMaxOutputTokens }.compactMap(\.latencyMs),
+            ])
+        }
+        try LatencyCDFChart.svg(title: "Latency CDF, ShareGPT \(totalRequests) requests at \(rate)/s (seed \(seed))", series: series)
+            .write(toFile: svgPath, atomically: true, encoding: .utf8)
+        print("wrote \(out) and \(svgPath); logs in \(work.path)")
+    }
+
+    static func ruleText(_ rule: DeadlineRule, provider: KneeLatencyModel) -> String {
+        "class = the client's use case (ShareGPT stand-in: reference reply ≤ \(rule.shortMaxOutputTokens) tokens → interactive, "
+            + "else heavy; \(Int(rule.labelNoise * 100))% of labels flipped); max_tokens = \(rule.interactiveMaxTokens) interactive / "
+            + "\(rule.heavyMaxTokens) heavy; deadline = arrival + \(rule.slack) × (ttft(prompt) + (max_tokens − 1) × "
+            + "\(provider.tpotMs) ms), the provider's uncongested time for max_tokens — about "
+            + String(format: "%.1f s interactive, %.1f s heavy", rule.budgetMs(clientClass: .interactive, promptTokens: 0, model: provider) / 1000,
+                rule.budgetMs(clientClass: .heavy, promptTokens: 0, model: provider) / 1000)
+            + "; never the true length"
+    }
+}

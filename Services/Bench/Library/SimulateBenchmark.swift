@@ -1,0 +1,91 @@
+import ArgumentParser
+import Contracts
+import Foundation
+import PredictorCore
+import SchedulerCore
+import TextEngine
+
+/// `maitre-bench simulate`: the policy simulator. Virtual time, ShareGPT lengths, the unchanged scheduler core; sweeps
+/// of allocation policies, the information ladder and predictor noise over three regimes and several seeds.
+struct SimulateBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Virtual-time policy simulator: the real scheduler core against a simulated congested provider."
+    )
+
+    @Option(help: "Requests per run.") var requests = 1000
+    @Option(help: "Seeds per cell (mean ± std over them).") var seeds = 5
+    @Option(help: "Sweeps to run, comma-separated: policies, information, noise.") var sweeps = "policies,information,noise"
+    @Option(help: "Regimes to run, comma-separated (balanced, high_congestion, heavy_dominated).")
+    var regimes = "balanced,high_congestion,heavy_dominated"
+    @Option(help: "Multiplicative prediction error of the 'predicted' rung (log-normal σ = ln(1 + error)).")
+    var predictedError = 0.5
+    @Option(help: "Prediction errors of the noise sweep, comma-separated.") var noiseLevels = "0,0.2,0.4,0.6,0.8"
+    @Option(help: "ShareGPT conversations in the seed history (medians for the lower rungs); disjoint from the pool.")
+    var historyCount = 1000
+    @Option(help: "ShareGPT conversations workloads are drawn from.") var poolCount = 4000
+    @Option(help: "Seed of the ShareGPT shuffle.") var dataSeed: UInt64 = 0
+    @Option(help: "Markdown report path.") var out = "docs/benchmarks/simulator.md"
+    @Option(help: "Also write every cell's figures as JSON here.") var json: String?
+    @OptionGroup var upstream: UpstreamModelOptions
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let tokenizer = try CL100KTokenizer.loadDefault()
+        let samples = try ShareGPTDataset.samples(count: historyCount + poolCount, seed: dataSeed, tokenizer: tokenizer)
+        let history = samples.prefix(historyCount).map(\.lengths)
+        let pool = samples.dropFirst(historyCount).map(\.lengths)
+        print("ShareGPT: \(history.count) history + \(pool.count) pool conversations (\(ContinuousClock.now - started))")
+
+        let config = SimulatorConfig(
+            model: upstream.model, rule: DeadlineRule(), requests: requests, seeds: seeds,
+            regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) },
+            predictedError: predictedError,
+            noiseLevels: noiseLevels.split(separator: ",").compactMap { Double($0) })
+        var runner = SimulatorSweeps(config: config, pool: pool, history: history)
+        let wanted = Set(sweeps.split(separator: ",").map(String.init))
+        var report = SimulatorReport(config: config, historyMedians: runner.medians)
+        if wanted.contains("policies") { report.policies = runner.policySweep() }
+        if wanted.contains("information") { report.information = runner.informationSweep() }
+        if wanted.contains("noise") { report.noise = runner.noiseSweep() }
+        report.wallSeconds = (ContinuousClock.now - started).seconds
+        report.simulatedRequests = runner.simulatedRequests
+        let markdown = report.markdown()
+        print(markdown)
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try markdown.write(toFile: out, atomically: true, encoding: .utf8)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+        print("wrote \(out)")
+    }
+}
+
+/// The simulated provider's latency model on the command line (shared by `simulate` and `sharegpt`).
+struct UpstreamModelOptions: ParsableArguments {
+    @Option(name: .customLong("upstream-base-ttft-ms"), help: "Time to first token before prefill.")
+    var baseTTFTMs = 300.0
+    @Option(name: .customLong("upstream-prefill-ms-per-token"), help: "Prefill time per prompt token.")
+    var prefillMsPerToken = 0.2
+    @Option(name: .customLong("upstream-tpot-ms"), help: "Time per output token at or below the knee.")
+    var tpotMs = 20.0
+    @Option(name: .customLong("upstream-knee"), help: "Concurrent requests the provider serves at full speed.")
+    var knee = 16
+    @Option(name: .customLong("upstream-alpha"), help: "Slowdown per knee-width of concurrency past the knee.")
+    var alpha = 1.0
+    @Option(name: .customLong("upstream-concurrency-cap"), help: "Requests served at once; more queue at the provider.")
+    var concurrencyCap = 64
+
+    var model: KneeLatencyModel {
+        KneeLatencyModel(
+            baseTTFTMs: baseTTFTMs, prefillMsPerToken: prefillMsPerToken, tpotMs: tpotMs, knee: knee, alpha: alpha,
+            concurrencyCap: concurrencyCap)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,85 @@
+import Contracts
+import Foundation
+import SchedulerCore
+
+/// What the scheduler is told about a request's size (the simulator's information ladder).
+public enum InformationLevel: String, Sendable, Codable, CaseIterable {
+    /// Nothing: no class, no max_tokens; every request predicted at the history's median length.
+    case none
+    /// The client's class label and max_tokens; size predicted as the class's median in the history.
+    case classLabel = "class_label"
+    /// Class label, max_tokens and a predicted magnitude from `PredictionErrorModel`.
+    case predicted
+    /// Class label, max_tokens and the true output length.
+    case oracle
+}
+
+/// Multiplicative log-normal prediction error: predicted = true × exp(σ·Z), σ = ln(1 + error). "40% error" means a
+/// typical (one σ) factor of 1.4 either way; p90 is predicted as p50 × exp(1.2816 σ), what a calibrated
+/// quantile predictor with that spread would say.
+public struct PredictionErrorModel: Sendable, Equatable, Codable {
+    public var error: Double
+
+    public init(error: Double) { self.error = error }
+
+    public var sigma: Double { log(1 + max(error, 0)) }
+
+    public func predict(trueTokens: Int, generator: inout SeededGenerator) -> (p50: Int, p90: Int) {
+        let z = generator.normal()
+        let p50 = max(1, Int((Double(trueTokens) * exp(sigma * z)).rounded()))
+        let p90 = max(p50, Int((Double(p50) * exp(1.2816 * sigma)).rounded()))
+        return (p50, p90)
+    }
+}
+
+/// Turns workload requests into the engine's jobs at a given information level.
+public struct JobFactory: Sendable {
+    public var level: InformationLevel
+    public var errorModel: PredictionErrorModel
+    /// Medians of the seed history: overall and per client class (what "no information" and "class label" know).
+    public var medianOutputTokens: Int
+    public var classMedianOutputTokens: [ClientClass: Int]
+
+    public init(
+        level: InformationLevel, errorModel: PredictionErrorModel, medianOutputTokens: Int,
+        classMedianOutputTokens: [ClientClass: Int]
+    ) {
+        self.level = level
+        self.errorModel = errorModel
+        self.medianOutputTokens = medianOutputTokens
+        self.classMedianOutputTokens = classMedianOutputTokens
+    }
+
+    /// Medians of a history of samples labelled by `rule` (labels without noise: the history records outcomes).
+    public init(level: InformationLevel, errorModel: PredictionErrorModel, history: [LengthSample], rule: DeadlineRule) {
+        func median(_ values: [Int]) -> Int {
+            guard !values.isEmpty else { return 1 }
+            let sorted = values.sorted()
+            return sorted[sorted.count / 2]
+        }
+        let short = history.filter { $0.outputTokens <= rule.shortMaxOutputTokens }.map(\.outputTokens)
+        let long = history.filter { $0.outputTokens > rule.shortMaxOutputTokens }.map(\.outputTokens)
+        self.init(
+            level: level, errorModel: errorModel, medianOutputTokens: median(history.map(\.outputTokens)),
+            classMedianOutputTokens: [.interactive: median(short), .heavy: median(long)])
+    }
+
+    public func job(_ request: WorkloadRequest, generator: inout SeededGenerator) -> Job {
+        let requestClass: RequestClass? = level == .none ? nil : (request.clientClass == .interactive ? .interactive : .heavy)
+        let prediction: (p50: Int, p90: Int)
+        switch level {
+        case .none: prediction = (medianOutputTokens, medianOutputTokens)
+        case .classLabel:
+            let median = classMedianOutputTokens[request.clientClass] ?? medianOutputTokens
+            prediction = (median, median)
+        case .predicted: prediction = errorModel.predict(trueTokens: request.outputTokens, generator: &generator)
+        case .oracle: prediction = (request.outputTokens, request.outputTokens)
+        }
+        return Job(
+            id: String(request.index), tenantId: "default", requestedClass: requestClass,
+            submittedAtMs: request.arrivalMs, deadlineAtMs: request.deadlineMs,
+            predictedOutputTokensP50: prediction.p50, predictedOutputTokensP90: prediction.p90,
+            promptTokens: request.promptTokens, maxTokens: level == .none ? Int.max : request.maxTokens)
+    }
+}
+

@@ -1,0 +1,101 @@
+import Contracts
+import SchedulerCore
+import Testing
+
+@testable import Bench
+
+/// The simulation loop on tiny workloads whose timings can be worked out by hand.
+struct SimulationTests {
+    let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 8)
+
+    func request(_ index: Int, at arrival: Double, output: Int, deadline: Double, clientClass: ClientClass = .interactive) -> WorkloadRequest {
+        WorkloadRequest(
+            index: index, arrivalMs: arrival, promptTokens: 10, outputTokens: output, clientClass: clientClass,
+            maxTokens: 4096, deadlineMs: deadline)
+    }
+
+    @Test func directModeSendsOnArrivalAndSharesTheProvider() {
+        let requests = [request(0, at: 0, output: 11, deadline: 250), request(1, at: 0, output: 6, deadline: 150)]
+        let outcomes = Simulation(model: model).run(requests, mode: .direct)
+        #expect(outcomes.map(\.status) == [.completed, .completed])
+        #expect(abs(outcomes[0].finishedAtMs! - 250) < 1e-6)
+        #expect(abs(outcomes[1].finishedAtMs! - 200) < 1e-6)
+        let metrics = RunMetrics(outcomes, shortMaxOutputTokens: 256)
+        #expect(metrics.completionRate == 1)
+        #expect(metrics.deadlineSatisfaction == 0.5)
+        #expect(abs(metrics.makespanMs - 250) < 1e-6)
+        #expect(abs(metrics.goodputPerSecond - 4) < 1e-9)
+    }
+
+    @Test func scheduledModeRunsTheRealEngineAndCompletesEverything() {
+        // A budget of one request's worth of tokens serialises the two requests; the engine must still finish both.
+        var policy = SchedulerPolicy()
+        policy.interactiveInflightTokens = 11
+        policy.heavyInflightTokens = 1
+        policy.maxCapacityScale = 1
+        policy.minCapacityScale = 1
+        let jobs = JobFactory(level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
+        let requests = [request(0, at: 0, output: 11, deadline: 10_000), request(1, at: 0, output: 11, deadline: 10_000)]
+        let outcomes = Simulation(model: model).run(requests, mode: .scheduled(policy: policy, jobs: jobs))
+        #expect(outcomes.allSatisfy { $0.status == .completed })
+        // One at a time at full speed: 0–200 ms, then 200–400 ms.
+        let finishes = outcomes.compactMap(\.finishedAtMs).sorted()
+        #expect(abs(finishes[0] - 200) < 1e-6)
+        #expect(abs(finishes[1] - 400) < 1e-6)
+    }
+
+    @Test func scheduledShortRequestOvertakesQueuedLongOne() {
+        var policy = SchedulerPolicy()
+        policy.interactiveInflightTokens = 50
+        policy.heavyInflightTokens = 50
+        policy.heavyBorrowFraction = 0
+        policy.maxCapacityScale = 1
+        policy.minCapacityScale = 1
+        let jobs = JobFactory(level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
+        // A long request holds the heavy budget; a second long one waits; a short one arrives later and goes at once.
+        let requests = [
+            request(0, at: 0, output: 40, deadline: 100_000, clientClass: .heavy),
+            request(1, at: 1, output: 40, deadline: 100_000, clientClass: .heavy),
+            request(2, at: 2, output: 5, deadline: 1_000),
+        ]
+        let outcomes = Simulation(model: model).run(requests, mode: .scheduled(policy: policy, jobs: jobs))
+        #expect(outcomes[2].dispatchedAtMs == 2)
+        #expect(outcomes[1].dispatchedAtMs! > outcomes[0].arrivalMs + 100)
+        #expect(outcomes[2].metDeadline)
+    }
+
+    @Test func deadlineRuleUsesOnlyClassAndMaxTokens() {
+        let rule = DeadlineRule()
+        let provider = KneeLatencyModel()
+        let short = rule.budgetMs(clientClass: .interactive, promptTokens: 100, model: provider)
+        // 3 × (300 + 0.2·100 + 255·20) = 3 × 5420.
+        #expect(abs(short - 16_260) < 1e-6)
+        var generator = SeededGenerator(seed: 1)
+        var noiseless = rule
+        noiseless.labelNoise = 0
+        let long = noiseless.request(
+            index: 0, sample: LengthSample(promptTokens: 100, outputTokens: 900), arrivalMs: 5, model: provider,
+            generator: &generator)
+        #expect(long.clientClass == .heavy)
+        #expect(long.maxTokens == 2048)
+        #expect(abs(long.deadlineMs - 5 - 3 * (320 + 2047 * 20)) < 1e-6)
+    }
+
+    @Test func percentileInterpolatesLikeNumpy() {
+        #expect(Statistics.percentile([1, 2, 3, 4], 0.5) == 2.5)
+        #expect(Statistics.percentile([10], 0.95) == 10)
+        #expect(abs(Statistics.percentile(Array(1...100).map(Double.init), 0.95) - 95.05) < 1e-9)
+    }
+
+    @Test func predictionErrorHasTheStatedSpread() {
+        var generator = SeededGenerator(seed: 42)
+        let model = PredictionErrorModel(error: 0.6)
+        let logs = (0..<20_000).map { _ in log(Double(model.predict(trueTokens: 1000, generator: &generator).p50) / 1000) }
+        #expect(abs(Statistics.mean(logs)) < 0.02)
+        #expect(abs(Statistics.standardDeviation(logs) - log(1.6)) < 0.02)
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// A 20-request run of the end-to-end ShareGPT benchmark with the debug executables: every mode runs against a fresh
+/// stack and the JSON report has sane figures. Small and fast (time scale 0.05, hashed embedder); no speed assertions.
+@Suite(.serialized)
+struct SharegptBenchmarkSmokeTests {
+    @Test func twentyRequestRunReportsEveryModeWithSaneFields() async throws {
+        let bench = try BinaryLocator.url(for: "maitre-bench")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-sharegpt-smoke-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let out = folder.appendingPathComponent("results.json")
+        let process = Process()
+        process.executableURL = bench
+        process.arguments = [
+            "sharegpt", "--total-requests", "20", "--seed-count", "30", "--seed", "3", "--rate", "4", "--time-scale", "0.05",
+            "--embedder", "hashed", "--bin-dir", BinaryLocator.directory.path, "--work-dir", folder.appendingPathComponent("work").path,
+            "--out", out.path,
+        ]
+        let log = folder.appendingPathComponent("bench.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        let printed = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "maitre-bench sharegpt failed:\n\(printed.suffix(4000))")
+        guard process.terminationStatus == 0 else { return }
+
+        let data = try Data(contentsOf: out)
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let modes = try #require(report["modes"] as? [[String: Any]])
+        #expect(modes.compactMap { $0["mode"] as? String } == ["naive", "scheduler", "oracle"])
+        for mode in modes {
+            let name = mode["mode"] as? String ?? "?"
+            let metrics = try #require(mode["metrics"] as? [String: Double], "\(name) has no metrics")
+            let requests = try #require(mode["requests"] as? [[String: Any]])
+            #expect(requests.count == 20, "\(name)")
+            #expect(metrics["requests"] == 20)
+            let completion = metrics["completion_rate"] ?? -1
+            #expect(completion > 0.5 && completion <= 1, "\(name) completion \(completion)")
+            let deadlines = metrics["deadline_satisfaction"] ?? -1
+            #expect(deadlines >= 0 && deadlines <= completion, "\(name)")
+            #expect((metrics["makespan_ms"] ?? 0) > 0, "\(name)")
+            #expect((metrics["global_p95_ms"] ?? 0) >= (metrics["short_p50_ms"] ?? 0), "\(name)")
+            for request in requests where (request["status"] as? Int) == 200 {
+                let arrival = request["arrival_ms"] as? Double ?? -1
+                let finished = request["finished_ms"] as? Double ?? -1
+                #expect(finished > arrival, "\(name) request \(request["index"] ?? "?") finished before it arrived")
+                #expect((request["output_tokens"] as? Int ?? 0) <= (request["max_tokens"] as? Int ?? 0))
+            }
+            if name != "naive" {
+                #expect((mode["delta_vs_naive_percent"] as? [String: Double])?["short_p95"] != nil)
+            }
+        }
+        #expect(printed.contains("short P95 ms"))
+        let svg = try String(contentsOf: folder.appendingPathComponent("results.svg"), encoding: .utf8)
+        #expect(svg.contains("<polyline"))
+    }
+}
