@@ -1,3 +1,4 @@
+import PredictorCore
 import ArgumentParser
 import AsyncHTTPClient
 import Contracts
