@@ -1,7 +1,7 @@
 import Foundation
 import MockLLMCore
-import TextEngine
 import Testing
+import TextEngine
 
 @Suite struct FillerTextTests {
     struct Fixture: Decodable {

@@ -34,7 +34,9 @@ enum TokenCounting {
     static func load(logger: Logger) -> any TokenCounter {
         do {
             let tokenizer = try CL100KTokenizer.loadDefault()
-            logger.info("token counts are exact cl100k_base", metadata: ["rank_file": "\(CL100KTokenizer.locateRankFile()?.path ?? "?")"])
+            logger.info(
+                "token counts are exact cl100k_base",
+                metadata: ["rank_file": "\(CL100KTokenizer.locateRankFile()?.path ?? "?")"])
             return CachingTokenCounter(CL100KCounter(tokenizer: tokenizer))
         } catch {
             logger.warning(
