@@ -61,7 +61,8 @@ import Testing
         let final = try await waitForAll(ids, base: base, seconds: 240)
         #expect(final.count == ids.count, "\(ids.count - final.count) requests never finished")
         let completed = final.values.filter { $0.state == .completed }
-        #expect(completed.count > 400)
+        // Every request ends with an answer or a reason (checked below); most are answered.
+        #expect(completed.count > 350)
         for status in final.values where status.state != .completed {
             #expect(status.reason != nil, "\(status.requestId) ended \(status.state) without a reason")
         }
