@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Contracts
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
 import PredictorCore
 
@@ -45,10 +46,15 @@ public struct PredictorBenchmark: AsyncParsableCommand {
         }
         let prompts = Self.prompts(count: max(requests, 1))
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { try? client.syncShutdown() }
-        for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
-            try await measurePredict(client: client, base: url, prompts: prompts, concurrency: max(1, level))
+        do {
+            for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
+                try await measurePredict(client: client, base: url, prompts: prompts, concurrency: max(1, level))
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
         }
+        try await client.shutdown()
     }
 
     func measureRetrieval(rows count: Int) {
@@ -79,6 +85,7 @@ public struct PredictorBenchmark: AsyncParsableCommand {
         let encoder = JSONEncoder()
         let bodies = try prompts.map { try encoder.encode(PredictRequest(prompt: $0, model: model)) }
         let start = ContinuousClock.now
+        let requests = self.requests
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
