@@ -56,10 +56,12 @@ import Testing
 
     @Test func strictReplayNeverSeesTheRowItPredicts() {
         // Every row is identical except its output: a leak of the row's own output would make MAE 0.
-        let rows = (0..<80).map { i in
-            HistoryRow(
-                id: Int64(i + 1), embedding: [1, 0], surface: PromptSurface.of("x").values, promptTokens: 5,
-                outputTokens: i % 2 == 0 ? 10 : 1000, maxTokens: nil, model: "m", taskType: nil, tenantId: nil,
+        let surface = PromptSurface.of("x").values
+        let rows: [HistoryRow] = (0..<80).map { (i: Int) -> HistoryRow in
+            let output: Int = i % 2 == 0 ? 10 : 1000
+            return HistoryRow(
+                id: Int64(i + 1), embedding: [1, 0], surface: surface, promptTokens: 5,
+                outputTokens: output, maxTokens: nil, model: "m", taskType: nil, tenantId: nil,
                 success: true, finishReason: nil, time: Double(i))
         }
         let report = ReplayEvaluator(settings: PredictionSettings(), training: TrainingParameters(minimumRows: 1000), warmup: 20).run(rows)

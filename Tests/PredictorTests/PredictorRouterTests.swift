@@ -17,7 +17,7 @@ import Testing
     }
 
     static func json(_ value: some Encodable) -> ByteBuffer {
-        ByteBuffer(data: try! JSONEncoder().encode(value))
+        ByteBuffer(bytes: try! JSONEncoder().encode(value))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
@@ -87,28 +87,33 @@ import Testing
         try await Self.app().test(.router) { client in
             try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: #"{"model":"m"}"#)) { response in
                 #expect(response.status == .badRequest)
-                #expect(try Self.envelope(response).error.param == "prompt")
+                let decoded = try Self.envelope(response)
+                #expect(decoded.error.param == "prompt")
             }
             for maxTokens in [-5, 0, 1_000_000_000] {
                 let request = PredictRequest(prompt: "hi", maxTokens: maxTokens, model: "m")
                 try await client.execute(uri: "/predict", method: .post, body: Self.json(request)) { response in
                     #expect(response.status == .badRequest)
-                    #expect(try Self.envelope(response).error.param == "max_tokens")
+                    let decoded = try Self.envelope(response)
+                    #expect(decoded.error.param == "max_tokens")
                 }
             }
             var records = (0..<5).map { Self.report($0) }
             records[3].outputTokens = -1
             try await client.execute(uri: "/ingest/batch", method: .post, body: Self.json(OutcomeBatch(records: records))) { response in
                 #expect(response.status == .badRequest)
-                #expect(try Self.envelope(response).error.param == "records[3].output_tokens")
+                let decoded = try Self.envelope(response)
+                #expect(decoded.error.param == "records[3].output_tokens")
             }
             try await client.execute(uri: "/models", method: .get) { response in
-                #expect(try Self.decode(ModelProfilesResponse.self, response).historySize == 0)
+                let decoded = try Self.decode(ModelProfilesResponse.self, response)
+                #expect(decoded.historySize == 0)
             }
             let huge = PredictRequest(prompt: String(repeating: "a", count: 2_000_000), model: "m")
             try await client.execute(uri: "/predict", method: .post, body: Self.json(huge)) { response in
                 #expect(response.status == .badRequest)
-                #expect(try Self.envelope(response).error.code == "prompt_too_long")
+                let decoded = try Self.envelope(response)
+                #expect(decoded.error.code == "prompt_too_long")
             }
         }
     }
@@ -132,12 +137,14 @@ import Testing
                 #expect(body.usage.promptTokens == 8)  // hashed embedder: words + 2 specials each
             }
             try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: #"{"input":"hello"}"#)) { response in
-                #expect(try Self.decode(EmbeddingResponse.self, response).data.count == 1)
+                let decoded = try Self.decode(EmbeddingResponse.self, response)
+                #expect(decoded.data.count == 1)
             }
             for bad in [#"{"input":42}"#, #"{"input":[1,2]}"#, #"{"input":[]}"#, #"{}"#] {
                 try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: bad)) { response in
                     #expect(response.status == .badRequest)
-                    #expect(try Self.envelope(response).error.type == "invalid_request_error")
+                    let decoded = try Self.envelope(response)
+                    #expect(decoded.error.type == "invalid_request_error")
                 }
             }
         }

@@ -3,7 +3,6 @@ import AsyncHTTPClient
 import Contracts
 import Foundation
 import NIOCore
-import NIOFoundationCompat
 import NIOHTTP1
 import PredictorCore
 
@@ -45,16 +44,10 @@ public struct PredictorBenchmark: AsyncParsableCommand {
             return
         }
         let prompts = Self.prompts(count: max(requests, 1))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        do {
-            for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
-                try await measurePredict(client: client, base: url, prompts: prompts, concurrency: max(1, level))
-            }
-        } catch {
-            try? await client.shutdown()
-            throw error
+        let client = HTTPClient.shared
+        for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
+            try await measurePredict(client: client, base: url, prompts: prompts, concurrency: max(1, level))
         }
-        try await client.shutdown()
     }
 
     func measureRetrieval(rows count: Int) {
@@ -84,17 +77,17 @@ public struct PredictorBenchmark: AsyncParsableCommand {
     func measurePredict(client: HTTPClient, base: String, prompts: [String], concurrency: Int) async throws {
         let encoder = JSONEncoder()
         let bodies = try prompts.map { try encoder.encode(PredictRequest(prompt: $0, model: model)) }
+        let total = requests
         let start = ContinuousClock.now
-        let requests = self.requests
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
                     var times: [Double] = []
-                    for index in stride(from: worker, to: requests, by: concurrency) {
+                    for index in stride(from: worker, to: total, by: concurrency) {
                         var request = HTTPClientRequest(url: base + "/predict")
                         request.method = .POST
                         request.headers.add(name: "content-type", value: "application/json")
-                        request.body = .bytes(ByteBuffer(data: bodies[index % bodies.count]))
+                        request.body = .bytes(ByteBuffer(bytes: bodies[index % bodies.count]))
                         let sent = ContinuousClock.now
                         let response = try await client.execute(request, timeout: .seconds(60))
                         _ = try await response.body.collect(upTo: 1 << 20)

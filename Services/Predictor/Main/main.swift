@@ -5,7 +5,7 @@ import ServiceRuntime
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "evaluate", "seed":
-    await PredictorCommand.main(arguments)
+    await PredictorCommand.run(arguments: arguments)
 default:
     let serveArguments = arguments.first == "serve" ? Array(arguments.dropFirst()) : arguments
     let settings = ServiceLauncher.resolveSettings(service: "predictor", specs: PredictorConfiguration.specs, arguments: serveArguments)

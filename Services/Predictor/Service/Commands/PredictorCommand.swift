@@ -15,6 +15,11 @@ public struct PredictorCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Runs `evaluate` or `seed` with `arguments` (without the executable name), then exits.
+    public static func run(arguments: [String]) async {
+        await main(arguments)
+    }
 }
 
 /// Options shared by the offline commands: which settings and embedder to use.
