@@ -240,8 +240,10 @@ public struct SchedulerEngine: Sendable {
             if rateLimited {
                 congestion.recordCompletion(rateLimited: true, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
             }
-            if record.attempts < policy.maxAttempts, now < record.deadlineAtMs {
-                let wait = outcome.retryAfterMs ?? policy.rateLimitRetryMs
+            // A late request is still worth sending (it would be dispatched late anyway): retry until it expires.
+            if record.attempts < policy.maxAttempts, now < record.expiresAtMs(graceFactor: policy.expiryGraceFactor) {
+                let doubling = Double(1 << min(record.attempts - 1, 3))
+                let wait = outcome.retryAfterMs ?? policy.rateLimitRetryMs * doubling
                 let what = rateLimited ? "answered 429" : "could not be reached"
                 let reason = outcome.reason.map { ReasonCode.rateLimitedRequeue.reason("\($0.message) Retrying in \(Int(wait)) ms.") }
                     ?? ReasonCode.rateLimitedRequeue.reason("The upstream \(what) on attempt \(record.attempts); retrying in \(Int(wait)) ms.")

@@ -115,7 +115,10 @@ public struct SchedulerPolicy: Sendable, Equatable {
     public var baselineUpAlpha = 0.002
 
     // Rate limits from upstream.
-    public var maxAttempts = 3
+    /// Dispatches per request before a 429 or an unreachable upstream fails it. Generous: a 429 says "later", not
+    /// "never", and the request keeps its deadline (it expires on its own when waiting is pointless).
+    public var maxAttempts = 6
+    /// Back-off after a 429 without Retry-After, doubling per attempt up to 8×.
     public var rateLimitRetryMs = 1000.0
 
     public init() {}

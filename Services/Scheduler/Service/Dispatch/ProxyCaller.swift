@@ -47,6 +47,8 @@ struct ProxyCaller: Sendable {
     let client: HTTPClient
     let targets: ProxyTargets
     let timeoutMs: Int
+    /// Smallest `X-Deadline-Ms` sent upstream.
+    var minDeadlineMs: Double = 30_000
 
     /// The HTTP request for a dispatch: the stored chat completion body, plus `X-Predicted-Output-Tokens`,
     /// `X-Request-ID`, `X-Tenant-ID` and `X-Deadline-Ms` (time left until the deadline).
@@ -57,7 +59,9 @@ struct ProxyCaller: Sendable {
         http.headers.add(name: MaitreHeader.predictedOutputTokens, value: String(dispatch.predictedOutputTokens))
         http.headers.add(name: MaitreHeader.requestID, value: dispatch.requestId)
         http.headers.add(name: MaitreHeader.tenant, value: dispatch.tenantId)
-        http.headers.add(name: MaitreHeader.deadlineMs, value: String(Int(max(dispatch.deadlineAtMs - nowMs, 0))))
+        // The proxy may queue a request for this long. A request dispatched late is still meant to be served, so
+        // the proxy gets at least `minDeadlineMs`, never a budget of zero.
+        http.headers.add(name: MaitreHeader.deadlineMs, value: String(Int(max(dispatch.deadlineAtMs - nowMs, minDeadlineMs))))
         http.headers.add(name: MaitreHeader.requestClass, value: dispatch.requestClass.rawValue)
         for (name, value) in extraHeaders { http.headers.add(name: name, value: value) }
         http.body = .bytes(body)

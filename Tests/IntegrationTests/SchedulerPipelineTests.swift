@@ -1,0 +1,156 @@
+import Contracts
+import Foundation
+import Testing
+
+/// Scheduler → proxy → simulated upstream on loopback (the predictor is left unreachable here, so sizes come from
+/// the scheduler's local prior; the proxy's outcome reports are switched off).
+@Suite(.serialized) struct SchedulerPipelineTests {
+    struct Pipeline {
+        var mock: ServiceProcess
+        var proxy: ServiceProcess
+        var scheduler: ServiceProcess
+
+        func stop() {
+            _ = scheduler.stop()
+            _ = proxy.stop()
+            _ = mock.stop()
+        }
+    }
+
+    /// The upstream runs 50× faster than real time, so hundreds of requests finish in seconds.
+    private func startPipeline(schedulerEnvironment: [String: String] = [:]) async throws -> Pipeline {
+        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
+        let proxy = try await ServiceProcess.start(
+            "maitre-proxy",
+            environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": ""])
+        var environment = [
+            "PROXY_URLS": proxy.baseURL,
+            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+        ]
+        environment.merge(schedulerEnvironment) { $1 }
+        let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: environment)
+        return Pipeline(mock: mock, proxy: proxy, scheduler: scheduler)
+    }
+
+    @Test func fiveHundredMixedRequestsAllEndCompletedOrRefusedWithAReason() async throws {
+        let pipeline = try await startPipeline()
+        defer { pipeline.stop() }
+        let base = pipeline.scheduler.baseURL
+        var ids: [String] = []
+        var refusedAtTheDoor = 0
+        for index in 0..<500 {
+            let heavy = index % 4 == 0
+            let submit = SubmitRequest(
+                prompt: "Request \(index): " + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 40 : 2),
+                maxTokens: heavy ? 1500 : 120,
+                model: "gpt-4o-mini",
+                tenantId: "tenant-\(index % 5)",
+                requestClass: index % 10 == 0 ? .heavy : nil,
+                priority: index % 7,
+                // A few impossible deadlines: they must end with a reason, not vanish.
+                deadlineMs: index % 50 == 0 ? 1 : nil)
+            let response = try await TestHTTP.post("\(base)/submit", body: submit)
+            if response.status == 429 {
+                refusedAtTheDoor += 1
+                #expect(response.header("Retry-After") != nil)
+                continue
+            }
+            #expect(response.status == 202)
+            ids.append(try response.decode(SubmitResponse.self).requestId)
+        }
+        let final = try await waitForAll(ids, base: base, seconds: 240)
+        #expect(final.count == ids.count, "\(ids.count - final.count) requests never finished")
+        let completed = final.values.filter { $0.state == .completed }
+        #expect(completed.count > 400)
+        for status in final.values where status.state != .completed {
+            #expect(status.reason != nil, "\(status.requestId) ended \(status.state) without a reason")
+        }
+        for status in completed {
+            #expect(status.result?.statusCode == 200)
+            #expect((status.result?.usage?.completionTokens ?? 0) > 0)
+            #expect(status.timings.dispatchedUnixMs != nil)
+        }
+        let metrics = try await TestHTTP.get("\(base)/metrics").decode(MetricsSnapshot.self)
+        let state = try #require(metrics.state)
+        #expect(state["completed_total"] != nil)
+        _ = refusedAtTheDoor
+    }
+
+    /// Waits until every request is in a final state; returns them.
+    private func waitForAll(_ ids: [String], base: String, seconds: Int) async throws -> [String: StatusResponse] {
+        var final: [String: StatusResponse] = [:]
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while final.count < ids.count && ContinuousClock.now < deadline {
+            for id in ids where final[id] == nil {
+                let response = try await TestHTTP.get("\(base)/status/\(id)")
+                #expect(response.status == 200, "request \(id) is unknown")
+                guard response.status == 200 else { continue }
+                let status = try response.decode(StatusResponse.self)
+                if status.state.isTerminal { final[id] = status }
+            }
+            if final.count < ids.count { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        return final
+    }
+
+    @Test func killNineInTheMiddleLosesNoAcceptedRequest() async throws {
+        var pipeline = try await startPipeline(schedulerEnvironment: ["MAX_INFLIGHT_REQUESTS": "8"])
+        defer { pipeline.stop() }
+        var ids: [String] = []
+        for index in 0..<120 {
+            let submit = SubmitRequest(prompt: "Crash test \(index)", maxTokens: 400, model: "gpt-4o-mini", tenantId: "t\(index % 3)")
+            let response = try await TestHTTP.post("\(pipeline.scheduler.baseURL)/submit", body: submit)
+            #expect(response.status == 202)
+            ids.append(try response.decode(SubmitResponse.self).requestId)
+        }
+        pipeline.scheduler.kill9()
+        pipeline.scheduler = try await pipeline.scheduler.restart()
+        let final = try await waitForAll(ids, base: pipeline.scheduler.baseURL, seconds: 240)
+        #expect(final.count == ids.count, "\(ids.count - final.count) accepted requests never finished after kill -9")
+        #expect(final.values.filter { $0.state == .completed }.count == ids.count)
+    }
+
+    @Test func theOpenAIPythonClientWorksThroughTheFrontDoorStreamingIncluded() async throws {
+        guard Command.exists("python3") else { return }
+        let pipeline = try await startPipeline()
+        defer { pipeline.stop() }
+        let script = Command.repositoryRoot.appendingPathComponent("Tests/IntegrationTests/python/scheduler_openai_client.py").path
+        let run = try Command.run("python3", [script, pipeline.scheduler.baseURL])
+        #expect(run.status == 0, "\(run.output)")
+        let line = run.output.split(separator: "\n").last.map(String.init) ?? ""
+        let result = try JSONDecoder().decode(FrontDoorResult.self, from: Data(line.utf8))
+        #expect(!(result.plainText ?? "").isEmpty)
+        #expect((result.plainUsage?.completionTokens ?? 0) > 0)
+        #expect(!result.streamedText.isEmpty)
+        #expect(result.streamChunks > 2)
+        #expect((result.streamUsage?.completionTokens ?? 0) > 0)
+        #expect(result.badRequest?.status == 400)
+        #expect(result.badRequest?.param == "X-Deadline-Ms")
+        // The front-door requests were scheduled: they appear in the decisions log.
+        let events = try await TestHTTP.get("\(pipeline.scheduler.baseURL)/events?since=0").decode(EventsResponse.self)
+        #expect(events.events.filter { $0.kind == .dispatch && $0.tenantId == "python" }.count == 2)
+    }
+
+    struct FrontDoorResult: Decodable {
+        struct BadRequest: Decodable {
+            var status: Int
+            var param: String?
+        }
+
+        var plainText: String?
+        var plainUsage: Usage?
+        var streamedText: String
+        var streamChunks: Int
+        var streamUsage: Usage?
+        var badRequest: BadRequest?
+
+        enum CodingKeys: String, CodingKey {
+            case plainText = "plain_text"
+            case plainUsage = "plain_usage"
+            case streamedText = "streamed_text"
+            case streamChunks = "stream_chunks"
+            case streamUsage = "stream_usage"
+            case badRequest = "bad_request"
+        }
+    }
+}
