@@ -11,11 +11,20 @@ import Testing
     @Test func officialOpenAIClientWorksForChatStreamingAndEmbeddings() async throws {
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        // The simulated upstream has no embeddings; the predictor serves OpenAI's /v1/embeddings.
+        // The simulated upstream has no embeddings; the predictor serves OpenAI's /v1/embeddings. While the
+        // predictor in this build lacks the route, a stand-in embeddings upstream takes its place.
         let predictor = try? await ServiceProcess.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
         defer { predictor?.stop() }
-        var yaml = "models:\n  gpt-4o-mini:\n    - api_base: \(mock.baseURL)/v1\n      api_key: sk-upstream\n"
-        if let predictor { yaml += "  text-embedding-3-small:\n    - api_base: \(predictor.baseURL)/v1\n" }
+        var embeddingsBase = predictor?.baseURL ?? ""
+        var fake: Process?
+        if !(try await predictorServesEmbeddings(predictor)) {
+            let port = try FreePort.allocate()
+            fake = try await Self.startFakePredictor(port: port, reports: FileManager.default.temporaryDirectory.appendingPathComponent("unused-\(port).jsonl"))
+            embeddingsBase = "http://127.0.0.1:\(port)"
+        }
+        defer { if let fake, fake.isRunning { kill(fake.processIdentifier, SIGKILL) } }
+        let yaml = "models:\n  gpt-4o-mini:\n    - api_base: \(mock.baseURL)/v1\n      api_key: sk-upstream\n"
+            + "  text-embedding-3-small:\n    - api_base: \(embeddingsBase)/v1\n"
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-client-\(UUID().uuidString.prefix(8)).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         let proxy = try await ServiceProcess.start(
@@ -23,9 +32,7 @@ import Testing
             environment: ["PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "PROXY_API_KEYS": "client-key", "LOG_LEVEL": "warning"]
         )
         defer { proxy.stop() }
-        var arguments = [Self.pythonFolder.appendingPathComponent("proxy_openai_client.py").path, "\(proxy.baseURL)/v1", "client-key"]
-        let embeddingsServed = try await predictorServesEmbeddings(predictor)
-        if embeddingsServed { arguments.append("text-embedding-3-small") }
+        let arguments = [Self.pythonFolder.appendingPathComponent("proxy_openai_client.py").path, "\(proxy.baseURL)/v1", "client-key", "text-embedding-3-small"]
         let result = try Command.run("python3", arguments)
         #expect(result.status == 0, "\(result.output)")
         let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -36,15 +43,29 @@ import Testing
         #expect((stream?["chunks"] as? Int ?? 0) > 1)
         #expect((stream?["content"] as? String)?.isEmpty == false)
         #expect(object?["unknown_model"] as? Int == 404)
-        if embeddingsServed {
-            let embeddings = object?["embeddings"] as? [String: Any]
-            #expect(embeddings?["count"] as? Int == 2)
-            #expect((embeddings?["dimension"] as? Int ?? 0) > 0)
-        }
+        let embeddings = object?["embeddings"] as? [String: Any]
+        #expect(embeddings?["count"] as? Int == 2)
+        #expect((embeddings?["dimension"] as? Int ?? 0) > 0)
         // The upstream key never leaks into what the proxy shows.
         let stats = try await TestHTTP.get("\(proxy.baseURL)/_stats")
         #expect(!stats.text.contains("sk-upstream"))
         #expect(!proxy.logs().contains("sk-upstream"))
+    }
+
+    /// Starts `proxy_fake_predictor.py` on `port` and waits until it answers.
+    static func startFakePredictor(port: Int, reports: URL) async throws -> Process {
+        let fake = Process()
+        fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        fake.arguments = ["python3", pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port), reports.path]
+        fake.standardOutput = FileHandle.nullDevice
+        fake.standardError = FileHandle.nullDevice
+        fake.standardInput = FileHandle.nullDevice
+        try fake.run()
+        for _ in 0..<100 {
+            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)), ready.status == 200 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return fake
     }
 
     /// Whether `predictor` answers OpenAI's embeddings request (it may not be built with that route yet).
@@ -59,18 +80,8 @@ import Testing
         defer { mock.stop() }
         let port = try FreePort.allocate()
         let reports = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-reports-\(UUID().uuidString.prefix(8)).jsonl")
-        let fake = Process()
-        fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        fake.arguments = ["python3", Self.pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port), reports.path]
-        fake.standardOutput = FileHandle.nullDevice
-        fake.standardError = FileHandle.nullDevice
-        fake.standardInput = FileHandle.nullDevice
-        try fake.run()
+        let fake = try await Self.startFakePredictor(port: port, reports: reports)
         defer { if fake.isRunning { kill(fake.processIdentifier, SIGKILL) } }
-        for _ in 0..<100 {
-            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)), ready.status == 200 { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
         let proxy = try await ServiceProcess.start(
             "maitre-proxy",
             environment: [
