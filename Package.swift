@@ -175,7 +175,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MockLLMTests",
-            dependencies: ["MockLLM", "MockLLMCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["MockLLM", "MockLLMCore", "TextEngine", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/MockLLMTests",
             swiftSettings: swiftSettings
         ),

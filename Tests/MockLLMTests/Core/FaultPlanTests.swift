@@ -3,7 +3,9 @@ import Testing
 
 @Suite struct FaultPlanTests {
     @Test func faultsAppearAtTheirConfiguredRates() {
-        let plan = FaultPlan(internalErrorRate: 0.05, unavailableRate: 0.10, hangRate: 0.02, resetRate: 0.08, slowFirstByteRate: 0.2, slowFirstByteSeconds: 1.5)
+        let plan = FaultPlan(
+            internalErrorRate: 0.05, unavailableRate: 0.10, hangRate: 0.02, resetRate: 0.08, slowFirstByteRate: 0.2,
+            slowFirstByteSeconds: 1.5)
         var random = SeededRandom(seed: 7)
         let draws = 100_000
         var counts = [String: Int]()
@@ -41,7 +43,9 @@ import Testing
 
     @Test func theFaultHeaderForcesAFault() throws {
         #expect(try InjectedFault.parseHeader("status=503") == InjectedFault(status: 503))
-        #expect(try InjectedFault.parseHeader("reset-after=5; slow-first-byte-ms=200") == InjectedFault(resetAfterTokens: 5, slowFirstByteSeconds: 0.2))
+        #expect(
+            try InjectedFault.parseHeader("reset-after=5; slow-first-byte-ms=200")
+                == InjectedFault(resetAfterTokens: 5, slowFirstByteSeconds: 0.2))
         #expect(try InjectedFault.parseHeader("hang") == InjectedFault(hang: true))
         #expect(try InjectedFault.parseHeader("none").isNone)
         #expect(throws: FaultHeaderError.self) { try InjectedFault.parseHeader("status=200") }

@@ -1,6 +1,7 @@
 import Foundation
 import MockLLMCore
 import Testing
+import TextEngine
 
 @Suite struct FillerTextTests {
     struct Fixture: Decodable {
@@ -31,7 +32,20 @@ import Testing
         #expect(FillerText.text(tokens: 3) == " The kitchen is")
         #expect(FillerText.text(tokens: 0) == "")
         let whole = FillerText.text(tokens: 100)
-        let chunked = stride(from: 0, to: 100, by: 7).map { FillerText.text(tokens: min(7, 100 - $0), from: $0) }.joined()
+        let chunked = stride(from: 0, to: 100, by: 7).map { FillerText.text(tokens: min(7, 100 - $0), from: $0) }
+            .joined()
         #expect(whole == chunked)
+    }
+}
+
+@Suite struct FillerTextCL100KTests {
+    @Test(.enabled(if: CL100KTokenizer.locateRankFile() != nil, "needs the cl100k rank file"))
+    func everyPrefixOfTheFillerIsExactlyItsLengthInCL100KTokens() throws {
+        let tokenizer = try CL100KTokenizer.loadDefault()
+        for tokens in Array(0..<120) + [257, 1000] {
+            #expect(tokenizer.count(FillerText.text(tokens: tokens)) == tokens)
+        }
+        // A stream's chunks, counted one by one, add up the same.
+        #expect(tokenizer.count(FillerText.text(tokens: 5, from: 11)) == 5)
     }
 }

@@ -37,7 +37,9 @@ import Testing
         #expect(chunked.tokens == 3)
         let tail = profile.decodeStep(remaining: 1, inFlight: 1, maxStepSeconds: 10)
         #expect(tail.tokens == 1)
-        #expect(LatencyProfile.instant.decodeStep(remaining: 500, inFlight: 9, maxStepSeconds: 0.05) == DecodeStep(tokens: 500, seconds: 0))
+        #expect(
+            LatencyProfile.instant.decodeStep(remaining: 500, inFlight: 9, maxStepSeconds: 0.05)
+                == DecodeStep(tokens: 500, seconds: 0))
     }
 
     @Test func aLoneRequestTakesTtftPlusTheRestOfItsTokensAtTpot0() {
@@ -51,7 +53,9 @@ import Testing
         let simulation = ProviderSimulation(profile: profile, maxConcurrency: 1000)
         var previous = 0.0
         for concurrent in [1, 8, 16, 24, 32, 64] {
-            let arrivals = (0..<concurrent).map { _ in ProviderSimulation.Arrival(time: 0, promptTokens: 0, outputTokens: 51) }
+            let arrivals = (0..<concurrent).map { _ in
+                ProviderSimulation.Arrival(time: 0, promptTokens: 0, outputTokens: 51)
+            }
             let finished = simulation.run(arrivals).map(\.finished)
             let expected = profile.totalSeconds(promptTokens: 0, outputTokens: 51, inFlight: concurrent)
             for time in finished { #expect(abs(time - expected) < 1e-6) }

@@ -14,7 +14,9 @@ import Testing
     @Test func maxTokensCapsTheAnswerWithFinishReasonLength() {
         let fingerprint = PromptFingerprint(text: "x")
         let model = OutputLengthModel(trace: [fingerprint.hex: 300])
-        #expect(model.plan(fingerprint: fingerprint, maxTokens: 100) == OutputPlan(tokens: 100, finishReason: "length", naturalTokens: 300, source: .trace))
+        #expect(
+            model.plan(fingerprint: fingerprint, maxTokens: 100)
+                == OutputPlan(tokens: 100, finishReason: "length", naturalTokens: 300, source: .trace))
         #expect(model.plan(fingerprint: fingerprint, maxTokens: 300).finishReason == "stop")
     }
 
@@ -26,7 +28,9 @@ import Testing
         for index in 0..<200 {
             let fingerprint = PromptFingerprint(text: "prompt \(index)")
             #expect(a.naturalLength(fingerprint: fingerprint) == b.naturalLength(fingerprint: fingerprint))
-            if a.naturalLength(fingerprint: fingerprint) != c.naturalLength(fingerprint: fingerprint) { differences += 1 }
+            if a.naturalLength(fingerprint: fingerprint) != c.naturalLength(fingerprint: fingerprint) {
+                differences += 1
+            }
         }
         #expect(differences > 150)
     }

@@ -17,7 +17,10 @@ import Testing
         (#"{"model": "m", "messages": []}"#, "messages"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}"#, "max_tokens"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": -3}"#, "max_tokens"),
-        (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 0}"#, "max_completion_tokens"),
+        (
+            #"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 0}"#,
+            "max_completion_tokens"
+        ),
         (#"{"model": "m", "messages": "hi"}"#, "messages"),
     ]
 
@@ -26,7 +29,10 @@ import Testing
         let app = try await Support.application()
         let (body, param) = Self.cases[index]
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers([:]), body: ByteBuffer(string: body)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Support.headers([:]),
+                body: ByteBuffer(string: body)
+            ) { response in
                 #expect(response.status == .badRequest)
                 let envelope = try Support.decode(ErrorEnvelope.self, response.body)
                 #expect(envelope.error.type == "invalid_request_error")
@@ -38,7 +44,10 @@ import Testing
     @Test func completionsWithMaxTokensZeroGet400() async throws {
         let app = try await Support.application()
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/completions", method: .post, headers: Support.headers([:]), body: ByteBuffer(string: #"{"model": "m", "prompt": "x", "max_tokens": 0}"#)) { response in
+            try await client.execute(
+                uri: "/v1/completions", method: .post, headers: Support.headers([:]),
+                body: ByteBuffer(string: #"{"model": "m", "prompt": "x", "max_tokens": 0}"#)
+            ) { response in
                 #expect(response.status == .badRequest)
             }
         }
@@ -52,13 +61,18 @@ import Testing
         let app = try await Support.application(["accounts": "good:rpm=100"])
         try await app.test(.router) { client in
             for headers in [Support.headers([:]), Support.headers(["Authorization": "Bearer bad"])] {
-                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: try Support.json(Support.chat)) { response in
+                try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: headers, body: try Support.json(Support.chat)
+                ) { response in
                     #expect(response.status == .unauthorized)
                     let envelope = try Support.decode(ErrorEnvelope.self, response.body)
                     #expect(envelope.error.type == "authentication_error")
                 }
             }
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers(["Authorization": "Bearer good"]), body: try Support.json(Support.chat)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Support.headers(["Authorization": "Bearer good"]),
+                body: try Support.json(Support.chat)
+            ) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[HTTPField.Name("x-ratelimit-limit-requests")!] == "100")
                 #expect(response.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] == "99")
@@ -71,11 +85,15 @@ import Testing
         try await app.test(.router) { client in
             let headers = Support.headers(["Authorization": "Bearer k"])
             for _ in 0..<2 {
-                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: try Support.json(Support.chat)) { response in
+                try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: headers, body: try Support.json(Support.chat)
+                ) { response in
                     #expect(response.status == .ok)
                 }
             }
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: try Support.json(Support.chat)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: headers, body: try Support.json(Support.chat)
+            ) { response in
                 #expect(response.status == .tooManyRequests)
                 let envelope = try Support.decode(ErrorEnvelope.self, response.body)
                 #expect(envelope.error.type == "rate_limit_error")
@@ -98,10 +116,12 @@ import Testing
         let body = try Support.json(request)
         try await app.test(.router) { client in
             let headers = Support.headers(["Authorization": "Bearer k"])
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body) { response in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body) {
+                response in
                 #expect(response.status == .ok)
             }
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body) { response in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body) {
+                response in
                 #expect(response.status == .tooManyRequests)
                 #expect(response.headers[.retryAfter] != nil)
                 #expect(response.headers[HTTPField.Name("x-ratelimit-limit-tokens")!] == "150")
@@ -117,7 +137,10 @@ import Testing
     func theFaultHeaderForcesAnErrorStatus(status: Int) async throws {
         let app = try await Support.application()
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "status=\(status)"]), body: try Support.json(Support.chat)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                headers: Support.headers(["X-Mock-Fault": "status=\(status)"]), body: try Support.json(Support.chat)
+            ) { response in
                 #expect(Int(response.status.code) == status)
                 let envelope = try Support.decode(ErrorEnvelope.self, response.body)
                 #expect(!envelope.error.message.isEmpty)
@@ -128,7 +151,10 @@ import Testing
     @Test func aHangEndsIn504AfterTheHangTime() async throws {
         let app = try await Support.application(["fault-hang-seconds": "0.01"])
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "hang"]), body: try Support.json(Support.chat)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "hang"]),
+                body: try Support.json(Support.chat)
+            ) { response in
                 #expect(response.status == .gatewayTimeout)
             }
         }
@@ -138,7 +164,10 @@ import Testing
         let app = try await Support.application(["fault-503-rate": "1"])
         try await app.test(.router) { client in
             for _ in 0..<5 {
-                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers([:]), body: try Support.json(Support.chat)) { response in
+                try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: Support.headers([:]),
+                    body: try Support.json(Support.chat)
+                ) { response in
                     #expect(response.status == .serviceUnavailable)
                 }
             }
@@ -148,7 +177,10 @@ import Testing
     @Test func anUnparsableFaultHeaderIs400() async throws {
         let app = try await Support.application()
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "explode"]), body: try Support.json(Support.chat)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "explode"]),
+                body: try Support.json(Support.chat)
+            ) { response in
                 #expect(response.status == .badRequest)
             }
         }
@@ -157,8 +189,12 @@ import Testing
     @Test func metricsShowOutcomesAndOccupancy() async throws {
         let app = try await Support.application()
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers([:]), body: try Support.json(Support.chat))
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "status=500"]), body: try Support.json(Support.chat))
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Support.headers([:]),
+                body: try Support.json(Support.chat))
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Support.headers(["X-Mock-Fault": "status=500"]),
+                body: try Support.json(Support.chat))
             try await client.execute(uri: "/metrics?format=prometheus", method: .get) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains(#"mock_llm_requests_total{outcome="completed"} 1"#))
@@ -170,7 +206,9 @@ import Testing
                 let snapshot = try Support.decode(MetricsSnapshot.self, response.body)
                 guard case .object(let state) = snapshot.state else { Issue.record("no state"); return }
                 #expect(state["in_flight"] == .number(0))
-                guard case .object(let outcomes) = state["requests_by_outcome"] else { Issue.record("no outcomes"); return }
+                guard case .object(let outcomes) = state["requests_by_outcome"] else {
+                    Issue.record("no outcomes"); return
+                }
                 #expect(outcomes["completed"] == .number(1))
             }
         }

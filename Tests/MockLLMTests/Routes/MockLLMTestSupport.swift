@@ -19,7 +19,8 @@ enum MockLLMTestSupport {
         let configuration = try MockLLMConfiguration.defaults(settings)
         var logger = Logger(label: "mock-llm-test")
         logger.logLevel = .critical
-        return try await buildApplication(configuration: configuration, metrics: ServiceMetrics(), logger: logger, tokenCounter: counter)
+        return try await buildApplication(
+            configuration: configuration, metrics: ServiceMetrics(), logger: logger, tokenCounter: counter)
     }
 
     static func json(_ value: some Encodable) throws -> ByteBuffer {
@@ -46,6 +47,9 @@ enum MockLLMTestSupport {
 
     static let chat = ChatCompletionRequest(
         model: "gpt-4o-mini",
-        messages: [ChatMessage(role: "system", content: "You are terse."), ChatMessage(role: "user", content: "Say something about kitchens.")]
+        messages: [
+            ChatMessage(role: "system", content: "You are terse."),
+            ChatMessage(role: "user", content: "Say something about kitchens."),
+        ]
     )
 }

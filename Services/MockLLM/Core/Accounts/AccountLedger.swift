@@ -150,7 +150,9 @@ struct AccountState: Sendable {
 
     init(limits: AccountLimits, windowSeconds: Double, now: Double) {
         self.limits = limits
-        self.requests = limits.requestsPerMinute.map { RateWindow(capacity: $0, windowSeconds: windowSeconds, now: now) }
+        self.requests = limits.requestsPerMinute.map {
+            RateWindow(capacity: $0, windowSeconds: windowSeconds, now: now)
+        }
         self.tokens = limits.tokensPerMinute.map { RateWindow(capacity: $0, windowSeconds: windowSeconds, now: now) }
     }
 

@@ -68,7 +68,8 @@ public struct InjectedFault: Sendable, Equatable {
     /// Extra delay before the first byte.
     public var slowFirstByteSeconds: Double = 0
 
-    public init(status: Int? = nil, hang: Bool = false, resetAfterTokens: Int? = nil, slowFirstByteSeconds: Double = 0) {
+    public init(status: Int? = nil, hang: Bool = false, resetAfterTokens: Int? = nil, slowFirstByteSeconds: Double = 0)
+    {
         self.status = status
         self.hang = hang
         self.resetAfterTokens = resetAfterTokens

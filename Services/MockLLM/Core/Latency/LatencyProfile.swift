@@ -24,7 +24,8 @@ public struct LatencyProfile: Sendable, Equatable {
     }
 
     /// A provider that answers at once: for throughput tests.
-    public static let instant = LatencyProfile(baseSeconds: 0, prefillSecondsPerToken: 0, tpotSeconds: 0, alpha: 0, knee: 1)
+    public static let instant = LatencyProfile(
+        baseSeconds: 0, prefillSecondsPerToken: 0, tpotSeconds: 0, alpha: 0, knee: 1)
 
     /// Time to first token (without queueing) for a prompt of `promptTokens`.
     public func timeToFirstToken(promptTokens: Int) -> Double {
@@ -56,7 +57,9 @@ public struct LatencyProfile: Sendable, Equatable {
     /// follows changes of the in-flight count at that granularity; `chunkTokens` caps the step for
     /// streaming, where each step is one SSE chunk. The first output token is due at ttft itself, so the
     /// first step (`isFirst`) spends no time on it.
-    public func decodeStep(remaining: Int, inFlight: Int, maxStepSeconds: Double, chunkTokens: Int = .max, isFirst: Bool = false) -> DecodeStep {
+    public func decodeStep(
+        remaining: Int, inFlight: Int, maxStepSeconds: Double, chunkTokens: Int = .max, isFirst: Bool = false
+    ) -> DecodeStep {
         guard remaining > 0 else { return DecodeStep(tokens: 0, seconds: 0) }
         let perToken = timePerOutputToken(inFlight: inFlight)
         var tokens = min(remaining, max(1, chunkTokens))
@@ -70,7 +73,8 @@ public struct LatencyProfile: Sendable, Equatable {
     /// Time of a whole answer of `outputTokens` at a constant in-flight count (no queueing):
     /// ttft + (outputTokens − 1) · tpot(n).
     public func totalSeconds(promptTokens: Int, outputTokens: Int, inFlight: Int) -> Double {
-        timeToFirstToken(promptTokens: promptTokens) + Double(max(0, outputTokens - 1)) * timePerOutputToken(inFlight: inFlight)
+        timeToFirstToken(promptTokens: promptTokens) + Double(max(0, outputTokens - 1))
+            * timePerOutputToken(inFlight: inFlight)
     }
 }
 

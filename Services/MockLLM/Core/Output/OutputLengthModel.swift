@@ -16,7 +16,10 @@ public struct OutputLengthModel: Sendable {
     public static let shareGPTMu = 5.3314
     public static let shareGPTSigma = 1.0957
 
-    public init(mu: Double = shareGPTMu, sigma: Double = shareGPTSigma, maxDrawnTokens: Int = 2048, seed: UInt64 = 0, trace: [String: Int] = [:]) {
+    public init(
+        mu: Double = shareGPTMu, sigma: Double = shareGPTSigma, maxDrawnTokens: Int = 2048, seed: UInt64 = 0,
+        trace: [String: Int] = [:]
+    ) {
         self.mu = mu
         self.sigma = sigma
         self.maxDrawnTokens = max(1, maxDrawnTokens)
@@ -40,9 +43,11 @@ public struct OutputLengthModel: Sendable {
     public func plan(fingerprint: PromptFingerprint, maxTokens: Int?) -> OutputPlan {
         let natural = naturalLength(fingerprint: fingerprint)
         if let maxTokens, natural.tokens > maxTokens {
-            return OutputPlan(tokens: maxTokens, finishReason: "length", naturalTokens: natural.tokens, source: natural.source)
+            return OutputPlan(
+                tokens: maxTokens, finishReason: "length", naturalTokens: natural.tokens, source: natural.source)
         }
-        return OutputPlan(tokens: natural.tokens, finishReason: "stop", naturalTokens: natural.tokens, source: natural.source)
+        return OutputPlan(
+            tokens: natural.tokens, finishReason: "stop", naturalTokens: natural.tokens, source: natural.source)
     }
 }
 

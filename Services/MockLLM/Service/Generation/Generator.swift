@@ -41,7 +41,8 @@ struct Generator: Sendable {
             throw APIError(status: .gatewayTimeout, message: "The request timed out.", type: .timeout, code: "timeout")
         }
         do {
-            try await pause(job.fault.slowFirstByteSeconds + runtime.latency.timeToFirstToken(promptTokens: job.promptTokens))
+            try await pause(
+                job.fault.slowFirstByteSeconds + runtime.latency.timeToFirstToken(promptTokens: job.promptTokens))
         } catch {
             lease.end(refund: false)
             throw error
@@ -53,7 +54,9 @@ struct Generator: Sendable {
         return try await completeResponse(job, encoding: encoding, lease: lease, headers: rateHeaders)
     }
 
-    private func completeResponse(_ job: GenerationJob, encoding: ResponseEncoding, lease: GenerationLease, headers: HTTPFields) async throws -> Response {
+    private func completeResponse(
+        _ job: GenerationJob, encoding: ResponseEncoding, lease: GenerationLease, headers: HTTPFields
+    ) async throws -> Response {
         defer { lease.end(refund: false) }
         let target = job.fault.resetAfterTokens.map { min($0, job.plan.tokens) } ?? job.plan.tokens
         try await decode(tokens: target, maxStepSeconds: decodeStepSeconds, chunkTokens: .max) { _, _ in }
@@ -62,44 +65,53 @@ struct Generator: Sendable {
         if job.fault.resetAfterTokens != nil {
             runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: target)
             let partial = try encoding.truncatedBody()
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await writer.write(partial)
-                throw InjectedReset()
-            })
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    try await writer.write(partial)
+                    throw InjectedReset()
+                })
         }
         runtime.count(.completed, promptTokens: job.promptTokens, completionTokens: job.plan.tokens)
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try encoding.completeBody()))
     }
 
-    private func streamingResponse(_ job: GenerationJob, encoding: ResponseEncoding, lease: GenerationLease, headers: HTTPFields) -> Response {
+    private func streamingResponse(
+        _ job: GenerationJob, encoding: ResponseEncoding, lease: GenerationLease, headers: HTTPFields
+    ) -> Response {
         var headers = headers
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         let runtime = runtime
-        return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
-            defer { lease.end(refund: false) }
-            var produced = 0
-            do {
-                if let opening = try encoding.openingEvent() { try await writer.write(opening) }
-                let resetAt = job.fault.resetAfterTokens
-                try await decode(tokens: min(resetAt ?? .max, job.plan.tokens), maxStepSeconds: .infinity, chunkTokens: streamChunkTokens) { start, count in
-                    try await writer.write(try encoding.contentEvent(from: start, count: count))
-                    produced = start + count
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { [self] writer in
+                defer { lease.end(refund: false) }
+                var produced = 0
+                do {
+                    if let opening = try encoding.openingEvent() { try await writer.write(opening) }
+                    let resetAt = job.fault.resetAfterTokens
+                    try await decode(
+                        tokens: min(resetAt ?? .max, job.plan.tokens), maxStepSeconds: .infinity,
+                        chunkTokens: streamChunkTokens
+                    ) { start, count in
+                        try await writer.write(try encoding.contentEvent(from: start, count: count))
+                        produced = start + count
+                    }
+                    if resetAt != nil {
+                        runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: produced)
+                        throw InjectedReset()
+                    }
+                    try await writer.write(try encoding.closingEvents())
+                    try await writer.finish(nil)
+                } catch let error as InjectedReset {
+                    throw error
+                } catch {
+                    runtime.count(.disconnected, promptTokens: job.promptTokens, completionTokens: produced)
+                    throw error
                 }
-                if resetAt != nil {
-                    runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: produced)
-                    throw InjectedReset()
-                }
-                try await writer.write(try encoding.closingEvents())
-                try await writer.finish(nil)
-            } catch let error as InjectedReset {
-                throw error
-            } catch {
-                runtime.count(.disconnected, promptTokens: job.promptTokens, completionTokens: produced)
-                throw error
-            }
-            runtime.count(.completed, promptTokens: job.promptTokens, completionTokens: produced)
-        })
+                runtime.count(.completed, promptTokens: job.promptTokens, completionTokens: produced)
+            })
     }
 
     /// Produces `tokens` output tokens in steps whose pace follows the current in-flight count,
@@ -134,7 +146,9 @@ struct Generator: Sendable {
         case 429: return .rateLimited("Rate limit reached (injected).", retryAfterSeconds: 1)
         default:
             let type: ErrorType = status >= 500 ? .server : .invalidRequest
-            return APIError(status: .init(code: status), message: "Injected fault: HTTP \(status).", type: type, code: "injected_fault")
+            return APIError(
+                status: .init(code: status), message: "Injected fault: HTTP \(status).", type: type,
+                code: "injected_fault")
         }
     }
 }

@@ -59,12 +59,15 @@ struct ResponseEncoding {
         if job.includeUsage {
             switch job.endpoint {
             case .chat:
-                var chunk = ChatCompletionChunk(id: job.id, created: job.created, model: job.model, choices: [], usage: job.usage)
+                var chunk = ChatCompletionChunk(
+                    id: job.id, created: job.created, model: job.model, choices: [], usage: job.usage)
                 chunk.usage = job.usage
                 var usageEvent = try event(chunk)
                 buffer.writeBuffer(&usageEvent)
             case .completion:
-                var usageEvent = try event(CompletionResponse(id: job.id, created: job.created, model: job.model, choices: [], usage: job.usage))
+                var usageEvent = try event(
+                    CompletionResponse(
+                        id: job.id, created: job.created, model: job.model, choices: [], usage: job.usage))
                 buffer.writeBuffer(&usageEvent)
             }
         }
@@ -79,11 +82,15 @@ struct ResponseEncoding {
     }
 
     private func chatChunk(delta: ChatCompletionChunk.Delta, finishReason: String?) -> ChatCompletionChunk {
-        ChatCompletionChunk(id: job.id, created: job.created, model: job.model, choices: [.init(index: 0, delta: delta, finishReason: finishReason)])
+        ChatCompletionChunk(
+            id: job.id, created: job.created, model: job.model,
+            choices: [.init(index: 0, delta: delta, finishReason: finishReason)])
     }
 
     private func completionChunk(text: String, finishReason: String?) -> CompletionResponse {
-        CompletionResponse(id: job.id, created: job.created, model: job.model, choices: [.init(index: 0, text: text, finishReason: finishReason)], usage: nil)
+        CompletionResponse(
+            id: job.id, created: job.created, model: job.model,
+            choices: [.init(index: 0, text: text, finishReason: finishReason)], usage: nil)
     }
 
     private func event(_ value: some Encodable) throws -> ByteBuffer {

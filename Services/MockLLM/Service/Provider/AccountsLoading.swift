@@ -8,7 +8,8 @@ import Yams
 enum AccountsLoading {
     static func load(_ spec: String?) throws -> [AccountLimits] {
         guard let spec, !spec.isEmpty else { return [] }
-        let looksLikeFile = spec.hasSuffix(".yaml") || spec.hasSuffix(".yml") || FileManager.default.fileExists(atPath: spec)
+        let looksLikeFile =
+            spec.hasSuffix(".yaml") || spec.hasSuffix(".yml") || FileManager.default.fileExists(atPath: spec)
         do {
             if looksLikeFile { return try fromYAML(path: spec) }
             return try AccountLimits.parseList(spec)
@@ -35,14 +36,16 @@ enum AccountsLoading {
         } else if let list = loaded as? [[String: Any]] {
             entries = try list.map { try keyed($0, path: path) }
         } else {
-            throw SettingError(key: "accounts", message: "\(path) must hold a mapping of keys to limits or a list of accounts")
+            throw SettingError(
+                key: "accounts", message: "\(path) must hold a mapping of keys to limits or a list of accounts")
         }
         var accounts: [AccountLimits] = []
         for (key, fields) in entries.sorted(by: { $0.0 < $1.0 }) {
             var account = AccountLimits(key: key)
             for (name, value) in fields where name != "key" {
                 guard let number = value as? Int, number > 0 else {
-                    throw SettingError(key: "accounts", message: "\(name) of key \(key) in \(path) must be a positive integer")
+                    throw SettingError(
+                        key: "accounts", message: "\(name) of key \(key) in \(path) must be a positive integer")
                 }
                 try account.set(name, number)
             }

@@ -12,7 +12,8 @@ public struct ProviderInstruments: Sendable {
     public init(metrics: ServiceMetrics) {
         let registry = metrics.registry
         inFlight = registry.makeGauge(name: "mock_llm_in_flight", help: "Requests being served (the n of tpot(n)).")
-        queueDepth = registry.makeGauge(name: "mock_llm_queue_depth", help: "Requests waiting behind the concurrency cap.")
+        queueDepth = registry.makeGauge(
+            name: "mock_llm_queue_depth", help: "Requests waiting behind the concurrency cap.")
         var outcomes: [ProviderTotals.Outcome: Counter] = [:]
         for outcome in ProviderTotals.Outcome.allCases {
             outcomes[outcome] = registry.makeCounter(
@@ -21,8 +22,10 @@ public struct ProviderInstruments: Sendable {
             )
         }
         self.outcomes = outcomes
-        promptTokens = registry.makeCounter(name: "mock_llm_prompt_tokens_total", help: "Prompt tokens of served requests.")
-        completionTokens = registry.makeCounter(name: "mock_llm_completion_tokens_total", help: "Output tokens generated.")
+        promptTokens = registry.makeCounter(
+            name: "mock_llm_prompt_tokens_total", help: "Prompt tokens of served requests.")
+        completionTokens = registry.makeCounter(
+            name: "mock_llm_completion_tokens_total", help: "Output tokens generated.")
     }
 
     func record(_ outcome: ProviderTotals.Outcome, promptTokens: Int, completionTokens: Int) {

@@ -46,11 +46,12 @@ public final class ProviderRuntime: Sendable {
         self.outputLengths = outputLengths
         self.tokenCounter = tokenCounter
         self.accountsOpen = accounts.isEmpty
-        self.state = Mutex(State(
-            admission: AdmissionQueue(maxConcurrency: maxConcurrency, maxQueue: maxQueue),
-            ledger: AccountLedger(accounts: accounts, windowSeconds: windowSeconds, now: 0),
-            faultRandom: SeededRandom(seed: seed, stream: 0xFA17)
-        ))
+        self.state = Mutex(
+            State(
+                admission: AdmissionQueue(maxConcurrency: maxConcurrency, maxQueue: maxQueue),
+                ledger: AccountLedger(accounts: accounts, windowSeconds: windowSeconds, now: 0),
+                faultRandom: SeededRandom(seed: seed, stream: 0xFA17)
+            ))
     }
 
     /// Seconds since the runtime started: the clock of the rate windows.
@@ -81,7 +82,8 @@ public final class ProviderRuntime: Sendable {
             throw APIError.unauthorized("Incorrect API key provided: \(Self.redact(key)).")
         case .limited(let kind, let retryAfter, let status):
             count(.rateLimited)
-            var error = APIError.rateLimited(Self.message(kind, status: status, retryAfter: retryAfter), retryAfterSeconds: retryAfter)
+            var error = APIError.rateLimited(
+                Self.message(kind, status: status, retryAfter: retryAfter), retryAfterSeconds: retryAfter)
             for (name, value) in status.headers { error.extraHeaders[name] = value }
             throw error
         }
@@ -126,7 +128,9 @@ public final class ProviderRuntime: Sendable {
             return
         case .rejected:
             count(.overloaded)
-            throw APIError.serviceUnavailable("The engine is currently overloaded, please try again later.", code: "engine_overloaded", retryAfterSeconds: 1)
+            throw APIError.serviceUnavailable(
+                "The engine is currently overloaded, please try again later.", code: "engine_overloaded",
+                retryAfterSeconds: 1)
         case .withdrawn:
             throw CancellationError()
         }
@@ -171,7 +175,9 @@ public final class ProviderRuntime: Sendable {
                 inFlight: state.admission.inFlight,
                 queueDepth: state.admission.queueDepth,
                 totals: state.totals,
-                accounts: state.ledger.statuses(now: now).map { AccountSnapshot(key: Self.redact($0.key), inFlight: $0.inFlight, status: $0.status) }
+                accounts: state.ledger.statuses(now: now).map {
+                    AccountSnapshot(key: Self.redact($0.key), inFlight: $0.inFlight, status: $0.status)
+                }
             )
         }
     }
@@ -184,9 +190,11 @@ public final class ProviderRuntime: Sendable {
         let wait = RateLimitStatus.format(retryAfter)
         switch kind {
         case .requests:
-            return "Rate limit reached for requests per min (RPM): Limit \(status.limitRequests ?? 0), Used \((status.limitRequests ?? 0) - (status.remainingRequests ?? 0)). Please try again in \(wait)."
+            return
+                "Rate limit reached for requests per min (RPM): Limit \(status.limitRequests ?? 0), Used \((status.limitRequests ?? 0) - (status.remainingRequests ?? 0)). Please try again in \(wait)."
         case .tokens:
-            return "Rate limit reached for tokens per min (TPM): Limit \(status.limitTokens ?? 0), Remaining \(status.remainingTokens ?? 0). Please try again in \(wait)."
+            return
+                "Rate limit reached for tokens per min (TPM): Limit \(status.limitTokens ?? 0), Remaining \(status.remainingTokens ?? 0). Please try again in \(wait)."
         case .concurrency:
             return "Too many concurrent requests for this key. Please try again in \(wait)."
         }

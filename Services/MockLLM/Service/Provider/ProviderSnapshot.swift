@@ -39,9 +39,15 @@ public struct ProviderSnapshot: Sendable {
         var outcomes: [String: JSONValue] = [:]
         for (name, count) in totals.outcomes { outcomes[name] = .number(Double(count)) }
         let accountValues: [JSONValue] = accounts.map { account in
-            var fields: [String: JSONValue] = ["key": .string(account.key), "in_flight": .number(Double(account.inFlight))]
-            if let remaining = account.status.remainingRequests { fields["remaining_requests"] = .number(Double(remaining)) }
-            if let remaining = account.status.remainingTokens { fields["remaining_tokens"] = .number(Double(remaining)) }
+            var fields: [String: JSONValue] = [
+                "key": .string(account.key), "in_flight": .number(Double(account.inFlight)),
+            ]
+            if let remaining = account.status.remainingRequests {
+                fields["remaining_requests"] = .number(Double(remaining))
+            }
+            if let remaining = account.status.remainingTokens {
+                fields["remaining_tokens"] = .number(Double(remaining))
+            }
             return .object(fields)
         }
         return .object([

@@ -1,6 +1,8 @@
+import Foundation
 import Logging
 import MockLLMCore
 import Synchronization
+import TextEngine
 
 /// Remembers the counts of recent texts: chat roles, system prompts and benchmark prompts repeat, and
 /// the handler should not pay for BPE twice. Bounded: the table is dropped when it grows past `limit`.
@@ -30,7 +32,27 @@ final class CachingTokenCounter: TokenCounter, Sendable {
 /// Picks the token counter: exact cl100k when the rank file is found, else the chars/4 approximation.
 enum TokenCounting {
     static func load(logger: Logger) -> any TokenCounter {
-        logger.warning("cl100k tokenizer not available in this build: prompt and output token counts use the chars/4 approximation")
-        return CachingTokenCounter(ApproximateTokenCounter())
+        do {
+            let tokenizer = try CL100KTokenizer.loadDefault()
+            logger.info(
+                "token counts are exact cl100k_base",
+                metadata: ["rank_file": "\(CL100KTokenizer.locateRankFile()?.path ?? "?")"])
+            return CachingTokenCounter(CL100KCounter(tokenizer: tokenizer))
+        } catch {
+            logger.warning(
+                "cl100k rank file unavailable: prompt token counts use the chars/4 approximation",
+                metadata: ["reason": "\(error)"]
+            )
+            return CachingTokenCounter(ApproximateTokenCounter())
+        }
+    }
+}
+
+/// Exact cl100k_base counts from the text engine's tokenizer.
+struct CL100KCounter: TokenCounter {
+    let tokenizer: CL100KTokenizer
+
+    func count(_ text: String) -> Int {
+        tokenizer.count(text)
     }
 }

@@ -21,7 +21,8 @@ struct CompletionRoutes: Sendable {
         router.post("/v1/chat/completions") { request, context in try await chat(request, context: context) }
         router.post("/v1/completions") { request, context in try await completion(request, context: context) }
         router.get("/v1/models") { _, _ in
-            try Response.json(ModelList(data: models.map { ModelInfo(id: $0, created: created, ownedBy: "maitre-mock") }))
+            try Response.json(
+                ModelList(data: models.map { ModelInfo(id: $0, created: created, ownedBy: "maitre-mock") }))
         }
         router.get("/v1/models/{model}") { _, context in
             let id = try context.parameters.require("model")
@@ -90,18 +91,24 @@ struct CompletionRoutes: Sendable {
 
     static func validate(maxTokens: Int?, param: String) throws {
         if let maxTokens, maxTokens <= 0 {
-            throw APIError.invalidRequest("Invalid '\(param)': integer below minimum value. Expected a value >= 1, but got \(maxTokens) instead.", param: param, code: "integer_below_min_value")
+            throw APIError.invalidRequest(
+                "Invalid '\(param)': integer below minimum value. Expected a value >= 1, but got \(maxTokens) instead.",
+                param: param, code: "integer_below_min_value")
         }
     }
 
     static func bearerToken(_ request: Request) -> String? {
         guard let value = request.headers[.authorization] else { return nil }
         let prefix = "Bearer "
-        guard value.count > prefix.count, value.prefix(prefix.count).lowercased() == prefix.lowercased() else { return nil }
+        guard value.count > prefix.count, value.prefix(prefix.count).lowercased() == prefix.lowercased() else {
+            return nil
+        }
         return String(value.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
     }
 
     static func unknownModel(_ id: String) -> APIError {
-        .notFound("The model `\(id)` does not exist or you do not have access to it.", code: "model_not_found", param: "model")
+        .notFound(
+            "The model `\(id)` does not exist or you do not have access to it.", code: "model_not_found", param: "model"
+        )
     }
 }
