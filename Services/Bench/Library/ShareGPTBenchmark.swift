@@ -3,6 +3,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Contracts
 import Foundation
+import PredictorCore
 import NIOCore
 import ServiceRuntime
 import TextEngine

@@ -37,7 +37,7 @@ struct ServiceStack: Sendable {
         try await seed(predictor: predictor, records: workload.seedRecords(model: model))
         let proxy = try await launch("maitre-proxy", [
             "PROXY_DEFAULT_UPSTREAM": mock.baseURL + "/v1", "PREDICTOR_BASE_URL": predictor.baseURL,
-            "PROXY_QUEUE_SIZE": "100000", "PROXY_DEFAULT_DEADLINE_MS": "36000000", "PROXY_READ_TIMEOUT_MS": "36000000",
+            "PROXY_QUEUE_SIZE": "100000", "PROXY_DEFAULT_DEADLINE_MS": "3600000", "PROXY_READ_TIMEOUT_MS": "3600000",
         ])
         let target: ReplayTarget
         if mode == "naive" {
