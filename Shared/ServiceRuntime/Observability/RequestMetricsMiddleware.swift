@@ -1,11 +1,14 @@
 import CoreMetrics
 import Foundation
 import Hummingbird
+import NIOConcurrencyHelpers
 
-/// Counts requests and times them per route and status, into the service's registry.
+/// Counts requests and times them per route and status, into the service's registry. The metric objects are
+/// made once per route, method and status and kept, so the hot path does no registry look-up.
 public struct RequestMetricsMiddleware: RouterMiddleware {
     public typealias Context = ServiceRequestContext
     let metrics: ServiceMetrics
+    private let instruments = RequestInstruments()
 
     public init(metrics: ServiceMetrics) {
         self.metrics = metrics
@@ -15,11 +18,36 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
-        let dimensions = [("route", route), ("method", request.method.rawValue), ("status", String(response.status.code))]
-        Counter(label: "http_requests_total", dimensions: dimensions, factory: metrics.factory).increment()
-        CoreMetrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route), ("method", request.method.rawValue)], factory: metrics.factory)
-            .recordElapsed(since: start)
+        let (counter, timer) = instruments.get(
+            route: route, method: request.method.rawValue, status: Int(response.status.code), factory: metrics.factory
+        )
+        counter.increment()
+        timer.recordElapsed(since: start)
         return response
+    }
+}
+
+/// The request counter and timer of each route, method and status seen so far.
+final class RequestInstruments: Sendable {
+    private struct Key: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    private let cache = NIOLockedValueBox<[Key: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
+
+    func get(route: String, method: String, status: Int, factory: any MetricsFactory) -> (CoreMetrics.Counter, CoreMetrics.Timer) {
+        let key = Key(route: route, method: method, status: status)
+        return cache.withLockedValue { cache in
+            if let found = cache[key] { return found }
+            let made = (
+                Counter(label: "http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                CoreMetrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+            )
+            cache[key] = made
+            return made
+        }
     }
 }
 
