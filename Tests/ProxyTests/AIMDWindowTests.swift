@@ -2,8 +2,33 @@ import ProxyCore
 import Testing
 
 @Suite struct AIMDWindowTests {
-    func window(initial: Double = 2, max: Double = 16, target: Double? = nil) -> AIMDWindow {
-        AIMDWindow(settings: AIMDSettings(initialWindow: initial, maxWindow: max, latencyTargetMs: target, minimumSamples: 4))
+    func window(initial: Double = 2, max: Double = 16, target: Double? = nil, slowStart: Bool = false) -> AIMDWindow {
+        AIMDWindow(
+            settings: AIMDSettings(initialWindow: initial, maxWindow: max, latencyTargetMs: target, minimumSamples: 4, slowStart: slowStart))
+    }
+
+    @Test func slowStartGrowsByOnePerSuccessUntilTheFirstCongestionThenByOnePerWindow() {
+        var window = window(initial: 2, max: 64, slowStart: true)
+        #expect(window.inSlowStart)
+        // One round trip of 2 successes → 4, then 4 → 8: doubling per round.
+        for _ in 0..<2 { #expect(window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0) == .increased) }
+        #expect(window.limit == 4)
+        for _ in 0..<4 { window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 0) }
+        #expect(window.limit == 8)
+        #expect(window.recordCongestion(sentEpoch: 0) == .decreased)
+        #expect(window.limit == 4)
+        #expect(!window.inSlowStart)
+        #expect(window.slowStartThreshold == 4)
+        // Congestion avoidance: one more per window's worth of successes.
+        for _ in 0..<3 { #expect(window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 1) == .unchanged) }
+        #expect(window.recordSuccess(latencyMs: 100, kind: .complete, sentEpoch: 1) == .increased)
+        #expect(window.limit == 5)
+    }
+
+    @Test func slowStartStopsAtTheCeiling() {
+        var window = window(initial: 1, max: 5, slowStart: true)
+        for _ in 0..<20 { window.recordSuccess(latencyMs: 10, kind: .complete, sentEpoch: 0) }
+        #expect(window.size == 5)
     }
 
     @Test func growsByOneAfterEachWindowOfFastSuccesses() {

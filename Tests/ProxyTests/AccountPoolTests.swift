@@ -27,6 +27,22 @@ import Testing
         #expect(counts == [100, 200, 300])
     }
 
+    @Test func aStreamsFirstByteGrowsTheWindowBeforeTheAnswerEndsAndIsNotCountedTwice() {
+        var pool = AccountPool(deployments: deployments([1], maxConcurrency: 64), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 2)))
+        let first = lease(pool.acquire(model: "m", tokens: 1, now: 0))!
+        let second = lease(pool.acquire(model: "m", tokens: 1, now: 0))!
+        #expect(pool.acquire(model: "m", tokens: 1, now: 0) == .wait(retryAt: nil))
+        // Both streams are still running; their first bytes open room (slow start: one per fast success).
+        #expect(pool.observeFirstByte(first, latencyMs: 80) == .increased)
+        #expect(pool.observeFirstByte(second, latencyMs: 80) == .increased)
+        #expect(pool.accounts[0].window.limit == 4)
+        #expect(lease(pool.acquire(model: "m", tokens: 1, now: 0.1)) != nil)
+        // The end of the answer reconciles the rate window only: no second sample.
+        pool.release(first, outcome: .success(latencyMs: nil, kind: .firstByte, totalTokens: 10), now: 1)
+        #expect(pool.accounts[0].window.limit == 4)
+        #expect(pool.accounts[0].successes == 1)
+    }
+
     @Test func concurrentLoadFollowsWeightAndSkipsFullWindows() {
         var pool = AccountPool(deployments: deployments([1, 1], maxConcurrency: 4), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 2)))
         var leases: [Lease] = []

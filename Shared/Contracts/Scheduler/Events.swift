@@ -104,11 +104,13 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var budgetScale: Double?
     /// The knee-probing part of `budget_scale`.
     public var capacityScale: Double?
-    /// Smoothed time per output token over its uncongested baseline.
+    /// How much slower answers arrive than from the uncongested provider (whole answer, waiting for the first token
+    /// included, or per token, whichever is larger).
     public var slowdownRatio: Double?
     public var msPerOutputToken: Double?
     public var baselineMsPerOutputToken: Double?
     public var ttftMs: Double?
+    public var baselineTtftMs: Double?
     /// Share of recent upstream answers that were 429.
     public var rateLimitedShare: Double?
     public var allocationPolicy: String?
@@ -160,6 +162,7 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case msPerOutputToken = "ms_per_output_token"
         case baselineMsPerOutputToken = "baseline_ms_per_output_token"
         case ttftMs = "ttft_ms"
+        case baselineTtftMs = "baseline_ttft_ms"
         case rateLimitedShare = "rate_limited_share"
         case allocationPolicy = "allocation_policy"
         case orderingPolicy = "ordering_policy"

@@ -31,7 +31,9 @@ public struct Lease: Sendable, Hashable {
 public enum CallOutcome: Sendable, Equatable {
     /// The upstream answered; latency is to the first byte for streams, to the end otherwise.
     /// `elapsedMs` is the unnormalised time (to the first byte for streams), checked against a fixed target.
-    case success(latencyMs: Double, kind: LatencyKind, totalTokens: Int?, elapsedMs: Double? = nil)
+    /// A nil latency means the window already took its sample (`observeFirstByte`) and only the rate window
+    /// is reconciled.
+    case success(latencyMs: Double?, kind: LatencyKind, totalTokens: Int?, elapsedMs: Double? = nil)
     /// 429, with the upstream's `Retry-After` in seconds when it gave one.
     case rateLimited(retryAfter: Double?)
     /// A 5xx answer.
@@ -130,6 +132,14 @@ public struct AccountPool: Sendable {
         return .granted(Lease(account: chosen, epoch: accounts[chosen].window.epoch, reservation: reservation, startedAt: now))
     }
 
+    /// Feeds a stream's time to first byte to the account's window as soon as it is known, instead of at the end
+    /// of the answer: a window that waits for whole answers grows one long answer at a time, so a fresh account
+    /// would hold work back for a minute; the first byte says as much about the account's congestion.
+    @discardableResult
+    public mutating func observeFirstByte(_ lease: Lease, latencyMs: Double) -> WindowChange {
+        accounts[lease.account].window.recordSuccess(latencyMs: latencyMs, kind: .firstByte, sentEpoch: lease.epoch, elapsedMs: latencyMs)
+    }
+
     /// Returns a slot with the call's outcome: adapts the window, reconciles the rate window, sets cooldowns.
     /// Returns what happened to the window and whether a cooldown started.
     @discardableResult
@@ -143,7 +153,9 @@ public struct AccountPool: Sendable {
             account.successes += 1
             account.consecutiveFailures = 0
             account.rate.reconcile(lease.reservation, actualTokens: totalTokens)
-            change = account.window.recordSuccess(latencyMs: latencyMs, kind: kind, sentEpoch: lease.epoch, elapsedMs: elapsedMs)
+            if let latencyMs {
+                change = account.window.recordSuccess(latencyMs: latencyMs, kind: kind, sentEpoch: lease.epoch, elapsedMs: elapsedMs)
+            }
         case .rateLimited(let retryAfter):
             account.rateLimited += 1
             account.errors += 1

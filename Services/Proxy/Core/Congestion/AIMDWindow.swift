@@ -17,6 +17,9 @@ public struct AIMDSettings: Sendable, Equatable {
     /// A spike must also exceed the baseline by this many milliseconds, so sub-millisecond jitter on a very
     /// fast upstream is not mistaken for congestion.
     public var spikeSlackMs: Double
+    /// Slow start, as in TCP: until the first congestion signal the window grows by one per fast success (doubling
+    /// each round trip) instead of one per window, so a fresh account reaches its working size in a few rounds.
+    public var slowStart: Bool
 
     public init(
         initialWindow: Double = 2,
@@ -26,7 +29,8 @@ public struct AIMDSettings: Sendable, Equatable {
         latencyTargetMs: Double? = nil,
         ewmaAlpha: Double = 0.1,
         minimumSamples: Int = 8,
-        spikeSlackMs: Double = 5
+        spikeSlackMs: Double = 5,
+        slowStart: Bool = true
     ) {
         self.maxWindow = max(1, maxWindow)
         self.initialWindow = min(max(1, initialWindow), self.maxWindow)
@@ -36,6 +40,7 @@ public struct AIMDSettings: Sendable, Equatable {
         self.ewmaAlpha = min(max(0.001, ewmaAlpha), 1)
         self.minimumSamples = max(0, minimumSamples)
         self.spikeSlackMs = max(0, spikeSlackMs)
+        self.slowStart = slowStart
     }
 }
 
@@ -56,7 +61,8 @@ public enum WindowChange: Sendable, Equatable {
 
 /// The concurrency window of one upstream account, adapted like TCP's congestion window: additive increase
 /// by one after each window's worth of fast successes, multiplicative decrease on a 429, a 5xx, a timeout or
-/// a latency spike. Each decrease opens a new epoch; congestion signals from requests sent in an older epoch
+/// a latency spike, after a TCP-like slow start (growth by one per success until the first congestion signal, whose
+/// halved window becomes the slow-start threshold; the window grows fast again only up to it). Each decrease opens a new epoch; congestion signals from requests sent in an older epoch
 /// do not cut again, so one burst of errors halves the window once, as one loss event does in TCP.
 public struct AIMDWindow: Sendable, Equatable {
     public let settings: AIMDSettings
@@ -65,13 +71,19 @@ public struct AIMDWindow: Sendable, Equatable {
     /// Number of decreases so far; a request remembers the epoch it was sent in.
     public private(set) var epoch: Int = 0
     private var successesThisRound: Int = 0
+    /// Below this size the window grows by one per success (slow start); infinite until the first congestion signal.
+    public private(set) var slowStartThreshold: Double = .infinity
     private var baselines: [Double?] = [nil, nil]
     private var samples: [Int] = [0, 0]
 
     public init(settings: AIMDSettings) {
         self.settings = settings
         self.size = settings.initialWindow
+        if !settings.slowStart { slowStartThreshold = 0 }
     }
+
+    /// Whether the window is still in slow start.
+    public var inSlowStart: Bool { size < slowStartThreshold }
 
     /// Requests that may be in flight at once.
     public var limit: Int { max(1, Int(size.rounded(.down))) }
@@ -110,6 +122,11 @@ public struct AIMDWindow: Sendable, Equatable {
         if isSpike {
             return recordCongestion(sentEpoch: sentEpoch)
         }
+        if inSlowStart && size < settings.maxWindow {
+            size = min(settings.maxWindow, size + 1)
+            successesThisRound = 0
+            return .increased
+        }
         successesThisRound += 1
         if successesThisRound >= limit && size < settings.maxWindow {
             size = min(settings.maxWindow, size + 1)
@@ -126,6 +143,7 @@ public struct AIMDWindow: Sendable, Equatable {
         let reduced = max(1, size * settings.decreaseFactor)
         successesThisRound = 0
         epoch += 1
+        slowStartThreshold = reduced
         guard reduced < size else { return .unchanged }
         size = reduced
         return .decreased

@@ -10,7 +10,8 @@ public struct ProxyConfiguration: Sendable {
         SettingSpec("api-keys", env: "PROXY_API_KEYS", default: "", help: "Comma-separated keys clients must present as a bearer token; empty: no client auth."),
         SettingSpec("stats-token", env: "STATS_TOKEN", default: "", help: "Bearer token GET /_stats requires; empty: /_stats is open."),
         SettingSpec("predictor-base-url", env: "PREDICTOR_BASE_URL", default: "http://127.0.0.1:8000", help: "Predictor that receives outcome reports at /ingest/batch; empty: no reports."),
-        SettingSpec("initial-window", env: "PROXY_INITIAL_WINDOW", default: "2", help: "AIMD window each account starts with."),
+        SettingSpec("initial-window", env: "PROXY_INITIAL_WINDOW", default: "8", help: "AIMD window each account starts with (capped by its max_concurrency)."),
+        SettingSpec("slow-start", env: "PROXY_SLOW_START", default: "true", help: "Grow a fresh window by one per success (TCP slow start) until the first congestion signal."),
         SettingSpec("max-concurrency", env: "PROXY_MAX_CONCURRENCY", default: "64", help: "Window ceiling for deployments that set no max_concurrency."),
         SettingSpec("latency-spike-factor", env: "PROXY_LATENCY_SPIKE_FACTOR", default: "3", help: "A success slower than the EWMA baseline times this halves the window."),
         SettingSpec("queue-size", env: "PROXY_QUEUE_SIZE", default: "1024", help: "Requests that may wait for a free window; beyond it 429."),
@@ -59,7 +60,8 @@ public struct ProxyConfiguration: Sendable {
         let aimd = AIMDSettings(
             initialWindow: Double(try settings.int("initial-window", in: 1...100_000)),
             maxWindow: Double(defaultMaxConcurrency),
-            spikeFactor: try settings.double("latency-spike-factor", in: 1...1000)
+            spikeFactor: try settings.double("latency-spike-factor", in: 1...1000),
+            slowStart: try settings.bool("slow-start")
         )
         self.pool = PoolSettings(
             aimd: aimd,

@@ -33,7 +33,7 @@ public struct MonotonicClock: Sendable {
 }
 
 /// Hands out slots on upstream accounts from the `AccountPool`, and when every window of a model is full,
-/// parks the caller in a bounded FIFO queue until a slot frees, a cooldown ends or its deadline passes.
+/// parks the caller in a bounded queue, earliest deadline first, until a slot frees, a cooldown ends or its deadline passes.
 /// State sits behind one mutex that is never held across an `await`.
 public final class AccountDispatcher: Sendable {
     struct Waiter {
@@ -107,37 +107,64 @@ public final class AccountDispatcher: Sendable {
         }
     }
 
-    /// Returns a slot with its outcome and hands freed room to waiting callers, oldest first.
+    typealias Grant = (continuation: CheckedContinuation<Lease?, any Error>, lease: Lease, timer: Task<Void, Never>?)
+
+    /// Returns a slot with its outcome and hands freed room to waiting callers, earliest deadline first.
     public func release(_ lease: Lease, outcome: CallOutcome) {
         let now = clock.now()
-        var granted: [(CheckedContinuation<Lease?, any Error>, Lease, Task<Void, Never>?)] = []
-        let (result, account, depth) = state.withLockedValue { state in
+        let (result, account, depth, granted) = state.withLockedValue { state in
             let result = state.pool.release(lease, outcome: outcome, now: now)
-            var blockedModels: Set<String> = []
-            var index = 0
-            while index < state.waiters.count {
-                let waiter = state.waiters[index]
-                if blockedModels.contains(waiter.model) {
-                    index += 1
-                    continue
-                }
-                if case .granted(let next) = state.pool.acquire(model: waiter.model, tokens: waiter.tokens, excluding: waiter.excluded, now: now) {
-                    granted.append((waiter.continuation, next, waiter.timer))
-                    state.waiters.remove(at: index)
-                } else {
-                    blockedModels.insert(waiter.model)
-                    index += 1
-                }
-            }
-            return (result, state.pool.accounts[lease.account], state.waiters.count)
+            let granted = Self.grantWaiting(&state, now: now)
+            return (result, state.pool.accounts[lease.account], state.waiters.count, granted)
         }
         metrics.record(outcome: outcome, account: lease.account, cooledDown: result.cooledDown)
         metrics.record(account: lease.account, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
         metrics.queueDepth.set(Double(depth))
-        for (continuation, next, timer) in granted {
-            timer?.cancel()
-            recordAccount(next.account)
-            continuation.resume(returning: next)
+        resume(granted)
+    }
+
+    /// A stream's first byte arrived after `latencyMs`: the account's window learns from it now (see
+    /// `AccountPool.observeFirstByte`), and room it gains goes to waiting callers at once.
+    public func observeFirstByte(_ lease: Lease, latencyMs: Double) {
+        let now = clock.now()
+        let (change, account, depth, granted) = state.withLockedValue { state in
+            let change = state.pool.observeFirstByte(lease, latencyMs: latencyMs)
+            let granted = change == .increased ? Self.grantWaiting(&state, now: now) : []
+            return (change, state.pool.accounts[lease.account], state.waiters.count, granted)
+        }
+        guard change != .unchanged else { return }
+        metrics.record(account: lease.account, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
+        metrics.queueDepth.set(Double(depth))
+        resume(granted)
+    }
+
+    /// Grants slots to waiters in queue order (earliest deadline first) while their model has room.
+    private static func grantWaiting(_ state: inout State, now: Double) -> [Grant] {
+        var granted: [Grant] = []
+        var blockedModels: Set<String> = []
+        var index = 0
+        while index < state.waiters.count {
+            let waiter = state.waiters[index]
+            if blockedModels.contains(waiter.model) {
+                index += 1
+                continue
+            }
+            if case .granted(let next) = state.pool.acquire(model: waiter.model, tokens: waiter.tokens, excluding: waiter.excluded, now: now) {
+                granted.append((waiter.continuation, next, waiter.timer))
+                state.waiters.remove(at: index)
+            } else {
+                blockedModels.insert(waiter.model)
+                index += 1
+            }
+        }
+        return granted
+    }
+
+    private func resume(_ granted: [Grant]) {
+        for grant in granted {
+            grant.timer?.cancel()
+            recordAccount(grant.lease.account)
+            grant.continuation.resume(returning: grant.lease)
         }
     }
 
@@ -160,7 +187,11 @@ public final class AccountDispatcher: Sendable {
                         guard state.waiters.count < queueLimit else {
                             return .failure(DispatchError.queueFull(model: model, retryAfter: 1))
                         }
-                        state.waiters.append(Waiter(id: id, model: model, tokens: tokens, excluded: excluded, deadline: deadline, continuation: continuation))
+                        // Earliest deadline first; equal deadlines keep their arrival order.
+                        let position = state.waiters.lastIndex(where: { $0.deadline <= deadline }).map { $0 + 1 } ?? 0
+                        state.waiters.insert(
+                            Waiter(id: id, model: model, tokens: tokens, excluded: excluded, deadline: deadline, continuation: continuation),
+                            at: position)
                         metrics.queueDepth.set(Double(state.waiters.count))
                         return nil
                     }

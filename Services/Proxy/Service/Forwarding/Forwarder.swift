@@ -202,7 +202,11 @@ public final class Forwarder: Sendable {
             var clientGone = false
             do {
                 for try await chunk in response.body {
-                    if firstChunkAt == nil { firstChunkAt = clock.now() }
+                    if firstChunkAt == nil {
+                        let now = clock.now()
+                        firstChunkAt = now
+                        if summary.stream { dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000) }
+                    }
                     do {
                         try await writer.write(chunk)
                     } catch {
@@ -250,11 +254,12 @@ public final class Forwarder: Sendable {
         let promptTokens = facts.promptTokens ?? report.promptEstimate
         let total = facts.totalTokens ?? promptTokens.map { $0 + outputTokens }
         // The congestion signal: time to first byte for streams, time per output token otherwise (see LatencyKind).
-        let signalMs: Double
+        let signalMs: Double?
         let elapsedMs: Double
         if summary.stream, let ttft {
+            // The window took this sample when the first byte arrived.
             elapsedMs = ttft * 1000
-            signalMs = elapsedMs
+            signalMs = nil
         } else {
             elapsedMs = (finished - callStarted) * 1000
             signalMs = elapsedMs / Double(outputTokens + Self.lengthOffsetTokens)

@@ -451,7 +451,7 @@ public struct SchedulerEngine: Sendable {
     private mutating func updateMode(now: Double) {
         guard let mode = congestion.update(slowdownRatio: model.slowdownRatio, now: now) else { return }
         let reason = ReasonCode.modeChange.reason(
-            "Provider now \(mode.rawValue): time per output token at \((model.slowdownRatio * 100).rounded() / 100)× its baseline, "
+            "Provider now \(mode.rawValue): answers take \((model.slowdownRatio * 100).rounded() / 100)× their uncongested time, "
                 + "\(Int((congestion.rateLimitedShare * 100).rounded()))% of recent answers rate-limited.")
         log.append(.modeChange, now: now, reason: reason)
         reconsiderDeferred(now: now)
@@ -583,6 +583,7 @@ public struct SchedulerEngine: Sendable {
         snapshot.msPerOutputToken = model.msPerOutputToken
         snapshot.baselineMsPerOutputToken = model.baselineMsPerOutputToken
         snapshot.ttftMs = model.ttftMs
+        snapshot.baselineTtftMs = model.baselineTtftMs
         snapshot.rateLimitedShare = congestion.rateLimitedShare
         snapshot.allocationPolicy = policy.allocation.rawValue
         snapshot.orderingPolicy = policy.ordering.rawValue
