@@ -124,7 +124,7 @@ import Testing
                 #expect(!text.contains("sk-very-secret"))
                 let stats = try JSONDecoder().decode(ProxyStats.self, from: Data(response.body.readableBytesView))
                 #expect(stats.accounts.map(\.name) == ["a"])
-                #expect(stats.accounts[0].window == 2)
+                #expect(stats.accounts[0].window == 8)
                 #expect(stats.accounts[0].rpm == 10)
             }
             try await client.execute(uri: "/metrics?format=prometheus", method: .get) { response in

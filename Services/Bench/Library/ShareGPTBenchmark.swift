@@ -21,11 +21,14 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
     @Option(help: "ShareGPT conversations seeded into the predictor's history (disjoint from the measured ones).")
     var seedCount = 300
     @Option(help: "Seed of the ShareGPT shuffle, the class labels and the arrival sequence.") var seed: UInt64 = 0
-    @Option(help: "Arrival rate, requests per second of model time (Poisson).") var rate = 2.6
+    @Option(help: "Arrival rate, requests per second of model time (Poisson); default: the rate that offers --load.")
+    var rate: Double?
+    @Option(help: "Offered load when --rate is not given: mean reply × rate over the provider's saturated tokens/s.")
+    var load = 1.5
     @Option(help: "Modes to run, comma-separated: naive, scheduler, oracle.") var modes = "naive,scheduler,oracle"
     @Option(help: "JSON results file (every request's timings). The SVG chart goes next to it.") var out = "results.json"
-    @Option(help: "Wall seconds per model second (0.25 = four times faster than the modelled provider).")
-    var timeScale = 0.25
+    @Option(help: "Wall seconds per model second (0.5 = twice as fast as the modelled provider).")
+    var timeScale = 0.5
     @Option(help: "Folder of the maitre executables (default: the folder of this executable).") var binDir: String?
     @Option(help: "Folder for logs, trace and service data (default: a new temporary folder).") var workDir: String?
     @Option(help: "Model name sent upstream.") var model = "gpt-4o-mini"
@@ -48,7 +51,9 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
         FileHandle.standardError.write(Data("preparing ShareGPT (\(seedCount) seed + \(totalRequests) measured)…\n".utf8))
         let tokenizer = try CL100KTokenizer.loadDefault()
         let workload = try ShareGPTWorkload(
-            seedCount: seedCount, total: totalRequests, seed: seed, rate: rate, rule: rule, model: provider, tokenizer: tokenizer)
+            seedCount: seedCount, total: totalRequests, seed: seed, rate: rate, load: load, rule: rule, model: provider,
+            tokenizer: tokenizer)
+        let rate = workload.rate
         let trace = work.appendingPathComponent("trace.jsonl")
         try workload.traceLines().write(to: trace, atomically: true, encoding: .utf8)
 
@@ -59,7 +64,7 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
             command: (["maitre-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
             settings: [
                 "total_requests": String(totalRequests), "seed_count": String(seedCount), "seed": String(seed),
-                "rate_per_s": String(rate), "time_scale": String(timeScale), "model": model, "embedder": embedder,
+                "rate_per_s": String(format: "%.3f", rate), "time_scale": String(timeScale), "model": model, "embedder": embedder,
                 "offered_load": String(format: "%.2f", rate * meanOutput / provider.saturatedTokensPerSecond),
                 "mean_output_tokens": String(format: "%.1f", meanOutput),
             ],
@@ -96,7 +101,7 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
                 "heavy": mode.requests.filter { $0.referenceOutputTokens > rule.shortMaxOutputTokens }.compactMap(\.latencyMs),
             ])
         }
-        try LatencyCDFChart.svg(title: "Latency CDF, ShareGPT \(totalRequests) requests at \(rate)/s (seed \(seed))", series: series)
+        try LatencyCDFChart.svg(title: "Latency CDF, ShareGPT \(totalRequests) requests at \(String(format: "%.2f", rate))/s (seed \(seed))", series: series)
             .write(toFile: svgPath, atomically: true, encoding: .utf8)
         print("wrote \(out) and \(svgPath); logs in \(work.path)")
     }

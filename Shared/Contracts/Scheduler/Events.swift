@@ -111,6 +111,11 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var baselineMsPerOutputToken: Double?
     public var ttftMs: Double?
     public var baselineTtftMs: Double?
+    /// Requests the engine keeps in flight at most: the provider's estimated knee times the knee gain (absent while
+    /// no cap applies).
+    public var inflightRequestCap: Int?
+    /// Output tokens per second the provider delivered to this client while saturated (the knee estimate's base).
+    public var bottleneckTokensPerS: Double?
     /// Share of recent upstream answers that were 429.
     public var rateLimitedShare: Double?
     public var allocationPolicy: String?
@@ -163,6 +168,8 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case baselineMsPerOutputToken = "baseline_ms_per_output_token"
         case ttftMs = "ttft_ms"
         case baselineTtftMs = "baseline_ttft_ms"
+        case inflightRequestCap = "inflight_request_cap"
+        case bottleneckTokensPerS = "bottleneck_tokens_per_s"
         case rateLimitedShare = "rate_limited_share"
         case allocationPolicy = "allocation_policy"
         case orderingPolicy = "ordering_policy"

@@ -10,13 +10,21 @@ struct ShareGPTWorkload: Sendable {
     var measured: [ShareGPTSample]
     /// One per measured sample, same order: arrival (model ms), class, max_tokens, deadline.
     var requests: [WorkloadRequest]
+    /// Arrivals per second of model time.
+    var rate: Double
 
     /// Shuffles ShareGPT with `seed`, takes `seedCount` conversations for the history and the next `total` to measure.
-    init(seedCount: Int, total: Int, seed: UInt64, rate: Double, rule: DeadlineRule, model: KneeLatencyModel,
+    /// The arrival rate is `rate`, or else the one that offers `load` times the provider's saturated throughput
+    /// (mean reference reply of the measured set × rate = load × tokens/s at the knee): an experiment setting, fixed
+    /// before any mode runs, never shown to the scheduler.
+    init(seedCount: Int, total: Int, seed: UInt64, rate: Double?, load: Double, rule: DeadlineRule, model: KneeLatencyModel,
          tokenizer: CL100KTokenizer) throws {
         let samples = try ShareGPTDataset.samples(count: seedCount + total, seed: seed, tokenizer: tokenizer)
         seedSet = Array(samples.prefix(seedCount))
         measured = Array(samples.dropFirst(seedCount))
+        let meanOutput = Double(measured.reduce(0) { $0 + $1.outputTokens }) / Double(max(measured.count, 1))
+        let rate = rate ?? load * model.saturatedTokensPerSecond / max(meanOutput, 1)
+        self.rate = rate
         var generator = SeededGenerator(seed: seed &+ 0xA11_1BA1)
         var clock = 0.0
         requests = measured.enumerated().map { index, sample in

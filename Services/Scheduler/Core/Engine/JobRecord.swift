@@ -14,6 +14,8 @@ struct JobRecord: Sendable {
     var sequence: Int
     var generation = 0
     var dispatchedAtMs: Double?
+    /// The engine's in-flight area (requests × ms) when this request was dispatched.
+    var inflightAreaAtDispatch = 0.0
     var reason: DecisionReason?
 
     /// When a request still waiting is given up: its deadline plus `graceFactor` deadline budgets.

@@ -12,6 +12,7 @@ public struct SchedulerEngine: Sendable {
     public private(set) var policy: SchedulerPolicy
     public private(set) var model: ServiceTimeModel
     public private(set) var congestion: CongestionController
+    public private(set) var knee: KneeEstimator
     private var ladder: CostLadder
     private var allocator: any AllocationPolicy
     private var ordering: any OrderingPolicy
@@ -31,6 +32,9 @@ public struct SchedulerEngine: Sendable {
     /// Whether the last dispatch round left work waiting because the budgets were full: the signal that probing
     /// for more capacity could help.
     private var budgetBound = false
+    /// ∫ requests in flight dt (requests × ms) since the start, and when it was last brought up to date.
+    private var inflightArea = 0.0
+    private var inflightAreaAt: Double?
 
     struct Counters: Sendable {
         var dispatched = 0
@@ -52,6 +56,7 @@ public struct SchedulerEngine: Sendable {
         self.policy = policy
         self.model = ServiceTimeModel(policy: policy)
         self.congestion = CongestionController(policy: policy)
+        self.knee = KneeEstimator(policy: policy)
         self.ladder = CostLadder(rungs: policy.ladder)
         self.allocator = makeAllocationPolicy(policy)
         self.ordering = makeOrderingPolicy(policy)
@@ -146,14 +151,26 @@ public struct SchedulerEngine: Sendable {
         updateMode(now: now)
         var dispatches: [Dispatch] = []
         budgetBound = false
-        while dispatches.count < limit, totalInflightRequests < policy.maxInflightRequests {
-            let interactiveHead = head(.interactive, now: now)
-            let heavyHead = head(.heavy, now: now)
-            let view = AllocationView(
-                interactive: load(.interactive, head: interactiveHead, now: now),
-                heavy: load(.heavy, head: heavyHead, now: now),
-                now: now
-            )
+        let requestCap = inflightRequestCap(now: now)
+        let heavyCap = heavyRequestCap(now: now)
+        // The margin above the knee is interactive work's: heavy work stops at the knee, and interactive work may use
+        // its margin even while heavy work sent before the cap engaged still holds more than its share (a transient).
+        // FIFO, the class-blind baseline, only has the total cap.
+        let classAware = policy.allocation != .fifo
+        let interactiveMargin = max(1, requestCap - heavyCap)
+        while dispatches.count < limit {
+            let total = totalInflightRequests
+            let interactiveRoom = total < requestCap
+                || (classAware && requestCap < policy.maxInflightRequests && inflightRequests[RequestClass.interactive.index] < interactiveMargin)
+            let heavyRoom = total < requestCap && (!classAware || inflightRequests[RequestClass.heavy.index] < heavyCap)
+            guard interactiveRoom || heavyRoom else { break }
+            let interactiveHead = interactiveRoom ? head(.interactive, now: now) : nil
+            let heavyHead = heavyRoom ? head(.heavy, now: now) : nil
+            var interactiveLoad = load(.interactive, head: interactiveHead, now: now)
+            var heavyLoad = load(.heavy, head: heavyHead, now: now)
+            if !interactiveRoom { interactiveLoad.queued = 0 }
+            if !heavyRoom { heavyLoad.queued = 0 }
+            let view = AllocationView(interactive: interactiveLoad, heavy: heavyLoad, now: now)
             guard let chosen = allocator.select(view), let picked = chosen == .interactive ? interactiveHead : heavyHead
             else {
                 budgetBound = view.interactive.queued + view.heavy.queued > 0
@@ -172,8 +189,9 @@ public struct SchedulerEngine: Sendable {
     /// Deferred work is not dropped: when nothing else waits and there is room, it goes (work conservation).
     private mutating func dispatchDeferredWhenIdle(now: Double, limit: Int, into dispatches: inout [Dispatch]) {
         guard queues[0].count == 0, queues[1].count == 0 else { return }
+        let requestCap = inflightRequestCap(now: now)
         for requestClass in RequestClass.allCases {
-            while dispatches.count < limit, totalInflightRequests < policy.maxInflightRequests,
+            while dispatches.count < limit, totalInflightRequests < requestCap,
                 let top = deferred[requestClass.index].top
             {
                 guard isLive(top), slots[top.slot]!.state == .deferred else {
@@ -190,9 +208,11 @@ public struct SchedulerEngine: Sendable {
     }
 
     private mutating func dispatch(slot: Int, now: Double) -> Dispatch {
+        advanceInflightArea(now: now)
         var record = slots[slot]!
         record.state = .dispatched
         record.dispatchedAtMs = now
+        record.inflightAreaAtDispatch = inflightArea
         record.attempts += 1
         record.generation += 1
         slots[slot] = record
@@ -220,6 +240,7 @@ public struct SchedulerEngine: Sendable {
     @discardableResult
     public mutating func complete(_ id: String, outcome: Outcome, now: Double) -> CompletionEffect {
         guard let slot = slotById[id], var record = slots[slot], record.state == .dispatched else { return .unknown }
+        advanceInflightArea(now: now)
         let index = record.requestClass.index
         let utilization = budgetBound ? 1 : Double(totalInflightTokens) / Double(max(totalBudgetTokens, 1))
         inflightTokens[index] -= record.reservedTokens
@@ -229,6 +250,8 @@ public struct SchedulerEngine: Sendable {
         case .succeeded:
             if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
                 model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs)
+                observeKnee(record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, now: now)
+                congestion.kneeEngaged = knee.engaged
             }
             congestion.recordCompletion(rateLimited: false, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
             counters.completed += 1
@@ -315,6 +338,7 @@ public struct SchedulerEngine: Sendable {
     @discardableResult
     public mutating func abandon(_ id: String, reason: DecisionReason, now: Double) -> Bool {
         guard let slot = slotById[id], let record = slots[slot], record.state == .dispatched else { return false }
+        advanceInflightArea(now: now)
         inflightTokens[record.requestClass.index] -= record.reservedTokens
         inflightRequests[record.requestClass.index] -= 1
         fail(slot, reason: reason, now: now)
@@ -332,6 +356,7 @@ public struct SchedulerEngine: Sendable {
         ordering = makeOrderingPolicy(newPolicy)
         model.reconfigure(newPolicy)
         congestion.reconfigure(newPolicy)
+        knee.reconfigure(newPolicy)
         let waiting = queues.flatMap { $0.allEntries() }.map(\.entry).filter { isLive($0) }.map(\.slot)
         queues = [ClassQueue(), ClassQueue()]
         for slot in Set(waiting).sorted(by: { slots[$0]!.sequence < slots[$1]!.sequence }) {
@@ -503,6 +528,35 @@ public struct SchedulerEngine: Sendable {
         return load
     }
 
+    // MARK: - Knee
+
+    private mutating func advanceInflightArea(now: Double) {
+        if let last = inflightAreaAt, now > last { inflightArea += Double(totalInflightRequests) * (now - last) }
+        inflightAreaAt = max(now, inflightAreaAt ?? now)
+    }
+
+    /// Teaches the knee estimator from a completion long enough to measure its decoding speed.
+    private mutating func observeKnee(_ record: JobRecord, outputTokens: Int, latencyMs: Double, ttftMs: Double?, now: Double) {
+        // Short answers measure their decoding speed too coarsely (a chunk can carry several tokens).
+        guard outputTokens >= 32, let dispatchedAt = record.dispatchedAtMs, now > dispatchedAt else { return }
+        let ttft = min(ttftMs ?? model.ttftMs, latencyMs)
+        let perToken = (latencyMs - ttft) / Double(outputTokens - 1)
+        let averageInflight = (inflightArea - record.inflightAreaAtDispatch) / (now - dispatchedAt)
+        knee.observe(
+            averageInflight: averageInflight, msPerOutputToken: perToken,
+            baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
+    }
+
+    /// Requests that may be in flight now: the policy's hard cap, or less once the provider's knee is known.
+    public func inflightRequestCap(now: Double) -> Int {
+        min(policy.maxInflightRequests, knee.inflightCap(baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now) ?? .max)
+    }
+
+    /// Heavy requests that may be in flight now: the knee, once known.
+    public func heavyRequestCap(now: Double) -> Int {
+        min(policy.maxInflightRequests, knee.heavyCap(baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now) ?? .max)
+    }
+
     // MARK: - Reading
 
     /// In-flight budget of a class after mode and probing.
@@ -584,6 +638,10 @@ public struct SchedulerEngine: Sendable {
         snapshot.baselineMsPerOutputToken = model.baselineMsPerOutputToken
         snapshot.ttftMs = model.ttftMs
         snapshot.baselineTtftMs = model.baselineTtftMs
+        let lastEvent = inflightAreaAt ?? 0
+        let cap = inflightRequestCap(now: lastEvent)
+        snapshot.inflightRequestCap = cap < policy.maxInflightRequests ? cap : nil
+        snapshot.bottleneckTokensPerS = knee.bottleneckTokensPerMs(now: lastEvent).map { $0 * 1000 }
         snapshot.rateLimitedShare = congestion.rateLimitedShare
         snapshot.allocationPolicy = policy.allocation.rawValue
         snapshot.orderingPolicy = policy.ordering.rawValue

@@ -103,6 +103,18 @@ public struct SchedulerPolicy: Sendable, Equatable {
     public var minCapacityScale = 0.3
     public var maxCapacityScale = 4.0
 
+    /// Knee finding (see `KneeEstimator`): keep this many times the provider's knee in flight; 0 turns the request cap
+    /// off. Above 1 so that the estimate keeps probing for more capacity; at the fixed point answers run about this
+    /// much slower than uncongested ones, which is the price of never leaving the provider idle.
+    public var kneeGain = 1.2
+    /// A completion slowed down at least this much (per-token time over baseline) shows the provider saturated and
+    /// engages the request cap; well above measurement noise, so a cap is not set from a jittery sample.
+    public var kneeSaturationRatio = 1.3
+    /// How long a saturated sample counts; without recent ones the request cap lifts and capacity is re-probed.
+    public var kneeWindowMs = 30_000.0
+    /// The request cap never goes below this.
+    public var kneeMinimumInflight = 4
+
     // Service-time model (learned online; these are only the starting point).
     public var priorMsPerOutputToken = 20.0
     public var priorTtftMs = 300.0
@@ -112,7 +124,7 @@ public struct SchedulerPolicy: Sendable, Equatable {
     /// enough that a sustained overload is not mistaken for a new normal within a few hundred completions, yet a
     /// provider that became permanently slower is re-learned eventually.
     public var baselineDownAlpha = 0.2
-    public var baselineUpAlpha = 0.002
+    public var baselineUpAlpha = 0.0005
 
     // Rate limits from upstream.
     /// Dispatches per request before a 429 or an unreachable upstream fails it. Generous: a 429 says "later", not

@@ -56,6 +56,9 @@ extension SchedulerPolicy {
         .init(key: "probe_utilization", path: \.probeUtilization, range: 0...1),
         .init(key: "min_capacity_scale", path: \.minCapacityScale, range: 0.01...100),
         .init(key: "max_capacity_scale", path: \.maxCapacityScale, range: 0.01...100),
+        .init(key: "knee_gain", path: \.kneeGain, range: 0...100),
+        .init(key: "knee_saturation_ratio", path: \.kneeSaturationRatio, range: 1...1000),
+        .init(key: "knee_window_ms", path: \.kneeWindowMs, range: 1...1e9),
         .init(key: "prior_ms_per_output_token", path: \.priorMsPerOutputToken, range: 0.001...1e6),
         .init(key: "prior_ttft_ms", path: \.priorTtftMs, range: 0...1e9),
         .init(key: "estimate_alpha", path: \.estimateAlpha, range: 0.0001...1),
@@ -68,6 +71,7 @@ extension SchedulerPolicy {
         .init(key: "max_inflight_requests", path: \.maxInflightRequests, range: 1...1_000_000),
         .init(key: "interactive_max_predicted_tokens", path: \.interactiveMaxPredictedTokens, range: 0...10_000_000),
         .init(key: "max_attempts", path: \.maxAttempts, range: 1...100),
+        .init(key: "knee_minimum_inflight", path: \.kneeMinimumInflight, range: 1...1_000_000),
     ]
 
     /// The active configuration as the wire document `POST /admin/config` returns.

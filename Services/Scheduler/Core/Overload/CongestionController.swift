@@ -22,8 +22,13 @@ public struct CongestionController: Sendable, Equatable {
         capacityScale = min(max(capacityScale, policy.minCapacityScale), policy.maxCapacityScale)
     }
 
-    /// Budget multiplier of the current mode and probe.
+    /// Set by the engine once the knee estimator holds the request cap: the cap then keeps the provider at its knee,
+    /// and scaling the token budgets on the same slowdown signal as well would throttle twice (a 429 still cuts).
+    public var kneeEngaged = false
+
+    /// Budget multiplier of the current mode and probe (only the 429 cut while the knee cap is engaged).
     public var budgetScale: Double {
+        if kneeEngaged { return min(1, capacityScale) }
         let modeScale: Double
         switch mode {
         case .free: modeScale = 1
@@ -40,6 +45,9 @@ public struct CongestionController: Sendable, Equatable {
         rateLimitedShare += weight * ((rateLimited ? 1 : 0) - rateLimitedShare)
         if rateLimited {
             capacityScale = max(policy.minCapacityScale, capacityScale * 0.85)
+        } else if kneeEngaged {
+            // Recover from 429 cuts; the knee cap does the rest.
+            capacityScale = min(1, max(capacityScale, capacityScale * (1 + policy.probeStep)))
         } else if slowdownRatio >= policy.probeHighRatio {
             capacityScale = max(policy.minCapacityScale, capacityScale * 0.98)
         } else if slowdownRatio <= policy.probeLowRatio, budgetUtilization >= policy.probeUtilization {

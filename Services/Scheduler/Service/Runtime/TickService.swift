@@ -35,8 +35,12 @@ struct TickService: Service {
         }
         let mode: Double = snapshot.mode == .free ? 0 : (snapshot.mode == .moderate ? 1 : 2)
         registry.makeGauge(name: "scheduler_congestion_mode", help: "0 free, 1 moderate, 2 congested.").set(to: mode)
-        registry.makeGauge(name: "scheduler_slowdown_ratio", help: "Time per output token over its uncongested baseline.")
+        registry.makeGauge(name: "scheduler_slowdown_ratio", help: "Answer latency over its uncongested time (first-token wait included).")
             .set(to: snapshot.slowdownRatio ?? 1)
+        registry.makeGauge(name: "scheduler_inflight_requests", help: "Requests in flight upstream.")
+            .set(to: Double(snapshot.inflightRequests ?? 0))
+        registry.makeGauge(name: "scheduler_inflight_request_cap", help: "Requests the knee estimate allows in flight (0 while no cap applies).")
+            .set(to: Double(snapshot.inflightRequestCap ?? 0))
         registry.makeGauge(name: "scheduler_dispatched_requests", help: "Requests dispatched since start.").set(to: Double(snapshot.dispatchedTotal))
         registry.makeGauge(name: "scheduler_completed_requests", help: "Requests completed since start.").set(to: Double(snapshot.completedTotal))
         registry.makeGauge(name: "scheduler_expired_requests", help: "Requests expired or withdrawn since start.").set(to: Double(snapshot.expiredTotal))

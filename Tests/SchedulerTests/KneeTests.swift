@@ -1,0 +1,137 @@
+import Contracts
+import Testing
+
+@testable import SchedulerCore
+
+/// The knee estimator alone, and the engine driving a fluid model of a provider whose time per token grows past a
+/// knee of 16 requests: tpot(n) = 20 ms · (1 + max(0, n − 16) / 16).
+@Suite struct KneeTests {
+    static let knee = 16.0
+    static func tpot(_ inflight: Double) -> Double { 20 * (1 + max(0, inflight - knee) / knee) }
+
+    @Test func theCapStaysOffUntilTheProviderIsSeenSaturated() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        for step in 0..<50 {
+            estimator.observe(averageInflight: 8, msPerOutputToken: 20.5, baselineMsPerOutputToken: 20, now: Double(step) * 100)
+        }
+        #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 5000) == nil)
+        #expect(!estimator.engaged)
+    }
+
+    @Test func pastTheKneeTheCapIsTheKneeTimesTheGainWhateverTheLoadWas() {
+        for inflight in [24.0, 40.0, 64.0] {
+            var estimator = KneeEstimator(policy: SchedulerPolicy())
+            for step in 0..<40 {
+                estimator.observe(
+                    averageInflight: inflight, msPerOutputToken: Self.tpot(inflight), baselineMsPerOutputToken: 20, now: Double(step) * 100)
+            }
+            // 1.2 × 16 = 19.2 → 20 requests; heavy work stops at the knee itself.
+            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 20, "at \(inflight) in flight")
+            #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
+        }
+    }
+
+    @Test func aCapBelowTheKneeClimbsBackByTheGainEachRound() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        // Saturated once (engages), then the window only holds samples taken while the cap held 8 in flight.
+        estimator.observe(averageInflight: 32, msPerOutputToken: Self.tpot(32), baselineMsPerOutputToken: 20, now: 0)
+        var cap = 8
+        var now = 40_000.0
+        for _ in 0..<10 {
+            for _ in 0..<20 {
+                now += 100
+                estimator.observe(
+                    averageInflight: Double(cap), msPerOutputToken: Self.tpot(Double(cap)), baselineMsPerOutputToken: 20, now: now)
+            }
+            now += 31_000  // each round's samples age out before the next round's
+            cap = estimator.inflightCap(baselineMsPerOutputToken: 20, now: now - 31_000 + 1) ?? 0
+        }
+        #expect(cap >= 16 && cap <= 20)
+    }
+
+    @Test func aStaleEstimateGrowsSoAFasterProviderIsFoundAgain() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        estimator.observe(averageInflight: 32, msPerOutputToken: Self.tpot(32), baselineMsPerOutputToken: 20, now: 0)
+        let fresh = estimator.bottleneckTokensPerMs(now: 1000)!
+        #expect(estimator.bottleneckTokensPerMs(now: 30_000) == fresh)
+        // Two windows after the window ran out: +25% per window.
+        let stale = estimator.bottleneckTokensPerMs(now: 90_000)!
+        #expect(abs(stale / fresh - 1.5) < 1e-9)
+    }
+
+    /// Runs the engine against the fluid provider: `heavy` long requests queued at time 0, then short interactive
+    /// requests arriving every `interactiveEveryMs`. Returns the time-averaged in-flight count after warm-up, the
+    /// longest wait of an interactive request in the queue, and when the last heavy request finished.
+    private func run(policy: SchedulerPolicy, heavy: Int, interactive: Int, interactiveEveryMs: Double) -> (
+        averageInflight: Double, worstInteractiveWaitMs: Double, makespanMs: Double
+    ) {
+        var engine = SchedulerEngine(policy: policy, eventCapacity: 0)
+        struct Running {
+            var remaining: Double
+            var tokens: Int
+            var dispatchedAt: Double
+            var ttftAt: Double
+        }
+        var running: [String: Running] = [:]
+        var submittedAt: [String: Double] = [:]
+        var worstWait = 0.0
+        var area = 0.0
+        var lastHeavyDone = 0.0
+        for index in 0..<heavy {
+            _ = engine.submit(Job(id: "h\(index)", tenantId: "t", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 600), now: 0)
+        }
+        var nextInteractive = 0
+        let step = 10.0
+        var now = 0.0
+        while now < 600_000 {
+            while nextInteractive < interactive, Double(nextInteractive + 1) * interactiveEveryMs <= now {
+                let id = "i\(nextInteractive)"
+                _ = engine.submit(
+                    Job(id: id, tenantId: "t", requestedClass: .interactive, submittedAtMs: now, predictedOutputTokensP50: 100), now: now)
+                submittedAt[id] = now
+                nextInteractive += 1
+            }
+            for dispatch in engine.nextDispatches(now: now) {
+                let tokens = dispatch.requestClass == .heavy ? 600 : 100
+                running[dispatch.requestId] = Running(remaining: Double(tokens), tokens: tokens, dispatchedAt: now, ttftAt: now + 300)
+                if let submitted = submittedAt[dispatch.requestId] { worstWait = max(worstWait, now - submitted) }
+            }
+            let perToken = Self.tpot(Double(running.count))
+            if now > 60_000 { area += Double(running.count) * step }
+            for (id, request) in running.sorted(by: { $0.key < $1.key }) {
+                guard now >= request.ttftAt else { continue }
+                let left = request.remaining - step / perToken
+                if left <= 0 {
+                    running[id] = nil
+                    if id.hasPrefix("h") { lastHeavyDone = now }
+                    engine.complete(
+                        id, outcome: .succeeded(outputTokens: request.tokens, latencyMs: now - request.dispatchedAt, ttftMs: 300), now: now)
+                } else {
+                    running[id]!.remaining = left
+                }
+            }
+            if nextInteractive == interactive, running.isEmpty, engine.queuedCount == 0 { break }
+            now += step
+        }
+        return (area / max(1, min(now, lastHeavyDone) - 60_000), worstWait, lastHeavyDone)
+    }
+
+    @Test func theEngineHoldsTheProviderNearItsKneeAndKeepsTheMarginForInteractiveWork() {
+        let result = run(policy: SchedulerPolicy(), heavy: 200, interactive: 100, interactiveEveryMs: 1500)
+        // Far fewer than the budgets alone would send (7000 + 3000 tokens ≈ 15–100 requests), yet never below the
+        // knee, where throughput would be lost.
+        #expect(result.averageInflight >= 16 && result.averageInflight <= 21, "average in flight \(result.averageInflight)")
+        // Heavy work stops at the knee, so a short request finds a free slot within moments.
+        #expect(result.worstInteractiveWaitMs <= 1000, "worst interactive wait \(result.worstInteractiveWaitMs) ms")
+    }
+
+    @Test func withTheKneeCapOffTheBudgetsAloneOvershootTheKnee() {
+        var policy = SchedulerPolicy()
+        policy.kneeGain = 0
+        let capped = run(policy: SchedulerPolicy(), heavy: 200, interactive: 100, interactiveEveryMs: 1500)
+        let uncapped = run(policy: policy, heavy: 200, interactive: 100, interactiveEveryMs: 1500)
+        #expect(uncapped.averageInflight > capped.averageInflight + 2, "\(uncapped.averageInflight) vs \(capped.averageInflight)")
+        // Throughput is flat past this provider's knee, so holding it at the knee costs (almost) no time.
+        #expect(capped.makespanMs <= uncapped.makespanMs * 1.05, "\(capped.makespanMs) vs \(uncapped.makespanMs)")
+    }
+}
