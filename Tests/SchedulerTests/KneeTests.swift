@@ -25,7 +25,7 @@ import Testing
                 estimator.observe(
                     averageInflight: inflight, msPerOutputToken: Self.tpot(inflight), baselineMsPerOutputToken: 20, now: Double(step) * 100)
             }
-            // 1.2 × 16 = 19.2 → 20 requests; heavy work stops at the knee itself.
+            // 1.2 × 16 = 19.2 → 20 requests; heavy work stops at the knee, the margin is interactive work's.
             #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 20, "at \(inflight) in flight")
             #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
         }

@@ -153,8 +153,9 @@ public struct SchedulerEngine: Sendable {
         budgetBound = false
         let requestCap = inflightRequestCap(now: now)
         let heavyCap = heavyRequestCap(now: now)
-        // The margin above the knee is interactive work's: heavy work stops at the knee, and interactive work may use
-        // its margin even while heavy work sent before the cap engaged still holds more than its share (a transient).
+        // The margin above the knee is interactive work's: heavy work stops at the knee (`heavyCap`), and interactive
+        // work may use the margin even while heavy work sent before the cap engaged still holds more than its share
+        // (a transient).
         // FIFO, the class-blind baseline, only has the total cap.
         let classAware = policy.allocation != .fifo
         let interactiveMargin = max(1, requestCap - heavyCap)

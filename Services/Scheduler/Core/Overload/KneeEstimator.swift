@@ -84,9 +84,10 @@ public struct KneeEstimator: Sendable, Equatable {
         knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map { max(minimumCap, Int(($0 * gain).rounded(.up))) }
     }
 
-    /// Requests heavy work may keep in flight: the knee itself, so the margin above it stays free for interactive
-    /// work, which then starts at once instead of waiting for a long answer to end; nil while the knee is unknown.
+    /// Requests heavy work may keep in flight: the knee itself (rounded up), so the margin above it stays free for
+    /// interactive work, which then starts at once instead of waiting for a long answer to end; nil while the knee
+    /// is unknown.
     public func heavyCap(baselineMsPerOutputToken: Double, now: Double) -> Int? {
-        knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map { max(max(1, minimumCap - 1), Int($0.rounded(.down))) }
+        knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map { max(max(1, minimumCap - 1), Int($0.rounded(.up))) }
     }
 }
