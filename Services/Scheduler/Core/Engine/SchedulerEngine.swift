@@ -163,12 +163,20 @@ public struct SchedulerEngine: Sendable {
             let total = totalInflightRequests
             let interactiveRoom = total < requestCap
                 || (classAware && requestCap < policy.maxInflightRequests && inflightRequests[RequestClass.interactive.index] < interactiveMargin)
-            let heavyRoom = total < requestCap && (!classAware || inflightRequests[RequestClass.heavy.index] < heavyCap)
+            var heavyRoom = total < requestCap && (!classAware || inflightRequests[RequestClass.heavy.index] < heavyCap)
             guard interactiveRoom || heavyRoom else { break }
             let interactiveHead = interactiveRoom ? head(.interactive, now: now) : nil
-            let heavyHead = heavyRoom ? head(.heavy, now: now) : nil
+            var heavyHead = heavyRoom ? head(.heavy, now: now) : nil
             var interactiveLoad = load(.interactive, head: interactiveHead, now: now)
             var heavyLoad = load(.heavy, head: heavyHead, now: now)
+            // Under the knee cap a slot is the scarce thing: while interactive work waits for one, heavy work takes
+            // none unless its next request is running out of slack (then the allocator weighs both, with aging).
+            if classAware, requestCap < policy.maxInflightRequests, interactiveHead != nil,
+                heavyLoad.headPressure < policy.heavyUrgentPressure
+            {
+                heavyRoom = false
+                heavyHead = nil
+            }
             if !interactiveRoom { interactiveLoad.queued = 0 }
             if !heavyRoom { heavyLoad.queued = 0 }
             let view = AllocationView(interactive: interactiveLoad, heavy: heavyLoad, now: now)

@@ -114,6 +114,9 @@ public struct SchedulerPolicy: Sendable, Equatable {
     public var kneeWindowMs = 30_000.0
     /// The request cap never goes below this.
     public var kneeMinimumInflight = 4
+    /// Under the knee cap, waiting interactive work takes every free slot first unless the next heavy request has
+    /// used this share of its slack (deadline pressure); then the allocation policy weighs both classes.
+    public var heavyUrgentPressure = 0.5
 
     // Service-time model (learned online; these are only the starting point).
     public var priorMsPerOutputToken = 20.0

@@ -59,6 +59,7 @@ extension SchedulerPolicy {
         .init(key: "knee_gain", path: \.kneeGain, range: 0...100),
         .init(key: "knee_saturation_ratio", path: \.kneeSaturationRatio, range: 1...1000),
         .init(key: "knee_window_ms", path: \.kneeWindowMs, range: 1...1e9),
+        .init(key: "heavy_urgent_pressure", path: \.heavyUrgentPressure, range: 0...1),
         .init(key: "prior_ms_per_output_token", path: \.priorMsPerOutputToken, range: 0.001...1e6),
         .init(key: "prior_ttft_ms", path: \.priorTtftMs, range: 0...1e9),
         .init(key: "estimate_alpha", path: \.estimateAlpha, range: 0.0001...1),
