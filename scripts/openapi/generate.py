@@ -257,8 +257,10 @@ ERROR_TEXT = {
 }
 
 def sse(chunk):
-    """Streamed answers: `data: <chunk JSON>` events ending with `data: [DONE]`."""
-    return {"text/event-stream": {"schema": STRING, "x-sse-data": ref(chunk)}}
+    """Streamed answers: server-sent events whose `data` is a chunk as JSON, the last one `[DONE]`.
+    The schema describes one event, as OpenAPI 3.2's `itemSchema` does; `x-sse-data` names the chunk's schema."""
+    event = {"type": "object", "properties": {"event": STRING, "data": STRING, "id": STRING, "retry": INTEGER}}
+    return {"text/event-stream": {"schema": event, "x-sse-data": ref(chunk)}}
 
 
 def json_content(schema):
@@ -374,8 +376,9 @@ def scheduler_paths():
         "/reset": {"post": operation("reset", "Drop every waiting request.", ref("ResetResponse"), errors=(401,),
                                      security=admin)},
         "/v1/chat/completions": {"post": operation(
-            "chatCompletions", "OpenAI-compatible front door: waits in the queue, then answers from the proxy.",
-            ref("ChatCompletionResponse"), body=ref("ChatCompletionRequest"), errors=OPENAI_GENERATION,
+            "chatCompletions",
+            "OpenAI-compatible front door: waits in the queue, then answers from the proxy (its errors pass through).",
+            ref("ChatCompletionResponse"), body=ref("ChatCompletionRequest"), errors=OPENAI_GENERATION + (401,),
             stream="ChatCompletionChunk",
             parameters=SCHEDULING_HEADERS)},
     }

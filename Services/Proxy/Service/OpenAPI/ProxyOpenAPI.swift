@@ -127,7 +127,21 @@ public enum ProxyOpenAPI {
               },
               "text/event-stream": {
                 "schema": {
-                  "type": "string"
+                  "type": "object",
+                  "properties": {
+                    "event": {
+                      "type": "string"
+                    },
+                    "data": {
+                      "type": "string"
+                    },
+                    "id": {
+                      "type": "string"
+                    },
+                    "retry": {
+                      "type": "integer"
+                    }
+                  }
                 },
                 "x-sse-data": {
                   "$ref": "#/components/schemas/ChatCompletionChunk"
@@ -258,7 +272,21 @@ public enum ProxyOpenAPI {
               },
               "text/event-stream": {
                 "schema": {
-                  "type": "string"
+                  "type": "object",
+                  "properties": {
+                    "event": {
+                      "type": "string"
+                    },
+                    "data": {
+                      "type": "string"
+                    },
+                    "id": {
+                      "type": "string"
+                    },
+                    "retry": {
+                      "type": "integer"
+                    }
+                  }
                 },
                 "x-sse-data": {
                   "$ref": "#/components/schemas/CompletionResponse"

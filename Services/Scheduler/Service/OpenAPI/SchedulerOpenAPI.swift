@@ -398,7 +398,7 @@ public enum SchedulerOpenAPI {
     "/v1/chat/completions": {
       "post": {
         "operationId": "chatCompletions",
-        "summary": "OpenAI-compatible front door: waits in the queue, then answers from the proxy.",
+        "summary": "OpenAI-compatible front door: waits in the queue, then answers from the proxy (its errors pass through).",
         "parameters": [
           {
             "name": "X-Tenant-ID",
@@ -473,7 +473,21 @@ public enum SchedulerOpenAPI {
               },
               "text/event-stream": {
                 "schema": {
-                  "type": "string"
+                  "type": "object",
+                  "properties": {
+                    "event": {
+                      "type": "string"
+                    },
+                    "data": {
+                      "type": "string"
+                    },
+                    "id": {
+                      "type": "string"
+                    },
+                    "retry": {
+                      "type": "integer"
+                    }
+                  }
                 },
                 "x-sse-data": {
                   "$ref": "#/components/schemas/ChatCompletionChunk"
@@ -483,6 +497,16 @@ public enum SchedulerOpenAPI {
           },
           "400": {
             "description": "Invalid request: bad JSON, a wrong type, a missing or out-of-range field.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorEnvelope"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing or invalid bearer token.",
             "content": {
               "application/json": {
                 "schema": {
