@@ -2,6 +2,7 @@
 """Fuzzes the four live services with schemathesis (PyPI) from the OpenAPI document each one serves.
 
 Usage: python3 fuzz_services.py BIN_DIR [--cases N] [--services a,b] [--seed S] [--time-limit SECONDS]
+                                      [--phases examples,coverage,fuzzing] [--keep]
 
 Starts maitre-mock-llm, maitre-predictor, maitre-proxy (mock upstream) and maitre-scheduler
 (admin token on) from BIN_DIR on free loopback ports, runs `schemathesis run <base>/openapi.json` against each
@@ -111,7 +112,7 @@ def schemathesis_command():
     return [sys.executable, os.path.abspath(__file__), "--run-schemathesis"]
 
 
-def fuzz(service, cases, seed, headers, time_limit, work):
+def fuzz(service, cases, seed, headers, time_limit, phases, work):
     operations, varied = service.operations()
     per_operation = max(1, math.ceil(cases / varied))
     report = os.path.join(work, f"{service.name}-report.ndjson")
@@ -119,7 +120,7 @@ def fuzz(service, cases, seed, headers, time_limit, work):
         "run", f"{service.base}/openapi.json",
         "--checks", CHECKS,
         "--max-examples", str(per_operation),
-        "--phases", "examples,coverage,fuzzing",
+        "--phases", phases,
         "--seed", str(seed),
         "--request-timeout", "30",
         "--workers", "2",
@@ -177,6 +178,7 @@ def main():
     parser.add_argument("--services", default="mock-llm,predictor,proxy,scheduler")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--time-limit", type=int, default=0, help="per service, seconds (0: none)")
+    parser.add_argument("--phases", default="examples,coverage,fuzzing", help="schemathesis phases to run")
     parser.add_argument("--keep", action="store_true", help="keep the logs and reports folder")
     args = parser.parse_args()
 
@@ -198,7 +200,8 @@ def main():
         # tests cover the keys. The admin token opens the scheduler's /admin/config and /reset to the fuzzer.
         headers = {"scheduler": {"Authorization": f"Bearer {ADMIN_TOKEN}"}}
         for name in args.services.split(","):
-            result, output = fuzz(services[name], args.cases, args.seed, headers.get(name, {}), args.time_limit, work)
+            result, output = fuzz(services[name], args.cases, args.seed, headers.get(name, {}), args.time_limit, args.phases,
+                                  work)
             summary["results"].append(result)
             print(f"== {name}: {json.dumps(result)}", file=sys.stderr)
             if result["exit_code"] != 0 or not result["alive"] or result["server_errors"]:
