@@ -181,7 +181,8 @@ SCHEMAS = {
     "SubmitRequest": obj("A request to schedule.", {
         "prompt": STRING, "messages": array(ref("ChatMessage")), "max_tokens": {"type": "integer", "minimum": 1},
         "model": STRING, "task_type": STRING, "tenant_id": STRING, "request_class": ref("RequestClass"),
-        "priority": {"type": "integer", "minimum": 0, "maximum": 9}, "deadline_ms": NUMBER,
+        "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+        "deadline_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": 604800000},
     }, ["max_tokens", "model"]),
     "DecisionReason": obj("Why the scheduler decided as it did.", {"code": STRING, "message": STRING},
                           ["code", "message"]),
@@ -344,7 +345,7 @@ def predictor_paths():
 SCHEDULING_HEADERS = [
     header("X-Tenant-ID", STRING, "Tenant (default: the body's `user`, else `default`)."),
     header("X-Request-Class", {"type": "string", "enum": ["interactive", "heavy"]}, "Service class."),
-    header("X-Deadline-Ms", NUMBER, "Time budget in ms."),
+    header("X-Deadline-Ms", {"type": "number", "exclusiveMinimum": 0, "maximum": 604800000}, "Time budget in ms."),
     header("X-Priority", {"type": "integer", "minimum": 0, "maximum": 9}, "Priority, 0 to 9 (default 5)."),
     header("X-Task-Type", STRING, "Task type, for prediction."),
 ]

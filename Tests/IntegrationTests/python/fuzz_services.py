@@ -211,7 +211,8 @@ def main():
         for service in services.values():
             if not service.alive():
                 failed = True
-                print(f"{service.name} died:\n{service.tail()}", file=sys.stderr)
+                print(f"{service.name} died (exit status {service.process.returncode}):\n{service.tail()}",
+                      file=sys.stderr)
     except Exception as error:  # start-up failures: report and fail
         failed = True
         print(f"fuzz run failed: {error}", file=sys.stderr)

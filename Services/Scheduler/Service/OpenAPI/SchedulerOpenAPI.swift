@@ -427,7 +427,9 @@ public enum SchedulerOpenAPI {
             "in": "header",
             "required": false,
             "schema": {
-              "type": "number"
+              "type": "number",
+              "exclusiveMinimum": 0,
+              "maximum": 604800000
             },
             "description": "Time budget in ms."
           },
@@ -1343,7 +1345,9 @@ public enum SchedulerOpenAPI {
             "maximum": 9
           },
           "deadline_ms": {
-            "type": "number"
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 604800000
           }
         },
         "required": [
