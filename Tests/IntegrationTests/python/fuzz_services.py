@@ -133,7 +133,8 @@ def fuzz(service, cases, seed, headers, time_limit, phases, work):
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True)
+    # From the scratch folder, so schemathesis's own cache folder never lands in the repository.
+    result = subprocess.run(command, capture_output=True, text=True, cwd=work)
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     return {
