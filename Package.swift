@@ -182,7 +182,13 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "SchedulerCore", "MockLLMCore", "Contracts"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "DeploymentTests",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "Contracts", "ServiceRuntime", "Predictor", "Scheduler", "Proxy", "MockLLM",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             path: "Tests/DeploymentTests",
             swiftSettings: swiftSettings
         ),

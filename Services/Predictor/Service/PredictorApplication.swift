@@ -18,7 +18,8 @@ public func buildApplication(
     let routes = ServiceRouter(
         identity: identity, server: configuration.server, metrics: metrics,
         health: { await engine.state() },
-        state: { .object(await engine.state().mapValues { .string($0) }) }
+        state: { .object(await engine.state().mapValues { .string($0) }) },
+        openAPI: PredictorOpenAPI.json
     )
     PredictorRoutes(engine: engine, maxBatch: configuration.maxBatch).register(on: routes.router)
     return Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)

@@ -73,7 +73,8 @@ public func buildApplication(
             let stats = controller.stats()
             guard let data = try? JSONEncoder().encode(stats) else { return nil }
             return try? JSONDecoder().decode(JSONValue.self, from: data)
-        }
+        },
+        openAPI: ProxyOpenAPI.json
     )
     controller.register(on: routes.router)
     logger.info(

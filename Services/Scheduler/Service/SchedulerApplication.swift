@@ -60,7 +60,8 @@ public func buildApplication(
             let snapshot = await runtime.metricsSnapshot()
             guard let data = try? JSONEncoder().encode(snapshot) else { return nil }
             return try? JSONDecoder().decode(JSONValue.self, from: data)
-        }
+        },
+        openAPI: SchedulerOpenAPI.json
     )
     SchedulerController(intake: intake).register(on: routes.router)
     AdminController(runtime: runtime, adminToken: configuration.adminToken).register(on: routes.router)

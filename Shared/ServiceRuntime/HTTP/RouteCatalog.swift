@@ -9,6 +9,36 @@ public final class RouteCatalog: Sendable {
 
     public init() {}
 
+    /// Receives the route table of every service router finished in the current task; the spec-drift tests set
+    /// it around `buildApplication` to compare the routes with the OpenAPI document.
+    @TaskLocal public static var observer: (@Sendable ([Operation]) -> Void)?
+
+    /// One registered route: its method and path, parameters written `{name}` as OpenAPI writes them.
+    public struct Operation: Hashable, Sendable, CustomStringConvertible {
+        public var method: String
+        public var path: String
+
+        public init(method: String, path: String) {
+            self.method = method
+            self.path = path
+        }
+
+        public var description: String { "\(method) \(path)" }
+    }
+
+    /// Every recorded route.
+    public var operations: [Operation] {
+        routes.withLockedValue { routes in
+            routes.map { route in
+                let components = route.components.map { component -> String in
+                    if component.hasPrefix(":") { return "{\(component.dropFirst())}" }
+                    return String(component)
+                }
+                return Operation(method: route.method, path: "/" + components.joined(separator: "/"))
+            }
+        }
+    }
+
     /// Records every route of `router`; call after all routes are added.
     public func record(from router: Router<ServiceRequestContext>) {
         let described = router.routes.map { (method: $0.method.rawValue, components: Self.components(of: $0.path.description)) }

@@ -22,7 +22,8 @@ public struct ServiceIdentity: Sendable {
 }
 
 /// Builds the router every service starts from: request IDs and body limits, the error envelope, request
-/// metrics, `GET /health` and `GET /metrics`. The service adds its routes, then calls `finish`.
+/// metrics, `GET /health`, `GET /metrics` and, given the service's OpenAPI document, `GET /openapi.json`.
+/// The service adds its routes, then calls `finish`.
 public struct ServiceRouter {
     public let router: Router<ServiceRequestContext>
     public let catalog: RouteCatalog
@@ -32,7 +33,8 @@ public struct ServiceRouter {
         server: ServerSettings,
         metrics: ServiceMetrics,
         health: @escaping @Sendable () async -> [String: String] = { [:] },
-        state: @escaping @Sendable () async -> JSONValue? = { nil }
+        state: @escaping @Sendable () async -> JSONValue? = { nil },
+        openAPI: String? = nil
     ) {
         let router = Router(context: ServiceRequestContext.self)
         let catalog = RouteCatalog()
@@ -62,6 +64,15 @@ public struct ServiceRouter {
                 return try Response.json(snapshot)
             }
         }
+        if let openAPI {
+            // The document is compiled into the binary, so every build serves exactly its own spec.
+            let document = ByteBuffer(string: openAPI)
+            router.get("/openapi.json") { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: document))
+            }
+        }
         self.router = router
         self.catalog = catalog
     }
@@ -69,6 +80,7 @@ public struct ServiceRouter {
     /// Records the final route table (for 405 answers) and returns the router to serve.
     public func finish() -> Router<ServiceRequestContext> {
         catalog.record(from: router)
+        RouteCatalog.observer?(catalog.operations)
         return router
     }
 }

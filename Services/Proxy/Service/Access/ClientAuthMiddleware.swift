@@ -14,7 +14,7 @@ public struct ClientAuthMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !keys.isEmpty else { return try await next(request, context) }
-        guard let presented = Self.presentedKey(request.headers), keys.contains(where: { Self.constantTimeEquals($0, presented) }) else {
+        guard let presented = Self.presentedKey(request.headers), keys.contains(where: { ConstantTime.equals($0, presented) }) else {
             throw APIError.unauthorized("Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
         }
         return try await next(request, context)
@@ -30,15 +30,5 @@ public struct ClientAuthMiddleware: RouterMiddleware {
             return Array(authorization.utf8.dropFirst(prefix.count))
         }
         return headers[apiKeyField].map { Array($0.utf8) }
-    }
-
-    /// Compares without an early exit, so timing reveals nothing about how much of a key matched.
-    static func constantTimeEquals(_ expected: [UInt8], _ presented: [UInt8]) -> Bool {
-        var difference = UInt8(expected.count == presented.count ? 0 : 1)
-        for index in 0..<expected.count {
-            let other = index < presented.count ? presented[index] : 0
-            difference |= expected[index] ^ other
-        }
-        return difference == 0
     }
 }

@@ -284,14 +284,18 @@ public final class Forwarder: Sendable {
     }
 
     /// Deadline in monotonic seconds from `X-Deadline-Ms` (a budget in ms, or Unix ms when that large),
-    /// else the default budget; and whether the client set it.
+    /// else the default budget; and whether the client set it. Budgets are capped at `maxBudgetMs`, so a huge
+    /// header value cannot overflow the nanosecond deadline handed to the HTTP client.
     static func deadline(_ headers: HTTPFields, arrived: Double, defaultBudget: Double) -> (Double, Bool) {
         guard let text = headers[deadlineField], let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
             return (arrived + defaultBudget, false)
         }
         let budgetMs = value > 1e12 ? value - Date().timeIntervalSince1970 * 1000 : value
-        return (arrived + max(0, budgetMs) / 1000, true)
+        return (arrived + min(max(0, budgetMs), maxBudgetMs) / 1000, true)
     }
+
+    /// The longest budget `X-Deadline-Ms` can give: one day.
+    static let maxBudgetMs = 86_400_000.0
 
     /// What a transport error says about the account.
     static func classify(_ error: any Error) -> CallOutcome {

@@ -44,7 +44,7 @@ struct ProxyController {
     func authorizeStats(_ request: Request) throws {
         guard let statsToken else { return }
         let presented = ClientAuthMiddleware.presentedKey(request.headers) ?? []
-        guard ClientAuthMiddleware.constantTimeEquals(Array(statsToken.utf8), presented) else {
+        guard ConstantTime.equals(Array(statsToken.utf8), presented) else {
             throw APIError.unauthorized("GET /_stats needs `Authorization: Bearer $STATS_TOKEN`.")
         }
     }

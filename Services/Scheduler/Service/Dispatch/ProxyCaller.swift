@@ -58,10 +58,11 @@ struct ProxyCaller: Sendable {
         http.headers.add(name: "content-type", value: "application/json")
         http.headers.add(name: MaitreHeader.predictedOutputTokens, value: String(dispatch.predictedOutputTokens))
         http.headers.add(name: MaitreHeader.requestID, value: dispatch.requestId)
-        http.headers.add(name: MaitreHeader.tenant, value: dispatch.tenantId)
+        http.headers.add(name: MaitreHeader.tenant, value: Self.headerSafe(dispatch.tenantId))
         // The proxy may queue a request for this long. A request dispatched late is still meant to be served, so
         // the proxy gets at least `minDeadlineMs`, never a budget of zero.
-        http.headers.add(name: MaitreHeader.deadlineMs, value: String(Int(max(dispatch.deadlineAtMs - nowMs, minDeadlineMs))))
+        let budgetMs = min(max(dispatch.deadlineAtMs - nowMs, minDeadlineMs), Intake.maxDeadlineMs)
+        http.headers.add(name: MaitreHeader.deadlineMs, value: String(Int(budgetMs)))
         http.headers.add(name: MaitreHeader.requestClass, value: dispatch.requestClass.rawValue)
         for (name, value) in extraHeaders { http.headers.add(name: name, value: value) }
         http.body = .bytes(body)
@@ -69,6 +70,22 @@ struct ProxyCaller: Sendable {
     }
 
     var timeout: TimeAmount { .milliseconds(Int64(timeoutMs)) }
+
+    /// A client-chosen value (the tenant comes from a header, `tenant_id` or the body's `user`) as a valid header
+    /// value: control characters, which HTTP forbids there, and `%` itself are percent-encoded, so distinct
+    /// tenants stay distinct and the call never fails on the header.
+    static func headerSafe(_ value: String) -> String {
+        var bytes: [UInt8] = []
+        for byte in value.utf8 {
+            if byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "%") {
+                let hex = Array("0123456789ABCDEF".utf8)
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     /// Calls the proxy for a queued (non front door) request, streaming so that time to first token is measured,
     /// and collects the answer.

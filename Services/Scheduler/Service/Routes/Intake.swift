@@ -117,7 +117,14 @@ struct Intake: Sendable {
                 "'\(param)' is a time budget from now in milliseconds and must be positive (a deadline in the past cannot be met).",
                 param: param)
         }
+        if let deadline = deadlineMs, deadline > maxDeadlineMs {
+            throw APIError.invalidRequest(
+                "'\(param)' must be at most \(Int(maxDeadlineMs)) milliseconds (7 days).", param: param)
+        }
     }
+
+    /// The longest time budget a request may ask for: 7 days.
+    static let maxDeadlineMs = 604_800_000.0
 
     static func validate(priority: Int?, param: String) throws {
         if let priority, !(0...9).contains(priority) {

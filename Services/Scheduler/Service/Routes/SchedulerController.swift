@@ -94,20 +94,9 @@ struct AdminController {
         }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), Self.constantTimeEquals(Array(header.dropFirst(prefix.count).utf8), Array(adminToken.utf8)) else {
+        guard header.hasPrefix(prefix), ConstantTime.equals(Array(adminToken.utf8), Array(header.dropFirst(prefix.count).utf8)) else {
             throw APIError.unauthorized()
         }
-    }
-
-    /// Compares without an early exit, so timing does not reveal how much of the token matched.
-    static func constantTimeEquals(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
-        for index in 0..<max(left.count, right.count) {
-            let a = index < left.count ? left[index] : 0
-            let b = index < right.count ? right[index] : 0
-            difference |= a ^ b
-        }
-        return difference == 0
     }
 }
 
