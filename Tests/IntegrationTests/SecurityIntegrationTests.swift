@@ -42,6 +42,17 @@ import Testing
             "\(proxy.baseURL)/v1/chat/completions", raw: Self.chat, headers: ["Authorization": "Bearer key-two"])
         #expect(accepted.status == 200, "\(accepted.text)")
         #expect(try await Self.mockRequests(mock, route: "/v1/chat/completions") == 1)
+
+        // A scheduler in front of the keyed proxy presents its own key (PROXY_API_KEY); without one its dispatches
+        // would all be refused.
+        let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: [
+            "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:9", "PREDICTOR_TIMEOUT_MS": "50",
+            "PROXY_API_KEY": "key-one", "LOG_LEVEL": "warning",
+        ])
+        defer { scheduler.stop() }
+        let throughScheduler = try await TestHTTP.post("\(scheduler.baseURL)/v1/chat/completions", raw: Self.chat)
+        #expect(throughScheduler.status == 200, "\(throughScheduler.text)")
+        #expect(try await Self.mockRequests(mock, route: "/v1/chat/completions") == 2)
     }
 
     @Test func adminAndStatsSurfacesNeedTheirTokens() async throws {

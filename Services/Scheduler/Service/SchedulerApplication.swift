@@ -27,7 +27,8 @@ public func buildApplication(
     let store = try SchedulerStore.open(path: storePath)
     let targets = ProxyTargets(urls: configuration.proxyURLs)
     targets.refresh()
-    let caller = ProxyCaller(client: httpClient.client, targets: targets, timeoutMs: configuration.dispatchTimeoutMs)
+    let caller = ProxyCaller(
+        client: httpClient.client, targets: targets, timeoutMs: configuration.dispatchTimeoutMs, apiKey: configuration.proxyAPIKey)
     let executor: UpstreamExecutor
     if let execute {
         executor = { dispatch, body, now in

@@ -47,6 +47,8 @@ struct ProxyCaller: Sendable {
     let client: HTTPClient
     let targets: ProxyTargets
     let timeoutMs: Int
+    /// Bearer key for a proxy that requires client keys (`PROXY_API_KEY`).
+    var apiKey: String? = nil
     /// Smallest `X-Deadline-Ms` sent upstream.
     var minDeadlineMs: Double = 30_000
 
@@ -56,6 +58,7 @@ struct ProxyCaller: Sendable {
         var http = HTTPClientRequest(url: targets.next() + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")
+        if let apiKey, !apiKey.isEmpty { http.headers.add(name: "Authorization", value: "Bearer " + apiKey) }
         http.headers.add(name: MaitreHeader.predictedOutputTokens, value: String(dispatch.predictedOutputTokens))
         http.headers.add(name: MaitreHeader.requestID, value: dispatch.requestId)
         http.headers.add(name: MaitreHeader.tenant, value: Self.headerSafe(dispatch.tenantId))
