@@ -2,62 +2,84 @@ import Contracts
 import Foundation
 import Testing
 
-/// Scheduler → proxy → simulated upstream on loopback (the predictor is left unreachable here, so sizes come from
-/// the scheduler's local prior; the proxy's outcome reports are switched off).
+/// Scheduler → proxy → simulated upstream on loopback, with the real predictor (hashed embedder, so it starts in a
+/// moment) or, where a test says so, none (sizes from the scheduler's local prior). The proxy reports outcomes to
+/// the predictor when there is one.
 @Suite(.serialized) struct SchedulerPipelineTests {
     struct Pipeline {
         var mock: ServiceProcess
         var proxy: ServiceProcess
         var scheduler: ServiceProcess
+        var predictor: ServiceProcess?
 
         func stop() {
             _ = scheduler.stop()
             _ = proxy.stop()
+            _ = predictor?.stop()
             _ = mock.stop()
         }
     }
 
     /// The upstream runs 50× faster than real time, so hundreds of requests finish in seconds.
-    private func startPipeline(schedulerEnvironment: [String: String] = [:]) async throws -> Pipeline {
+    private func startPipeline(withPredictor: Bool = false, schedulerEnvironment: [String: String] = [:]) async throws -> Pipeline {
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
+        let predictor = withPredictor ? try await ServiceProcess.start("maitre-predictor", environment: ["EMBEDDER": "hashed"]) : nil
+        let predictorURL = try predictor?.baseURL ?? "http://127.0.0.1:\(FreePort.allocate())"
         let proxy = try await ServiceProcess.start(
             "maitre-proxy",
-            environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": ""])
+            environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor == nil ? "" : predictorURL])
         var environment = [
             "PROXY_URLS": proxy.baseURL,
-            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+            "PREDICTOR_BASE_URL": predictorURL,
+            // Generous: the suite runs on two loaded cores and this test is about the pipeline, not speed.
+            "PREDICTOR_TIMEOUT_MS": withPredictor ? "2000" : "250",
         ]
         environment.merge(schedulerEnvironment) { $1 }
         let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: environment)
-        return Pipeline(mock: mock, proxy: proxy, scheduler: scheduler)
+        return Pipeline(mock: mock, proxy: proxy, scheduler: scheduler, predictor: predictor)
     }
 
     @Test func fiveHundredMixedRequestsAllEndCompletedOrRefusedWithAReason() async throws {
-        let pipeline = try await startPipeline()
+        let pipeline = try await startPipeline(withPredictor: true)
         defer { pipeline.stop() }
         let base = pipeline.scheduler.baseURL
         var ids: [String] = []
         var refusedAtTheDoor = 0
-        for index in 0..<500 {
-            let heavy = index % 4 == 0
-            let submit = SubmitRequest(
-                prompt: "Request \(index): " + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 40 : 2),
-                maxTokens: heavy ? 1500 : 120,
-                model: "gpt-4o-mini",
-                tenantId: "tenant-\(index % 5)",
-                requestClass: index % 10 == 0 ? .heavy : nil,
-                priority: index % 7,
-                // A few impossible deadlines: they must end with a reason, not vanish.
-                deadlineMs: index % 50 == 0 ? 1 : nil)
-            let response = try await TestHTTP.post("\(base)/submit", body: submit)
-            if response.status == 429 {
-                refusedAtTheDoor += 1
-                #expect(response.header("Retry-After") != nil)
-                continue
+        var fallbackLevels: [FallbackLevel: Int] = [:]
+        // Twenty-five clients at a time, so the scheduler's predictor client coalesces questions into batches.
+        for group in stride(from: 0, to: 500, by: 25) {
+            let answers = try await withThrowingTaskGroup(of: TestResponse.self) { tasks in
+                for index in group..<group + 25 {
+                    let heavy = index % 4 == 0
+                    let submit = SubmitRequest(
+                        prompt: "Request \(index): " + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 40 : 2),
+                        maxTokens: heavy ? 1500 : 120,
+                        model: "gpt-4o-mini",
+                        tenantId: "tenant-\(index % 5)",
+                        requestClass: index % 10 == 0 ? .heavy : nil,
+                        priority: index % 7,
+                        // A few impossible deadlines: they must end with a reason, not vanish.
+                        deadlineMs: index % 50 == 0 ? 1 : nil)
+                    tasks.addTask { try await TestHTTP.post("\(base)/submit", body: submit) }
+                }
+                var answers: [TestResponse] = []
+                for try await answer in tasks { answers.append(answer) }
+                return answers
             }
-            #expect(response.status == 202)
-            ids.append(try response.decode(SubmitResponse.self).requestId)
+            for response in answers {
+                if response.status == 429 {
+                    refusedAtTheDoor += 1
+                    #expect(response.header("Retry-After") != nil)
+                    continue
+                }
+                #expect(response.status == 202, "\(response.text)")
+                let accepted = try response.decode(SubmitResponse.self)
+                ids.append(accepted.requestId)
+                fallbackLevels[accepted.prediction.fallbackLevel, default: 0] += 1
+            }
         }
+        // The sizes came from the predictor (no history yet: its priors), not from the scheduler's local fallback.
+        #expect((fallbackLevels[.localPrior] ?? 0) <= 25, "fallback levels: \(fallbackLevels)")
         let final = try await waitForAll(ids, base: base, seconds: 240)
         #expect(final.count == ids.count, "\(ids.count - final.count) requests never finished")
         let completed = final.values.filter { $0.state == .completed }

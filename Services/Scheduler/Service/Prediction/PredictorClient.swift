@@ -9,38 +9,107 @@ import Synchronization
 /// Asks the predictor how big a request will be; when it is down or slow, estimates from prompt length alone.
 /// After a failure the predictor is left alone for `pauseAfterFailureMs`, so a dead predictor costs one timeout,
 /// not one per request.
+///
+/// Concurrent questions are coalesced, like a group commit: while `maxConcurrentCalls` calls are out, new
+/// questions wait and leave together in the next `POST /predict/batch` (at most `maxBatch`). A lone question goes
+/// at once as `POST /predict`, so light traffic pays no batching delay, and under load one HTTP exchange (and one
+/// embedding batch in the predictor) serves many submissions.
 final class PredictorClient: Sendable {
     let client: HTTPClient
     let baseURL: String
     let timeoutMs: Int
     let logger: Logger
     let pauseAfterFailureMs: Double
+    let maxBatch: Int
+    let maxConcurrentCalls: Int
     private let skipUntil = Mutex(ContinuousClock.now)
 
-    init(client: HTTPClient, baseURL: String, timeoutMs: Int, logger: Logger, pauseAfterFailureMs: Double = 1000) {
+    private struct Waiting {
+        var request: PredictRequest
+        var continuation: CheckedContinuation<PredictResponse, Never>
+    }
+
+    private struct Queue {
+        var waiting: [Waiting] = []
+        var calls = 0
+    }
+
+    private let queue = Mutex(Queue())
+
+    init(
+        client: HTTPClient, baseURL: String, timeoutMs: Int, logger: Logger, pauseAfterFailureMs: Double = 1000,
+        maxBatch: Int = 64, maxConcurrentCalls: Int = 2
+    ) {
         self.client = client
         self.baseURL = baseURL
         self.timeoutMs = timeoutMs
         self.logger = logger
         self.pauseAfterFailureMs = pauseAfterFailureMs
+        self.maxBatch = max(1, maxBatch)
+        self.maxConcurrentCalls = max(1, maxConcurrentCalls)
     }
 
     func predict(_ request: PredictRequest) async -> PredictResponse {
         if skipUntil.withLock({ ContinuousClock.now < $0 }) { return LocalPrior.predict(request) }
+        return await withCheckedContinuation { continuation in
+            let start = queue.withLock { queue -> Bool in
+                queue.waiting.append(Waiting(request: request, continuation: continuation))
+                guard queue.calls < maxConcurrentCalls else { return false }
+                queue.calls += 1
+                return true
+            }
+            if start { Task { await self.callLoop() } }
+        }
+    }
+
+    /// Sends what waits, batch after batch, until nothing is left; then frees its call slot.
+    private func callLoop() async {
+        while true {
+            let batch = queue.withLock { queue -> [Waiting] in
+                let batch = Array(queue.waiting.prefix(maxBatch))
+                queue.waiting.removeFirst(batch.count)
+                if batch.isEmpty { queue.calls -= 1 }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            let answers = await call(batch.map(\.request))
+            for (waiting, answer) in zip(batch, answers) { waiting.continuation.resume(returning: answer) }
+        }
+    }
+
+    /// One HTTP exchange for `requests`; the local prior answers for all of them when it fails.
+    private func call(_ requests: [PredictRequest]) async -> [PredictResponse] {
+        if skipUntil.withLock({ ContinuousClock.now < $0 }) { return requests.map(LocalPrior.predict) }
         do {
-            var http = HTTPClientRequest(url: baseURL + "/predict")
+            let single = requests.count == 1
+            var http = HTTPClientRequest(url: baseURL + (single ? "/predict" : "/predict/batch"))
             http.method = .POST
             http.headers.add(name: "content-type", value: "application/json")
-            http.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(request)))
-            let response = try await client.execute(http, timeout: .milliseconds(Int64(timeoutMs)))
-            let body = try await response.body.collect(upTo: 1 << 20)
+            let encoder = JSONEncoder()
+            http.body = .bytes(ByteBuffer(bytes: single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests))))
+            // A batch may take longer than one question: the timeout grows by one share per 16 questions.
+            let timeout = Double(timeoutMs) * (1 + Double(requests.count - 1) / 16)
+            let response = try await client.execute(http, timeout: .milliseconds(Int64(timeout)))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            if (400..<500).contains(Int(response.status.code)) {
+                // The predictor refused a question (not down): ask one by one so one bad question cannot cost the
+                // others their prediction; a refused single question gets the local prior.
+                if single { return [LocalPrior.predict(requests[0])] }
+                var answers: [PredictResponse] = []
+                for request in requests { answers += await call([request]) }
+                return answers
+            }
             guard response.status == .ok else { throw PredictorUnavailable(status: Int(response.status.code)) }
-            return try JSONDecoder().decode(PredictResponse.self, from: Data(body.readableBytesView))
+            let data = Data(body.readableBytesView)
+            if single { return [try JSONDecoder().decode(PredictResponse.self, from: data)] }
+            let predictions = try JSONDecoder().decode(PredictBatchResponse.self, from: data).predictions
+            guard predictions.count == requests.count else { throw PredictorUnavailable(status: Int(response.status.code)) }
+            return predictions
         } catch {
             let pause = pauseAfterFailureMs
             skipUntil.withLock { $0 = ContinuousClock.now + .milliseconds(pause) }
-            logger.debug("predictor unavailable, using the local prior", metadata: ["error": "\(error)"])
-            return LocalPrior.predict(request)
+            logger.debug("predictor unavailable, using the local prior", metadata: ["error": "\(error)", "requests": "\(requests.count)"])
+            return requests.map(LocalPrior.predict)
         }
     }
 
