@@ -10,7 +10,7 @@ import Testing
 #endif
 
 /// The fault matrix of issue 10, each row with the real executables on loopback. Rows tested elsewhere:
-/// upstream 5xx retried on another account (`ProxyIntegrationTests.failingAccountsAreRetriedElsewhereBeforeTheFirstByte`),
+/// every call of an account failing, retried on another account (`ProxyIntegrationTests.failingAccountsAreRetriedElsewhereBeforeTheFirstByte`),
 /// a 429 retried elsewhere and cooled (`ProxyIntegrationTests.rateLimitedAccountIsCutCooledForItsRetryAfterAndTrafficMoves`),
 /// predictor restarted (`PredictorRestartTests.killNineLosesNothingAcknowledgedAndPredictsTheSame`), scheduler killed
 /// under load (`SchedulerPipelineTests.killNineInTheMiddleLosesNoAcceptedRequest`).
@@ -75,6 +75,34 @@ import Testing
         }
         let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
         #expect(events.events.contains { $0.kind == .requeue }, "no 429 was re-queued by the scheduler")
+        #expect(try await Self.serverErrorLines(proxy).isEmpty)
+    }
+
+    // MARK: - Upstream 5xx at a rate
+
+    @Test func upstreamFailingHalfItsCallsIsRetriedElsewhereSoClientsSeeOnlySuccesses() async throws {
+        let healthy = try await ProxyIntegrationTests.startMock(accounts: "")
+        defer { healthy.stop() }
+        let flaky = try await ProxyIntegrationTests.startMock(accounts: "", extra: ["MOCK_FAULT_500_RATE": "0.5"])
+        defer { flaky.stop() }
+        // The flaky account is preferred (weight 3) and never cooled, so it keeps taking calls and failing half of them.
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [
+                ProxyIntegrationTests.account("healthy", base: healthy.baseURL),
+                ProxyIntegrationTests.account("flaky", base: flaky.baseURL, weight: 3),
+            ], environment: ["PROXY_FAILURES_BEFORE_COOLDOWN": "1000"])
+        defer { proxy.stop() }
+        for index in 0..<24 {
+            let response = try await TestHTTP.post(
+                "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: index % 2 == 1))
+            #expect(response.status == 200, "\(response.text)")
+        }
+        let stats = try await ProxyIntegrationTests.stats(proxy)
+        let flakyStats = try #require(stats["flaky"])
+        #expect(flakyStats.errors > 0 && flakyStats.successes > 0, "\(flakyStats)")
+        #expect((stats["healthy"]?.successes ?? 0) + flakyStats.successes == 24)
+        let outcomes = try await Self.mockOutcomes(flaky)
+        #expect(outcomes["injected_error"] == flakyStats.errors, "\(outcomes)")
         #expect(try await Self.serverErrorLines(proxy).isEmpty)
     }
 
