@@ -187,7 +187,7 @@ import Testing
         let scheduler = try await ServiceProcess.start(
             "maitre-scheduler",
             environment: [
-                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "PREDICTOR_TIMEOUT_MS": "500",
+                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "PREDICTOR_TIMEOUT_MS": "2000",
                 "LOG_LEVEL": "warning",
             ])
         defer { scheduler.stop() }
