@@ -144,4 +144,20 @@ import Testing
             #expect(String(buffer: metrics.body).contains("queue_full"))
         }
     }
+
+    /// A data directory that cannot be created is a start-up error naming the setting, not a trap (the HTTP client
+    /// used to be created first and released without shutdown, which crashes the process).
+    @Test func unusableDataDirectoryIsAStartupErrorNamingTheSetting() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-not-a-folder-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try SchedulerConfiguration.defaults([
+            "data-dir": file.appendingPathComponent("data").path, "database-file": "scheduler.sqlite",
+        ])
+        await #expect {
+            _ = try await buildApplication(configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "scheduler-test"))
+        } throws: { error in
+            (error as? SettingError)?.key == "data-dir"
+        }
+    }
 }

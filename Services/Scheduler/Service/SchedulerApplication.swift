@@ -16,7 +16,6 @@ public func buildApplication(
     execute: (@Sendable (Dispatch, ChatCompletionRequest, Double) async -> (status: Int, outputTokens: Int, latencyMs: Double))? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "scheduler")
-    let httpClient = HTTPClientService(readTimeout: .milliseconds(Int64(configuration.dispatchTimeoutMs)))
     let storePath: String
     if configuration.databaseFile == ":memory:" {
         storePath = ":memory:"
@@ -25,6 +24,9 @@ public func buildApplication(
             .appendingPathComponent(configuration.databaseFile).path
     }
     let store = try SchedulerStore.open(path: storePath)
+    // Created only once nothing before it can fail: an HTTPClient released without shutdown() traps, which turned
+    // a clear start-up error (an unwritable data directory) into a crash.
+    let httpClient = HTTPClientService(readTimeout: .milliseconds(Int64(configuration.dispatchTimeoutMs)))
     let targets = ProxyTargets(urls: configuration.proxyURLs)
     targets.refresh()
     let caller = ProxyCaller(
@@ -42,7 +44,13 @@ public func buildApplication(
     }
     let runtime = SchedulerRuntime(
         policy: configuration.policy, store: store, eventCapacity: configuration.eventCapacity, logger: logger, execute: executor)
-    let recovered = try await runtime.recover(inflight: configuration.inflightOnRestart)
+    let recovered: (restored: Int, failed: Int)
+    do {
+        recovered = try await runtime.recover(inflight: configuration.inflightOnRestart)
+    } catch {
+        try? await httpClient.client.shutdown()
+        throw error
+    }
     if recovered.restored + recovered.failed > 0 {
         logger.notice("recovered unfinished requests", metadata: ["restored": "\(recovered.restored)", "failed": "\(recovered.failed)"])
     }

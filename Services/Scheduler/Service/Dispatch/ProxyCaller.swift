@@ -54,8 +54,8 @@ struct ProxyCaller: Sendable {
 
     /// The HTTP request for a dispatch: the stored chat completion body, plus `X-Predicted-Output-Tokens`,
     /// `X-Request-ID`, `X-Tenant-ID` and `X-Deadline-Ms` (time left until the deadline).
-    func request(body: ByteBuffer, dispatch: Dispatch, nowMs: Double, extraHeaders: [(String, String)] = []) -> HTTPClientRequest {
-        var http = HTTPClientRequest(url: targets.next() + "/v1/chat/completions")
+    func request(body: ByteBuffer, dispatch: Dispatch, nowMs: Double, base: String, extraHeaders: [(String, String)] = []) -> HTTPClientRequest {
+        var http = HTTPClientRequest(url: base + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")
         if let apiKey, !apiKey.isEmpty { http.headers.add(name: "Authorization", value: "Bearer " + apiKey) }
@@ -73,6 +73,15 @@ struct ProxyCaller: Sendable {
     }
 
     var timeout: TimeAmount { .milliseconds(Int64(timeoutMs)) }
+
+    /// A call to proxy `base` that got no answer (refused, timed out before the head): that proxy is skipped for a
+    /// while, and while another one is available the request may be sent again at once rather than backing off.
+    func unreachable(_ base: String, error: any Error, latencyMs: Double) -> UpstreamCallResult {
+        targets.markUnreachable(base)
+        return UpstreamCallResult(
+            statusCode: 0, outputTokens: 0, latencyMs: latencyMs, retryAfterMs: targets.hasReachable() ? 0 : nil,
+            transportError: "\(error)")
+    }
 
     /// A client-chosen value (the tenant comes from a header, `tenant_id` or the body's `user`) as a valid header
     /// value: control characters, which HTTP forbids there, and `%` itself are percent-encoded, so distinct
@@ -104,8 +113,16 @@ struct ProxyCaller: Sendable {
         } catch {
             return UpstreamCallResult(statusCode: 400, outputTokens: 0, latencyMs: 0, transportError: nil)
         }
+        let base = targets.next()
+        let response: HTTPClientResponse
         do {
-            let response = try await client.execute(request(body: ByteBuffer(bytes: encoded), dispatch: dispatch, nowMs: nowMs), timeout: timeout)
+            response = try await client.execute(
+                request(body: ByteBuffer(bytes: encoded), dispatch: dispatch, nowMs: nowMs, base: base), timeout: timeout)
+        } catch {
+            return unreachable(base, error: error, latencyMs: elapsedMs())
+        }
+        targets.markReachable(base)
+        do {
             let status = Int(response.status.code)
             var accumulator = StreamAccumulator()
             var ttft: Double?

@@ -8,22 +8,69 @@ import Synchronization
 
 /// The proxy instances to spread dispatches over, in turn. `PROXY_URLS` is either a list of base URLs, or one URL
 /// whose host name stands for a scaled service: it is resolved to all its addresses and re-resolved periodically.
+/// A proxy that gave no answer at all is skipped while another one is available, for `unreachableCooldown`, doubling
+/// with each further failure up to `maxUnreachableCooldown`: a dead instance neither takes a share of the dispatches
+/// nor, once it has been dead a while, makes a batch of them wait out a connect timeout every few seconds.
 final class ProxyTargets: Sendable {
-    private let configured: [String]
-    private let state: Mutex<(urls: [String], next: Int)>
-
-    init(urls: [String]) {
-        configured = urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        state = Mutex((configured, 0))
+    private struct State {
+        var urls: [String]
+        var next = 0
+        var skippedUntil: [String: ContinuousClock.Instant] = [:]
+        var failures: [String: Int] = [:]
     }
 
-    /// The base URL for the next dispatch (round robin).
-    func next() -> String {
+    private let configured: [String]
+    private let state: Mutex<State>
+    let unreachableCooldown: Duration
+    let maxUnreachableCooldown: Duration
+
+    init(urls: [String], unreachableCooldown: Duration = .seconds(2), maxUnreachableCooldown: Duration = .seconds(30)) {
+        configured = urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        state = Mutex(State(urls: configured))
+        self.unreachableCooldown = unreachableCooldown
+        self.maxUnreachableCooldown = maxUnreachableCooldown
+    }
+
+    /// The base URL for the next dispatch: round robin over the proxies not being skipped (over all of them when
+    /// every one is).
+    func next(now: ContinuousClock.Instant = .now) -> String {
         state.withLock { state in
-            let url = state.urls[state.next % state.urls.count]
-            state.next &+= 1
-            return url
+            let count = state.urls.count
+            var chosen = state.next % count
+            for offset in 0..<count {
+                let candidate = (state.next + offset) % count
+                if (state.skippedUntil[state.urls[candidate]] ?? now) <= now {
+                    chosen = candidate
+                    break
+                }
+            }
+            state.next = (chosen + 1) % count
+            return state.urls[chosen]
         }
+    }
+
+    /// Records that `url` could not be reached: it is skipped until its cooldown ends.
+    func markUnreachable(_ url: String, now: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            let failures = (state.failures[url] ?? 0) + 1
+            state.failures[url] = failures
+            let cooldown = min(unreachableCooldown * (1 << min(failures - 1, 16)), maxUnreachableCooldown)
+            state.skippedUntil[url] = now + cooldown
+        }
+    }
+
+    /// Records that `url` answered: its cooldown starts from the beginning the next time it fails.
+    func markReachable(_ url: String) {
+        state.withLock { state in
+            guard state.failures[url] != nil else { return }
+            state.failures[url] = nil
+            state.skippedUntil[url] = nil
+        }
+    }
+
+    /// Whether some proxy is not being skipped.
+    func hasReachable(now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in state.urls.contains { (state.skippedUntil[$0] ?? now) <= now } }
     }
 
     var current: [String] { state.withLock { $0.urls } }

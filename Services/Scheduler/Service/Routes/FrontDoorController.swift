@@ -85,15 +85,16 @@ struct FrontDoorController {
             }
             let start = ContinuousClock.now
             let response: HTTPClientResponse
+            let base = caller.targets.next()
             do {
                 response = try await caller.client.execute(
-                    caller.request(body: raw, dispatch: dispatch, nowMs: await runtime.now), timeout: caller.timeout)
+                    caller.request(body: raw, dispatch: dispatch, nowMs: await runtime.now, base: base), timeout: caller.timeout)
             } catch {
-                let result = UpstreamCallResult(
-                    statusCode: 0, outputTokens: 0, latencyMs: (ContinuousClock.now - start).milliseconds, transportError: "\(error)")
+                let result = caller.unreachable(base, error: error, latencyMs: (ContinuousClock.now - start).milliseconds)
                 if await runtime.finish(id, result: result) == .requeued { continue }
                 throw APIError.badGateway("The proxy could not be reached: \(error).")
             }
+            caller.targets.markReachable(base)
             let status = Int(response.status.code)
             if status == 429 || !(200..<300).contains(status) {
                 let bytes = try await response.body.collect(upTo: 1 << 20)

@@ -1,0 +1,457 @@
+import AsyncHTTPClient
+import Contracts
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The fault matrix of issue 10, each row with the real executables on loopback. Rows tested elsewhere:
+/// every call of an account failing, retried on another account (`ProxyIntegrationTests.failingAccountsAreRetriedElsewhereBeforeTheFirstByte`),
+/// a 429 retried elsewhere and cooled (`ProxyIntegrationTests.rateLimitedAccountIsCutCooledForItsRetryAfterAndTrafficMoves`),
+/// predictor restarted (`PredictorRestartTests.killNineLosesNothingAcknowledgedAndPredictsTheSame`), scheduler killed
+/// under load (`SchedulerPipelineTests.killNineInTheMiddleLosesNoAcceptedRequest`).
+@Suite(.serialized) struct FaultMatrixIntegrationTests {
+    // MARK: - Upstream 429 storm
+
+    @Test func rateLimitStormGivesOnly429sWithRetryAfterAndTheSchedulerRequeuesUntilEveryRequestEnds() async throws {
+        // Two keys of 3 requests per (scaled) minute of 1.2 s: about five answers a second in all.
+        let mock = try await ServiceProcess.start(
+            "maitre-mock-llm",
+            environment: ["MOCK_ACCOUNTS": "key-a:rpm=3,key-b:rpm=3", "MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        defer { mock.stop() }
+        // No retries inside the proxy, so every upstream 429 reaches its caller (the retry elsewhere is covered in
+        // ProxyIntegrationTests).
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [
+                ProxyIntegrationTests.account("a", base: mock.baseURL, key: "key-a"),
+                ProxyIntegrationTests.account("b", base: mock.baseURL, key: "key-b"),
+            ], environment: ["PROXY_MAX_RETRIES": "0"])
+        defer { proxy.stop() }
+
+        let storm = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    try await TestHTTP.post(
+                        "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(),
+                        headers: ["X-Deadline-Ms": "300"])
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(storm.allSatisfy { $0.status == 200 || $0.status == 429 }, "\(storm.map(\.status))")
+        let refused = storm.filter { $0.status == 429 }
+        #expect(!refused.isEmpty, "16 calls against 6 allowed got no 429")
+        #expect(storm.contains { $0.status == 200 })
+        for response in refused {
+            #expect(response.header("Retry-After") != nil)
+            #expect(throws: Never.self) { try response.decode(ErrorEnvelope.self) }
+        }
+
+        let scheduler = try await ServiceProcess.start(
+            "maitre-scheduler",
+            environment: [
+                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+                "PREDICTOR_TIMEOUT_MS": "50", "LOG_LEVEL": "warning",
+            ])
+        defer { scheduler.stop() }
+        var ids: [String] = []
+        for index in 0..<24 {
+            let submit = SubmitRequest(
+                prompt: "Storm \(index)", maxTokens: 12, model: "gpt-4o-mini", tenantId: "t\(index % 3)", deadlineMs: 20_000)
+            let response = try await TestHTTP.post("\(scheduler.baseURL)/submit", body: submit)
+            #expect(response.status == 202, "\(response.text)")
+            if response.status == 202 { ids.append(try response.decode(SubmitResponse.self).requestId) }
+        }
+        let final = try await Self.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90)
+        #expect(final.count == ids.count, "\(ids.count - final.count) requests stuck")
+        #expect(final.values.contains { $0.state == .completed })
+        for status in final.values where status.state != .completed {
+            #expect(status.reason != nil, "\(status.requestId) ended \(status.state) without a reason")
+            if let code = status.result?.statusCode { #expect(code < 500, "\(status.requestId) got \(code)") }
+        }
+        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
+        #expect(events.events.contains { $0.kind == .requeue }, "no 429 was re-queued by the scheduler")
+        #expect(try await Self.serverErrorLines(proxy).isEmpty)
+    }
+
+    // MARK: - Upstream 5xx at a rate
+
+    @Test func upstreamFailingHalfItsCallsIsRetriedElsewhereSoClientsSeeOnlySuccesses() async throws {
+        let healthy = try await ProxyIntegrationTests.startMock(accounts: "")
+        defer { healthy.stop() }
+        let flaky = try await ProxyIntegrationTests.startMock(accounts: "", extra: ["MOCK_FAULT_500_RATE": "0.5"])
+        defer { flaky.stop() }
+        // The flaky account is preferred (weight 3) and never cooled, so it keeps taking calls and failing half of them.
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [
+                ProxyIntegrationTests.account("healthy", base: healthy.baseURL),
+                ProxyIntegrationTests.account("flaky", base: flaky.baseURL, weight: 3),
+            ], environment: ["PROXY_FAILURES_BEFORE_COOLDOWN": "1000"])
+        defer { proxy.stop() }
+        for index in 0..<24 {
+            let response = try await TestHTTP.post(
+                "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: index % 2 == 1))
+            #expect(response.status == 200, "\(response.text)")
+        }
+        let stats = try await ProxyIntegrationTests.stats(proxy)
+        let flakyStats = try #require(stats["flaky"])
+        #expect(flakyStats.errors > 0 && flakyStats.successes > 0, "\(flakyStats)")
+        #expect((stats["healthy"]?.successes ?? 0) + flakyStats.successes == 24)
+        let outcomes = try await Self.mockOutcomes(flaky)
+        #expect(outcomes["injected_error"] == flakyStats.errors, "\(outcomes)")
+        #expect(try await Self.serverErrorLines(proxy).isEmpty)
+    }
+
+    // MARK: - Upstream that hangs
+
+    @Test func hangingUpstreamEndsAtTheClientsDeadlineWithA504AndTheProxyStaysHealthy() async throws {
+        let mock = try await ProxyIntegrationTests.startMock(accounts: "")
+        // The hung call would hold a graceful stop for its whole grace period.
+        defer { mock.kill9() }
+        let proxy = try await ProxyIntegrationTests.startProxy([ProxyIntegrationTests.account("a", base: mock.baseURL)])
+        defer { proxy.stop() }
+        let started = ContinuousClock.now
+        // The mock holds a hung call for 600 s; the client's budget is 700 ms.
+        let hung = try await TestHTTP.post(
+            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(),
+            headers: ["X-Mock-Fault": "hang", "X-Deadline-Ms": "700"])
+        let waited = ContinuousClock.now - started
+        #expect(hung.status == 504, "\(hung.text)")
+        let envelope = try hung.decode(ErrorEnvelope.self)
+        #expect(envelope.error.code == "upstream_timeout")
+        #expect(envelope.error.message.contains("did not answer in time"))
+        #expect(waited < .seconds(30), "the proxy waited \(waited) for a 700 ms budget")
+
+        let health = try await TestHTTP.get("\(proxy.baseURL)/health")
+        #expect(health.status == 200)
+        for stream in [false, true] {
+            let next = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: stream))
+            #expect(next.status == 200, "\(next.text)")
+        }
+    }
+
+    // MARK: - Connection reset mid-stream
+
+    @Test func connectionResetMidStreamEndsTheClientsStreamAfterTheBytesSoFarWithoutARetry() async throws {
+        let mock = try await ProxyIntegrationTests.startMock(accounts: "")
+        defer { mock.stop() }
+        // Two accounts and retries allowed: a retry would be possible, and must not happen once bytes have left.
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [
+                ProxyIntegrationTests.account("a", base: mock.baseURL),
+                ProxyIntegrationTests.account("b", base: mock.baseURL),
+            ], environment: ["PROXY_MAX_RETRIES": "3"])
+        defer { proxy.stop() }
+        let cut = try await Self.streamUntilEnd(
+            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true, maxTokens: 40),
+            headers: ["X-Mock-Fault": "reset-after=5"])
+        #expect(cut.status == 200)
+        #expect(cut.attempts == "1")
+        let text = String(decoding: cut.body, as: UTF8.self)
+        let events = text.components(separatedBy: "data: ").filter { $0.contains("chat.completion.chunk") }
+        #expect(events.count >= 2, "bytes before the reset did not reach the client: \(text)")
+        #expect(!text.contains("[DONE]"), "the stream ended normally although the upstream was cut")
+        #expect(cut.error != nil || !text.contains("finish_reason\":\"length"))
+
+        // The upstream saw exactly one call, and the proxy counted one.
+        let outcomes = try await Self.mockOutcomes(mock)
+        #expect(outcomes["reset"] == 1, "\(outcomes)")
+        #expect(outcomes.values.reduce(0, +) == 1, "a retry reached the upstream: \(outcomes)")
+        let stats = try await ProxyIntegrationTests.stats(proxy)
+        #expect(stats.values.map(\.requests).reduce(0, +) == 1)
+
+        #expect(try await TestHTTP.get("\(proxy.baseURL)/health").status == 200)
+        let whole = try await Self.streamUntilEnd("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true))
+        #expect(whole.status == 200 && whole.error == nil)
+        #expect(String(decoding: whole.body, as: UTF8.self).contains("[DONE]"))
+    }
+
+    // MARK: - Predictor down
+
+    @Test func predictorOutageKeepsSchedulingOnTheLocalPriorAndTheProxyCountsDroppedReports() async throws {
+        let predictor = try await ServiceProcess.start("maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
+        defer { predictor.stop() }
+        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        defer { mock.stop() }
+        let proxy = try await ServiceProcess.start(
+            "maitre-proxy",
+            environment: [
+                "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL,
+                "PROXY_REPORT_INTERVAL_MS": "100", "LOG_LEVEL": "warning",
+            ])
+        defer { proxy.stop() }
+        let scheduler = try await ServiceProcess.start(
+            "maitre-scheduler",
+            environment: [
+                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "PREDICTOR_TIMEOUT_MS": "2000",
+                "LOG_LEVEL": "warning",
+            ])
+        defer { scheduler.stop() }
+
+        let before = try await Self.submit(3, to: scheduler, label: "before")
+        #expect(before.allSatisfy { $0.prediction.fallbackLevel != .localPrior }, "the predictor was up but not used")
+        let answeredBefore = try await Self.waitForTerminal(before.map(\.requestId), base: scheduler.baseURL, seconds: 60)
+        #expect(answeredBefore.values.allSatisfy { $0.state == .completed })
+        // The proxy's reports reached the predictor while it was up.
+        let delivered = try await Self.poll(seconds: 20) {
+            try await TestHTTP.get("\(predictor.baseURL)/models").decode(ModelProfilesResponse.self).historySize >= 3
+        }
+        #expect(delivered)
+
+        predictor.kill9()
+        let after = try await Self.submit(10, to: scheduler, label: "after")
+        #expect(after.allSatisfy { $0.prediction.fallbackLevel == .localPrior })
+        let answeredAfter = try await Self.waitForTerminal(after.map(\.requestId), base: scheduler.baseURL, seconds: 60)
+        #expect(answeredAfter.count == after.count)
+        #expect(answeredAfter.values.allSatisfy { $0.state == .completed })
+        let dropped = try await Self.poll(seconds: 20) {
+            let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
+            return metrics.text.split(separator: "\n").contains { $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0") }
+        }
+        #expect(dropped, "reports for the predictor that is down were not counted as dropped")
+        #expect(try await TestHTTP.get("\(scheduler.baseURL)/health").status == 200)
+        #expect(try await TestHTTP.get("\(proxy.baseURL)/health").status == 200)
+    }
+
+    // MARK: - One of three proxies killed
+
+    @Test func oneOfThreeProxiesKilledTheSchedulerRoutesAroundItAndEveryRequestCompletes() async throws {
+        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        defer { mock.stop() }
+        var proxies: [ServiceProcess] = []
+        defer { for proxy in proxies { proxy.stop() } }
+        for _ in 0..<3 {
+            proxies.append(try await ServiceProcess.start(
+                "maitre-proxy",
+                environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "", "LOG_LEVEL": "warning"]))
+        }
+        let scheduler = try await ServiceProcess.start(
+            "maitre-scheduler",
+            environment: [
+                "PROXY_URLS": proxies.map(\.baseURL).joined(separator: ","),
+                "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PREDICTOR_TIMEOUT_MS": "50",
+                "LOG_LEVEL": "warning",
+            ])
+        defer { scheduler.stop() }
+        var ids = try await Self.submit(15, to: scheduler, label: "first").map(\.requestId)
+        proxies[1].kill9()
+        ids += try await Self.submit(15, to: scheduler, label: "second").map(\.requestId)
+        let final = try await Self.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90)
+        #expect(final.count == ids.count)
+        let notCompleted = final.values.filter { $0.state != .completed }
+        #expect(notCompleted.isEmpty, "\(notCompleted.map { "\($0.state) \($0.reason?.message ?? "")" })")
+        // Calls to the dead proxy were taken back and sent again, not lost; once refused, the dead proxy is skipped,
+        // so no request is sent back to it again and again (at most a cut stream and one refusal each).
+        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
+        let requeues = Dictionary(grouping: events.events.filter { $0.kind == .requeue }, by: { $0.requestId ?? "" })
+        #expect(!requeues.isEmpty)
+        #expect(requeues.values.allSatisfy { $0.count <= 2 }, "\(requeues.mapValues(\.count))")
+        #expect(final.values.allSatisfy { $0.state != .completed || $0.result?.statusCode == 200 })
+    }
+
+    // MARK: - Read-only data directory
+
+    @Test(arguments: ["maitre-scheduler", "maitre-predictor"])
+    func unwritableDataDirectoryIsAClearStartupErrorAndLeavesTheDataIntact(product: String) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-ro-\(UUID().uuidString.prefix(8))")
+        let environment = [
+            "EMBEDDER": "hashed", "LOG_LEVEL": "warning",
+            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
+        ]
+        var service = try await ServiceProcess.start(product, environment: environment, dataDirectory: directory)
+        let written = try await Self.writeSomething(to: service)
+        _ = service.stop()
+
+        // A data directory that cannot be created (its parent is a file).
+        let blocker = directory.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: blocker)
+        let uncreatable = try Self.runUntilExit(product, dataDirectory: blocker.appendingPathComponent("data").path, environment: environment)
+        #expect(uncreatable.exitedNormally && uncreatable.status != 0, "\(uncreatable)")
+        #expect(uncreatable.output.contains("data-dir") && uncreatable.output.contains("cannot create"), "\(uncreatable.output)")
+
+        // The existing data directory made read-only.
+        if let readOnly = try Self.runReadOnly(product, dataDirectory: directory, environment: environment) {
+            #expect(readOnly.exitedNormally && readOnly.status != 0, "\(readOnly)")
+            #expect(readOnly.output.contains("data-dir") && readOnly.output.contains("not writable"), "\(readOnly.output)")
+        }
+
+        service = try await service.restart()
+        defer { service.stop() }
+        #expect(try await Self.stillThere(written, in: service), "data written before the read-only start is gone")
+    }
+
+    // MARK: - Helpers
+
+    /// Writes a little state: three queued submissions (scheduler) or three ingested outcomes (predictor).
+    private static func writeSomething(to service: ServiceProcess) async throws -> [String] {
+        if service.product == "maitre-predictor" {
+            for index in 0..<3 {
+                let record = OutcomeReport(prompt: "Kept across restarts \(index)", outputTokens: 40 + index, model: "gpt-4o-mini", success: true)
+                #expect(try await TestHTTP.post("\(service.baseURL)/ingest", body: record).status == 201)
+            }
+            return []
+        }
+        return try await submit(3, to: service, label: "kept").map(\.requestId)
+    }
+
+    private static func stillThere(_ written: [String], in service: ServiceProcess) async throws -> Bool {
+        if service.product == "maitre-predictor" {
+            return try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == 3
+        }
+        for id in written {
+            let status = try await TestHTTP.get("\(service.baseURL)/status/\(id)")
+            guard status.status == 200 else { return false }
+        }
+        return true
+    }
+
+    struct Exit: CustomStringConvertible {
+        var status: Int32
+        var exitedNormally: Bool
+        var output: String
+        var description: String { "exit \(status) (\(exitedNormally ? "exit" : "signal")): \(output.prefix(2000))" }
+    }
+
+    /// Runs `product` on a free port and waits (at most 30 s) for it to stop on its own.
+    private static func runUntilExit(
+        _ product: String, dataDirectory: String, environment: [String: String], wrapper: [String] = []
+    ) throws -> Exit {
+        let process = Process()
+        let executable = try BinaryLocator.url(for: product).path
+        if wrapper.isEmpty {
+            process.executableURL = URL(fileURLWithPath: executable)
+        } else {
+            process.executableURL = URL(fileURLWithPath: wrapper[0])
+            process.arguments = Array(wrapper.dropFirst()) + [executable]
+        }
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { $1 }
+        merged["HOST"] = "127.0.0.1"
+        merged["PORT"] = String(try FreePort.allocate())
+        merged["DATA_DIR"] = dataDirectory
+        process.environment = merged
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-exit-\(UUID().uuidString.prefix(8)).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        defer { try? handle.close() }
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return Exit(status: -1, exitedNormally: false, output: "still running after 30 s: " + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
+        }
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return Exit(status: process.terminationStatus, exitedNormally: process.terminationReason == .exit, output: output)
+    }
+
+    /// Runs `product` on `dataDirectory` made read-only: by permissions for a normal user; for root (whom
+    /// permissions do not stop) through a read-only bind mount in a private mount namespace. Nil when neither works.
+    private static func runReadOnly(_ product: String, dataDirectory: URL, environment: [String: String]) throws -> Exit? {
+        if getuid() != 0 {
+            let files = try FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)
+            for file in files { chmod(dataDirectory.appendingPathComponent(file).path, 0o444) }
+            chmod(dataDirectory.path, 0o555)
+            defer {
+                chmod(dataDirectory.path, 0o755)
+                for file in files { chmod(dataDirectory.appendingPathComponent(file).path, 0o644) }
+            }
+            return try runUntilExit(product, dataDirectory: dataDirectory.path, environment: environment)
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return nil }
+        let script = #"mount --bind "$RO_DIR" "$RO_DIR" && mount -o remount,bind,ro "$RO_DIR" || exit 99; exec "$@""#
+        var withDirectory = environment
+        withDirectory["RO_DIR"] = dataDirectory.path
+        let exit = try runUntilExit(
+            product, dataDirectory: dataDirectory.path, environment: withDirectory,
+            wrapper: ["/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"])
+        return exit.status == 99 || exit.output.contains("unshare:") ? nil : exit
+    }
+
+    /// Submits `count` small requests; every one must be accepted.
+    private static func submit(_ count: Int, to scheduler: ServiceProcess, label: String) async throws -> [SubmitResponse] {
+        var accepted: [SubmitResponse] = []
+        for index in 0..<count {
+            let submit = SubmitRequest(
+                prompt: "\(label) request \(index): say something short.", maxTokens: 24, model: "gpt-4o-mini",
+                tenantId: "tenant-\(index % 3)", deadlineMs: 30_000)
+            let response = try await TestHTTP.post("\(scheduler.baseURL)/submit", body: submit)
+            #expect(response.status == 202, "\(response.text)")
+            if response.status == 202 { accepted.append(try response.decode(SubmitResponse.self)) }
+        }
+        return accepted
+    }
+
+    /// Polls `/status` until every request is in a final state or `seconds` pass; returns the final ones.
+    private static func waitForTerminal(_ ids: [String], base: String, seconds: Int) async throws -> [String: StatusResponse] {
+        var final: [String: StatusResponse] = [:]
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while final.count < ids.count && ContinuousClock.now < deadline {
+            for id in ids where final[id] == nil {
+                let response = try await TestHTTP.get("\(base)/status/\(id)")
+                #expect(response.status == 200, "request \(id) is unknown")
+                guard response.status == 200 else { continue }
+                let status = try response.decode(StatusResponse.self)
+                if status.state.isTerminal { final[id] = status }
+            }
+            if final.count < ids.count { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        return final
+    }
+
+    /// Re-checks `condition` every 100 ms until it holds or `seconds` pass.
+    private static func poll(seconds: Int, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    /// The mock's `requests_by_outcome` counts.
+    private static func mockOutcomes(_ mock: ServiceProcess) async throws -> [String: Int] {
+        let response = try await TestHTTP.get("\(mock.baseURL)/metrics")
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+        let state = object?["state"] as? [String: Any]
+        let outcomes = state?["requests_by_outcome"] as? [String: Any] ?? [:]
+        return outcomes.compactMapValues { ($0 as? NSNumber)?.intValue }
+    }
+
+    /// Lines of the proxy's `http_requests_total` with a 5xx status.
+    private static func serverErrorLines(_ proxy: ServiceProcess) async throws -> [Substring] {
+        let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
+        return metrics.text.split(separator: "\n").filter { $0.hasPrefix("http_requests_total") && $0.contains("status=\"5") }
+    }
+
+    struct StreamEnd {
+        var status: Int
+        var attempts: String?
+        var body: Data
+        var error: (any Error)?
+    }
+
+    /// Streams a POST to its end, keeping the bytes that arrived and the error that cut it, if any.
+    private static func streamUntilEnd(_ url: String, json: Data, headers: [String: String] = [:]) async throws -> StreamEnd {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: json))
+        let response = try await TestHTTP.client.execute(request, timeout: .seconds(30))
+        var end = StreamEnd(status: Int(response.status.code), attempts: response.headers.first(name: "x-maitre-attempts"), body: Data())
+        do {
+            for try await chunk in response.body { end.body.append(contentsOf: chunk.readableBytesView) }
+        } catch {
+            end.error = error
+        }
+        return end
+    }
+}
