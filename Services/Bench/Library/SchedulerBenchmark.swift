@@ -141,6 +141,13 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             _ = try await request.body.collect(upTo: 1 << 20)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: encoded))
         }
+        // The real predictor's batch route (the scheduler coalesces concurrent questions into it).
+        router.post("/predict/batch") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            let batch = try JSONDecoder().decode(PredictBatchRequest.self, from: Data(body.readableBytesView))
+            let answer = try JSONEncoder().encode(PredictBatchResponse(predictions: Array(repeating: prediction, count: batch.requests.count)))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+        }
         var logger = Logger(label: "instant-predictor")
         logger.logLevel = .error
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
