@@ -11,18 +11,12 @@ import Testing
     @Test func officialOpenAIClientWorksForChatStreamingAndEmbeddings() async throws {
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        // The simulated upstream has no embeddings; the predictor serves OpenAI's /v1/embeddings. While the
-        // predictor in this build lacks the route, a stand-in embeddings upstream takes its place.
-        let predictor = try? await ServiceProcess.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
-        defer { predictor?.stop() }
-        var embeddingsBase = predictor?.baseURL ?? ""
-        var fake: Process?
-        if !(try await predictorServesEmbeddings(predictor)) {
-            let port = try FreePort.allocate()
-            fake = try await Self.startFakePredictor(port: port, reports: FileManager.default.temporaryDirectory.appendingPathComponent("unused-\(port).jsonl"))
-            embeddingsBase = "http://127.0.0.1:\(port)"
-        }
-        defer { if let fake, fake.isRunning { kill(fake.processIdentifier, SIGKILL) } }
+        // The simulated upstream has no embeddings; the real predictor serves OpenAI's /v1/embeddings behind the proxy.
+        let predictor = try await ServiceProcess.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
+        defer { predictor.stop() }
+        let embeddingsBase = predictor.baseURL
+        let probe = try await TestHTTP.post("\(predictor.baseURL)/v1/embeddings", raw: #"{"model":"text-embedding-3-small","input":"probe"}"#)
+        #expect(probe.status == 200, "the predictor must serve /v1/embeddings: \(probe.text)")
         let yaml = "models:\n  gpt-4o-mini:\n    - api_base: \(mock.baseURL)/v1\n      api_key: sk-upstream\n"
             + "  text-embedding-3-small:\n    - api_base: \(embeddingsBase)/v1\n"
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-client-\(UUID().uuidString.prefix(8)).yaml")
@@ -66,13 +60,6 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         return fake
-    }
-
-    /// Whether `predictor` answers OpenAI's embeddings request (it may not be built with that route yet).
-    func predictorServesEmbeddings(_ predictor: ServiceProcess?) async throws -> Bool {
-        guard let predictor else { return false }
-        let probe = try await TestHTTP.post("\(predictor.baseURL)/v1/embeddings", raw: #"{"model":"text-embedding-3-small","input":"probe"}"#)
-        return probe.status == 200
     }
 
     @Test func outcomeReportsReachThePredictorInBatchesAndItsOutageNeverFailsTraffic() async throws {

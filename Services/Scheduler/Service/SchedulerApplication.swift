@@ -43,7 +43,8 @@ public func buildApplication(
         executor = { dispatch, body, now in await caller.call(body: body, dispatch: dispatch, nowMs: now) }
     }
     let runtime = SchedulerRuntime(
-        policy: configuration.policy, store: store, eventCapacity: configuration.eventCapacity, logger: logger, execute: executor)
+        policy: configuration.policy, store: store, eventCapacity: configuration.eventCapacity,
+        finishedInMemory: configuration.finishedInMemory, logger: logger, execute: executor)
     let recovered: (restored: Int, failed: Int)
     do {
         recovered = try await runtime.recover(inflight: configuration.inflightOnRestart)

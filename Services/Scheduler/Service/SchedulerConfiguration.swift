@@ -25,6 +25,7 @@ public struct SchedulerConfiguration: Sendable {
         SettingSpec("inflight-on-restart", env: "INFLIGHT_ON_RESTART", default: "requeue", help: "requeue or fail: what happens at start-up to requests that were in flight."),
         SettingSpec("database-file", env: "SCHEDULER_DATABASE_FILE", default: "scheduler.sqlite", help: "SQLite file name inside the data directory (':memory:' for none)."),
         SettingSpec("event-capacity", env: "EVENT_CAPACITY", default: "10000", help: "Recent decisions kept for /events."),
+        SettingSpec("finished-in-memory", env: "FINISHED_IN_MEMORY", default: "5000", help: "Finished requests kept in memory for /status; older ones are read from SQLite."),
         SettingSpec("allocation-policy", env: "ALLOCATION_POLICY", default: "adaptive_drr", help: "adaptive_drr, short_priority, fair_queuing, quota_tiered or fifo."),
         SettingSpec("ordering-policy", env: "ORDERING_POLICY", default: "feasible_set", help: "feasible_set, edf, shortest_first, gittins or fifo."),
         SettingSpec("interactive-inflight-tokens", env: "INTERACTIVE_INFLIGHT_TOKENS", default: "3000", help: "Predicted output tokens interactive work may keep in flight."),
@@ -48,6 +49,7 @@ public struct SchedulerConfiguration: Sendable {
     public var inflightOnRestart: InflightRestartAction
     public var databaseFile: String
     public var eventCapacity: Int
+    public var finishedInMemory: Int
     /// The scheduling policy at start-up (hot-reloadable through `/admin/config`).
     public var policy: SchedulerPolicy
 
@@ -66,6 +68,7 @@ public struct SchedulerConfiguration: Sendable {
             rawValue: try settings.choice("inflight-on-restart", of: InflightRestartAction.allCases.map(\.rawValue)))!
         databaseFile = try settings.string("database-file")
         eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
+        finishedInMemory = try settings.int("finished-in-memory", in: 1...10_000_000)
         var document = SchedulerConfigDocument()
         document.allocationPolicy = try settings.string("allocation-policy")
         document.orderingPolicy = try settings.string("ordering-policy")

@@ -26,6 +26,8 @@ actor SchedulerRuntime {
     private var rows: [String: RequestRow] = [:]
     private var bodies: [String: ChatCompletionRequest] = [:]
     private var finishedOrder: [String] = []
+    /// Finished requests kept in memory for `/status` (older ones are read from SQLite).
+    let finishedInMemory: Int
     private var frontDoorWaiters: [String: CheckedContinuation<DispatchWait, Never>] = [:]
     private var frontDoorReady: [String: DispatchWait] = [:]
     private var histograms = LatencyHistograms()
@@ -35,6 +37,7 @@ actor SchedulerRuntime {
         policy: SchedulerPolicy,
         store: SchedulerStore,
         eventCapacity: Int,
+        finishedInMemory: Int = 5_000,
         logger: Logger,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 * 1000 },
         execute: @escaping UpstreamExecutor
@@ -46,6 +49,7 @@ actor SchedulerRuntime {
         self.clock = clock
         self.logger = logger
         self.eventCapacity = eventCapacity
+        self.finishedInMemory = max(1, finishedInMemory)
     }
 
     var now: Double { clock() }
@@ -235,12 +239,14 @@ actor SchedulerRuntime {
         guard finished else { return }
         bodies[row.id] = nil
         finishedOrder.append(row.id)
-        // Finished requests stay readable from memory for a while, then from SQLite only.
-        if finishedOrder.count > 100_000 {
-            for id in finishedOrder.prefix(20_000) where RequestState(rawValue: rows[id]?.state ?? "")?.isTerminal == true {
+        // Finished requests stay readable from memory for a while (the newest `finishedInMemory`), then from SQLite
+        // only; a bound in requests, not time, so memory stays flat whatever the rate.
+        if finishedOrder.count > finishedInMemory + finishedInMemory / 5 {
+            let drop = finishedOrder.count - finishedInMemory
+            for id in finishedOrder.prefix(drop) where RequestState(rawValue: rows[id]?.state ?? "")?.isTerminal == true {
                 rows[id] = nil
             }
-            finishedOrder.removeFirst(20_000)
+            finishedOrder.removeFirst(drop)
         }
     }
 
