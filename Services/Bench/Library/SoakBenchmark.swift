@@ -51,7 +51,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         let bin = URL(fileURLWithPath: binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path)
         let work = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-soak-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let http = HTTPClientService(readTimeout: .seconds(120), maxConnectionsPerHost: 1024)
+        let http = HTTPClientService(readTimeout: .seconds(120), maxConnectionsPerHost: 256)
         var started: [LaunchedService] = []
         let result: Result<SoakReport, any Error>
         do {
@@ -137,21 +137,23 @@ struct SoakBenchmark: AsyncParsableCommand {
         }
 
         let url = scheduler.baseURL + "/v1/chat/completions"
-        let outcomes = await withTaskGroup(of: SoakOutcome.self) { group in
+        // A discarding group frees each finished request at once; the outcomes go to an actor.
+        let recorder = SoakRecorder(capacity: total)
+        let sendLag = await withDiscardingTaskGroup { group -> Double in
+            var worstLag = 0.0
             for index in 0..<total {
                 let offset = Double(index) / rate
                 try? await Task.sleep(until: start + .seconds(offset), clock: .continuous)
+                worstLag = max(worstLag, elapsed() - offset)
                 let body = bodies[index % bodies.count]
-                group.addTask { await Self.send(url: url, body: body, offset: offset, client: client) }
+                group.addTask { await recorder.add(await Self.send(url: url, body: body, offset: offset, client: client)) }
                 if index > 0, index % Int(max(rate * 30, 1)) == 0 {
                     FileHandle.standardError.write(Data(String(format: "soak: %.0f s, sent %d\n", elapsed(), index).utf8))
                 }
             }
-            var all: [SoakOutcome] = []
-            all.reserveCapacity(total)
-            for await outcome in group { all.append(outcome) }
-            return all
+            return worstLag
         }
+        let outcomes = await recorder.outcomes
         let warm = await baseline.value
         let end = watched.map { $0.sample(at: elapsed()) }
         sampler.cancel()
@@ -168,7 +170,7 @@ struct SoakBenchmark: AsyncParsableCommand {
                 "wall_seconds": String(format: "%.1f", elapsed()),
             ],
             outcomes: outcomes, warm: warm, end: end, samples: samples, warmupSeconds: warmupSeconds, seconds: seconds,
-            windowCount: windows, limits: limits)
+            windowCount: windows, maxSendLagSeconds: sendLag, limits: limits)
     }
 
     /// A handful of short chat requests, cycled through so the predictor sees more than one prompt.
@@ -214,6 +216,15 @@ struct SoakBenchmark: AsyncParsableCommand {
             return SoakOutcome(offset: offset, latencyMs: latencyMs, kind: .failed, status: nil, reason: "transport: \(error)")
         }
     }
+}
+
+/// Collects the outcome of every soak request.
+actor SoakRecorder {
+    private(set) var outcomes: [SoakOutcome] = []
+
+    init(capacity: Int) { outcomes.reserveCapacity(capacity) }
+
+    func add(_ outcome: SoakOutcome) { outcomes.append(outcome) }
 }
 
 /// One process watched through `/proc`: resident memory and open descriptors.
