@@ -15,6 +15,8 @@ final class LaunchedService: @unchecked Sendable {
     private let process: Process
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// The process id, for reading `/proc/<pid>/` (resident memory, open descriptors).
+    var processIdentifier: Int32 { process.processIdentifier }
 
     private init(product: String, port: Int, logFile: URL, process: Process) {
         self.product = product
