@@ -66,7 +66,7 @@ import Testing
             #expect(response.status == 202, "\(response.text)")
             if response.status == 202 { ids.append(try response.decode(SubmitResponse.self).requestId) }
         }
-        let final = try await Self.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90)
+        let final = try await SchedulerPolling.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
         #expect(final.count == ids.count, "\(ids.count - final.count) requests stuck")
         #expect(final.values.contains { $0.state == .completed })
         for status in final.values where status.state != .completed {
@@ -194,7 +194,7 @@ import Testing
 
         let before = try await Self.submit(3, to: scheduler, label: "before")
         #expect(before.allSatisfy { $0.prediction.fallbackLevel != .localPrior }, "the predictor was up but not used")
-        let answeredBefore = try await Self.waitForTerminal(before.map(\.requestId), base: scheduler.baseURL, seconds: 60)
+        let answeredBefore = try await SchedulerPolling.waitForTerminal(before.map(\.requestId), base: scheduler.baseURL, seconds: 60, interval: .milliseconds(100))
         #expect(answeredBefore.values.allSatisfy { $0.state == .completed })
         // The proxy's reports reached the predictor while it was up.
         let delivered = try await Self.poll(seconds: 20) {
@@ -205,7 +205,7 @@ import Testing
         predictor.kill9()
         let after = try await Self.submit(10, to: scheduler, label: "after")
         #expect(after.allSatisfy { $0.prediction.fallbackLevel == .localPrior })
-        let answeredAfter = try await Self.waitForTerminal(after.map(\.requestId), base: scheduler.baseURL, seconds: 60)
+        let answeredAfter = try await SchedulerPolling.waitForTerminal(after.map(\.requestId), base: scheduler.baseURL, seconds: 60, interval: .milliseconds(100))
         #expect(answeredAfter.count == after.count)
         #expect(answeredAfter.values.allSatisfy { $0.state == .completed })
         let dropped = try await Self.poll(seconds: 20) {
@@ -240,7 +240,7 @@ import Testing
         var ids = try await Self.submit(15, to: scheduler, label: "first").map(\.requestId)
         proxies[1].kill9()
         ids += try await Self.submit(15, to: scheduler, label: "second").map(\.requestId)
-        let final = try await Self.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90)
+        let final = try await SchedulerPolling.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
         #expect(final.count == ids.count)
         let notCompleted = final.values.filter { $0.state != .completed }
         #expect(notCompleted.isEmpty, "\(notCompleted.map { "\($0.state) \($0.reason?.message ?? "")" })")
@@ -387,23 +387,6 @@ import Testing
             if response.status == 202 { accepted.append(try response.decode(SubmitResponse.self)) }
         }
         return accepted
-    }
-
-    /// Polls `/status` until every request is in a final state or `seconds` pass; returns the final ones.
-    private static func waitForTerminal(_ ids: [String], base: String, seconds: Int) async throws -> [String: StatusResponse] {
-        var final: [String: StatusResponse] = [:]
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while final.count < ids.count && ContinuousClock.now < deadline {
-            for id in ids where final[id] == nil {
-                let response = try await TestHTTP.get("\(base)/status/\(id)")
-                #expect(response.status == 200, "request \(id) is unknown")
-                guard response.status == 200 else { continue }
-                let status = try response.decode(StatusResponse.self)
-                if status.state.isTerminal { final[id] = status }
-            }
-            if final.count < ids.count { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        return final
     }
 
     /// Re-checks `condition` every 100 ms until it holds or `seconds` pass.

@@ -80,7 +80,7 @@ import Testing
         }
         // The sizes came from the predictor (no history yet: its priors), not from the scheduler's local fallback.
         #expect((fallbackLevels[.localPrior] ?? 0) <= 25, "fallback levels: \(fallbackLevels)")
-        let final = try await waitForAll(ids, base: base, seconds: 240)
+        let final = try await SchedulerPolling.waitForTerminal(ids, base: base, seconds: 240)
         #expect(final.count == ids.count, "\(ids.count - final.count) requests never finished")
         let completed = final.values.filter { $0.state == .completed }
         // Every request ends with an answer or a reason (checked below); most are answered.
@@ -99,23 +99,6 @@ import Testing
         _ = refusedAtTheDoor
     }
 
-    /// Waits until every request is in a final state; returns them.
-    private func waitForAll(_ ids: [String], base: String, seconds: Int) async throws -> [String: StatusResponse] {
-        var final: [String: StatusResponse] = [:]
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while final.count < ids.count && ContinuousClock.now < deadline {
-            for id in ids where final[id] == nil {
-                let response = try await TestHTTP.get("\(base)/status/\(id)")
-                #expect(response.status == 200, "request \(id) is unknown")
-                guard response.status == 200 else { continue }
-                let status = try response.decode(StatusResponse.self)
-                if status.state.isTerminal { final[id] = status }
-            }
-            if final.count < ids.count { try await Task.sleep(for: .milliseconds(500)) }
-        }
-        return final
-    }
-
     @Test func killNineInTheMiddleLosesNoAcceptedRequest() async throws {
         var pipeline = try await startPipeline(schedulerEnvironment: ["MAX_INFLIGHT_REQUESTS": "8"])
         defer { pipeline.stop() }
@@ -128,7 +111,7 @@ import Testing
         }
         pipeline.scheduler.kill9()
         pipeline.scheduler = try await pipeline.scheduler.restart()
-        let final = try await waitForAll(ids, base: pipeline.scheduler.baseURL, seconds: 240)
+        let final = try await SchedulerPolling.waitForTerminal(ids, base: pipeline.scheduler.baseURL, seconds: 240)
         #expect(final.count == ids.count, "\(ids.count - final.count) accepted requests never finished after kill -9")
         #expect(final.values.filter { $0.state == .completed }.count == ids.count)
     }

@@ -10,23 +10,14 @@ struct SharegptBenchmarkSmokeTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-sharegpt-smoke-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let out = folder.appendingPathComponent("results.json")
-        let process = Process()
-        process.executableURL = bench
-        process.arguments = [
+        let arguments = [
             "sharegpt", "--total-requests", "20", "--seed-count", "30", "--seed", "3", "--rate", "4", "--time-scale", "0.05",
             "--embedder", "hashed", "--bin-dir", BinaryLocator.directory.path, "--work-dir", folder.appendingPathComponent("work").path,
             "--out", out.path,
         ]
-        let log = folder.appendingPathComponent("bench.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        let printed = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(process.terminationStatus == 0, "maitre-bench sharegpt failed:\n\(printed.suffix(4000))")
-        guard process.terminationStatus == 0 else { return }
+        let (status, printed) = try Command.run(bench.path, arguments)
+        #expect(status == 0, "maitre-bench sharegpt failed:\n\(printed.suffix(4000))")
+        guard status == 0 else { return }
 
         let data = try Data(contentsOf: out)
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

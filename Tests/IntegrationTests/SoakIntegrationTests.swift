@@ -11,23 +11,14 @@ struct SoakIntegrationTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-soak-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let out = folder.appendingPathComponent("soak.json")
-        let process = Process()
-        process.executableURL = bench
         // The history window (200 rows) fills during the 500 warm-up requests, as the default does at 200/s.
-        process.arguments = [
+        let arguments = [
             "soak", "--seconds", "30", "--warmup-seconds", "10", "--rate", "50", "--sample-seconds", "2", "--windows", "4",
             "--predictor-history-window", "200", "--bin-dir", BinaryLocator.directory.path,
             "--work-dir", folder.appendingPathComponent("work").path, "--out", out.path,
         ]
-        let log = folder.appendingPathComponent("soak.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        let printed = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(process.terminationStatus == 0, "maitre-bench soak failed:\n\(printed.suffix(4000))")
+        let (status, printed) = try Command.run(bench.path, arguments)
+        #expect(status == 0, "maitre-bench soak failed:\n\(printed.suffix(4000))")
 
         let data = try Data(contentsOf: out)
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -151,8 +151,7 @@ public struct SchedulerEngine: Sendable {
         updateMode(now: now)
         var dispatches: [Dispatch] = []
         budgetBound = false
-        let requestCap = inflightRequestCap(now: now)
-        let heavyCap = heavyRequestCap(now: now)
+        let (requestCap, heavyCap) = requestCaps(now: now)
         // The margin above the knee is interactive work's: heavy work stops at the knee (`heavyCap`), and interactive
         // work may use the margin even while heavy work sent before the cap engaged still holds more than its share
         // (a transient).
@@ -191,14 +190,13 @@ public struct SchedulerEngine: Sendable {
             allocator.charge(chosen, tokens: Int(cost))
             dispatches.append(dispatch(slot: entry.slot, now: now))
         }
-        dispatchDeferredWhenIdle(now: now, limit: limit, into: &dispatches)
+        dispatchDeferredWhenIdle(now: now, limit: limit, requestCap: requestCap, into: &dispatches)
         return dispatches
     }
 
     /// Deferred work is not dropped: when nothing else waits and there is room, it goes (work conservation).
-    private mutating func dispatchDeferredWhenIdle(now: Double, limit: Int, into dispatches: inout [Dispatch]) {
+    private mutating func dispatchDeferredWhenIdle(now: Double, limit: Int, requestCap: Int, into dispatches: inout [Dispatch]) {
         guard queues[0].count == 0, queues[1].count == 0 else { return }
-        let requestCap = inflightRequestCap(now: now)
         for requestClass in RequestClass.allCases {
             while dispatches.count < limit, totalInflightRequests < requestCap,
                 let top = deferred[requestClass.index].top
@@ -556,14 +554,16 @@ public struct SchedulerEngine: Sendable {
             baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
     }
 
-    /// Requests that may be in flight now: the policy's hard cap, or less once the provider's knee is known.
-    public func inflightRequestCap(now: Double) -> Int {
-        min(policy.maxInflightRequests, knee.inflightCap(baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now) ?? .max)
+    /// Requests that may be in flight now, in all and for heavy work: the policy's hard cap, or less once the
+    /// provider's knee is known (one estimate for both).
+    public func requestCaps(now: Double) -> (total: Int, heavy: Int) {
+        let caps = knee.caps(baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
+        return (min(policy.maxInflightRequests, caps?.total ?? .max), min(policy.maxInflightRequests, caps?.heavy ?? .max))
     }
 
-    /// Heavy requests that may be in flight now: the knee, once known.
-    public func heavyRequestCap(now: Double) -> Int {
-        min(policy.maxInflightRequests, knee.heavyCap(baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now) ?? .max)
+    /// Requests that may be in flight now (`requestCaps(now:).total`).
+    public func inflightRequestCap(now: Double) -> Int {
+        requestCaps(now: now).total
     }
 
     // MARK: - Reading

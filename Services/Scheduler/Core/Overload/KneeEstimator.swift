@@ -29,16 +29,14 @@ public struct KneeEstimator: Sendable, Equatable {
     public private(set) var engaged = false
     /// Growth of a stale estimate per `windowMs` without saturation.
     var probeGrowth = 0.25
-    var gain: Double
-    var saturationRatio: Double
-    var windowMs: Double
-    var minimumCap: Int
+    // Set from the policy (`init`, `reconfigure`).
+    var gain = 0.0
+    var saturationRatio = 1.0
+    var windowMs = 1.0
+    var minimumCap = 1
 
     public init(policy: SchedulerPolicy) {
-        gain = policy.kneeGain
-        saturationRatio = policy.kneeSaturationRatio
-        windowMs = policy.kneeWindowMs
-        minimumCap = policy.kneeMinimumInflight
+        reconfigure(policy)
     }
 
     mutating func reconfigure(_ policy: SchedulerPolicy) {
@@ -79,15 +77,22 @@ public struct KneeEstimator: Sendable, Equatable {
         return rate * baselineMsPerOutputToken
     }
 
-    /// Requests to keep in flight: `gain` × the knee (at least `minimumCap`); nil while the knee is unknown.
-    public func inflightCap(baselineMsPerOutputToken: Double, now: Double) -> Int? {
-        knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map { max(minimumCap, Int(($0 * gain).rounded(.up))) }
+    /// Both request caps from one knee estimate: `total`, `gain` × the knee (at least `minimumCap`), and `heavy`, the
+    /// knee itself (rounded up), so the margin above it stays free for interactive work, which then starts at once
+    /// instead of waiting for a long answer to end. Nil while the knee is unknown.
+    public func caps(baselineMsPerOutputToken: Double, now: Double) -> (total: Int, heavy: Int)? {
+        knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map {
+            (total: max(minimumCap, Int(($0 * gain).rounded(.up))), heavy: max(max(1, minimumCap - 1), Int($0.rounded(.up))))
+        }
     }
 
-    /// Requests heavy work may keep in flight: the knee itself (rounded up), so the margin above it stays free for
-    /// interactive work, which then starts at once instead of waiting for a long answer to end; nil while the knee
-    /// is unknown.
+    /// Requests to keep in flight (`caps(…).total`); nil while the knee is unknown.
+    public func inflightCap(baselineMsPerOutputToken: Double, now: Double) -> Int? {
+        caps(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now)?.total
+    }
+
+    /// Requests heavy work may keep in flight (`caps(…).heavy`); nil while the knee is unknown.
     public func heavyCap(baselineMsPerOutputToken: Double, now: Double) -> Int? {
-        knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map { max(max(1, minimumCap - 1), Int($0.rounded(.up))) }
+        caps(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now)?.heavy
     }
 }
