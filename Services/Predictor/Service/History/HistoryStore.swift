@@ -18,6 +18,9 @@ public struct HistoryStore: Sendable {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Reads happen once, at start (the window lives in memory); writes are appends. SQLite's default
+            // 2 MiB page cache per connection would only hold pages nobody reads again.
+            try db.execute(sql: "PRAGMA cache_size = -512")
         }
         let pool = try DatabasePool(path: file, configuration: configuration)
         return try HistoryStore(writer: pool)

@@ -128,7 +128,9 @@ public actor PredictorEngine {
         if ingestsSinceTraining >= configuration.retrainEvery {
             await scheduleTraining()
         }
-        if ingestsSincePrune >= max(1000, configuration.windowSize / 10) {
+        // Pruning every quarter window keeps the table (and SQLite's pages) within 1.25 windows, so the
+        // predictor's memory levels off once the window has filled instead of creeping until a distant prune.
+        if ingestsSincePrune >= max(50, configuration.windowSize / 4) {
             ingestsSincePrune = 0
             try? await store.prune(window: configuration.windowSize)
         }
@@ -171,6 +173,11 @@ public actor PredictorEngine {
             logger.info("model \(trained.version) trained on \(trained.trainedRows) rows in \(String(format: "%.2f", seconds)) s")
         }
         training = false
+        #if os(Linux)
+        // Training is a burst of short-lived buffers on a worker thread's malloc arena; hand the freed pages back
+        // so resident memory tracks the live model, not the high-water mark of the last run.
+        _ = glibcMallocTrim(0)
+        #endif
         if trainAgain {
             trainAgain = false
             await scheduleTraining()
@@ -247,3 +254,9 @@ public actor PredictorEngine {
         ]
     }
 }
+
+#if os(Linux)
+/// glibc's `malloc_trim` (declared in malloc.h, which the Glibc module does not export).
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif
