@@ -253,6 +253,85 @@ import Testing
         #expect(final.values.allSatisfy { $0.state != .completed || $0.result?.statusCode == 200 })
     }
 
+    // MARK: - Full disk
+
+    /// The data directory fills up while the service runs. A file-size limit (`prlimit --fsize`) stands in for the
+    /// full disk: a write past it fails with EFBIG as one on a full disk fails with ENOSPC, without root or a
+    /// small file system. Every write is either acknowledged or refused with a 503 that names the data directory;
+    /// the service keeps answering; restarted without the limit, exactly the acknowledged writes are there (none
+    /// lost, nothing half-written) and new writes succeed.
+    @Test(arguments: ["maitre-scheduler", "maitre-predictor"])
+    func fullDiskRefusesWritesClearlyAndKeepsEveryAcknowledgedOne(product: String) async throws {
+        let prlimit = "/usr/bin/prlimit"
+        try #require(FileManager.default.isExecutableFile(atPath: prlimit), "util-linux's prlimit is needed to limit file sizes")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-full-\(UUID().uuidString.prefix(8))")
+        let environment = [
+            "EMBEDDER": "hashed", "LOG_LEVEL": "warning", "PREDICTOR_TIMEOUT_MS": "200",
+            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
+        ]
+        var service = try await ServiceProcess.start(
+            product, environment: environment, wrapper: [prlimit, "--fsize=\(256 * 1024)"], dataDirectory: directory)
+        let isPredictor = product == "maitre-predictor"
+        var acknowledged: [String] = []
+        var refusals: [String] = []
+        for index in 0..<200 where refusals.count < 5 {
+            let response: TestResponse
+            if isPredictor {
+                let record = OutcomeReport(
+                    prompt: "Row \(index) of a history that outgrows its disk: \(String(repeating: "words ", count: 40))",
+                    outputTokens: 30 + index, model: "gpt-4o-mini", success: true)
+                response = try await TestHTTP.post("\(service.baseURL)/ingest", body: record)
+            } else {
+                let submit = SubmitRequest(
+                    prompt: "Request \(index) to a scheduler whose disk fills: \(String(repeating: "words ", count: 40))",
+                    maxTokens: 24, model: "gpt-4o-mini", deadlineMs: 600_000)
+                response = try await TestHTTP.post("\(service.baseURL)/submit", body: submit)
+            }
+            if response.status == 201 {
+                acknowledged.append("row \(index)")
+            } else if response.status == 202 {
+                acknowledged.append(try response.decode(SubmitResponse.self).requestId)
+            } else {
+                #expect(response.status == 503, "\(response.status): \(response.text)")
+                let envelope = try? response.decode(ErrorEnvelope.self)
+                #expect(envelope?.error.code == (isPredictor ? "history_unavailable" : "storage_unavailable"), "\(response.text)")
+                #expect(envelope?.error.message.contains("data directory") == true, "\(response.text)")
+                refusals.append(response.text)
+            }
+        }
+        #expect(!acknowledged.isEmpty, "the limit left no room for any write")
+        #expect(refusals.count == 5, "the file-size limit was never reached: \(acknowledged.count) writes acknowledged")
+        #expect(service.isRunning, "\(service.logs().suffix(2000))")
+        if isPredictor {
+            // Predictions need no disk; the in-memory history holds exactly the acknowledged rows.
+            #expect(try await TestHTTP.post("\(service.baseURL)/predict", body: PredictRequest(prompt: "Still answering?", model: "gpt-4o-mini")).status == 200)
+            #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count)
+        } else {
+            #expect(try await TestHTTP.get("\(service.baseURL)/health").status == 200)
+            // A refused submission never reached the engine: the requests it decided on are exactly the acknowledged.
+            let events = try await TestHTTP.get("\(service.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
+            let decided = Set(events.events.filter { [.admit, .defer, .reject].contains($0.kind) }.compactMap(\.requestId))
+            #expect(decided == Set(acknowledged), "decided on \(decided.count), acknowledged \(acknowledged.count)")
+        }
+        service.stop()
+
+        // The same data directory, no limit.
+        service = try await ServiceProcess.start(product, environment: environment, dataDirectory: directory)
+        defer { service.stop() }
+        if isPredictor {
+            #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count)
+            let record = OutcomeReport(prompt: "After the disk was freed", outputTokens: 12, model: "gpt-4o-mini", success: true)
+            #expect(try await TestHTTP.post("\(service.baseURL)/ingest", body: record).status == 201)
+            #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count + 1)
+        } else {
+            for id in acknowledged {
+                #expect(try await TestHTTP.get("\(service.baseURL)/status/\(id)").status == 200, "acknowledged \(id) is gone")
+            }
+            let submit = SubmitRequest(prompt: "After the disk was freed", maxTokens: 24, model: "gpt-4o-mini", deadlineMs: 600_000)
+            #expect(try await TestHTTP.post("\(service.baseURL)/submit", body: submit).status == 202)
+        }
+    }
+
     // MARK: - Read-only data directory
 
     @Test(arguments: ["maitre-scheduler", "maitre-predictor"])

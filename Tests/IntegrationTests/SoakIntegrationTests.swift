@@ -2,8 +2,10 @@ import Foundation
 import Testing
 
 /// The 30-second soak with the debug executables: 50 requests/s through scheduler → proxy → simulated upstream.
-/// Asserts the soak's own criteria (exit status), that every request ended completed or refused with a reason, and
-/// that descriptors and resident memory stayed within bounds after the 10-second warm-up. No absolute speed figures.
+/// Asserts the soak's own criteria (exit status), that every request ended completed or refused with a reason, that
+/// resident memory stayed within bounds after the 10-second warm-up, and that once the load has drained (the
+/// generator's connections closed, pooled connections past their 60 s idle timeout) every service is back to the
+/// descriptors it had before the load. No absolute speed figures.
 @Suite(.serialized)
 struct SoakIntegrationTests {
     @Test func thirtySecondSoakKeepsMemoryAndDescriptorsFlatAndEndsEveryRequest() async throws {
@@ -37,10 +39,12 @@ struct SoakIntegrationTests {
             == ["maitre-mock-llm", "maitre-predictor", "maitre-proxy", "maitre-scheduler"])
         for service in services {
             let name = service["service"] as? String ?? "?"
-            let fdsWarmup = service["fds_warmup"] as? Int ?? -1
-            let fdsEnd = service["fds_end"] as? Int ?? -1
-            #expect(fdsWarmup > 0, "\(name)")
-            #expect(fdsEnd - fdsWarmup <= 8, "\(name) descriptors \(fdsWarmup) → \(fdsEnd)")
+            let fdsIdle = service["fds_idle"] as? Int ?? -1
+            let fdsDrained = service["fds_drained"] as? Int ?? -1
+            let fdsMax = service["fds_max"] as? Int ?? -1
+            #expect(fdsIdle > 0, "\(name)")
+            #expect(fdsDrained - fdsIdle <= 8, "\(name) descriptors \(fdsIdle) before the load → \(fdsDrained) after it drained")
+            #expect(fdsMax >= fdsDrained, "\(name)")
             let rssWarmup = service["rss_kb_warmup"] as? Int ?? -1
             #expect(rssWarmup > 0, "\(name)")
             let growth = service["rss_growth_percent"] as? Double ?? .infinity

@@ -23,7 +23,10 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds between resource samples.") var sampleSeconds = 5.0
     @Option(help: "Latency windows the part after warm-up is cut into.") var windows = 10
     @Option(help: "Largest allowed growth of resident memory after warm-up, in percent.") var maxRssGrowthPercent = 10.0
-    @Option(help: "Largest allowed growth of open file descriptors after warm-up.") var fdSlack = 8
+    @Option(help: "Largest allowed excess of open file descriptors after the load has drained over their count before it.")
+    var fdSlack = 8
+    @Option(help: "Seconds to wait after the load, with the generator's connections closed, before counting descriptors (the services' pooled connections close after 60 s idle).")
+    var drainSeconds = 65.0
     @Option(help: "Largest allowed ratio of the last window's p99 to the first window's.") var maxP99Ratio = 1.5
     @Option(help: "A p99 rise smaller than this many ms passes whatever the ratio (timer noise at tens of ms).")
     var p99FloorMs = 20.0
@@ -38,8 +41,8 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(help: "JSON report file.") var out: String?
 
     func validate() throws {
-        guard seconds > 0, rate > 0, sampleSeconds > 0, windows > 0, maxTokens > 0 else {
-            throw ValidationError("--seconds, --rate, --sample-seconds, --windows and --max-tokens must be positive")
+        guard seconds > 0, rate > 0, sampleSeconds > 0, windows > 0, maxTokens > 0, drainSeconds >= 0 else {
+            throw ValidationError("--seconds, --rate, --sample-seconds, --windows and --max-tokens must be positive, --drain-seconds not negative")
         }
         guard warmupSeconds >= 0, warmupSeconds < seconds else {
             throw ValidationError("--warmup-seconds must be at least 0 and shorter than --seconds")
@@ -56,7 +59,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         let result: Result<SoakReport, any Error>
         do {
             started = try await startServices(bin: bin, work: work, client: http.client)
-            result = .success(try await soak(services: started, client: http.client))
+            result = .success(try await soak(services: started))
         } catch {
             result = .failure(error)
         }
@@ -105,9 +108,14 @@ struct SoakBenchmark: AsyncParsableCommand {
         }
     }
 
-    private func soak(services: [LaunchedService], client: HTTPClient) async throws -> SoakReport {
+    private func soak(services: [LaunchedService]) async throws -> SoakReport {
         let scheduler = services[services.count - 1]
         let watched = services.map { WatchedProcess(name: $0.product, pid: $0.processIdentifier) }
+        let idle = watched.map { $0.sample(at: 0) }
+        // The load has a client of its own, shut down after the run so that its connections are gone when the
+        // drained descriptors are counted.
+        let generator = HTTPClientService(readTimeout: .seconds(120), maxConnectionsPerHost: 256)
+        let client = generator.client
         let bodies = try Self.requestBodies(maxTokens: maxTokens)
         let total = Int(seconds * rate)
         let start = ContinuousClock.now
@@ -158,6 +166,12 @@ struct SoakBenchmark: AsyncParsableCommand {
         let end = watched.map { $0.sample(at: elapsed()) }
         sampler.cancel()
         let samples = await sampler.value
+        try? await generator.client.shutdown()
+        if drainSeconds > 0 {
+            FileHandle.standardError.write(Data("soak: load done; waiting \(Int(drainSeconds)) s for idle connections to close\n".utf8))
+            try? await Task.sleep(for: .seconds(drainSeconds))
+        }
+        let drained = watched.map { $0.sample(at: elapsed()) }
 
         let limits = SoakLimits(
             maxRssGrowthPercent: maxRssGrowthPercent, fdSlack: fdSlack, maxP99Ratio: maxP99Ratio, p99FloorMs: p99FloorMs)
@@ -166,10 +180,10 @@ struct SoakBenchmark: AsyncParsableCommand {
             settings: [
                 "seconds": String(seconds), "rate_per_s": String(rate), "warmup_seconds": String(warmupSeconds),
                 "max_tokens": String(maxTokens), "time_scale": String(timeScale), "embedder": embedder,
-                "predictor_history_window": String(predictorHistoryWindow),
+                "predictor_history_window": String(predictorHistoryWindow), "drain_seconds": String(drainSeconds),
                 "wall_seconds": String(format: "%.1f", elapsed()),
             ],
-            outcomes: outcomes, warm: warm, end: end, samples: samples, warmupSeconds: warmupSeconds, seconds: seconds,
+            outcomes: outcomes, idle: idle, warm: warm, end: end, drained: drained, samples: samples, warmupSeconds: warmupSeconds, seconds: seconds,
             windowCount: windows, maxSendLagSeconds: sendLag, limits: limits)
     }
 

@@ -10,6 +10,9 @@ import UnixSignals
 public enum ServiceLauncher {
     /// Resolves settings from the command line and environment, or exits: 0 after `--help`, 2 on a bad setting.
     public static func resolveSettings(service: String, specs: [SettingSpec], arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> ResolvedSettings {
+        // A file-size limit (RLIMIT_FSIZE) must fail the write that crosses it, with an error the service answers
+        // and logs, not kill the process: SIGXFSZ's default action is to terminate it.
+        signal(SIGXFSZ, SIG_IGN)
         if arguments.contains("--help") || arguments.contains("-h") {
             print("maitre-\(service) \(ServiceIdentity.maitreVersion)\n")
             print(ResolvedSettings.helpText(service: "maitre-\(service)", specs: specs))

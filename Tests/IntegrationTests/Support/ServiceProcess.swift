@@ -71,7 +71,10 @@ final class ServiceProcess: @unchecked Sendable {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(product: String, port: Int, dataDirectory: URL, logFile: URL, environment: [String: String], arguments: [String]) throws {
+    private init(
+        product: String, port: Int, dataDirectory: URL, logFile: URL, environment: [String: String], arguments: [String],
+        wrapper: [String]
+    ) throws {
         self.product = product
         self.port = port
         self.dataDirectory = dataDirectory
@@ -79,8 +82,15 @@ final class ServiceProcess: @unchecked Sendable {
         self.environment = environment
         self.arguments = arguments
         self.process = Process()
-        process.executableURL = try BinaryLocator.url(for: product)
-        process.arguments = arguments
+        let executable = try BinaryLocator.url(for: product)
+        if let launcher = wrapper.first {
+            // e.g. ["/usr/bin/prlimit", "--fsize=65536"]: the wrapper execs the service, which keeps its PID.
+            process.executableURL = URL(fileURLWithPath: launcher)
+            process.arguments = Array(wrapper.dropFirst()) + [executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         var merged = ProcessInfo.processInfo.environment
         merged["HOST"] = "127.0.0.1"
         merged["PORT"] = String(port)
@@ -97,11 +107,12 @@ final class ServiceProcess: @unchecked Sendable {
     }
 
     /// Starts `product` (e.g. "maitre-predictor") and waits until `readyPath` answers 200.
-    /// `dataDirectory` lets a restarted service find its previous state.
+    /// `dataDirectory` lets a restarted service find its previous state; `wrapper` is a command that execs it.
     static func start(
         _ product: String,
         environment: [String: String] = [:],
         arguments: [String] = [],
+        wrapper: [String] = [],
         dataDirectory: URL? = nil,
         port: Int? = nil,
         readyPath: String = "/health",
@@ -113,7 +124,8 @@ final class ServiceProcess: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let logFile = directory.appendingPathComponent("\(product)-\(UUID().uuidString.prefix(6)).log")
         let service = try ServiceProcess(
-            product: product, port: port, dataDirectory: directory, logFile: logFile, environment: environment, arguments: arguments
+            product: product, port: port, dataDirectory: directory, logFile: logFile, environment: environment, arguments: arguments,
+            wrapper: wrapper
         )
         try service.process.run()
         try await service.waitUntilReady(path: readyPath, timeout: timeout)

@@ -112,6 +112,14 @@ public struct HistoryStore: Sendable {
         }
     }
 
+    /// A write error in one line: SQLite's code and message, without the statement.
+    public static func describe(_ error: any Error) -> String {
+        if let database = error as? DatabaseError {
+            return "SQLite error \(database.resultCode.rawValue): \(database.message ?? "unknown")"
+        }
+        return String(describing: error)
+    }
+
     static func blob(_ values: [Float]) -> Data {
         values.withUnsafeBufferPointer { Data(buffer: $0) }
     }

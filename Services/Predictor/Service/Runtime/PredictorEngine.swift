@@ -119,7 +119,9 @@ public actor PredictorEngine {
             for row in rows { written[row.id] = .some(nil) }
             applyWritten()
             logger.error("history write failed: \(error)")
-            throw APIError.serviceUnavailable("The history could not be written; nothing was stored.", code: "history_unavailable")
+            throw APIError.serviceUnavailable(
+                "The history could not be written to the data directory (\(HistoryStore.describe(error)); disk full or no longer writable). Nothing was stored.",
+                code: "history_unavailable", retryAfterSeconds: 5)
         }
         for row in rows { written[row.id] = row }
         applyWritten()

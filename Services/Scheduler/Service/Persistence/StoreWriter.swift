@@ -1,4 +1,18 @@
+import GRDB
 import Synchronization
+
+/// Why a batch could not be written, in one line (SQLite's code and message, without the statement).
+struct StoreWriteError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ error: any Error) {
+        if let database = error as? DatabaseError {
+            description = "SQLite error \(database.resultCode.rawValue): \(database.message ?? "unknown")"
+        } else {
+            description = String(describing: error)
+        }
+    }
+}
 
 /// Group commit for the store: operations are queued in call order and written in one transaction per batch; a
 /// caller that must not answer before its write is on disk (`POST /submit` before its 202) waits for its ticket.
@@ -10,8 +24,18 @@ final class StoreWriter: Sendable {
         var flushed = 0
         var flushing = false
         var waiters: [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] = []
-        var failure: (any Error)?
+        /// Ticket ranges of recent failed transactions, newest last, so a caller that asks after its batch was
+        /// written learns that batch's fate, not the last one's.
+        var failures: [(tickets: ClosedRange<Int>, error: any Error)] = []
+
+        func failure(of ticket: Int) -> (any Error)? {
+            failures.last { $0.tickets.contains(ticket) }?.error
+        }
     }
+
+    /// Failed batches remembered for callers that ask late; a caller waits between its enqueue and its wait, so
+    /// it is never more than a few batches behind.
+    private static let failuresKept = 256
 
     private let store: SchedulerStore
     private let state = Mutex(State())
@@ -39,7 +63,7 @@ final class StoreWriter: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let ready: Result<Void, any Error>? = state.withLock { state in
                 if ticket <= state.flushed {
-                    return state.failure.map { .failure($0) } ?? .success(())
+                    return state.failure(of: ticket).map { .failure($0) } ?? .success(())
                 }
                 state.waiters.append((ticket, continuation))
                 return nil
@@ -56,22 +80,25 @@ final class StoreWriter: Sendable {
 
     private func flushLoop() async {
         while true {
-            let (batch, through) = state.withLock { state -> ([StoreOperation], Int) in
+            let (batch, first, through) = state.withLock { state -> ([StoreOperation], Int, Int) in
                 let batch = state.pending
                 state.pending = []
                 if batch.isEmpty { state.flushing = false }
-                return (batch, state.enqueued)
+                return (batch, state.flushed + 1, state.enqueued)
             }
             guard !batch.isEmpty else { return }
             var failure: (any Error)?
             do {
                 try await store.apply(batch)
             } catch {
-                failure = error
+                failure = StoreWriteError(error)
             }
             let ready = state.withLock { state -> [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] in
                 state.flushed = through
-                state.failure = failure
+                if let failure {
+                    state.failures.append((first...through, failure))
+                    if state.failures.count > Self.failuresKept { state.failures.removeFirst(state.failures.count - Self.failuresKept) }
+                }
                 let ready = state.waiters.filter { $0.ticket <= through }
                 state.waiters.removeAll { $0.ticket <= through }
                 return ready

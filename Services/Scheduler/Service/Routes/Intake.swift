@@ -73,13 +73,24 @@ struct Intake: Sendable {
             prediction: SchedulerRuntime.json(prediction),
             body: SchedulerRuntime.json(ask.body)
         )
+        // On disk before the engine sees it: a submission that cannot be stored is refused and changes nothing
+        // (it is never queued, never sent), and one that is queued survives a crash.
+        do {
+            try await runtime.waitDurable(await runtime.storeIncoming(row))
+        } catch {
+            throw APIError.serviceUnavailable(
+                "The request was not accepted: the scheduler could not write it to its store in the data directory (\(error); disk full or no longer writable). Nothing was queued.",
+                code: "storage_unavailable", retryAfterSeconds: 5)
+        }
         let (decision, ticket) = await runtime.submit(job: job, row: row, body: ask.body)
         if decision.state == .rejected {
+            // The refusal is stored before it is answered, so a crash cannot bring back a request the client was
+            // told to retry (which would then run twice).
+            try? await runtime.waitDurable(ticket)
             let reason = decision.reason ?? DecisionReason(code: "rejected", message: "The request was refused.")
             throw APIError.rateLimited(
                 "\(reason.message) [\(reason.code)]", retryAfterSeconds: (decision.retryAfterMs ?? 1000) / 1000, code: reason.code)
         }
-        try await runtime.waitDurable(ticket)
         return Admission(requestId: requestId, decision: decision, prediction: prediction)
     }
 

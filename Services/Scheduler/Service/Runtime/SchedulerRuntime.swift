@@ -81,6 +81,11 @@ actor SchedulerRuntime {
         return (decision, ticket)
     }
 
+    /// Queues the write of a submission as it arrived, before the engine sees it; returns the ticket to wait for.
+    func storeIncoming(_ row: RequestRow) -> Int {
+        writer.enqueue(.insert(row))
+    }
+
     func waitDurable(_ ticket: Int) async throws {
         try await writer.waitDurable(ticket)
     }
