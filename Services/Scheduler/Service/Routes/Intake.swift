@@ -29,7 +29,8 @@ struct Intake: Sendable {
         var frontDoor: Bool
     }
 
-    /// Predicts, decides, and (unless rejected) waits until the request is on disk.
+    /// Predicts, waits until the request is on disk, then lets the engine decide (a refusal is on disk before it is
+    /// answered too).
     func admit(_ ask: Ask, requestId: String = RequestID.make()) async throws -> Admission {
         let predictRequest = PredictRequest(
             messages: ask.body.messages,
