@@ -69,6 +69,8 @@ struct Intake: Sendable {
             priority: ask.priority,
             frontDoor: ask.frontDoor,
             submittedMs: submittedMs,
+            // Without a client deadline the engine assigns one when it decides; until then the submit time marks
+            // the row as undecided (see `SchedulerRuntime.job(row:…)`).
             deadlineMs: job.deadlineAtMs ?? submittedMs,
             attempts: 0,
             prediction: SchedulerRuntime.json(prediction),

@@ -306,13 +306,17 @@ actor SchedulerRuntime {
     }
 
     static func job(row: RequestRow, prediction: PredictResponse, body: ChatCompletionRequest) -> Job {
-        Job(
+        // A row stored on arrival but never decided (the process stopped between the write and the engine's
+        // decision) has no deadline yet (stored as its submit time) and only a provisional class: the engine
+        // decides both again, from the original submit time.
+        let decided = row.deadlineMs > row.submittedMs
+        return Job(
             id: row.id,
             tenantId: row.tenantId,
-            requestedClass: RequestClass(rawValue: row.requestClass),
+            requestedClass: decided ? RequestClass(rawValue: row.requestClass) : nil,
             priority: row.priority,
             submittedAtMs: row.submittedMs,
-            deadlineAtMs: row.deadlineMs,
+            deadlineAtMs: decided ? row.deadlineMs : nil,
             predictedOutputTokensP50: prediction.expectedOutputTokensP50,
             predictedOutputTokensP90: prediction.expectedOutputTokensP90,
             promptTokens: prediction.promptTokens,
