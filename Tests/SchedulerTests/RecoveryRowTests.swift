@@ -1,0 +1,39 @@
+import Contracts
+import Foundation
+@testable import Scheduler
+import SchedulerCore
+import Testing
+
+/// How a stored row becomes the engine's job again after a restart.
+@Suite struct RecoveryRowTests {
+    private func row(submittedMs: Double, deadlineMs: Double, requestClass: String) -> RequestRow {
+        RequestRow(
+            id: "req_test", tenantId: "acme", requestClass: requestClass, model: "gpt-4o-mini",
+            state: RequestState.queued.rawValue, priority: 5, frontDoor: false, submittedMs: submittedMs,
+            deadlineMs: deadlineMs, attempts: 0, prediction: "{}", body: "{}")
+    }
+
+    private let prediction = PredictResponse(
+        sizeBucket: .long, expectedOutputTokensP50: 900, expectedOutputTokensP90: 1500, promptTokens: 10,
+        predictedCostP50: 910, riskScore: 0.2, confidenceScore: 0.5, fallbackLevel: .globalPrior, neighborsUsed: 0,
+        modelVersion: "test")
+    private let body = ChatCompletionRequest(
+        model: "gpt-4o-mini", messages: [ChatMessage(role: "user", content: "hi")], maxTokens: 2000)
+
+    /// Stored on arrival, never decided (the process died between the write and the decision): deadline and class
+    /// are left to the engine, not taken from the placeholder (a deadline equal to the submit time expired at once).
+    @Test func anUndecidedRowIsDecidedAgain() {
+        let job = SchedulerRuntime.job(
+            row: row(submittedMs: 1_000, deadlineMs: 1_000, requestClass: "interactive"), prediction: prediction, body: body)
+        #expect(job.deadlineAtMs == nil)
+        #expect(job.requestedClass == nil)
+        #expect(job.submittedAtMs == 1_000)
+    }
+
+    @Test func aDecidedRowKeepsItsDeadlineAndClass() {
+        let job = SchedulerRuntime.job(
+            row: row(submittedMs: 1_000, deadlineMs: 61_000, requestClass: "heavy"), prediction: prediction, body: body)
+        #expect(job.deadlineAtMs == 61_000)
+        #expect(job.requestedClass == .heavy)
+    }
+}
