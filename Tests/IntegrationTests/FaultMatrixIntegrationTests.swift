@@ -400,13 +400,7 @@ import Testing
         _ product: String, dataDirectory: String, environment: [String: String], wrapper: [String] = []
     ) throws -> Exit {
         let process = Process()
-        let executable = try BinaryLocator.url(for: product).path
-        if wrapper.isEmpty {
-            process.executableURL = URL(fileURLWithPath: executable)
-        } else {
-            process.executableURL = URL(fileURLWithPath: wrapper[0])
-            process.arguments = Array(wrapper.dropFirst()) + [executable]
-        }
+        process.setCommand(try BinaryLocator.url(for: product), arguments: [], wrapper: wrapper)
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { $1 }
         merged["HOST"] = "127.0.0.1"

@@ -82,15 +82,7 @@ final class ServiceProcess: @unchecked Sendable {
         self.environment = environment
         self.arguments = arguments
         self.process = Process()
-        let executable = try BinaryLocator.url(for: product)
-        if let launcher = wrapper.first {
-            // e.g. ["/usr/bin/prlimit", "--fsize=65536"]: the wrapper execs the service, which keeps its PID.
-            process.executableURL = URL(fileURLWithPath: launcher)
-            process.arguments = Array(wrapper.dropFirst()) + [executable.path] + arguments
-        } else {
-            process.executableURL = executable
-            process.arguments = arguments
-        }
+        process.setCommand(try BinaryLocator.url(for: product), arguments: arguments, wrapper: wrapper)
         var merged = ProcessInfo.processInfo.environment
         merged["HOST"] = "127.0.0.1"
         merged["PORT"] = String(port)
@@ -187,6 +179,20 @@ final class ServiceProcess: @unchecked Sendable {
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
+extension Process {
+    /// Runs `executable` with `arguments`, through `wrapper` when one is given: a command that execs it, e.g.
+    /// `["/usr/bin/prlimit", "--fsize=65536"]` or `unshare … sh -c …`, so the service keeps the wrapper's PID.
+    func setCommand(_ executable: URL, arguments: [String], wrapper: [String]) {
+        if let launcher = wrapper.first {
+            executableURL = URL(fileURLWithPath: launcher)
+            self.arguments = Array(wrapper.dropFirst()) + [executable.path] + arguments
+        } else {
+            executableURL = executable
+            self.arguments = arguments
         }
     }
 }
