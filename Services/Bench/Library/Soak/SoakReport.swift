@@ -34,6 +34,9 @@ struct SoakLimits: Sendable {
     var fdSlack: Int
     var maxP99Ratio: Double
     var p99FloorMs: Double
+    /// Report the p99 criterion without letting it decide the verdict (the suite's short run shares the CPU with other
+    /// tests, so its latency says more about them than about the stack).
+    var p99Informational: Bool = false
 }
 
 /// Figures and verdicts of one soak run, printed and written as JSON.
@@ -43,7 +46,15 @@ struct SoakReport: Codable, Sendable {
         var rssKBWarmup: Int
         var rssKBEnd: Int
         var rssKBMax: Int
+        /// Highest sample in the first half of the measured part (warm-up end included) and in the second half
+        /// (last sample included). A service that retrains or compacts swings between the two on its own; a leak lifts
+        /// the second half's peak above the first's, however the swings fall.
+        var rssKBPeakEarly: Int
+        var rssKBPeakLate: Int
+        /// Growth of the late peak over the early one, in percent: the criterion.
         var rssGrowthPercent: Double
+        /// End sample against warm-up sample, in percent: informative, at the mercy of where a swing falls.
+        var rssPointGrowthPercent: Double
         var fdsWarmup: Int
         var fdsEnd: Int
         var fdsMax: Int
@@ -57,7 +68,10 @@ struct SoakReport: Codable, Sendable {
             case rssKBWarmup = "rss_kb_warmup"
             case rssKBEnd = "rss_kb_end"
             case rssKBMax = "rss_kb_max"
+            case rssKBPeakEarly = "rss_kb_peak_early"
+            case rssKBPeakLate = "rss_kb_peak_late"
             case rssGrowthPercent = "rss_growth_percent"
+            case rssPointGrowthPercent = "rss_point_growth_percent"
             case fdsWarmup = "fds_warmup"
             case fdsEnd = "fds_end"
             case fdsMax = "fds_max"
@@ -128,9 +142,15 @@ struct SoakReport: Codable, Sendable {
         services = warm.indices.map { index in
             let (warm, end) = (warm[index], end[index])
             let all = samples.filter { $0.service == warm.service } + [warm, end]
+            let middle = warmupSeconds + (seconds - warmupSeconds) / 2
+            let measured = samples.filter { $0.service == warm.service && $0.elapsedSeconds >= warm.elapsedSeconds }
+            let early = ([warm] + measured.filter { $0.elapsedSeconds < middle }).map(\.rssKB).max() ?? warm.rssKB
+            let late = ([end] + measured.filter { $0.elapsedSeconds >= middle }).map(\.rssKB).max() ?? end.rssKB
             return ServiceResources(
                 service: warm.service, rssKBWarmup: warm.rssKB, rssKBEnd: end.rssKB, rssKBMax: all.map(\.rssKB).max() ?? end.rssKB,
-                rssGrowthPercent: warm.rssKB > 0 ? Double(end.rssKB - warm.rssKB) / Double(warm.rssKB) * 100 : 0,
+                rssKBPeakEarly: early, rssKBPeakLate: late,
+                rssGrowthPercent: early > 0 ? Double(late - early) / Double(early) * 100 : 0,
+                rssPointGrowthPercent: warm.rssKB > 0 ? Double(end.rssKB - warm.rssKB) / Double(warm.rssKB) * 100 : 0,
                 fdsWarmup: warm.openFDs, fdsEnd: end.openFDs, fdsMax: all.map(\.openFDs).max() ?? end.openFDs,
                 fdsIdle: idle[index].openFDs, fdsDrained: drained[index].openFDs)
         }
@@ -150,8 +170,8 @@ struct SoakReport: Codable, Sendable {
         for service in services {
             criteria.append(Criterion(
                 name: "rss \(service.service)", passed: service.rssKBWarmup > 0 && service.rssGrowthPercent <= limits.maxRssGrowthPercent,
-                detail: String(format: "%d → %d kB (%+.1f%%, bound %.0f%%)", service.rssKBWarmup, service.rssKBEnd,
-                    service.rssGrowthPercent, limits.maxRssGrowthPercent)))
+                detail: String(format: "peak %d kB in the first half after warm-up → %d kB in the second (%+.1f%%, bound %.0f%%)",
+                    service.rssKBPeakEarly, service.rssKBPeakLate, service.rssGrowthPercent, limits.maxRssGrowthPercent)))
         }
         // Under load a service's descriptors follow its open connections, which follow latency: counting them
         // mid-run measures the load, not a leak. A leaked descriptor is one still open once every connection has gone.
@@ -163,10 +183,12 @@ struct SoakReport: Codable, Sendable {
         }
         if let first = windows.first, let last = windows.last {
             let bound = max(first.p99Ms * limits.maxP99Ratio, first.p99Ms + limits.p99FloorMs)
+            let stable = first.completed > 0 && last.completed > 0 && last.p99Ms <= bound
+            let detail = String(format: "last window %.1f ms vs first %.1f ms (bound %.1f ms: ×%.2f or +%.0f ms)",
+                last.p99Ms, first.p99Ms, bound, limits.maxP99Ratio, limits.p99FloorMs)
             criteria.append(Criterion(
-                name: "p99 stable", passed: first.completed > 0 && last.completed > 0 && last.p99Ms <= bound,
-                detail: String(format: "last window %.1f ms vs first %.1f ms (bound %.1f ms: ×%.2f or +%.0f ms)",
-                    last.p99Ms, first.p99Ms, bound, limits.maxP99Ratio, limits.p99FloorMs)))
+                name: "p99 stable", passed: stable || limits.p99Informational,
+                detail: limits.p99Informational ? detail + (stable ? "" : "; informational only, not judged") : detail))
         }
         // A load generator that falls behind offers less than the stated rate, and every figure above would flatter.
         criteria.append(Criterion(
@@ -187,13 +209,13 @@ struct SoakReport: Codable, Sendable {
             lines.append("  \(count) × \(reason)")
         }
         lines.append(
-            "service            RSS warm-up kB   RSS end kB   growth   RSS max kB   FDs idle   FDs warm-up   FDs end   FDs max   FDs drained")
+            "service            RSS warm-up kB   RSS end kB   peak 1st half   peak 2nd half   growth   FDs idle   FDs warm-up   FDs end   FDs max   FDs drained")
         for service in services {
             lines.append(
                 service.service.padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + String(format: " %14d %12d %+7.1f%% %12d %10d %13d %9d %9d %13d", service.rssKBWarmup, service.rssKBEnd,
-                        service.rssGrowthPercent, service.rssKBMax, service.fdsIdle, service.fdsWarmup, service.fdsEnd,
-                        service.fdsMax, service.fdsDrained))
+                    + String(format: " %14d %12d %15d %15d %+7.1f%% %10d %13d %9d %9d %13d", service.rssKBWarmup, service.rssKBEnd,
+                        service.rssKBPeakEarly, service.rssKBPeakLate, service.rssGrowthPercent, service.fdsIdle, service.fdsWarmup,
+                        service.fdsEnd, service.fdsMax, service.fdsDrained))
         }
         lines.append("window        requests  completed   p50 ms   p99 ms")
         for window in windows {
