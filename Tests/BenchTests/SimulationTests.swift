@@ -51,6 +51,8 @@ struct SimulationTests {
         policy.heavyBorrowFraction = 0
         policy.maxCapacityScale = 1
         policy.minCapacityScale = 1
+        // The "long" requests here are 40 tokens: promotion by predicted size would make them interactive.
+        policy.promoteHeavyMaxP90Tokens = 0
         let jobs = JobFactory(level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
         // A long request holds the heavy budget; a second long one waits; a short one arrives later and goes at once.
         let requests = [
@@ -79,6 +81,36 @@ struct SimulationTests {
         #expect(long.clientClass == .heavy)
         #expect(long.maxTokens == 2048)
         #expect(abs(long.deadlineMs - 5 - 3 * (320 + 2047 * 20)) < 1e-6)
+    }
+
+    @Test func unlabelledClientsTellNoClassAtAnyRung() {
+        let rule = DeadlineRule()
+        let provider = KneeLatencyModel()
+        var generator = SeededGenerator(seed: 1)
+        let short = rule.request(
+            index: 0, sample: LengthSample(promptTokens: 10, outputTokens: 50), arrivalMs: 0, model: provider,
+            generator: &generator, labelled: false)
+        // One use case for everything: the heavy max_tokens and its deadline, whatever the answer's length.
+        #expect(short.maxTokens == 2048)
+        #expect(!short.labelled)
+        #expect(short.clientClass == .interactive)
+        #expect(abs(short.deadlineMs - rule.budgetMs(clientClass: .heavy, promptTokens: 10, model: provider)) < 1e-6)
+        for level in InformationLevel.allCases {
+            let factory = JobFactory(
+                level: level, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 300,
+                classMedianOutputTokens: [.interactive: 60, .heavy: 700])
+            let job = factory.job(short, generator: &generator)
+            #expect(job.requestedClass == nil, "\(level)")
+            if level == .classLabel { #expect(job.predictedOutputTokensP50 == 300) }
+            if level == .oracle { #expect(job.predictedOutputTokensP50 == 50) }
+        }
+        var labelled = short
+        labelled.labelled = true
+        let factory = JobFactory(
+            level: .classLabel, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 300,
+            classMedianOutputTokens: [.interactive: 60, .heavy: 700])
+        #expect(factory.job(labelled, generator: &generator).requestedClass == .interactive)
+        #expect(factory.job(labelled, generator: &generator).predictedOutputTokensP50 == 60)
     }
 
     @Test func percentileInterpolatesLikeNumpy() {

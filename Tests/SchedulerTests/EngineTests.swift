@@ -15,6 +15,23 @@ import Testing
         #expect(engine.classify(job("c", 2000, requestClass: .interactive)) == .interactive)
     }
 
+    @Test func heavyLabelledWorkConfidentlyPredictedShortIsServedAsInteractiveWithItsHeavyDeadline() {
+        var engine = SchedulerEngine()
+        let confident = Job(id: "p", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80, predictedOutputTokensP90: 200)
+        let unsure = Job(id: "u", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80, predictedOutputTokensP90: 600)
+        #expect(engine.classify(confident) == .interactive)
+        #expect(engine.classify(unsure) == .heavy)
+        // An interactive label is never demoted, whatever the prediction.
+        #expect(engine.classify(job("i", 5000, requestClass: .interactive)) == .interactive)
+        let decision = engine.submit(confident, now: 0)
+        #expect(decision.requestClass == .interactive)
+        #expect(decision.deadlineAtMs == SchedulerPolicy().deadlineBudgetMs(.heavy))
+        #expect(decision.deadlineAtMs != SchedulerPolicy().deadlineBudgetMs(.interactive))
+        var off = SchedulerPolicy()
+        off.promoteHeavyMaxP90Tokens = 0
+        #expect(SchedulerEngine(policy: off).classify(confident) == .heavy)
+    }
+
     @Test func dispatchStaysWithinTheInflightBudgets() {
         var engine = SchedulerEngine()
         for index in 0..<100 { _ = engine.submit(job("h\(index)", 1000, requestClass: .heavy), now: 0) }
@@ -135,13 +152,13 @@ import Testing
             _ = try policy.applying(SchedulerConfigDocument(extra: ["moderate_exit_ratio": .number(5)]))
             Issue.record("accepted an exit ratio above the entry ratio")
         } catch {
-            #expect(error.field == "moderate_exit_ratio")
+            #expect((error as? PolicyValidationError)?.field == "moderate_exit_ratio")
         }
         do {
             _ = try policy.applying(SchedulerConfigDocument(ladder: [LadderRungDocument(maxCost: nil, free: .admit, moderate: .admit, congested: .admit), LadderRungDocument(maxCost: 10, free: .admit, moderate: .admit, congested: .admit)]))
             Issue.record("accepted an unbounded rung before the last")
         } catch {
-            #expect(error.field == "ladder[0].max_cost")
+            #expect((error as? PolicyValidationError)?.field == "ladder[0].max_cost")
         }
         let changed = try policy.applying(SchedulerConfigDocument(orderingPolicy: "edf", extra: ["drr_age_gain": .number(3)]))
         #expect(changed.ordering == .edf)

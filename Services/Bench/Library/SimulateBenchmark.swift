@@ -6,7 +6,7 @@ import SchedulerCore
 import TextEngine
 
 /// `maitre-bench simulate`: the policy simulator. Virtual time, ShareGPT lengths, the unchanged scheduler core; sweeps
-/// of allocation policies, the information ladder and predictor noise over three regimes and several seeds.
+/// of allocation policies, the information ladder and predictor noise over four regimes and several seeds.
 struct SimulateBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
@@ -16,8 +16,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
     @Option(help: "Requests per run.") var requests = 1000
     @Option(help: "Seeds per cell (mean ± std over them).") var seeds = 5
     @Option(help: "Sweeps to run, comma-separated: policies, information, noise.") var sweeps = "policies,information,noise"
-    @Option(help: "Regimes to run, comma-separated (balanced, high_congestion, heavy_dominated).")
-    var regimes = "balanced,high_congestion,heavy_dominated"
+    @Option(help: "Regimes to run, comma-separated (balanced, high_congestion, heavy_dominated, unlabelled).")
+    var regimes = "balanced,high_congestion,heavy_dominated,unlabelled"
     @Option(help: "Multiplicative prediction error of the 'predicted' rung (log-normal σ = ln(1 + error)).")
     var predictedError = 0.5
     @Option(help: "Prediction errors of the noise sweep, comma-separated.") var noiseLevels = "0,0.2,0.4,0.6,0.8"
@@ -27,6 +27,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
     @Option(help: "Seed of the ShareGPT shuffle.") var dataSeed: UInt64 = 0
     @Option(help: "Markdown report path.") var out = "docs/benchmarks/simulator.md"
     @Option(help: "Also write every cell's figures as JSON here.") var json: String?
+    @Option(name: .customLong("set"), help: "A scheduler policy knob for every scheduled variant, key=value by its configuration name (repeatable), e.g. --set heavy_feasible_size_weight=0.5.")
+    var policySettings: [String] = []
     @OptionGroup var upstream: UpstreamModelOptions
 
     func run() async throws {
@@ -37,11 +39,23 @@ struct SimulateBenchmark: AsyncParsableCommand {
         let pool = samples.dropFirst(historyCount).map(\.lengths)
         print("ShareGPT: \(history.count) history + \(pool.count) pool conversations (\(ContinuousClock.now - started))")
 
-        let config = SimulatorConfig(
+        var config = SimulatorConfig(
             model: upstream.model, rule: DeadlineRule(), requests: requests, seeds: seeds,
             regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) },
             predictedError: predictedError,
             noiseLevels: noiseLevels.split(separator: ",").compactMap { Double($0) })
+        for setting in policySettings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]) else {
+                throw ValidationError("--set takes key=number, got '\(setting)'")
+            }
+            config.policyOverrides[parts[0]] = value
+        }
+        do {
+            _ = try config.basePolicy()
+        } catch {
+            throw ValidationError("--set: \(error)")
+        }
         var runner = SimulatorSweeps(config: config, pool: pool, history: history)
         let wanted = Set(sweeps.split(separator: ",").map(String.init))
         var report = SimulatorReport(config: config, historyMedians: runner.medians)

@@ -78,9 +78,11 @@ public struct SchedulerConfiguration: Sendable {
         document.heavyDeadlineMs = try settings.double("heavy-deadline-ms", in: 1...1e9)
         document.maxQueueLength = try settings.int("max-queue-length", in: 1...100_000_000)
         document.extra = ["max_inflight_requests": .number(Double(try settings.int("max-inflight-requests", in: 1...1_000_000)))]
+        // Untyped throws: typed throws returning this struct miscompiled on Swift 6.3.1 (a crash releasing the
+        // configuration once `SchedulerPolicy` grew).
         do {
             policy = try SchedulerPolicy().applying(document)
-        } catch {
+        } catch let error as PolicyValidationError {
             throw SettingError(key: error.field.replacingOccurrences(of: "_", with: "-"), message: error.message)
         }
     }

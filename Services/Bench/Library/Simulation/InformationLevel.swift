@@ -65,12 +65,14 @@ public struct JobFactory: Sendable {
     }
 
     public func job(_ request: WorkloadRequest, generator: inout SeededGenerator) -> Job {
-        let requestClass: RequestClass? = level == .none ? nil : (request.clientClass == .interactive ? .interactive : .heavy)
+        // An unlabelled client tells no class at any rung; the class-label rung then knows only the overall median.
+        let known = level != .none && request.labelled
+        let requestClass: RequestClass? = known ? (request.clientClass == .interactive ? .interactive : .heavy) : nil
         let prediction: (p50: Int, p90: Int)
         switch level {
         case .none: prediction = (medianOutputTokens, medianOutputTokens)
         case .classLabel:
-            let median = classMedianOutputTokens[request.clientClass] ?? medianOutputTokens
+            let median = known ? classMedianOutputTokens[request.clientClass] ?? medianOutputTokens : medianOutputTokens
             prediction = (median, median)
         case .predicted: prediction = errorModel.predict(trueTokens: request.outputTokens, generator: &generator)
         case .oracle: prediction = (request.outputTokens, request.outputTokens)

@@ -42,12 +42,15 @@ public struct SimulatorReport: Sendable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let configJSON = (try? encoder.encode(config)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
-        let policyJSON = (try? encoder.encode(SchedulerPolicy().document)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        let policyJSON = (try? encoder.encode(((try? config.basePolicy()) ?? SchedulerPolicy()).document)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
         lines.append("Simulator (`heavy_share` −1 means ShareGPT's own mix; history medians \(historyMedians.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) tokens):")
         lines.append("")
         lines.append("```json\n\(configJSON)\n```")
         lines.append("")
-        lines.append("Scheduler policy (defaults of `SchedulerPolicy`; the policy sweep changes only `allocation_policy`, and `ordering_policy` to `fifo` for the FIFO row):")
+        let origin = config.policyOverrides.isEmpty
+            ? "defaults of `SchedulerPolicy`"
+            : "defaults of `SchedulerPolicy` with " + config.policyOverrides.sorted { $0.key < $1.key }.map { "`\($0.key)` = \($0.value)" }.joined(separator: ", ")
+        lines.append("Scheduler policy (\(origin); the policy sweep changes only `allocation_policy`, and `ordering_policy` to `fifo` for the FIFO row):")
         lines.append("")
         lines.append("```json\n\(policyJSON)\n```")
         lines.append("")

@@ -12,6 +12,13 @@ public struct SimulatorConfig: Sendable, Codable {
     public var predictedError: Double
     public var noiseLevels: [Double]
     public var tickMs = 100.0
+    /// Policy knobs set on the command line (`--set key=value`), by their configuration names; empty: the defaults.
+    public var policyOverrides: [String: Double] = [:]
+
+    /// The scheduler policy every scheduled variant starts from: the defaults with `policyOverrides` applied.
+    public func basePolicy() throws -> SchedulerPolicy {
+        try SchedulerPolicy().applying(SchedulerConfigDocument(extra: policyOverrides.mapValues { .number($0) }))
+    }
 
     enum CodingKeys: String, CodingKey {
         case model = "upstream"
@@ -20,6 +27,7 @@ public struct SimulatorConfig: Sendable, Codable {
         case predictedError = "predicted_error"
         case noiseLevels = "noise_levels"
         case tickMs = "tick_ms"
+        case policyOverrides = "policy_overrides"
     }
 }
 
@@ -47,8 +55,10 @@ public struct SchedulerVariant: Sendable {
     public var level: InformationLevel
     public var error: Double
 
-    public static func policy(_ allocation: AllocationPolicyName, ordering: OrderingPolicyName = .feasibleSet) -> SchedulerPolicy {
-        var policy = SchedulerPolicy()
+    public static func policy(
+        _ allocation: AllocationPolicyName, ordering: OrderingPolicyName = .feasibleSet, base: SchedulerPolicy = SchedulerPolicy()
+    ) -> SchedulerPolicy {
+        var policy = base
         policy.allocation = allocation
         policy.ordering = ordering
         return policy
@@ -63,10 +73,14 @@ public struct SimulatorSweeps: Sendable {
     public private(set) var simulatedRequests = 0
     private var fifoHeavyAverage: [String: [Double]] = [:]
 
+    /// The defaults with the config's overrides (validated by `SimulatorConfig.basePolicy` before a sweep starts).
+    private let base: SchedulerPolicy
+
     public init(config: SimulatorConfig, pool: [LengthSample], history: [LengthSample]) {
         self.config = config
         self.pool = pool
         self.history = history
+        self.base = (try? config.basePolicy()) ?? SchedulerPolicy()
     }
 
     /// Medians the lower information rungs use (overall, interactive, heavy).
@@ -81,21 +95,21 @@ public struct SimulatorSweeps: Sendable {
     public mutating func policySweep() -> [SweepCell] {
         let variants: [SchedulerVariant] = [
             SchedulerVariant(name: "direct (no scheduler)", policy: nil, level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "short_priority", policy: SchedulerVariant.policy(.shortPriority), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "fair_queuing", policy: SchedulerVariant.policy(.fairQueuing), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "quota_tiered", policy: SchedulerVariant.policy(.quotaTiered), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "adaptive_drr (full stack)", policy: SchedulerPolicy(), level: .predicted, error: config.predictedError),
+            SchedulerVariant(name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo, base: base), level: .predicted, error: config.predictedError),
+            SchedulerVariant(name: "short_priority", policy: SchedulerVariant.policy(.shortPriority, base: base), level: .predicted, error: config.predictedError),
+            SchedulerVariant(name: "fair_queuing", policy: SchedulerVariant.policy(.fairQueuing, base: base), level: .predicted, error: config.predictedError),
+            SchedulerVariant(name: "quota_tiered", policy: SchedulerVariant.policy(.quotaTiered, base: base), level: .predicted, error: config.predictedError),
+            SchedulerVariant(name: "adaptive_drr (full stack)", policy: base, level: .predicted, error: config.predictedError),
         ]
         return sweep(variants)
     }
 
     public mutating func informationSweep() -> [SweepCell] {
-        sweep(InformationLevel.allCases.map { SchedulerVariant(name: $0.rawValue, policy: SchedulerPolicy(), level: $0, error: config.predictedError) })
+        sweep(InformationLevel.allCases.map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) })
     }
 
     public mutating func noiseSweep() -> [SweepCell] {
-        sweep(config.noiseLevels.map { SchedulerVariant(name: "\(Int(($0 * 100).rounded()))%", policy: SchedulerPolicy(), level: .predicted, error: $0) })
+        sweep(config.noiseLevels.map { SchedulerVariant(name: "\(Int(($0 * 100).rounded()))%", policy: base, level: .predicted, error: $0) })
     }
 
     private mutating func sweep(_ variants: [SchedulerVariant]) -> [SweepCell] {
@@ -118,7 +132,7 @@ public struct SimulatorSweeps: Sendable {
 
     private mutating func fifoBaseline(_ regime: Regime, regimeIndex: Int) -> [Double] {
         if let cached = fifoHeavyAverage[regime.name] { return cached }
-        let variant = SchedulerVariant(name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo), level: .predicted, error: config.predictedError)
+        let variant = SchedulerVariant(name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo, base: base), level: .predicted, error: config.predictedError)
         let averages = (0..<config.seeds).map { run(variant, regime: regime, regimeIndex: regimeIndex, seed: $0).metrics.heavyAverageMs }
         fifoHeavyAverage[regime.name] = averages
         return averages

@@ -10,6 +10,9 @@ public struct WorkloadRequest: Sendable, Equatable, Codable {
     public var maxTokens: Int
     /// Absolute deadline from `DeadlineRule` (client knowledge only).
     public var deadlineMs: Double
+    /// Whether the client told the scheduler its class. An unlabelled request still has a `clientClass` (its
+    /// population, for the report) that the scheduler is never shown.
+    public var labelled: Bool = true
 
     enum CodingKeys: String, CodingKey {
         case index
@@ -19,6 +22,7 @@ public struct WorkloadRequest: Sendable, Equatable, Codable {
         case clientClass = "client_class"
         case maxTokens = "max_tokens"
         case deadlineMs = "deadline_ms"
+        case labelled
     }
 }
 
@@ -89,16 +93,22 @@ public struct DeadlineRule: Sendable, Equatable, Codable {
         return population == .interactive ? .heavy : .interactive
     }
 
-    /// Builds the request the client sends for `sample` arriving at `arrivalMs`.
+    /// Builds the request the client sends for `sample` arriving at `arrivalMs`. An unlabelled client (`labelled`
+    /// false) has one use case for everything: it sends no class, the heavy max_tokens and the deadline that
+    /// max_tokens gives, so nothing it sends says how long the answer will be.
     public func request(
-        index: Int, sample: LengthSample, arrivalMs: Double, model: KneeLatencyModel, generator: inout SeededGenerator
+        index: Int, sample: LengthSample, arrivalMs: Double, model: KneeLatencyModel, generator: inout SeededGenerator,
+        labelled: Bool = true
     ) -> WorkloadRequest {
-        let clientClass = label(sample, generator: &generator)
-        let maxTokens = maxTokens(clientClass)
+        let population: ClientClass = sample.outputTokens <= shortMaxOutputTokens ? .interactive : .heavy
+        let clientClass = labelled ? label(sample, generator: &generator) : population
+        let sent: ClientClass = labelled ? clientClass : .heavy
+        let maxTokens = maxTokens(sent)
         return WorkloadRequest(
             index: index, arrivalMs: arrivalMs, promptTokens: sample.promptTokens,
             outputTokens: min(sample.outputTokens, maxTokens), clientClass: clientClass, maxTokens: maxTokens,
-            deadlineMs: arrivalMs + budgetMs(clientClass: clientClass, promptTokens: sample.promptTokens, model: model))
+            deadlineMs: arrivalMs + budgetMs(clientClass: sent, promptTokens: sample.promptTokens, model: model),
+            labelled: labelled)
     }
 }
 
@@ -109,28 +119,34 @@ public struct Regime: Sendable, Equatable, Codable {
     public var heavyShare: Double
     /// Offered load: arrival rate × mean output tokens ÷ the provider's saturated token throughput.
     public var load: Double
+    /// Whether clients label their requests (see `DeadlineRule.request`).
+    public var labelled: Bool
 
-    public init(name: String, heavyShare: Double, load: Double) {
+    public init(name: String, heavyShare: Double, load: Double, labelled: Bool = true) {
         self.name = name
         self.heavyShare = heavyShare
         self.load = load
+        self.labelled = labelled
     }
 
     enum CodingKeys: String, CodingKey {
         case name
         case heavyShare = "heavy_share"
         case load
+        case labelled
     }
 
     /// The three regimes of the report. Balanced: ShareGPT's own mix at 90% of the provider's saturated throughput
     /// (the provider keeps up on average; Poisson bursts push a direct client past the knee). High congestion: the same
     /// mix at 110% (a sustained overload over the run: the backlog grows until arrivals stop). Heavy-dominated: 60%
     /// long-reply conversations at 105% (long replies spend less of their time in TTFT, so the same offered load
-    /// congests less).
+    /// congests less). Unlabelled: high congestion from a client that sends no class, one max_tokens and one deadline
+    /// budget for everything — the case where only the predicted magnitude separates short work from long.
     public static let standard: [Regime] = [
         Regime(name: "balanced", heavyShare: -1, load: 0.90),
         Regime(name: "high_congestion", heavyShare: -1, load: 1.10),
         Regime(name: "heavy_dominated", heavyShare: 0.60, load: 1.05),
+        Regime(name: "unlabelled", heavyShare: -1, load: 1.10, labelled: false),
     ]
 }
 
@@ -173,7 +189,8 @@ public struct WorkloadGenerator: Sendable {
         var requests: [WorkloadRequest] = []
         for (index, sample) in samples.enumerated() {
             clock += generator.exponential(mean: 1000 / rate)
-            requests.append(rule.request(index: index, sample: sample, arrivalMs: clock, model: model, generator: &generator))
+            requests.append(
+                rule.request(index: index, sample: sample, arrivalMs: clock, model: model, generator: &generator, labelled: regime.labelled))
         }
         return (requests, rate)
     }

@@ -15,7 +15,8 @@ public struct SchedulerEngine: Sendable {
     public private(set) var knee: KneeEstimator
     private var ladder: CostLadder
     private var allocator: any AllocationPolicy
-    private var ordering: any OrderingPolicy
+    /// Ordering per class, by `RequestClass.index` (the size weight may differ between classes).
+    private var orderings: [any OrderingPolicy]
 
     private var slots: [JobRecord?] = []
     private var freeSlots: [Int] = []
@@ -59,7 +60,7 @@ public struct SchedulerEngine: Sendable {
         self.knee = KneeEstimator(policy: policy)
         self.ladder = CostLadder(rungs: policy.ladder)
         self.allocator = makeAllocationPolicy(policy)
-        self.ordering = makeOrderingPolicy(policy)
+        self.orderings = RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(policy, for: $0) }
         self.log = EventLog(capacity: eventCapacity)
     }
 
@@ -75,14 +76,22 @@ public struct SchedulerEngine: Sendable {
         admit(job, now: now, restoring: true)
     }
 
-    /// The class a request belongs to: the client's if given, else by predicted size.
+    /// The class a request belongs to: by predicted size when the client gives none; the client's otherwise, except
+    /// that heavy-labelled work confidently predicted short joins the interactive class (`promoteHeavyMaxP90Tokens`).
     public func classify(_ job: Job) -> RequestClass {
-        job.requestedClass ?? (job.boundedP50 <= policy.interactiveMaxPredictedTokens ? .interactive : .heavy)
+        guard let requested = job.requestedClass else {
+            return job.boundedP50 <= policy.interactiveMaxPredictedTokens ? .interactive : .heavy
+        }
+        if requested == .heavy, policy.promoteHeavyMaxP90Tokens > 0, job.boundedP90 <= policy.promoteHeavyMaxP90Tokens {
+            return .interactive
+        }
+        return requested
     }
 
     private mutating func admit(_ job: Job, now: Double, restoring: Bool) -> Decision {
         let requestClass = classify(job)
-        let deadline = job.deadlineAtMs ?? job.submittedAtMs + policy.deadlineBudgetMs(requestClass)
+        // The default budget follows what the client asked for: promotion changes the queue, not the deadline.
+        let deadline = job.deadlineAtMs ?? job.submittedAtMs + policy.deadlineBudgetMs(job.requestedClass ?? requestClass)
         if let existing = slotById[job.id], let record = slots[existing] {
             return Decision(requestId: job.id, state: record.state, requestClass: record.requestClass, deadlineAtMs: record.deadlineAtMs)
         }
@@ -360,7 +369,7 @@ public struct SchedulerEngine: Sendable {
         policy = newPolicy
         ladder = CostLadder(rungs: newPolicy.ladder)
         allocator = makeAllocationPolicy(newPolicy)
-        ordering = makeOrderingPolicy(newPolicy)
+        orderings = RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(newPolicy, for: $0) }
         model.reconfigure(newPolicy)
         congestion.reconfigure(newPolicy)
         knee.reconfigure(newPolicy)
@@ -421,14 +430,14 @@ public struct SchedulerEngine: Sendable {
 
     private mutating func enqueue(_ slot: Int) {
         let record = slots[slot]!
-        let key = ordering.rank(record.item) - priorityShift(record)
+        let key = orderings[record.requestClass.index].rank(record.item) - priorityShift(record)
         let entry = RankEntry(key: key, sequence: record.sequence, slot: slot, generation: record.generation)
         queues[record.requestClass.index].push(entry, tenant: record.job.tenantId)
     }
 
     private mutating func parkDeferred(_ slot: Int) {
         let record = slots[slot]!
-        let key = ordering.rank(record.item) - priorityShift(record)
+        let key = orderings[record.requestClass.index].rank(record.item) - priorityShift(record)
         deferred[record.requestClass.index].push(
             RankEntry(key: key, sequence: record.sequence, slot: slot, generation: record.generation))
         counters.waitingDeferred[record.requestClass.index] += 1
@@ -496,7 +505,7 @@ public struct SchedulerEngine: Sendable {
 
     private mutating func head(_ requestClass: RequestClass, now: Double) -> (tenant: String, entry: RankEntry)? {
         let slots = self.slots
-        let ordering = self.ordering
+        let ordering = orderings[requestClass.index]
         let step = policy.priorityStepMs
         let quantum = policy.tenantQuantumTokens
         return queues[requestClass.index].selectHead(

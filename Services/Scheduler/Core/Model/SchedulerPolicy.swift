@@ -38,6 +38,12 @@ public struct SchedulerPolicy: Sendable, Equatable {
     // Classes and deadlines.
     /// Requests predicted at most this many output tokens (p50) are interactive unless the client says otherwise.
     public var interactiveMaxPredictedTokens = 256
+    /// A request the client labels heavy but whose predicted p90 is at most this many output tokens is served in
+    /// the interactive class (keeping its own deadline); 0 turns this off. A client's label says what it can wait
+    /// for, not how long the answer is: a short answer served with the short work costs the long work almost nothing
+    /// (shortest-first), while behind the long work it waits as long as they do. p90, not p50, so only confident
+    /// predictions move a request.
+    public var promoteHeavyMaxP90Tokens = 256
     /// Default time budget of an interactive request.
     public var interactiveDeadlineMs = 15_000.0
     /// Default time budget of a heavy request.
@@ -68,6 +74,10 @@ public struct SchedulerPolicy: Sendable, Equatable {
     /// shorter requests pass longer ones with similar slack (lower mean slowdown). 1 by default: the class split
     /// already puts short work first, and inside the heavy class pushing long requests back stretches the makespan.
     public var feasibleSizeWeight = 1.0
+    /// The same weight inside the heavy class. Below 1 a longer request starts before a shorter one with a similar
+    /// deadline (least laxity at 0, longest-first among equal deadlines), so the longest answers do not all start
+    /// last and stretch the makespan.
+    public var heavyFeasibleSizeWeight = 1.0
     /// One priority step moves a request this far in rank (ms of deadline).
     public var priorityStepMs = 1000.0
 

@@ -37,6 +37,7 @@ extension SchedulerPolicy {
         .init(key: "drr_max_boost", path: \.drrMaxBoost, range: 1...1000),
         .init(key: "tenant_quantum_tokens", path: \.tenantQuantumTokens, range: 1...1e9),
         .init(key: "feasible_size_weight", path: \.feasibleSizeWeight, range: 0...100),
+        .init(key: "heavy_feasible_size_weight", path: \.heavyFeasibleSizeWeight, range: 0...100),
         .init(key: "priority_step_ms", path: \.priorityStepMs, range: 0...1e9),
         .init(key: "reject_retry_after_ms", path: \.rejectRetryAfterMs, range: 0...1e9),
         .init(key: "moderate_budget_scale", path: \.moderateBudgetScale, range: 0.01...1),
@@ -71,6 +72,7 @@ extension SchedulerPolicy {
     static let integerKnobs: [IntegerKnob] = [
         .init(key: "max_inflight_requests", path: \.maxInflightRequests, range: 1...1_000_000),
         .init(key: "interactive_max_predicted_tokens", path: \.interactiveMaxPredictedTokens, range: 0...10_000_000),
+        .init(key: "promote_heavy_max_p90_tokens", path: \.promoteHeavyMaxP90Tokens, range: 0...10_000_000),
         .init(key: "max_attempts", path: \.maxAttempts, range: 1...100),
         .init(key: "knee_minimum_inflight", path: \.kneeMinimumInflight, range: 1...1_000_000),
     ]
@@ -95,7 +97,7 @@ extension SchedulerPolicy {
     }
 
     /// This policy with the document's present fields applied, validated as a whole; throws naming the first bad field.
-    public func applying(_ document: SchedulerConfigDocument) throws(PolicyValidationError) -> SchedulerPolicy {
+    public func applying(_ document: SchedulerConfigDocument) throws -> SchedulerPolicy {
         var next = self
         if let name = document.allocationPolicy {
             guard let value = AllocationPolicyName(rawValue: name) else {
@@ -122,7 +124,7 @@ extension SchedulerPolicy {
         return next
     }
 
-    private mutating func applyExtra(key: String, value: JSONValue) throws(PolicyValidationError) {
+    private mutating func applyExtra(key: String, value: JSONValue) throws {
         if key == "shed_infeasible_at_submit" {
             guard case .bool(let flag) = value else { throw Self.invalid(key, "must be a boolean") }
             shedInfeasibleAtSubmit = flag
@@ -150,7 +152,7 @@ extension SchedulerPolicy {
     }
 
     /// Checks the relations between fields that no single range can express.
-    public func validate() throws(PolicyValidationError) {
+    public func validate() throws {
         guard interactiveInflightTokens > 0 else { throw Self.invalid("interactive_inflight_tokens", "must be positive") }
         guard heavyInflightTokens > 0 else { throw Self.invalid("heavy_inflight_tokens", "must be positive") }
         guard interactiveDeadlineMs > 0, interactiveDeadlineMs.isFinite else {

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// What an ordering policy may look at: a queued request's times and predicted size. All in milliseconds.
@@ -52,10 +53,11 @@ extension OrderingPolicy {
     public func infeasibleRank(_ item: OrderingItem) -> Double { rank(item) }
 }
 
-/// Builds the ordering policy a configuration names.
-public func makeOrderingPolicy(_ policy: SchedulerPolicy) -> any OrderingPolicy {
+/// Builds the ordering policy a configuration names, for one class (feasible-set scoring weighs size per class).
+public func makeOrderingPolicy(_ policy: SchedulerPolicy, for requestClass: RequestClass = .interactive) -> any OrderingPolicy {
     switch policy.ordering {
-    case .feasibleSet: return FeasibleSetOrdering(sizeWeight: policy.feasibleSizeWeight)
+    case .feasibleSet:
+        return FeasibleSetOrdering(sizeWeight: requestClass == .heavy ? policy.heavyFeasibleSizeWeight : policy.feasibleSizeWeight)
     case .edf: return EDFOrdering()
     case .shortestFirst: return ShortestFirstOrdering()
     case .gittins: return GittinsOrdering()

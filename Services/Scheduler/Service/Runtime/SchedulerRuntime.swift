@@ -344,7 +344,7 @@ actor SchedulerRuntime {
     var policy: SchedulerPolicy { engine.policy }
 
     /// Validates and applies a configuration document; the running configuration is untouched on error.
-    func reconfigure(_ document: SchedulerConfigDocument) throws(PolicyValidationError) -> SchedulerConfigDocument {
+    func reconfigure(_ document: SchedulerConfigDocument) throws -> SchedulerConfigDocument {
         let next = try engine.policy.applying(document)
         engine.reconfigure(next, now: now)
         pump()
