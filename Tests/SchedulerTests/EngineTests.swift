@@ -16,7 +16,9 @@ import Testing
     }
 
     @Test func heavyLabelledWorkConfidentlyPredictedShortIsServedAsInteractiveWithItsHeavyDeadline() {
-        var engine = SchedulerEngine()
+        var on = SchedulerPolicy()
+        on.promoteHeavyMaxP90Tokens = 256
+        var engine = SchedulerEngine(policy: on)
         let confident = Job(id: "p", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80, predictedOutputTokensP90: 200)
         let unsure = Job(id: "u", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80, predictedOutputTokensP90: 600)
         #expect(engine.classify(confident) == .interactive)
@@ -27,9 +29,8 @@ import Testing
         #expect(decision.requestClass == .interactive)
         #expect(decision.deadlineAtMs == SchedulerPolicy().deadlineBudgetMs(.heavy))
         #expect(decision.deadlineAtMs != SchedulerPolicy().deadlineBudgetMs(.interactive))
-        var off = SchedulerPolicy()
-        off.promoteHeavyMaxP90Tokens = 0
-        #expect(SchedulerEngine(policy: off).classify(confident) == .heavy)
+        // Off by default.
+        #expect(SchedulerEngine().classify(confident) == .heavy)
     }
 
     @Test func dispatchStaysWithinTheInflightBudgets() {
