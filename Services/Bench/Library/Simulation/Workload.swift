@@ -86,11 +86,16 @@ public struct DeadlineRule: Sendable, Equatable, Codable {
         slack * model.nominalDurationMs(promptTokens: promptTokens, outputTokens: maxTokens(clientClass))
     }
 
+    /// The class of the client population a sample comes from (by its reference reply), before label noise.
+    public func population(_ sample: LengthSample) -> ClientClass {
+        sample.outputTokens <= shortMaxOutputTokens ? .interactive : .heavy
+    }
+
     /// The client's label for a sample (population, flipped with probability `labelNoise`).
     public func label(_ sample: LengthSample, generator: inout SeededGenerator) -> ClientClass {
-        let population: ClientClass = sample.outputTokens <= shortMaxOutputTokens ? .interactive : .heavy
-        guard generator.unit() < labelNoise else { return population }
-        return population == .interactive ? .heavy : .interactive
+        let drawn = population(sample)
+        guard generator.unit() < labelNoise else { return drawn }
+        return drawn == .interactive ? .heavy : .interactive
     }
 
     /// Builds the request the client sends for `sample` arriving at `arrivalMs`. An unlabelled client (`labelled`
@@ -100,8 +105,7 @@ public struct DeadlineRule: Sendable, Equatable, Codable {
         index: Int, sample: LengthSample, arrivalMs: Double, model: KneeLatencyModel, generator: inout SeededGenerator,
         labelled: Bool = true
     ) -> WorkloadRequest {
-        let population: ClientClass = sample.outputTokens <= shortMaxOutputTokens ? .interactive : .heavy
-        let clientClass = labelled ? label(sample, generator: &generator) : population
+        let clientClass = labelled ? label(sample, generator: &generator) : population(sample)
         let sent: ClientClass = labelled ? clientClass : .heavy
         let maxTokens = maxTokens(sent)
         return WorkloadRequest(

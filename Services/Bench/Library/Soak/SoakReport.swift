@@ -139,11 +139,12 @@ struct SoakReport: Codable, Sendable {
         }
         self.reasons = reasons
 
+        let middle = warmupSeconds + (seconds - warmupSeconds) / 2
         services = warm.indices.map { index in
             let (warm, end) = (warm[index], end[index])
-            let all = samples.filter { $0.service == warm.service } + [warm, end]
-            let middle = warmupSeconds + (seconds - warmupSeconds) / 2
-            let measured = samples.filter { $0.service == warm.service && $0.elapsedSeconds >= warm.elapsedSeconds }
+            let own = samples.filter { $0.service == warm.service }
+            let all = own + [warm, end]
+            let measured = own.filter { $0.elapsedSeconds >= warm.elapsedSeconds }
             let early = ([warm] + measured.filter { $0.elapsedSeconds < middle }).map(\.rssKB).max() ?? warm.rssKB
             let late = ([end] + measured.filter { $0.elapsedSeconds >= middle }).map(\.rssKB).max() ?? end.rssKB
             return ServiceResources(

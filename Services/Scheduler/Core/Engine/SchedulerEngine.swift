@@ -60,7 +60,7 @@ public struct SchedulerEngine: Sendable {
         self.knee = KneeEstimator(policy: policy)
         self.ladder = CostLadder(rungs: policy.ladder)
         self.allocator = makeAllocationPolicy(policy)
-        self.orderings = RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(policy, for: $0) }
+        self.orderings = Self.orderings(policy)
         self.log = EventLog(capacity: eventCapacity)
     }
 
@@ -369,7 +369,7 @@ public struct SchedulerEngine: Sendable {
         policy = newPolicy
         ladder = CostLadder(rungs: newPolicy.ladder)
         allocator = makeAllocationPolicy(newPolicy)
-        orderings = RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(newPolicy, for: $0) }
+        orderings = Self.orderings(newPolicy)
         model.reconfigure(newPolicy)
         congestion.reconfigure(newPolicy)
         knee.reconfigure(newPolicy)
@@ -385,6 +385,11 @@ public struct SchedulerEngine: Sendable {
     }
 
     // MARK: - Queues
+
+    /// One ordering policy per class, at `RequestClass.index`.
+    private static func orderings(_ policy: SchedulerPolicy) -> [any OrderingPolicy] {
+        RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(policy, for: $0) }
+    }
 
     private func orderingItem(_ job: Job, deadline: Double) -> OrderingItem {
         OrderingItem(
