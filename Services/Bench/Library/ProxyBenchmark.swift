@@ -34,7 +34,14 @@ struct ProxyBenchmark: AsyncParsableCommand {
     @Option(help: "max_tokens of every request (the simulated upstream answers instantly with this many tokens).")
     var maxTokens: Int = 16
 
+    @Option(name: .customLong("client"), help: "Load generator: wrk (one thread, lightest on a small machine; falls back to swift when wrk is not installed) or swift (AsyncHTTPClient in this process, counts --requests per cell).")
+    var loadGenerator = "wrk"
+
+    @Option(help: "Seconds per measured cell with --client wrk.")
+    var cellSeconds: Double = 5
+
     func run() async throws {
+        guard ["wrk", "swift"].contains(loadGenerator) else { throw ValidationError("--client must be wrk or swift.") }
         let folder = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let mockPort = try ProxyBenchPort.find()
         let proxyPort = try ProxyBenchPort.find()
@@ -72,17 +79,29 @@ struct ProxyBenchmark: AsyncParsableCommand {
         let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
         let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
         let load = ProxyLoadGenerator(client: client, maxTokens: maxTokens)
+        let wrk = loadGenerator == "wrk" ? WrkLoad.find() : nil
+        if loadGenerator == "wrk" && wrk == nil { print("wrk is not installed; using the in-process swift client") }
+        /// One closed-loop cell: a request count (swift client) or, with wrk, `cellSeconds` (or `seconds`).
+        func cell(_ url: String, stream: Bool, concurrency: Int, seconds: Double? = nil) async throws -> ProxyLoadResult {
+            guard let wrk else {
+                return try await load.run(url: url, stream: stream, concurrency: concurrency, count: seconds == nil ? requests : nil, seconds: seconds)
+            }
+            let result = try wrk.post(
+                url: url, body: String(buffer: load.body(stream: stream)), connections: concurrency, seconds: seconds ?? cellSeconds)
+            return ProxyLoadResult(p50: result.p50Ms / 1000, p99: result.p99Ms / 1000, rate: result.rate, errors: result.failures)
+        }
 
-        print("maitre-bench proxy: \(requests) requests per cell, max_tokens \(maxTokens), simulated upstream in instant mode")
-        _ = try await load.run(url: proxied, stream: false, concurrency: 16, count: 2000)
-        _ = try await load.run(url: direct, stream: false, concurrency: 16, count: 2000)
+        let plan = wrk == nil ? "\(requests) requests per cell, swift client" : String(format: "%.0f s per cell, wrk -t1", cellSeconds)
+        print("maitre-bench proxy: \(plan), max_tokens \(maxTokens), simulated upstream in instant mode")
+        _ = try await cell(proxied, stream: false, concurrency: 16, seconds: 2)
+        _ = try await cell(direct, stream: false, concurrency: 16, seconds: 2)
         print("")
         print("mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s")
         for stream in [false, true] {
             for level in concurrency {
                 // Interleave so both paths see the same machine state.
-                let base = try await load.run(url: direct, stream: stream, concurrency: level, count: requests)
-                let through = try await load.run(url: proxied, stream: stream, concurrency: level, count: requests)
+                let base = try await cell(direct, stream: stream, concurrency: level)
+                let through = try await cell(proxied, stream: stream, concurrency: level)
                 let row = [
                     (stream ? "stream" : "json").padding(toLength: 9, withPad: " ", startingAt: 0),
                     String(format: "%5d", level),
@@ -93,8 +112,8 @@ struct ProxyBenchmark: AsyncParsableCommand {
                 print(row.joined(separator: " "))
             }
         }
-        let directRate = try await load.run(url: direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
-        let proxyRate = try await load.run(url: proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+        let directRate = try await cell(direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+        let proxyRate = try await cell(proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
         print("")
         print(String(format: "highest rate at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)", rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
         if soakSeconds > 0 {
@@ -102,7 +121,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
             var samples: [Double] = []
             let deadline = Date().addingTimeInterval(soakSeconds)
             while Date() < deadline {
-                _ = try await load.run(url: proxied, stream: false, concurrency: 32, seconds: min(10, max(1, deadline.timeIntervalSinceNow)))
+                _ = try await cell(proxied, stream: false, concurrency: 32, seconds: min(10, max(1, deadline.timeIntervalSinceNow)))
                 samples.append(proxy.residentMegabytes())
             }
             let shown = samples.map { String(format: "%.1f", $0) }.joined(separator: " ")

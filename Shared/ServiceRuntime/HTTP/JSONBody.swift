@@ -27,6 +27,14 @@ extension Request {
 
 /// JSON decoding with errors phrased as OpenAI phrases them.
 public enum JSONBody {
+    /// Shared coders: configured once, safe to use from any thread, and cheaper than one per request.
+    static let decoder = JSONDecoder()
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, maxDepth: Int = 64) throws -> T {
         if data.isEmpty {
             throw APIError.invalidRequest("The request body is empty; send a JSON object.", code: "invalid_json")
@@ -35,7 +43,7 @@ public enum JSONBody {
             throw APIError.invalidRequest("JSON nesting is deeper than \(depth - 1) levels.", code: "json_too_deep")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw apiError(for: error)
         } catch let error as APIError {
@@ -128,9 +136,7 @@ public enum JSONBody {
 extension Response {
     /// A JSON response with the given status, encoded from a Contracts type.
     public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(value)
+        let data = try JSONBody.encoder.encode(value)
         var fields = extra
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -85,7 +85,7 @@ final class PredictorClient: Sendable {
             var http = HTTPClientRequest(url: baseURL + (single ? "/predict" : "/predict/batch"))
             http.method = .POST
             http.headers.add(name: "content-type", value: "application/json")
-            let encoder = JSONEncoder()
+            let encoder = Self.encoder
             http.body = .bytes(ByteBuffer(bytes: single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests))))
             // A batch may take longer than one question: the timeout grows by one share per 16 questions.
             let timeout = Double(timeoutMs) * (1 + Double(requests.count - 1) / 16)
@@ -101,8 +101,8 @@ final class PredictorClient: Sendable {
             }
             guard response.status == .ok else { throw PredictorUnavailable(status: Int(response.status.code)) }
             let data = Data(body.readableBytesView)
-            if single { return [try JSONDecoder().decode(PredictResponse.self, from: data)] }
-            let predictions = try JSONDecoder().decode(PredictBatchResponse.self, from: data).predictions
+            if single { return [try Self.decoder.decode(PredictResponse.self, from: data)] }
+            let predictions = try Self.decoder.decode(PredictBatchResponse.self, from: data).predictions
             guard predictions.count == requests.count else { throw PredictorUnavailable(status: Int(response.status.code)) }
             return predictions
         } catch {
@@ -112,6 +112,9 @@ final class PredictorClient: Sendable {
             return requests.map(LocalPrior.predict)
         }
     }
+
+    private static let encoder = JSONEncoder()
+    private static let decoder = JSONDecoder()
 
     struct PredictorUnavailable: Error {
         var status: Int

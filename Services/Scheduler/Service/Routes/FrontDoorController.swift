@@ -88,7 +88,7 @@ struct FrontDoorController {
             let base = caller.targets.next()
             do {
                 response = try await caller.client.execute(
-                    caller.request(body: raw, dispatch: dispatch, nowMs: await runtime.now, base: base), timeout: caller.timeout)
+                    caller.request(body: raw, dispatch: dispatch, nowMs: runtime.now, base: base), timeout: caller.timeout)
             } catch {
                 let result = caller.unreachable(base, error: error, latencyMs: (ContinuousClock.now - start).milliseconds)
                 if await runtime.finish(id, result: result) == .requeued { continue }

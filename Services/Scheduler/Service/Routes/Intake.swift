@@ -47,7 +47,7 @@ struct Intake: Sendable {
         } else {
             prediction = LocalPrior.predict(predictRequest)
         }
-        let submittedMs = await runtime.now
+        let submittedMs = runtime.now
         let job = Job(
             id: requestId,
             tenantId: ask.tenantId,
@@ -79,7 +79,7 @@ struct Intake: Sendable {
         // On disk before the engine sees it: a submission that cannot be stored is refused and changes nothing
         // (it is never queued, never sent), and one that is queued survives a crash.
         do {
-            try await runtime.waitDurable(await runtime.storeIncoming(row))
+            try await runtime.waitDurable(runtime.storeIncoming(row))
         } catch {
             throw APIError.serviceUnavailable(
                 "The request was not accepted: the scheduler could not write it to its store in the data directory (\(error); disk full or no longer writable). Nothing was queued.",

@@ -52,7 +52,7 @@ actor SchedulerRuntime {
         self.finishedInMemory = max(1, finishedInMemory)
     }
 
-    var now: Double { clock() }
+    nonisolated var now: Double { clock() }
 
     // MARK: - Submission
 
@@ -82,15 +82,15 @@ actor SchedulerRuntime {
     }
 
     /// Queues the write of a submission as it arrived, before the engine sees it; returns the ticket to wait for.
-    func storeIncoming(_ row: RequestRow) -> Int {
+    nonisolated func storeIncoming(_ row: RequestRow) -> Int {
         writer.enqueue(.insert(row))
     }
 
-    func waitDurable(_ ticket: Int) async throws {
+    nonisolated func waitDurable(_ ticket: Int) async throws {
         try await writer.waitDurable(ticket)
     }
 
-    func flush() async throws {
+    nonisolated func flush() async throws {
         try await writer.flush()
     }
 
@@ -394,8 +394,10 @@ actor SchedulerRuntime {
         )
     }
 
+    private static let encoder = JSONEncoder()
+
     static func json(_ value: some Encodable) -> String {
-        (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }
 

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+
+/// wrk as the load generator: a C client on one thread. On a 2-core machine the in-process AsyncHTTPClient generator
+/// costs about as much CPU as the server it measures, so the figures that say how fast a service is come from wrk
+/// when it is installed (`apt-get install wrk`).
+struct WrkLoad {
+    let executable: String
+
+    /// wrk from `PATH`, or nil when it is not installed.
+    static func find() -> WrkLoad? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let candidates = path.split(separator: ":").map { "\($0)/wrk" }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }.map(WrkLoad.init)
+    }
+
+    /// Closed-loop load: `connections` connections, each sending the next POST of `body` when the last answer ends,
+    /// for `seconds`. Any error answer or socket error is counted in `failures`.
+    func post(url: String, body: String, headers: [String: String] = [:], connections: Int, seconds: Double) throws -> WrkResult {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-\(UUID().uuidString).lua")
+        try Self.script(body: body, headers: headers).write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        func number(_ label: String) -> Double? {
+            guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("maitre-\(label): ") }) else { return nil }
+            return Double(line.dropFirst("maitre-\(label): ".count))
+        }
+        guard let rate = number("rate"), let requests = number("requests"), let failures = number("failures"),
+            let p50 = number("p50-ms"), let p99 = number("p99-ms")
+        else { throw ValidationError("Could not read wrk's summary:\n\(output)") }
+        return WrkResult(rate: rate, requests: Int(requests), failures: Int(failures), p50Ms: p50, p99Ms: p99)
+    }
+
+    /// The Lua script: one fixed request, and a machine-readable summary (latency in microseconds from wrk).
+    static func script(body: String, headers: [String: String]) -> String {
+        var lines = ["wrk.method = \"POST\"", "wrk.headers[\"Content-Type\"] = \"application/json\""]
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+            lines.append("wrk.headers[\(luaString(name))] = \(luaString(value))")
+        }
+        lines.append("wrk.body = \(luaString(body))")
+        lines.append(
+            """
+            done = function(summary, latency, requests)
+                local e = summary.errors
+                io.write(string.format("maitre-rate: %.1f\\n", summary.requests / (summary.duration / 1e6)))
+                io.write(string.format("maitre-requests: %d\\n", summary.requests))
+                io.write(string.format("maitre-failures: %d\\n", e.status + e.connect + e.read + e.write + e.timeout))
+                io.write(string.format("maitre-p50-ms: %.3f\\n", latency:percentile(50) / 1000))
+                io.write(string.format("maitre-p99-ms: %.3f\\n", latency:percentile(99) / 1000))
+            end
+            """)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A Lua long-bracket string literal holding `text` exactly.
+    static func luaString(_ text: String) -> String {
+        var level = 0
+        while text.contains("]" + String(repeating: "=", count: level) + "]") { level += 1 }
+        let equals = String(repeating: "=", count: level)
+        // Lua drops a newline right after the opening bracket; a spare one keeps the text's own.
+        return "[\(equals)[\(text.hasPrefix("\n") ? "\n" : "")\(text)]\(equals)]"
+    }
+}
+
+/// What one wrk run measured.
+struct WrkResult {
+    var rate: Double
+    var requests: Int
+    var failures: Int
+    var p50Ms: Double
+    var p99Ms: Double
+}
