@@ -6,11 +6,14 @@ import Testing
 
 /// How a stored row becomes the engine's job again after a restart.
 @Suite struct RecoveryRowTests {
-    private func row(submittedMs: Double, deadlineMs: Double, requestClass: String) -> RequestRow {
+    private func row(
+        submittedMs: Double, deadlineMs: Double, requestClass: String, requestedClass: String? = nil, decided: Bool = true
+    ) -> RequestRow {
         RequestRow(
             id: "req_test", tenantId: "acme", requestClass: requestClass, model: "gpt-4o-mini",
             state: RequestState.queued.rawValue, priority: 5, frontDoor: false, submittedMs: submittedMs,
-            deadlineMs: deadlineMs, attempts: 0, prediction: "{}", body: "{}")
+            deadlineMs: deadlineMs, attempts: 0, prediction: "{}", body: "{}", requestedClass: requestedClass,
+            decided: decided)
     }
 
     private let prediction = PredictResponse(
@@ -24,10 +27,39 @@ import Testing
     /// are left to the engine, not taken from the placeholder (a deadline equal to the submit time expired at once).
     @Test func anUndecidedRowIsDecidedAgain() {
         let job = SchedulerRuntime.job(
-            row: row(submittedMs: 1_000, deadlineMs: 1_000, requestClass: "interactive"), prediction: prediction, body: body)
+            row: row(submittedMs: 1_000, deadlineMs: 1_000, requestClass: "interactive", decided: false),
+            prediction: prediction, body: body)
         #expect(job.deadlineAtMs == nil)
         #expect(job.requestedClass == nil)
         #expect(job.submittedAtMs == 1_000)
+    }
+
+    /// Undecided, but the client named its class and deadline: both survive (the provisional class does not).
+    @Test func anUndecidedRowKeepsWhatTheClientAskedFor() {
+        let job = SchedulerRuntime.job(
+            row: row(submittedMs: 1_000, deadlineMs: 31_000, requestClass: "interactive", requestedClass: "heavy", decided: false),
+            prediction: prediction, body: body)
+        #expect(job.requestedClass == .heavy)
+        #expect(job.deadlineAtMs == 31_000)
+    }
+
+    /// Undecided with a client deadline but no class: the deadline is kept and the engine classifies it again
+    /// (version 1 took the provisional class for a decided one).
+    @Test func anUndecidedRowWithAClientDeadlineIsClassifiedAgain() {
+        let job = SchedulerRuntime.job(
+            row: row(submittedMs: 1_000, deadlineMs: 31_000, requestClass: "interactive", decided: false),
+            prediction: prediction, body: body)
+        #expect(job.requestedClass == nil)
+        #expect(job.deadlineAtMs == 31_000)
+    }
+
+    /// A decided heavy-labelled row promoted to the interactive queue is restored with the client's class, so the
+    /// engine applies its own rules again.
+    @Test func aDecidedRowRestoresTheClientsClass() {
+        let job = SchedulerRuntime.job(
+            row: row(submittedMs: 1_000, deadlineMs: 61_000, requestClass: "interactive", requestedClass: "heavy"),
+            prediction: prediction, body: body)
+        #expect(job.requestedClass == .heavy)
     }
 
     @Test func aDecidedRowKeepsItsDeadlineAndClass() {

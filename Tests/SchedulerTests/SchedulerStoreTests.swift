@@ -12,7 +12,8 @@ import Testing
             id: id, tenantId: "acme", requestClass: "heavy", model: "gpt-4o-mini", state: state.rawValue, priority: 3,
             frontDoor: true, submittedMs: 1_000.5, deadlineMs: 61_000, dispatchedMs: 2_000, firstTokenMs: nil,
             finishedMs: state.isTerminal ? 9_000 : nil, reasonCode: "ladder_defer", reasonMessage: "Deferred.",
-            attempts: 2, prediction: #"{"p50":1}"#, body: #"{"model":"m"}"#, result: result)
+            attempts: 2, prediction: #"{"p50":1}"#, body: #"{"model":"m"}"#, result: result, requestedClass: "heavy",
+            decided: false)
     }
 
     private func open() throws -> SchedulerStore {
@@ -40,6 +41,28 @@ import Testing
         #expect(read.prediction == #"{"p50":1}"#)
         #expect(read.body == #"{"model":"m"}"#)
         #expect(read.result == #"{"status_code":200}"#)
+        #expect(read.requestedClass == "heavy")
+        #expect(!read.decided)
+    }
+
+    /// A version-1 database: its undecided rows (deadline = submit time) are marked undecided, the rest decided.
+    @Test func version1RowsAreMigrated() throws {
+        let queue = try DatabaseQueue()
+        try SchedulerStore.migrator.migrate(queue, upTo: "v1-requests")
+        try queue.write { db in
+            for (id, deadline) in [("undecided", 1_000.0), ("decided", 61_000.0)] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO request (id, tenant_id, request_class, model, state, priority, front_door, submitted_ms,
+                            deadline_ms, attempts, prediction, body) VALUES (?, 'a', 'interactive', 'm', 'queued', 5, 0, 1000, ?, 0, '{}', '{}')
+                        """, arguments: [id, deadline])
+            }
+        }
+        try SchedulerStore.migrator.migrate(queue)
+        let rows = try queue.read { db in try RequestRow.fetchAll(db).sorted { $0.id < $1.id } }
+        #expect(rows.map(\.id) == ["decided", "undecided"])
+        #expect(rows.map(\.decided) == [true, false])
+        #expect(rows.allSatisfy { $0.requestedClass == nil })
     }
 
     @Test func theLastVersionInABatchWins() async throws {

@@ -27,12 +27,19 @@ struct RequestRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     var body: String
     /// The upstream's answer, as JSON (`UpstreamResult`).
     var result: String?
+    /// The class the client asked for (nil: the engine classifies by the prediction). Kept apart from
+    /// `requestClass`, which before the decision is only provisional.
+    var requestedClass: String? = nil
+    /// Whether the engine has decided on the request (class and deadline final). A row written on arrival is not;
+    /// after a restart the engine decides it again from the client's own class and deadline.
+    var decided: Bool = true
 
     /// The columns in `SchedulerStore.upsert`'s order.
     var arguments: StatementArguments {
         [
             id, tenantId, requestClass, model, state, priority, frontDoor, submittedMs, deadlineMs, dispatchedMs,
-            firstTokenMs, finishedMs, reasonCode, reasonMessage, attempts, prediction, body, result,
+            firstTokenMs, finishedMs, reasonCode, reasonMessage, attempts, prediction, body, result, requestedClass,
+            decided,
         ]
     }
 
@@ -48,6 +55,8 @@ struct RequestRow: Codable, FetchableRecord, PersistableRecord, Sendable {
         case finishedMs = "finished_ms"
         case reasonCode = "reason_code"
         case reasonMessage = "reason_message"
+        case requestedClass = "requested_class"
+        case decided
     }
 }
 
@@ -103,6 +112,14 @@ struct SchedulerStore: Sendable {
                 table.column("result", .text)
             }
         }
+        migrator.registerMigration("v2-decided") { db in
+            try db.alter(table: "request") { table in
+                table.add(column: "requested_class", .text)
+                table.add(column: "decided", .boolean).notNull().defaults(to: true)
+            }
+            // Version 1 marked an undecided row by a deadline equal to its submit time.
+            try db.execute(sql: "UPDATE request SET decided = 0 WHERE deadline_ms <= submitted_ms")
+        }
         return migrator
     }
 
@@ -144,8 +161,8 @@ struct SchedulerStore: Sendable {
     static let upsert = """
         INSERT OR REPLACE INTO request (id, tenant_id, request_class, model, state, priority, front_door, submitted_ms,
             deadline_ms, dispatched_ms, first_token_ms, finished_ms, reason_code, reason_message, attempts, prediction,
-            body, result)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            body, result, requested_class, decided)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     func row(id: String) async throws -> RequestRow? {

@@ -74,7 +74,9 @@ struct Intake: Sendable {
             deadlineMs: job.deadlineAtMs ?? submittedMs,
             attempts: 0,
             prediction: SchedulerRuntime.json(prediction),
-            body: SchedulerRuntime.json(ask.body)
+            body: SchedulerRuntime.json(ask.body),
+            requestedClass: ask.requestClass?.rawValue,
+            decided: false
         )
         // On disk before the engine sees it: a submission that cannot be stored is refused and changes nothing
         // (it is never queued, never sent), and one that is queued survives a crash.

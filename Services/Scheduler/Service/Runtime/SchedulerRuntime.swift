@@ -66,6 +66,7 @@ actor SchedulerRuntime {
         row.state = decision.state.rawValue
         row.requestClass = decision.requestClass.rawValue
         row.deadlineMs = decision.deadlineAtMs
+        row.decided = true
         row.reasonCode = decision.reason?.code
         row.reasonMessage = decision.reason?.message
         if decision.state == .rejected {
@@ -291,6 +292,9 @@ actor SchedulerRuntime {
             let job = Self.job(row: row, prediction: prediction, body: body)
             let decision = engine.restore(job, now: now)
             row.state = decision.state.rawValue
+            row.requestClass = decision.requestClass.rawValue
+            row.deadlineMs = decision.deadlineAtMs
+            row.decided = true
             if wasInflight {
                 row.reasonCode = ReasonCode.restartRequeue.rawValue
                 row.reasonMessage = "The scheduler restarted while the request was in flight; it is sent again."
@@ -306,17 +310,17 @@ actor SchedulerRuntime {
     }
 
     static func job(row: RequestRow, prediction: PredictResponse, body: ChatCompletionRequest) -> Job {
-        // A row stored on arrival but never decided (the process stopped between the write and the engine's
-        // decision) has no deadline yet (stored as its submit time) and only a provisional class: the engine
-        // decides both again, from the original submit time.
-        let decided = row.deadlineMs > row.submittedMs
-        return Job(
+        // The class is the client's when it gave one; a row stored on arrival but never decided (the process stopped
+        // between the write and the engine's decision) has only a provisional class, so without the client's the
+        // engine classifies it again. The deadline is the decided or client-given one, or none yet (an undecided row
+        // without a client deadline stores its submit time): the engine assigns it from the original submit time.
+        Job(
             id: row.id,
             tenantId: row.tenantId,
-            requestedClass: decided ? RequestClass(rawValue: row.requestClass) : nil,
+            requestedClass: RequestClass(rawValue: row.requestedClass ?? (row.decided ? row.requestClass : "")),
             priority: row.priority,
             submittedAtMs: row.submittedMs,
-            deadlineAtMs: decided ? row.deadlineMs : nil,
+            deadlineAtMs: row.deadlineMs > row.submittedMs ? row.deadlineMs : nil,
             predictedOutputTokensP50: prediction.expectedOutputTokensP50,
             predictedOutputTokensP90: prediction.expectedOutputTokensP90,
             promptTokens: prediction.promptTokens,
