@@ -18,6 +18,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
     @Option(help: "Sweeps to run, comma-separated: policies, information, noise.") var sweeps = "policies,information,noise"
     @Option(help: "Regimes to run, comma-separated (balanced, high_congestion, heavy_dominated, unlabelled).")
     var regimes = "balanced,high_congestion,heavy_dominated,unlabelled"
+    @Option(help: "Offered load for every selected regime instead of its own (e.g. 1.5, the end-to-end benchmark's); the regime's name gets '@load'.")
+    var load: Double?
     @Option(help: "Multiplicative prediction error of the 'predicted' rung (log-normal σ = ln(1 + error)).")
     var predictedError = 0.5
     @Option(help: "Prediction errors of the noise sweep, comma-separated.") var noiseLevels = "0,0.2,0.4,0.6,0.8"
@@ -41,7 +43,13 @@ struct SimulateBenchmark: AsyncParsableCommand {
 
         var config = SimulatorConfig(
             model: upstream.model, rule: DeadlineRule(), requests: requests, seeds: seeds,
-            regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) },
+            regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) }.map { regime in
+                guard let load else { return regime }
+                var loaded = regime
+                loaded.load = load
+                loaded.name = "\(regime.name)@\(load)"
+                return loaded
+            },
             predictedError: predictedError,
             noiseLevels: noiseLevels.split(separator: ",").compactMap { Double($0) })
         for setting in policySettings {

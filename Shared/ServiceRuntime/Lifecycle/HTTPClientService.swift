@@ -16,6 +16,8 @@ public struct HTTPClientService: Service {
         )
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnectionsPerHost)
         configuration.httpVersion = .http1Only
+        // No tracer is bootstrapped; without this the client opens a no-op span and sets its attributes per request.
+        configuration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
