@@ -42,7 +42,13 @@ import Testing
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(storm.allSatisfy { $0.status == 200 || $0.status == 429 }, "\(storm.map(\.status))")
+        // A rate limit is never a 5xx. The one other answer allowed is the request's own 300 ms deadline running out
+        // while its upstream call is under way (504 upstream_timeout), which a loaded machine can cause.
+        #expect(
+            storm.allSatisfy { response in
+                response.status == 200 || response.status == 429
+                    || (response.status == 504 && (try? response.decode(ErrorEnvelope.self))?.error.code == "upstream_timeout")
+            }, "\(storm.map { "\($0.status) \($0.text.prefix(160))" })")
         let refused = storm.filter { $0.status == 429 }
         #expect(!refused.isEmpty, "16 calls against 6 allowed got no 429")
         #expect(storm.contains { $0.status == 200 })

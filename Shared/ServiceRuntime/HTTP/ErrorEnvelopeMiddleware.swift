@@ -114,13 +114,15 @@ public struct RequestIDMiddleware: RouterMiddleware {
     }
 }
 
-/// Request identifiers: 24 random hex digits with a prefix.
+/// Request identifiers: a prefix and 24 hex digits — 12 of milliseconds since 1970, then 12 random. Ids made later
+/// sort later, so a store keyed by them appends to its index instead of touching a random page per insert; 48
+/// random bits keep them unguessable within a millisecond.
 public enum RequestID {
     public static func make(prefix: String = "req_") -> String {
         var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt32
-        return prefix + String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 8)
+        let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
+        let random = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF
+        return prefix + String(milliseconds, radix: 16).leftPadded(to: 12) + String(random, radix: 16).leftPadded(to: 12)
     }
 }
 

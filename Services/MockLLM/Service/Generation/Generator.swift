@@ -100,6 +100,9 @@ struct Generator: Sendable {
                     }
                     if resetAt != nil {
                         runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: produced)
+                        // The bytes so far leave the socket before the cut (closing the channel drops writes still
+                        // queued in it, which on a busy machine lost the chunks the reset was meant to follow).
+                        try await Task.sleep(for: .milliseconds(50))
                         throw InjectedReset()
                     }
                     try await writer.write(try encoding.closingEvents())

@@ -158,12 +158,18 @@ struct SchedulerStore: Sendable {
         }
     }
 
-    static let upsert = """
-        INSERT OR REPLACE INTO request (id, tenant_id, request_class, model, state, priority, front_door, submitted_ms,
-            deadline_ms, dispatched_ms, first_token_ms, finished_ms, reason_code, reason_message, attempts, prediction,
-            body, result, requested_class, decided)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
+    /// Insert, or update in place: unlike REPLACE (a delete and an insert), an update leaves the id and state
+    /// indexes alone when those columns do not change, which is most of a request's writes.
+    static let upsert: String = {
+        let columns = [
+            "id", "tenant_id", "request_class", "model", "state", "priority", "front_door", "submitted_ms", "deadline_ms",
+            "dispatched_ms", "first_token_ms", "finished_ms", "reason_code", "reason_message", "attempts", "prediction",
+            "body", "result", "requested_class", "decided",
+        ]
+        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        return "INSERT INTO request (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) ON CONFLICT(id) DO UPDATE SET \(updates)"
+    }()
 
     func row(id: String) async throws -> RequestRow? {
         try await writer.read { db in try RequestRow.fetchOne(db, key: id) }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Contracts
 import Foundation
 import Logging
+import ServiceRuntime
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -85,7 +86,7 @@ final class PredictorClient: Sendable {
             var http = HTTPClientRequest(url: baseURL + (single ? "/predict" : "/predict/batch"))
             http.method = .POST
             http.headers.add(name: "content-type", value: "application/json")
-            let encoder = Self.encoder
+            let encoder = StreamingJSONEncoder()
             http.body = .bytes(ByteBuffer(bytes: single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests))))
             // A batch may take longer than one question: the timeout grows by one share per 16 questions.
             let timeout = Double(timeoutMs) * (1 + Double(requests.count - 1) / 16)
@@ -113,7 +114,6 @@ final class PredictorClient: Sendable {
         }
     }
 
-    private static let encoder = JSONEncoder()
     private static let decoder = JSONDecoder()
 
     struct PredictorUnavailable: Error {

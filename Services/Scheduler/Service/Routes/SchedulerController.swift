@@ -23,7 +23,7 @@ struct SchedulerController {
                 prediction: admission.prediction,
                 reason: admission.decision.reason
             )
-            return try Response.json(body, status: .accepted)
+            return try Response.streamedJSON(body, status: .accepted)
         }
         router.get("/status/{id}") { _, context in
             let id = try context.parameters.require("id")

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import SchedulerCore
+import ServiceRuntime
 
 /// What a front-door request waiting in the queue gets: its dispatch, or a refusal with a reason.
 enum DispatchWait: Sendable {
@@ -398,10 +399,9 @@ actor SchedulerRuntime {
         )
     }
 
-    private static let encoder = JSONEncoder()
-
+    /// A stored JSON column (the prediction, the chat body, the upstream's answer).
     static func json(_ value: some Encodable) -> String {
-        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        (try? StreamingJSONEncoder().encodeToString(value)) ?? "null"
     }
 }
 
