@@ -1,4 +1,5 @@
 import Contracts
+import Foundation
 import SchedulerCore
 import Testing
 
@@ -131,3 +132,48 @@ struct SimulationTests {
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// The `replayed` rung: a pool read from `maitre-predictor evaluate --dump` lines carries each conversation's real
+/// prediction into the job, and the information sweep offers the rung only for such a pool.
+struct ReplayedRungTests {
+    @Test func dumpLinesBecomeSamplesWithTheirPredictions() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("{\"output_tokens\":300,\"p50\":120,\"p90\":640,\"prompt_tokens\":12}\n{\"output_tokens\":40,\"p50\":35,\"p90\":90,\"prompt_tokens\":7}\n".utf8)
+            .write(to: url)
+        let pool = try SimulateBenchmark.replayedPool(url.path)
+        #expect(pool == [
+            LengthSample(promptTokens: 12, outputTokens: 300, replayedP50: 120, replayedP90: 640),
+            LengthSample(promptTokens: 7, outputTokens: 40, replayedP50: 35, replayedP90: 90),
+        ])
+        try Data("{\"output_tokens\":300,\"prompt_tokens\":12}\n".utf8).write(to: url)
+        #expect(throws: (any Error).self) { try SimulateBenchmark.replayedPool(url.path) }
+    }
+
+    @Test func theRungUsesThePredictorsNumbersNotTheTruth() {
+        let rule = DeadlineRule()
+        let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
+        var generator = SeededGenerator(seed: 1)
+        let request = rule.request(
+            index: 0, sample: LengthSample(promptTokens: 10, outputTokens: 900, replayedP50: 150, replayedP90: 700),
+            arrivalMs: 0, model: model, generator: &generator)
+        let jobs = JobFactory(level: .replayed, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
+        let job = jobs.job(request, generator: &generator)
+        #expect(job.predictedOutputTokensP50 == 150)
+        #expect(job.predictedOutputTokensP90 == 700)
+    }
+
+    @Test func theSweepOffersTheRungOnlyForAReplayedPool() {
+        let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
+        var config = SimulatorConfig(
+            model: model, rule: DeadlineRule(), requests: 20, seeds: 1, regimes: [Regime(name: "r", heavyShare: -1, load: 0.8)],
+            predictedError: 0.5, noiseLevels: [])
+        config.tickMs = 100
+        let plain = (0..<50).map { LengthSample(promptTokens: 10, outputTokens: 20 + $0 * 13) }
+        let replayed = plain.map { LengthSample(promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, replayedP50: 100, replayedP90: 300) }
+        var withoutReplay = SimulatorSweeps(config: config, pool: plain, history: plain)
+        var withReplay = SimulatorSweeps(config: config, pool: replayed, history: plain)
+        #expect(!withoutReplay.informationSweep().map(\.variant).contains("replayed"))
+        #expect(withReplay.informationSweep().map(\.variant).contains("replayed"))
+    }
+}

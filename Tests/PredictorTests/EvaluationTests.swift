@@ -49,6 +49,11 @@ import Testing
             settings: PredictionSettings(), training: TrainingParameters(minimumRows: 50, rounds: 30), warmup: 60, retrainEvery: 50)
         let report = evaluator.run(Self.topicRows(count: 200))
         #expect(report.predictor.count == 140)
+        // The per-request record (what `evaluate --dump` writes) is the scored requests, in order, with the truth.
+        let rows = Self.topicRows(count: 200)
+        #expect(report.predictions.count == 140)
+        #expect(report.predictions.map(\.outputTokens) == rows.dropFirst(60).map(\.outputTokens))
+        #expect(report.predictions.allSatisfy { $0.p90 >= $0.p50 && $0.p50 > 0 })
         let median = report.baselines.first { $0.name == "global_median" }!
         #expect(report.predictor.mae < 0.5 * median.mae)
         #expect(report.predictor.kendallTau > 0.5)

@@ -27,6 +27,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
     var historyCount = 1000
     @Option(help: "ShareGPT conversations workloads are drawn from.") var poolCount = 4000
     @Option(help: "Seed of the ShareGPT shuffle.") var dataSeed: UInt64 = 0
+    @Option(help: "Draw workloads from this `maitre-predictor evaluate --dump` file instead of the ShareGPT pool, and add the information rung 'replayed': each request predicted as the real predictor predicted it in strict replay.")
+    var replay: String?
     @Option(help: "Markdown report path.") var out = "docs/benchmarks/simulator.md"
     @Option(help: "Also write every cell's figures as JSON here.") var json: String?
     @Option(name: .customLong("set"), help: "A scheduler policy knob for every scheduled variant, key=value by its configuration name (repeatable), e.g. --set heavy_feasible_size_weight=0.5.")
@@ -38,8 +40,12 @@ struct SimulateBenchmark: AsyncParsableCommand {
         let tokenizer = try CL100KTokenizer.loadDefault()
         let samples = try ShareGPTDataset.samples(count: historyCount + poolCount, seed: dataSeed, tokenizer: tokenizer)
         let history = samples.prefix(historyCount).map(\.lengths)
-        let pool = samples.dropFirst(historyCount).map(\.lengths)
+        var pool = samples.dropFirst(historyCount).map(\.lengths)
         print("ShareGPT: \(history.count) history + \(pool.count) pool conversations (\(ContinuousClock.now - started))")
+        if let replay {
+            pool = try Self.replayedPool(replay)
+            print("pool: \(pool.count) conversations with their replayed predictions from \(replay)")
+        }
 
         var config = SimulatorConfig(
             model: upstream.model, rule: DeadlineRule(), requests: requests, seeds: seeds,
@@ -52,6 +58,7 @@ struct SimulateBenchmark: AsyncParsableCommand {
             },
             predictedError: predictedError,
             noiseLevels: noiseLevels.split(separator: ",").compactMap { Double($0) })
+        config.replaySource = replay.map { URL(fileURLWithPath: $0).lastPathComponent }
         for setting in policySettings {
             let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let value = Double(parts[1]) else {
@@ -83,6 +90,23 @@ struct SimulateBenchmark: AsyncParsableCommand {
             try encoder.encode(report).write(to: URL(fileURLWithPath: json))
         }
         print("wrote \(out)")
+    }
+
+    /// The (prompt, output, p50, p90) lines of an `evaluate --dump` file.
+    static func replayedPool(_ path: String) throws -> [LengthSample] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let decoder = JSONDecoder()
+        let pool = try text.split(separator: "\n").enumerated().map { index, line in
+            do {
+                return try decoder.decode(LengthSample.self, from: Data(line.utf8))
+            } catch {
+                throw ValidationError("\(path) line \(index + 1): not a replayed prediction (\(error))")
+            }
+        }
+        guard !pool.isEmpty, pool.allSatisfy({ $0.replayedP50 != nil && $0.replayedP90 != nil }) else {
+            throw ValidationError("\(path): every line needs prompt_tokens, output_tokens, p50 and p90")
+        }
+        return pool
     }
 }
 

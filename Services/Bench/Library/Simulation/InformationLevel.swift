@@ -10,6 +10,10 @@ public enum InformationLevel: String, Sendable, Codable, CaseIterable {
     case classLabel = "class_label"
     /// Class label, max_tokens and a predicted magnitude from `PredictionErrorModel`.
     case predicted
+    /// Class label, max_tokens and the real predictor's prediction for the conversation, made in strict replay
+    /// (`maitre-predictor evaluate --dump`, then `simulate --replay`): the predictor's actual errors, not a model
+    /// of them. Only offered when the workload pool carries such predictions.
+    case replayed
     /// Class label, max_tokens and the true output length.
     case oracle
 }
@@ -75,6 +79,9 @@ public struct JobFactory: Sendable {
             let median = known ? classMedianOutputTokens[request.clientClass] ?? medianOutputTokens : medianOutputTokens
             prediction = (median, median)
         case .predicted: prediction = errorModel.predict(trueTokens: request.outputTokens, generator: &generator)
+        case .replayed:
+            let p50 = request.replayedP50 ?? medianOutputTokens
+            prediction = (p50, max(p50, request.replayedP90 ?? p50))
         case .oracle: prediction = (request.outputTokens, request.outputTokens)
         }
         return Job(

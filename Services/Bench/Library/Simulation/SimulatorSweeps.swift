@@ -14,6 +14,8 @@ public struct SimulatorConfig: Sendable, Codable {
     public var tickMs = 100.0
     /// Policy knobs set on the command line (`--set key=value`), by their configuration names; empty: the defaults.
     public var policyOverrides: [String: Double] = [:]
+    /// The `evaluate --dump` file the pool came from (nil: the ShareGPT shuffle, no replayed rung).
+    public var replaySource: String?
 
     /// The scheduler policy every scheduled variant starts from: the defaults with `policyOverrides` applied.
     public func basePolicy() throws -> SchedulerPolicy {
@@ -28,6 +30,7 @@ public struct SimulatorConfig: Sendable, Codable {
         case noiseLevels = "noise_levels"
         case tickMs = "tick_ms"
         case policyOverrides = "policy_overrides"
+        case replaySource = "replay_source"
     }
 }
 
@@ -105,7 +108,10 @@ public struct SimulatorSweeps: Sendable {
     }
 
     public mutating func informationSweep() -> [SweepCell] {
-        sweep(InformationLevel.allCases.map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) })
+        let replayed = !pool.isEmpty && pool.allSatisfy { $0.replayedP50 != nil }
+        return sweep(
+            InformationLevel.allCases.filter { $0 != .replayed || replayed }
+                .map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) })
     }
 
     public mutating func noiseSweep() -> [SweepCell] {

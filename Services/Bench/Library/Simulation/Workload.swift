@@ -13,9 +13,15 @@ public struct WorkloadRequest: Sendable, Equatable, Codable {
     /// Whether the client told the scheduler its class. An unlabelled request still has a `clientClass` (its
     /// population, for the report) that the scheduler is never shown.
     public var labelled: Bool = true
+    /// The real predictor's strict-replay prediction for this conversation, when the pool came from
+    /// `maitre-predictor evaluate --dump` (the `replayed` information rung).
+    public var replayedP50: Int? = nil
+    public var replayedP90: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case index
+        case replayedP50 = "replayed_p50"
+        case replayedP90 = "replayed_p90"
         case arrivalMs = "arrival_ms"
         case promptTokens = "prompt_tokens"
         case outputTokens = "output_tokens"
@@ -38,15 +44,22 @@ public enum ClientClass: String, Sendable, Codable, CaseIterable {
 public struct LengthSample: Sendable, Equatable, Codable {
     public var promptTokens: Int
     public var outputTokens: Int
+    /// What the real predictor said about this conversation before seeing it (strict replay), when known.
+    public var replayedP50: Int?
+    public var replayedP90: Int?
 
-    public init(promptTokens: Int, outputTokens: Int) {
+    public init(promptTokens: Int, outputTokens: Int, replayedP50: Int? = nil, replayedP90: Int? = nil) {
         self.promptTokens = promptTokens
         self.outputTokens = outputTokens
+        self.replayedP50 = replayedP50
+        self.replayedP90 = replayedP90
     }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens"
         case outputTokens = "output_tokens"
+        case replayedP50 = "p50"
+        case replayedP90 = "p90"
     }
 }
 
@@ -112,7 +125,7 @@ public struct DeadlineRule: Sendable, Equatable, Codable {
             index: index, arrivalMs: arrivalMs, promptTokens: sample.promptTokens,
             outputTokens: min(sample.outputTokens, maxTokens), clientClass: clientClass, maxTokens: maxTokens,
             deadlineMs: arrivalMs + budgetMs(clientClass: sent, promptTokens: sample.promptTokens, model: model),
-            labelled: labelled)
+            labelled: labelled, replayedP50: sample.replayedP50, replayedP90: sample.replayedP90)
     }
 }
 

@@ -21,9 +21,32 @@ public struct ReplayEvaluator: Sendable {
         self.windowSize = windowSize
     }
 
+    /// One scored request: what the predictor said before seeing it, and the truth.
+    public struct ReplayedPrediction: Sendable, Equatable, Codable {
+        public var promptTokens: Int
+        public var outputTokens: Int
+        public var p50: Int
+        public var p90: Int
+
+        public init(promptTokens: Int, outputTokens: Int, p50: Int, p90: Int) {
+            self.promptTokens = promptTokens
+            self.outputTokens = outputTokens
+            self.p50 = p50
+            self.p90 = p90
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case p50, p90
+            case promptTokens = "prompt_tokens"
+            case outputTokens = "output_tokens"
+        }
+    }
+
     /// The result of a replay: the predictor first, then each baseline.
     public struct Report: Sendable {
         public var predictor: PredictionMetrics
+        /// Every scored request in replay order.
+        public var predictions: [ReplayedPrediction] = []
         public var baselines: [PredictionMetrics]
         /// Mean predicted risk and observed rate of "above the bucket or at max_tokens".
         public var meanRisk: Double
@@ -41,7 +64,7 @@ public struct ReplayEvaluator: Sendable {
     public func run(_ rows: [HistoryRow]) -> Report {
         guard let dimension = rows.first?.embedding.count else {
             let empty = PredictionMetrics(name: "predictor", p50: [], p90: [], truth: [], buckets: settings.buckets)
-            return Report(predictor: empty, baselines: [], meanRisk: 0, observedRiskRate: 0, levels: [:])
+            return Report(predictor: empty, predictions: [], baselines: [], meanRisk: 0, observedRiskRate: 0, levels: [:])
         }
         let predictor = WorkloadPredictor(settings: settings)
         let trainer = OutputLengthTrainer(extractor: settings.extractor, parameters: training)
@@ -55,6 +78,7 @@ public struct ReplayEvaluator: Sendable {
         var risks: [Double] = []
         var riskEvents = 0
         var levels: [String: Int] = [:]
+        var replayed: [ReplayedPrediction] = []
         func record(_ name: String, _ p50: Double, _ p90: Double) {
             series[name]!.p50.append(p50)
             series[name]!.p90.append(max(p50, p90))
@@ -70,6 +94,10 @@ public struct ReplayEvaluator: Sendable {
                 let actual = Double(row.outputTokens)
                 truth.append(actual)
                 record("predictor", Double(response.expectedOutputTokensP50), Double(response.expectedOutputTokensP90))
+                replayed.append(
+                    ReplayedPrediction(
+                        promptTokens: row.promptTokens, outputTokens: row.outputTokens, p50: response.expectedOutputTokensP50,
+                        p90: max(response.expectedOutputTokensP50, response.expectedOutputTokensP90)))
                 levels[raw.level.rawValue, default: 0] += 1
                 risks.append(response.riskScore)
                 let bound = settings.buckets.upperBound(of: response.sizeBucket).map(Double.init) ?? .infinity
@@ -104,7 +132,7 @@ public struct ReplayEvaluator: Sendable {
             PredictionMetrics(name: name, p50: series[name]!.p50, p90: series[name]!.p90, truth: truth, buckets: settings.buckets)
         }
         return Report(
-            predictor: metrics[0], baselines: Array(metrics.dropFirst()),
+            predictor: metrics[0], predictions: replayed, baselines: Array(metrics.dropFirst()),
             meanRisk: risks.isEmpty ? 0 : risks.reduce(0, +) / Double(risks.count),
             observedRiskRate: truth.isEmpty ? 0 : Double(riskEvents) / Double(truth.count), levels: levels
         )

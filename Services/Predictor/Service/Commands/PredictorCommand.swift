@@ -142,6 +142,9 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Model name given to ShareGPT rows.")
     var model: String = "gpt-3.5-turbo"
 
+    @Option(help: "Write every scored request's prediction and truth here as JSON lines ({prompt_tokens, output_tokens, p50, p90}); `maitre-bench simulate --replay` reads them.")
+    var dump: String?
+
     @OptionGroup var engine: EngineOptions
 
     func run() async throws {
@@ -172,6 +175,17 @@ struct EvaluateCommand: AsyncParsableCommand {
         let report = evaluator.run(rows)
         print("strict replay: \(rows.count) rows, warm-up \(warmup), retrain every \(retrainEvery), in \(ContinuousClock.now - start)")
         print(report.text)
+        if let dump {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var lines = Data()
+            for prediction in report.predictions {
+                lines.append(try encoder.encode(prediction))
+                lines.append(0x0A)
+            }
+            try lines.write(to: URL(fileURLWithPath: dump))
+            print("wrote \(report.predictions.count) replayed predictions to \(dump)")
+        }
     }
 }
 
