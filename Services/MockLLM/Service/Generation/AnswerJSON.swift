@@ -58,18 +58,34 @@ enum AnswerJSON {
         buffer.writeStaticString("}}")
     }
 
-    /// `FillerText.text(tokens:)` as a JSON string, written piece by piece instead of joined first.
+    /// `FillerText.text(tokens:)` as a JSON string: whole cycles of the escaped pieces, then the start of one.
     private static func writeFiller(tokens: Int, into buffer: inout ByteBuffer) {
-        let pieces = FillerText.pieces
+        let count = max(0, tokens)
+        let cycles = count / fillerPieceEnds.count
+        let rest = count % fillerPieceEnds.count
         buffer.writeInteger(UInt8(ascii: "\""))
-        var index = 0
-        for _ in 0..<max(0, tokens) {
-            buffer.writeJSONStringContents(pieces[index])
-            index += 1
-            if index == pieces.count { index = 0 }
-        }
+        for _ in 0..<cycles { buffer.writeBytes(fillerCycle) }
+        if rest > 0 { buffer.writeBytes(fillerCycle[..<fillerPieceEnds[rest - 1]]) }
         buffer.writeInteger(UInt8(ascii: "\""))
     }
+
+    /// The filler's pieces, escaped and joined once.
+    private static let fillerCycle: [UInt8] = {
+        var buffer = ByteBuffer()
+        for piece in FillerText.pieces { buffer.writeJSONStringContents(piece) }
+        return Array(buffer.readableBytesView)
+    }()
+
+    /// Where each piece ends in `fillerCycle`.
+    private static let fillerPieceEnds: [Int] = {
+        var ends: [Int] = []
+        var buffer = ByteBuffer()
+        for piece in FillerText.pieces {
+            buffer.writeJSONStringContents(piece)
+            ends.append(buffer.readableBytes)
+        }
+        return ends
+    }()
 }
 
 extension ByteBuffer {
