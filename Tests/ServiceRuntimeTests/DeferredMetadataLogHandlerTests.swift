@@ -46,6 +46,7 @@ final class CapturedStream: TextOutputStream, Sendable {
 
         #expect(deferredStream.lines.count == 2)
         #expect(deferredStream.lines.map(Self.withoutTimestamp) == plainStream.lines.map(Self.withoutTimestamp))
-        #expect(deferredStream.lines.first?.contains("a=value of a b=value of b request_id=value of request_id") == true)
+        #expect(
+            deferredStream.lines.first?.contains("a=value of a b=value of b request_id=value of request_id") == true)
     }
 }
