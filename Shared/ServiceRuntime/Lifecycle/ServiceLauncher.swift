@@ -39,7 +39,7 @@ public enum ServiceLauncher {
     public static func bootstrap(logLevel: String, metrics: ServiceMetrics) -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = DeferredMetadataLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }

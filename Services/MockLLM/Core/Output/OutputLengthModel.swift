@@ -30,7 +30,7 @@ public struct OutputLengthModel: Sendable {
     /// The natural length of the answer to the prompt with `fingerprint`, before max_tokens: the same
     /// for the same (seed, fingerprint), so repeated runs agree.
     public func naturalLength(fingerprint: PromptFingerprint) -> OutputLength {
-        if let recorded = trace[fingerprint.hex] {
+        if !trace.isEmpty, let recorded = trace[fingerprint.hex] {
             return OutputLength(tokens: max(0, recorded), source: .trace)
         }
         var random = SeededRandom(seed: seed, stream: fingerprint.value)

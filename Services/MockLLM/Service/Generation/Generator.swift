@@ -64,7 +64,7 @@ struct Generator: Sendable {
         headers[.contentType] = "application/json"
         if job.fault.resetAfterTokens != nil {
             runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: target)
-            let partial = try encoding.truncatedBody()
+            let partial = encoding.truncatedBody()
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
@@ -73,7 +73,7 @@ struct Generator: Sendable {
                 })
         }
         runtime.count(.completed, promptTokens: job.promptTokens, completionTokens: job.plan.tokens)
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try encoding.completeBody()))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: encoding.completeBody()))
     }
 
     private func streamingResponse(

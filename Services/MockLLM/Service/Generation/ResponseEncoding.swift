@@ -13,24 +13,10 @@ struct ResponseEncoding {
     }
 
     /// The whole non-streaming body: `chat.completion` or `text_completion`.
-    func completeBody() throws -> ByteBuffer {
-        let text = FillerText.text(tokens: job.plan.tokens)
+    func completeBody() -> ByteBuffer {
         switch job.endpoint {
-        case .chat:
-            let message = ChatMessage(role: "assistant", content: text)
-            let body = ChatCompletionResponse(
-                id: job.id, created: job.created, model: job.model,
-                choices: [.init(index: 0, message: message, finishReason: job.plan.finishReason)],
-                usage: job.usage
-            )
-            return ByteBuffer(bytes: try encoder.encode(body))
-        case .completion:
-            let body = CompletionResponse(
-                id: job.id, created: job.created, model: job.model,
-                choices: [.init(index: 0, text: text, finishReason: job.plan.finishReason)],
-                usage: job.usage
-            )
-            return ByteBuffer(bytes: try encoder.encode(body))
+        case .chat: return AnswerJSON.chatCompletion(job)
+        case .completion: return AnswerJSON.textCompletion(job)
         }
     }
 
@@ -76,8 +62,8 @@ struct ResponseEncoding {
     }
 
     /// The first bytes of the non-streaming body, for a connection cut in the middle of an answer.
-    func truncatedBody() throws -> ByteBuffer {
-        var body = try completeBody()
+    func truncatedBody() -> ByteBuffer {
+        var body = completeBody()
         return body.readSlice(length: body.readableBytes / 2) ?? ByteBuffer()
     }
 

@@ -32,7 +32,7 @@ struct CompletionRoutes: Sendable {
     }
 
     func chat(_ request: Request, context: ServiceRequestContext) async throws -> Response {
-        let body = try await request.decodeJSON(as: ChatCompletionRequest.self, context: context)
+        let body = try await RequestDecoding.chat(request, context: context)
         if body.messages.isEmpty {
             throw APIError.invalidRequest("[] is too short - 'messages'", param: "messages", code: "empty_array")
         }
@@ -79,7 +79,9 @@ struct CompletionRoutes: Sendable {
         case .maxTokens: charge = promptTokens + (maxTokens ?? plan.tokens)
         case .actual: charge = promptTokens + plan.tokens
         }
-        let account = try runtime.admitAccount(key: Self.bearerToken(request), tokens: charge)
+        // Open mode reads no key: skip parsing the header.
+        let key = runtime.accountsOpen ? nil : Self.bearerToken(request)
+        let account = try runtime.admitAccount(key: key, tokens: charge)
         let prefix = endpoint == .chat ? "chatcmpl-mock" : "cmpl-mock"
         let job = GenerationJob(
             endpoint: endpoint, id: runtime.nextResponseID(prefix: prefix), created: Int(Date().timeIntervalSince1970),
@@ -99,11 +101,41 @@ struct CompletionRoutes: Sendable {
 
     static func bearerToken(_ request: Request) -> String? {
         guard let value = request.headers[.authorization] else { return nil }
+        return plainBearerToken(value) ?? bearerToken(header: value)
+    }
+
+    /// The key of an `Authorization` value: `Bearer` in any case, a space, the key trimmed of blanks.
+    static func bearerToken(header value: String) -> String? {
         let prefix = "Bearer "
         guard value.count > prefix.count, value.prefix(prefix.count).lowercased() == prefix.lowercased() else {
             return nil
         }
         return String(value.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The usual header — ASCII `Bearer ` in any case, then a key with no blank at either end — read
+    /// without Foundation; nil leaves anything else to `bearerToken(header:)`.
+    static func plainBearerToken(_ value: String) -> String? {
+        let utf8 = value.utf8
+        guard utf8.count > 7, let last = utf8.last else { return nil }
+        let prefix: StaticString = "bearer "
+        var index = utf8.startIndex
+        for offset in 0..<7 {
+            let byte = utf8[index]
+            // ASCII letters differ from their capitals only in bit 0x20; the space is compared as is.
+            guard byte == prefix.utf8Start[offset] || (offset < 6 && byte | 0x20 == prefix.utf8Start[offset]) else {
+                return nil
+            }
+            index = utf8.index(after: index)
+        }
+        let firstOfKey = utf8[index]
+        guard Self.isPlainKeyEdge(firstOfKey), Self.isPlainKeyEdge(last) else { return nil }
+        return String(value[index...])
+    }
+
+    /// Printable ASCII other than the space: no blank to trim, no combining mark to join the space before it.
+    private static func isPlainKeyEdge(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F
     }
 
     static func unknownModel(_ id: String) -> APIError {
