@@ -14,9 +14,9 @@ public struct StreamingJSONEncoder: Sendable {
 
     public func encode(_ value: some Encodable) throws -> [UInt8] {
         let writer = JSONByteWriter()
-        writer.bytes.reserveCapacity(512)
+        writer.out.bytes.reserveCapacity(512)
         try writer.encodeValue(value, codingPath: [])
-        return writer.bytes
+        return writer.out.bytes
     }
 
     public func encodeToString(_ value: some Encodable) throws -> String {
@@ -24,35 +24,16 @@ public struct StreamingJSONEncoder: Sendable {
     }
 }
 
-/// The output buffer and the stack of open containers. A container is closed when the value that opened it
-/// finishes encoding, or when its parent writes its next element.
-final class JSONByteWriter {
+/// The encoder's state, one value type: every write is a single mutating call on it, so the class that holds it pays
+/// one exclusivity check per write rather than one per field touched.
+struct JSONOutput {
     var bytes: [UInt8] = []
-    /// Closing brackets of the open containers, innermost last, with the depth of the encoder that opened each.
-    private var open: [(closer: UInt8, depth: Int)] = []
-    /// Whether the innermost open container has written an element yet.
-    private var hasElement: [Bool] = []
+    /// Closing brackets of the open containers, innermost last, with the level of the encoder that opened each.
+    var open: [(closer: UInt8, depth: Int)] = []
+    /// Whether each open container has written an element yet (innermost last).
+    var hasElement: [Bool] = []
 
-    /// Encodes one value at the current position: primitives directly, anything else through its `encode(to:)`,
-    /// closing whatever containers it opened.
-    func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
-        switch value {
-        case let string as String: writeString(string)
-        case let int as Int: writeInteger(int)
-        case let bool as Bool: writeLiteral(bool ? "true" : "false")
-        case let double as Double: try writeDouble(double, codingPath: codingPath)
-        default:
-            // One deeper than the innermost open container (the one this value is an element of).
-            let level = (open.last?.depth ?? 0) + 1
-            let start = bytes.count
-            try value.encode(to: StreamingEncoder(writer: self, codingPath: codingPath, level: level))
-            closeContainers(openedAtOrBelow: level)
-            // A value that encoded nothing (an empty custom encode) is null, as in Foundation.
-            if bytes.count == start { writeLiteral("null") }
-        }
-    }
-
-    func closeContainers(openedAtOrBelow level: Int) {
+    mutating func closeContainers(openedAtOrBelow level: Int) {
         while let last = open.last, last.depth >= level {
             bytes.append(last.closer)
             open.removeLast()
@@ -61,7 +42,7 @@ final class JSONByteWriter {
     }
 
     /// Opens `{` or `[` for the encoder at `level` (closing any deeper container left open before).
-    func openContainer(_ opener: UInt8, closer: UInt8, level: Int) {
+    mutating func openContainer(_ opener: UInt8, closer: UInt8, level: Int) {
         closeContainers(openedAtOrBelow: level + 1)
         bytes.append(opener)
         open.append((closer, level))
@@ -69,27 +50,41 @@ final class JSONByteWriter {
     }
 
     /// Starts the next element of the innermost container opened by `level`: closes deeper ones, writes the comma.
-    func beginElement(level: Int) {
+    mutating func beginElement(level: Int) {
         closeContainers(openedAtOrBelow: level + 1)
         if hasElement.last == true { bytes.append(UInt8(ascii: ",")) }
         if !hasElement.isEmpty { hasElement[hasElement.count - 1] = true }
     }
 
-    func writeKey(_ key: String, level: Int) {
+    mutating func writeKey(_ key: String, level: Int) {
         beginElement(level: level)
         writeString(key)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    func writeLiteral(_ text: StaticString) {
+    mutating func writeLiteral(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    func writeInteger<I: FixedWidthInteger>(_ value: I) {
-        bytes.append(contentsOf: String(value).utf8)
+    mutating func writeInteger<I: FixedWidthInteger>(_ value: I) {
+        // Digits into a small stack buffer, then one append (no String allocation).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buffer in
+            var index = buffer.count
+            var magnitude = value.magnitude
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            } while magnitude != 0
+            if value < 0 {
+                index -= 1
+                buffer[index] = UInt8(ascii: "-")
+            }
+            bytes.append(contentsOf: UnsafeMutableBufferPointer(rebasing: buffer[index...]))
+        }
     }
 
-    func writeDouble(_ value: Double, codingPath: [any CodingKey]) throws {
+    mutating func writeDouble(_ value: Double, codingPath: [any CodingKey]) throws {
         guard value.isFinite else {
             throw EncodingError.invalidValue(
                 value, .init(codingPath: codingPath, debugDescription: "Unable to encode Double.\(value) directly in JSON."))
@@ -97,25 +92,64 @@ final class JSONByteWriter {
         bytes.append(contentsOf: value.description.utf8)
     }
 
-    private static let hex = Array("0123456789abcdef".utf8)
+    static let hex = Array("0123456789abcdef".utf8)
 
-    func writeString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
-            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case 0x00..<0x20:
-                bytes.append(contentsOf: "\\u00".utf8)
-                bytes.append(Self.hex[Int(byte >> 4)])
-                bytes.append(Self.hex[Int(byte & 0x0F)])
-            default: bytes.append(byte)
+    mutating func writeString(_ string: String) {
+        var string = string
+        string.withUTF8 { utf8 in
+            bytes.append(UInt8(ascii: "\""))
+            // Most strings need no escape: one bulk append. Otherwise copy the runs between escapes.
+            var runStart = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
+                case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+                default:
+                    bytes.append(contentsOf: [
+                        UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                        Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)],
+                    ])
+                }
             }
+            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
+            bytes.append(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// The output and the stack of open containers, shared by the encoders and containers of one `encode` call. A
+/// container is closed when the value that opened it finishes encoding, or when its parent writes its next element.
+final class JSONByteWriter {
+    var out = JSONOutput()
+
+    /// Encodes one value at the current position: primitives directly, anything else through its `encode(to:)`,
+    /// closing whatever containers it opened.
+    func encodeValue<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
+        // Metatype comparisons, not dynamic casts: a failed `as?` walks the conformance tables, and most values
+        // reaching this generic path are enums and structs.
+        if T.self == String.self {
+            out.writeString(unsafeBitCast(value, to: String.self))
+        } else if T.self == Int.self {
+            out.writeInteger(unsafeBitCast(value, to: Int.self))
+        } else if T.self == Bool.self {
+            out.writeLiteral(unsafeBitCast(value, to: Bool.self) ? "true" : "false")
+        } else if T.self == Double.self {
+            try out.writeDouble(unsafeBitCast(value, to: Double.self), codingPath: codingPath)
+        } else {
+            // One deeper than the innermost open container (the one this value is an element of).
+            let level = (out.open.last?.depth ?? 0) + 1
+            let start = out.bytes.count
+            try value.encode(to: StreamingEncoder(writer: self, codingPath: codingPath, level: level))
+            out.closeContainers(openedAtOrBelow: level)
+            // A value that encoded nothing (an empty custom encode) is null, as in Foundation.
+            if out.bytes.count == start { out.writeLiteral("null") }
+        }
     }
 }
 
@@ -127,12 +161,12 @@ struct StreamingEncoder: Encoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        writer.openContainer(UInt8(ascii: "{"), closer: UInt8(ascii: "}"), level: level)
+        writer.out.openContainer(UInt8(ascii: "{"), closer: UInt8(ascii: "}"), level: level)
         return KeyedEncodingContainer(StreamingKeyedContainer<Key>(writer: writer, codingPath: codingPath, level: level))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        writer.openContainer(UInt8(ascii: "["), closer: UInt8(ascii: "]"), level: level)
+        writer.out.openContainer(UInt8(ascii: "["), closer: UInt8(ascii: "]"), level: level)
         return StreamingUnkeyedContainer(writer: writer, codingPath: codingPath, level: level)
     }
 
@@ -147,53 +181,53 @@ struct StreamingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let level: Int
 
     mutating func encodeNil(forKey key: Key) throws {
-        writer.writeKey(key.stringValue, level: level)
-        writer.writeLiteral("null")
+        writer.out.writeKey(key.stringValue, level: level)
+        writer.out.writeLiteral("null")
     }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        writer.writeKey(key.stringValue, level: level)
+        writer.out.writeKey(key.stringValue, level: level)
         try writer.encodeValue(value, codingPath: codingPath)
     }
 
     // The common primitives without a dynamic cast.
     mutating func encode(_ value: String, forKey key: Key) throws {
-        writer.writeKey(key.stringValue, level: level)
-        writer.writeString(value)
+        writer.out.writeKey(key.stringValue, level: level)
+        writer.out.writeString(value)
     }
 
     mutating func encode(_ value: Int, forKey key: Key) throws {
-        writer.writeKey(key.stringValue, level: level)
-        writer.writeInteger(value)
+        writer.out.writeKey(key.stringValue, level: level)
+        writer.out.writeInteger(value)
     }
 
     mutating func encode(_ value: Bool, forKey key: Key) throws {
-        writer.writeKey(key.stringValue, level: level)
-        writer.writeLiteral(value ? "true" : "false")
+        writer.out.writeKey(key.stringValue, level: level)
+        writer.out.writeLiteral(value ? "true" : "false")
     }
 
     mutating func encode(_ value: Double, forKey key: Key) throws {
-        writer.writeKey(key.stringValue, level: level)
-        try writer.writeDouble(value, codingPath: codingPath)
+        writer.out.writeKey(key.stringValue, level: level)
+        try writer.out.writeDouble(value, codingPath: codingPath)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        writer.writeKey(key.stringValue, level: level)
+        writer.out.writeKey(key.stringValue, level: level)
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        writer.writeKey(key.stringValue, level: level)
+        writer.out.writeKey(key.stringValue, level: level)
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder {
-        writer.writeKey("super", level: level)
+        writer.out.writeKey("super", level: level)
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1)
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
-        writer.writeKey(key.stringValue, level: level)
+        writer.out.writeKey(key.stringValue, level: level)
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1)
     }
 }
@@ -211,37 +245,37 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
     }
 
     mutating func encodeNil() throws {
-        writer.beginElement(level: level)
-        writer.writeLiteral("null")
+        writer.out.beginElement(level: level)
+        writer.out.writeLiteral("null")
         count += 1
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        writer.beginElement(level: level)
+        writer.out.beginElement(level: level)
         try writer.encodeValue(value, codingPath: codingPath)
         count += 1
     }
 
     mutating func encode(_ value: String) throws {
-        writer.beginElement(level: level)
-        writer.writeString(value)
+        writer.out.beginElement(level: level)
+        writer.out.writeString(value)
         count += 1
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        writer.beginElement(level: level)
+        writer.out.beginElement(level: level)
         count += 1
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        writer.beginElement(level: level)
+        writer.out.beginElement(level: level)
         count += 1
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder {
-        writer.beginElement(level: level)
+        writer.out.beginElement(level: level)
         count += 1
         return StreamingEncoder(writer: writer, codingPath: codingPath, level: level + 1)
     }
@@ -251,20 +285,20 @@ struct StreamingSingleValueContainer: SingleValueEncodingContainer {
     let writer: JSONByteWriter
     let codingPath: [any CodingKey]
 
-    mutating func encodeNil() throws { writer.writeLiteral("null") }
-    mutating func encode(_ value: Bool) throws { writer.writeLiteral(value ? "true" : "false") }
-    mutating func encode(_ value: String) throws { writer.writeString(value) }
-    mutating func encode(_ value: Double) throws { try writer.writeDouble(value, codingPath: codingPath) }
-    mutating func encode(_ value: Float) throws { try writer.writeDouble(Double(value), codingPath: codingPath) }
-    mutating func encode(_ value: Int) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { writer.writeInteger(value) }
+    mutating func encodeNil() throws { writer.out.writeLiteral("null") }
+    mutating func encode(_ value: Bool) throws { writer.out.writeLiteral(value ? "true" : "false") }
+    mutating func encode(_ value: String) throws { writer.out.writeString(value) }
+    mutating func encode(_ value: Double) throws { try writer.out.writeDouble(value, codingPath: codingPath) }
+    mutating func encode(_ value: Float) throws { try writer.out.writeDouble(Double(value), codingPath: codingPath) }
+    mutating func encode(_ value: Int) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: Int8) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: Int16) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: Int32) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: Int64) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: UInt) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: UInt8) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: UInt16) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: UInt32) throws { writer.out.writeInteger(value) }
+    mutating func encode(_ value: UInt64) throws { writer.out.writeInteger(value) }
     mutating func encode<T: Encodable>(_ value: T) throws { try writer.encodeValue(value, codingPath: codingPath) }
 }
