@@ -145,6 +145,7 @@ struct MiniLMForwardPass {
         let pairs = sequences.count * headCount
         parallel { worker in
             let scores = scratch.scores + worker * longest * longest
+            let inverses = scratch.rowSums + worker * longest
             var pair = worker
             while pair < pairs {
                 let sequenceIndex = pair / headCount
@@ -157,11 +158,17 @@ struct MiniLMForwardPass {
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(headSize), scale,
                     query, stride, key, stride, 0, scores, Int32(length))
-                for row in 0..<length { VectorKernels.softmax(scores + row * length, count: length) }
+                // Softmax left unnormalised; each 32-wide context row is scaled instead of each score row.
+                for row in 0..<length {
+                    inverses[row] = VectorKernels.exponentiateShifted(scores + row * length, count: length)
+                }
+                let context = scratch.context + first * hidden + head * headSize
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(headSize), Int32(length), 1,
-                    scores, Int32(length), value, stride, 0, scratch.context + first * hidden + head * headSize,
-                    Int32(hidden))
+                    scores, Int32(length), value, stride, 0, context, Int32(hidden))
+                for row in 0..<length {
+                    VectorKernels.scale(context + row * hidden, count: headSize, by: inverses[row])
+                }
                 pair += workers
             }
         }
@@ -205,6 +212,8 @@ final class MiniLMScratch: @unchecked Sendable {
     private(set) var context = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private(set) var intermediate = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private(set) var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    /// Per worker, one softmax normaliser per score row.
+    private(set) var rowSums = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var rowCapacity = 0
     private var scoreCapacity = 0
 
@@ -225,12 +234,14 @@ final class MiniLMScratch: @unchecked Sendable {
         }
         if workers * longest * longest > scoreCapacity {
             scores.deallocate()
+            rowSums.deallocate()
             scoreCapacity = workers * longest * longest
             scores = .allocate(capacity: scoreCapacity)
+            rowSums = .allocate(capacity: workers * longest)
         }
     }
 
     deinit {
-        for pointer in [hidden, residual, queryKeyValue, context, intermediate, scores] { pointer.deallocate() }
+        for pointer in [hidden, residual, queryKeyValue, context, intermediate, scores, rowSums] { pointer.deallocate() }
     }
 }

@@ -94,6 +94,22 @@ enum VectorKernels {
 
     /// Softmax of `count` values in place (any count; the tail is handled one by one).
     static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        let inverse = exponentiateShifted(values, count: count)
+        let scale = Lanes(repeating: inverse)
+        var index = 0
+        while index + width <= count {
+            store(load(values + index) * scale, values + index)
+            index += width
+        }
+        while index < count {
+            values[index] *= inverse
+            index += 1
+        }
+    }
+
+    /// The unnormalised softmax: `values = e^(values - max)` in place; returns 1 / their sum, the factor that
+    /// normalises them (attention applies it to the 32-wide P·V rows instead of the whole score row).
+    static func exponentiateShifted(_ values: UnsafeMutablePointer<Float>, count: Int) -> Float {
         var maximum = -Float.infinity
         var index = 0
         if count >= width {
@@ -126,16 +142,17 @@ enum VectorKernels {
             tail += value
             index += 1
         }
-        let inverse = 1 / (sum(total) + tail)
-        let scale = Lanes(repeating: inverse)
-        index = 0
-        while index + width <= count {
-            store(load(values + index) * scale, values + index)
-            index += width
-        }
+        return 1 / (sum(total) + tail)
+    }
+
+    /// `values *= factor` over `count` values (a multiple of 8).
+    @inline(__always)
+    static func scale(_ values: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        let lanes = Lanes(repeating: factor)
+        var index = 0
         while index < count {
-            values[index] *= inverse
-            index += 1
+            store(load(values + index) * lanes, values + index)
+            index += width
         }
     }
 
