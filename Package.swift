@@ -51,7 +51,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TextEngine", dependencies: ["CBLAS"], path: "Shared/TextEngine", swiftSettings: swiftSettings),
+        .target(name: "FastKernels", path: "Shared/FastKernels"),
+        .target(name: "TextEngine", dependencies: ["CBLAS", "FastKernels"], path: "Shared/TextEngine", swiftSettings: swiftSettings),
 
         // Predictor.
         .target(
@@ -151,7 +152,7 @@ let package = Package(
             path: "Tests/ServiceRuntimeTests",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TextEngineTests", dependencies: ["TextEngine"], path: "Tests/TextEngineTests", swiftSettings: swiftSettings),
+        .testTarget(name: "TextEngineTests", dependencies: ["TextEngine", "FastKernels"], path: "Tests/TextEngineTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "PredictorTests",
             dependencies: ["Predictor", "PredictorCore", .product(name: "HummingbirdTesting", package: "hummingbird")],

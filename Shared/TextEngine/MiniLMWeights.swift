@@ -1,3 +1,4 @@
+import FastKernels
 import Foundation
 
 /// The shape of a BERT encoder, read from the model folder's `config.json`.
@@ -53,6 +54,17 @@ struct BertLayerWeights {
     let outputBias: UnsafePointer<Float>
     let outputNormGamma: UnsafePointer<Float>
     let outputNormBeta: UnsafePointer<Float>
+    /// The four dense weights packed in panels of 16 outputs (`fk_pack_panels`) for the small-product kernel, when
+    /// this CPU can run it (see `MiniLMWeights.smallProductKernel`).
+    var transposed: TransposedDenseWeights? = nil
+}
+
+/// Panel-packed copies of a layer's dense weights, owned by `MiniLMWeights`.
+struct TransposedDenseWeights {
+    let queryKeyValue: UnsafePointer<Float>
+    let attentionOutput: UnsafePointer<Float>
+    let intermediate: UnsafePointer<Float>
+    let output: UnsafePointer<Float>
 }
 
 /// All weights of a BERT encoder: views into the memory-mapped safetensors file, plus the fused QKV copies.
@@ -118,9 +130,31 @@ final class MiniLMWeights: @unchecked Sendable {
             fused.forEach { $0.deallocate() }
             throw error
         }
+        if Self.smallProductKernel {
+            // 42 MB more for MiniLM-L6: few-row products then read weights packed once instead of on every call.
+            func transpose(_ weight: UnsafePointer<Float>, outputs: Int, inner: Int) -> UnsafePointer<Float> {
+                let panels = UnsafeMutablePointer<Float>.allocate(capacity: outputs * inner)
+                fused.append(panels)
+                fk_pack_panels(weight, Int32(outputs), Int32(inner), panels)
+                return UnsafePointer(panels)
+            }
+            for index in layers.indices {
+                let layer = layers[index]
+                layers[index].transposed = TransposedDenseWeights(
+                    queryKeyValue: transpose(layer.queryKeyValue, outputs: 3 * hidden, inner: hidden),
+                    attentionOutput: transpose(layer.attentionOutput, outputs: hidden, inner: hidden),
+                    intermediate: transpose(layer.intermediate, outputs: inner, inner: hidden),
+                    output: transpose(layer.output, outputs: hidden, inner: inner))
+            }
+        }
         self.layers = layers
         self.fused = fused
     }
+
+    /// Whether products of at most `MiniLMForwardPass.smallProductRows` rows use FastKernels' AVX2 kernel over
+    /// transposed weights (this CPU has AVX2 and FMA, and `MINILM_SMALL_KERNEL` is not 0).
+    static let smallProductKernel: Bool =
+        fk_has_avx2_fma() == 1 && ProcessInfo.processInfo.environment["MINILM_SMALL_KERNEL"] != "0"
 
     deinit {
         fused.forEach { $0.deallocate() }
