@@ -124,20 +124,13 @@ struct SchedulerStore: Sendable {
     }
 
     /// Applies a batch of operations in one transaction. Only each row's last version in the batch is written: a
-    /// transaction's intermediate states are never visible, and a submission's arrival and its decision usually
-    /// share a batch. Rows are written through one cached statement with positional arguments (GRDB's Codable
+    /// transaction's intermediate states are never visible, and under load a request's decision and its dispatch
+    /// often share a batch (its arrival never does: it is on disk before the engine decides). Rows are written through one cached statement with positional arguments (GRDB's Codable
     /// record path costs more than the write itself).
     func apply(_ operations: [StoreOperation]) async throws {
         try await writer.write { db in
             var latest: [String: Int] = [:]
             var rows: [RequestRow] = []
-            func writeRows() throws {
-                guard !rows.isEmpty else { return }
-                let statement = try db.cachedStatement(sql: Self.upsert)
-                for row in rows { try statement.execute(arguments: row.arguments) }
-                rows.removeAll(keepingCapacity: true)
-                latest.removeAll(keepingCapacity: true)
-            }
             for operation in operations {
                 switch operation {
                 case .insert(let row):
@@ -154,7 +147,9 @@ struct SchedulerStore: Sendable {
                     try RequestRow.deleteAll(db)
                 }
             }
-            try writeRows()
+            guard !rows.isEmpty else { return }
+            let statement = try db.cachedStatement(sql: Self.upsert)
+            for row in rows { try statement.execute(arguments: row.arguments) }
         }
     }
 

@@ -2,9 +2,9 @@ import AsyncHTTPClient
 import Contracts
 import Foundation
 import Logging
-import ServiceRuntime
 import NIOCore
 import NIOHTTP1
+import ServiceRuntime
 import Synchronization
 
 /// Asks the predictor how big a request will be; when it is down or slow, estimates from prompt length alone.

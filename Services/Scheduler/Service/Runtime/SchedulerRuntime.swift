@@ -318,7 +318,7 @@ actor SchedulerRuntime {
         Job(
             id: row.id,
             tenantId: row.tenantId,
-            requestedClass: RequestClass(rawValue: row.requestedClass ?? (row.decided ? row.requestClass : "")),
+            requestedClass: (row.requestedClass ?? (row.decided ? row.requestClass : nil)).flatMap(RequestClass.init(rawValue:)),
             priority: row.priority,
             submittedAtMs: row.submittedMs,
             deadlineAtMs: row.deadlineMs > row.submittedMs ? row.deadlineMs : nil,
