@@ -163,7 +163,7 @@ struct ReplayedRungTests {
         #expect(job.predictedOutputTokensP90 == 700)
     }
 
-    @Test func theSweepOffersTheRungOnlyForAReplayedPool() {
+    @Test func theSweepOffersTheRungOnlyForAReplayedPool() throws {
         let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
         var config = SimulatorConfig(
             model: model, rule: DeadlineRule(), requests: 20, seeds: 1, regimes: [Regime(name: "r", heavyShare: -1, load: 0.8)],
@@ -171,8 +171,8 @@ struct ReplayedRungTests {
         config.tickMs = 100
         let plain = (0..<50).map { LengthSample(promptTokens: 10, outputTokens: 20 + $0 * 13) }
         let replayed = plain.map { LengthSample(promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, replayedP50: 100, replayedP90: 300) }
-        var withoutReplay = SimulatorSweeps(config: config, pool: plain, history: plain)
-        var withReplay = SimulatorSweeps(config: config, pool: replayed, history: plain)
+        var withoutReplay = try SimulatorSweeps(config: config, pool: plain, history: plain)
+        var withReplay = try SimulatorSweeps(config: config, pool: replayed, history: plain)
         #expect(!withoutReplay.informationSweep().map(\.variant).contains("replayed"))
         #expect(withReplay.informationSweep().map(\.variant).contains("replayed"))
     }

@@ -34,14 +34,12 @@ struct ProxyBenchmark: AsyncParsableCommand {
     @Option(help: "max_tokens of every request (the simulated upstream answers instantly with this many tokens).")
     var maxTokens: Int = 16
 
-    @Option(name: .customLong("client"), help: "Load generator: wrk (one thread, lightest on a small machine; falls back to swift when wrk is not installed) or swift (AsyncHTTPClient in this process, counts --requests per cell).")
-    var loadGenerator = "wrk"
+    @OptionGroup var loadGenerator: LoadGeneratorOptions
 
     @Option(help: "Seconds per measured cell with --client wrk.")
     var cellSeconds: Double = 5
 
     func run() async throws {
-        guard ["wrk", "swift"].contains(loadGenerator) else { throw ValidationError("--client must be wrk or swift.") }
         let folder = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let mockPort = try ProxyBenchPort.find()
         let proxyPort = try ProxyBenchPort.find()
@@ -79,8 +77,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
         let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
         let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
         let load = ProxyLoadGenerator(client: client, maxTokens: maxTokens)
-        let wrk = loadGenerator == "wrk" ? WrkLoad.find() : nil
-        if loadGenerator == "wrk" && wrk == nil { print("wrk is not installed; using the in-process swift client") }
+        let wrk = loadGenerator.wrk()
         /// One closed-loop cell: a request count (swift client) or, with wrk, `cellSeconds` (or `seconds`).
         func cell(_ url: String, stream: Bool, concurrency: Int, seconds: Double? = nil) async throws -> ProxyLoadResult {
             guard let wrk else {

@@ -21,8 +21,7 @@ struct SchedulerBenchmark: AsyncParsableCommand {
     @Option(help: "Decisions (submit + dispatch + complete) to time.") var decisions = 200_000
     @Option(help: "/submit requests to send; 0 skips the HTTP benchmark.") var submits = 20_000
     @Option(help: "Concurrent /submit clients.") var concurrency = 64
-    @Option(name: .customLong("client"), help: "Load generator for /submit: wrk (one thread, lightest on a small machine; falls back to swift when wrk is not installed) or swift (AsyncHTTPClient in this process).")
-    var loadGenerator = "wrk"
+    @OptionGroup var loadGenerator: LoadGeneratorOptions
     @Option(help: "Seconds of wrk load (with --client wrk; --submits counts requests only with --client swift).") var duration = 10
     @Option(help: "Path of the maitre-scheduler executable (default: beside this one).") var schedulerPath: String?
 
@@ -68,7 +67,6 @@ struct SchedulerBenchmark: AsyncParsableCommand {
 
     /// Starts an instant predictor in this process and the scheduler executable, then times `/submit`.
     func submitThroughput() async throws {
-        guard ["wrk", "swift"].contains(loadGenerator) else { throw ValidationError("--client must be wrk or swift.") }
         let predictorPort = Int.random(in: 20_000..<30_000)
         let schedulerPort = predictorPort + 1
         let predictor = instantPredictor(port: predictorPort)
@@ -112,14 +110,13 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             guard response.status == .accepted else { throw ValidationError("/submit answered \(response.status)") }
         }
         for _ in 0..<200 { try await send() }
-        if loadGenerator == "wrk", let wrk = WrkLoad.find() {
+        if let wrk = loadGenerator.wrk() {
             let result = try wrk.post(url: base + "/submit", body: body, connections: concurrency, seconds: Double(duration))
             guard result.failures == 0 else { throw ValidationError("/submit answered \(result.failures) requests with an error under wrk.") }
             print(String(format: "/submit throughput: %.0f requests/s (wrk -t1 -c%d -d%ds, %d requests, p50 %.2f ms, p99 %.2f ms, instant predictor)",
                 result.rate, concurrency, duration, result.requests, result.p50Ms, result.p99Ms))
             return
         }
-        if loadGenerator == "wrk" { print("wrk is not installed; timing /submit with the in-process swift client instead") }
         let total = submits
         let workers = concurrency
         let start = ContinuousClock.now

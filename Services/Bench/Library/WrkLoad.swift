@@ -70,6 +70,26 @@ struct WrkLoad {
     }
 }
 
+/// `--client`: which load generator an HTTP benchmark uses (shared by `scheduler` and `proxy`).
+struct LoadGeneratorOptions: ParsableArguments {
+    @Option(name: .customLong("client"), help: "Load generator: wrk (one thread, lightest on a small machine; falls back to swift when wrk is not installed) or swift (AsyncHTTPClient in this process).")
+    var name = "wrk"
+
+    func validate() throws {
+        guard ["wrk", "swift"].contains(name) else { throw ValidationError("--client must be wrk or swift.") }
+    }
+
+    /// wrk when it was asked for and is installed (saying so when it falls back); nil: the in-process client.
+    func wrk() -> WrkLoad? {
+        guard name == "wrk" else { return nil }
+        guard let wrk = WrkLoad.find() else {
+            print("wrk is not installed; using the in-process swift client")
+            return nil
+        }
+        return wrk
+    }
+}
+
 /// What one wrk run measured.
 struct WrkResult {
     var rate: Double

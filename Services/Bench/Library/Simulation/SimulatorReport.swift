@@ -1,9 +1,12 @@
+import Contracts
 import Foundation
 import SchedulerCore
 
 /// The simulator's results and their markdown rendering (`docs/benchmarks/simulator.md`).
 public struct SimulatorReport: Sendable, Codable {
     public var config: SimulatorConfig
+    /// The scheduler policy the scheduled variants started from (the defaults with `config.policyOverrides`).
+    public var policy: SchedulerConfigDocument
     public var historyMedians: [String: Int]
     public var policies: [SweepCell] = []
     public var information: [SweepCell] = []
@@ -11,13 +14,14 @@ public struct SimulatorReport: Sendable, Codable {
     public var wallSeconds = 0.0
     public var simulatedRequests = 0
 
-    public init(config: SimulatorConfig, historyMedians: [String: Int]) {
+    public init(config: SimulatorConfig, policy: SchedulerPolicy, historyMedians: [String: Int]) {
         self.config = config
+        self.policy = policy.document
         self.historyMedians = historyMedians
     }
 
     enum CodingKeys: String, CodingKey {
-        case config, policies, information, noise
+        case config, policy, policies, information, noise
         case historyMedians = "history_medians"
         case wallSeconds = "wall_seconds"
         case simulatedRequests = "simulated_requests"
@@ -42,7 +46,7 @@ public struct SimulatorReport: Sendable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let configJSON = (try? encoder.encode(config)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
-        let policyJSON = (try? encoder.encode(((try? config.basePolicy()) ?? SchedulerPolicy()).document)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        let policyJSON = (try? encoder.encode(policy)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
         lines.append("Simulator (`heavy_share` −1 means ShareGPT's own mix; history medians \(historyMedians.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) tokens):")
         lines.append("")
         lines.append("```json\n\(configJSON)\n```")

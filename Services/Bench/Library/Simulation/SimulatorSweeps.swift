@@ -76,14 +76,15 @@ public struct SimulatorSweeps: Sendable {
     public private(set) var simulatedRequests = 0
     private var fifoHeavyAverage: [String: [Double]] = [:]
 
-    /// The defaults with the config's overrides (validated by `SimulatorConfig.basePolicy` before a sweep starts).
-    private let base: SchedulerPolicy
+    /// The policy every scheduled variant starts from: the defaults with the config's overrides.
+    public let base: SchedulerPolicy
 
-    public init(config: SimulatorConfig, pool: [LengthSample], history: [LengthSample]) {
+    /// Throws when the config's policy overrides are invalid.
+    public init(config: SimulatorConfig, pool: [LengthSample], history: [LengthSample]) throws {
         self.config = config
         self.pool = pool
         self.history = history
-        self.base = (try? config.basePolicy()) ?? SchedulerPolicy()
+        self.base = try config.basePolicy()
     }
 
     /// Medians the lower information rungs use (overall, interactive, heavy).

@@ -58,8 +58,8 @@ public struct LengthSample: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens"
         case outputTokens = "output_tokens"
-        case replayedP50 = "p50"
-        case replayedP90 = "p90"
+        case replayedP50 = "replayed_p50"
+        case replayedP90 = "replayed_p90"
     }
 }
 
