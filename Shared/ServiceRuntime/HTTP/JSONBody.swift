@@ -136,18 +136,18 @@ public enum JSONBody {
 extension Response {
     /// A JSON response with the given status, encoded from a Contracts type.
     public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
-        let data = try JSONBody.encoder.encode(value)
-        var fields = extra
-        fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        json(ByteBuffer(bytes: try JSONBody.encoder.encode(value)), status: status, headers: extra)
     }
 
     /// A JSON response written by `StreamingJSONEncoder`: for hot routes whose body has no dictionaries (keys come
     /// out in the type's own order) and no Date, Data or URL fields.
     public static func streamedJSON(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
-        let bytes = try StreamingJSONEncoder().encode(value)
+        json(try StreamingJSONEncoder().encode(value), status: status, headers: extra)
+    }
+
+    private static func json(_ body: ByteBuffer, status: HTTPResponse.Status, headers extra: HTTPFields) -> Response {
         var fields = extra
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: body))
     }
 }

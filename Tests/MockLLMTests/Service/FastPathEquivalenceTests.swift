@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import MockLLMCore
 import NIOCore
+import ServiceRuntime
 import Testing
 
 @testable import MockLLM

@@ -1,9 +1,11 @@
 import Contracts
 import MockLLMCore
 import NIOCore
+import ServiceRuntime
 
 /// Writes the non-streaming answers straight into a buffer: the JSON `JSONEncoder` writes for
-/// `ChatCompletionResponse` and `CompletionResponse`, escapes included (the unit tests compare the two),
+/// `ChatCompletionResponse` and `CompletionResponse`, escapes included (`ByteBuffer.writeJSONString` from
+/// ServiceRuntime; the unit tests compare the two),
 /// with the keys in declaration order where `JSONEncoder`'s order changes from run to run.
 /// `JSONEncoder`'s generic machinery was the largest single cost of a zero-latency request.
 enum AnswerJSON {
@@ -86,48 +88,4 @@ enum AnswerJSON {
         }
         return ends
     }()
-}
-
-extension ByteBuffer {
-    /// Writes `text` as a quoted JSON string, escaped as `JSONEncoder` escapes it.
-    mutating func writeJSONString(_ text: String) {
-        writeInteger(UInt8(ascii: "\""))
-        writeJSONStringContents(text)
-        writeInteger(UInt8(ascii: "\""))
-    }
-
-    /// Writes `text` escaped for a JSON string, without quotes: `"`, `\` and `/` get a backslash, control
-    /// characters their short escape or `\u00xx`, everything else (non-ASCII included) is copied.
-    mutating func writeJSONStringContents(_ text: String) {
-        let utf8 = text.utf8
-        guard utf8.contains(where: Self.needsEscape) else {
-            writeString(text)
-            return
-        }
-        for byte in utf8 {
-            guard Self.needsEscape(byte) else {
-                writeInteger(byte)
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): writeStaticString(#"\""#)
-            case UInt8(ascii: "\\"): writeStaticString(#"\\"#)
-            case UInt8(ascii: "/"): writeStaticString(#"\/"#)
-            case 0x08: writeStaticString(#"\b"#)
-            case 0x09: writeStaticString(#"\t"#)
-            case 0x0A: writeStaticString(#"\n"#)
-            case 0x0C: writeStaticString(#"\f"#)
-            case 0x0D: writeStaticString(#"\r"#)
-            default:
-                let digits: StaticString = "0123456789abcdef"
-                writeStaticString(#"\u00"#)
-                writeInteger(digits.utf8Start[Int(byte >> 4)])
-                writeInteger(digits.utf8Start[Int(byte & 0x0F)])
-            }
-        }
-    }
-
-    private static func needsEscape(_ byte: UInt8) -> Bool {
-        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
-    }
 }

@@ -87,7 +87,7 @@ final class PredictorClient: Sendable {
             http.method = .POST
             http.headers.add(name: "content-type", value: "application/json")
             let encoder = StreamingJSONEncoder()
-            http.body = .bytes(ByteBuffer(bytes: single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests))))
+            http.body = .bytes(single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests)))
             // A batch may take longer than one question: the timeout grows by one share per 16 questions.
             let timeout = Double(timeoutMs) * (1 + Double(requests.count - 1) / 16)
             let response = try await client.execute(http, timeout: .milliseconds(Int64(timeout)))
