@@ -28,19 +28,19 @@ struct MiniLMForwardPass {
         embed(sequences, into: x)
         for layer in weights.layers {
             // Self-attention block.
-            dense(x, rows: rows, inner: hidden, weight: layer.queryKeyValue, transposed: layer.transposed?.queryKeyValue,
+            dense(x, rows: rows, inner: hidden, weight: layer.queryKeyValue, packed: layer.packed?.queryKeyValue,
                 bias: layer.queryKeyValueBias, outputs: 3 * hidden, into: scratch.queryKeyValue, gelu: false)
             attend(sequences)
             dense(scratch.context, rows: rows, inner: hidden, weight: layer.attentionOutput,
-                transposed: layer.transposed?.attentionOutput, bias: layer.attentionOutputBias, outputs: hidden, into: other,
+                packed: layer.packed?.attentionOutput, bias: layer.attentionOutputBias, outputs: hidden, into: other,
                 gelu: false)
             normalize(other, residual: x, rows: rows, gamma: layer.attentionNormGamma, beta: layer.attentionNormBeta,
                 epsilon: epsilon)
             swap(&x, &other)
             // Feed-forward block.
-            dense(x, rows: rows, inner: hidden, weight: layer.intermediate, transposed: layer.transposed?.intermediate,
+            dense(x, rows: rows, inner: hidden, weight: layer.intermediate, packed: layer.packed?.intermediate,
                 bias: layer.intermediateBias, outputs: inner, into: scratch.intermediate, gelu: true)
-            dense(scratch.intermediate, rows: rows, inner: inner, weight: layer.output, transposed: layer.transposed?.output,
+            dense(scratch.intermediate, rows: rows, inner: inner, weight: layer.output, packed: layer.packed?.output,
                 bias: layer.outputBias, outputs: hidden, into: other, gelu: false)
             normalize(other, residual: x, rows: rows, gamma: layer.outputNormGamma, beta: layer.outputNormBeta,
                 epsilon: epsilon)
@@ -72,26 +72,27 @@ struct MiniLMForwardPass {
         return lower..<upper
     }
 
-    /// `into[rows × outputs] = input[rows × inner] · weightᵀ + bias` (then GELU if asked), weight stored
-    /// [outputs × inner] as PyTorch does; each worker computes a slice of the output columns.
-    /// Products of at most this many rows go to the small-product kernel when the weights have transposed copies:
+    /// Products of at most this many rows go to the small-product kernel when the weights have packed copies:
     /// OpenBLAS packs the whole weight slice on every call, which for a short text costs as much as the product.
     static let smallProductRows = 32
 
+    /// `into[rows × outputs] = input[rows × inner] · weightᵀ + bias` (then GELU if asked), weight stored
+    /// [outputs × inner] as PyTorch does; each worker computes a slice of the output columns.
+
     private func dense(
-        _ input: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, transposed: UnsafePointer<Float>?,
+        _ input: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, packed: UnsafePointer<Float>?,
         bias: UnsafePointer<Float>, outputs: Int, into result: UnsafeMutablePointer<Float>, gelu: Bool
     ) {
-        let small = transposed != nil && rows <= Self.smallProductRows && outputs % 16 == 0
+        let small = packed != nil && rows <= Self.smallProductRows && outputs % 16 == 0
         parallel { worker in
             // The kernel takes whole panels of 16 outputs.
             let columns = slice(outputs, worker: worker, alignment: small ? 16 : VectorKernels.width)
             guard !columns.isEmpty else { return }
             let target = result + columns.lowerBound
-            if small, let transposed {
+            if small, let packed {
                 fk_small_gemm_bias(
                     Int32(rows), Int32(columns.count), Int32(inner), input, Int32(inner),
-                    transposed + columns.lowerBound * inner, bias + columns.lowerBound, target, Int32(outputs))
+                    packed + columns.lowerBound * inner, bias + columns.lowerBound, target, Int32(outputs))
                 if gelu { VectorKernels.gelu(target, rowCount: rows, columns: columns.count, stride: outputs) }
                 return
             }

@@ -56,18 +56,19 @@ struct BertLayerWeights {
     let outputNormBeta: UnsafePointer<Float>
     /// The four dense weights packed in panels of 16 outputs (`fk_pack_panels`) for the small-product kernel, when
     /// this CPU can run it (see `MiniLMWeights.smallProductKernel`).
-    var transposed: TransposedDenseWeights? = nil
+    var packed: PackedDenseWeights? = nil
 }
 
 /// Panel-packed copies of a layer's dense weights, owned by `MiniLMWeights`.
-struct TransposedDenseWeights {
+struct PackedDenseWeights {
     let queryKeyValue: UnsafePointer<Float>
     let attentionOutput: UnsafePointer<Float>
     let intermediate: UnsafePointer<Float>
     let output: UnsafePointer<Float>
 }
 
-/// All weights of a BERT encoder: views into the memory-mapped safetensors file, plus the fused QKV copies.
+/// All weights of a BERT encoder: views into the memory-mapped safetensors file, plus the fused QKV copies and, where
+/// the small-product kernel runs, the packed dense weights.
 final class MiniLMWeights: @unchecked Sendable {
     let configuration: BertConfiguration
     let wordEmbeddings: UnsafePointer<Float>
@@ -76,9 +77,9 @@ final class MiniLMWeights: @unchecked Sendable {
     let embeddingNormGamma: UnsafePointer<Float>
     let embeddingNormBeta: UnsafePointer<Float>
     let layers: [BertLayerWeights]
-    // Immutable after init; keeps the mapping alive and frees the fused copies.
+    // Immutable after init; keeps the mapping alive and frees the copies (fused QKV, packed panels).
     private let file: SafetensorsFile
-    private let fused: [UnsafeMutablePointer<Float>]
+    private let owned: [UnsafeMutablePointer<Float>]
 
     init(file: SafetensorsFile, configuration: BertConfiguration) throws {
         self.file = file
@@ -97,12 +98,12 @@ final class MiniLMWeights: @unchecked Sendable {
         embeddingNormGamma = try tensor("embeddings.LayerNorm.weight", [hidden])
         embeddingNormBeta = try tensor("embeddings.LayerNorm.bias", [hidden])
         var layers: [BertLayerWeights] = []
-        var fused: [UnsafeMutablePointer<Float>] = []
+        var owned: [UnsafeMutablePointer<Float>] = []
         do {
             for index in 0..<configuration.layerCount {
                 let name = "encoder.layer.\(index)."
                 let matrix = UnsafeMutablePointer<Float>.allocate(capacity: 3 * hidden * hidden + 3 * hidden)
-                fused.append(matrix)
+                owned.append(matrix)
                 let bias = matrix + 3 * hidden * hidden
                 for (part, projection) in ["query", "key", "value"].enumerated() {
                     let weight = try tensor(name + "attention.self.\(projection).weight", [hidden, hidden])
@@ -127,36 +128,36 @@ final class MiniLMWeights: @unchecked Sendable {
                     ))
             }
         } catch {
-            fused.forEach { $0.deallocate() }
+            owned.forEach { $0.deallocate() }
             throw error
         }
         if Self.smallProductKernel {
             // 42 MB more for MiniLM-L6: few-row products then read weights packed once instead of on every call.
-            func transpose(_ weight: UnsafePointer<Float>, outputs: Int, inner: Int) -> UnsafePointer<Float> {
+            func pack(_ weight: UnsafePointer<Float>, outputs: Int, inner: Int) -> UnsafePointer<Float> {
                 let panels = UnsafeMutablePointer<Float>.allocate(capacity: outputs * inner)
-                fused.append(panels)
+                owned.append(panels)
                 fk_pack_panels(weight, Int32(outputs), Int32(inner), panels)
                 return UnsafePointer(panels)
             }
             for index in layers.indices {
                 let layer = layers[index]
-                layers[index].transposed = TransposedDenseWeights(
-                    queryKeyValue: transpose(layer.queryKeyValue, outputs: 3 * hidden, inner: hidden),
-                    attentionOutput: transpose(layer.attentionOutput, outputs: hidden, inner: hidden),
-                    intermediate: transpose(layer.intermediate, outputs: inner, inner: hidden),
-                    output: transpose(layer.output, outputs: hidden, inner: inner))
+                layers[index].packed = PackedDenseWeights(
+                    queryKeyValue: pack(layer.queryKeyValue, outputs: 3 * hidden, inner: hidden),
+                    attentionOutput: pack(layer.attentionOutput, outputs: hidden, inner: hidden),
+                    intermediate: pack(layer.intermediate, outputs: inner, inner: hidden),
+                    output: pack(layer.output, outputs: hidden, inner: inner))
             }
         }
         self.layers = layers
-        self.fused = fused
+        self.owned = owned
     }
 
     /// Whether products of at most `MiniLMForwardPass.smallProductRows` rows use FastKernels' AVX2 kernel over
-    /// transposed weights (this CPU has AVX2 and FMA, and `MINILM_SMALL_KERNEL` is not 0).
+    /// weights packed in panels (this CPU has AVX2 and FMA, and `MINILM_SMALL_KERNEL` is not 0).
     static let smallProductKernel: Bool =
         fk_has_avx2_fma() == 1 && ProcessInfo.processInfo.environment["MINILM_SMALL_KERNEL"] != "0"
 
     deinit {
-        fused.forEach { $0.deallocate() }
+        owned.forEach { $0.deallocate() }
     }
 }

@@ -94,17 +94,7 @@ enum VectorKernels {
 
     /// Softmax of `count` values in place (any count; the tail is handled one by one).
     static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        let inverse = exponentiateShifted(values, count: count)
-        let scale = Lanes(repeating: inverse)
-        var index = 0
-        while index + width <= count {
-            store(load(values + index) * scale, values + index)
-            index += width
-        }
-        while index < count {
-            values[index] *= inverse
-            index += 1
-        }
+        scale(values, count: count, by: exponentiateShifted(values, count: count))
     }
 
     /// The unnormalised softmax: `values = e^(values - max)` in place; returns 1 / their sum, the factor that
@@ -145,14 +135,18 @@ enum VectorKernels {
         return 1 / (sum(total) + tail)
     }
 
-    /// `values *= factor` over `count` values (a multiple of 8).
+    /// `values *= factor` over `count` values (any count; the tail is handled one by one).
     @inline(__always)
     static func scale(_ values: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
         let lanes = Lanes(repeating: factor)
         var index = 0
-        while index < count {
+        while index + width <= count {
             store(load(values + index) * lanes, values + index)
             index += width
+        }
+        while index < count {
+            values[index] *= factor
+            index += 1
         }
     }
 
