@@ -5,8 +5,11 @@ import NIOCore
 import NIOHTTP1
 
 /// `maitre-bench proxy`: the latency the proxy adds over calling the simulated upstream directly (same run,
-/// same load generator), at several concurrencies, streaming and not; the highest request rate through one
-/// proxy; and the proxy's memory over a sustained run. Starts both executables from the build folder.
+/// same load generator), at several concurrencies, streaming and not, against two upstreams: an instant one
+/// (every answer at once, so the machine is saturated and the added latency is the proxy's CPU cost) and a paced
+/// one (a first token after `pacedTtftMs`, then `pacedTpotMs` per token: the latency a client sees). Against the
+/// instant upstream also the highest request rate through one proxy and its memory over a sustained run.
+/// Starts both executables from the build folder, a fresh pair per upstream.
 struct ProxyBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
@@ -18,9 +21,6 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Concurrencies to measure.")
     var concurrency: [Int] = [1, 16, 64]
-
-    @Option(help: "Requests per measured cell.")
-    var requests: Int = 4000
 
     @Option(help: "Seconds of the highest-rate run.")
     var rateSeconds: Double = 10
@@ -36,16 +36,63 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
     @OptionGroup var loadGenerator: LoadGeneratorOptions
 
-    @Option(help: "Seconds per measured cell with --client wrk.")
+    @Option(help: "Seconds per measured cell.")
     var cellSeconds: Double = 5
+
+    @Option(help: "What to measure, comma-separated: instant (the upstream answers at once: the proxy's cost on a saturated machine, highest rate, memory) and paced (an upstream with latency: what a client sees).")
+    var sections = "instant,paced"
+
+    @Option(help: "Time to first token of the paced upstream, in ms.")
+    var pacedTtftMs: Double = 20
+
+    @Option(help: "Time per further output token of the paced upstream, in ms.")
+    var pacedTpotMs: Double = 1
+
+    func validate() throws {
+        let known: Set<String> = ["instant", "paced"]
+        let chosen = sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !chosen.isEmpty, chosen.allSatisfy(known.contains) else { throw ValidationError("--sections takes instant and/or paced, comma-separated.") }
+        guard pacedTtftMs >= 0, pacedTpotMs >= 0, cellSeconds >= 1 else { throw ValidationError("--paced-ttft-ms and --paced-tpot-ms must be ≥ 0 and --cell-seconds ≥ 1.") }
+    }
 
     func run() async throws {
         let folder = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            let wrk = loadGenerator.wrk()
+            let plan = String(format: "%.0f s per cell, ", cellSeconds) + (wrk == nil ? "swift client" : "wrk -t1")
+            print("maitre-bench proxy: \(plan)")
+            let chosen = Set(sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            if chosen.contains("instant") {
+                try await withStack(folder: folder, mock: ["--latency-profile", "instant"]) { mockPort, proxyPort, proxy in
+                    try await measureInstant(client: client, wrk: wrk, mockPort: mockPort, proxyPort: proxyPort, proxy: proxy)
+                }
+            }
+            if chosen.contains("paced") {
+                let paced = [
+                    "--latency-profile", "congested", "--ttft-base-ms", "\(pacedTtftMs)", "--prefill-us-per-token", "0",
+                    "--tpot-ms", "\(pacedTpotMs)", "--congestion-knee", "1024", "--max-concurrency", "1024",
+                ]
+                try await withStack(folder: folder, mock: paced) { mockPort, proxyPort, _ in
+                    try await measurePaced(client: client, wrk: wrk, mockPort: mockPort, proxyPort: proxyPort)
+                }
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    /// Starts the simulated upstream with `mock` settings and a proxy in front of it, runs `body`, stops both.
+    func withStack(folder: String, mock arguments: [String], _ body: (Int, Int, ProxyBenchProcess) async throws -> Void) async throws {
         let mockPort = try ProxyBenchPort.find()
         let proxyPort = try ProxyBenchPort.find()
         let mock = try ProxyBenchProcess.start(
             "\(folder)/maitre-mock-llm",
-            arguments: ["--port", "\(mockPort)", "--latency-profile", "instant", "--log-level", "error"],
+            arguments: ["--port", "\(mockPort)", "--log-level", "error"] + arguments,
             health: "http://127.0.0.1:\(mockPort)/health"
         )
         defer { mock.stop() }
@@ -60,70 +107,78 @@ struct ProxyBenchmark: AsyncParsableCommand {
         defer { proxy.stop() }
         try await mock.waitUntilHealthy()
         try await proxy.waitUntilHealthy()
-
-        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            try await measure(client: client, mockPort: mockPort, proxyPort: proxyPort, proxy: proxy)
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        try await body(mockPort, proxyPort, proxy)
     }
 
-    func measure(client: HTTPClient, mockPort: Int, proxyPort: Int, proxy: ProxyBenchProcess) async throws {
-        let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
-        let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
-        let load = ProxyLoadGenerator(client: client, maxTokens: maxTokens)
-        let wrk = loadGenerator.wrk()
-        /// One closed-loop cell: a request count (swift client) or, with wrk, `cellSeconds` (or `seconds`).
-        func cell(_ url: String, stream: Bool, concurrency: Int, seconds: Double? = nil) async throws -> ProxyLoadResult {
-            guard let wrk else {
-                return try await load.run(url: url, stream: stream, concurrency: concurrency, count: seconds == nil ? requests : nil, seconds: seconds)
-            }
-            let result = try wrk.post(
-                url: url, body: String(buffer: load.body(stream: stream)), connections: concurrency, seconds: seconds ?? cellSeconds)
-            return ProxyLoadResult(p50: result.p50Ms / 1000, p99: result.p99Ms / 1000, rate: result.rate, errors: result.failures)
+    /// One closed-loop cell of `cellSeconds` (or `seconds`).
+    func cell(_ load: ProxyLoadGenerator, wrk: WrkLoad?, url: String, stream: Bool, concurrency: Int, seconds: Double? = nil) async throws -> ProxyLoadResult {
+        guard let wrk else {
+            return try await load.run(url: url, stream: stream, concurrency: concurrency, seconds: seconds ?? cellSeconds)
         }
+        let bodies = load.bodies(stream: stream).map { String(buffer: $0) }
+        let result = try wrk.post(url: url, bodies: bodies, connections: concurrency, seconds: seconds ?? cellSeconds)
+        return ProxyLoadResult(p50: result.p50Ms / 1000, p99: result.p99Ms / 1000, rate: result.rate, errors: result.failures)
+    }
 
-        let plan = wrk == nil ? "\(requests) requests per cell, swift client" : String(format: "%.0f s per cell, wrk -t1", cellSeconds)
-        print("maitre-bench proxy: \(plan), max_tokens \(maxTokens), simulated upstream in instant mode")
-        _ = try await cell(proxied, stream: false, concurrency: 16, seconds: 2)
-        _ = try await cell(direct, stream: false, concurrency: 16, seconds: 2)
-        print("")
-        print("mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s")
+    /// Direct and proxied cells interleaved (so both paths see the same machine state), one row per mode and
+    /// concurrency.
+    func table(_ load: ProxyLoadGenerator, wrk: WrkLoad?, direct: String, proxied: String) async throws {
+        print("mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s  errors")
         for stream in [false, true] {
             for level in concurrency {
-                // Interleave so both paths see the same machine state.
-                let base = try await cell(direct, stream: stream, concurrency: level)
-                let through = try await cell(proxied, stream: stream, concurrency: level)
+                let base = try await cell(load, wrk: wrk, url: direct, stream: stream, concurrency: level)
+                let through = try await cell(load, wrk: wrk, url: proxied, stream: stream, concurrency: level)
                 let row = [
                     (stream ? "stream" : "json").padding(toLength: 9, withPad: " ", startingAt: 0),
                     String(format: "%5d", level),
                     ms(base.p50), ms(base.p99), ms(through.p50), ms(through.p99),
                     ms(through.p50 - base.p50), ms(through.p99 - base.p99),
-                    String(format: "%12.0f", through.rate),
+                    String(format: "%12.0f", through.rate), String(format: "%7d", base.errors + through.errors),
                 ]
                 print(row.joined(separator: " "))
             }
         }
-        let directRate = try await cell(direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
-        let proxyRate = try await cell(proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+    }
+
+    func measureInstant(client: HTTPClient, wrk: WrkLoad?, mockPort: Int, proxyPort: Int, proxy: ProxyBenchProcess) async throws {
+        let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
+        let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
+        let load = ProxyLoadGenerator(client: client, maxTokens: [maxTokens])
+        print("")
+        print("Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated")
+        _ = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 16, seconds: 2)
+        _ = try await cell(load, wrk: wrk, url: direct, stream: false, concurrency: 16, seconds: 2)
+        try await table(load, wrk: wrk, direct: direct, proxied: proxied)
+        let directRate = try await cell(load, wrk: wrk, url: direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+        let proxyRate = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
         print("")
         print(String(format: "highest rate at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)", rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
         if soakSeconds > 0 {
             let before = proxy.residentMegabytes()
             var samples: [Double] = []
+            var served = 0.0
+            var errors = 0
             let deadline = Date().addingTimeInterval(soakSeconds)
             while Date() < deadline {
-                _ = try await cell(proxied, stream: false, concurrency: 32, seconds: min(10, max(1, deadline.timeIntervalSinceNow)))
+                let seconds = min(10, max(1, deadline.timeIntervalSinceNow))
+                let result = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 32, seconds: seconds)
+                served += result.rate * seconds
+                errors += result.errors
                 samples.append(proxy.residentMegabytes())
             }
             let shown = samples.map { String(format: "%.1f", $0) }.joined(separator: " ")
-            print(String(format: "proxy memory over %.0f s at concurrency 32: %.1f MB before, samples every ~10 s: %@ MB", soakSeconds, before, shown))
+            print(String(format: "proxy memory over %.0f s at concurrency 32 (%.0f requests, %d errors): %.1f MB before, samples every ~10 s: %@ MB", soakSeconds, served, errors, before, shown))
         }
+    }
+
+    func measurePaced(client: HTTPClient, wrk: WrkLoad?, mockPort: Int, proxyPort: Int) async throws {
+        let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
+        let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
+        let load = ProxyLoadGenerator(client: client, maxTokens: Array(8...24))
+        print("")
+        print(String(format: "Paced upstream (first token after %.0f ms, then %.0f ms per token; max_tokens drawn from 8...24): the latency a client sees", pacedTtftMs, pacedTpotMs))
+        _ = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 16, seconds: 2)
+        try await table(load, wrk: wrk, direct: direct, proxied: proxied)
     }
 
     func ms(_ seconds: Double) -> String { String(format: "%8.3f ms", seconds * 1000) }
@@ -137,31 +192,32 @@ struct ProxyLoadResult {
     var errors: Int
 }
 
-/// A closed-loop load generator: `concurrency` workers, each sending the next request when the last ends.
+/// A closed-loop load generator: `concurrency` workers, each sending the next request when the last ends;
+/// each request's max_tokens is drawn from `maxTokens`.
 struct ProxyLoadGenerator {
     let client: HTTPClient
-    let maxTokens: Int
+    let maxTokens: [Int]
 
-    func body(stream: Bool) -> ByteBuffer {
-        let text = #"{"model":"gpt-4o-mini","max_tokens":\#(maxTokens),"stream":\#(stream),"messages":[{"role":"user","content":"Say something short about load balancers."}]}"#
-        return ByteBuffer(string: text)
+    func bodies(stream: Bool) -> [ByteBuffer] {
+        maxTokens.map { tokens in
+            ByteBuffer(string: #"{"model":"gpt-4o-mini","max_tokens":\#(tokens),"stream":\#(stream),"messages":[{"role":"user","content":"Say something short about load balancers."}]}"#)
+        }
     }
 
-    func run(url: String, stream: Bool, concurrency: Int, count: Int? = nil, seconds: Double? = nil) async throws -> ProxyLoadResult {
-        let payload = body(stream: stream)
+    func run(url: String, stream: Bool, concurrency: Int, seconds: Double) async throws -> ProxyLoadResult {
+        let payloads = bodies(stream: stream)
         let started = Date()
-        let end = seconds.map { started.addingTimeInterval($0) }
-        let counter = ProxyRequestCounter(limit: count ?? .max)
+        let end = started.addingTimeInterval(seconds)
         let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
                     var latencies: [Double] = []
                     var errors = 0
-                    while counter.take(), end.map({ Date() < $0 }) ?? true {
+                    while Date() < end {
                         var request = HTTPClientRequest(url: url)
                         request.method = .POST
                         request.headers.add(name: "Content-Type", value: "application/json")
-                        request.body = .bytes(payload)
+                        request.body = .bytes(payloads.randomElement()!)
                         let sent = DispatchTime.now().uptimeNanoseconds
                         do {
                             let response = try await client.execute(request, timeout: .seconds(30))
@@ -187,22 +243,6 @@ struct ProxyLoadGenerator {
         let sorted = results.0.sorted()
         func quantile(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
         return ProxyLoadResult(p50: quantile(0.5), p99: quantile(0.99), rate: Double(sorted.count) / elapsed, errors: results.1)
-    }
-}
-
-/// Hands out at most `limit` request slots across workers.
-final class ProxyRequestCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var remaining: Int
-
-    init(limit: Int) { remaining = limit }
-
-    func take() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard remaining > 0 else { return false }
-        remaining -= 1
-        return true
     }
 }
 

@@ -17,8 +17,13 @@ struct WrkLoad {
     /// Closed-loop load: `connections` connections, each sending the next POST of `body` when the last answer ends,
     /// for `seconds`. Any error answer or socket error is counted in `failures`.
     func post(url: String, body: String, headers: [String: String] = [:], connections: Int, seconds: Double) throws -> WrkResult {
+        try post(url: url, bodies: [body], headers: headers, connections: connections, seconds: seconds)
+    }
+
+    /// As above, each request's body drawn at random from `bodies` (the same seeded sequence in every run).
+    func post(url: String, bodies: [String], headers: [String: String] = [:], connections: Int, seconds: Double) throws -> WrkResult {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-\(UUID().uuidString).lua")
-        try Self.script(body: body, headers: headers).write(to: script, atomically: true, encoding: .utf8)
+        try Self.script(bodies: bodies, headers: headers).write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -39,13 +44,20 @@ struct WrkLoad {
         return WrkResult(rate: rate, requests: Int(requests), failures: Int(failures), p50Ms: p50, p99Ms: p99)
     }
 
-    /// The Lua script: one fixed request, and a machine-readable summary (latency in microseconds from wrk).
-    static func script(body: String, headers: [String: String]) -> String {
+    /// The Lua script: one fixed request (or one drawn from `bodies` each time), and a machine-readable summary
+    /// (latency in microseconds from wrk).
+    static func script(bodies: [String], headers: [String: String]) -> String {
         var lines = ["wrk.method = \"POST\"", "wrk.headers[\"Content-Type\"] = \"application/json\""]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
             lines.append("wrk.headers[\(luaString(name))] = \(luaString(value))")
         }
-        lines.append("wrk.body = \(luaString(body))")
+        if bodies.count == 1 {
+            lines.append("wrk.body = \(luaString(bodies[0]))")
+        } else {
+            lines.append("bodies = {" + bodies.map(luaString).joined(separator: ", ") + "}")
+            lines.append("math.randomseed(42)")
+            lines.append("request = function() return wrk.format(nil, nil, nil, bodies[math.random(#bodies)]) end")
+        }
         lines.append(
             """
             done = function(summary, latency, requests)

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// What the proxy learns from an upstream answer as it passes: usage, finish reason, and (for streams
@@ -40,14 +41,14 @@ public struct UsageScanner: Sendable {
             }
             return
         }
-        for byte in chunk {
-            if byte == 0x0A {
-                handleLine()
-                pending.removeAll(keepingCapacity: true)
-            } else {
-                pending.append(byte)
-            }
+        var rest = chunk[...]
+        while let newline = rest.firstIndex(of: 0x0A) {
+            pending.append(contentsOf: rest[..<newline])
+            handleLine()
+            pending.removeAll(keepingCapacity: true)
+            rest = rest[rest.index(after: newline)...]
         }
+        pending.append(contentsOf: rest)
     }
 
     /// Finishes scanning and returns what was learnt.
@@ -55,7 +56,7 @@ public struct UsageScanner: Sendable {
         if streaming {
             if !pending.isEmpty { handleLine() }
             pending.removeAll()
-        } else if !bodyOverflowed, !body.isEmpty, let answer = try? JSONDecoder().decode(AnswerSummary.self, from: Data(body)) {
+        } else if !bodyOverflowed, !body.isEmpty, let answer = AnswerSummary.decode(body[...]) {
             apply(answer)
         }
         return facts
@@ -68,7 +69,7 @@ public struct UsageScanner: Sendable {
         line = line.dropFirst(5)
         while line.first == 0x20 { line = line.dropFirst() }
         guard !line.isEmpty, !line.elementsEqual("[DONE]".utf8) else { return }
-        guard let answer = try? JSONDecoder().decode(AnswerSummary.self, from: Data(line)) else { return }
+        guard let answer = AnswerSummary.decode(line) else { return }
         apply(answer)
     }
 
@@ -88,8 +89,8 @@ public struct UsageScanner: Sendable {
 }
 
 /// The parts of a completion, chat completion, chunk or embeddings answer the proxy reads.
-struct AnswerSummary: Decodable {
-    struct Usage: Decodable {
+struct AnswerSummary: Decodable, Equatable {
+    struct Usage: Decodable, Equatable {
         var promptTokens: Int?
         var completionTokens: Int?
         var totalTokens: Int?
@@ -101,11 +102,11 @@ struct AnswerSummary: Decodable {
         }
     }
 
-    struct Delta: Decodable {
+    struct Delta: Decodable, Equatable {
         var content: String?
     }
 
-    struct Choice: Decodable {
+    struct Choice: Decodable, Equatable {
         var finishReason: String?
         var delta: Delta?
         var message: Delta?
@@ -119,4 +120,63 @@ struct AnswerSummary: Decodable {
 
     var usage: Usage?
     var choices: [Choice]?
+}
+
+extension AnswerSummary {
+    /// The summary of an answer or chunk: read by `JSONReader` when it has the usual shape, else by
+    /// `JSONDecoder` (which decides what an unusual one yields); nil when it is not such an answer.
+    static func decode(_ bytes: ArraySlice<UInt8>) -> AnswerSummary? {
+        if let fast = bytes.withUnsafeBytes({ read($0) }) { return fast }
+        return try? JSONDecoder().decode(AnswerSummary.self, from: Data(bytes))
+    }
+
+    /// Nil on anything but the usual shape (a field of another type, a repeated key, malformed JSON).
+    static func read(_ bytes: UnsafeRawBufferPointer) -> AnswerSummary? {
+        var reader = JSONReader(bytes, maxDepth: 64)
+        var answer = AnswerSummary()
+        let read = reader.readObject(known: ["usage", "choices"]) { reader, key in
+            if key == "usage" { return reader.readOptional(Usage.read, into: &answer.usage) }
+            return reader.readOptional({ $0.readList(Choice.read) }, into: &answer.choices)
+        }
+        return read && reader.atEnd() ? answer : nil
+    }
+}
+
+extension AnswerSummary.Usage {
+    static func read(_ reader: inout JSONReader) -> AnswerSummary.Usage? {
+        var usage = AnswerSummary.Usage()
+        let read = reader.readObject(known: ["prompt_tokens", "completion_tokens", "total_tokens"]) { reader, key in
+            switch key {
+            case "prompt_tokens": return reader.readOptional({ $0.readInt() }, into: &usage.promptTokens)
+            case "completion_tokens": return reader.readOptional({ $0.readInt() }, into: &usage.completionTokens)
+            default: return reader.readOptional({ $0.readInt() }, into: &usage.totalTokens)
+            }
+        }
+        return read ? usage : nil
+    }
+}
+
+extension AnswerSummary.Choice {
+    static func read(_ reader: inout JSONReader) -> AnswerSummary.Choice? {
+        var choice = AnswerSummary.Choice()
+        let read = reader.readObject(known: ["finish_reason", "delta", "message", "text"]) { reader, key in
+            switch key {
+            case "finish_reason": return reader.readOptional({ $0.readString() }, into: &choice.finishReason)
+            case "delta": return reader.readOptional(AnswerSummary.Delta.read, into: &choice.delta)
+            case "message": return reader.readOptional(AnswerSummary.Delta.read, into: &choice.message)
+            default: return reader.readOptional({ $0.readString() }, into: &choice.text)
+            }
+        }
+        return read ? choice : nil
+    }
+}
+
+extension AnswerSummary.Delta {
+    static func read(_ reader: inout JSONReader) -> AnswerSummary.Delta? {
+        var delta = AnswerSummary.Delta()
+        let read = reader.readObject(known: ["content"]) { reader, _ in
+            reader.readOptional({ $0.readString() }, into: &delta.content)
+        }
+        return read ? delta : nil
+    }
 }

@@ -86,7 +86,8 @@ public final class Forwarder: Sendable {
     public func forward(_ request: Request, context: ServiceRequestContext, endpoint: UpstreamEndpoint) async throws -> Response {
         let arrived = clock.now()
         let body = try await request.collectBody(context: context)
-        let summary = try JSONBody.decode(RequestSummary.self, from: Data(body.readableBytesView), maxDepth: context.maxJSONDepth)
+        let summary = try body.withUnsafeReadableBytes { RequestSummary.read($0, maxDepth: context.maxJSONDepth) }
+            ?? JSONBody.decode(RequestSummary.self, from: Data(body.readableBytesView), maxDepth: context.maxJSONDepth)
         guard dispatcher.serves(summary.model) else {
             throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
         }

@@ -2,25 +2,25 @@
 /// anything it does not fully understand — malformed JSON, invalid UTF-8, lone surrogates, integers that
 /// are not plain digits, nesting past the limit — so that its caller can leave the body to `JSONDecoder`,
 /// which then answers exactly as it always has. It never accepts a document `JSONDecoder` rejects.
-struct JSONReader: ~Copyable {
+public struct JSONReader: ~Copyable {
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
     private var depth = 0
     private let maxDepth: Int
 
-    init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    public init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
 
     /// Only whitespace is left.
-    mutating func atEnd() -> Bool {
+    public mutating func atEnd() -> Bool {
         skipWhitespace()
         return index == bytes.count
     }
 
     /// Consumes `null` when it comes next.
-    mutating func consumeNull() -> Bool {
+    public mutating func consumeNull() -> Bool {
         skipWhitespace()
         guard bytes.count - index >= 4, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
             bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
@@ -30,7 +30,7 @@ struct JSONReader: ~Copyable {
     }
 
     /// Reads `true` or `false`.
-    mutating func readBool() -> Bool? {
+    public mutating func readBool() -> Bool? {
         skipWhitespace()
         if matches("true") {
             index += 4
@@ -44,7 +44,7 @@ struct JSONReader: ~Copyable {
     }
 
     /// Reads an integer written as plain digits (an optional minus, no fraction, exponent or leading zero).
-    mutating func readInt() -> Int? {
+    public mutating func readInt() -> Int? {
         skipWhitespace()
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -67,7 +67,7 @@ struct JSONReader: ~Copyable {
     }
 
     /// Reads any JSON number as a finite Double.
-    mutating func readDouble() -> Double? {
+    public mutating func readDouble() -> Double? {
         skipWhitespace()
         let start = index
         guard skipNumber() else { return nil }
@@ -77,7 +77,7 @@ struct JSONReader: ~Copyable {
     }
 
     /// Reads a string, resolving its escapes.
-    mutating func readString() -> String? {
+    public mutating func readString() -> String? {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
         index += 1
@@ -106,18 +106,18 @@ struct JSONReader: ~Copyable {
     }
 
     /// Steps into an object: true after its `{`.
-    mutating func beginObject() -> Bool {
+    public mutating func beginObject() -> Bool {
         open(UInt8(ascii: "{"))
     }
 
     /// Steps into an array: true after its `[`.
-    mutating func beginArray() -> Bool {
+    public mutating func beginArray() -> Bool {
         open(UInt8(ascii: "["))
     }
 
     /// The next key of the current object, nil at its end (after the `}`) — or on malformed input, which
     /// `failed` then reports.
-    mutating func nextKey(first: Bool) -> String? {
+    public mutating func nextKey(first: Bool) -> String? {
         skipWhitespace()
         guard index < bytes.count else { return fail() }
         if bytes[index] == UInt8(ascii: "}") {
@@ -138,7 +138,7 @@ struct JSONReader: ~Copyable {
 
     /// Moves to the next element of the current array: true when there is one, false after the `]` — or on
     /// malformed input, which `failed` then reports.
-    mutating func nextElement(first: Bool) -> Bool {
+    public mutating func nextElement(first: Bool) -> Bool {
         skipWhitespace()
         guard index < bytes.count else { return fail() ?? false }
         if bytes[index] == UInt8(ascii: "]") {
@@ -154,31 +154,19 @@ struct JSONReader: ~Copyable {
     }
 
     /// The input was malformed where `nextKey` or `nextElement` stopped.
-    private(set) var failed = false
+    public private(set) var failed = false
 
     /// Skips one value of any kind, checking it as strictly as the rest.
-    mutating func skipValue() -> Bool {
+    public mutating func skipValue() -> Bool {
         skipWhitespace()
         guard index < bytes.count else { return false }
         switch bytes[index] {
         case UInt8(ascii: "\""):
             return readString() != nil
         case UInt8(ascii: "{"):
-            guard beginObject() else { return false }
-            var first = true
-            while nextKey(first: first) != nil {
-                guard skipValue() else { return false }
-                first = false
-            }
-            return !failed
+            return readObject(known: []) { _, _ in false }
         case UInt8(ascii: "["):
-            guard beginArray() else { return false }
-            var first = true
-            while nextElement(first: first) {
-                guard skipValue() else { return false }
-                first = false
-            }
-            return !failed
+            return readArray { $0.skipValue() }
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
             return readBool() != nil
         case UInt8(ascii: "n"):
@@ -186,6 +174,61 @@ struct JSONReader: ~Copyable {
         default:
             return skipNumber()
         }
+    }
+
+    /// Reads an object: the value of each key among `known` goes to `field`, which must consume it and
+    /// returns false to give up; other keys' values are skipped. A known key that comes twice gives up too,
+    /// since which of the two `JSONDecoder` keeps is its own business. True when the object was read to its
+    /// `}`. At most 64 known keys.
+    public mutating func readObject(known: [String], _ field: (inout JSONReader, String) -> Bool) -> Bool {
+        guard beginObject() else { return false }
+        var seen: UInt64 = 0
+        var first = true
+        while let key = nextKey(first: first) {
+            first = false
+            guard let position = known.firstIndex(of: key) else {
+                guard skipValue() else { return false }
+                continue
+            }
+            let bit: UInt64 = 1 << UInt64(position)
+            guard seen & bit == 0 else { return false }
+            seen |= bit
+            guard field(&self, key) else { return false }
+        }
+        return !failed
+    }
+
+    /// Reads an array, each element by `element` (false gives up). True when it was read to its `]`.
+    public mutating func readArray(_ element: (inout JSONReader) -> Bool) -> Bool {
+        guard beginArray() else { return false }
+        var first = true
+        while nextElement(first: first) {
+            first = false
+            guard element(&self) else { return false }
+        }
+        return !failed
+    }
+
+    /// Reads an array whose every element `element` reads; nil when one is not such an element.
+    public mutating func readList<Element>(_ element: (inout JSONReader) -> Element?) -> [Element]? {
+        var elements: [Element] = []
+        let read = readArray { reader in
+            guard let value = element(&reader) else { return false }
+            elements.append(value)
+            return true
+        }
+        return read ? elements : nil
+    }
+
+    /// Reads `null` into `slot` as nil, or a value `read` accepts; false when it is neither.
+    public mutating func readOptional<Value>(_ read: (inout JSONReader) -> Value?, into slot: inout Value?) -> Bool {
+        if consumeNull() {
+            slot = nil
+            return true
+        }
+        guard let value = read(&self) else { return false }
+        slot = value
+        return true
     }
 
     private mutating func open(_ bracket: UInt8) -> Bool {
