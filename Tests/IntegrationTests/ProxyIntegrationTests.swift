@@ -142,6 +142,32 @@ import Testing
         #expect(stats["healthy"]?.successes == 12)
     }
 
+    /// A non-streaming answer cut halfway through its JSON never reached the client (the proxy reads small answers
+    /// whole), so it is retried on another account.
+    @Test func answersCutHalfwayAreRetriedElsewhereWhenNothingReachedTheClient() async throws {
+        let mock = try await Self.startMock(accounts: "")
+        defer { mock.stop() }
+        let cutting = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_RESET_RATE": "1"])
+        defer { cutting.stop() }
+        let proxy = try await Self.startProxy([
+            Self.account("healthy", base: mock.baseURL),
+            Self.account("cuts", base: cutting.baseURL, weight: 5),
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
+        defer { proxy.stop() }
+        var retried = 0
+        for _ in 0..<8 {
+            let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(maxTokens: 40))
+            #expect(response.status == 200, "\(response.text)")
+            #expect(response.header("x-maitre-account") == "healthy")
+            #expect((try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body)) != nil, "\(response.text)")
+            if Int(response.header("x-maitre-attempts") ?? "1") ?? 1 > 1 { retried += 1 }
+        }
+        #expect(retried > 0)
+        let stats = try await Self.stats(proxy)
+        #expect((stats["cuts"]?.errors ?? 0) > 0)
+        #expect(stats["healthy"]?.successes == 8)
+    }
+
     @Test func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes() async throws {
         // A real-speed congested mock: about 40 ms per token, so 40 tokens take well over a second.
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])

@@ -64,10 +64,11 @@ struct Generator: Sendable {
         headers[.contentType] = "application/json"
         if job.fault.resetAfterTokens != nil {
             runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: target)
+            // The length of the whole answer is promised, then half of it sent: a server that dies mid-answer.
             let partial = encoding.truncatedBody()
             return Response(
                 status: .ok, headers: headers,
-                body: ResponseBody { writer in
+                body: ResponseBody(contentLength: encoding.completeBody().readableBytes) { writer in
                     try await writer.write(partial)
                     throw InjectedReset()
                 })

@@ -75,6 +75,10 @@ public final class Forwarder: Sendable {
         self.hasTokenLimit = dispatcher.deployments.map { $0.tpm != nil }
     }
 
+    /// The largest non-streaming answer (by its Content-Length) read whole before it is passed on; larger ones,
+    /// and answers without a length, are passed on chunk by chunk like streams.
+    static let wholeAnswerLimit = 256 * 1024
+
     /// Added to the output tokens when a whole call's latency is turned into time per token.
     static let lengthOffsetTokens = 16
 
@@ -121,15 +125,9 @@ public final class Forwarder: Sendable {
             do {
                 response = try await client.execute(upstream, deadline: .uptimeNanoseconds(UInt64(max(0, headDeadline) * 1e9)))
             } catch {
-                let outcome = Self.classify(error)
-                dispatcher.release(lease, outcome: outcome)
-                if outcome == .cancelled { throw CancellationError() }
-                lastFailure = outcome
-                if try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account) {
-                    excluded.insert(lease.account)
-                    continue
-                }
-                break
+                guard try await failed(error, lease: lease, attempts: attempts, deadline: deadline, lastFailure: &lastFailure) else { break }
+                excluded.insert(lease.account)
+                continue
             }
             let status = Int(response.status.code)
             if status == 429 || status >= 500 {
@@ -145,6 +143,34 @@ public final class Forwarder: Sendable {
                 let headers = HeaderPolicy.clientHeaders(from: response.headers, account: deployment.name, attempts: attempts)
                 return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: errorBody))
             }
+            let report = ReportContext(
+                tenant: request.headers[Self.tenantField],
+                taskType: request.headers[Self.taskTypeField],
+                requestID: context.requestID,
+                promptEstimate: needsExactCount ? promptEstimate : nil
+            )
+            // A small non-streaming answer is read whole before the client gets any of it: one write instead of
+            // the response writer's hand-off per chunk, and an upstream that fails halfway through is retried
+            // like one that fails before answering (nothing has reached the client yet).
+            if !summary.stream, let length = response.headers.first(name: "content-length").flatMap({ Int($0) }), length <= Self.wholeAnswerLimit {
+                let answer: ByteBuffer
+                do {
+                    answer = try await response.body.collect(upTo: length)
+                } catch {
+                    metrics.accounts[lease.account].latency.record(.seconds(clock.now() - callStarted))
+                    guard try await failed(error, lease: lease, attempts: attempts, deadline: deadline, lastFailure: &lastFailure) else { break }
+                    excluded.insert(lease.account)
+                    continue
+                }
+                let finished = clock.now()
+                var scanner = UsageScanner(streaming: false)
+                scanner.feed(answer.readableBytesView)
+                finish(
+                    lease: LeaseGuard(lease: lease, dispatcher: dispatcher), status: status, summary: summary, endpoint: endpoint,
+                    facts: scanner.finish(), callStarted: callStarted, firstChunkAt: finished, finished: finished, report: report)
+                let headers = HeaderPolicy.clientHeaders(from: response.headers, account: deployment.name, attempts: attempts)
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: answer))
+            }
             return stream(
                 response,
                 lease: LeaseGuard(lease: lease, dispatcher: dispatcher),
@@ -152,18 +178,23 @@ public final class Forwarder: Sendable {
                 endpoint: endpoint,
                 callStarted: callStarted,
                 attempts: attempts,
-                report: ReportContext(
-                    tenant: request.headers[Self.tenantField],
-                    taskType: request.headers[Self.taskTypeField],
-                    requestID: context.requestID,
-                    promptEstimate: needsExactCount ? promptEstimate : nil
-                )
+                report: report
             )
         }
         switch lastFailure {
         case .timeout: throw UpstreamFailure.timedOut(attempts: attempts)
         default: throw UpstreamFailure.unreachable(attempts: attempts)
         }
+    }
+
+    /// After a transport failure of the call under `lease`: releases the lease with what the error says about the
+    /// account and waits out the backoff; true when another account should be tried.
+    private func failed(_ error: any Error, lease: Lease, attempts: Int, deadline: Double, lastFailure: inout CallOutcome) async throws -> Bool {
+        let outcome = Self.classify(error)
+        dispatcher.release(lease, outcome: outcome)
+        if outcome == .cancelled { throw CancellationError() }
+        lastFailure = outcome
+        return try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account)
     }
 
     /// Waits out the backoff before a retry; false when no retry should happen.
