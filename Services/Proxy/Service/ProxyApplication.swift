@@ -57,7 +57,8 @@ public func buildApplication(
             retry: configuration.retry,
             defaultDeadline: configuration.defaultDeadlineMs / 1000,
             readTimeout: Double(configuration.readTimeoutMs) / 1000,
-            defaultOutputTokens: configuration.defaultOutputTokens
+            defaultOutputTokens: configuration.defaultOutputTokens,
+            wholeAnswerMaxBytes: configuration.wholeAnswerMaxBytes
         )
     )
     let instance = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"

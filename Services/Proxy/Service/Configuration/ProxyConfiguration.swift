@@ -21,6 +21,7 @@ public struct ProxyConfiguration: Sendable {
         SettingSpec("connect-timeout-ms", env: "PROXY_CONNECT_TIMEOUT_MS", default: "2000", help: "Longest wait for an upstream connection."),
         SettingSpec("read-timeout-ms", env: "PROXY_READ_TIMEOUT_MS", default: "120000", help: "Longest silence between two chunks of an upstream answer."),
         SettingSpec("default-output-tokens", env: "PROXY_DEFAULT_OUTPUT_TOKENS", default: "256", help: "Expected output tokens reserved when neither X-Predicted-Output-Tokens nor max_tokens is given."),
+        SettingSpec("whole-answer-max-bytes", env: "PROXY_WHOLE_ANSWER_MAX_BYTES", default: "262144", help: "Largest non-streaming answer (by Content-Length) read whole and written once, retried elsewhere if the upstream dies halfway; 0 passes every answer through chunk by chunk."),
         SettingSpec("rate-limit-cooldown-ms", env: "PROXY_RATE_LIMIT_COOLDOWN_MS", default: "1000", help: "Cooldown after a 429 without Retry-After."),
         SettingSpec("failure-cooldown-ms", env: "PROXY_FAILURE_COOLDOWN_MS", default: "5000", help: "Cooldown after consecutive upstream failures."),
         SettingSpec("failures-before-cooldown", env: "PROXY_FAILURES_BEFORE_COOLDOWN", default: "3", help: "Consecutive failures that cool an account down."),
@@ -44,6 +45,7 @@ public struct ProxyConfiguration: Sendable {
     public var connectTimeoutMs: Int
     public var readTimeoutMs: Int
     public var defaultOutputTokens: Int
+    public var wholeAnswerMaxBytes: Int
     public var maxConnectionsPerHost: Int
     public var reportBuffer: Int
     public var reportBatchSize: Int
@@ -78,6 +80,7 @@ public struct ProxyConfiguration: Sendable {
         self.connectTimeoutMs = try settings.int("connect-timeout-ms", in: 1...600_000)
         self.readTimeoutMs = try settings.int("read-timeout-ms", in: 1...3_600_000)
         self.defaultOutputTokens = try settings.int("default-output-tokens", in: 0...10_000_000)
+        self.wholeAnswerMaxBytes = try settings.int("whole-answer-max-bytes", in: 0...(64 << 20))
         self.maxConnectionsPerHost = try settings.int("max-connections-per-host", in: 1...100_000)
         self.reportBuffer = try settings.int("report-buffer", in: 0...10_000_000)
         self.reportBatchSize = try settings.int("report-batch-size", in: 1...100_000)

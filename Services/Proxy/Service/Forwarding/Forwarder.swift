@@ -47,6 +47,9 @@ public final class Forwarder: Sendable {
         var defaultDeadline: Double
         var readTimeout: Double
         var defaultOutputTokens: Int
+        /// The largest non-streaming answer (by its Content-Length) read whole before it is passed on; larger
+        /// ones, and answers without a length, are passed on chunk by chunk like streams.
+        var wholeAnswerMaxBytes: Int
     }
 
     let dispatcher: AccountDispatcher
@@ -74,10 +77,6 @@ public final class Forwarder: Sendable {
         self.authorizations = dispatcher.deployments.map { $0.apiKey.map { "Bearer \($0)" } }
         self.hasTokenLimit = dispatcher.deployments.map { $0.tpm != nil }
     }
-
-    /// The largest non-streaming answer (by its Content-Length) read whole before it is passed on; larger ones,
-    /// and answers without a length, are passed on chunk by chunk like streams.
-    static let wholeAnswerLimit = 256 * 1024
 
     /// Added to the output tokens when a whole call's latency is turned into time per token.
     static let lengthOffsetTokens = 16
@@ -152,7 +151,9 @@ public final class Forwarder: Sendable {
             // A small non-streaming answer is read whole before the client gets any of it: one write instead of
             // the response writer's hand-off per chunk, and an upstream that fails halfway through is retried
             // like one that fails before answering (nothing has reached the client yet).
-            if !summary.stream, let length = response.headers.first(name: "content-length").flatMap({ Int($0) }), length <= Self.wholeAnswerLimit {
+            if !summary.stream, options.wholeAnswerMaxBytes > 0, let length = response.headers.first(name: "content-length").flatMap({ Int($0) }),
+                length <= options.wholeAnswerMaxBytes
+            {
                 let answer: ByteBuffer
                 do {
                     answer = try await response.body.collect(upTo: length)
