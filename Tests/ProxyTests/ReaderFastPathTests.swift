@@ -48,8 +48,27 @@ import Testing
         return variants
     }
 
+    /// `bytes` read whole by `read`, as the services call it.
+    static func fast<Value>(_ bytes: [UInt8], _ read: (inout JSONReader) -> Value?) -> Value? {
+        bytes.withUnsafeBytes { JSONReader.document($0, maxDepth: 64, read) }
+    }
+
+    /// Whenever `read` accepts a damaged variant of one of `bodies`, `JSONDecoder` reads the same; the number
+    /// of variants `read` accepted.
+    static func damagedVariantsAgree<Value: Decodable & Equatable>(_ bodies: [String], _ read: (inout JSONReader) -> Value?) -> Int {
+        var accepted = 0
+        for body in bodies {
+            for variant in damaged(body) {
+                guard let value = fast(variant, read) else { continue }
+                accepted += 1
+                #expect(value == (try? JSONDecoder().decode(Value.self, from: Data(variant))), "\(String(decoding: variant, as: UTF8.self))")
+            }
+        }
+        return accepted
+    }
+
     static func summary(_ text: String) -> RequestSummary? {
-        Array(text.utf8).withUnsafeBytes { RequestSummary.read($0, maxDepth: 64) }
+        fast(Array(text.utf8), RequestSummary.read)
     }
 
     @Test(arguments: ordinaryRequests)
@@ -66,15 +85,7 @@ import Testing
     /// Every truncation and many one-byte changes of the ordinary bodies: whenever the reader answers,
     /// `JSONDecoder` answers the same.
     @Test func damagedRequestsAreReadAlikeOrLeftAlone() {
-        var accepted = 0
-        for body in Self.ordinaryRequests {
-            for variant in Self.damaged(body) {
-                guard let fast = variant.withUnsafeBytes({ RequestSummary.read($0, maxDepth: 64) }) else { continue }
-                accepted += 1
-                #expect(fast == (try? JSONDecoder().decode(RequestSummary.self, from: Data(variant))), "\(String(decoding: variant, as: UTF8.self))")
-            }
-        }
-        #expect(accepted > 100)
+        #expect(Self.damagedVariantsAgree(Self.ordinaryRequests, RequestSummary.read) > 100)
     }
 
     static let ordinaryAnswers = [
@@ -92,7 +103,7 @@ import Testing
     ]
 
     static func answer(_ text: String) -> AnswerSummary? {
-        Array(text.utf8).withUnsafeBytes { AnswerSummary.read($0) }
+        fast(Array(text.utf8), AnswerSummary.read)
     }
 
     @Test(arguments: ordinaryAnswers)
@@ -109,14 +120,6 @@ import Testing
     }
 
     @Test func damagedAnswersAreReadAlikeOrLeftAlone() {
-        var accepted = 0
-        for body in Self.ordinaryAnswers {
-            for variant in Self.damaged(body) {
-                guard let fast = variant.withUnsafeBytes({ AnswerSummary.read($0) }) else { continue }
-                accepted += 1
-                #expect(fast == (try? JSONDecoder().decode(AnswerSummary.self, from: Data(variant))), "\(String(decoding: variant, as: UTF8.self))")
-            }
-        }
-        #expect(accepted > 100)
+        #expect(Self.damagedVariantsAgree(Self.ordinaryAnswers, AnswerSummary.read) > 100)
     }
 }

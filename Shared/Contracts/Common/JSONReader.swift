@@ -13,6 +13,15 @@ public struct JSONReader: ~Copyable {
         self.maxDepth = maxDepth
     }
 
+    /// A whole document read by `read` from `bytes`: nil when `read` gives up or anything but whitespace follows.
+    public static func document<Value>(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int, _ read: (inout JSONReader) -> Value?
+    ) -> Value? {
+        var reader = JSONReader(bytes, maxDepth: maxDepth)
+        guard let value = read(&reader), reader.atEnd() else { return nil }
+        return value
+    }
+
     /// Only whitespace is left.
     public mutating func atEnd() -> Bool {
         skipWhitespace()

@@ -35,6 +35,15 @@ public enum JSONBody {
         return encoder
     }()
 
+    /// `read`'s value when it reads the whole body (a `JSONReader` fast path that gives up on anything unusual),
+    /// else `decode(_:from:maxDepth:)`, whose answers and errors stay the rule.
+    public static func decode<T: Decodable>(
+        _ type: T.Type, from buffer: ByteBuffer, maxDepth: Int, fastPath read: (inout JSONReader) -> T?
+    ) throws -> T {
+        if let fast = buffer.withUnsafeReadableBytes({ JSONReader.document($0, maxDepth: maxDepth, read) }) { return fast }
+        return try decode(type, from: Data(buffer.readableBytesView), maxDepth: maxDepth)
+    }
+
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, maxDepth: Int = 64) throws -> T {
         if data.isEmpty {
             throw APIError.invalidRequest("The request body is empty; send a JSON object.", code: "invalid_json")

@@ -112,10 +112,7 @@ import Testing
     ]
 
     static func readChat(_ bytes: [UInt8], maxDepth: Int = 64) -> ChatCompletionRequest? {
-        bytes.withUnsafeBytes { raw in
-            var reader = JSONReader(raw, maxDepth: maxDepth)
-            return RequestDecoding.readChat(&reader)
-        }
+        bytes.withUnsafeBytes { JSONReader.document($0, maxDepth: maxDepth, RequestDecoding.readChat) }
     }
 
     @Test(arguments: ordinaryBodies)

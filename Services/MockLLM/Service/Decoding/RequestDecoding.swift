@@ -10,13 +10,7 @@ import ServiceRuntime
 enum RequestDecoding {
     static func chat(_ request: Request, context: ServiceRequestContext) async throws -> ChatCompletionRequest {
         let buffer = try await request.collectBody(context: context)
-        let fast = buffer.withUnsafeReadableBytes { bytes in
-            var reader = JSONReader(bytes, maxDepth: context.maxJSONDepth)
-            return readChat(&reader)
-        }
-        if let fast { return fast }
-        return try JSONBody.decode(
-            ChatCompletionRequest.self, from: Data(buffer.readableBytesView), maxDepth: context.maxJSONDepth)
+        return try JSONBody.decode(ChatCompletionRequest.self, from: buffer, maxDepth: context.maxJSONDepth, fastPath: readChat)
     }
 
     static let chatKeys = [
@@ -24,7 +18,7 @@ enum RequestDecoding {
         "user",
     ]
 
-    /// A chat request, or nil when the body is anything but a plain well-formed one.
+    /// A chat request, or nil when the object is anything but a plain well-formed one.
     static func readChat(_ reader: inout JSONReader) -> ChatCompletionRequest? {
         var model: String?
         var messages: [ChatMessage]?
@@ -46,7 +40,7 @@ enum RequestDecoding {
             default: return reader.readOptional({ $0.readString() }, into: &request.user)
             }
         }
-        guard read, reader.atEnd(), let model, let messages else { return nil }
+        guard read, let model, let messages else { return nil }
         request.model = model
         request.messages = messages
         return request

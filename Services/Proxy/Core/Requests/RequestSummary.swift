@@ -67,8 +67,7 @@ public struct RequestSummary: Decodable, Sendable, Equatable {
     /// anything else — a field of another shape, parts content, token-array input, a repeated key, malformed
     /// JSON — which the caller then leaves to `JSONDecoder` and the lenient reading above, so both give the
     /// same summary and the same errors.
-    public static func read(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) -> RequestSummary? {
-        var reader = JSONReader(bytes, maxDepth: maxDepth)
+    public static func read(_ reader: inout JSONReader) -> RequestSummary? {
         var model: String?
         var stream: Bool?
         var options: StreamOptions?
@@ -93,7 +92,7 @@ public struct RequestSummary: Decodable, Sendable, Equatable {
                 return true
             }
         }
-        guard read, reader.atEnd(), let model else { return nil }
+        guard read, let model else { return nil }
         summary.model = model
         summary.stream = stream ?? false
         summary.includeUsage = options?.includeUsage ?? false

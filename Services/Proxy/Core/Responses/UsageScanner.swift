@@ -126,19 +126,18 @@ extension AnswerSummary {
     /// The summary of an answer or chunk: read by `JSONReader` when it has the usual shape, else by
     /// `JSONDecoder` (which decides what an unusual one yields); nil when it is not such an answer.
     static func decode(_ bytes: ArraySlice<UInt8>) -> AnswerSummary? {
-        if let fast = bytes.withUnsafeBytes({ read($0) }) { return fast }
+        if let fast = bytes.withUnsafeBytes({ JSONReader.document($0, maxDepth: 64, read) }) { return fast }
         return try? JSONDecoder().decode(AnswerSummary.self, from: Data(bytes))
     }
 
     /// Nil on anything but the usual shape (a field of another type, a repeated key, malformed JSON).
-    static func read(_ bytes: UnsafeRawBufferPointer) -> AnswerSummary? {
-        var reader = JSONReader(bytes, maxDepth: 64)
+    static func read(_ reader: inout JSONReader) -> AnswerSummary? {
         var answer = AnswerSummary()
         let read = reader.readObject(known: ["usage", "choices"]) { reader, key in
             if key == "usage" { return reader.readOptional(Usage.read, into: &answer.usage) }
             return reader.readOptional({ $0.readList(Choice.read) }, into: &answer.choices)
         }
-        return read && reader.atEnd() ? answer : nil
+        return read ? answer : nil
     }
 }
 

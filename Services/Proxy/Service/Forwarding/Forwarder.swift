@@ -89,8 +89,7 @@ public final class Forwarder: Sendable {
     public func forward(_ request: Request, context: ServiceRequestContext, endpoint: UpstreamEndpoint) async throws -> Response {
         let arrived = clock.now()
         let body = try await request.collectBody(context: context)
-        let summary = try body.withUnsafeReadableBytes { RequestSummary.read($0, maxDepth: context.maxJSONDepth) }
-            ?? JSONBody.decode(RequestSummary.self, from: Data(body.readableBytesView), maxDepth: context.maxJSONDepth)
+        let summary = try JSONBody.decode(RequestSummary.self, from: body, maxDepth: context.maxJSONDepth, fastPath: RequestSummary.read)
         guard dispatcher.serves(summary.model) else {
             throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
         }
