@@ -65,10 +65,10 @@ struct Generator: Sendable {
         if job.fault.resetAfterTokens != nil {
             runtime.count(.reset, promptTokens: job.promptTokens, completionTokens: target)
             // The length of the whole answer is promised, then half of it sent: a server that dies mid-answer.
-            let partial = encoding.truncatedBody()
+            let (partial, completeLength) = encoding.truncatedBody()
             return Response(
                 status: .ok, headers: headers,
-                body: ResponseBody(contentLength: encoding.completeBody().readableBytes) { writer in
+                body: ResponseBody(contentLength: completeLength) { writer in
                     try await writer.write(partial)
                     throw InjectedReset()
                 })

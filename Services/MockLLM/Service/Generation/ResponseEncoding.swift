@@ -61,10 +61,12 @@ struct ResponseEncoding {
         return buffer
     }
 
-    /// The first bytes of the non-streaming body, for a connection cut in the middle of an answer.
-    func truncatedBody() -> ByteBuffer {
+    /// The first half of the non-streaming body and the whole body's length, for a connection cut in the middle
+    /// of an answer.
+    func truncatedBody() -> (partial: ByteBuffer, completeLength: Int) {
         var body = completeBody()
-        return body.readSlice(length: body.readableBytes / 2) ?? ByteBuffer()
+        let length = body.readableBytes
+        return (body.readSlice(length: length / 2) ?? ByteBuffer(), length)
     }
 
     private func chatChunk(delta: ChatCompletionChunk.Delta, finishReason: String?) -> ChatCompletionChunk {
