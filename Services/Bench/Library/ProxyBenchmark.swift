@@ -48,10 +48,14 @@ struct ProxyBenchmark: AsyncParsableCommand {
     @Option(help: "Time per further output token of the paced upstream, in ms.")
     var pacedTpotMs: Double = 1
 
+    /// The `--sections` named.
+    var chosenSections: Set<String> {
+        Set(sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
+
     func validate() throws {
-        let known: Set<String> = ["instant", "paced"]
-        let chosen = sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !chosen.isEmpty, chosen.allSatisfy(known.contains) else { throw ValidationError("--sections takes instant and/or paced, comma-separated.") }
+        let chosen = chosenSections
+        guard !chosen.isEmpty, chosen.isSubset(of: ["instant", "paced"]) else { throw ValidationError("--sections takes instant and/or paced, comma-separated.") }
         guard pacedTtftMs >= 0, pacedTpotMs >= 0, cellSeconds >= 1 else { throw ValidationError("--paced-ttft-ms and --paced-tpot-ms must be ≥ 0 and --cell-seconds ≥ 1.") }
     }
 
@@ -64,19 +68,18 @@ struct ProxyBenchmark: AsyncParsableCommand {
             let wrk = loadGenerator.wrk()
             let plan = String(format: "%.0f s per cell, ", cellSeconds) + (wrk == nil ? "swift client" : "wrk -t1")
             print("maitre-bench proxy: \(plan)")
-            let chosen = Set(sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-            if chosen.contains("instant") {
-                try await withStack(folder: folder, mock: ["--latency-profile", "instant"]) { mockPort, proxyPort, proxy in
-                    try await measureInstant(client: client, wrk: wrk, mockPort: mockPort, proxyPort: proxyPort, proxy: proxy)
+            if chosenSections.contains("instant") {
+                try await withStack(folder: folder, mock: ["--latency-profile", "instant"]) { direct, proxied, proxy in
+                    try await measureInstant(client: client, wrk: wrk, direct: direct, proxied: proxied, proxy: proxy)
                 }
             }
-            if chosen.contains("paced") {
+            if chosenSections.contains("paced") {
                 let paced = [
                     "--latency-profile", "congested", "--ttft-base-ms", "\(pacedTtftMs)", "--prefill-us-per-token", "0",
                     "--tpot-ms", "\(pacedTpotMs)", "--congestion-knee", "1024", "--max-concurrency", "1024",
                 ]
-                try await withStack(folder: folder, mock: paced) { mockPort, proxyPort, _ in
-                    try await measurePaced(client: client, wrk: wrk, mockPort: mockPort, proxyPort: proxyPort)
+                try await withStack(folder: folder, mock: paced) { direct, proxied, _ in
+                    try await measurePaced(client: client, wrk: wrk, direct: direct, proxied: proxied)
                 }
             }
         } catch {
@@ -86,8 +89,9 @@ struct ProxyBenchmark: AsyncParsableCommand {
         try await client.shutdown()
     }
 
-    /// Starts the simulated upstream with `mock` settings and a proxy in front of it, runs `body`, stops both.
-    func withStack(folder: String, mock arguments: [String], _ body: (Int, Int, ProxyBenchProcess) async throws -> Void) async throws {
+    /// Starts the simulated upstream with `mock` settings and a proxy in front of it, runs `body` with the chat
+    /// completions URL of each (direct, proxied) and the proxy's process, stops both.
+    func withStack(folder: String, mock arguments: [String], _ body: (String, String, ProxyBenchProcess) async throws -> Void) async throws {
         let mockPort = try ProxyBenchPort.find()
         let proxyPort = try ProxyBenchPort.find()
         let mock = try ProxyBenchProcess.start(
@@ -107,7 +111,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
         defer { proxy.stop() }
         try await mock.waitUntilHealthy()
         try await proxy.waitUntilHealthy()
-        try await body(mockPort, proxyPort, proxy)
+        try await body("http://127.0.0.1:\(mockPort)/v1/chat/completions", "http://127.0.0.1:\(proxyPort)/v1/chat/completions", proxy)
     }
 
     /// One closed-loop cell of `cellSeconds` (or `seconds`).
@@ -140,9 +144,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
         }
     }
 
-    func measureInstant(client: HTTPClient, wrk: WrkLoad?, mockPort: Int, proxyPort: Int, proxy: ProxyBenchProcess) async throws {
-        let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
-        let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
+    func measureInstant(client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String, proxy: ProxyBenchProcess) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: [maxTokens])
         print("")
         print("Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated")
@@ -171,9 +173,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
         }
     }
 
-    func measurePaced(client: HTTPClient, wrk: WrkLoad?, mockPort: Int, proxyPort: Int) async throws {
-        let direct = "http://127.0.0.1:\(mockPort)/v1/chat/completions"
-        let proxied = "http://127.0.0.1:\(proxyPort)/v1/chat/completions"
+    func measurePaced(client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: Array(8...24))
         print("")
         print(String(format: "Paced upstream (first token after %.0f ms, then %.0f ms per token; max_tokens drawn from 8...24): the latency a client sees", pacedTtftMs, pacedTpotMs))
