@@ -48,7 +48,7 @@ struct SimulateBenchmark: AsyncParsableCommand {
         }
 
         var config = SimulatorConfig(
-            model: upstream.model, rule: DeadlineRule(), requests: requests, seeds: seeds,
+            model: upstream.model(defaultAlpha: 1), rule: DeadlineRule(), requests: requests, seeds: seeds,
             regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) }.map { regime in
                 guard let load else { return regime }
                 var loaded = regime
@@ -122,15 +122,16 @@ struct UpstreamModelOptions: ParsableArguments {
     var tpotMs = 20.0
     @Option(name: .customLong("upstream-knee"), help: "Concurrent requests the provider serves at full speed.")
     var knee = 16
-    @Option(name: .customLong("upstream-alpha"), help: "Slowdown per knee-width of concurrency past the knee.")
-    var alpha = 1.0
+    @Option(name: .customLong("upstream-alpha"), help: "Slowdown per knee-width of concurrency past the knee (default: simulate 1, sharegpt 4; see docs/benchmarks/sharegpt.md).")
+    var alpha: Double?
     @Option(name: .customLong("upstream-concurrency-cap"), help: "Requests served at once; more queue at the provider.")
     var concurrencyCap = 64
 
-    var model: KneeLatencyModel {
+    /// The provider model, with `defaultAlpha` when `--upstream-alpha` is not given (each command has its own).
+    func model(defaultAlpha: Double) -> KneeLatencyModel {
         KneeLatencyModel(
-            baseTTFTMs: baseTTFTMs, prefillMsPerToken: prefillMsPerToken, tpotMs: tpotMs, knee: knee, alpha: alpha,
-            concurrencyCap: concurrencyCap)
+            baseTTFTMs: baseTTFTMs, prefillMsPerToken: prefillMsPerToken, tpotMs: tpotMs, knee: knee,
+            alpha: alpha ?? defaultAlpha, concurrencyCap: concurrencyCap)
     }
 }
 
