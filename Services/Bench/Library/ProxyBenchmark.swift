@@ -36,8 +36,11 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
     @OptionGroup var loadGenerator: LoadGeneratorOptions
 
-    @Option(help: "Seconds per measured cell.")
+    @Option(help: "Seconds per measured cell (per path: direct and proxied each get this long).")
     var cellSeconds: Double = 5
+
+    @Option(help: "Rounds each cell is split into: direct and proxied alternate (direct first in odd rounds, proxied first in even ones) in cells of cell-seconds/rounds, and each path's latencies are merged over its rounds, so a drift of the machine's speed during the run lands on both paths alike.")
+    var rounds: Int = 1
 
     @Option(help: "What to measure, comma-separated: instant (the upstream answers at once: the proxy's cost on a saturated machine, highest rate, memory) and paced (an upstream with latency: what a client sees).")
     var sections = "instant,paced"
@@ -57,6 +60,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
         let chosen = chosenSections
         guard !chosen.isEmpty, chosen.isSubset(of: ["instant", "paced"]) else { throw ValidationError("--sections takes instant and/or paced, comma-separated.") }
         guard pacedTtftMs >= 0, pacedTpotMs >= 0, cellSeconds >= 1 else { throw ValidationError("--paced-ttft-ms and --paced-tpot-ms must be ≥ 0 and --cell-seconds ≥ 1.") }
+        guard rounds >= 1, cellSeconds / Double(rounds) >= 1 else { throw ValidationError("--rounds must be ≥ 1 and leave at least 1 s per round (--cell-seconds / --rounds).") }
     }
 
     func run() async throws {
@@ -121,17 +125,28 @@ struct ProxyBenchmark: AsyncParsableCommand {
         }
         let bodies = load.bodies(stream: stream).map { String(buffer: $0) }
         let result = try wrk.post(url: url, bodies: bodies, connections: concurrency, seconds: seconds ?? cellSeconds)
-        return ProxyLoadResult(p50: result.p50Ms / 1000, p99: result.p99Ms / 1000, rate: result.rate, errors: result.failures)
+        return ProxyLoadResult(latencies: result.latencies, rate: result.rate, errors: result.failures)
     }
 
     /// Direct and proxied cells interleaved (so both paths see the same machine state), one row per mode and
-    /// concurrency.
+    /// concurrency; with `--rounds` each path's cell is `rounds` shorter cells alternating with the other path's,
+    /// merged.
     func table(_ load: ProxyLoadGenerator, wrk: WrkLoad?, direct: String, proxied: String) async throws {
+        if rounds > 1 {
+            print(String(format: "each row: %d rounds of %.0f s per path, alternating, latencies merged per path", rounds, cellSeconds / Double(rounds)))
+        }
         print("mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s  errors")
         for stream in [false, true] {
             for level in concurrency {
-                let base = try await cell(load, wrk: wrk, url: direct, stream: stream, concurrency: level)
-                let through = try await cell(load, wrk: wrk, url: proxied, stream: stream, concurrency: level)
+                var base = ProxyLoadResult()
+                var through = ProxyLoadResult()
+                let seconds = cellSeconds / Double(rounds)
+                for round in 0..<rounds {
+                    for proxiedFirst in round % 2 == 0 ? [false, true] : [true, false] {
+                        let part = try await cell(load, wrk: wrk, url: proxiedFirst ? proxied : direct, stream: stream, concurrency: level, seconds: seconds)
+                        if proxiedFirst { through.merge(part, seconds: seconds) } else { base.merge(part, seconds: seconds) }
+                    }
+                }
                 let row = [
                     (stream ? "stream" : "json").padding(toLength: 9, withPad: " ", startingAt: 0),
                     String(format: "%5d", level),
@@ -184,12 +199,25 @@ struct ProxyBenchmark: AsyncParsableCommand {
     func ms(_ seconds: Double) -> String { String(format: "%8.3f ms", seconds * 1000) }
 }
 
-/// Latency figures of one measured cell.
+/// Latency figures of one measured cell, or of several merged.
 struct ProxyLoadResult {
-    var p50: Double
-    var p99: Double
-    var rate: Double
-    var errors: Int
+    var latencies = LatencyHistogram()
+    var rate = 0.0
+    var errors = 0
+    /// Seconds measured (for the rate of merged cells).
+    var seconds = 0.0
+
+    var p50: Double { latencies.quantile(0.5) }
+    var p99: Double { latencies.quantile(0.99) }
+
+    /// Adds a cell of `seconds`: latencies pooled, rate averaged over the time, errors summed.
+    mutating func merge(_ other: ProxyLoadResult, seconds cellSeconds: Double) {
+        let total = seconds + cellSeconds
+        rate = total > 0 ? (rate * seconds + other.rate * cellSeconds) / total : 0
+        seconds = total
+        latencies.merge(other.latencies)
+        errors += other.errors
+    }
 }
 
 /// A closed-loop load generator: `concurrency` workers, each sending the next request when the last ends;
@@ -240,9 +268,9 @@ struct ProxyLoadGenerator {
             return (all, errors)
         }
         let elapsed = Date().timeIntervalSince(started)
-        let sorted = results.0.sorted()
-        func quantile(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
-        return ProxyLoadResult(p50: quantile(0.5), p99: quantile(0.99), rate: Double(sorted.count) / elapsed, errors: results.1)
+        var latencies = LatencyHistogram()
+        for latency in results.0 { latencies.add(seconds: latency) }
+        return ProxyLoadResult(latencies: latencies, rate: Double(latencies.total) / elapsed, errors: results.1)
     }
 }
 

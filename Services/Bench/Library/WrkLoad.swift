@@ -38,14 +38,22 @@ struct WrkLoad {
             guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("maitre-\(label): ") }) else { return nil }
             return Double(line.dropFirst("maitre-\(label): ".count))
         }
-        guard let rate = number("rate"), let requests = number("requests"), let failures = number("failures"),
-            let p50 = number("p50-ms"), let p99 = number("p99-ms")
+        guard let rate = number("rate"), let requests = number("requests"), let failures = number("failures")
         else { throw ValidationError("Could not read wrk's summary:\n\(output)") }
-        return WrkResult(rate: rate, requests: Int(requests), failures: Int(failures), p50Ms: p50, p99Ms: p99)
+        var latencies = LatencyHistogram()
+        for line in output.split(separator: "\n") where line.hasPrefix("maitre-us: ") {
+            let fields = line.dropFirst("maitre-us: ".count).split(separator: " ")
+            guard fields.count == 2, let micros = Int(fields[0]), let count = Int(fields[1]) else {
+                throw ValidationError("Could not read wrk's latency line '\(line)'")
+            }
+            latencies.add(microseconds: micros, count: count)
+        }
+        return WrkResult(rate: rate, requests: Int(requests), failures: Int(failures), latencies: latencies)
     }
 
-    /// The Lua script: one fixed request (or one drawn from `bodies` each time), and a machine-readable summary
-    /// (latency in microseconds from wrk).
+    /// The Lua script: one fixed request (or one drawn from `bodies` each time), and a machine-readable summary:
+    /// rate, counts and wrk's whole latency histogram (one line per distinct microsecond value and its count), so
+    /// cells can be merged.
     static func script(bodies: [String], headers: [String: String]) -> String {
         var lines = ["wrk.method = \"POST\"", "wrk.headers[\"Content-Type\"] = \"application/json\""]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
@@ -65,8 +73,10 @@ struct WrkLoad {
                 io.write(string.format("maitre-rate: %.1f\\n", summary.requests / (summary.duration / 1e6)))
                 io.write(string.format("maitre-requests: %d\\n", summary.requests))
                 io.write(string.format("maitre-failures: %d\\n", e.status + e.connect + e.read + e.write + e.timeout))
-                io.write(string.format("maitre-p50-ms: %.3f\\n", latency:percentile(50) / 1000))
-                io.write(string.format("maitre-p99-ms: %.3f\\n", latency:percentile(99) / 1000))
+                for i = 1, #latency do
+                    local micros, count = latency(i)
+                    io.write(string.format("maitre-us: %d %d\\n", micros, count))
+                end
             end
             """)
         return lines.joined(separator: "\n") + "\n"
@@ -107,6 +117,40 @@ struct WrkResult {
     var rate: Double
     var requests: Int
     var failures: Int
-    var p50Ms: Double
-    var p99Ms: Double
+    var latencies: LatencyHistogram
+
+    var p50Ms: Double { latencies.quantile(0.5) * 1000 }
+    var p99Ms: Double { latencies.quantile(0.99) * 1000 }
+}
+
+/// Request latencies at microsecond resolution (wrk's own), mergeable across cells.
+struct LatencyHistogram {
+    private(set) var counts: [Int: Int] = [:]
+    private(set) var total = 0
+
+    mutating func add(microseconds: Int, count: Int = 1) {
+        guard count > 0 else { return }
+        counts[max(0, microseconds), default: 0] += count
+        total += count
+    }
+
+    mutating func add(seconds: Double) {
+        add(microseconds: Int((seconds * 1e6).rounded()))
+    }
+
+    mutating func merge(_ other: LatencyHistogram) {
+        for (micros, count) in other.counts { add(microseconds: micros, count: count) }
+    }
+
+    /// The smallest latency (seconds) with at least `q` of the requests at or below it; 0 when empty.
+    func quantile(_ q: Double) -> Double {
+        guard total > 0 else { return 0 }
+        let rank = max(1, Int((q * Double(total)).rounded(.up)))
+        var seen = 0
+        for micros in counts.keys.sorted() {
+            seen += counts[micros]!
+            if seen >= rank { return Double(micros) / 1e6 }
+        }
+        return Double(counts.keys.max()!) / 1e6
+    }
 }
