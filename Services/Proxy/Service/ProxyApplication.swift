@@ -68,7 +68,10 @@ public func buildApplication(
         server: configuration.server,
         metrics: metrics,
         health: {
-            ["accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","), "reports_pending": String(reporter.pending)]
+            [
+                "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
+                "reports_pending": String(reporter.pending), "executor": ServiceLauncher.tasksRunOnEventLoops ? "event_loops" : "thread_pool",
+            ]
         },
         state: {
             let stats = controller.stats()
