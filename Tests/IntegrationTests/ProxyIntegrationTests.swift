@@ -116,21 +116,7 @@ import Testing
         #expect(after.requests == cooled.requests)
     }
 
-    /// The proxy runs its handlers on NIO's event loops by default (`PROXY_EVENT_LOOP_EXECUTOR`); the retry and
-    /// streaming paths are exercised with both executors, and `/health` says which one is in use.
-    struct Executor: Sendable, CustomStringConvertible {
-        var setting: String
-        var health: String
-        var description: String { health }
-    }
-    static let executors = [Executor(setting: "true", health: "event_loops"), Executor(setting: "false", health: "thread_pool")]
-
-    static func expectExecutor(_ proxy: ServiceProcess, _ expected: String) async throws {
-        let health = try await TestHTTP.get("\(proxy.baseURL)/health")
-        #expect(health.text.contains(#""executor":"\#(expected)""#), "\(health.text)")
-    }
-
-    @Test(arguments: executors) func failingAccountsAreRetriedElsewhereBeforeTheFirstByte(executor: Executor) async throws {
+    @Test func failingAccountsAreRetriedElsewhereBeforeTheFirstByte() async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
         let broken = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_503_RATE": "1"])
@@ -140,9 +126,8 @@ import Testing
             Self.account("healthy", base: mock.baseURL),
             Self.account("503s", base: broken.baseURL, weight: 5),
             Self.account("down", base: "http://127.0.0.1:\(deadPort)", weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100", "PROXY_EVENT_LOOP_EXECUTOR": executor.setting])
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
         defer { proxy.stop() }
-        try await Self.expectExecutor(proxy, executor.health)
         var retried = 0
         for index in 0..<12 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: index % 2 == 0))
@@ -183,13 +168,12 @@ import Testing
         #expect(stats["healthy"]?.successes == 8)
     }
 
-    @Test(arguments: executors) func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes(executor: Executor) async throws {
+    @Test func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes() async throws {
         // A real-speed congested mock: about 40 ms per token, so 40 tokens take well over a second.
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: ["PROXY_EVENT_LOOP_EXECUTOR": executor.setting])
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)])
         defer { proxy.stop() }
-        try await Self.expectExecutor(proxy, executor.health)
         var firstChunk: Duration?
         var lastChunk: Duration = .zero
         var chunks = 0

@@ -68,10 +68,7 @@ public func buildApplication(
         server: configuration.server,
         metrics: metrics,
         health: {
-            [
-                "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
-                "reports_pending": String(reporter.pending), "executor": ServiceLauncher.tasksRunOnEventLoops ? "event_loops" : "thread_pool",
-            ]
+            ["accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","), "reports_pending": String(reporter.pending)]
         },
         state: {
             let stats = controller.stats()
