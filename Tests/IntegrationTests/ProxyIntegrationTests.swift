@@ -116,7 +116,25 @@ import Testing
         #expect(after.requests == cooled.requests)
     }
 
-    @Test func failingAccountsAreRetriedElsewhereBeforeTheFirstByte() async throws {
+    /// The proxy runs its handlers on NIO's event loops by default (`PROXY_EVENT_LOOP_EXECUTOR`); the retry and
+    /// streaming paths are exercised with both executors, and `/health` says which one is in use.
+    struct Executor: Sendable, CustomStringConvertible {
+        var setting: String
+        var health: String
+        var description: String { health }
+    }
+    static let executors = [Executor(setting: "true", health: "event_loops"), Executor(setting: "false", health: "thread_pool")]
+
+    static func expectExecutor(_ proxy: ServiceProcess, _ expected: String) async throws {
+        struct Health: Decodable { var details: [String: String] }
+        let details = try await TestHTTP.get("\(proxy.baseURL)/health").decode(Health.self).details
+        #expect(details["executor"] == expected, "\(details)")
+        // On the event loops each loop has its own upstream client, its connections pinned to it; otherwise none.
+        let perLoop = Int(details["upstream_clients_per_loop"] ?? "") ?? -1
+        #expect(expected == "event_loops" ? perLoop > 0 : perLoop == 0, "\(details)")
+    }
+
+    @Test(arguments: executors) func failingAccountsAreRetriedElsewhereBeforeTheFirstByte(executor: Executor) async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
         let broken = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_503_RATE": "1"])
@@ -126,8 +144,9 @@ import Testing
             Self.account("healthy", base: mock.baseURL),
             Self.account("503s", base: broken.baseURL, weight: 5),
             Self.account("down", base: "http://127.0.0.1:\(deadPort)", weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100", "PROXY_EVENT_LOOP_EXECUTOR": executor.setting])
         defer { proxy.stop() }
+        try await Self.expectExecutor(proxy, executor.health)
         var retried = 0
         for index in 0..<12 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: index % 2 == 0))
@@ -168,12 +187,13 @@ import Testing
         #expect(stats["healthy"]?.successes == 8)
     }
 
-    @Test func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes() async throws {
+    @Test(arguments: executors) func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes(executor: Executor) async throws {
         // A real-speed congested mock: about 40 ms per token, so 40 tokens take well over a second.
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)])
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: ["PROXY_EVENT_LOOP_EXECUTOR": executor.setting])
         defer { proxy.stop() }
+        try await Self.expectExecutor(proxy, executor.health)
         var firstChunk: Duration?
         var lastChunk: Duration = .zero
         var chunks = 0

@@ -14,7 +14,7 @@ import Testing
     static let deadUpstream = "http://127.0.0.1:9/v1"
 
     /// One upstream client for the suite, configured like the proxy's own; process-lifetime, as tests share it.
-    static let client = UpstreamClient.make(connectTimeout: .seconds(1))
+    static let client = UpstreamClients.make(connectTimeout: .seconds(1))
 
     func makeApp(_ overrides: [String: String] = [:], deployments: [Deployment]? = nil) async throws -> some ApplicationProtocol {
         var settings = ["predictor-base-url": "", "max-retries": "1", "retry-backoff-ms": "1", "default-upstream": Self.deadUpstream]

@@ -21,23 +21,24 @@ public func buildApplication(
     let identity = ServiceIdentity(name: "proxy")
     let deployments = try deployments ?? DeploymentLoader.load(configuration)
     var services: [any Service] = []
-    let client: HTTPClient
+    let clients: UpstreamClients
     if let httpClient {
-        client = httpClient
+        clients = UpstreamClients(shared: httpClient)
     } else {
         let clientService = UpstreamClient(
             connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)),
             readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)),
-            maxConnectionsPerHost: configuration.maxConnectionsPerHost
+            maxConnectionsPerHost: configuration.maxConnectionsPerHost,
+            perLoop: ServiceLauncher.tasksRunOnEventLoops
         )
-        client = clientService.client
+        clients = clientService.clients
         services.append(clientService)
     }
     let proxyMetrics = ProxyMetrics(registry: metrics.registry, deployments: deployments)
     let dispatcher = AccountDispatcher(deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize, metrics: proxyMetrics)
     let reporter = OutcomeReporter(
         predictorBaseURL: configuration.predictorBaseURL,
-        client: client,
+        client: clients.shared,
         capacity: configuration.reportBuffer,
         batchSize: configuration.reportBatchSize,
         intervalMs: configuration.reportIntervalMs,
@@ -49,7 +50,7 @@ public func buildApplication(
     let counter = tokenCounter ?? TokenCounterLoader.load(logger: logger)
     let forwarder = Forwarder(
         dispatcher: dispatcher,
-        client: client,
+        clients: clients,
         tokenCounter: counter,
         reporter: reporter,
         metrics: proxyMetrics,
@@ -68,7 +69,11 @@ public func buildApplication(
         server: configuration.server,
         metrics: metrics,
         health: {
-            ["accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","), "reports_pending": String(reporter.pending)]
+            [
+                "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
+                "reports_pending": String(reporter.pending), "executor": ServiceLauncher.tasksRunOnEventLoops ? "event_loops" : "thread_pool",
+                "upstream_clients_per_loop": String(clients.perLoopCount),
+            ]
         },
         state: {
             let stats = controller.stats()

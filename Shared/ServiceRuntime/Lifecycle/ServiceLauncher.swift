@@ -2,6 +2,9 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -48,6 +51,22 @@ public enum ServiceLauncher {
         logger.logLevel = level
         return logger
     }
+
+    /// Makes NIO's event-loop threads Swift concurrency's global executor, so a request handler runs on the thread
+    /// that read its request, and the resumes after each read and write stay there instead of waking a pool thread.
+    /// Call at most once, from `main`, before the first task starts; true when it took effect. The cost: work a
+    /// task does between awaits delays the I/O of other connections on its loop, so only services whose handlers
+    /// never block (the proxy) use it.
+    @discardableResult
+    public static func runTasksOnEventLoops() -> Bool {
+        let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        tasksOnEventLoops.withLockedValue { $0 = installed }
+        return installed
+    }
+
+    /// Whether `runTasksOnEventLoops()` took effect in this process.
+    public static var tasksRunOnEventLoops: Bool { tasksOnEventLoops.withLockedValue { $0 } }
+    private static let tasksOnEventLoops = NIOLockedValueBox(false)
 
     /// Serves `app` until SIGTERM or SIGINT, then shuts down gracefully: the server drains first, then its services.
     public static func run(_ app: some ApplicationProtocol) async throws {

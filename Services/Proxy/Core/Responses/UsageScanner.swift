@@ -33,6 +33,14 @@ public struct UsageScanner: Sendable {
 
     /// Feeds the next chunk of the upstream's body.
     public mutating func feed<Bytes: Collection>(_ chunk: Bytes) where Bytes.Element == UInt8 {
+        let fed = chunk.withContiguousStorageIfAvailable { feed(UnsafeRawBufferPointer($0)) }
+        if fed == nil { feed(Array(chunk)) }
+    }
+
+    /// Feeds the next chunk of the upstream's body from contiguous memory (no generic dispatch per byte: this runs
+    /// for every chunk of every stream).
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer) {
+        guard !chunk.isEmpty else { return }
         guard streaming else {
             if body.count + chunk.count <= bodyLimit {
                 body.append(contentsOf: chunk)
@@ -41,14 +49,15 @@ public struct UsageScanner: Sendable {
             }
             return
         }
-        var rest = chunk[...]
-        while let newline = rest.firstIndex(of: 0x0A) {
-            pending.append(contentsOf: rest[..<newline])
+        var start = 0
+        while start < chunk.count, let found = memchr(chunk.baseAddress! + start, 0x0A, chunk.count - start) {
+            let newline = chunk.baseAddress!.distance(to: UnsafeRawPointer(found))
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start..<newline]))
             handleLine()
             pending.removeAll(keepingCapacity: true)
-            rest = rest[rest.index(after: newline)...]
+            start = newline + 1
         }
-        pending.append(contentsOf: rest)
+        if start < chunk.count { pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[start...])) }
     }
 
     /// Finishes scanning and returns what was learnt.

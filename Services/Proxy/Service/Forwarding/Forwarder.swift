@@ -53,7 +53,7 @@ public final class Forwarder: Sendable {
     }
 
     let dispatcher: AccountDispatcher
-    let client: HTTPClient
+    let clients: UpstreamClients
     let tokenCounter: any TokenCounting
     let reporter: OutcomeReporter
     let metrics: ProxyMetrics
@@ -66,9 +66,9 @@ public final class Forwarder: Sendable {
     /// Per account, whether it has a token limit (only then is the prompt counted before sending).
     let hasTokenLimit: [Bool]
 
-    init(dispatcher: AccountDispatcher, client: HTTPClient, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options) {
+    init(dispatcher: AccountDispatcher, clients: UpstreamClients, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options) {
         self.dispatcher = dispatcher
-        self.client = client
+        self.clients = clients
         self.tokenCounter = tokenCounter
         self.reporter = reporter
         self.metrics = metrics
@@ -121,7 +121,7 @@ public final class Forwarder: Sendable {
             let headDeadline = explicitDeadline ? deadline : callStarted + options.readTimeout
             let response: HTTPClientResponse
             do {
-                response = try await client.execute(upstream, deadline: .uptimeNanoseconds(UInt64(max(0, headDeadline) * 1e9)))
+                response = try await clients.current().execute(upstream, deadline: .uptimeNanoseconds(UInt64(max(0, headDeadline) * 1e9)))
             } catch {
                 guard try await failed(error, lease: lease, attempts: attempts, deadline: deadline, lastFailure: &lastFailure) else { break }
                 excluded.insert(lease.account)
@@ -164,7 +164,7 @@ public final class Forwarder: Sendable {
                 }
                 let finished = clock.now()
                 var scanner = UsageScanner(streaming: false)
-                scanner.feed(answer.readableBytesView)
+                answer.withUnsafeReadableBytes { scanner.feed($0) }
                 finish(
                     lease: LeaseGuard(lease: lease, dispatcher: dispatcher), status: status, summary: summary, endpoint: endpoint,
                     facts: scanner.finish(), callStarted: callStarted, firstChunkAt: finished, finished: finished, report: report)
@@ -245,7 +245,7 @@ public final class Forwarder: Sendable {
                         clientGone = true
                         throw error
                     }
-                    scanner.feed(chunk.readableBytesView)
+                    chunk.withUnsafeReadableBytes { scanner.feed($0) }
                 }
                 try await writer.finish(nil)
             } catch {
