@@ -22,7 +22,7 @@ public struct ProxyConfiguration: Sendable {
         SettingSpec("read-timeout-ms", env: "PROXY_READ_TIMEOUT_MS", default: "120000", help: "Longest silence between two chunks of an upstream answer."),
         SettingSpec("default-output-tokens", env: "PROXY_DEFAULT_OUTPUT_TOKENS", default: "256", help: "Expected output tokens reserved when neither X-Predicted-Output-Tokens nor max_tokens is given."),
         SettingSpec("whole-answer-max-bytes", env: "PROXY_WHOLE_ANSWER_MAX_BYTES", default: "262144", help: "Largest non-streaming answer (by Content-Length) read whole and written once, retried elsewhere if the upstream dies halfway; 0 passes every answer through chunk by chunk."),
-        SettingSpec("event-loop-executor", env: "PROXY_EVENT_LOOP_EXECUTOR", default: "true", help: "Run request handlers on NIO's event-loop threads (Swift concurrency's global executor) instead of a separate thread pool: fewer thread wake-ups per request."),
+        SettingSpec("event-loop-executor", env: "PROXY_EVENT_LOOP_EXECUTOR", default: "true", help: "Run request handlers on NIO's event-loop threads (Swift concurrency's global executor), each loop with its own upstream client, so a request stays on the thread that read it; false: Swift's own thread pool and one client."),
         SettingSpec("rate-limit-cooldown-ms", env: "PROXY_RATE_LIMIT_COOLDOWN_MS", default: "1000", help: "Cooldown after a 429 without Retry-After."),
         SettingSpec("failure-cooldown-ms", env: "PROXY_FAILURE_COOLDOWN_MS", default: "5000", help: "Cooldown after consecutive upstream failures."),
         SettingSpec("failures-before-cooldown", env: "PROXY_FAILURES_BEFORE_COOLDOWN", default: "3", help: "Consecutive failures that cool an account down."),
