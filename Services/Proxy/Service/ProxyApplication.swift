@@ -62,6 +62,13 @@ public func buildApplication(
             wholeAnswerMaxBytes: configuration.wholeAnswerMaxBytes
         )
     )
+    let fastPath =
+        configuration.fastPath
+        ? FastPath(
+            forwarder: forwarder, clientKeys: configuration.clientKeys, server: configuration.server, connectTimeoutMs: configuration.connectTimeoutMs,
+            maxIdlePerTarget: configuration.maxConnectionsPerHost, metricsFactory: metrics.factory)
+        : nil
+    let fastPathState = fastPath != nil ? "on" : configuration.fastPath ? "off: an account's api_base is not plain http" : "off"
     let instance = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     let controller = ProxyController(forwarder: forwarder, dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken, instance: instance)
     let routes = ServiceRouter(
@@ -72,7 +79,7 @@ public func buildApplication(
             [
                 "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
                 "reports_pending": String(reporter.pending), "executor": ServiceLauncher.tasksRunOnEventLoops ? "event_loops" : "thread_pool",
-                "upstream_clients_per_loop": String(clients.perLoopCount),
+                "upstream_clients_per_loop": String(clients.perLoopCount), "fast_path": fastPathState,
             ]
         },
         state: {
@@ -89,7 +96,11 @@ public func buildApplication(
             "deployments": "\(deployments.map(\.description).joined(separator: "; "))",
             "client_auth": "\(!configuration.clientKeys.isEmpty)",
             "predictor": "\(configuration.predictorBaseURL ?? "off")",
+            "fast_path": "\(fastPathState)",
         ]
     )
-    return Application.service(router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
+    return Application.service(
+        router: routes, identity: identity, server: configuration.server, services: services, logger: logger,
+        channelHandlers: { fastPath.map { [$0.makeHandler()] } ?? [] }
+    )
 }

@@ -109,7 +109,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
     }
 
     /// Printable ASCII, at most 128 characters: anything else is replaced, never logged.
-    static func isAcceptable(_ value: String) -> Bool {
+    public static func isAcceptable(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= 128 && value.utf8.allSatisfy { $0 > 32 && $0 < 127 }
     }
 }

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -106,17 +107,20 @@ public enum MetricsFormat: String, Sendable {
 }
 
 extension Application where Responder == RouterResponder<ServiceRequestContext> {
-    /// The application for a finished service router, bound to the configured host and port.
+    /// The application for a finished service router, bound to the configured host and port. `channelHandlers` go into
+    /// each connection's pipeline after HTTP decoding and before Hummingbird's request handling.
     public static func service(
         router: ServiceRouter,
         identity: ServiceIdentity,
         server: ServerSettings,
         services: [any Service] = [],
         logger: Logger,
+        channelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> Application<RouterResponder<ServiceRequestContext>> {
         Application(
             router: router.finish(),
+            server: .http1(configuration: .init(additionalChannelHandlers: channelHandlers())),
             configuration: .init(address: .hostname(server.host, port: server.port), serverName: "maitre-\(identity.name)"),
             services: services,
             onServerRunning: onServerRunning,

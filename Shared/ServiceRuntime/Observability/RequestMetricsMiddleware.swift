@@ -28,16 +28,18 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
 }
 
 /// The request counter and timer of each route, method and status seen so far.
-final class RequestInstruments: Sendable {
+public final class RequestInstruments: Sendable {
     private struct Key: Hashable {
         var route: String
         var method: String
         var status: Int
     }
 
+    public init() {}
+
     private let cache = NIOLockedValueBox<[Key: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
 
-    func get(route: String, method: String, status: Int, factory: any MetricsFactory) -> (CoreMetrics.Counter, CoreMetrics.Timer) {
+    public func get(route: String, method: String, status: Int, factory: any MetricsFactory) -> (CoreMetrics.Counter, CoreMetrics.Timer) {
         let key = Key(route: route, method: method, status: status)
         return cache.withLockedValue { cache in
             if let found = cache[key] { return found }

@@ -23,6 +23,7 @@ public struct ProxyConfiguration: Sendable {
         SettingSpec("default-output-tokens", env: "PROXY_DEFAULT_OUTPUT_TOKENS", default: "256", help: "Expected output tokens reserved when neither X-Predicted-Output-Tokens nor max_tokens is given."),
         SettingSpec("whole-answer-max-bytes", env: "PROXY_WHOLE_ANSWER_MAX_BYTES", default: "262144", help: "Largest non-streaming answer (by Content-Length) read whole and written once, retried elsewhere if the upstream dies halfway; 0 passes every answer through chunk by chunk."),
         SettingSpec("event-loop-executor", env: "PROXY_EVENT_LOOP_EXECUTOR", default: "true", help: "Run request handlers on NIO's event-loop threads (Swift concurrency's global executor), each loop with its own upstream client, so a request stays on the thread that read it; false: Swift's own thread pool and one client."),
+        SettingSpec("fast-path", env: "PROXY_FAST_PATH", default: "true", help: "Forward POST /v1/chat/completions, /v1/completions and /v1/embeddings in a channel handler on the event loop that read the request, over that loop's own keep-alive upstream connections, below the router and AsyncHTTPClient; applies when every account's api_base is plain http (https accounts always use AsyncHTTPClient); false: every request goes through the router."),
         SettingSpec("rate-limit-cooldown-ms", env: "PROXY_RATE_LIMIT_COOLDOWN_MS", default: "1000", help: "Cooldown after a 429 without Retry-After."),
         SettingSpec("failure-cooldown-ms", env: "PROXY_FAILURE_COOLDOWN_MS", default: "5000", help: "Cooldown after consecutive upstream failures."),
         SettingSpec("failures-before-cooldown", env: "PROXY_FAILURES_BEFORE_COOLDOWN", default: "3", help: "Consecutive failures that cool an account down."),
@@ -48,6 +49,7 @@ public struct ProxyConfiguration: Sendable {
     public var defaultOutputTokens: Int
     public var wholeAnswerMaxBytes: Int
     public var eventLoopExecutor: Bool
+    public var fastPath: Bool
     public var maxConnectionsPerHost: Int
     public var reportBuffer: Int
     public var reportBatchSize: Int
@@ -84,6 +86,7 @@ public struct ProxyConfiguration: Sendable {
         self.defaultOutputTokens = try settings.int("default-output-tokens", in: 0...10_000_000)
         self.wholeAnswerMaxBytes = try settings.int("whole-answer-max-bytes", in: 0...(64 << 20))
         self.eventLoopExecutor = try settings.bool("event-loop-executor")
+        self.fastPath = try settings.bool("fast-path")
         self.maxConnectionsPerHost = try settings.int("max-connections-per-host", in: 1...100_000)
         self.reportBuffer = try settings.int("report-buffer", in: 0...10_000_000)
         self.reportBatchSize = try settings.int("report-batch-size", in: 1...100_000)

@@ -107,6 +107,19 @@ public final class AccountDispatcher: Sendable {
         }
     }
 
+    /// A slot at once when an account serving `model` has room, else nil (the caller then waits in `acquire`).
+    public func tryAcquire(model: String, tokens: Int, excluding excluded: Set<Int> = []) -> Lease? {
+        let now = clock.now()
+        let granted = state.withLockedValue { state -> (Lease, Double, Int)? in
+            guard case .granted(let lease) = state.pool.acquire(model: model, tokens: tokens, excluding: excluded, now: now) else { return nil }
+            let account = state.pool.accounts[lease.account]
+            return (lease, account.window.size, account.inFlight)
+        }
+        guard let (lease, window, inFlight) = granted else { return nil }
+        metrics.record(account: lease.account, window: window, inFlight: inFlight, cooling: false)
+        return lease
+    }
+
     typealias Grant = (continuation: CheckedContinuation<Lease?, any Error>, lease: Lease, timer: Task<Void, Never>?)
 
     /// Returns a slot with its outcome and hands freed room to waiting callers, earliest deadline first.

@@ -262,7 +262,7 @@ public final class Forwarder: Sendable {
     }
 
     /// Accounting after the last byte: AIMD and rate-window reconciliation, metrics, the outcome report.
-    private func finish(
+    func finish(
         lease: LeaseGuard,
         status: Int,
         summary: RequestSummary,

@@ -21,6 +21,11 @@ final class LeaseGuard: Sendable {
         if first { dispatcher.release(lease, outcome: outcome) }
     }
 
+    /// Gives up the duty to release: another guard took the lease over.
+    func disarm() {
+        released.withLockedValue { $0 = true }
+    }
+
     deinit {
         release(.cancelled)
     }

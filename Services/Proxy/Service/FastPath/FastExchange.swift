@@ -1,0 +1,485 @@
+import Contracts
+import CoreMetrics
+import NIOHTTPTypes
+import Prometheus
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import ProxyCore
+import ServiceRuntime
+
+/// One forwarded call on the fast path, from the client's request head to the last byte of the answer, run as
+/// callbacks on the client connection's event loop. It follows `Forwarder.forward` step for step — the same auth,
+/// limits, errors, account choice, retries before the first byte, whole-answer reads, streaming, usage and
+/// accounting — with the upstream reached over the loop's own connections.
+final class FastExchange: UpstreamResponseDelegate {
+    private enum Phase {
+        /// Reading the client's request.
+        case request
+        /// Waiting for a slot, a connection, a backoff or the upstream's head.
+        case calling
+        /// An error answer (429/5xx) being read before deciding whether to retry.
+        case upstreamError(status: Int, head: HTTPResponseHead)
+        /// A small non-streaming answer being read whole.
+        case whole(head: HTTPResponseHead)
+        /// The answer passing to the client chunk by chunk.
+        case streaming
+        case done
+    }
+
+    private let handler: FastPathHandler
+    private let fastPath: FastPath
+    private var forwarder: Forwarder { fastPath.forwarder }
+    private let head: HTTPRequest
+    private let endpoint: UpstreamEndpoint
+    private let started = ContinuousClock.now
+    private let arrived: Double
+    private var phase = Phase.request
+    private(set) var requestComplete = false
+    private var body = ByteBuffer()
+    private var tooLarge = false
+    private let requestID: String
+    private let closeAfter: Bool
+
+    // The call, once the request is read.
+    private var summary = RequestSummary(model: "")
+    private var deadline = 0.0
+    private var explicitDeadline = false
+    private var tokens = 0
+    private var promptEstimate = 0
+    private var needsExactCount = false
+    private var upstreamHeaders = HTTPHeaders()
+    private var excluded: Set<Int> = []
+    private var attempts = 0
+    private var lastFailure: CallOutcome = .connectFailure
+    private var lease: LeaseGuard?
+    /// The account of the latest attempt.
+    private var currentAccount: Int?
+    private var connection: UpstreamConnection?
+    private var freshRetryUsed = false
+    private var callStarted = 0.0
+    private var collected = ByteBuffer()
+    private var scanner = UsageScanner(streaming: false)
+    private var firstChunkAt: Double?
+    private var status = 0
+    private var waiting: Task<Void, Never>?
+    private var backoff: Scheduled<Void>?
+
+    static let errorBodyLimit = 1 << 16
+
+    init(handler: FastPathHandler, head: HTTPRequest, endpoint: UpstreamEndpoint) {
+        self.handler = handler
+        self.fastPath = handler.fastPath
+        self.head = head
+        self.endpoint = endpoint
+        self.arrived = MonotonicClock().now()
+        let idName = HTTPField.Name(MaitreHeader.requestID)!
+        if let given = head.headerFields[idName], RequestIDMiddleware.isAcceptable(given) {
+            self.requestID = given
+        } else {
+            self.requestID = RequestID.make()
+        }
+        self.closeAfter = head.headerFields[.connection]?.lowercased() == "close"
+    }
+
+    private var loop: any EventLoop { handler.context!.eventLoop }
+    private var isDone: Bool {
+        if case .done = phase { return true }
+        return false
+    }
+
+    // MARK: The client's request
+
+    func receive(_ part: HTTPRequestPart) {
+        switch part {
+        case .head:
+            break
+        case .body(var buffer):
+            guard !tooLarge else { return }
+            if body.readableBytes + buffer.readableBytes > fastPath.maxBodyBytes {
+                tooLarge = true
+                body = ByteBuffer()
+                return
+            }
+            if body.readableBytes == 0 && body.capacity == 0 {
+                body = buffer
+            } else {
+                body.writeBuffer(&buffer)
+            }
+        case .end:
+            requestComplete = true
+            start()
+        }
+    }
+
+    private func start() {
+        phase = .calling
+        do {
+            try prepare()
+        } catch {
+            fail(error)
+            return
+        }
+        attempt()
+    }
+
+    /// Auth, limits and the body's summary; throws what the client should hear.
+    private func prepare() throws {
+        if !fastPath.clientKeys.isEmpty {
+            guard let presented = ClientAuthMiddleware.presentedKey(head.headerFields),
+                fastPath.clientKeys.contains(where: { ConstantTime.equals($0, presented) })
+            else {
+                throw APIError.unauthorized("Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
+            }
+        }
+        if tooLarge { throw APIError.payloadTooLarge(limit: fastPath.maxBodyBytes) }
+        summary = try JSONBody.decode(RequestSummary.self, from: body, maxDepth: fastPath.maxJSONDepth, fastPath: RequestSummary.read)
+        let dispatcher = forwarder.dispatcher
+        guard dispatcher.serves(summary.model) else {
+            throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
+        }
+        (deadline, explicitDeadline) = Forwarder.deadline(head.headerFields, arrived: arrived, defaultBudget: forwarder.options.defaultDeadline)
+        let expectedOutput =
+            endpoint == .embeddings
+            ? 0 : (head.headerFields[Forwarder.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? forwarder.options.defaultOutputTokens)
+        needsExactCount = forwarder.hasTokenLimit.contains(true)
+        promptEstimate = needsExactCount ? forwarder.tokenCounter.count(summary.promptText) + summary.inputTokenArrays : body.readableBytes / 4
+        tokens = promptEstimate + expectedOutput
+        upstreamHeaders = HeaderPolicy.upstreamHeaders(from: head.headerFields)
+    }
+
+    // MARK: Attempts
+
+    private func attempt() {
+        guard !isDone else { return }
+        let now = forwarder.clock.now()
+        if now >= deadline && attempts > 0 {
+            giveUp()
+            return
+        }
+        if let lease = forwarder.dispatcher.tryAcquire(model: summary.model, tokens: tokens, excluding: excluded) {
+            send(lease)
+            return
+        }
+        // Every window is full: wait in the dispatcher's queue, then come back to this loop.
+        let loop = self.loop
+        let dispatcher = forwarder.dispatcher
+        let (model, tokens, excluded, deadline) = (summary.model, self.tokens, self.excluded, self.deadline)
+        let exchange = UnsafeTransfer(self)
+        waiting = Task {
+            let result: Result<Lease, any Error>
+            do {
+                result = .success(try await dispatcher.acquire(model: model, tokens: tokens, excluding: excluded, deadline: deadline))
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute {
+                let exchange = exchange.wrappedValue
+                exchange.waiting = nil
+                switch result {
+                case .success(let lease):
+                    guard !exchange.isDone else {
+                        dispatcher.release(lease, outcome: .cancelled)
+                        return
+                    }
+                    exchange.send(lease)
+                case .failure(let error):
+                    guard !exchange.isDone else { return }
+                    exchange.fail(error)
+                }
+            }
+        }
+    }
+
+    private func send(_ lease: Lease, freshConnection: Bool = false) {
+        if !freshConnection { attempts += 1 }
+        let guarded = LeaseGuard(lease: lease, dispatcher: forwarder.dispatcher)
+        self.lease = guarded
+        guard let pool = handler.pool else {
+            guarded.release(.cancelled)
+            return
+        }
+        let account = lease.account
+        currentAccount = account
+        let target = fastPath.targetOfAccount[account]
+        callStarted = forwarder.clock.now()
+        pool.connection(to: target, fresh: freshConnection) { [self] result in
+            switch result {
+            case .success(let connection):
+                guard !isDone else {
+                    connection.release()
+                    guarded.release(.cancelled)
+                    return
+                }
+                self.connection = connection
+                connection.send(
+                    head: requestHead(account: account, target: pool.targets[target]),
+                    body: upstreamBody(account: account),
+                    delegate: self,
+                    headDeadline: .uptimeNanoseconds(UInt64(max(0, explicitDeadline ? deadline : callStarted + forwarder.options.readTimeout) * 1e9)),
+                    readTimeout: .nanoseconds(Int64(forwarder.options.readTimeout * 1e9))
+                )
+            case .failure(let error):
+                guard !isDone else {
+                    guarded.release(.cancelled)
+                    return
+                }
+                transportFailed((error as? UpstreamConnectionError) ?? .connectFailed(error))
+            }
+        }
+    }
+
+    private func requestHead(account: Int, target: UpstreamTarget) -> HTTPRequestHead {
+        var headers = upstreamHeaders
+        headers.add(name: "Host", value: target.authority)
+        if let authorization = forwarder.authorizations[account] { headers.add(name: "Authorization", value: authorization) }
+        return HTTPRequestHead(version: .http1_1, method: .POST, uri: target.pathPrefix + endpoint.path, headers: headers)
+    }
+
+    private func upstreamBody(account: Int) -> ByteBuffer {
+        let upstreamModel = forwarder.dispatcher.deployments[account].upstreamModel(for: summary.model)
+        if upstreamModel != summary.model, let rewritten = ModelRewriter.rewrite(Array(body.readableBytesView), model: upstreamModel) {
+            return ByteBuffer(bytes: rewritten)
+        }
+        return body
+    }
+
+    // MARK: The upstream's answer
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        guard !isDone else { return }
+        status = Int(head.status.code)
+        if status == 429 || status >= 500 {
+            collected = ByteBuffer()
+            phase = .upstreamError(status: status, head: head)
+            return
+        }
+        if !summary.stream, forwarder.options.wholeAnswerMaxBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }),
+            length <= forwarder.options.wholeAnswerMaxBytes
+        {
+            collected = ByteBuffer()
+            phase = .whole(head: head)
+            return
+        }
+        phase = .streaming
+        scanner = UsageScanner(streaming: summary.stream)
+        var fields = clientFields(head)
+        if !summary.stream, let length = head.headers.first(name: "content-length") { fields[.contentLength] = length }
+        handler.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
+    }
+
+    func upstreamBody(_ buffer: ByteBuffer) {
+        switch phase {
+        case .upstreamError:
+            var buffer = buffer
+            if collected.readableBytes + buffer.readableBytes <= Self.errorBodyLimit { appendCollected(&buffer) }
+        case .whole:
+            var buffer = buffer
+            appendCollected(&buffer)
+        case .streaming:
+            if firstChunkAt == nil {
+                let now = forwarder.clock.now()
+                firstChunkAt = now
+                if summary.stream, let lease { forwarder.dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000) }
+            }
+            handler.writeBody(buffer, flush: true)
+            buffer.withUnsafeReadableBytes { scanner.feed($0) }
+        default:
+            break
+        }
+    }
+
+    private func appendCollected(_ buffer: inout ByteBuffer) {
+        if collected.readableBytes == 0 {
+            collected = buffer
+        } else {
+            collected.writeBuffer(&buffer)
+        }
+    }
+
+    func upstreamEnd() {
+        let connection = self.connection
+        self.connection = nil
+        connection?.release()
+        guard let lease, !isDone else { return }
+        switch phase {
+        case .upstreamError(let status, let head):
+            let retryAfter = RetryAfter.seconds(retryAfterMs: head.headers.first(name: "retry-after-ms"), retryAfter: head.headers.first(name: "retry-after"))
+            let outcome: CallOutcome = status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)
+            lease.release(outcome)
+            self.lease = nil
+            if retryLater(after: outcome, account: lease.lease.account) { return }
+            // Out of retries: the client sees the upstream's own answer, Retry-After included.
+            respond(status: status, fields: clientFields(head), body: collected)
+        case .whole(let head):
+            let finished = forwarder.clock.now()
+            var scanner = UsageScanner(streaming: false)
+            collected.withUnsafeReadableBytes { scanner.feed($0) }
+            forwarder.finish(
+                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(), callStarted: callStarted,
+                firstChunkAt: finished, finished: finished, report: report())
+            self.lease = nil
+            respond(status: status, fields: clientFields(head), body: collected)
+        case .streaming:
+            let finished = forwarder.clock.now()
+            handler.writeEnd()
+            forwarder.finish(
+                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(), callStarted: callStarted,
+                firstChunkAt: firstChunkAt, finished: finished, report: report())
+            self.lease = nil
+            complete(status: status)
+        default:
+            break
+        }
+    }
+
+    func upstreamFailed(_ error: UpstreamConnectionError) {
+        let connection = self.connection
+        self.connection = nil
+        guard let lease, !isDone else { return }
+        if case .streaming = phase {
+            // Bytes already reached the client: nothing is retried; the client sees the answer cut off.
+            lease.release(error.outcome)
+            self.lease = nil
+            forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))
+            phase = .done
+            recordMetrics(status: status)
+            handler.exchangeFinished(self, close: true)
+            return
+        }
+        // A kept-alive connection the upstream had already closed says nothing about the account: once per
+        // request, the same slot tries again on a new connection.
+        if case .closed(answered: false) = error, connection?.reused == true, !freshRetryUsed {
+            freshRetryUsed = true
+            phase = .calling
+            self.lease = nil
+            // The slot passes to the new attempt's guard.
+            lease.disarm()
+            send(lease.lease, freshConnection: true)
+            return
+        }
+        if case .whole = phase {
+            forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))
+        }
+        transportFailed(error)
+    }
+
+    /// A failure before any byte reached the client: the account hears of it, and another one is tried when
+    /// the retry policy and the deadline allow.
+    private func transportFailed(_ error: UpstreamConnectionError) {
+        guard let lease else { return }
+        phase = .calling
+        let outcome = error.outcome
+        lease.release(outcome)
+        self.lease = nil
+        lastFailure = outcome
+        if retryLater(after: outcome, account: lease.lease.account) { return }
+        giveUp()
+    }
+
+    /// Schedules the next attempt on another account after the policy's backoff; false when none should happen.
+    private func retryLater(after outcome: CallOutcome, account: Int) -> Bool {
+        let options = forwarder.options
+        guard let delay = options.retry.nextDelay(after: outcome, retry: attempts, now: forwarder.clock.now(), deadline: deadline, jitter: Double.random(in: 0...1))
+        else { return false }
+        forwarder.metrics.accounts[account].retries.increment()
+        excluded.insert(account)
+        phase = .calling
+        backoff = loop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) { [self] in
+            backoff = nil
+            attempt()
+        }
+        return true
+    }
+
+    private func giveUp() {
+        switch lastFailure {
+        case .timeout: fail(UpstreamFailure.timedOut(attempts: attempts))
+        default: fail(UpstreamFailure.unreachable(attempts: attempts))
+        }
+    }
+
+    private func report() -> Forwarder.ReportContext {
+        Forwarder.ReportContext(
+            tenant: head.headerFields[Forwarder.tenantField],
+            taskType: head.headerFields[Forwarder.taskTypeField],
+            requestID: requestID,
+            promptEstimate: needsExactCount ? promptEstimate : nil
+        )
+    }
+
+    // MARK: Answering the client
+
+    private func clientFields(_ head: HTTPResponseHead) -> HTTPFields {
+        let account = currentAccount.map { forwarder.dispatcher.deployments[$0].name } ?? ""
+        return HeaderPolicy.clientHeaders(from: head.headers, account: account, attempts: attempts)
+    }
+
+    private func respond(status: Int, fields: HTTPFields, body: ByteBuffer) {
+        var fields = fields
+        fields[.contentLength] = String(body.readableBytes)
+        fields[FastExchange.requestIDField] = requestID
+        handler.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
+        if body.readableBytes > 0 { handler.writeBody(body, flush: false) }
+        handler.writeEnd()
+        complete(status: status)
+    }
+
+    /// Answers with `error` in OpenAI's envelope.
+    private func fail(_ error: any Error) {
+        let apiError: APIError
+        switch error {
+        case let error as APIError: apiError = error
+        case let error as any APIErrorConvertible: apiError = error.apiError
+        case is CancellationError:
+            apiError = APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.", type: .server, code: "cancelled")
+        default: apiError = .internalError()
+        }
+        var fields = apiError.headers
+        fields[.contentType] = "application/json"
+        let data = (try? JSONEncoder().encode(apiError.envelope)) ?? Data("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\"}}".utf8)
+        phase = .calling
+        respond(status: Int(apiError.status.code), fields: fields, body: ByteBuffer(bytes: data))
+    }
+
+    private func complete(status: Int) {
+        phase = .done
+        recordMetrics(status: status)
+        handler.exchangeFinished(self, close: closeAfter)
+    }
+
+    private func recordMetrics(status: Int) {
+        let route = "/v1" + endpoint.path
+        let (counter, timer) = fastPath.instruments.get(route: route, method: "POST", status: status, factory: fastPath.metricsFactory)
+        counter.increment()
+        timer.recordElapsed(since: started)
+    }
+
+    static let requestIDField = HTTPField.Name(MaitreHeader.requestID)!
+
+    // MARK: Flow control and the client leaving
+
+    func clientWritabilityChanged(_ writable: Bool) {
+        connection?.setReading(writable)
+    }
+
+    /// The client closed its connection: whatever is in progress stops, and the slot is returned as cancelled.
+    func clientGone() {
+        guard !isDone else { return }
+        phase = .done
+        waiting?.cancel()
+        waiting = nil
+        backoff?.cancel()
+        backoff = nil
+        if let connection {
+            self.connection = nil
+            connection.abandon()
+        }
+        if let lease {
+            self.lease = nil
+            lease.release(.cancelled)
+            forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))
+        }
+    }
+}

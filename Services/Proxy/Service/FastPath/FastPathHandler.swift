@@ -1,0 +1,229 @@
+import Contracts
+import CoreMetrics
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import ProxyCore
+import ServiceRuntime
+
+/// What the fast path shares between connections: the forwarder's accounting, the per-loop upstream pools, and
+/// the server's limits.
+final class FastPath: Sendable {
+    let forwarder: Forwarder
+    let pools: UpstreamPools
+    let clientKeys: [[UInt8]]
+    let maxBodyBytes: Int
+    let maxJSONDepth: Int
+    let instruments = RequestInstruments()
+    let metricsFactory: any MetricsFactory
+    /// Per account, the index of its target in `pools.targets`.
+    let targetOfAccount: [Int]
+
+    static let routes: [(path: String, endpoint: UpstreamEndpoint)] = UpstreamEndpoint.allCases.map { ("/v1" + $0.path, $0) }
+
+    /// Nil when some account is not plain http (those go through AsyncHTTPClient, and so does everything).
+    init?(forwarder: Forwarder, clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerTarget: Int, metricsFactory: any MetricsFactory) {
+        var targets: [UpstreamTarget] = []
+        var targetOfAccount: [Int] = []
+        for deployment in forwarder.dispatcher.deployments {
+            guard let target = UpstreamTarget(apiBase: deployment.apiBase) else { return nil }
+            if let index = targets.firstIndex(of: target) {
+                targetOfAccount.append(index)
+            } else {
+                targets.append(target)
+                targetOfAccount.append(targets.count - 1)
+            }
+        }
+        self.forwarder = forwarder
+        self.pools = UpstreamPools(targets: targets, connectTimeout: .milliseconds(Int64(connectTimeoutMs)), maxIdlePerTarget: maxIdlePerTarget)
+        self.clientKeys = clientKeys.map { Array($0.utf8) }
+        self.maxBodyBytes = server.maxBodyBytes
+        self.maxJSONDepth = server.maxJSONDepth
+        self.targetOfAccount = targetOfAccount
+        self.metricsFactory = metricsFactory
+    }
+
+    /// The endpoint a request head asks for, when the fast path serves it.
+    func endpoint(for head: HTTPRequest) -> UpstreamEndpoint? {
+        guard head.method == .post, var path = head.path else { return nil }
+        if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+        return Self.routes.first(where: { $0.path == path })?.endpoint
+    }
+
+    func makeHandler() -> FastPathHandler { FastPathHandler(fastPath: self) }
+}
+
+/// Sits in each client connection's pipeline between HTTP decoding and Hummingbird. `POST` to the three forwarded
+/// OpenAI endpoints is served here, on the connection's event loop, with no task, no router and no AsyncHTTPClient in
+/// the way; everything else passes on to Hummingbird untouched. Requests on one connection are answered in order: while
+/// one is in flight (either way), the parts of the next wait here.
+final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    enum State {
+        case idle
+        /// A request handed to Hummingbird; `requestEnded` once its last part went on.
+        case passing(requestEnded: Bool)
+        case fast(FastExchange)
+    }
+
+    let fastPath: FastPath
+    private var state: State = .idle
+    private var pending = CircularBuffer<HTTPRequestPart>()
+    private var draining = false
+    private var quiesceHeld = false
+    private(set) var context: ChannelHandlerContext?
+    private(set) var pool: UpstreamConnectionPool?
+
+    /// Parts held while a request is in flight; beyond this a pipelining client is cut off.
+    static let pendingLimit = 4096
+
+    init(fastPath: FastPath) {
+        self.fastPath = fastPath
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.pool = fastPath.pools.pool(for: context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if !pending.isEmpty || draining {
+            hold(part, context: context)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func hold(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        pending.append(part)
+        if pending.count > Self.pendingLimit { context.close(promise: nil) }
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch state {
+        case .idle:
+            if case .head(let head) = part, let endpoint = fastPath.endpoint(for: head) {
+                state = .fast(FastExchange(handler: self, head: head, endpoint: endpoint))
+                return
+            }
+            if case .head = part { state = .passing(requestEnded: false) }
+            context.fireChannelRead(wrapInboundOut(part))
+        case .passing(let requestEnded):
+            if requestEnded {
+                hold(part, context: context)
+                return
+            }
+            if case .end = part { state = .passing(requestEnded: true) }
+            context.fireChannelRead(wrapInboundOut(part))
+        case .fast(let exchange):
+            if exchange.requestComplete {
+                hold(part, context: context)
+            } else {
+                exchange.receive(part)
+            }
+        }
+    }
+
+    /// Hummingbird's answers pass through; the end of one frees the connection for the next request.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+        if case .end = unwrapOutboundIn(data), case .passing = state {
+            state = .idle
+            drain(context: context)
+        }
+    }
+
+    /// The fast exchange wrote its last part (or gave up).
+    func exchangeFinished(_ exchange: FastExchange, close: Bool) {
+        guard let context, case .fast(let current) = state, current === exchange else { return }
+        state = .idle
+        if close {
+            context.close(promise: nil)
+            return
+        }
+        drain(context: context)
+    }
+
+    /// Replays held parts now that nothing is in flight.
+    private func drain(context: ChannelHandlerContext) {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while let part = pending.first {
+            switch state {
+            case .idle: break
+            case .passing(let ended) where !ended: break
+            case .fast(let exchange) where !exchange.requestComplete: break
+            default:
+                return
+            }
+            pending.removeFirst()
+            handle(part, context: context)
+        }
+        if quiesceHeld, case .idle = state {
+            quiesceHeld = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .fast(let exchange) = state { exchange.clientWritabilityChanged(context.channel.isWritable) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .fast(let exchange) = state {
+            state = .idle
+            exchange.clientGone()
+        }
+        pending.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A server shutting down closes idle connections; one with a fast exchange in flight is not idle yet.
+        if event is ChannelShouldQuiesceEvent, case .fast = state {
+            quiesceHeld = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .fast(let exchange) = state {
+            state = .idle
+            exchange.clientGone()
+        }
+        context.fireErrorCaught(error)
+    }
+
+    // Writing for the exchange.
+
+    func writeHead(_ response: HTTPResponse) {
+        context?.write(wrapOutboundOut(.head(response)), promise: nil)
+    }
+
+    func writeBody(_ buffer: ByteBuffer, flush: Bool) {
+        guard let context else { return }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(.body(buffer)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.body(buffer)), promise: nil)
+        }
+    }
+
+    func writeEnd() {
+        context?.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
