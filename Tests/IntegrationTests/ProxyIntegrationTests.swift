@@ -116,25 +116,34 @@ import Testing
         #expect(after.requests == cooled.requests)
     }
 
-    /// The proxy runs its handlers on NIO's event loops by default (`PROXY_EVENT_LOOP_EXECUTOR`); the retry and
-    /// streaming paths are exercised with both executors, and `/health` says which one is in use.
-    struct Executor: Sendable, CustomStringConvertible {
-        var setting: String
-        var health: String
-        var description: String { health }
+    /// The three ways a forwarded request can travel through the proxy: the fast path (a channel handler on the event
+    /// loop, the default), the router with handlers on the event loops, and the router on Swift's thread pool. The retry,
+    /// streaming, bad-input and client-leaving tests run on each, and `/health` must say which one is in use.
+    struct ForwardingPath: Sendable, CustomStringConvertible {
+        var fastPath: Bool
+        var eventLoops: Bool
+        var description: String { fastPath ? "fast path" : eventLoops ? "router on the event loops" : "router on the thread pool" }
+        var environment: [String: String] { ["PROXY_FAST_PATH": String(fastPath), "PROXY_EVENT_LOOP_EXECUTOR": String(eventLoops)] }
     }
-    static let executors = [Executor(setting: "true", health: "event_loops"), Executor(setting: "false", health: "thread_pool")]
+    static let paths = [
+        ForwardingPath(fastPath: true, eventLoops: true), ForwardingPath(fastPath: false, eventLoops: true), ForwardingPath(fastPath: false, eventLoops: false),
+    ]
 
-    static func expectExecutor(_ proxy: ServiceProcess, _ expected: String) async throws {
+    static func health(_ proxy: ServiceProcess) async throws -> [String: String] {
         struct Health: Decodable { var details: [String: String] }
-        let details = try await TestHTTP.get("\(proxy.baseURL)/health").decode(Health.self).details
-        #expect(details["executor"] == expected, "\(details)")
+        return try await TestHTTP.get("\(proxy.baseURL)/health").decode(Health.self).details
+    }
+
+    static func expectPath(_ proxy: ServiceProcess, _ path: ForwardingPath) async throws {
+        let details = try await health(proxy)
+        #expect(details["executor"] == (path.eventLoops ? "event_loops" : "thread_pool"), "\(details)")
+        #expect(details["fast_path"] == (path.fastPath ? "on" : "off"), "\(details)")
         // On the event loops each loop has its own upstream client, its connections pinned to it; otherwise none.
         let perLoop = Int(details["upstream_clients_per_loop"] ?? "") ?? -1
-        #expect(expected == "event_loops" ? perLoop > 0 : perLoop == 0, "\(details)")
+        #expect(path.eventLoops ? perLoop > 0 : perLoop == 0, "\(details)")
     }
 
-    @Test(arguments: executors) func failingAccountsAreRetriedElsewhereBeforeTheFirstByte(executor: Executor) async throws {
+    @Test(arguments: paths) func failingAccountsAreRetriedElsewhereBeforeTheFirstByte(path: ForwardingPath) async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
         let broken = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_503_RATE": "1"])
@@ -144,9 +153,9 @@ import Testing
             Self.account("healthy", base: mock.baseURL),
             Self.account("503s", base: broken.baseURL, weight: 5),
             Self.account("down", base: "http://127.0.0.1:\(deadPort)", weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100", "PROXY_EVENT_LOOP_EXECUTOR": executor.setting])
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"].merging(path.environment) { $1 })
         defer { proxy.stop() }
-        try await Self.expectExecutor(proxy, executor.health)
+        try await Self.expectPath(proxy, path)
         var retried = 0
         for index in 0..<12 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: index % 2 == 0))
@@ -163,7 +172,7 @@ import Testing
 
     /// A non-streaming answer cut halfway through its JSON never reached the client (the proxy reads small answers
     /// whole), so it is retried on another account.
-    @Test func answersCutHalfwayAreRetriedElsewhereWhenNothingReachedTheClient() async throws {
+    @Test(arguments: paths) func answersCutHalfwayAreRetriedElsewhereWhenNothingReachedTheClient(path: ForwardingPath) async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
         let cutting = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_RESET_RATE": "1"])
@@ -171,8 +180,9 @@ import Testing
         let proxy = try await Self.startProxy([
             Self.account("healthy", base: mock.baseURL),
             Self.account("cuts", base: cutting.baseURL, weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"].merging(path.environment) { $1 })
         defer { proxy.stop() }
+        try await Self.expectPath(proxy, path)
         var retried = 0
         for _ in 0..<8 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(maxTokens: 40))
@@ -187,13 +197,13 @@ import Testing
         #expect(stats["healthy"]?.successes == 8)
     }
 
-    @Test(arguments: executors) func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes(executor: Executor) async throws {
+    @Test(arguments: paths) func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes(path: ForwardingPath) async throws {
         // A real-speed congested mock: about 40 ms per token, so 40 tokens take well over a second.
         let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: ["PROXY_EVENT_LOOP_EXECUTOR": executor.setting])
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
         defer { proxy.stop() }
-        try await Self.expectExecutor(proxy, executor.health)
+        try await Self.expectPath(proxy, path)
         var firstChunk: Duration?
         var lastChunk: Duration = .zero
         var chunks = 0
@@ -210,10 +220,12 @@ import Testing
         #expect(first < lastChunk / 2, "first \(first), last \(lastChunk)")
     }
 
-    @Test func badInputGetsOpenAIEnvelopes() async throws {
+    @Test(arguments: paths) func badInputGetsOpenAIEnvelopes(path: ForwardingPath) async throws {
         let deadPort = try FreePort.allocate()
-        let proxy = try await Self.startProxy([Self.account("down", base: "http://127.0.0.1:\(deadPort)")], environment: ["MAX_BODY_BYTES": "4096", "PROXY_MAX_RETRIES": "1"])
+        let proxy = try await Self.startProxy(
+            [Self.account("down", base: "http://127.0.0.1:\(deadPort)")], environment: ["MAX_BODY_BYTES": "4096", "PROXY_MAX_RETRIES": "1"].merging(path.environment) { $1 })
         defer { proxy.stop() }
+        try await Self.expectPath(proxy, path)
         let url = "\(proxy.baseURL)/v1/chat/completions"
         let malformed = try await TestHTTP.post(url, raw: "{\"model\": [")
         #expect(malformed.status == 400)
@@ -227,5 +239,76 @@ import Testing
         let huge = try await TestHTTP.post(url, raw: #"{"model":"gpt-4o-mini","prompt":""# + String(repeating: "y", count: 8000) + #""}"#)
         #expect(huge.status == 413)
         _ = try huge.decode(ErrorEnvelope.self)
+    }
+
+    static var pythonFolder: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python")
+    }
+
+    static func hostAndPort(_ proxy: ServiceProcess) throws -> (String, String) {
+        let url = try #require(URL(string: proxy.baseURL))
+        return (url.host ?? "127.0.0.1", String(url.port ?? 80))
+    }
+
+    /// A client that pipelines a forwarded call, a router call and another forwarded call on one connection gets
+    /// the three answers in the order it asked, each whole.
+    @Test(arguments: paths) func pipelinedRequestsOnOneConnectionAreAnsweredInOrder(path: ForwardingPath) async throws {
+        let mock = try await Self.startMock(accounts: "")
+        defer { mock.stop() }
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
+        defer { proxy.stop() }
+        try await Self.expectPath(proxy, path)
+        let (host, port) = try Self.hostAndPort(proxy)
+        let result = try Command.run("python3", [Self.pythonFolder.appendingPathComponent("raw_http.py").path, "pipeline", host, port])
+        #expect(result.status == 0, "\(result.output)")
+        let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[Any]], "\(result.output)")
+        #expect(answers.map { $0[0] as? Int } == [200, 200, 200], "\(answers)")
+        #expect(answers.map { $0[1] as? String } == ["first", "second", "third"], "\(answers)")
+        let bodies = answers.map { $0[2] as? String ?? "" }
+        #expect(bodies[0].contains("chat.completion") && bodies[2].contains("chat.completion"), "\(bodies)")
+        #expect(bodies[1].contains("\"list\"") && bodies[1].contains("gpt-4o-mini"), "\(bodies)")
+    }
+
+    /// A client that leaves in the middle of a long stream gets its slot back at once, not when the upstream would
+    /// have finished, and the proxy goes on serving.
+    @Test(arguments: paths) func clientLeavingMidStreamFreesItsSlotBeforeTheUpstreamWouldHaveFinished(path: ForwardingPath) async throws {
+        // 200 tokens at 40 ms: the whole answer would take about 8 s.
+        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+        defer { mock.stop() }
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
+        defer { proxy.stop() }
+        try await Self.expectPath(proxy, path)
+        let (host, port) = try Self.hostAndPort(proxy)
+        let started = ContinuousClock.now
+        let result = try Command.run("python3", [Self.pythonFolder.appendingPathComponent("raw_http.py").path, "abandon", host, port])
+        #expect(result.status == 0, "\(result.output)")
+        var inFlight = -1
+        while ContinuousClock.now - started < .seconds(6) {
+            inFlight = try await Self.stats(proxy)["a"]?.inFlight ?? -1
+            if inFlight == 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let freedAfter = ContinuousClock.now - started
+        #expect(inFlight == 0)
+        #expect(freedAfter < .seconds(4), "slot freed after \(freedAfter)")
+        let next = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(maxTokens: 2))
+        #expect(next.status == 200, "\(next.text)")
+    }
+
+    /// The fast path speaks plain HTTP upstream; a configuration with an https account keeps every request on the
+    /// router (AsyncHTTPClient does TLS), and `/health` says why.
+    @Test func anHttpsAccountKeepsEveryRequestOnTheRouter() async throws {
+        let mock = try await Self.startMock(accounts: "")
+        defer { mock.stop() }
+        let proxy = try await Self.startProxy([
+            Self.account("plain", base: mock.baseURL, weight: 1000),
+            Self.account("tls", base: "https://127.0.0.1:\(try FreePort.allocate())", weight: 1),
+        ])
+        defer { proxy.stop() }
+        let details = try await Self.health(proxy)
+        #expect(details["fast_path"]?.hasPrefix("off: ") == true, "\(details)")
+        let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat())
+        #expect(response.status == 200, "\(response.text)")
     }
 }

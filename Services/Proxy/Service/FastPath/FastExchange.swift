@@ -62,6 +62,8 @@ final class FastExchange: UpstreamResponseDelegate {
     private var collected = ByteBuffer()
     private var scanner = UsageScanner(streaming: false)
     private var firstChunkAt: Double?
+    /// Whether stream bytes were written to the client since the last flush.
+    private var unflushed = false
     private var status = 0
     private var waiting: Task<Void, Never>?
     private var backoff: Scheduled<Void>?
@@ -283,11 +285,20 @@ final class FastExchange: UpstreamResponseDelegate {
                 firstChunkAt = now
                 if summary.stream, let lease { forwarder.dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000) }
             }
-            handler.writeBody(buffer, flush: true)
+            // Flushed at the end of the upstream read that carried it (`upstreamReadComplete`): the SSE events of one
+            // read leave in one write, none of them later than the read's end.
+            handler.writeBody(buffer, flush: false)
+            unflushed = true
             buffer.withUnsafeReadableBytes { scanner.feed($0) }
         default:
             break
         }
+    }
+
+    func upstreamReadComplete() {
+        guard unflushed else { return }
+        unflushed = false
+        handler.flush()
     }
 
     private func appendCollected(_ buffer: inout ByteBuffer) {
@@ -339,7 +350,8 @@ final class FastExchange: UpstreamResponseDelegate {
         self.connection = nil
         guard let lease, !isDone else { return }
         if case .streaming = phase {
-            // Bytes already reached the client: nothing is retried; the client sees the answer cut off.
+            // Bytes already reached the client: nothing is retried; the client gets what came, then sees the answer cut off.
+            handler.flush()
             lease.release(error.outcome)
             self.lease = nil
             forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))

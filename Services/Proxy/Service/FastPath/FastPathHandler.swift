@@ -159,7 +159,12 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func drain(context: ChannelHandlerContext) {
         guard !draining else { return }
         draining = true
-        defer { draining = false }
+        var replayed = false
+        defer {
+            draining = false
+            // Hummingbird's side hands reads on at the end of a read burst; replayed parts form one.
+            if replayed { context.fireChannelReadComplete() }
+        }
         while let part = pending.first {
             switch state {
             case .idle: break
@@ -169,6 +174,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             pending.removeFirst()
+            replayed = true
             handle(part, context: context)
         }
         if quiesceHeld, case .idle = state {
@@ -221,6 +227,10 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             context.write(wrapOutboundOut(.body(buffer)), promise: nil)
         }
+    }
+
+    func flush() {
+        context?.flush()
     }
 
     func writeEnd() {

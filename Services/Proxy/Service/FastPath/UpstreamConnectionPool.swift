@@ -53,6 +53,8 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamHead(_ head: HTTPResponseHead)
     func upstreamBody(_ buffer: ByteBuffer)
     func upstreamEnd()
+    /// The end of one read from the upstream's socket: what it carried can go on to the client in one write.
+    func upstreamReadComplete()
     func upstreamFailed(_ error: UpstreamConnectionError)
 }
 
@@ -148,6 +150,11 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
             self.delegate = nil
             delegate?.upstreamEnd()
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
