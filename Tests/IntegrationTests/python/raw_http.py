@@ -4,6 +4,8 @@ Usage:
   raw_http.py pipeline HOST PORT   sends a chat completion, GET /v1/models and another chat completion in one write
                                    on one connection; prints one JSON list of [status, x-request-id, body] in the
                                    order the answers arrived.
+  raw_http.py expect HOST PORT    sends a chat completion's head with `Expect: 100-continue`, waits (at most 5 s) for
+                                   the interim 100 answer before sending the body; prints [interim status, final status].
   raw_http.py abandon HOST PORT    starts a streaming chat completion, reads until the first SSE event, then closes
                                    the socket; prints "left" with the seconds it took.
 Only the standard library; exits non-zero on any failure.
@@ -88,6 +90,22 @@ def pipeline(host: str, port: int) -> int:
     return 0
 
 
+def expect(host: str, port: int) -> int:
+    sock = socket.create_connection((host, port), timeout=5)
+    whole = request("POST", "/v1/chat/completions", "expecting", CHAT, extra="Expect: 100-continue\r\n")
+    head, body = whole.split(b"\r\n\r\n", 1)
+    sock.sendall(head + b"\r\n\r\n")
+    reader = Reader(sock)
+    interim = int(reader.line().split(b" ")[1])
+    while reader.line():
+        pass
+    sock.sendall(body)
+    status, _, _ = reader.response()
+    sock.close()
+    print(json.dumps([interim, status]))
+    return 0
+
+
 def abandon(host: str, port: int) -> int:
     body = CHAT.replace(b'"max_tokens":6', b'"max_tokens":200,"stream":true')
     started = time.monotonic()
@@ -104,4 +122,4 @@ def abandon(host: str, port: int) -> int:
 
 if __name__ == "__main__":
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    sys.exit(pipeline(host, port) if mode == "pipeline" else abandon(host, port))
+    sys.exit({"pipeline": pipeline, "expect": expect, "abandon": abandon}[mode](host, port))

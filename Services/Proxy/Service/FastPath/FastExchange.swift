@@ -41,6 +41,7 @@ final class FastExchange: UpstreamResponseDelegate {
     private var tooLarge = false
     private let requestID: String
     private let closeAfter: Bool
+    private let loop: any EventLoop
 
     // The call, once the request is read.
     private var summary = RequestSummary(model: "")
@@ -70,8 +71,9 @@ final class FastExchange: UpstreamResponseDelegate {
 
     static let errorBodyLimit = 1 << 16
 
-    init(handler: FastPathHandler, head: HTTPRequest, endpoint: UpstreamEndpoint) {
+    init(handler: FastPathHandler, head: HTTPRequest, endpoint: UpstreamEndpoint, loop: any EventLoop) {
         self.handler = handler
+        self.loop = loop
         self.fastPath = handler.fastPath
         self.head = head
         self.endpoint = endpoint
@@ -85,7 +87,6 @@ final class FastExchange: UpstreamResponseDelegate {
         self.closeAfter = head.headerFields[.connection]?.lowercased() == "close"
     }
 
-    private var loop: any EventLoop { handler.context!.eventLoop }
     private var isDone: Bool {
         if case .done = phase { return true }
         return false

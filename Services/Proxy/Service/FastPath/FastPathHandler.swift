@@ -114,7 +114,11 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .idle:
             if case .head(let head) = part, let endpoint = fastPath.endpoint(for: head) {
-                state = .fast(FastExchange(handler: self, head: head, endpoint: endpoint))
+                state = .fast(FastExchange(handler: self, head: head, endpoint: endpoint, loop: context.eventLoop))
+                // A client that waits for leave to send its body (curl does for bodies over 1 kB) gets it at once.
+                if head.headerFields[.expect]?.lowercased() == "100-continue" {
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+                }
                 return
             }
             if case .head = part { state = .passing(requestEnded: false) }

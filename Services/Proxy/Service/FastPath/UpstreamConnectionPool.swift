@@ -71,6 +71,8 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     private var readTimeout: TimeAmount = .seconds(120)
     private var answered = false
+    /// False while the client's socket is full and reading is paused.
+    private var reading = true
     /// Whether the connection may serve another exchange after this one.
     private(set) var reusable = true
     /// Whether it has served an exchange before the current one (a closed keep-alive connection is then no
@@ -110,7 +112,8 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Pauses or resumes reading the answer (the client's socket is full, or has room again).
     func setReading(_ reading: Bool) {
-        guard let channel = context?.channel else { return }
+        guard let channel = context?.channel, reading != self.reading else { return }
+        self.reading = reading
         try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: reading)
         if reading { channel.read() }
     }
@@ -126,6 +129,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Back to the pool after the answer's end (or closed, when it cannot serve again).
     func release() {
         reused = true
+        setReading(true)
         if reusable, isActive, let pool {
             pool.checkIn(self)
         } else {
@@ -223,16 +227,20 @@ final class UpstreamConnectionPool {
         }
         let address = targets[target]
         let connection = UpstreamConnection(target: target, pool: self)
+        // The channel is made on this loop, so the handler never leaves it.
+        let handler = UnsafeTransfer(connection)
         ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(connection)
+                    try channel.pipeline.syncOperations.addHandler(handler.wrappedValue)
                 }
             }
             .connect(host: address.host, port: address.port)
+            .hop(to: loop)
+            .assumeIsolated()
             .whenComplete { result in
                 switch result {
                 case .success: completion(.success(connection))
@@ -242,6 +250,10 @@ final class UpstreamConnectionPool {
     }
 
     func checkIn(_ connection: UpstreamConnection) {
+        if idle[connection.target].count >= maxIdlePerTarget {
+            // Connections the upstream closed while idle are only dropped here and when popped.
+            idle[connection.target].removeAll { !$0.isActive }
+        }
         if idle[connection.target].count < maxIdlePerTarget {
             idle[connection.target].append(connection)
         } else {

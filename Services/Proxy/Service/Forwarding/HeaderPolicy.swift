@@ -10,7 +10,7 @@ enum HeaderPolicy {
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
         "proxy-authorization", "proxy-authenticate", "host", "content-length",
     ]
-    static let clientOnly: Set<String> = ["authorization", "api-key", "x-api-key", "accept-encoding", "cookie"]
+    static let clientOnly: Set<String> = ["authorization", "api-key", "x-api-key", "accept-encoding", "cookie", "expect"]
 
     /// The client's headers as they go upstream, without the account's auth (added per attempt).
     static func upstreamHeaders(from fields: HTTPFields) -> HTTPHeaders {
