@@ -130,8 +130,17 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     func release() {
         reused = true
         setReading(true)
-        if reusable, isActive, let pool {
-            pool.checkIn(self)
+        if reusable, isActive, let pool, pool.checkIn(self) {
+            // Closed after a while unused, as AsyncHTTPClient's pool does, so an idle proxy holds no descriptors.
+            let idleTimeout = pool.idleTimeout
+            guard let context else { return }
+            timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: idleTimeout) { [weak self] in
+                guard let self else { return }
+                self.timer = nil
+                self.reusable = false
+                self.pool?.remove(self)
+                self.context?.close(promise: nil)
+            }
         } else {
             context?.close(promise: nil)
         }
@@ -204,10 +213,13 @@ final class UpstreamConnectionPool {
     let targets: [UpstreamTarget]
     let connectTimeout: TimeAmount
     let maxIdlePerTarget: Int
+    /// How long a connection may sit unused before it is closed.
+    let idleTimeout: TimeAmount
     private var idle: [[UpstreamConnection]]
 
-    init(loop: any EventLoop, targets: [UpstreamTarget], connectTimeout: TimeAmount, maxIdlePerTarget: Int) {
+    init(loop: any EventLoop, targets: [UpstreamTarget], connectTimeout: TimeAmount, maxIdlePerTarget: Int, idleTimeout: TimeAmount = .seconds(60)) {
         self.loop = loop
+        self.idleTimeout = idleTimeout
         self.targets = targets
         self.connectTimeout = connectTimeout
         self.maxIdlePerTarget = maxIdlePerTarget
@@ -249,16 +261,20 @@ final class UpstreamConnectionPool {
             }
     }
 
-    func checkIn(_ connection: UpstreamConnection) {
+    /// Keeps an answered connection for the next call; false when the pool is full (the caller closes it).
+    func checkIn(_ connection: UpstreamConnection) -> Bool {
         if idle[connection.target].count >= maxIdlePerTarget {
-            // Connections the upstream closed while idle are only dropped here and when popped.
+            // Connections the upstream closed while idle are dropped here, when popped, and at their idle timeout.
             idle[connection.target].removeAll { !$0.isActive }
         }
-        if idle[connection.target].count < maxIdlePerTarget {
-            idle[connection.target].append(connection)
-        } else {
-            connection.abandon()
-        }
+        guard idle[connection.target].count < maxIdlePerTarget else { return false }
+        idle[connection.target].append(connection)
+        return true
+    }
+
+    /// Forgets an idle connection (its idle timeout passed).
+    func remove(_ connection: UpstreamConnection) {
+        idle[connection.target].removeAll { $0 === connection }
     }
 }
 
