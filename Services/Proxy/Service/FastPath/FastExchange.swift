@@ -216,9 +216,10 @@ final class FastExchange: UpstreamResponseDelegate {
                     return
                 }
                 self.connection = connection
+                let body = upstreamBody(account: account)
                 connection.send(
-                    head: requestHead(account: account, target: pool.targets[target]),
-                    body: upstreamBody(account: account),
+                    head: requestHead(account: account, target: pool.targets[target], length: body.readableBytes),
+                    body: body,
                     delegate: self,
                     headDeadline: .uptimeNanoseconds(UInt64(max(0, explicitDeadline ? deadline : callStarted + forwarder.options.readTimeout) * 1e9)),
                     readTimeout: .nanoseconds(Int64(forwarder.options.readTimeout * 1e9))
@@ -233,9 +234,11 @@ final class FastExchange: UpstreamResponseDelegate {
         }
     }
 
-    private func requestHead(account: Int, target: UpstreamTarget) -> HTTPRequestHead {
+    private func requestHead(account: Int, target: UpstreamTarget, length: Int) -> HTTPRequestHead {
         var headers = upstreamHeaders
         headers.add(name: "Host", value: target.authority)
+        // A length, not chunked framing: some upstreams and their load balancers refuse chunked request bodies.
+        headers.add(name: "Content-Length", value: String(length))
         if let authorization = forwarder.authorizations[account] { headers.add(name: "Authorization", value: authorization) }
         return HTTPRequestHead(version: .http1_1, method: .POST, uri: target.pathPrefix + endpoint.path, headers: headers)
     }
