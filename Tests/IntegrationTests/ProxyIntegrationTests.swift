@@ -207,13 +207,16 @@ import Testing
         var firstChunk: Duration?
         var lastChunk: Duration = .zero
         var chunks = 0
-        let result = try await TestHTTP.stream("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 40)) { data, elapsed in
+        let result = try await TestHTTP.stream(
+            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 40), headers: ["X-Request-ID": "stream-\(path.fastPath)"]
+        ) { data, elapsed in
             if firstChunk == nil && !data.isEmpty { firstChunk = elapsed }
             lastChunk = elapsed
             chunks += 1
         }
         #expect(result.status == 200)
         #expect(result.headers.first(name: "content-type")?.contains("text/event-stream") == true)
+        #expect(result.headers.first(name: "x-request-id") == "stream-\(path.fastPath)")
         let first = try #require(firstChunk)
         #expect(chunks > 5)
         // The first token left the proxy while the upstream was still generating the rest.

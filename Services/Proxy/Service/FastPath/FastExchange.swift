@@ -272,6 +272,7 @@ final class FastExchange: UpstreamResponseDelegate {
         scanner = UsageScanner(streaming: summary.stream)
         var fields = clientFields(head)
         if !summary.stream, let length = head.headers.first(name: "content-length") { fields[.contentLength] = length }
+        fields[FastExchange.requestIDField] = requestID
         handler.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
     }
 
