@@ -312,6 +312,34 @@ import Testing
         #expect(next.status == 200, "\(next.text)")
     }
 
+    /// An upstream that goes silent inside a stream for longer than `PROXY_READ_TIMEOUT_MS` ends the call there: the
+    /// client keeps what came and sees the stream cut, the account is charged a timeout, and its slot is free again.
+    @Test(arguments: paths) func silenceInsideAStreamPastTheReadTimeoutEndsTheCall(path: ForwardingPath) async throws {
+        // The first token after 50 ms, then one every 700 ms: 8 tokens would take about 5 s.
+        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "700", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+        defer { mock.stop() }
+        let proxy = try await Self.startProxy(
+            [Self.account("a", base: mock.baseURL)], environment: ["PROXY_READ_TIMEOUT_MS": "300"].merging(path.environment) { $1 })
+        defer { proxy.stop() }
+        try await Self.expectPath(proxy, path)
+        var chunks = 0
+        var last: Duration = .zero
+        do {
+            _ = try await TestHTTP.stream("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 8)) { data, elapsed in
+                if !data.isEmpty { chunks += 1 }
+                last = elapsed
+            }
+        } catch {
+            // The cut shows as an error of the client's HTTP library: the chunked body never ended.
+        }
+        #expect(chunks >= 1, "the bytes before the silence reach the client")
+        #expect(last < .seconds(3), "cut at \(last)")
+        let stats = try #require(try await Self.stats(proxy)["a"])
+        #expect(stats.errors >= 1, "\(stats)")
+        #expect(stats.inFlight == 0, "\(stats)")
+        #expect(stats.successes == 0, "\(stats)")
+    }
+
     /// The fast path speaks plain HTTP upstream; a configuration with an https account keeps every request on the
     /// router (AsyncHTTPClient does TLS), and `/health` says why.
     @Test func anHttpsAccountKeepsEveryRequestOnTheRouter() async throws {

@@ -69,6 +69,10 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var delegate: (any UpstreamResponseDelegate)?
     private var timer: Scheduled<Void>?
+    /// When the current exchange times out; a chunk only moves this, the timer re-arms itself when it fires early.
+    private var deadline = NIODeadline.distantFuture
+    /// When the pending timer fires.
+    private var timerFiresAt = NIODeadline.distantFuture
     private var readTimeout: TimeAmount = .seconds(120)
     private var answered = false
     /// False while the client's socket is full and reading is paused.
@@ -104,7 +108,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.delegate = delegate
         self.answered = false
         self.readTimeout = readTimeout
-        arm(deadline: headDeadline)
+        extend(to: headDeadline)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -132,15 +136,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         setReading(true)
         if reusable, isActive, let pool, pool.checkIn(self) {
             // Closed after a while unused, as AsyncHTTPClient's pool does, so an idle proxy holds no descriptors.
-            let idleTimeout = pool.idleTimeout
-            guard let context else { return }
-            timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: idleTimeout) { [weak self] in
-                guard let self else { return }
-                self.timer = nil
-                self.reusable = false
-                self.pool?.remove(self)
-                self.context?.close(promise: nil)
-            }
+            extend(to: .now() + pool.idleTimeout)
         } else {
             context?.close(promise: nil)
         }
@@ -152,13 +148,14 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             answered = true
             if !head.isKeepAlive { reusable = false }
-            arm(deadline: .now() + readTimeout)
+            extend(to: .now() + readTimeout)
             delegate?.upstreamHead(head)
         case .body(let buffer):
-            arm(deadline: .now() + readTimeout)
+            extend(to: .now() + readTimeout)
             delegate?.upstreamBody(buffer)
         case .end:
-            cancelTimer()
+            // The timer stays: `release` gives it the idle deadline, and the next exchange its own.
+            deadline = .distantFuture
             let delegate = self.delegate
             self.delegate = nil
             delegate?.upstreamEnd()
@@ -185,16 +182,33 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    private func arm(deadline: NIODeadline) {
-        cancelTimer()
+    /// Moves the deadline. Cheap per chunk: the timer is only replaced when the deadline comes earlier than it fires.
+    private func extend(to deadline: NIODeadline) {
+        self.deadline = deadline
+        if timer != nil && timerFiresAt <= deadline { return }
+        timer?.cancel()
+        schedule(at: deadline)
+    }
+
+    private func schedule(at when: NIODeadline) {
         guard let context else { return }
-        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [weak self] in
+        timerFiresAt = when
+        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: when) { [weak self] in
             guard let self else { return }
             self.timer = nil
+            if self.deadline == .distantFuture { return }
+            if NIODeadline.now() < self.deadline {
+                self.schedule(at: self.deadline)
+                return
+            }
             self.reusable = false
             if let delegate = self.delegate {
+                // No head before the head deadline, or silence past the read timeout.
                 self.delegate = nil
                 delegate.upstreamFailed(.timedOut)
+            } else {
+                // Unused for the idle timeout.
+                self.pool?.remove(self)
             }
             self.context?.close(promise: nil)
         }
@@ -203,6 +217,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func cancelTimer() {
         timer?.cancel()
         timer = nil
+        deadline = .distantFuture
     }
 }
 
