@@ -199,7 +199,7 @@ import Testing
 
     @Test(arguments: paths) func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes(path: ForwardingPath) async throws {
         // A real-speed congested mock: about 40 ms per token, so 40 tokens take well over a second.
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+        let mock = try await Self.startPacedMock(tpotMs: 40)
         defer { mock.stop() }
         let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
         defer { proxy.stop() }
@@ -244,13 +244,17 @@ import Testing
         _ = try huge.decode(ErrorEnvelope.self)
     }
 
-    static var pythonFolder: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python")
+    /// Runs `raw_http.py MODE` against the proxy; its exit status and the last line it printed.
+    static func rawHTTP(_ mode: String, _ proxy: ServiceProcess) throws -> (status: Int32, lastLine: String, output: String) {
+        let url = try #require(URL(string: proxy.baseURL))
+        let script = ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("raw_http.py").path
+        let result = try Command.run("python3", [script, mode, url.host ?? "127.0.0.1", String(url.port ?? 80)])
+        return (result.status, result.output.split(separator: "\n").last.map(String.init) ?? "", result.output)
     }
 
-    static func hostAndPort(_ proxy: ServiceProcess) throws -> (String, String) {
-        let url = try #require(URL(string: proxy.baseURL))
-        return (url.host ?? "127.0.0.1", String(url.port ?? 80))
+    /// The simulated upstream at real speed: the first token after 50 ms, then one every `tpotMs`.
+    static func startPacedMock(tpotMs: Int) async throws -> ServiceProcess {
+        try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": String(tpotMs), "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
     }
 
     /// A client that pipelines a forwarded call, a router call and another forwarded call on one connection gets
@@ -261,11 +265,9 @@ import Testing
         let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
         defer { proxy.stop() }
         try await Self.expectPath(proxy, path)
-        let (host, port) = try Self.hostAndPort(proxy)
-        let result = try Command.run("python3", [Self.pythonFolder.appendingPathComponent("raw_http.py").path, "pipeline", host, port])
+        let result = try Self.rawHTTP("pipeline", proxy)
         #expect(result.status == 0, "\(result.output)")
-        let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
-        let answers = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[Any]], "\(result.output)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(result.lastLine.utf8)) as? [[Any]], "\(result.output)")
         #expect(answers.map { $0[0] as? Int } == [200, 200, 200], "\(answers)")
         #expect(answers.map { $0[1] as? String } == ["first", "second", "third"], "\(answers)")
         let bodies = answers.map { $0[2] as? String ?? "" }
@@ -280,24 +282,22 @@ import Testing
         defer { mock.stop() }
         let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)])
         defer { proxy.stop() }
-        let (host, port) = try Self.hostAndPort(proxy)
-        let result = try Command.run("python3", [Self.pythonFolder.appendingPathComponent("raw_http.py").path, "expect", host, port])
+        let result = try Self.rawHTTP("expect", proxy)
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.split(separator: "\n").last.map(String.init) == "[100, 200]", "\(result.output)")
+        #expect(result.lastLine == "[100, 200]", "\(result.output)")
     }
 
     /// A client that leaves in the middle of a long stream gets its slot back at once, not when the upstream would
     /// have finished, and the proxy goes on serving.
     @Test(arguments: paths) func clientLeavingMidStreamFreesItsSlotBeforeTheUpstreamWouldHaveFinished(path: ForwardingPath) async throws {
         // 200 tokens at 40 ms: the whole answer would take about 8 s.
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "40", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+        let mock = try await Self.startPacedMock(tpotMs: 40)
         defer { mock.stop() }
         let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
         defer { proxy.stop() }
         try await Self.expectPath(proxy, path)
-        let (host, port) = try Self.hostAndPort(proxy)
         let started = ContinuousClock.now
-        let result = try Command.run("python3", [Self.pythonFolder.appendingPathComponent("raw_http.py").path, "abandon", host, port])
+        let result = try Self.rawHTTP("abandon", proxy)
         #expect(result.status == 0, "\(result.output)")
         var inFlight = -1
         while ContinuousClock.now - started < .seconds(6) {
@@ -316,7 +316,7 @@ import Testing
     /// client keeps what came and sees the stream cut, the account is charged a timeout, and its slot is free again.
     @Test(arguments: paths) func silenceInsideAStreamPastTheReadTimeoutEndsTheCall(path: ForwardingPath) async throws {
         // The first token after 50 ms, then one every 700 ms: 8 tokens would take about 5 s.
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": "700", "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+        let mock = try await Self.startPacedMock(tpotMs: 700)
         defer { mock.stop() }
         let proxy = try await Self.startProxy(
             [Self.account("a", base: mock.baseURL)], environment: ["PROXY_READ_TIMEOUT_MS": "300"].merging(path.environment) { $1 })

@@ -32,10 +32,39 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: responseHeaders, body: .init(byteBuffer: body))
+    }
+
+    /// The answer's headers: the extra ones and the JSON content type.
+    public var responseHeaders: HTTPFields {
         var fields = headers
         fields[.contentType] = "application/json"
+        return fields
+    }
+
+    /// The envelope as the answer's body.
+    public var body: ByteBuffer {
         let data = (try? JSONEncoder().encode(envelope)) ?? Data("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\"}}".utf8)
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return ByteBuffer(bytes: data)
+    }
+
+    /// The answer to an error that needs no request to describe it: API errors as they are, convertible ones
+    /// converted, decoding and setting errors as 400s, cancellation as 499, anything else a 500.
+    public init(describing error: any Error) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let error as any APIErrorConvertible:
+            self = error.apiError
+        case let error as DecodingError:
+            self = JSONBody.apiError(for: error)
+        case let error as SettingError:
+            self = .invalidRequest(error.message, param: error.key)
+        case is CancellationError:
+            self = APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.", type: .server, code: "cancelled")
+        default:
+            self = .internalError()
+        }
     }
 
     public static func invalidRequest(_ message: String, param: String? = nil, code: String? = "invalid_value") -> APIError {

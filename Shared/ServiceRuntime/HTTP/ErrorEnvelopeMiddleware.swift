@@ -24,8 +24,8 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
                 context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             }
             var response = try apiError.response(from: request, context: context)
-            if !context.requestID.isEmpty, let name = HTTPField.Name(MaitreHeader.requestID) {
-                response.headers[name] = context.requestID
+            if !context.requestID.isEmpty {
+                response.headers[RequestID.field] = context.requestID
             }
             return response
         }
@@ -33,22 +33,12 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
 
     func map(_ error: any Error, request: Request, context: Context) -> APIError {
         switch error {
-        case let error as APIError:
-            return error
-        case let error as any APIErrorConvertible:
-            return error.apiError
-        case let error as DecodingError:
-            return JSONBody.apiError(for: error)
-        case let error as SettingError:
-            return .invalidRequest(error.message, param: error.key)
         case let error as HTTPError:
             return map(error, request: request)
         case is NIOTooManyBytesError:
             return .payloadTooLarge(limit: context.maxBodyBytes)
-        case is CancellationError:
-            return APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.", type: .server, code: "cancelled")
         default:
-            return .internalError()
+            return APIError(describing: error)
         }
     }
 
@@ -94,22 +84,17 @@ public struct RequestIDMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let name = HTTPField.Name(MaitreHeader.requestID)!
-        if let given = request.headers[name], Self.isAcceptable(given) {
-            context.requestID = given
-        } else {
-            context.requestID = RequestID.make()
-        }
+        context.requestID = RequestID.resolve(request.headers[RequestID.field])
         context.maxBodyBytes = maxBodyBytes
         context.maxJSONDepth = maxJSONDepth
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
         var response = try await next(request, context)
-        response.headers[name] = context.requestID
+        response.headers[RequestID.field] = context.requestID
         return response
     }
 
     /// Printable ASCII, at most 128 characters: anything else is replaced, never logged.
-    public static func isAcceptable(_ value: String) -> Bool {
+    static func isAcceptable(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= 128 && value.utf8.allSatisfy { $0 > 32 && $0 < 127 }
     }
 }
@@ -118,6 +103,15 @@ public struct RequestIDMiddleware: RouterMiddleware {
 /// sort later, so a store keyed by them appends to its index instead of touching a random page per insert; 48
 /// random bits keep them unguessable within a millisecond.
 public enum RequestID {
+    /// `X-Request-ID`.
+    public static let field = HTTPField.Name(MaitreHeader.requestID)!
+
+    /// The caller's id when it is acceptable (`RequestIDMiddleware.isAcceptable`), else a new one.
+    public static func resolve(_ given: String?) -> String {
+        if let given, RequestIDMiddleware.isAcceptable(given) { return given }
+        return make()
+    }
+
     public static func make(prefix: String = "req_") -> String {
         var generator = SystemRandomNumberGenerator()
         let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF

@@ -13,11 +13,16 @@ public struct ClientAuthMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !keys.isEmpty else { return try await next(request, context) }
-        guard let presented = Self.presentedKey(request.headers), keys.contains(where: { ConstantTime.equals($0, presented) }) else {
+        try authorize(request.headers)
+        return try await next(request, context)
+    }
+
+    /// Throws the 401 unless no keys are configured or `headers` present one of them.
+    public func authorize(_ headers: HTTPFields) throws {
+        guard !keys.isEmpty else { return }
+        guard let presented = Self.presentedKey(headers), keys.contains(where: { ConstantTime.equals($0, presented) }) else {
             throw APIError.unauthorized("Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
         }
-        return try await next(request, context)
     }
 
     static let apiKeyField = HTTPField.Name("api-key")!

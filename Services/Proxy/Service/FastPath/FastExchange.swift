@@ -36,7 +36,6 @@ final class FastExchange: UpstreamResponseDelegate {
     private let started = ContinuousClock.now
     private let arrived: Double
     private var phase = Phase.request
-    private(set) var requestComplete = false
     private var body = ByteBuffer()
     private var tooLarge = false
     private let requestID: String
@@ -49,7 +48,6 @@ final class FastExchange: UpstreamResponseDelegate {
     private var explicitDeadline = false
     private var tokens = 0
     private var promptEstimate = 0
-    private var needsExactCount = false
     private var upstreamHeaders = HTTPHeaders()
     private var excluded: Set<Int> = []
     private var attempts = 0
@@ -78,18 +76,19 @@ final class FastExchange: UpstreamResponseDelegate {
         self.head = head
         self.endpoint = endpoint
         self.arrived = MonotonicClock().now()
-        let idName = HTTPField.Name(MaitreHeader.requestID)!
-        if let given = head.headerFields[idName], RequestIDMiddleware.isAcceptable(given) {
-            self.requestID = given
-        } else {
-            self.requestID = RequestID.make()
-        }
+        self.requestID = RequestID.resolve(head.headerFields[RequestID.field])
         self.closeAfter = head.headerFields[.connection]?.lowercased() == "close"
     }
 
     private var isDone: Bool {
         if case .done = phase { return true }
         return false
+    }
+
+    /// Whether the client's request has been read to its end.
+    var requestComplete: Bool {
+        if case .request = phase { return false }
+        return true
     }
 
     // MARK: The client's request
@@ -111,7 +110,6 @@ final class FastExchange: UpstreamResponseDelegate {
                 body.writeBuffer(&buffer)
             }
         case .end:
-            requestComplete = true
             start()
         }
     }
@@ -129,25 +127,12 @@ final class FastExchange: UpstreamResponseDelegate {
 
     /// Auth, limits and the body's summary; throws what the client should hear.
     private func prepare() throws {
-        if !fastPath.clientKeys.isEmpty {
-            guard let presented = ClientAuthMiddleware.presentedKey(head.headerFields),
-                fastPath.clientKeys.contains(where: { ConstantTime.equals($0, presented) })
-            else {
-                throw APIError.unauthorized("Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
-            }
-        }
+        try fastPath.auth.authorize(head.headerFields)
         if tooLarge { throw APIError.payloadTooLarge(limit: fastPath.maxBodyBytes) }
-        summary = try JSONBody.decode(RequestSummary.self, from: body, maxDepth: fastPath.maxJSONDepth, fastPath: RequestSummary.read)
-        let dispatcher = forwarder.dispatcher
-        guard dispatcher.serves(summary.model) else {
-            throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
-        }
+        summary = try forwarder.summarize(body, maxJSONDepth: fastPath.maxJSONDepth)
         (deadline, explicitDeadline) = Forwarder.deadline(head.headerFields, arrived: arrived, defaultBudget: forwarder.options.defaultDeadline)
-        let expectedOutput =
-            endpoint == .embeddings
-            ? 0 : (head.headerFields[Forwarder.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? forwarder.options.defaultOutputTokens)
-        needsExactCount = forwarder.hasTokenLimit.contains(true)
-        promptEstimate = needsExactCount ? forwarder.tokenCounter.count(summary.promptText) + summary.inputTokenArrays : body.readableBytes / 4
+        let expectedOutput: Int
+        (promptEstimate, expectedOutput) = forwarder.reservation(summary, headers: head.headerFields, endpoint: endpoint, bodyBytes: body.readableBytes)
         tokens = promptEstimate + expectedOutput
         upstreamHeaders = HeaderPolicy.upstreamHeaders(from: head.headerFields)
     }
@@ -261,9 +246,7 @@ final class FastExchange: UpstreamResponseDelegate {
             phase = .upstreamError(status: status, head: head)
             return
         }
-        if !summary.stream, forwarder.options.wholeAnswerMaxBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }),
-            length <= forwarder.options.wholeAnswerMaxBytes
-        {
+        if forwarder.readsWhole(summary, headers: head.headers) {
             collected = ByteBuffer()
             phase = .whole(head: head)
             return
@@ -272,7 +255,7 @@ final class FastExchange: UpstreamResponseDelegate {
         scanner = UsageScanner(streaming: summary.stream)
         var fields = clientFields(head)
         if !summary.stream, let length = head.headers.first(name: "content-length") { fields[.contentLength] = length }
-        fields[FastExchange.requestIDField] = requestID
+        fields[RequestID.field] = requestID
         handler.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
     }
 
@@ -321,8 +304,7 @@ final class FastExchange: UpstreamResponseDelegate {
         guard let lease, !isDone else { return }
         switch phase {
         case .upstreamError(let status, let head):
-            let retryAfter = RetryAfter.seconds(retryAfterMs: head.headers.first(name: "retry-after-ms"), retryAfter: head.headers.first(name: "retry-after"))
-            let outcome: CallOutcome = status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)
+            let outcome = Forwarder.errorOutcome(status: status, headers: head.headers)
             lease.release(outcome)
             self.lease = nil
             if retryLater(after: outcome, account: lease.lease.account) { return }
@@ -359,7 +341,7 @@ final class FastExchange: UpstreamResponseDelegate {
             handler.flush()
             lease.release(error.outcome)
             self.lease = nil
-            forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))
+            recordLatency(account: lease.lease.account)
             phase = .done
             recordMetrics(status: status)
             handler.exchangeFinished(self, close: true)
@@ -376,9 +358,7 @@ final class FastExchange: UpstreamResponseDelegate {
             send(lease.lease, freshConnection: true)
             return
         }
-        if case .whole = phase {
-            forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))
-        }
+        if case .whole = phase { recordLatency(account: lease.lease.account) }
         transportFailed(error)
     }
 
@@ -422,7 +402,7 @@ final class FastExchange: UpstreamResponseDelegate {
             tenant: head.headerFields[Forwarder.tenantField],
             taskType: head.headerFields[Forwarder.taskTypeField],
             requestID: requestID,
-            promptEstimate: needsExactCount ? promptEstimate : nil
+            promptEstimate: forwarder.needsExactCount ? promptEstimate : nil
         )
     }
 
@@ -436,7 +416,7 @@ final class FastExchange: UpstreamResponseDelegate {
     private func respond(status: Int, fields: HTTPFields, body: ByteBuffer) {
         var fields = fields
         fields[.contentLength] = String(body.readableBytes)
-        fields[FastExchange.requestIDField] = requestID
+        fields[RequestID.field] = requestID
         handler.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
         if body.readableBytes > 0 { handler.writeBody(body, flush: false) }
         handler.writeEnd()
@@ -445,19 +425,9 @@ final class FastExchange: UpstreamResponseDelegate {
 
     /// Answers with `error` in OpenAI's envelope.
     private func fail(_ error: any Error) {
-        let apiError: APIError
-        switch error {
-        case let error as APIError: apiError = error
-        case let error as any APIErrorConvertible: apiError = error.apiError
-        case is CancellationError:
-            apiError = APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.", type: .server, code: "cancelled")
-        default: apiError = .internalError()
-        }
-        var fields = apiError.headers
-        fields[.contentType] = "application/json"
-        let data = (try? JSONEncoder().encode(apiError.envelope)) ?? Data("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\"}}".utf8)
+        let apiError = APIError(describing: error)
         phase = .calling
-        respond(status: Int(apiError.status.code), fields: fields, body: ByteBuffer(bytes: data))
+        respond(status: Int(apiError.status.code), fields: apiError.responseHeaders, body: apiError.body)
     }
 
     private func complete(status: Int) {
@@ -467,13 +437,10 @@ final class FastExchange: UpstreamResponseDelegate {
     }
 
     private func recordMetrics(status: Int) {
-        let route = "/v1" + endpoint.path
-        let (counter, timer) = fastPath.instruments.get(route: route, method: "POST", status: status, factory: fastPath.metricsFactory)
+        let (counter, timer) = fastPath.instruments.get(route: endpoint.route, method: "POST", status: status, factory: fastPath.metricsFactory)
         counter.increment()
         timer.recordElapsed(since: started)
     }
-
-    static let requestIDField = HTTPField.Name(MaitreHeader.requestID)!
 
     // MARK: Flow control and the client leaving
 
@@ -496,7 +463,12 @@ final class FastExchange: UpstreamResponseDelegate {
         if let lease {
             self.lease = nil
             lease.release(.cancelled)
-            forwarder.metrics.accounts[lease.lease.account].latency.record(.seconds(forwarder.clock.now() - callStarted))
+            recordLatency(account: lease.lease.account)
         }
+    }
+
+    /// The account's call latency, for a call that ended without `Forwarder.finish`.
+    private func recordLatency(account: Int) {
+        forwarder.metrics.accounts[account].latency.record(.seconds(forwarder.clock.now() - callStarted))
     }
 }

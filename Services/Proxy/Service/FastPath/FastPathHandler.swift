@@ -13,7 +13,7 @@ import ServiceRuntime
 final class FastPath: Sendable {
     let forwarder: Forwarder
     let pools: UpstreamPools
-    let clientKeys: [[UInt8]]
+    let auth: ClientAuthMiddleware
     let maxBodyBytes: Int
     let maxJSONDepth: Int
     let instruments = RequestInstruments()
@@ -21,7 +21,6 @@ final class FastPath: Sendable {
     /// Per account, the index of its target in `pools.targets`.
     let targetOfAccount: [Int]
 
-    static let routes: [(path: String, endpoint: UpstreamEndpoint)] = UpstreamEndpoint.allCases.map { ("/v1" + $0.path, $0) }
 
     /// Nil when some account is not plain http (those go through AsyncHTTPClient, and so does everything).
     init?(forwarder: Forwarder, clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerTarget: Int, metricsFactory: any MetricsFactory) {
@@ -38,7 +37,7 @@ final class FastPath: Sendable {
         }
         self.forwarder = forwarder
         self.pools = UpstreamPools(targets: targets, connectTimeout: .milliseconds(Int64(connectTimeoutMs)), maxIdlePerTarget: maxIdlePerTarget)
-        self.clientKeys = clientKeys.map { Array($0.utf8) }
+        self.auth = ClientAuthMiddleware(keys: clientKeys)
         self.maxBodyBytes = server.maxBodyBytes
         self.maxJSONDepth = server.maxJSONDepth
         self.targetOfAccount = targetOfAccount
@@ -49,7 +48,7 @@ final class FastPath: Sendable {
     func endpoint(for head: HTTPRequest) -> UpstreamEndpoint? {
         guard head.method == .post, var path = head.path else { return nil }
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
-        return Self.routes.first(where: { $0.path == path })?.endpoint
+        return UpstreamEndpoint.allCases.first(where: { $0.route == path })
     }
 
     func makeHandler() -> FastPathHandler { FastPathHandler(fastPath: self) }

@@ -21,6 +21,15 @@ public enum UpstreamEndpoint: Int, Sendable, CaseIterable {
         case .embeddings: return "/embeddings"
         }
     }
+
+    /// The proxy's own route for it (the metrics' `route` label).
+    public var route: String {
+        switch self {
+        case .chatCompletions: return "/v1/chat/completions"
+        case .completions: return "/v1/completions"
+        case .embeddings: return "/v1/embeddings"
+        }
+    }
 }
 
 /// Failures of the upstream call itself, after retries.
@@ -63,8 +72,8 @@ public final class Forwarder: Sendable {
     let urls: [[String]]
     /// Per account, the `Authorization` value, if it has a key.
     let authorizations: [String?]
-    /// Per account, whether it has a token limit (only then is the prompt counted before sending).
-    let hasTokenLimit: [Bool]
+    /// Whether some account has a token limit (only then is the prompt counted before sending).
+    let needsExactCount: Bool
 
     init(dispatcher: AccountDispatcher, clients: UpstreamClients, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options) {
         self.dispatcher = dispatcher
@@ -75,7 +84,7 @@ public final class Forwarder: Sendable {
         self.options = options
         self.urls = dispatcher.deployments.map { deployment in UpstreamEndpoint.allCases.map { deployment.apiBase + $0.path } }
         self.authorizations = dispatcher.deployments.map { $0.apiKey.map { "Bearer \($0)" } }
-        self.hasTokenLimit = dispatcher.deployments.map { $0.tpm != nil }
+        self.needsExactCount = dispatcher.deployments.contains { $0.tpm != nil }
     }
 
     /// Added to the output tokens when a whole call's latency is turned into time per token.
@@ -86,17 +95,43 @@ public final class Forwarder: Sendable {
     static let tenantField = HTTPField.Name(MaitreHeader.tenant)!
     static let taskTypeField = HTTPField.Name(MaitreHeader.taskType)!
 
-    public func forward(_ request: Request, context: ServiceRequestContext, endpoint: UpstreamEndpoint) async throws -> Response {
-        let arrived = clock.now()
-        let body = try await request.collectBody(context: context)
-        let summary = try JSONBody.decode(RequestSummary.self, from: body, maxDepth: context.maxJSONDepth, fastPath: RequestSummary.read)
+    /// The body's summary (400 when it does not parse, 404 for a model no account serves).
+    func summarize(_ body: ByteBuffer, maxJSONDepth: Int) throws -> RequestSummary {
+        let summary = try JSONBody.decode(RequestSummary.self, from: body, maxDepth: maxJSONDepth, fastPath: RequestSummary.read)
         guard dispatcher.serves(summary.model) else {
             throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
         }
+        return summary
+    }
+
+    /// The tokens a call reserves: the prompt (counted with cl100k when some account has a token limit, else
+    /// estimated from the body's size) and the expected output (`X-Predicted-Output-Tokens`, else `max_tokens`,
+    /// else the default; none for embeddings).
+    func reservation(_ summary: RequestSummary, headers: HTTPFields, endpoint: UpstreamEndpoint, bodyBytes: Int) -> (promptEstimate: Int, expectedOutput: Int) {
+        let expectedOutput = endpoint == .embeddings ? 0 : (headers[Self.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? options.defaultOutputTokens)
+        let promptEstimate = needsExactCount ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays : bodyBytes / 4
+        return (promptEstimate, expectedOutput)
+    }
+
+    /// What a 429 or 5xx answer says about the account, with its `Retry-After`.
+    static func errorOutcome(status: Int, headers: HTTPHeaders) -> CallOutcome {
+        let retryAfter = RetryAfter.seconds(retryAfterMs: headers.first(name: "retry-after-ms"), retryAfter: headers.first(name: "retry-after"))
+        return status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)
+    }
+
+    /// Whether a successful answer is read whole before the client gets any of it: not a stream, and a
+    /// `Content-Length` within `wholeAnswerMaxBytes`.
+    func readsWhole(_ summary: RequestSummary, headers: HTTPHeaders) -> Bool {
+        guard !summary.stream, options.wholeAnswerMaxBytes > 0, let length = headers.first(name: "content-length").flatMap({ Int($0) }) else { return false }
+        return length <= options.wholeAnswerMaxBytes
+    }
+
+    public func forward(_ request: Request, context: ServiceRequestContext, endpoint: UpstreamEndpoint) async throws -> Response {
+        let arrived = clock.now()
+        let body = try await request.collectBody(context: context)
+        let summary = try summarize(body, maxJSONDepth: context.maxJSONDepth)
         let (deadline, explicitDeadline) = Self.deadline(request.headers, arrived: arrived, defaultBudget: options.defaultDeadline)
-        let expectedOutput = endpoint == .embeddings ? 0 : (request.headers[Self.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? options.defaultOutputTokens)
-        let needsExactCount = hasTokenLimit.contains(true)
-        let promptEstimate = needsExactCount ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays : body.readableBytes / 4
+        let (promptEstimate, expectedOutput) = reservation(summary, headers: request.headers, endpoint: endpoint, bodyBytes: body.readableBytes)
         let upstreamHeaders = HeaderPolicy.upstreamHeaders(from: request.headers)
 
         var excluded: Set<Int> = []
@@ -129,8 +164,7 @@ public final class Forwarder: Sendable {
             }
             let status = Int(response.status.code)
             if status == 429 || status >= 500 {
-                let retryAfter = RetryAfter.seconds(retryAfterMs: response.headers.first(name: "retry-after-ms"), retryAfter: response.headers.first(name: "retry-after"))
-                let outcome: CallOutcome = status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)
+                let outcome = Self.errorOutcome(status: status, headers: response.headers)
                 let errorBody = (try? await response.body.collect(upTo: 1 << 16)) ?? ByteBuffer()
                 dispatcher.release(lease, outcome: outcome)
                 if try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account) {
@@ -150,9 +184,7 @@ public final class Forwarder: Sendable {
             // A small non-streaming answer is read whole before the client gets any of it: one write instead of
             // the response writer's hand-off per chunk, and an upstream that fails halfway through is retried
             // like one that fails before answering (nothing has reached the client yet).
-            if !summary.stream, options.wholeAnswerMaxBytes > 0, let length = response.headers.first(name: "content-length").flatMap({ Int($0) }),
-                length <= options.wholeAnswerMaxBytes
-            {
+            if readsWhole(summary, headers: response.headers), let length = response.headers.first(name: "content-length").flatMap({ Int($0) }) {
                 let answer: ByteBuffer
                 do {
                     answer = try await response.body.collect(upTo: length)
