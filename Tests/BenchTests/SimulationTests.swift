@@ -123,7 +123,7 @@ struct SimulationTests {
     @Test func predictionErrorHasTheStatedSpread() {
         var generator = SeededGenerator(seed: 42)
         let model = PredictionErrorModel(error: 0.6)
-        let logs = (0..<20_000).map { _ in log(Double(model.predict(trueTokens: 1000, generator: &generator).p50) / 1000) }
+        let logs = (0..<20_000).map { _ in log(Double(model.predict(trueTokens: 1000, shortMaxTokens: 256, generator: &generator).p50) / 1000) }
         #expect(abs(Statistics.mean(logs)) < 0.02)
         #expect(abs(Statistics.standardDeviation(logs) - log(1.6)) < 0.02)
     }

@@ -139,14 +139,15 @@ SCHEMAS = {
     # Shared/Contracts/Predictor
     "SizeBucket": enum("Coarse output size.", ["short", "medium", "long"]),
     "FallbackLevel": enum("Which evidence a prediction rests on.", [
-        "tenant_neighbors", "global_neighbors", "model_prior", "global_prior", "local_prior", "oracle"]),
+        "tenant_neighbors", "global_neighbors", "trained_prior", "model_prior", "global_prior", "local_prior", "oracle"]),
     "PredictRequest": obj("A prompt (text or messages) to predict the output length and cost of.", {
         "prompt": STRING, "messages": array(ref("ChatMessage")), "max_tokens": INTEGER, "model": STRING,
         "task_type": STRING, "tenant_id": STRING,
     }, ["model"]),
     "PredictResponse": obj("Predicted output length, cost and confidence.", {
         "size_bucket": ref("SizeBucket"), "expected_output_tokens_p50": INTEGER,
-        "expected_output_tokens_p90": INTEGER, "prompt_tokens": INTEGER, "predicted_cost_p50": NUMBER,
+        "expected_output_tokens_p90": INTEGER, "expected_output_tokens_p10": INTEGER,
+        "expected_output_tokens_p99": INTEGER, "p_short": NUMBER, "prompt_tokens": INTEGER, "predicted_cost_p50": NUMBER,
         "risk_score": NUMBER, "confidence_score": NUMBER, "fallback_level": ref("FallbackLevel"),
         "neighbors_used": INTEGER, "model_version": STRING,
     }, ["size_bucket", "expected_output_tokens_p50", "expected_output_tokens_p90", "prompt_tokens",

@@ -23,6 +23,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
     @Option(help: "Multiplicative prediction error of the 'predicted' rung (log-normal σ = ln(1 + error)).")
     var predictedError = 0.5
     @Option(help: "Prediction errors of the noise sweep, comma-separated.") var noiseLevels = "0,0.2,0.4,0.6,0.8"
+    @Option(help: "Extra rungs of the information sweep: the true size × log-normal noise of these σ (comma-separated, e.g. 0.5,1), each with its calibrated p_short.")
+    var replayNoise = ""
     @Option(help: "ShareGPT conversations in the seed history (medians for the lower rungs); disjoint from the pool.")
     var historyCount = 1000
     @Option(help: "ShareGPT conversations workloads are drawn from.") var poolCount = 4000
@@ -58,9 +60,19 @@ struct SimulateBenchmark: AsyncParsableCommand {
             },
             predictedError: predictedError,
             noiseLevels: noiseLevels.split(separator: ",").compactMap { Double($0) })
+        config.replayNoise = try replayNoise.split(separator: ",").map { text in
+            guard let sigma = Double(text.trimmingCharacters(in: .whitespaces)), sigma >= 0 else {
+                throw ValidationError("--replay-noise takes σ values ≥ 0, got '\(text)'")
+            }
+            return sigma
+        }
         config.replaySource = replay.map { URL(fileURLWithPath: $0).lastPathComponent }
         for setting in policySettings {
             let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2, parts[0] == "ordering_policy" {
+                config.orderingPolicy = parts[1]
+                continue
+            }
             guard parts.count == 2, let value = Double(parts[1]) else {
                 throw ValidationError("--set takes key=number, got '\(setting)'")
             }
@@ -102,7 +114,7 @@ struct SimulateBenchmark: AsyncParsableCommand {
                 let replayed = try decoder.decode(ReplayEvaluator.ReplayedPrediction.self, from: Data(line.utf8))
                 return LengthSample(
                     promptTokens: replayed.promptTokens, outputTokens: replayed.outputTokens, replayedP50: replayed.p50,
-                    replayedP90: replayed.p90)
+                    replayedP90: replayed.p90, replayedPShort: replayed.pShort)
             } catch {
                 throw ValidationError("\(path) line \(index + 1): not a replayed prediction (\(error))")
             }

@@ -4,7 +4,7 @@ import ServiceRuntime
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
-case "evaluate", "seed":
+case "evaluate", "seed", "export", "train-prior":
     await PredictorCommand.run(arguments: arguments)
 default:
     let serveArguments = arguments.first == "serve" ? Array(arguments.dropFirst()) : arguments

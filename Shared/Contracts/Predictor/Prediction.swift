@@ -11,6 +11,8 @@ public enum FallbackLevel: String, Codable, Sendable, CaseIterable {
     case tenantNeighbors = "tenant_neighbors"
     /// Nearest neighbours from the global history.
     case globalNeighbors = "global_neighbors"
+    /// The prior trained offline on public conversations (shipped with the predictor), before any history.
+    case trainedPrior = "trained_prior"
     /// Quantiles of the model's (and task type's) history.
     case modelPrior = "model_prior"
     /// No usable history at all.
@@ -59,6 +61,12 @@ public struct PredictResponse: Codable, Sendable, Equatable {
     public var sizeBucket: SizeBucket
     public var expectedOutputTokensP50: Int
     public var expectedOutputTokensP90: Int
+    /// The 10th and 99th percentiles of the output length (absent from predictors that do not give them).
+    public var expectedOutputTokensP10: Int?
+    public var expectedOutputTokensP99: Int?
+    /// Probability that the reply is at most the interactive threshold (`SHORT_THRESHOLD_TOKENS`, 256), calibrated
+    /// on held-out data; nil when the predictor has no calibrated estimate.
+    public var pShort: Double?
     public var promptTokens: Int
     public var predictedCostP50: Double
     public var riskScore: Double
@@ -77,11 +85,17 @@ public struct PredictResponse: Codable, Sendable, Equatable {
         confidenceScore: Double,
         fallbackLevel: FallbackLevel,
         neighborsUsed: Int,
-        modelVersion: String
+        modelVersion: String,
+        expectedOutputTokensP10: Int? = nil,
+        expectedOutputTokensP99: Int? = nil,
+        pShort: Double? = nil
     ) {
         self.sizeBucket = sizeBucket
         self.expectedOutputTokensP50 = expectedOutputTokensP50
         self.expectedOutputTokensP90 = expectedOutputTokensP90
+        self.expectedOutputTokensP10 = expectedOutputTokensP10
+        self.expectedOutputTokensP99 = expectedOutputTokensP99
+        self.pShort = pShort
         self.promptTokens = promptTokens
         self.predictedCostP50 = predictedCostP50
         self.riskScore = riskScore
@@ -95,6 +109,9 @@ public struct PredictResponse: Codable, Sendable, Equatable {
         case sizeBucket = "size_bucket"
         case expectedOutputTokensP50 = "expected_output_tokens_p50"
         case expectedOutputTokensP90 = "expected_output_tokens_p90"
+        case expectedOutputTokensP10 = "expected_output_tokens_p10"
+        case expectedOutputTokensP99 = "expected_output_tokens_p99"
+        case pShort = "p_short"
         case promptTokens = "prompt_tokens"
         case predictedCostP50 = "predicted_cost_p50"
         case riskScore = "risk_score"

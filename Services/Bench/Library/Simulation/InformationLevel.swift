@@ -28,11 +28,15 @@ public struct PredictionErrorModel: Sendable, Equatable, Codable {
 
     public var sigma: Double { log(1 + max(error, 0)) }
 
-    public func predict(trueTokens: Int, generator: inout SeededGenerator) -> (p50: Int, p90: Int) {
+    /// A prediction of a reply of `trueTokens`, with the calibrated probability that the reply is at most
+    /// `shortMaxTokens` given that prediction (the truth is the prediction × exp(−σZ)).
+    public func predict(trueTokens: Int, shortMaxTokens: Int, generator: inout SeededGenerator) -> (p50: Int, p90: Int, pShort: Double) {
         let z = generator.normal()
         let p50 = max(1, Int((Double(trueTokens) * exp(sigma * z)).rounded()))
         let p90 = max(p50, Int((Double(p50) * exp(1.2816 * sigma)).rounded()))
-        return (p50, p90)
+        let margin = log(Double(shortMaxTokens) + 0.5) - log(Double(p50))
+        let pShort = sigma > 0 ? 0.5 * erfc(-margin / sigma / 2.0.squareRoot()) : (margin > 0 ? 1 : 0)
+        return (p50, p90, pShort)
     }
 }
 
@@ -43,6 +47,8 @@ public struct JobFactory: Sendable {
     /// Medians of the seed history: overall and per client class (what "no information" and "class label" know).
     public var medianOutputTokens: Int
     public var classMedianOutputTokens: [ClientClass: Int]
+    /// Largest reply that counts as short (the `p_short` threshold).
+    public var shortMaxTokens = 256
 
     public init(
         level: InformationLevel, errorModel: PredictionErrorModel, medianOutputTokens: Int,
@@ -66,29 +72,33 @@ public struct JobFactory: Sendable {
         self.init(
             level: level, errorModel: errorModel, medianOutputTokens: median(history.map(\.outputTokens)),
             classMedianOutputTokens: [.interactive: median(short), .heavy: median(long)])
+        shortMaxTokens = rule.shortMaxOutputTokens
     }
 
     public func job(_ request: WorkloadRequest, generator: inout SeededGenerator) -> Job {
         // An unlabelled client tells no class at any rung; the class-label rung then knows only the overall median.
         let known = level != .none && request.labelled
         let requestClass: RequestClass? = known ? (request.clientClass == .interactive ? .interactive : .heavy) : nil
-        let prediction: (p50: Int, p90: Int)
+        let prediction: (p50: Int, p90: Int, pShort: Double?)
         switch level {
-        case .none: prediction = (medianOutputTokens, medianOutputTokens)
+        case .none: prediction = (medianOutputTokens, medianOutputTokens, nil)
         case .classLabel:
             let median = known ? classMedianOutputTokens[request.clientClass] ?? medianOutputTokens : medianOutputTokens
-            prediction = (median, median)
-        case .predicted: prediction = errorModel.predict(trueTokens: request.outputTokens, generator: &generator)
+            prediction = (median, median, nil)
+        case .predicted:
+            let drawn = errorModel.predict(trueTokens: request.outputTokens, shortMaxTokens: shortMaxTokens, generator: &generator)
+            prediction = (drawn.p50, drawn.p90, drawn.pShort)
         case .replayed:
             let p50 = request.replayedP50 ?? medianOutputTokens
-            prediction = (p50, max(p50, request.replayedP90 ?? p50))
-        case .oracle: prediction = (request.outputTokens, request.outputTokens)
+            prediction = (p50, max(p50, request.replayedP90 ?? p50), request.replayedPShort)
+        case .oracle:
+            prediction = (request.outputTokens, request.outputTokens, request.outputTokens <= shortMaxTokens ? 1 : 0)
         }
         return Job(
             id: String(request.index), tenantId: "default", requestedClass: requestClass,
             submittedAtMs: request.arrivalMs, deadlineAtMs: request.deadlineMs,
             predictedOutputTokensP50: prediction.p50, predictedOutputTokensP90: prediction.p90,
-            promptTokens: request.promptTokens, maxTokens: level == .none ? Int.max : request.maxTokens)
+            predictedShortProbability: prediction.pShort, promptTokens: request.promptTokens, maxTokens: level == .none ? Int.max : request.maxTokens)
     }
 }
 

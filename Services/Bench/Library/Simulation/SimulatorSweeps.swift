@@ -11,15 +11,20 @@ public struct SimulatorConfig: Sendable, Codable {
     public var regimes: [Regime]
     public var predictedError: Double
     public var noiseLevels: [Double]
+    /// σ of the information sweep's extra "noise σ" rungs (true size × exp(σZ)).
+    public var replayNoise: [Double] = []
     public var tickMs = 100.0
     /// Policy knobs set on the command line (`--set key=value`), by their configuration names; empty: the defaults.
     public var policyOverrides: [String: Double] = [:]
+    /// `ordering_policy` set on the command line (nil: the default).
+    public var orderingPolicy: String?
     /// The `evaluate --dump` file the pool came from (nil: the ShareGPT shuffle, no replayed rung).
     public var replaySource: String?
 
     /// The scheduler policy every scheduled variant starts from: the defaults with `policyOverrides` applied.
     public func basePolicy() throws -> SchedulerPolicy {
-        try SchedulerPolicy().applying(SchedulerConfigDocument(extra: policyOverrides.mapValues { .number($0) }))
+        try SchedulerPolicy().applying(
+            SchedulerConfigDocument(orderingPolicy: orderingPolicy, extra: policyOverrides.mapValues { .number($0) }))
     }
 
     enum CodingKeys: String, CodingKey {
@@ -28,8 +33,10 @@ public struct SimulatorConfig: Sendable, Codable {
         case requests, seeds, regimes
         case predictedError = "predicted_error"
         case noiseLevels = "noise_levels"
+        case replayNoise = "replay_noise"
         case tickMs = "tick_ms"
         case policyOverrides = "policy_overrides"
+        case orderingPolicy = "ordering_policy"
         case replaySource = "replay_source"
     }
 }
@@ -110,9 +117,12 @@ public struct SimulatorSweeps: Sendable {
 
     public mutating func informationSweep() -> [SweepCell] {
         let replayed = !pool.isEmpty && pool.allSatisfy { $0.replayedP50 != nil }
+        let noisy = config.replayNoise.map { sigma in
+            SchedulerVariant(name: "noise σ=\(sigma)", policy: base, level: .predicted, error: exp(sigma) - 1)
+        }
         return sweep(
             InformationLevel.allCases.filter { $0 != .replayed || replayed }
-                .map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) })
+                .map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) } + noisy)
     }
 
     public mutating func noiseSweep() -> [SweepCell] {

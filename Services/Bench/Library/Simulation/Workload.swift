@@ -17,11 +17,13 @@ public struct WorkloadRequest: Sendable, Equatable, Codable {
     /// `maitre-predictor evaluate --dump` (the `replayed` information rung).
     public var replayedP50: Int? = nil
     public var replayedP90: Int? = nil
+    public var replayedPShort: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case index
         case replayedP50 = "replayed_p50"
         case replayedP90 = "replayed_p90"
+        case replayedPShort = "replayed_p_short"
         case arrivalMs = "arrival_ms"
         case promptTokens = "prompt_tokens"
         case outputTokens = "output_tokens"
@@ -47,12 +49,17 @@ public struct LengthSample: Sendable, Equatable, Codable {
     /// What the real predictor said about this conversation before seeing it (strict replay), when known.
     public var replayedP50: Int?
     public var replayedP90: Int?
+    public var replayedPShort: Double?
 
-    public init(promptTokens: Int, outputTokens: Int, replayedP50: Int? = nil, replayedP90: Int? = nil) {
+    public init(
+        promptTokens: Int, outputTokens: Int, replayedP50: Int? = nil, replayedP90: Int? = nil,
+        replayedPShort: Double? = nil
+    ) {
         self.promptTokens = promptTokens
         self.outputTokens = outputTokens
         self.replayedP50 = replayedP50
         self.replayedP90 = replayedP90
+        self.replayedPShort = replayedPShort
     }
 
     enum CodingKeys: String, CodingKey {
@@ -60,6 +67,7 @@ public struct LengthSample: Sendable, Equatable, Codable {
         case outputTokens = "output_tokens"
         case replayedP50 = "replayed_p50"
         case replayedP90 = "replayed_p90"
+        case replayedPShort = "replayed_p_short"
     }
 }
 
@@ -125,7 +133,8 @@ public struct DeadlineRule: Sendable, Equatable, Codable {
             index: index, arrivalMs: arrivalMs, promptTokens: sample.promptTokens,
             outputTokens: min(sample.outputTokens, maxTokens), clientClass: clientClass, maxTokens: maxTokens,
             deadlineMs: arrivalMs + budgetMs(clientClass: sent, promptTokens: sample.promptTokens, model: model),
-            labelled: labelled, replayedP50: sample.replayedP50, replayedP90: sample.replayedP90)
+            labelled: labelled, replayedP50: sample.replayedP50, replayedP90: sample.replayedP90,
+            replayedPShort: sample.replayedPShort)
     }
 }
 

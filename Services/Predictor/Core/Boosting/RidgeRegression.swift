@@ -2,7 +2,7 @@ import CBLAS
 
 /// Linear least squares with an L2 penalty, solved by Cholesky on the normal equations (one BLAS `dgemm` for
 /// XᵀX). Used to map a prompt's embedding straight to its log output length, a feature of the boosted trees.
-public struct RidgeRegression: Sendable, Equatable {
+public struct RidgeRegression: Sendable, Equatable, Codable {
     public private(set) var weights: [Double]
     public private(set) var intercept: Double
 

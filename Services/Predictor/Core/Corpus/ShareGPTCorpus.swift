@@ -3,17 +3,40 @@ import Foundation
 /// One ShareGPT exchange: the first human turn and the reply to it, with their token counts.
 public struct ShareGPTSample: Sendable, Equatable {
     public var id: String
+    /// Position among the complete records of the file (see `ShareGPTRecords`).
+    public var record: Int
     public var prompt: String
     public var reply: String
     public var promptTokens: Int
     public var outputTokens: Int
 
-    public init(id: String, prompt: String, reply: String, promptTokens: Int, outputTokens: Int) {
+    public init(id: String, record: Int = 0, prompt: String, reply: String, promptTokens: Int, outputTokens: Int) {
         self.id = id
+        self.record = record
         self.prompt = prompt
         self.reply = reply
         self.promptTokens = promptTokens
         self.outputTokens = outputTokens
+    }
+}
+
+/// Which ShareGPT records may be used for what. A record's index is its position among the complete records the
+/// cut-off file yields (17,671 in the PyPI copy). Anything shipped (the prior, thresholds) is trained on
+/// `training`; measurements default to `evaluation`; records from `reservedStart` on are never used by default.
+public enum ShareGPTRecords {
+    public static let training = 0..<10_000
+    public static let evaluation = 10_000..<13_671
+    public static let reservedStart = 13_671
+
+    /// Parses `A:B` (records A to B−1; either side may be empty: `:B`, `A:`).
+    public static func parse(_ text: String) -> Range<Int>? {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard parts.count == 2 else { return nil }
+        guard let lower = parts[0].isEmpty ? 0 : Int(parts[0]), lower >= 0 else { return nil }
+        guard let upper = parts[1].isEmpty ? Int.max : Int(parts[1]), upper > lower else { return nil }
+        return lower..<upper
     }
 }
 
@@ -23,19 +46,24 @@ public enum ShareGPTCorpus {
     /// A first exchange before token counting.
     public struct Exchange: Sendable, Equatable {
         public var id: String
+        /// Position among the complete records of the file.
+        public var record: Int
         public var prompt: String
         public var reply: String
 
-        public init(id: String, prompt: String, reply: String) {
+        public init(id: String, record: Int = 0, prompt: String, reply: String) {
             self.id = id
+            self.record = record
             self.prompt = prompt
             self.reply = reply
         }
     }
 
-    /// The first human turn and its reply of every complete record, in file order.
+    /// The first human turn and its reply of every complete record that has one, in file order, each with its
+    /// record index (records without a first exchange still count).
     public static func exchanges(from data: Data) -> [Exchange] {
         var result: [Exchange] = []
+        var record = 0
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             let bytes = raw.bindMemory(to: UInt8.self)
             var index = 0
@@ -47,8 +75,11 @@ public enum ShareGPTCorpus {
                     index += 1
                 }
                 guard index < bytes.count, let end = matchingBrace(bytes, from: index) else { return }
-                let record = Data(bytes[index...end])
-                if let exchange = firstExchange(record) { result.append(exchange) }
+                if var exchange = firstExchange(Data(bytes[index...end])) {
+                    exchange.record = record
+                    result.append(exchange)
+                }
+                record += 1
                 index = end + 1
             }
         }
@@ -95,11 +126,20 @@ public enum ShareGPTCorpus {
     }
 
     /// vLLM's benchmark sample: shuffle with `seed`, count tokens, keep exchanges whose prompt and reply have at
-    /// least 4 tokens, prompt at most 1,024 and both at most 2,048, until `count` are found.
+    /// least 4 tokens, prompt at most 1,024 and both at most 2,048, until `count` are found. `records` keeps only
+    /// those records; `unseenBy` drops every exchange whose prompt text occurs in those records (ShareGPT repeats
+    /// some prompts), so that a measurement never scores a prompt that was trained on.
     public static func sample(
-        _ exchanges: [Exchange], count: Int, seed: UInt64, tokenCount: (String) -> Int
+        _ exchanges: [Exchange], count: Int, seed: UInt64, records: Range<Int>? = nil, unseenBy: Range<Int>? = nil,
+        tokenCount: (String) -> Int
     ) -> [ShareGPTSample] {
-        var order = Array(exchanges.indices)
+        var seen = Set<String>()
+        if let unseenBy {
+            for exchange in exchanges where unseenBy.contains(exchange.record) { seen.insert(exchange.prompt) }
+        }
+        var order = exchanges.indices.filter { index in
+            (records?.contains(exchanges[index].record) ?? true) && !seen.contains(exchanges[index].prompt)
+        }
         var random = SplitMix64(seed: seed)
         order.shuffle(using: &random)
         var result: [ShareGPTSample] = []
@@ -111,7 +151,7 @@ public enum ShareGPTCorpus {
             guard outputTokens >= 4, promptTokens + outputTokens <= 2048 else { continue }
             result.append(
                 ShareGPTSample(
-                    id: exchange.id, prompt: exchange.prompt, reply: exchange.reply, promptTokens: promptTokens,
+                    id: exchange.id, record: exchange.record, prompt: exchange.prompt, reply: exchange.reply, promptTokens: promptTokens,
                     outputTokens: outputTokens
                 ))
         }

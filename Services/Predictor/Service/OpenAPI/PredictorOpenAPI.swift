@@ -579,6 +579,7 @@ public enum PredictorOpenAPI {
         "enum": [
           "tenant_neighbors",
           "global_neighbors",
+          "trained_prior",
           "model_prior",
           "global_prior",
           "local_prior",
@@ -902,6 +903,15 @@ public enum PredictorOpenAPI {
           },
           "expected_output_tokens_p90": {
             "type": "integer"
+          },
+          "expected_output_tokens_p10": {
+            "type": "integer"
+          },
+          "expected_output_tokens_p99": {
+            "type": "integer"
+          },
+          "p_short": {
+            "type": "number"
           },
           "prompt_tokens": {
             "type": "integer"

@@ -80,6 +80,9 @@ public struct SchedulerEngine: Sendable {
     /// that heavy-labelled work confidently predicted short joins the interactive class (`promoteHeavyMaxP90Tokens`).
     public func classify(_ job: Job) -> RequestClass {
         guard let requested = job.requestedClass else {
+            if let shortProbability = job.predictedShortProbability {
+                return shortProbability >= policy.interactiveMinShortProbability ? .interactive : .heavy
+            }
             return job.boundedP50 <= policy.interactiveMaxPredictedTokens ? .interactive : .heavy
         }
         if requested == .heavy, policy.promoteHeavyMaxP90Tokens > 0, job.boundedP90 <= policy.promoteHeavyMaxP90Tokens {
@@ -398,6 +401,7 @@ public struct SchedulerEngine: Sendable {
             predictedDurationMs: model.predictedDurationMs(outputTokens: job.boundedP50),
             predictedOutputTokensP50: job.boundedP50,
             predictedOutputTokensP90: job.boundedP90,
+            shortProbability: job.predictedShortProbability,
             msPerOutputToken: model.msPerOutputToken,
             ttftMs: model.ttftMs
         )
@@ -435,9 +439,11 @@ public struct SchedulerEngine: Sendable {
 
     private mutating func enqueue(_ slot: Int) {
         let record = slots[slot]!
-        let key = orderings[record.requestClass.index].rank(record.item) - priorityShift(record)
+        let ordering = orderings[record.requestClass.index]
+        let key = ordering.rank(record.item) - priorityShift(record)
         let entry = RankEntry(key: key, sequence: record.sequence, slot: slot, generation: record.generation)
-        queues[record.requestClass.index].push(entry, tenant: record.job.tenantId)
+        queues[record.requestClass.index].push(
+            entry, tenant: record.job.tenantId, urgentFromMs: ordering.urgentFromMs(record.item).map { $0 - priorityShift(record) })
     }
 
     private mutating func parkDeferred(_ slot: Int) {

@@ -14,6 +14,9 @@ public struct Job: Sendable, Equatable {
     public var deadlineAtMs: Double?
     public var predictedOutputTokensP50: Int
     public var predictedOutputTokensP90: Int
+    /// The predictor's calibrated probability that the reply is short (at most `interactiveMaxPredictedTokens`);
+    /// nil when it gave none, and the p50 decides instead.
+    public var predictedShortProbability: Double?
     public var promptTokens: Int
     public var maxTokens: Int
 
@@ -26,6 +29,7 @@ public struct Job: Sendable, Equatable {
         deadlineAtMs: Double? = nil,
         predictedOutputTokensP50: Int,
         predictedOutputTokensP90: Int? = nil,
+        predictedShortProbability: Double? = nil,
         promptTokens: Int = 0,
         maxTokens: Int = Int.max
     ) {
@@ -37,6 +41,7 @@ public struct Job: Sendable, Equatable {
         self.deadlineAtMs = deadlineAtMs
         self.predictedOutputTokensP50 = predictedOutputTokensP50
         self.predictedOutputTokensP90 = predictedOutputTokensP90 ?? predictedOutputTokensP50
+        self.predictedShortProbability = predictedShortProbability.map { min(max($0, 0), 1) }
         self.promptTokens = promptTokens
         self.maxTokens = maxTokens
     }

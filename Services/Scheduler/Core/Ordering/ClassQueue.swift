@@ -10,10 +10,16 @@ struct ClassQueue: Sendable {
 
     func count(of tenant: String) -> Int { tenants[tenant]?.count ?? 0 }
 
-    mutating func push(_ entry: RankEntry, tenant: String) {
+    /// Queues `entry`; `urgentFromMs` is when it becomes urgent, for policies that age by slack.
+    mutating func push(_ entry: RankEntry, tenant: String, urgentFromMs: Double? = nil) {
         if tenants[tenant] == nil { tenants[tenant] = TenantQueue() }
         if tenants[tenant]!.count == 0 { ring.append(tenant) }
         tenants[tenant]!.feasible.push(entry)
+        if let urgentFromMs {
+            var copy = entry
+            copy.key = urgentFromMs
+            tenants[tenant]!.urgent.push(copy)
+        }
         tenants[tenant]!.count += 1
         count += 1
     }

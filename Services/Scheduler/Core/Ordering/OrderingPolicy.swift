@@ -9,6 +9,8 @@ public struct OrderingItem: Sendable, Equatable {
     public var predictedDurationMs: Double
     public var predictedOutputTokensP50: Int
     public var predictedOutputTokensP90: Int
+    /// Probability of a short reply, when the predictor gave one.
+    public var shortProbability: Double?
     /// Time per output token and time to first token the duration was computed with.
     public var msPerOutputToken: Double
     public var ttftMs: Double
@@ -19,6 +21,7 @@ public struct OrderingItem: Sendable, Equatable {
         predictedDurationMs: Double,
         predictedOutputTokensP50: Int,
         predictedOutputTokensP90: Int,
+        shortProbability: Double? = nil,
         msPerOutputToken: Double,
         ttftMs: Double
     ) {
@@ -27,12 +30,21 @@ public struct OrderingItem: Sendable, Equatable {
         self.predictedDurationMs = predictedDurationMs
         self.predictedOutputTokensP50 = predictedOutputTokensP50
         self.predictedOutputTokensP90 = predictedOutputTokensP90
+        self.shortProbability = shortProbability
         self.msPerOutputToken = msPerOutputToken
         self.ttftMs = ttftMs
     }
 
     /// The latest dispatch time that still meets the deadline at p50.
     public var latestStartMs: Double { deadlineAtMs - predictedDurationMs }
+
+    /// Expected time the request holds the provider per completion, over its predicted length distribution (the
+    /// Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more than its p50.
+    public var expectedWorkMs: Double {
+        ttftMs
+            + GittinsOrdering.expectedTokensPerCompletion(p50: predictedOutputTokensP50, p90: predictedOutputTokensP90)
+            * msPerOutputToken
+    }
 }
 
 /// Layer 2: the order of requests inside one class and tenant. A rank is fixed when the request is queued (so a
@@ -46,11 +58,15 @@ public protocol OrderingPolicy: Sendable {
     var separatesInfeasible: Bool { get }
     /// Rank among requests that can no longer meet their deadline; smaller is served first.
     func infeasibleRank(_ item: OrderingItem) -> Double
+    /// For policies that age by slack: the time from which a request is urgent and goes before any rank; nil for
+    /// the others.
+    func urgentFromMs(_ item: OrderingItem) -> Double?
 }
 
 extension OrderingPolicy {
     public var separatesInfeasible: Bool { false }
     public func infeasibleRank(_ item: OrderingItem) -> Double { rank(item) }
+    public func urgentFromMs(_ item: OrderingItem) -> Double? { nil }
 }
 
 /// Builds the ordering policy a configuration names, for one class (feasible-set scoring weighs size per class).
@@ -61,6 +77,8 @@ public func makeOrderingPolicy(_ policy: SchedulerPolicy, for requestClass: Requ
     case .edf: return EDFOrdering()
     case .shortestFirst: return ShortestFirstOrdering()
     case .gittins: return GittinsOrdering()
+    case .shortestExpectedWork:
+        return ShortestExpectedWorkOrdering(weight: policy.expectedWorkWeight, urgentShare: policy.urgentSlackShare)
     case .fifo: return FIFOOrdering()
     }
 }
@@ -82,6 +100,37 @@ public struct FeasibleSetOrdering: OrderingPolicy {
     }
 
     /// Lateness if started now is `now - latestStart`; the least late has the largest latest start.
+    public func infeasibleRank(_ item: OrderingItem) -> Double {
+        -item.latestStartMs
+    }
+}
+
+/// Shortest expected work first until a request's slack runs out, then deadline (the default). Rank = latest start +
+/// weight × expected work (over the predicted distribution, so an uncertain prediction costs more than its p50;
+/// with equal predictions it is least laxity, so a client's deadlines still order its work). From
+/// `urgentShare` of its deadline budget before its latest start a request is urgent: urgent requests go first, by
+/// latest start, so long work is served while it can still make its deadline and nothing starves. A short request
+/// predicted long is still among the shorter requests of its class and never waits behind every long one. Past its
+/// latest start a request joins the infeasible side, least late first.
+public struct ShortestExpectedWorkOrdering: OrderingPolicy {
+    public var weight: Double
+    public var urgentShare: Double
+    public var name: OrderingPolicyName { .shortestExpectedWork }
+    public var separatesInfeasible: Bool { true }
+
+    public init(weight: Double, urgentShare: Double) {
+        self.weight = weight
+        self.urgentShare = urgentShare
+    }
+
+    public func rank(_ item: OrderingItem) -> Double {
+        item.latestStartMs + weight * item.expectedWorkMs
+    }
+
+    public func urgentFromMs(_ item: OrderingItem) -> Double? {
+        item.latestStartMs - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
+    }
+
     public func infeasibleRank(_ item: OrderingItem) -> Double {
         -item.latestStartMs
     }

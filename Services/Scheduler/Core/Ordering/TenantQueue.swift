@@ -3,6 +3,9 @@
 struct TenantQueue: Sendable {
     var feasible = RankHeap()
     var infeasible = RankHeap()
+    /// For policies that age by slack, every request again, keyed by the time it becomes urgent. A request served
+    /// from one heap leaves a stale copy in the other, dropped when it surfaces (the engine changes its generation).
+    var urgent = RankHeap()
     /// Live requests in this queue (heaps may also hold stale entries of requests that left).
     var count = 0
     /// DRR credit of this tenant, in predicted tokens.
@@ -18,6 +21,11 @@ struct TenantQueue: Sendable {
         isFeasible: (RankEntry, Double) -> Bool,
         infeasibleKey: (RankEntry) -> Double
     ) -> RankEntry? {
+        while let top = urgent.top, top.key <= now {
+            // An urgent request that can no longer make it is left to the feasible heap, which moves it aside.
+            if isLive(top) && isFeasible(top, now) { return top }
+            urgent.pop()
+        }
         while let top = feasible.top {
             if !isLive(top) {
                 feasible.pop()
@@ -41,7 +49,9 @@ struct TenantQueue: Sendable {
 
     /// Removes the entry `head` returned.
     mutating func removeHead(_ entry: RankEntry) {
-        if feasible.top == entry {
+        if urgent.top == entry {
+            urgent.pop()
+        } else if feasible.top == entry {
             feasible.pop()
         } else if infeasible.top == entry {
             infeasible.pop()

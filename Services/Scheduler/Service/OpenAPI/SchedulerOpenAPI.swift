@@ -915,6 +915,7 @@ public enum SchedulerOpenAPI {
         "enum": [
           "tenant_neighbors",
           "global_neighbors",
+          "trained_prior",
           "model_prior",
           "global_prior",
           "local_prior",
@@ -1061,6 +1062,15 @@ public enum SchedulerOpenAPI {
           },
           "expected_output_tokens_p90": {
             "type": "integer"
+          },
+          "expected_output_tokens_p10": {
+            "type": "integer"
+          },
+          "expected_output_tokens_p99": {
+            "type": "integer"
+          },
+          "p_short": {
+            "type": "number"
           },
           "prompt_tokens": {
             "type": "integer"

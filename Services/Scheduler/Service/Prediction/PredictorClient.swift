@@ -149,6 +149,9 @@ enum LocalPrior {
         var prediction = predict(request)
         prediction.expectedOutputTokensP50 = tokens
         prediction.expectedOutputTokensP90 = tokens
+        prediction.expectedOutputTokensP10 = tokens
+        prediction.expectedOutputTokensP99 = tokens
+        prediction.pShort = tokens <= 256 ? 1 : 0
         prediction.sizeBucket = tokens <= 256 ? .short : (tokens <= 1024 ? .medium : .long)
         prediction.predictedCostP50 = Double(prediction.promptTokens + tokens)
         prediction.riskScore = 0

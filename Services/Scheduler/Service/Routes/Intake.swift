@@ -57,6 +57,7 @@ struct Intake: Sendable {
             deadlineAtMs: ask.deadlineMs.map { submittedMs + $0 },
             predictedOutputTokensP50: prediction.expectedOutputTokensP50,
             predictedOutputTokensP90: prediction.expectedOutputTokensP90,
+            predictedShortProbability: prediction.pShort,
             promptTokens: prediction.promptTokens,
             maxTokens: ask.body.outputTokenLimit ?? Int.max
         )

@@ -324,6 +324,7 @@ actor SchedulerRuntime {
             deadlineAtMs: row.deadlineMs > row.submittedMs ? row.deadlineMs : nil,
             predictedOutputTokensP50: prediction.expectedOutputTokensP50,
             predictedOutputTokensP90: prediction.expectedOutputTokensP90,
+            predictedShortProbability: prediction.pShort,
             promptTokens: prediction.promptTokens,
             maxTokens: body.outputTokenLimit ?? Int.max
         )
