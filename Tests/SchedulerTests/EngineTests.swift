@@ -15,6 +15,22 @@ import Testing
         #expect(engine.classify(job("c", 2000, requestClass: .interactive)) == .interactive)
     }
 
+    @Test func unlabelledWorkIsClassifiedByItsProbabilityOfAShortReply() {
+        let engine = SchedulerEngine()
+        let threshold = SchedulerPolicy().interactiveMinShortProbability
+        func unlabelled(_ pShort: Double?, p50: Int) -> Job {
+            Job(id: "x", submittedAtMs: 0, predictedOutputTokensP50: p50, predictedShortProbability: pShort)
+        }
+        // p_short decides over the p50 when it is given.
+        #expect(engine.classify(unlabelled(threshold + 0.05, p50: 900)) == .interactive)
+        #expect(engine.classify(unlabelled(threshold - 0.05, p50: 100)) == .heavy)
+        #expect(engine.classify(unlabelled(nil, p50: 100)) == .interactive)
+        // A client's class still wins.
+        var labelled = unlabelled(0.99, p50: 50)
+        labelled.requestedClass = .heavy
+        #expect(engine.classify(labelled) == .heavy)
+    }
+
     @Test func heavyLabelledWorkConfidentlyPredictedShortIsServedAsInteractiveWithItsHeavyDeadline() {
         var on = SchedulerPolicy()
         on.promoteHeavyMaxP90Tokens = 256

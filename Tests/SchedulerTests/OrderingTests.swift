@@ -50,6 +50,46 @@ import Testing
         #expect(order == ["tight", "short-roomy", "roomy", "late-b", "late-a"])
     }
 
+    @Test func shortestExpectedWorkServesSmallerExpectedWorkFirstAtEqualDeadlines() {
+        var engine = serialEngine(.shortestExpectedWork)
+        // Same arrival and deadline budget (an unlabelled client); "wide" has the p50 of "narrow" but a far larger
+        // p90, so its expected work is larger and it goes after it.
+        let jobs: [(String, Int, Int)] = [("long", 900, 1200), ("wide", 100, 1500), ("short", 40, 60), ("narrow", 100, 130)]
+        for (id, p50, p90) in jobs {
+            _ = engine.submit(
+                Job(id: id, requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 600_000, predictedOutputTokensP50: p50,
+                    predictedOutputTokensP90: p90),
+                now: 0)
+        }
+        #expect(drain(&engine, from: 0) == ["short", "narrow", "wide", "long"])
+    }
+
+    @Test func shortestExpectedWorkServesARequestWhoseSlackRanOutBeforeShorterWork() {
+        var engine = serialEngine(.shortestExpectedWork)
+        // "aged" arrived long ago: at 100 s its latest start at p90 (deadline 115 s − 6.3 s) less a tenth of its
+        // 115 s budget (97.2 s) has passed, so it is urgent and goes before the shorter requests that arrived since.
+        _ = engine.submit(
+            Job(id: "aged", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 115_000, predictedOutputTokensP50: 300),
+            now: 0)
+        for id in ["s1", "s2"] {
+            _ = engine.submit(
+                Job(id: id, requestedClass: .heavy, submittedAtMs: 100_000, deadlineAtMs: 215_000, predictedOutputTokensP50: 20),
+                now: 100_000)
+        }
+        #expect(drain(&engine, from: 100_000) == ["aged", "s1", "s2"])
+        // The same requests early on: shorter work first.
+        var fresh = serialEngine(.shortestExpectedWork)
+        _ = fresh.submit(
+            Job(id: "aged", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 115_000, predictedOutputTokensP50: 300),
+            now: 0)
+        for id in ["s1", "s2"] {
+            _ = fresh.submit(
+                Job(id: id, requestedClass: .heavy, submittedAtMs: 1000, deadlineAtMs: 116_000, predictedOutputTokensP50: 20),
+                now: 1000)
+        }
+        #expect(drain(&fresh, from: 1000) == ["s1", "s2", "aged"])
+    }
+
     @Test func edfOrdersByDeadline() {
         var engine = serialEngine(.edf)
         for (id, deadline) in [("c", 30_000.0), ("a", 10_000), ("b", 20_000)] {

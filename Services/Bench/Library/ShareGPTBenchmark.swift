@@ -25,7 +25,12 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
     var rate: Double?
     @Option(help: "Offered load when --rate is not given: mean reply × rate over the provider's saturated tokens/s (1.10: the simulator's high_congestion regime).")
     var load = 1.10
-    @Option(help: "Modes to run, comma-separated: naive, scheduler, oracle.") var modes = "naive,scheduler,oracle"
+    @Option(help: "Modes to run, comma-separated: naive, blind (the scheduler with every request predicted alike), scheduler, oracle.")
+    var modes = "naive,blind,scheduler,oracle"
+    @Option(help: "Clients: labelled (each sends its use case's class, max_tokens and deadline) or unlabelled (no class, one max_tokens and deadline budget for all, as the simulator's regime).")
+    var clients = "labelled"
+    @Option(help: "ShareGPT records to measure, A:B (default: the evaluation pool 10000:13671; prompts also in the training records are left out). The predictor's seed history comes from the training records.")
+    var records = "10000:13671"
     @Option(help: "JSON results file (every request's timings). The SVG chart goes next to it.") var out = "results.json"
     @Option(help: "Wall seconds per model second (0.5 = twice as fast as the modelled provider).")
     var timeScale = 0.5
@@ -49,15 +54,19 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
         let work = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-sharegpt-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let wanted = modes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for mode in wanted where !["naive", "scheduler", "oracle"].contains(mode) {
-            throw ValidationError("unknown mode \(mode) (naive, scheduler, oracle)")
+        for mode in wanted where !["naive", "blind", "scheduler", "oracle"].contains(mode) {
+            throw ValidationError("unknown mode \(mode) (naive, blind, scheduler, oracle)")
         }
+        guard ["labelled", "unlabelled"].contains(clients) else {
+            throw ValidationError("--clients is labelled or unlabelled, not \(clients)")
+        }
+        guard let range = ShareGPTRecords.parse(records) else { throw ValidationError("--records expects A:B, got \(records)") }
 
         FileHandle.standardError.write(Data("preparing ShareGPT (\(seedCount) seed + \(totalRequests) measured)…\n".utf8))
         let tokenizer = try CL100KTokenizer.loadDefault()
         let workload = try ShareGPTWorkload(
-            seedCount: seedCount, total: totalRequests, seed: seed, rate: rate, load: load, rule: rule, model: provider,
-            tokenizer: tokenizer)
+            seedCount: seedCount, total: totalRequests, seed: seed, records: range, rate: rate, load: load, rule: rule,
+            model: provider, labelled: clients == "labelled", tokenizer: tokenizer)
         let rate = workload.rate
         let trace = work.appendingPathComponent("trace.jsonl")
         try workload.traceLines().write(to: trace, atomically: true, encoding: .utf8)
@@ -71,7 +80,7 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
                 "total_requests": String(totalRequests), "seed_count": String(seedCount), "seed": String(seed),
                 "rate_per_s": String(format: "%.3f", rate), "time_scale": String(timeScale), "model": model, "embedder": embedder,
                 "offered_load": String(format: "%.2f", rate * meanOutput / provider.saturatedTokensPerSecond),
-                "mean_output_tokens": String(format: "%.1f", meanOutput),
+                "mean_output_tokens": String(format: "%.1f", meanOutput), "clients": clients, "records": records,
             ],
             deadlineRule: rule, ruleText: Self.ruleText(rule, provider: provider), upstream: provider,
             classShares: [

@@ -20,6 +20,7 @@ public struct PredictorConfiguration: Sendable {
         SettingSpec("max-prompt-chars", env: "MAX_PROMPT_CHARS", default: "1000000", help: "Longest prompt text accepted (400 beyond)."),
         SettingSpec("max-batch", env: "MAX_BATCH", default: "512", help: "Most requests or records in one /predict/batch or /ingest/batch."),
         SettingSpec("embed-batch", env: "EMBED_BATCH", default: "64", help: "Most texts the embedder runs in one forward pass."),
+        SettingSpec("prior", env: "PRIOR", default: "auto", help: "Trained prior: auto (the shipped trained-prior.json when found), none (history only), or a file from `maitre-predictor train-prior`."),
     ]
 
     public var server: ServerSettings
@@ -32,6 +33,7 @@ public struct PredictorConfiguration: Sendable {
     public var maxPromptCharacters: Int
     public var maxBatch: Int
     public var embedBatch: Int
+    public var prior: String
 
     public init(_ settings: ResolvedSettings) throws {
         server = try ServerSettings(settings)
@@ -67,6 +69,8 @@ public struct PredictorConfiguration: Sendable {
         maxPromptCharacters = try settings.int("max-prompt-chars", in: 1...100_000_000)
         maxBatch = try settings.int("max-batch", in: 1...100_000)
         embedBatch = try settings.int("embed-batch", in: 1...4096)
+        prior = try settings.string("prior")
+        guard !prior.isEmpty else { throw SettingError(key: "prior", message: "give auto, none or a file") }
     }
 
     static func parsePrice(_ text: String) -> ModelPrice? {

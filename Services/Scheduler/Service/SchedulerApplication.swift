@@ -57,7 +57,7 @@ public func buildApplication(
     }
     let predictor = PredictorClient(
         client: httpClient.client, baseURL: configuration.predictorBaseURL, timeoutMs: configuration.predictorTimeoutMs, logger: logger)
-    let intake = Intake(runtime: runtime, predictor: predictor)
+    let intake = Intake(runtime: runtime, predictor: predictor, constantPredictions: configuration.constantPredictions)
     let routes = ServiceRouter(
         identity: identity,
         server: configuration.server,

@@ -27,7 +27,8 @@ public struct SchedulerConfiguration: Sendable {
         SettingSpec("event-capacity", env: "EVENT_CAPACITY", default: "10000", help: "Recent decisions kept for /events."),
         SettingSpec("finished-in-memory", env: "FINISHED_IN_MEMORY", default: "5000", help: "Finished requests kept in memory for /status; older ones are read from SQLite."),
         SettingSpec("allocation-policy", env: "ALLOCATION_POLICY", default: "adaptive_drr", help: "adaptive_drr, short_priority, fair_queuing, quota_tiered or fifo."),
-        SettingSpec("ordering-policy", env: "ORDERING_POLICY", default: "feasible_set", help: "feasible_set, edf, shortest_first, gittins or fifo."),
+        SettingSpec("ordering-policy", env: "ORDERING_POLICY", default: "shortest_expected_work", help: "shortest_expected_work, feasible_set, edf, shortest_first, gittins or fifo."),
+        SettingSpec("predictions", env: "PREDICTIONS", default: "predictor", help: "predictor (ask the predictor), or constant: every request predicted the same (the benchmarks' blind mode, to measure what the predictions are worth)."),
         SettingSpec("interactive-inflight-tokens", env: "INTERACTIVE_INFLIGHT_TOKENS", default: "3000", help: "Predicted output tokens interactive work may keep in flight."),
         SettingSpec("heavy-inflight-tokens", env: "HEAVY_INFLIGHT_TOKENS", default: "7000", help: "Predicted output tokens heavy work may keep in flight."),
         SettingSpec("interactive-deadline-ms", env: "INTERACTIVE_DEADLINE_MS", default: "15000", help: "Default time budget of an interactive request."),
@@ -40,6 +41,8 @@ public struct SchedulerConfiguration: Sendable {
     public var tickMs: Int
     public var predictorBaseURL: String
     public var predictorTimeoutMs: Int
+    /// Whether requests are predicted by the predictor or all alike (`constant`).
+    public var constantPredictions: Bool
     public var proxyURLs: [String]
     public var proxyResolveIntervalMs: Int
     /// Bearer key sent to the proxy with every dispatch, when the proxy requires client keys.
@@ -58,6 +61,7 @@ public struct SchedulerConfiguration: Sendable {
         tickMs = try settings.int("tick-ms", in: 1...60_000)
         predictorBaseURL = try settings.string("predictor-base-url")
         predictorTimeoutMs = try settings.int("predictor-timeout-ms", in: 1...60_000)
+        constantPredictions = try settings.choice("predictions", of: ["predictor", "constant"]) == "constant"
         proxyURLs = try settings.list("proxy-urls")
         guard !proxyURLs.isEmpty else { throw SettingError(key: "proxy-urls", message: "needs at least one URL") }
         proxyAPIKey = try settings.optionalString("proxy-api-key")

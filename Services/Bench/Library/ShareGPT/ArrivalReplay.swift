@@ -109,7 +109,7 @@ struct ArrivalReplay: Sendable {
             case .scheduler(let baseURL, let oracle):
                 let submit = SubmitRequest(
                     messages: ShareGPTWorkload.messages(sample), maxTokens: request.maxTokens, model: model,
-                    requestClass: request.clientClass == .interactive ? .interactive : .heavy,
+                    requestClass: request.labelled ? (request.clientClass == .interactive ? .interactive : .heavy) : nil,
                     deadlineMs: (request.deadlineMs - request.arrivalMs) * timeScale)
                 var headers = [MaitreHeader.requestID: "bench-\(request.index)"]
                 if oracle { headers["X-Oracle-Output-Tokens"] = String(min(sample.outputTokens, request.maxTokens)) }

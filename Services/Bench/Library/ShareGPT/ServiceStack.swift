@@ -45,7 +45,7 @@ struct ServiceStack: Sendable {
         } else {
             let scheduler = try await launch("maitre-scheduler", [
                 "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL,
-                "DISPATCH_TIMEOUT_MS": "36000000",
+                "DISPATCH_TIMEOUT_MS": "36000000", "PREDICTIONS": mode == "blind" ? "constant" : "predictor",
             ])
             target = .scheduler(baseURL: scheduler.baseURL, oracle: mode == "oracle")
         }

@@ -22,11 +22,16 @@ enum ShareGPTDatasetError: Error, CustomStringConvertible {
 /// The benchmarks' ShareGPT: the predictor's `ShareGPTCorpus` (first human turn + first reply of every complete record,
 /// vLLM's filters, seeded shuffle) counted with the exact cl100k tokenizer.
 enum ShareGPTDataset {
-    static func samples(count: Int, seed: UInt64, tokenizer: CL100KTokenizer) throws -> [ShareGPTSample] {
+    /// `count` first exchanges in the order of shuffle `seed`, from `records` (all when nil), leaving out prompts
+    /// that also occur in `unseenBy`.
+    static func samples(
+        count: Int, seed: UInt64, records: Range<Int>? = nil, unseenBy: Range<Int>? = nil, tokenizer: CL100KTokenizer
+    ) throws -> [ShareGPTSample] {
         guard let path = ShareGPTCorpus.locate() else { throw ShareGPTDatasetError.notFound }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         let samples = ShareGPTCorpus.sample(
-            ShareGPTCorpus.exchanges(from: data), count: count, seed: seed, tokenCount: { tokenizer.count($0) })
+            ShareGPTCorpus.exchanges(from: data), count: count, seed: seed, records: records, unseenBy: unseenBy,
+            tokenCount: { tokenizer.count($0) })
         guard samples.count == count else { throw ShareGPTDatasetError.tooFew(wanted: count, found: samples.count) }
         return samples
     }

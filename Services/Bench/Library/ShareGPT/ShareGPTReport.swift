@@ -43,6 +43,7 @@ struct ShareGPTReport: Sendable, Codable {
             delta = [
                 "short_avg": change(metrics.shortAverageMs, naive.shortAverageMs),
                 "short_p50": change(metrics.shortP50Ms, naive.shortP50Ms),
+                "short_p90": change(metrics.shortP90Ms, naive.shortP90Ms),
                 "short_p95": change(metrics.shortP95Ms, naive.shortP95Ms),
                 "deadline_satisfaction_points": (metrics.deadlineSatisfaction - naive.deadlineSatisfaction) * 100,
                 "completion_rate_points": (metrics.completionRate - naive.completionRate) * 100,
@@ -81,6 +82,7 @@ struct ShareGPTReport: Sendable, Codable {
         }
         row("short avg ms", \.shortAverageMs, "%.0f", delta: "short_avg")
         row("short P50 ms", \.shortP50Ms, "%.0f", delta: "short_p50")
+        row("short P90 ms", \.shortP90Ms, "%.0f", delta: "short_p90")
         row("short P95 ms", \.shortP95Ms, "%.0f", delta: "short_p95")
         row("deadline satisfaction %", { $0.deadlineSatisfaction * 100 }, "%.1f", delta: "deadline_satisfaction_points", points: true)
         row("completion %", { $0.completionRate * 100 }, "%.1f", delta: "completion_rate_points", points: true)

@@ -13,15 +13,18 @@ struct ShareGPTWorkload: Sendable {
     /// Arrivals per second of model time.
     var rate: Double
 
-    /// Shuffles ShareGPT with `seed`, takes `seedCount` conversations for the history and the next `total` to measure.
-    /// The arrival rate is `rate`, or else the one that offers `load` times the provider's saturated throughput
-    /// (mean reference reply of the measured set × rate = load × tokens/s at the knee): an experiment setting, fixed
-    /// before any mode runs, never shown to the scheduler.
-    init(seedCount: Int, total: Int, seed: UInt64, rate: Double?, load: Double, rule: DeadlineRule, model: KneeLatencyModel,
-         tokenizer: CL100KTokenizer) throws {
-        let samples = try ShareGPTDataset.samples(count: seedCount + total, seed: seed, tokenizer: tokenizer)
-        seedSet = Array(samples.prefix(seedCount))
-        measured = Array(samples.dropFirst(seedCount))
+    /// Shuffles ShareGPT with `seed`: `seedCount` conversations of the training records for the predictor's history,
+    /// `total` of `records` (by default the evaluation pool, without prompts that occur in the training records) to
+    /// measure. The arrival rate is `rate`, or else the one that offers `load` times the provider's saturated
+    /// throughput (mean reference reply of the measured set × rate = load × tokens/s at the knee): an experiment
+    /// setting, fixed before any mode runs, never shown to the scheduler. `labelled` false: clients send no class
+    /// (see `DeadlineRule.request`).
+    init(seedCount: Int, total: Int, seed: UInt64, records: Range<Int>, rate: Double?, load: Double, rule: DeadlineRule,
+         model: KneeLatencyModel, labelled: Bool, tokenizer: CL100KTokenizer) throws {
+        seedSet = seedCount == 0 ? [] : try ShareGPTDataset.samples(
+            count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer)
+        measured = try ShareGPTDataset.samples(
+            count: total, seed: seed, records: records, unseenBy: ShareGPTRecords.training, tokenizer: tokenizer)
         let meanOutput = Double(measured.reduce(0) { $0 + $1.outputTokens }) / Double(max(measured.count, 1))
         let rate = rate ?? load * model.saturatedTokensPerSecond / max(meanOutput, 1)
         self.rate = rate
@@ -29,7 +32,8 @@ struct ShareGPTWorkload: Sendable {
         var clock = 0.0
         requests = measured.enumerated().map { index, sample in
             clock += generator.exponential(mean: 1000 / rate)
-            return rule.request(index: index, sample: sample.lengths, arrivalMs: clock, model: model, generator: &generator)
+            return rule.request(
+                index: index, sample: sample.lengths, arrivalMs: clock, model: model, generator: &generator, labelled: labelled)
         }
     }
 

@@ -39,6 +39,15 @@ public struct LogisticBoostedTrees: Sendable, Equatable, Codable {
         }
     }
 
+    /// A model that answers its base rate of one half (a placeholder until one is trained).
+    public static let empty = LogisticBoostedTrees(base: 0, parameters: BoostingParameters(quantile: 0.5, rounds: 0))
+
+    init(base: Double, parameters: BoostingParameters) {
+        self.parameters = parameters
+        self.base = base
+        self.trees = []
+    }
+
     /// The log-odds of a yes for one feature row.
     public func margin(_ row: [Double]) -> Double {
         trees.reduce(base) { $0 + QuantileBoostedTrees.evaluate($1, row) }

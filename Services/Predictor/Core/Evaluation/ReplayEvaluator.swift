@@ -9,11 +9,16 @@ public struct ReplayEvaluator: Sendable {
     public var warmup: Int
     public var retrainEvery: Int
     public var windowSize: Int
+    /// The trained prior the predictor answers with (nil: history only, as a predictor without one).
+    public var prior: TrainedPrior?
+    /// Cold start: nothing replayed is added to the history, so every request is predicted as the first one.
+    public var coldStart = false
 
     public init(
         settings: PredictionSettings, training: TrainingParameters = TrainingParameters(), warmup: Int = 500,
-        retrainEvery: Int = 250, windowSize: Int = 10_000
+        retrainEvery: Int = 250, windowSize: Int = 10_000, prior: TrainedPrior? = nil
     ) {
+        self.prior = prior
         self.settings = settings
         self.training = training
         self.warmup = warmup
@@ -62,21 +67,28 @@ public struct ReplayEvaluator: Sendable {
         public var meanRisk: Double
         public var observedRiskRate: Double
         public var levels: [String: Int]
+        /// The predictor's p_short against "the reply was at most the short threshold", when it gave one.
+        public var shortProbability: ShortProbabilityMetrics?
 
         public var text: String {
             ([predictor] + baselines).map(\.report).joined(separator: "\n")
+                + (shortProbability.map { "\n" + $0.report } ?? "")
                 + String(format: "\nrisk: mean predicted %.3f, observed %.3f", meanRisk, observedRiskRate)
                 + "\nfallback levels: " + levels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
     }
 
-    /// Replays `rows` (oldest first).
-    public func run(_ rows: [HistoryRow]) -> Report {
+    /// Replays `rows` (oldest first); `texts`, one per row, feed the prior's word features.
+    public func run(_ rows: [HistoryRow], texts: [String]? = nil) -> Report {
         guard let dimension = rows.first?.embedding.count else {
             let empty = PredictionMetrics(name: "predictor", p50: [], p90: [], truth: [], buckets: settings.buckets)
-            return Report(predictor: empty, predictions: [], baselines: [], meanRisk: 0, observedRiskRate: 0, levels: [:])
+            return Report(
+                predictor: empty, predictions: [], baselines: [], meanRisk: 0, observedRiskRate: 0, levels: [:],
+                shortProbability: nil)
         }
-        let predictor = WorkloadPredictor(settings: settings)
+        let predictor = WorkloadPredictor(settings: settings, prior: prior)
+        var shortProbabilities: [Double] = []
+        var shortOutcomes: [Bool] = []
         let trainer = OutputLengthTrainer(extractor: settings.extractor, parameters: training)
         var pools = HistoryPools(dimension: dimension, windowSize: windowSize)
         var model: OutputLengthModel?
@@ -95,10 +107,11 @@ public struct ReplayEvaluator: Sendable {
         }
         for (index, row) in rows.enumerated() {
             if index >= warmup {
-                if model == nil || (index - warmup) % retrainEvery == 0 {
+                if prior == nil && (model == nil || (index - warmup) % retrainEvery == 0) {
                     model = trainer.train(pools, version: "replay-\(index)") ?? model
                 }
-                let query = PredictionQuery(row: row)
+                var query = PredictionQuery(row: row)
+                query.text = texts?[index]
                 let raw = predictor.raw(query, pools: pools, model: model, priors: priors)
                 let response = predictor.respond(query, raw, version: "")
                 let actual = Double(row.outputTokens)
@@ -107,7 +120,12 @@ public struct ReplayEvaluator: Sendable {
                 replayed.append(
                     ReplayedPrediction(
                         promptTokens: row.promptTokens, outputTokens: row.outputTokens, p50: response.expectedOutputTokensP50,
-                        p90: max(response.expectedOutputTokensP50, response.expectedOutputTokensP90)))
+                        p90: max(response.expectedOutputTokensP50, response.expectedOutputTokensP90),
+                        p10: response.expectedOutputTokensP10, p99: response.expectedOutputTokensP99, pShort: response.pShort))
+                if let pShort = response.pShort, let prior {
+                    shortProbabilities.append(pShort)
+                    shortOutcomes.append(row.outputTokens <= prior.shortMaxTokens)
+                }
                 levels[raw.level.rawValue, default: 0] += 1
                 risks.append(response.riskScore)
                 let bound = settings.buckets.upperBound(of: response.sizeBucket).map(Double.init) ?? .infinity
@@ -135,8 +153,10 @@ public struct ReplayEvaluator: Sendable {
                     record("boosting_only", Quantiles.of(history, 0.5), Quantiles.of(history, 0.9))
                 }
             }
-            pools.insert(row)
-            priors = PriorTable(pools)
+            if !coldStart {
+                pools.insert(row)
+                priors = PriorTable(pools)
+            }
         }
         let metrics = names.map { name in
             PredictionMetrics(name: name, p50: series[name]!.p50, p90: series[name]!.p90, truth: truth, buckets: settings.buckets)
@@ -144,7 +164,9 @@ public struct ReplayEvaluator: Sendable {
         return Report(
             predictor: metrics[0], predictions: replayed, baselines: Array(metrics.dropFirst()),
             meanRisk: risks.isEmpty ? 0 : risks.reduce(0, +) / Double(risks.count),
-            observedRiskRate: truth.isEmpty ? 0 : Double(riskEvents) / Double(truth.count), levels: levels
+            observedRiskRate: truth.isEmpty ? 0 : Double(riskEvents) / Double(truth.count), levels: levels,
+            shortProbability: shortProbabilities.isEmpty
+                ? nil : ShortProbabilityMetrics(probabilities: shortProbabilities, outcomes: shortOutcomes)
         )
     }
 }

@@ -9,11 +9,14 @@ public struct PredictionQuery: Sendable {
     public var model: String
     public var taskType: String?
     public var tenantId: String?
+    /// The user's words, for the trained prior's word features (nil: those features take their average).
+    public var text: String?
 
     public init(
         embedding: [Float], surface: [Float], promptTokens: Int, maxTokens: Int?, model: String,
-        taskType: String? = nil, tenantId: String? = nil
+        taskType: String? = nil, tenantId: String? = nil, text: String? = nil
     ) {
+        self.text = text
         self.embedding = embedding
         self.surface = surface
         self.promptTokens = promptTokens

@@ -32,23 +32,55 @@ public struct PredictionSettings: Sendable, Equatable {
 public struct RawPrediction: Sendable, Equatable {
     public var logP50: Double
     public var logP90: Double
+    /// The trained prior's p10 and p99 and calibrated probability of a short reply, when one is loaded.
+    public var logP10: Double?
+    public var logP99: Double?
+    public var pShort: Double?
     public var level: FallbackLevel
     public var neighborsUsed: Int
     public var summary: NeighborSummary
     public var historySize: Int
 }
 
-/// Predicts one request's output length from the history and the trained model: retrieval, features, trees,
-/// the blend with close neighbours, then the response fields (bucket, cost, risk, confidence).
+/// Predicts one request's output length. With a trained prior (the default): the prior's distribution, its
+/// neighbours drawn from the shipped memory and the live history together. Without one: retrieval, features,
+/// trees trained on the history, the blend with close neighbours. Then the response fields (bucket, cost, risk,
+/// confidence).
 public struct WorkloadPredictor: Sendable {
     public var settings: PredictionSettings
+    public var prior: TrainedPrior?
 
-    public init(settings: PredictionSettings) {
+    public init(settings: PredictionSettings, prior: TrainedPrior? = nil) {
         self.settings = settings
+        self.prior = prior
     }
 
     /// Log-space quantiles of `query`, using the tenant pool first and the global pool second.
     public func raw(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable) -> RawPrediction {
+        if let prior { return raw(query, pools: pools, prior: prior) }
+        return rawFromHistory(query, pools: pools, model: model, priors: priors)
+    }
+
+    /// The trained prior's answer, with the live history's rows among its neighbours.
+    func raw(_ query: PredictionQuery, pools: HistoryPools, prior: TrainedPrior) -> RawPrediction {
+        let global = pools.global
+        let distribution = prior.distribution(query, history: global.count > 0 ? global : nil)
+        let summary = global.count > 0 ? settings.extractor.summarize(global, scores: global.index.similarities(to: query.embedding)) : .empty
+        var tenantClose = false
+        if let tenant = query.tenantId, let pool = pools.tenants[tenant], pool.count > 0 {
+            tenantClose = settings.extractor.summarize(pool, scores: pool.index.similarities(to: query.embedding)).closeCount > 0
+        }
+        let level: FallbackLevel =
+            tenantClose ? .tenantNeighbors : (global.count >= settings.minimumNeighborHistory ? .globalNeighbors : .trainedPrior)
+        return RawPrediction(
+            logP50: distribution.logP50, logP90: distribution.logP90, logP10: distribution.logP10,
+            logP99: distribution.logP99, pShort: distribution.pShort, level: level,
+            neighborsUsed: min(prior.wideK, prior.memoryOutputs.count + global.count), summary: summary,
+            historySize: global.count)
+    }
+
+    /// The answer from the history alone (no trained prior): neighbours and trees trained online.
+    func rawFromHistory(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable) -> RawPrediction {
         let extractor = settings.extractor
         let global = pools.global
         let globalSummary = global.count > 0 ? extractor.summarize(global, scores: global.index.similarities(to: query.embedding)) : .empty
@@ -113,7 +145,7 @@ public struct WorkloadPredictor: Sendable {
             }
         }
         return RawPrediction(
-            logP50: logP50, logP90: max(logP90, logP50), level: level, neighborsUsed: used,
+            logP50: logP50, logP90: max(logP90, logP50), logP10: nil, logP99: nil, pShort: nil, level: level, neighborsUsed: used,
             summary: tenantSummary.closeCount > 0 ? tenantSummary : globalSummary, historySize: global.count
         )
     }
@@ -128,6 +160,8 @@ public struct WorkloadPredictor: Sendable {
         let cap = Double(query.maxTokens.map { max(1, $0) } ?? Int.max / 4)
         let p50 = min(cap, max(1, expm1(raw.logP50).rounded()))
         let p90 = min(cap, max(p50, expm1(raw.logP90).rounded()))
+        let p10 = raw.logP10.map { min(p50, max(1, expm1($0).rounded())) }
+        let p99 = raw.logP99.map { min(cap, max(p90, expm1($0).rounded())) }
         let bucket = settings.buckets.bucket(of: p50)
         return PredictResponse(
             sizeBucket: bucket,
@@ -139,7 +173,14 @@ public struct WorkloadPredictor: Sendable {
             confidenceScore: confidence(raw),
             fallbackLevel: raw.level,
             neighborsUsed: raw.neighborsUsed,
-            modelVersion: version
+            modelVersion: prior.map { "\($0.version)+\(version)" } ?? version,
+            expectedOutputTokensP10: p10.map { Int($0) },
+            expectedOutputTokensP99: p99.map { Int($0) },
+            pShort: raw.pShort.map { probability in
+                // A reply capped at the short threshold is short whatever the prompt asks.
+                if let limit = query.maxTokens, let prior, limit <= prior.shortMaxTokens { return 1 }
+                return probability
+            }
         )
     }
 
@@ -158,7 +199,8 @@ public struct WorkloadPredictor: Sendable {
         switch raw.level {
         case .globalPrior, .localPrior: return 0.05
         case .oracle: return 1
-        case .modelPrior, .trainedPrior: return 0.2
+        case .modelPrior: return 0.2
+        case .trainedPrior: return 0.3
         case .tenantNeighbors, .globalNeighbors:
             let s = raw.summary
             let agreement = 1 / (1 + s.weightedStd)

@@ -11,7 +11,7 @@ public struct PredictorCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "maitre-predictor",
         abstract: "Workload predictor of maitre: offline evaluation and seeding.",
-        subcommands: [EvaluateCommand.self, SeedCommand.self, ExportCommand.self]
+        subcommands: [EvaluateCommand.self, SeedCommand.self, ExportCommand.self, TrainPriorCommand.self]
     )
 
     public init() {}
@@ -228,13 +228,20 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Write every scored request's prediction and truth here as JSON lines ({prompt_tokens, output_tokens, p50, p90}); `maitre-bench simulate --replay` reads them.")
     var dump: String?
 
+    @Option(help: "Trained prior: auto (the shipped one), none (history only), or a file.")
+    var prior: String = "auto"
+
+    @Flag(help: "Cold start: nothing replayed joins the history, every request is predicted by the prior alone.")
+    var coldStart = false
+
     @OptionGroup var engine: EngineOptions
 
     func run() async throws {
         var logger = Logger(label: "maitre.predictor.evaluate")
         logger.logLevel = .info
-        let configuration = try engine.configuration()
+        let configuration = try engine.configuration(extra: ["prior": prior])
         let rows: [HistoryRow]
+        var texts: [String]?
         if let sqlite {
             let store = try HistoryStore.open(file: sqlite)
             rows = try await store.loadAll()
@@ -245,19 +252,26 @@ struct EvaluateCommand: AsyncParsableCommand {
             let range = try ShareGPTRows.range(records, default: ShareGPTRecords.evaluation)
             let engines = try TextEngines.load(configuration: configuration, logger: logger)
             let start = ContinuousClock.now
-            rows = try ShareGPTRows.load(
+            let loaded = try ShareGPTRows.load(
                 count: sharegpt, seed: seed, records: range, unseenBy: ShareGPTRecords.training, model: model,
-                engines: engines, logger: logger
-            ).rows
+                engines: engines, logger: logger)
+            rows = loaded.rows
+            texts = loaded.samples.map(\.prompt)
             print("embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)")
         }
-        let evaluator = ReplayEvaluator(
+        let descriptor: EmbedderDescriptor =
+            sqlite == nil
+            ? try TextEngines.load(configuration: configuration, logger: logger).embedder.descriptor
+            : EmbedderDescriptor(name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
+        var evaluator = ReplayEvaluator(
             settings: configuration.prediction,
             training: TrainingParameters(minimumRows: configuration.minimumTrainingRows),
-            warmup: warmup, retrainEvery: retrainEvery, windowSize: configuration.windowSize
+            warmup: warmup, retrainEvery: retrainEvery, windowSize: configuration.windowSize,
+            prior: try PriorLoader.load(setting: configuration.prior, embedder: descriptor, logger: logger)
         )
+        evaluator.coldStart = coldStart
         let start = ContinuousClock.now
-        let report = evaluator.run(rows)
+        let report = evaluator.run(rows, texts: texts)
         print("strict replay: \(rows.count) rows, warm-up \(warmup), retrain every \(retrainEvery), in \(ContinuousClock.now - start)")
         print(report.text)
         if let dump {

@@ -15,6 +15,8 @@ public actor PredictorEngine {
     let logger: Logger
     let predictor: WorkloadPredictor
     let trainer: OutputLengthTrainer
+    /// The trained prior answering predictions, when one is loaded.
+    public nonisolated var prior: TrainedPrior? { predictor.prior }
 
     private(set) var pools: HistoryPools
     private var priorsCache: PriorTable?
@@ -38,7 +40,8 @@ public actor PredictorEngine {
         self.engines = engines
         self.logger = logger
         batcher = EmbeddingBatcher(embedder: engines.embedder, maxBatch: configuration.embedBatch)
-        predictor = WorkloadPredictor(settings: configuration.prediction)
+        let prior = try PriorLoader.load(setting: configuration.prior, embedder: engines.embedder.descriptor, logger: logger)
+        predictor = WorkloadPredictor(settings: configuration.prediction, prior: prior)
         trainer = OutputLengthTrainer(
             extractor: configuration.prediction.extractor,
             parameters: TrainingParameters(minimumRows: configuration.minimumTrainingRows)
@@ -81,11 +84,12 @@ public actor PredictorEngine {
         let counter = engines.countTokens
         let tokenCounts = inputs.map { counter($0.fullText) }
         let table = priors
-        let version = model?.version ?? "prior"
+        let version = predictor.prior != nil ? "h\(pools.count)" : (model?.version ?? "prior")
         return zip(inputs, zip(vectors, tokenCounts)).map { input, pair in
             let query = PredictionQuery(
                 embedding: pair.0, surface: PromptSurface.of(input.embeddingText).values, promptTokens: pair.1,
-                maxTokens: input.maxTokens, model: input.model, taskType: input.taskType, tenantId: input.tenantId
+                maxTokens: input.maxTokens, model: input.model, taskType: input.taskType, tenantId: input.tenantId,
+                text: input.embeddingText
             )
             let raw = predictor.raw(query, pools: pools, model: model, priors: table)
             return predictor.respond(query, raw, version: version)
@@ -150,6 +154,9 @@ public actor PredictorEngine {
     // MARK: Training
 
     private func scheduleTraining() async {
+        // With a trained prior the history works through its neighbours; the trees trained on the history alone
+        // would not be read.
+        guard predictor.prior == nil else { return }
         guard !training else {
             trainAgain = true
             return
@@ -205,7 +212,7 @@ public actor PredictorEngine {
     // MARK: Reading
 
     public var historySize: Int { pools.count }
-    public var modelVersion: String { model?.version ?? "prior" }
+    public var modelVersion: String { predictor.prior.map { "\($0.version)+h\(pools.count)" } ?? model?.version ?? "prior" }
 
     /// Per-model profiles for `GET /models`.
     public func profiles() -> ModelProfilesResponse {
@@ -253,6 +260,7 @@ public actor PredictorEngine {
             "history_size": String(pools.count), "tenants": String(pools.tenants.count), "model_version": modelVersion,
             "training_runs": String(trainingRuns), "last_training_seconds": String(format: "%.3f", lastTrainingSeconds),
             "embedding_passes": String(await batcher.passes), "texts_embedded": String(await batcher.textsEmbedded),
+            "prior": predictor.prior.map { "\($0.version) (\($0.source))" } ?? "none",
         ]
     }
 }

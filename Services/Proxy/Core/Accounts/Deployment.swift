@@ -16,6 +16,17 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
     public var tpm: Int?
     public var maxConcurrency: Int
     public var latencyTargetMs: Double?
+    /// Headers added to every upstream request of this account (LiteLLM's `extra_headers`), after the client's
+    /// allowlisted ones; never logged (they may carry credentials).
+    public var extraHeaders: [(name: String, value: String)]
+
+    public static func == (lhs: Deployment, rhs: Deployment) -> Bool {
+        lhs.name == rhs.name && lhs.modelName == rhs.modelName && lhs.upstreamModel == rhs.upstreamModel
+            && lhs.apiBase == rhs.apiBase && lhs.apiKey == rhs.apiKey && lhs.weight == rhs.weight && lhs.rpm == rhs.rpm
+            && lhs.tpm == rhs.tpm && lhs.maxConcurrency == rhs.maxConcurrency && lhs.latencyTargetMs == rhs.latencyTargetMs
+            && lhs.extraHeaders.map(\.name) == rhs.extraHeaders.map(\.name)
+            && lhs.extraHeaders.map(\.value) == rhs.extraHeaders.map(\.value)
+    }
 
     public init(
         name: String,
@@ -27,7 +38,8 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
         rpm: Int? = nil,
         tpm: Int? = nil,
         maxConcurrency: Int = 64,
-        latencyTargetMs: Double? = nil
+        latencyTargetMs: Double? = nil,
+        extraHeaders: [(name: String, value: String)] = []
     ) {
         self.name = name
         self.modelName = modelName
@@ -39,6 +51,7 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
         self.tpm = tpm
         self.maxConcurrency = maxConcurrency
         self.latencyTargetMs = latencyTargetMs
+        self.extraHeaders = extraHeaders
     }
 
     /// The model id to send upstream for a client's `requested` name.

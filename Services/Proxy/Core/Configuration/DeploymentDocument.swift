@@ -131,8 +131,29 @@ public enum DeploymentDocument {
             rpm: try number(fields["rpm"], path: "\(path).rpm").map { Int($0) },
             tpm: try number(fields["tpm"], path: "\(path).tpm").map { Int($0) },
             maxConcurrency: maxConcurrency,
-            latencyTargetMs: try number(fields["latency_target_ms"], path: "\(path).latency_target_ms")
+            latencyTargetMs: try number(fields["latency_target_ms"], path: "\(path).latency_target_ms"),
+            extraHeaders: try extraHeaders(fields["extra_headers"], path: "\(path).extra_headers", environment: environment)
         )
+    }
+
+    /// `extra_headers: {Name: value}`; a value may be `os.environ/NAME`, like `api_key`.
+    static func extraHeaders(_ value: Any?, path: String, environment: [String: String]) throws -> [(name: String, value: String)] {
+        guard let value else { return [] }
+        guard let mapping = value as? [String: Any] else {
+            throw DeploymentConfigError(path: path, message: "expected a mapping of header names to values")
+        }
+        return try mapping.keys.sorted().map { name in
+            let fieldPath = "\(path).\(name)"
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+                throw DeploymentConfigError(path: fieldPath, message: "not a valid header name")
+            }
+            guard let text = try resolveKey(mapping[name], path: fieldPath, environment: environment),
+                text.utf8.allSatisfy({ $0 >= 32 && $0 != 127 })
+            else {
+                throw DeploymentConfigError(path: fieldPath, message: "expected a header value without control characters")
+            }
+            return (name, text)
+        }
     }
 
     static func resolveKey(_ value: Any?, path: String, environment: [String: String]) throws -> String? {

@@ -225,6 +225,9 @@ final class FastExchange: UpstreamResponseDelegate {
         // A length, not chunked framing: some upstreams and their load balancers refuse chunked request bodies.
         headers.add(name: "Content-Length", value: String(length))
         if let authorization = forwarder.authorizations[account] { headers.add(name: "Authorization", value: authorization) }
+        for header in forwarder.dispatcher.deployments[account].extraHeaders {
+            headers.replaceOrAdd(name: header.name, value: header.value)
+        }
         return HTTPRequestHead(version: .http1_1, method: .POST, uri: target.pathPrefix + endpoint.path, headers: headers)
     }
 

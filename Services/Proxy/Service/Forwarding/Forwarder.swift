@@ -146,6 +146,9 @@ public final class Forwarder: Sendable {
             upstream.method = .POST
             upstream.headers = upstreamHeaders
             if let authorization = authorizations[lease.account] { upstream.headers.add(name: "Authorization", value: authorization) }
+            for header in dispatcher.deployments[lease.account].extraHeaders {
+                upstream.headers.replaceOrAdd(name: header.name, value: header.value)
+            }
             let upstreamModel = deployment.upstreamModel(for: summary.model)
             if upstreamModel != summary.model, let rewritten = ModelRewriter.rewrite(Array(body.readableBytesView), model: upstreamModel) {
                 upstream.body = .bytes(ByteBuffer(bytes: rewritten))

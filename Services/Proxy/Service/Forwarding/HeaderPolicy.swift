@@ -3,22 +3,28 @@ import HTTPTypes
 import Hummingbird
 import NIOHTTP1
 
-/// Which headers cross the proxy: hop-by-hop headers never do, the client's credentials are replaced by
-/// the account's, and compression is not requested so the proxy can read usage as the answer passes.
+/// Which headers cross the proxy. Upstream requests carry an allowlist: what an OpenAI client may legitimately
+/// send (content type, accept, user agent, OpenAI's organisation, project and beta headers), never maitre's own
+/// scheduling headers (tenant, class, deadline, predicted size), the client's request id (ours stays in our logs
+/// and answers; some servers reject one that is not a UUID) or the client's credentials, which the account's
+/// replace. A deployment's `extra_headers` are added per account. Compression is not requested so the proxy can
+/// read usage as the answer passes. Hop-by-hop headers never cross in either direction.
 enum HeaderPolicy {
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
         "proxy-authorization", "proxy-authenticate", "host", "content-length",
     ]
-    static let clientOnly: Set<String> = ["authorization", "api-key", "x-api-key", "accept-encoding", "cookie", "expect"]
+    /// Client headers that go upstream unchanged (lower case).
+    static let forwarded: Set<String> = [
+        "content-type", "accept", "user-agent", "openai-organization", "openai-project", "openai-beta",
+    ]
 
-    /// The client's headers as they go upstream, without the account's auth (added per attempt).
+    /// The client's headers as they go upstream: the allowlist only, without the account's auth and extra
+    /// headers (added per attempt).
     static func upstreamHeaders(from fields: HTTPFields) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(fields.count + 2)
-        for field in fields {
-            let name = field.name.canonicalName
-            if hopByHop.contains(name) || clientOnly.contains(name) { continue }
+        headers.reserveCapacity(forwarded.count + 2)
+        for field in fields where forwarded.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
         if !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "application/json") }

@@ -127,8 +127,11 @@ public struct ShortestExpectedWorkOrdering: OrderingPolicy {
         item.latestStartMs + weight * item.expectedWorkMs
     }
 
+    /// Urgency counts from the latest start at p90, not p50: with an uncertain prediction, a request that may be
+    /// long must start while its likely long answer still fits.
     public func urgentFromMs(_ item: OrderingItem) -> Double? {
-        item.latestStartMs - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
+        let p90Duration = item.ttftMs + Double(max(item.predictedOutputTokensP90, 1)) * item.msPerOutputToken
+        return item.deadlineAtMs - p90Duration - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
     }
 
     public func infeasibleRank(_ item: OrderingItem) -> Double {

@@ -144,6 +144,21 @@ enum LocalPrior {
         )
     }
 
+    /// The same prediction for every request (`PREDICTIONS=constant`): the predictor's answer with no history,
+    /// 250 tokens at p50 and 750 at p90 (capped by max_tokens), no probability of a short reply. What a scheduler
+    /// knows when it is blind to sizes.
+    static func constant(request: PredictRequest) -> PredictResponse {
+        var prediction = predict(request)
+        let cap = request.maxTokens ?? Int.max
+        prediction.expectedOutputTokensP50 = min(cap, 250)
+        prediction.expectedOutputTokensP90 = min(cap, 750)
+        prediction.sizeBucket = .medium
+        prediction.predictedCostP50 = Double(prediction.promptTokens + prediction.expectedOutputTokensP50)
+        prediction.fallbackLevel = .globalPrior
+        prediction.modelVersion = "constant"
+        return prediction
+    }
+
     /// A prediction of exactly `tokens` (benchmark oracle: the true output length).
     static func oracle(tokens: Int, request: PredictRequest) -> PredictResponse {
         var prediction = predict(request)

@@ -8,6 +8,8 @@ import ServiceRuntime
 struct Intake: Sendable {
     let runtime: SchedulerRuntime
     let predictor: PredictorClient?
+    /// Every request predicted alike (`PREDICTIONS=constant`).
+    var constantPredictions = false
     /// Header carrying a true output length for benchmark oracles; its prediction is marked `oracle`.
     static let oracleHeader = "X-Oracle-Output-Tokens"
 
@@ -42,6 +44,8 @@ struct Intake: Sendable {
         let prediction: PredictResponse
         if let oracle = ask.oracleTokens {
             prediction = LocalPrior.oracle(tokens: oracle, request: predictRequest)
+        } else if constantPredictions {
+            prediction = LocalPrior.constant(request: predictRequest)
         } else if let predictor {
             prediction = await predictor.predict(predictRequest)
         } else {

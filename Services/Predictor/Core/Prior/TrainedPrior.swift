@@ -1,0 +1,224 @@
+import Foundation
+
+/// The predictor's prior, trained offline on public conversations and shipped with it, so that it answers well
+/// from its first request: an embedding regression, neighbour statistics over the training prompts (its memory,
+/// to which the live history is added), quantile trees for p10/p50/p90/p99 with held-out offsets that calibrate
+/// them, and a classifier for "short reply" calibrated by isotonic regression.
+public struct TrainedPrior: Sendable {
+    public var version: String
+    /// What the prior was trained on, for `/health` and `/models`.
+    public var source: String
+    public var shortMaxTokens: Int
+    public var wideK: Int
+    public var regression: RidgeRegression
+    /// Embedding regressions on the rank of the output length (0…1) and on "the reply is short" (0 or 1).
+    public var rankRegression: RidgeRegression
+    public var shortRegression: RidgeRegression
+    /// Word TF-IDF regressions on the rank of the output length and on "the reply is short".
+    public var textRankRegression: HashedTextRegression
+    public var textShortRegression: HashedTextRegression
+    /// One model per `LengthDistribution.levels`, and the log offset added to each.
+    public var quantileTrees: [QuantileBoostedTrees]
+    public var quantileOffsets: [Double]
+    public var shortTrees: LogisticBoostedTrees
+    public var shortCalibration: IsotonicCalibration
+    /// The training prompts' embeddings and log1p output lengths.
+    public var memory: NeighborIndex
+    public var memoryOutputs: [Double]
+
+    public static let featureNames =
+        ["log_prompt_tokens", "embedding_regression", "embedding_rank_regression", "embedding_short_regression",
+         "text_rank_regression", "text_short_regression"]
+        + PromptSurface.names + NeighborStatistics.names
+
+    /// Regression inputs: the embedding with the log prompt length appended.
+    static func regressionInput(embedding: [Float], promptTokens: Int) -> [Float] {
+        embedding + [Float(log1p(Double(promptTokens)))]
+    }
+
+    var shortLog: Double { log1p(Double(shortMaxTokens)) }
+
+    /// The best `wideK` neighbours of `embedding` in memory (leaving out slot `excluding`), best first.
+    func memoryNeighbors(scores: [Float], excluding: Int? = nil) -> [(similarity: Float, logOutput: Double)] {
+        NeighborIndex.topK(scores, k: wideK, excluding: excluding).map { ($0.similarity, memoryOutputs[$0.slot]) }
+    }
+
+    /// The feature row of a query with its neighbours (best first) and its embedding regression.
+    static func features(
+        promptTokens: Int, surface: [Float], regressions: [Double],
+        neighbors: [(similarity: Float, logOutput: Double)], shortLog: Double
+    ) -> [Double] {
+        [log1p(Double(promptTokens))] + regressions + surface.map(Double.init)
+            + NeighborStatistics.features(neighbors, shortLog: shortLog)
+    }
+
+    /// The embedding and word regressions of a query (the word ones at their mean without a text).
+    func regressions(embedding: [Float], promptTokens: Int, text: String?) -> [Double] {
+        let input = Self.regressionInput(embedding: embedding, promptTokens: promptTokens)
+        let words = text.map { HashedTextRegression.row($0, idf: textRankRegression.idf) }
+        return [
+            regression.predict(input), rankRegression.predict(input), shortRegression.predict(input),
+            words.map { textRankRegression.predict($0) } ?? textRankRegression.intercept,
+            words.map { textShortRegression.predict($0) } ?? textShortRegression.intercept,
+        ]
+    }
+
+    /// The distribution for a query; `history` (the live window) adds its rows to the memory's neighbours.
+    public func distribution(_ query: PredictionQuery, history: HistoryPool? = nil) -> LengthDistribution {
+        var neighbors = memoryNeighbors(scores: memory.similarities(to: query.embedding))
+        if let history, history.count > 0 {
+            let live = NeighborIndex.topK(history.index.similarities(to: query.embedding), k: wideK).map {
+                ($0.similarity, log1p(Double(history.rows[$0.slot].outputTokens)))
+            }
+            neighbors = NeighborStatistics.merge(neighbors, live, k: wideK)
+        }
+        let row = Self.features(
+            promptTokens: query.promptTokens, surface: query.surface,
+            regressions: regressions(embedding: query.embedding, promptTokens: query.promptTokens, text: query.text),
+            neighbors: neighbors, shortLog: shortLog)
+        return distribution(row: row)
+    }
+
+    /// The distribution for a feature row.
+    func distribution(row: [Double]) -> LengthDistribution {
+        let quantiles = zip(quantileTrees, quantileOffsets).map { max(0, $0.predict(row) + $1) }
+        return LengthDistribution(logQuantiles: quantiles, pShort: shortCalibration.probability(shortTrees.margin(row)))
+    }
+}
+
+/// One training example of the prior: what is known before the request runs, and its output length.
+public struct PriorExample: Sendable {
+    public var embedding: [Float]
+    public var surface: [Float]
+    public var promptTokens: Int
+    public var outputTokens: Int
+    public var text: String
+
+    public init(embedding: [Float], surface: [Float], promptTokens: Int, outputTokens: Int, text: String = "") {
+        self.text = text
+        self.embedding = embedding
+        self.surface = surface
+        self.promptTokens = promptTokens
+        self.outputTokens = outputTokens
+    }
+}
+
+/// Hyper-parameters of prior training.
+public struct PriorTrainingParameters: Sendable, Equatable {
+    public var wideK = 50
+    public var ridgeLambda = 3.0
+    /// Penalty of the word regressions (over L2-normalised TF-IDF rows).
+    public var textLambda = 1.0
+    public var folds = 5
+    public var rounds = 600
+    public var learningRate = 0.03
+    public var maxDepth = 3
+    public var minSamplesLeaf = 40
+    public var shortMaxTokens = 256
+    public var seed: UInt64 = 7
+
+    public init() {}
+}
+
+/// Trains a `TrainedPrior`: out-of-fold embedding regressions and leave-one-out neighbours make every training row
+/// look like an unseen query; out-of-fold trees set the calibration (quantile offsets, the isotonic map of p_short),
+/// and the final trees are fitted on every row.
+public struct PriorTrainer: Sendable {
+    public var parameters: PriorTrainingParameters
+
+    public init(parameters: PriorTrainingParameters = PriorTrainingParameters()) {
+        self.parameters = parameters
+    }
+
+    public func train(_ examples: [PriorExample], version: String, source: String) -> TrainedPrior {
+        precondition(examples.count >= 100, "need at least 100 examples")
+        let n = examples.count
+        let dimension = examples[0].embedding.count
+        let targets = examples.map { log1p(Double($0.outputTokens)) }
+        let ranks = PredictionMetrics.ranks(targets).map { ($0 - 0.5) / Double(n) }
+        let shortTargets = examples.map { $0.outputTokens <= parameters.shortMaxTokens ? 1.0 : 0.0 }
+        let inputs = examples.map { TrainedPrior.regressionInput(embedding: $0.embedding, promptTokens: $0.promptTokens) }
+        let folds = max(2, parameters.folds)
+        // Out of fold, so that the trees see each regression as good as it is on prompts it never saw.
+        let idf = HashedTextRegression.idf(examples.map(\.text))
+        let words = examples.map { HashedTextRegression.row($0.text, idf: idf) }
+        var outOfFold = [[Double]](repeating: [0, 0, 0, 0, 0], count: n)
+        for fold in 0..<folds {
+            let train = (0..<n).filter { $0 % folds != fold }
+            for (column, y) in [targets, ranks, shortTargets].enumerated() {
+                let model = RidgeRegression(
+                    rows: train.map { inputs[$0] }, targets: train.map { y[$0] }, lambda: parameters.ridgeLambda)
+                for i in stride(from: fold, to: n, by: folds) { outOfFold[i][column] = model.predict(inputs[i]) }
+            }
+            for (column, y) in [ranks, shortTargets].enumerated() {
+                let model = HashedTextRegression(
+                    rows: train.map { words[$0] }, targets: train.map { y[$0] }, idf: idf, lambda: parameters.textLambda)
+                for i in stride(from: fold, to: n, by: folds) { outOfFold[i][3 + column] = model.predict(words[i]) }
+            }
+        }
+        var memory = NeighborIndex(dimension: dimension, capacity: n)
+        for example in examples { memory.insert(example.embedding) }
+        var prior = TrainedPrior(
+            version: version, source: source, shortMaxTokens: parameters.shortMaxTokens, wideK: parameters.wideK,
+            regression: RidgeRegression(rows: inputs, targets: targets, lambda: parameters.ridgeLambda),
+            rankRegression: RidgeRegression(rows: inputs, targets: ranks, lambda: parameters.ridgeLambda),
+            shortRegression: RidgeRegression(rows: inputs, targets: shortTargets, lambda: parameters.ridgeLambda),
+            textRankRegression: HashedTextRegression(rows: words, targets: ranks, idf: idf, lambda: parameters.textLambda),
+            textShortRegression: HashedTextRegression(
+                rows: words, targets: shortTargets, idf: idf, lambda: parameters.textLambda),
+            quantileTrees: [], quantileOffsets: [], shortTrees: LogisticBoostedTrees.empty,
+            shortCalibration: IsotonicCalibration(scores: [], outcomes: []), memory: memory, memoryOutputs: targets)
+        var features = [[Double]]()
+        features.reserveCapacity(n)
+        for start in stride(from: 0, to: n, by: 256) {
+            let end = min(n, start + 256)
+            let scores = memory.similarities(toBatch: examples[start..<end].map(\.embedding))
+            for (offset, slotScores) in scores.enumerated() {
+                let slot = start + offset
+                features.append(
+                    TrainedPrior.features(
+                        promptTokens: examples[slot].promptTokens, surface: examples[slot].surface,
+                        regressions: outOfFold[slot], neighbors: prior.memoryNeighbors(scores: slotScores, excluding: slot),
+                        shortLog: prior.shortLog))
+            }
+        }
+        // Calibration from out-of-fold answers: each row scored by trees that never saw it, so the offsets and the
+        // isotonic map describe the final trees on new prompts.
+        let labels = examples.map { $0.outputTokens <= parameters.shortMaxTokens }
+        let all = Array(0..<n)
+        var residuals = [[Double]](repeating: [Double](repeating: 0, count: n), count: LengthDistribution.levels.count)
+        var margins = [Double](repeating: 0, count: n)
+        for fold in 0..<folds {
+            let train = all.filter { $0 % folds != fold }
+            let held = Array(stride(from: fold, to: n, by: folds))
+            for (index, level) in LengthDistribution.levels.enumerated() {
+                let partial = quantileModel(level, features: features, targets: targets, rows: train)
+                for row in held { residuals[index][row] = targets[row] - partial.predict(features[row]) }
+            }
+            let partial = shortModel(features: features, labels: labels, rows: train)
+            for row in held { margins[row] = partial.margin(features[row]) }
+        }
+        for (index, level) in LengthDistribution.levels.enumerated() {
+            prior.quantileOffsets.append(Quantiles.of(residuals[index], level))
+            prior.quantileTrees.append(quantileModel(level, features: features, targets: targets, rows: all))
+        }
+        prior.shortCalibration = IsotonicCalibration(scores: margins, outcomes: labels)
+        prior.shortTrees = shortModel(features: features, labels: labels, rows: all)
+        return prior
+    }
+
+    func boosting(_ quantile: Double) -> BoostingParameters {
+        BoostingParameters(
+            quantile: quantile, rounds: parameters.rounds, learningRate: parameters.learningRate,
+            maxDepth: parameters.maxDepth, minSamplesLeaf: parameters.minSamplesLeaf, seed: parameters.seed)
+    }
+
+    func quantileModel(_ level: Double, features: [[Double]], targets: [Double], rows: [Int]) -> QuantileBoostedTrees {
+        QuantileBoostedTrees(
+            features: rows.map { features[$0] }, targets: rows.map { targets[$0] }, parameters: boosting(level))
+    }
+
+    func shortModel(features: [[Double]], labels: [Bool], rows: [Int]) -> LogisticBoostedTrees {
+        LogisticBoostedTrees(features: rows.map { features[$0] }, labels: rows.map { labels[$0] }, parameters: boosting(0.5))
+    }
+}

