@@ -142,3 +142,61 @@ import Testing
         #expect(order.count == 110)
     }
 }
+
+@Suite struct PredictionTrustTests {
+    @Test func trustFollowsHowWellPredictionsRankedTheAnswers() {
+        let policy = SchedulerPolicy()
+        var good = PredictionTrust(policy: policy)
+        var useless = PredictionTrust(policy: policy)
+        #expect(good.trust == policy.initialPredictionTrust)
+        var random = SplitMix64ForTests(seed: 3)
+        for index in 0..<200 {
+            let truth = 20 + (index * 37) % 900
+            good.observe(predictedTokens: truth + Int(random.next() % 20), outputTokens: truth)
+            useless.observe(predictedTokens: 250, outputTokens: truth)
+        }
+        #expect((good.correlation ?? 0) > 0.9)
+        #expect(good.trust == 1)
+        #expect(useless.correlation == 0)
+        #expect(useless.trust == 0)
+    }
+
+    @Test func anEngineWhosePredictionsRankNothingOrdersLikeDeadlines() {
+        var policy = SchedulerPolicy()
+        policy.maxInflightRequests = 1
+        var engine = SchedulerEngine(policy: policy)
+        // 60 answers whose predicted size says nothing about their length.
+        for index in 0..<60 {
+            let id = "warm-\(index)"
+            _ = engine.submit(
+                Job(id: id, requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 100 + (index * 53) % 700),
+                now: 0)
+            for dispatch in engine.nextDispatches(now: 0) {
+                engine.complete(
+                    dispatch.requestId, outcome: .succeeded(outputTokens: 100 + (index * 29) % 500, latencyMs: 400), now: 0)
+            }
+        }
+        #expect(engine.trust.trust < 0.05)
+        // Now a long request with the earlier deadline goes before a short one: size no longer weighs.
+        _ = engine.submit(
+            Job(id: "long", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 100_000, predictedOutputTokensP50: 800),
+            now: 0)
+        _ = engine.submit(
+            Job(id: "short", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 130_000, predictedOutputTokensP50: 20),
+            now: 0)
+        #expect(engine.nextDispatches(now: 0).map(\.requestId) == ["long"])
+    }
+}
+
+/// SplitMix64, for test data.
+struct SplitMix64ForTests {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -120,6 +120,10 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var rateLimitedShare: Double?
     public var allocationPolicy: String?
     public var orderingPolicy: String?
+    /// Kendall τ of the predicted p50 against the output of the last answers, and the share of the size weight
+    /// ordering gives the predictions because of it (0…1).
+    public var predictionRankCorrelation: Double?
+    public var predictionTrust: Double?
     /// Latency histograms (ms) by name, e.g. `queue_interactive`, `total_heavy`.
     public var latencyHistogramsMs: [String: LatencyHistogram]?
 
@@ -173,6 +177,8 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case rateLimitedShare = "rate_limited_share"
         case allocationPolicy = "allocation_policy"
         case orderingPolicy = "ordering_policy"
+        case predictionRankCorrelation = "prediction_rank_correlation"
+        case predictionTrust = "prediction_trust"
         case latencyHistogramsMs = "latency_histograms_ms"
     }
 }

@@ -13,6 +13,7 @@ public struct SchedulerEngine: Sendable {
     public private(set) var model: ServiceTimeModel
     public private(set) var congestion: CongestionController
     public private(set) var knee: KneeEstimator
+    public private(set) var trust: PredictionTrust
     private var ladder: CostLadder
     private var allocator: any AllocationPolicy
     /// Ordering per class, by `RequestClass.index` (the size weight may differ between classes).
@@ -58,9 +59,10 @@ public struct SchedulerEngine: Sendable {
         self.model = ServiceTimeModel(policy: policy)
         self.congestion = CongestionController(policy: policy)
         self.knee = KneeEstimator(policy: policy)
+        self.trust = PredictionTrust(policy: policy)
         self.ladder = CostLadder(rungs: policy.ladder)
         self.allocator = makeAllocationPolicy(policy)
-        self.orderings = Self.orderings(policy)
+        self.orderings = Self.orderings(policy, trust: trust.trust)
         self.log = EventLog(capacity: eventCapacity)
     }
 
@@ -267,6 +269,14 @@ public struct SchedulerEngine: Sendable {
         let effect: CompletionEffect
         switch outcome.status {
         case .succeeded:
+            if let tokens = outcome.outputTokens {
+                // What the prediction is worth, judged on answers that were not cut by max_tokens.
+                if tokens < record.job.maxTokens {
+                    let before = trust.trust
+                    trust.observe(predictedTokens: record.job.boundedP50, outputTokens: tokens)
+                    if trust.trust != before { orderings = Self.orderings(policy, trust: trust.trust) }
+                }
+            }
             if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
                 model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs)
                 observeKnee(record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, now: now)
@@ -372,7 +382,7 @@ public struct SchedulerEngine: Sendable {
         policy = newPolicy
         ladder = CostLadder(rungs: newPolicy.ladder)
         allocator = makeAllocationPolicy(newPolicy)
-        orderings = Self.orderings(newPolicy)
+        orderings = Self.orderings(newPolicy, trust: trust.trust)
         model.reconfigure(newPolicy)
         congestion.reconfigure(newPolicy)
         knee.reconfigure(newPolicy)
@@ -390,8 +400,8 @@ public struct SchedulerEngine: Sendable {
     // MARK: - Queues
 
     /// One ordering policy per class, at `RequestClass.index`.
-    private static func orderings(_ policy: SchedulerPolicy) -> [any OrderingPolicy] {
-        RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(policy, for: $0) }
+    private static func orderings(_ policy: SchedulerPolicy, trust: Double) -> [any OrderingPolicy] {
+        RequestClass.allCases.sorted { $0.index < $1.index }.map { makeOrderingPolicy(policy, for: $0, trust: trust) }
     }
 
     private func orderingItem(_ job: Job, deadline: Double) -> OrderingItem {
@@ -674,6 +684,8 @@ public struct SchedulerEngine: Sendable {
         snapshot.rateLimitedShare = congestion.rateLimitedShare
         snapshot.allocationPolicy = policy.allocation.rawValue
         snapshot.orderingPolicy = policy.ordering.rawValue
+        snapshot.predictionRankCorrelation = trust.correlation
+        snapshot.predictionTrust = trust.trust
         return snapshot
     }
 }

@@ -69,8 +69,11 @@ extension OrderingPolicy {
     public func urgentFromMs(_ item: OrderingItem) -> Double? { nil }
 }
 
-/// Builds the ordering policy a configuration names, for one class (feasible-set scoring weighs size per class).
-public func makeOrderingPolicy(_ policy: SchedulerPolicy, for requestClass: RequestClass = .interactive) -> any OrderingPolicy {
+/// Builds the ordering policy a configuration names, for one class (feasible-set scoring weighs size per class);
+/// `trust` scales how much the predicted sizes weigh where the policy uses it.
+public func makeOrderingPolicy(
+    _ policy: SchedulerPolicy, for requestClass: RequestClass = .interactive, trust: Double = 1
+) -> any OrderingPolicy {
     switch policy.ordering {
     case .feasibleSet:
         return FeasibleSetOrdering(sizeWeight: requestClass == .heavy ? policy.heavyFeasibleSizeWeight : policy.feasibleSizeWeight)
@@ -78,7 +81,7 @@ public func makeOrderingPolicy(_ policy: SchedulerPolicy, for requestClass: Requ
     case .shortestFirst: return ShortestFirstOrdering()
     case .gittins: return GittinsOrdering()
     case .shortestExpectedWork:
-        return ShortestExpectedWorkOrdering(weight: policy.expectedWorkWeight, urgentShare: policy.urgentSlackShare)
+        return ShortestExpectedWorkOrdering(weight: policy.expectedWorkWeight * trust, urgentShare: policy.urgentSlackShare)
     case .fifo: return FIFOOrdering()
     }
 }

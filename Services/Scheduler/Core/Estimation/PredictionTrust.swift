@@ -1,0 +1,71 @@
+/// How far the scheduler trusts the predicted sizes, learned from its own completions: the rank correlation
+/// (Kendall τ-b) between the predicted p50 and the output that came back, over the last `window` answers, mapped
+/// from `untrustedCorrelation` (trust 0: order as if every request were the same size) to `trustedCorrelation`
+/// (trust 1), quadratically. Until `minimumSamples` answers are in, trust is `initialTrust`.
+public struct PredictionTrust: Sendable, Equatable {
+    public var window: Int
+    public var minimumSamples: Int
+    public var untrustedCorrelation: Double
+    public var trustedCorrelation: Double
+    public var initialTrust: Double
+    private var predicted: [Double] = []
+    private var actual: [Double] = []
+    private var next = 0
+    private var sinceUpdate = 0
+    /// τ-b of the window when it was last computed (nil before `minimumSamples`).
+    public private(set) var correlation: Double?
+
+    public init(policy: SchedulerPolicy) {
+        window = 200
+        minimumSamples = 50
+        untrustedCorrelation = policy.untrustedRankCorrelation
+        trustedCorrelation = policy.trustedRankCorrelation
+        initialTrust = policy.initialPredictionTrust
+    }
+
+    /// The share of `expected_work_weight` the ordering applies now, 0…1.
+    public var trust: Double {
+        guard let correlation else { return initialTrust }
+        let span = max(trustedCorrelation - untrustedCorrelation, 1e-9)
+        let share = min(max((correlation - untrustedCorrelation) / span, 0), 1)
+        // Squared: a middling ranking earns little weight. In the simulator, half the weight at τ ≈ 0.45 already
+        // made short P95 worse than ordering without sizes.
+        return share * share
+    }
+
+    /// Records one answer; recomputes τ every 25 answers (O(window²)).
+    public mutating func observe(predictedTokens: Int, outputTokens: Int) {
+        if predicted.count < window {
+            predicted.append(Double(predictedTokens))
+            actual.append(Double(outputTokens))
+        } else {
+            predicted[next] = Double(predictedTokens)
+            actual[next] = Double(outputTokens)
+            next = (next + 1) % window
+        }
+        sinceUpdate += 1
+        guard predicted.count >= minimumSamples, correlation == nil || sinceUpdate >= 25 else { return }
+        sinceUpdate = 0
+        correlation = Self.kendallTauB(predicted, actual)
+    }
+
+    /// Kendall's τ-b (tie-corrected); 0 when either side is constant.
+    static func kendallTauB(_ x: [Double], _ y: [Double]) -> Double {
+        var concordant = 0.0
+        var discordant = 0.0
+        var tiesX = 0.0
+        var tiesY = 0.0
+        for i in 0..<x.count {
+            for j in (i + 1)..<max(x.count, i + 1) {
+                let dx = x[i] - x[j]
+                let dy = y[i] - y[j]
+                if dx == 0 && dy == 0 { continue }
+                if dx == 0 { tiesX += 1; continue }
+                if dy == 0 { tiesY += 1; continue }
+                if (dx > 0) == (dy > 0) { concordant += 1 } else { discordant += 1 }
+            }
+        }
+        let denominator = ((concordant + discordant + tiesX) * (concordant + discordant + tiesY)).squareRoot()
+        return denominator > 0 ? (concordant - discordant) / denominator : 0
+    }
+}
