@@ -15,7 +15,7 @@ import Testing
     static let prediction = PredictResponse(
         sizeBucket: .medium, expectedOutputTokensP50: 120, expectedOutputTokensP90: 300, promptTokens: 14,
         predictedCostP50: 0.25, riskScore: 0.5, confidenceScore: 0.75, fallbackLevel: .globalNeighbors,
-        neighborsUsed: 8, modelVersion: "v3")
+        neighborsUsed: 8, modelVersion: "v3", expectedOutputTokensP10: 40, expectedOutputTokensP99: 700, pShort: 0.4)
     static let reason = DecisionReason(code: "admitted", message: "Within budget.")
 
     static var chatRequest: ChatCompletionRequest {

@@ -118,13 +118,17 @@ import Testing
         let mock = try await ProxyIntegrationTests.startMock(accounts: "")
         // The hung call would hold a graceful stop for its whole grace period.
         defer { mock.kill9() }
-        let proxy = try await ProxyIntegrationTests.startProxy([ProxyIntegrationTests.account("a", base: mock.baseURL)])
+        // Model "hangs" goes through an account whose calls the mock holds (the fault rides on the account's
+        // extra_headers: a client's own headers do not reach the upstream).
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [ProxyIntegrationTests.account("a", base: mock.baseURL)],
+            models: [("hangs", [ProxyIntegrationTests.faultyAccount("hung", base: mock.baseURL, fault: "hang")])])
         defer { proxy.stop() }
         let started = ContinuousClock.now
         // The mock holds a hung call for 600 s; the client's budget is 700 ms.
         let hung = try await TestHTTP.post(
-            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(),
-            headers: ["X-Mock-Fault": "hang", "X-Deadline-Ms": "700"])
+            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(model: "hangs"),
+            headers: ["X-Deadline-Ms": "700"])
         let waited = ContinuousClock.now - started
         #expect(hung.status == 504, "\(hung.text)")
         let envelope = try hung.decode(ErrorEnvelope.self)
@@ -146,15 +150,24 @@ import Testing
         let mock = try await ProxyIntegrationTests.startMock(accounts: "")
         defer { mock.stop() }
         // Two accounts and retries allowed: a retry would be possible, and must not happen once bytes have left.
+        // Model "resets" goes through two accounts whose streams the mock cuts after 5 chunks.
         let proxy = try await ProxyIntegrationTests.startProxy(
             [
                 ProxyIntegrationTests.account("a", base: mock.baseURL),
                 ProxyIntegrationTests.account("b", base: mock.baseURL),
+            ],
+            models: [
+                (
+                    "resets",
+                    [
+                        ProxyIntegrationTests.faultyAccount("ra", base: mock.baseURL, fault: "reset-after=5"),
+                        ProxyIntegrationTests.faultyAccount("rb", base: mock.baseURL, fault: "reset-after=5"),
+                    ]
+                )
             ], environment: ["PROXY_MAX_RETRIES": "3"])
         defer { proxy.stop() }
         let cut = try await Self.streamUntilEnd(
-            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true, maxTokens: 40),
-            headers: ["X-Mock-Fault": "reset-after=5"])
+            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true, maxTokens: 40, model: "resets"))
         #expect(cut.status == 200)
         #expect(cut.attempts == "1")
         let text = String(decoding: cut.body, as: UTF8.self)

@@ -14,8 +14,14 @@ import Testing
     }
 
     /// Starts a proxy over `deployments` (YAML `models:` entries for model `gpt-4o-mini`).
-    static func startProxy(_ deployments: [String], environment extra: [String: String] = [:]) async throws -> ServiceProcess {
-        let yaml = "models:\n  gpt-4o-mini:\n" + deployments.map { "    - " + $0.replacingOccurrences(of: "\n", with: "\n      ") }.joined(separator: "\n") + "\n"
+    /// A proxy serving `deployments` as `gpt-4o-mini`, and each of `models` (name → deployments) under its name.
+    static func startProxy(
+        _ deployments: [String], models: [(name: String, deployments: [String])] = [], environment extra: [String: String] = [:]
+    ) async throws -> ServiceProcess {
+        func list(_ entries: [String]) -> String {
+            entries.map { "    - " + $0.replacingOccurrences(of: "\n", with: "\n      ") }.joined(separator: "\n") + "\n"
+        }
+        let yaml = "models:\n  gpt-4o-mini:\n" + list(deployments) + models.map { "  \($0.name):\n" + list($0.deployments) }.joined()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString.prefix(8)).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         var environment = [
@@ -32,8 +38,13 @@ import Testing
         return lines.joined(separator: "\n")
     }
 
-    static func chat(stream: Bool = false, maxTokens: Int = 8) -> Data {
-        Data(#"{"model":"gpt-4o-mini","max_tokens":\#(maxTokens),"stream":\#(stream),"messages":[{"role":"user","content":"Hello there"}]}"#.utf8)
+    static func chat(stream: Bool = false, maxTokens: Int = 8, model: String = "gpt-4o-mini") -> Data {
+        Data(#"{"model":"\#(model)","max_tokens":\#(maxTokens),"stream":\#(stream),"messages":[{"role":"user","content":"Hello there"}]}"#.utf8)
+    }
+
+    /// An account that sends the simulated upstream a fault on every call (clients' own headers never reach it).
+    static func faultyAccount(_ name: String, base: String, fault: String) -> String {
+        account(name, base: base, extra: "model: gpt-4o-mini\nextra_headers:\n  X-Mock-Fault: \"\(fault)\"")
     }
 
     static func stats(_ proxy: ServiceProcess) async throws -> [String: AccountStats] {

@@ -57,22 +57,45 @@ public struct SchedulerConfiguration: Sendable {
     public var policy: SchedulerPolicy
 
     public init(_ settings: ResolvedSettings) throws {
-        server = try ServerSettings(settings)
-        tickMs = try settings.int("tick-ms", in: 1...60_000)
-        predictorBaseURL = try settings.string("predictor-base-url")
-        predictorTimeoutMs = try settings.int("predictor-timeout-ms", in: 1...60_000)
-        constantPredictions = try settings.choice("predictions", of: ["predictor", "constant"]) == "constant"
-        proxyURLs = try settings.list("proxy-urls")
+        // Everything is read into locals first and the properties are set only once nothing can throw: Swift 6.3.1
+        // miscompiled the clean-up of a partly initialised configuration in debug builds (a crash at start-up each
+        // time `SchedulerPolicy` grew).
+        let server = try ServerSettings(settings)
+        let tickMs = try settings.int("tick-ms", in: 1...60_000)
+        let predictorBaseURL = try settings.string("predictor-base-url")
+        let predictorTimeoutMs = try settings.int("predictor-timeout-ms", in: 1...60_000)
+        let constantPredictions = try settings.choice("predictions", of: ["predictor", "constant"]) == "constant"
+        let proxyURLs = try settings.list("proxy-urls")
         guard !proxyURLs.isEmpty else { throw SettingError(key: "proxy-urls", message: "needs at least one URL") }
-        proxyAPIKey = try settings.optionalString("proxy-api-key")
-        proxyResolveIntervalMs = try settings.int("proxy-resolve-interval-ms", in: 100...86_400_000)
-        dispatchTimeoutMs = try settings.int("dispatch-timeout-ms", in: 100...86_400_000)
-        adminToken = try settings.string("admin-token")
-        inflightOnRestart = InflightRestartAction(
+        let proxyAPIKey = try settings.optionalString("proxy-api-key")
+        let proxyResolveIntervalMs = try settings.int("proxy-resolve-interval-ms", in: 100...86_400_000)
+        let dispatchTimeoutMs = try settings.int("dispatch-timeout-ms", in: 100...86_400_000)
+        let adminToken = try settings.string("admin-token")
+        let inflightOnRestart = InflightRestartAction(
             rawValue: try settings.choice("inflight-on-restart", of: InflightRestartAction.allCases.map(\.rawValue)))!
-        databaseFile = try settings.string("database-file")
-        eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
-        finishedInMemory = try settings.int("finished-in-memory", in: 1...10_000_000)
+        let databaseFile = try settings.string("database-file")
+        let eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
+        let finishedInMemory = try settings.int("finished-in-memory", in: 1...10_000_000)
+        let policy = try Self.policy(settings)
+        self.server = server
+        self.tickMs = tickMs
+        self.predictorBaseURL = predictorBaseURL
+        self.predictorTimeoutMs = predictorTimeoutMs
+        self.constantPredictions = constantPredictions
+        self.proxyURLs = proxyURLs
+        self.proxyAPIKey = proxyAPIKey
+        self.proxyResolveIntervalMs = proxyResolveIntervalMs
+        self.dispatchTimeoutMs = dispatchTimeoutMs
+        self.adminToken = adminToken
+        self.inflightOnRestart = inflightOnRestart
+        self.databaseFile = databaseFile
+        self.eventCapacity = eventCapacity
+        self.finishedInMemory = finishedInMemory
+        self.policy = policy
+    }
+
+    /// The start-up policy: the defaults with the policy settings applied.
+    static func policy(_ settings: ResolvedSettings) throws -> SchedulerPolicy {
         var document = SchedulerConfigDocument()
         document.allocationPolicy = try settings.string("allocation-policy")
         document.orderingPolicy = try settings.string("ordering-policy")
@@ -82,10 +105,8 @@ public struct SchedulerConfiguration: Sendable {
         document.heavyDeadlineMs = try settings.double("heavy-deadline-ms", in: 1...1e9)
         document.maxQueueLength = try settings.int("max-queue-length", in: 1...100_000_000)
         document.extra = ["max_inflight_requests": .number(Double(try settings.int("max-inflight-requests", in: 1...1_000_000)))]
-        // Untyped throws: typed throws returning this struct miscompiled on Swift 6.3.1 (a crash releasing the
-        // configuration once `SchedulerPolicy` grew).
         do {
-            policy = try SchedulerPolicy().applying(document)
+            return try SchedulerPolicy().applying(document)
         } catch let error as PolicyValidationError {
             throw SettingError(key: error.field.replacingOccurrences(of: "_", with: "-"), message: error.message)
         }
