@@ -22,7 +22,7 @@ struct SharegptBenchmarkSmokeTests {
         let data = try Data(contentsOf: out)
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let modes = try #require(report["modes"] as? [[String: Any]])
-        #expect(modes.compactMap { $0["mode"] as? String } == ["naive", "scheduler", "oracle"])
+        #expect(modes.compactMap { $0["mode"] as? String } == ["naive", "blind", "scheduler", "oracle"])
         for mode in modes {
             let name = mode["mode"] as? String ?? "?"
             let metrics = try #require(mode["metrics"] as? [String: Double], "\(name) has no metrics")
