@@ -19,12 +19,7 @@ public struct LogisticBoostedTrees: Sendable, Equatable, Codable {
         var margin = [Double](repeating: base, count: y.count)
         var random = SplitMix64(seed: parameters.seed)
         for _ in 0..<parameters.rounds {
-            var rows = [Int]()
-            rows.reserveCapacity(y.count)
-            for index in 0..<y.count where parameters.subsample >= 1 || random.nextUnit() < parameters.subsample {
-                rows.append(index)
-            }
-            if rows.count < 2 * parameters.minSamplesLeaf { rows = Array(0..<y.count) }
+            let rows = parameters.sampleRows(y.count, random: &random)
             let probability = margin.map { 1 / (1 + exp(-$0)) }
             let gradient = (0..<y.count).map { y[$0] - probability[$0] }
             var builder = TreeBuilder(binned: binned, gradient: gradient, parameters: parameters)

@@ -26,6 +26,16 @@ public struct BoostingParameters: Sendable, Equatable, Codable {
     }
 }
 
+extension BoostingParameters {
+    /// The rows one tree is grown on: a seeded `subsample` share, or all of them when that would be too few.
+    func sampleRows(_ count: Int, random: inout SplitMix64) -> [Int] {
+        var rows = [Int]()
+        rows.reserveCapacity(count)
+        for index in 0..<count where subsample >= 1 || random.nextUnit() < subsample { rows.append(index) }
+        return rows.count < 2 * minSamplesLeaf ? Array(0..<count) : rows
+    }
+}
+
 /// Gradient-boosted regression trees minimising the pinball (quantile) loss, histogram-based: features are
 /// binned at their quantiles, each tree is grown on gradient histograms, and each leaf is then set to the
 /// requested quantile of the residuals it holds (as the classic quantile GBM does).
@@ -59,12 +69,7 @@ public struct QuantileBoostedTrees: Sendable, Equatable, Codable {
         var random = SplitMix64(seed: parameters.seed)
         let alpha = parameters.quantile
         for _ in 0..<parameters.rounds {
-            var rows = [Int]()
-            rows.reserveCapacity(y.count)
-            for index in 0..<y.count where parameters.subsample >= 1 || random.nextUnit() < parameters.subsample {
-                rows.append(index)
-            }
-            if rows.count < 2 * parameters.minSamplesLeaf { rows = Array(0..<y.count) }
+            let rows = parameters.sampleRows(y.count, random: &random)
             let gradient = (0..<y.count).map { y[$0] > prediction[$0] ? alpha : alpha - 1 }
             var builder = TreeBuilder(binned: binned, gradient: gradient, parameters: parameters)
             var tree = builder.grow(rows: rows)

@@ -54,24 +54,9 @@ public struct PredictionMetrics: Sendable, Equatable {
         truth >= prediction ? q * (truth - prediction) : (1 - q) * (prediction - truth)
     }
 
-    /// Kendall's τ-b (tie-corrected), O(n²): fine for replay sizes of a few thousand.
+    /// Kendall's τ-b (tie-corrected).
     public static func kendallTauB(_ x: [Double], _ y: [Double]) -> Double {
-        var concordant = 0.0
-        var discordant = 0.0
-        var tiesX = 0.0
-        var tiesY = 0.0
-        for i in 0..<x.count {
-            for j in (i + 1)..<max(x.count, i + 1) {
-                let dx = x[i] - x[j]
-                let dy = y[i] - y[j]
-                if dx == 0 && dy == 0 { continue }
-                if dx == 0 { tiesX += 1; continue }
-                if dy == 0 { tiesY += 1; continue }
-                if (dx > 0) == (dy > 0) { concordant += 1 } else { discordant += 1 }
-            }
-        }
-        let denominator = ((concordant + discordant + tiesX) * (concordant + discordant + tiesY)).squareRoot()
-        return denominator > 0 ? (concordant - discordant) / denominator : 0
+        RankCorrelation.kendallTauB(x, y)
     }
 
     /// Average ranks (ties share the mean rank), 1-based.

@@ -1,3 +1,5 @@
+import Contracts
+
 /// How far the scheduler trusts the predicted sizes, learned from its own completions: the rank correlation
 /// (Kendall τ-b) between the predicted p50 and the output that came back, over the last `window` answers, mapped
 /// from `untrustedCorrelation` (trust 0: order as if every request were the same size) to `trustedCorrelation`
@@ -46,26 +48,6 @@ public struct PredictionTrust: Sendable, Equatable {
         sinceUpdate += 1
         guard predicted.count >= minimumSamples, correlation == nil || sinceUpdate >= 25 else { return }
         sinceUpdate = 0
-        correlation = Self.kendallTauB(predicted, actual)
-    }
-
-    /// Kendall's τ-b (tie-corrected); 0 when either side is constant.
-    static func kendallTauB(_ x: [Double], _ y: [Double]) -> Double {
-        var concordant = 0.0
-        var discordant = 0.0
-        var tiesX = 0.0
-        var tiesY = 0.0
-        for i in 0..<x.count {
-            for j in (i + 1)..<max(x.count, i + 1) {
-                let dx = x[i] - x[j]
-                let dy = y[i] - y[j]
-                if dx == 0 && dy == 0 { continue }
-                if dx == 0 { tiesX += 1; continue }
-                if dy == 0 { tiesY += 1; continue }
-                if (dx > 0) == (dy > 0) { concordant += 1 } else { discordant += 1 }
-            }
-        }
-        let denominator = ((concordant + discordant + tiesX) * (concordant + discordant + tiesY)).squareRoot()
-        return denominator > 0 ? (concordant - discordant) / denominator : 0
+        correlation = RankCorrelation.kendallTauB(predicted, actual)
     }
 }
