@@ -22,15 +22,20 @@ enum ShareGPTDatasetError: Error, CustomStringConvertible {
 /// The benchmarks' ShareGPT: the predictor's `ShareGPTCorpus` (first human turn + first reply of every complete record,
 /// vLLM's filters, seeded shuffle) counted with the exact cl100k tokenizer.
 enum ShareGPTDataset {
-    /// `count` first exchanges in the order of shuffle `seed`, from `records` (all when nil), leaving out prompts
-    /// that also occur in `unseenBy`.
-    static func samples(
-        count: Int, seed: UInt64, records: Range<Int>? = nil, unseenBy: Range<Int>? = nil, tokenizer: CL100KTokenizer
-    ) throws -> [ShareGPTSample] {
+    /// The first exchange of every complete record of the packaged file.
+    static func exchanges() throws -> [ShareGPTCorpus.Exchange] {
         guard let path = ShareGPTCorpus.locate() else { throw ShareGPTDatasetError.notFound }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        return ShareGPTCorpus.exchanges(from: try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe))
+    }
+
+    /// `count` first exchanges in the order of shuffle `seed`, from `records` (all when nil), leaving out prompts
+    /// that also occur in `unseenBy`; read from `exchanges` when the caller has them, else from the file.
+    static func samples(
+        count: Int, seed: UInt64, records: Range<Int>? = nil, unseenBy: Range<Int>? = nil, tokenizer: CL100KTokenizer,
+        from exchanges: [ShareGPTCorpus.Exchange]? = nil
+    ) throws -> [ShareGPTSample] {
         let samples = ShareGPTCorpus.sample(
-            ShareGPTCorpus.exchanges(from: data), count: count, seed: seed, records: records, unseenBy: unseenBy,
+            try exchanges ?? Self.exchanges(), count: count, seed: seed, records: records, unseenBy: unseenBy,
             tokenCount: { tokenizer.count($0) })
         guard samples.count == count else { throw ShareGPTDatasetError.tooFew(wanted: count, found: samples.count) }
         return samples

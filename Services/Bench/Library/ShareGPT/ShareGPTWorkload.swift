@@ -21,10 +21,12 @@ struct ShareGPTWorkload: Sendable {
     /// (see `DeadlineRule.request`).
     init(seedCount: Int, total: Int, seed: UInt64, records: Range<Int>, rate: Double?, load: Double, rule: DeadlineRule,
          model: KneeLatencyModel, labelled: Bool, tokenizer: CL100KTokenizer) throws {
+        let exchanges = try ShareGPTDataset.exchanges()
         seedSet = seedCount == 0 ? [] : try ShareGPTDataset.samples(
-            count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer)
+            count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer, from: exchanges)
         measured = try ShareGPTDataset.samples(
-            count: total, seed: seed, records: records, unseenBy: ShareGPTRecords.training, tokenizer: tokenizer)
+            count: total, seed: seed, records: records, unseenBy: ShareGPTRecords.training, tokenizer: tokenizer,
+            from: exchanges)
         let meanOutput = Double(measured.reduce(0) { $0 + $1.outputTokens }) / Double(max(measured.count, 1))
         let rate = rate ?? load * model.saturatedTokensPerSecond / max(meanOutput, 1)
         self.rate = rate

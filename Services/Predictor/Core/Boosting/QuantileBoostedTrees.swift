@@ -54,18 +54,15 @@ public struct QuantileBoostedTrees: Sendable, Equatable, Codable {
     public private(set) var trees: [[Node]]
     public let featureCount: Int
 
-    /// Trains on `features` (rows × columns) and targets `y`. With `offsets` the trees learn a correction to a
-    /// prediction each row already has (another model's): `predict` then answers the correction, to be added to it.
-    public init(features: [[Double]], targets y: [Double], parameters: BoostingParameters, offsets: [Double]? = nil) {
+    /// Trains on `features` (rows × columns) and targets `y`.
+    public init(features: [[Double]], targets y: [Double], parameters: BoostingParameters) {
         precondition(features.count == y.count && !y.isEmpty, "need as many feature rows as targets, at least one")
-        precondition(offsets.map { $0.count == y.count } ?? true, "need one offset per row")
         self.parameters = parameters
         self.featureCount = features[0].count
-        let start = offsets ?? [Double](repeating: 0, count: y.count)
-        self.base = Quantiles.of(zip(y, start).map { $0 - $1 }, parameters.quantile)
+        self.base = Quantiles.of(y, parameters.quantile)
         self.trees = []
         let binned = BinnedFeatures(features: features, bins: parameters.bins)
-        var prediction = start.map { $0 + base }
+        var prediction = [Double](repeating: base, count: y.count)
         var random = SplitMix64(seed: parameters.seed)
         let alpha = parameters.quantile
         for _ in 0..<parameters.rounds {
@@ -87,28 +84,6 @@ public struct QuantileBoostedTrees: Sendable, Equatable, Codable {
     /// The predicted quantile for one feature row.
     public func predict(_ row: [Double]) -> Double {
         trees.reduce(base) { $0 + Self.evaluate($1, row) }
-    }
-
-    /// Keeps the first `rounds` trees: the number that did best on rows it was not trained on.
-    public mutating func truncate(to rounds: Int) {
-        trees = Array(trees.prefix(max(0, rounds)))
-    }
-
-    /// Mean pinball loss on (rows, targets, offsets) after each number of trees, 0 through all of them.
-    public func stagedLoss(features: [[Double]], targets: [Double], offsets: [Double]? = nil) -> [Double] {
-        var prediction = (offsets ?? [Double](repeating: 0, count: targets.count)).map { $0 + base }
-        func loss() -> Double {
-            zip(targets, prediction).reduce(0.0) { sum, pair in
-                let residual = pair.0 - pair.1
-                return sum + (residual >= 0 ? parameters.quantile * residual : (parameters.quantile - 1) * residual)
-            } / Double(max(targets.count, 1))
-        }
-        var losses = [loss()]
-        for tree in trees {
-            for index in prediction.indices { prediction[index] += Self.evaluate(tree, features[index]) }
-            losses.append(loss())
-        }
-        return losses
     }
 
     static func evaluate(_ tree: [Node], _ row: [Double]) -> Double {

@@ -64,8 +64,9 @@ public struct WorkloadPredictor: Sendable {
     /// The trained prior's answer, with the live history's rows among its neighbours.
     func raw(_ query: PredictionQuery, pools: HistoryPools, prior: TrainedPrior) -> RawPrediction {
         let global = pools.global
-        let distribution = prior.distribution(query, history: global.count > 0 ? global : nil)
-        let summary = global.count > 0 ? settings.extractor.summarize(global, scores: global.index.similarities(to: query.embedding)) : .empty
+        let scores = global.count > 0 ? global.index.similarities(to: query.embedding) : []
+        let distribution = prior.distribution(query, history: global.count > 0 ? global : nil, historyScores: scores)
+        let summary = global.count > 0 ? settings.extractor.summarize(global, scores: scores) : .empty
         var tenantClose = false
         if let tenant = query.tenantId, let pool = pools.tenants[tenant], pool.count > 0 {
             tenantClose = settings.extractor.summarize(pool, scores: pool.index.similarities(to: query.embedding)).closeCount > 0

@@ -31,11 +31,6 @@ public struct TrainedPrior: Sendable {
          "text_rank_regression", "text_short_regression"]
         + PromptSurface.names + NeighborStatistics.names
 
-    /// Regression inputs: the embedding with the log prompt length appended.
-    static func regressionInput(embedding: [Float], promptTokens: Int) -> [Float] {
-        embedding + [Float(log1p(Double(promptTokens)))]
-    }
-
     var shortLog: Double { log1p(Double(shortMaxTokens)) }
 
     /// The best `wideK` neighbours of `embedding` in memory (leaving out slot `excluding`), best first.
@@ -54,7 +49,7 @@ public struct TrainedPrior: Sendable {
 
     /// The embedding and word regressions of a query (the word ones at their mean without a text).
     func regressions(embedding: [Float], promptTokens: Int, text: String?) -> [Double] {
-        let input = Self.regressionInput(embedding: embedding, promptTokens: promptTokens)
+        let input = OutputLengthTrainer.regressionInput(embedding: embedding, promptTokens: promptTokens)
         let words = text.map { HashedTextRegression.row($0, idf: textRankRegression.idf) }
         return [
             regression.predict(input), rankRegression.predict(input), shortRegression.predict(input),
@@ -64,10 +59,14 @@ public struct TrainedPrior: Sendable {
     }
 
     /// The distribution for a query; `history` (the live window) adds its rows to the memory's neighbours.
-    public func distribution(_ query: PredictionQuery, history: HistoryPool? = nil) -> LengthDistribution {
+    /// `historyScores`, the query's similarities to the window when the caller has them already, saves a scan.
+    public func distribution(
+        _ query: PredictionQuery, history: HistoryPool? = nil, historyScores: [Float]? = nil
+    ) -> LengthDistribution {
         var neighbors = memoryNeighbors(scores: memory.similarities(to: query.embedding))
         if let history, history.count > 0 {
-            let live = NeighborIndex.topK(history.index.similarities(to: query.embedding), k: wideK).map {
+            let scores = historyScores ?? history.index.similarities(to: query.embedding)
+            let live = NeighborIndex.topK(scores, k: wideK).map {
                 ($0.similarity, log1p(Double(history.rows[$0.slot].outputTokens)))
             }
             neighbors = NeighborStatistics.merge(neighbors, live, k: wideK)
@@ -137,7 +136,7 @@ public struct PriorTrainer: Sendable {
         let targets = examples.map { log1p(Double($0.outputTokens)) }
         let ranks = PredictionMetrics.ranks(targets).map { ($0 - 0.5) / Double(n) }
         let shortTargets = examples.map { $0.outputTokens <= parameters.shortMaxTokens ? 1.0 : 0.0 }
-        let inputs = examples.map { TrainedPrior.regressionInput(embedding: $0.embedding, promptTokens: $0.promptTokens) }
+        let inputs = examples.map { OutputLengthTrainer.regressionInput(embedding: $0.embedding, promptTokens: $0.promptTokens) }
         let folds = max(2, parameters.folds)
         // Out of fold, so that the trees see each regression as good as it is on prompts it never saw.
         let idf = HashedTextRegression.idf(examples.map(\.text))

@@ -242,15 +242,20 @@ struct EvaluateCommand: AsyncParsableCommand {
         let configuration = try engine.configuration(extra: ["prior": prior])
         let rows: [HistoryRow]
         var texts: [String]?
+        // A SQLite history holds its vectors already (MiniLM's, in the service); the other sources are embedded.
+        let descriptor: EmbedderDescriptor
         if let sqlite {
             let store = try HistoryStore.open(file: sqlite)
             rows = try await store.loadAll()
+            descriptor = EmbedderDescriptor(name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
         } else if let jsonl {
             let engines = try TextEngines.load(configuration: configuration, logger: logger)
+            descriptor = engines.embedder.descriptor
             rows = try JSONLRows.load(path: jsonl, model: model, engines: engines)
         } else {
             let range = try ShareGPTRows.range(records, default: ShareGPTRecords.evaluation)
             let engines = try TextEngines.load(configuration: configuration, logger: logger)
+            descriptor = engines.embedder.descriptor
             let start = ContinuousClock.now
             let loaded = try ShareGPTRows.load(
                 count: sharegpt, seed: seed, records: range, unseenBy: ShareGPTRecords.training, model: model,
@@ -259,10 +264,6 @@ struct EvaluateCommand: AsyncParsableCommand {
             texts = loaded.samples.map(\.prompt)
             print("embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)")
         }
-        let descriptor: EmbedderDescriptor =
-            sqlite == nil
-            ? try TextEngines.load(configuration: configuration, logger: logger).embedder.descriptor
-            : EmbedderDescriptor(name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
         var evaluator = ReplayEvaluator(
             settings: configuration.prediction,
             training: TrainingParameters(minimumRows: configuration.minimumTrainingRows),

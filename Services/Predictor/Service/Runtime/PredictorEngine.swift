@@ -15,8 +15,6 @@ public actor PredictorEngine {
     let logger: Logger
     let predictor: WorkloadPredictor
     let trainer: OutputLengthTrainer
-    /// The trained prior answering predictions, when one is loaded.
-    public nonisolated var prior: TrainedPrior? { predictor.prior }
 
     private(set) var pools: HistoryPools
     private var priorsCache: PriorTable?

@@ -269,13 +269,11 @@ public struct SchedulerEngine: Sendable {
         let effect: CompletionEffect
         switch outcome.status {
         case .succeeded:
-            if let tokens = outcome.outputTokens {
-                // What the prediction is worth, judged on answers that were not cut by max_tokens.
-                if tokens < record.job.maxTokens {
-                    let before = trust.trust
-                    trust.observe(predictedTokens: record.job.boundedP50, outputTokens: tokens)
-                    if trust.trust != before { orderings = Self.orderings(policy, trust: trust.trust) }
-                }
+            // What the prediction is worth, judged on answers that were not cut by max_tokens.
+            if let tokens = outcome.outputTokens, tokens < record.job.maxTokens {
+                let before = trust.trust
+                trust.observe(predictedTokens: record.job.boundedP50, outputTokens: tokens)
+                if trust.trust != before { orderings = Self.orderings(policy, trust: trust.trust) }
             }
             if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
                 model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs)
@@ -411,7 +409,6 @@ public struct SchedulerEngine: Sendable {
             predictedDurationMs: model.predictedDurationMs(outputTokens: job.boundedP50),
             predictedOutputTokensP50: job.boundedP50,
             predictedOutputTokensP90: job.boundedP90,
-            shortProbability: job.predictedShortProbability,
             msPerOutputToken: model.msPerOutputToken,
             ttftMs: model.ttftMs
         )

@@ -9,8 +9,6 @@ public struct OrderingItem: Sendable, Equatable {
     public var predictedDurationMs: Double
     public var predictedOutputTokensP50: Int
     public var predictedOutputTokensP90: Int
-    /// Probability of a short reply, when the predictor gave one.
-    public var shortProbability: Double?
     /// Time per output token and time to first token the duration was computed with.
     public var msPerOutputToken: Double
     public var ttftMs: Double
@@ -21,7 +19,6 @@ public struct OrderingItem: Sendable, Equatable {
         predictedDurationMs: Double,
         predictedOutputTokensP50: Int,
         predictedOutputTokensP90: Int,
-        shortProbability: Double? = nil,
         msPerOutputToken: Double,
         ttftMs: Double
     ) {
@@ -30,7 +27,6 @@ public struct OrderingItem: Sendable, Equatable {
         self.predictedDurationMs = predictedDurationMs
         self.predictedOutputTokensP50 = predictedOutputTokensP50
         self.predictedOutputTokensP90 = predictedOutputTokensP90
-        self.shortProbability = shortProbability
         self.msPerOutputToken = msPerOutputToken
         self.ttftMs = ttftMs
     }
@@ -41,9 +37,13 @@ public struct OrderingItem: Sendable, Equatable {
     /// Expected time the request holds the provider per completion, over its predicted length distribution (the
     /// Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more than its p50.
     public var expectedWorkMs: Double {
-        ttftMs
-            + GittinsOrdering.expectedTokensPerCompletion(p50: predictedOutputTokensP50, p90: predictedOutputTokensP90)
-            * msPerOutputToken
+        durationMs(
+            outputTokens: GittinsOrdering.expectedTokensPerCompletion(p50: predictedOutputTokensP50, p90: predictedOutputTokensP90))
+    }
+
+    /// Time from dispatch to the last of `outputTokens`, at the speeds this item was ranked with.
+    public func durationMs(outputTokens: Double) -> Double {
+        ttftMs + outputTokens * msPerOutputToken
     }
 }
 
@@ -133,7 +133,7 @@ public struct ShortestExpectedWorkOrdering: OrderingPolicy {
     /// Urgency counts from the latest start at p90, not p50: with an uncertain prediction, a request that may be
     /// long must start while its likely long answer still fits.
     public func urgentFromMs(_ item: OrderingItem) -> Double? {
-        let p90Duration = item.ttftMs + Double(max(item.predictedOutputTokensP90, 1)) * item.msPerOutputToken
+        let p90Duration = item.durationMs(outputTokens: Double(max(item.predictedOutputTokensP90, 1)))
         return item.deadlineAtMs - p90Duration - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
     }
 
@@ -177,8 +177,7 @@ public struct GittinsOrdering: OrderingPolicy {
     static let zScores: [Double] = [0, 0.2533, 0.5244, 0.8416, 1.2816, 1.6449, 2.3263]
 
     public func rank(_ item: OrderingItem) -> Double {
-        item.ttftMs + Self.expectedTokensPerCompletion(p50: item.predictedOutputTokensP50, p90: item.predictedOutputTokensP90)
-            * item.msPerOutputToken
+        item.expectedWorkMs
     }
 
     /// `min over Δ of E[min(S, Δ)] / F(Δ)` in tokens, for a log-normal with the given median and 90th percentile.
