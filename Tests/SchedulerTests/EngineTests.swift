@@ -49,8 +49,15 @@ import Testing
         #expect(SchedulerEngine().classify(confident) == .heavy)
     }
 
+    /// The token budgets alone, without the start-up request cap that holds a provider not yet measured.
+    static var budgetsOnly: SchedulerPolicy {
+        var policy = SchedulerPolicy()
+        policy.kneeStartupInflight = 0
+        return policy
+    }
+
     @Test func dispatchStaysWithinTheInflightBudgets() {
-        var engine = SchedulerEngine()
+        var engine = SchedulerEngine(policy: Self.budgetsOnly)
         for index in 0..<100 { _ = engine.submit(job("h\(index)", 1000, requestClass: .heavy), now: 0) }
         let first = engine.nextDispatches(now: 0)
         // Heavy: its own 7000 plus half of the idle interactive 3000.
@@ -63,7 +70,7 @@ import Testing
     }
 
     @Test func shortRequestsGoAtOnceWhileHeavyWorkWaits() {
-        var engine = SchedulerEngine()
+        var engine = SchedulerEngine(policy: Self.budgetsOnly)
         for index in 0..<50 { _ = engine.submit(job("h\(index)", 1000), now: 0) }
         _ = engine.nextDispatches(now: 0)
         for index in 0..<20 { _ = engine.submit(job("s\(index)", 50, at: 10), now: 10) }

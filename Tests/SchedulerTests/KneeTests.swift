@@ -10,7 +10,9 @@ import Testing
     static func tpot(_ inflight: Double) -> Double { 20 * (1 + max(0, inflight - knee) / knee) }
 
     @Test func theCapStaysOffUntilTheProviderIsSeenSaturated() {
-        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        var policy = SchedulerPolicy()
+        policy.kneeStartupInflight = 0
+        var estimator = KneeEstimator(policy: policy)
         for step in 0..<50 {
             estimator.observe(averageInflight: 8, msPerOutputToken: 20.5, baselineMsPerOutputToken: 20, now: Double(step) * 100)
         }
@@ -61,7 +63,7 @@ import Testing
 
     /// Runs the engine against the fluid provider: `heavy` long requests queued at time 0, then short interactive
     /// requests arriving every `interactiveEveryMs`. Returns the time-averaged in-flight count after warm-up, the
-    /// longest wait of an interactive request in the queue, and when the last heavy request finished.
+    /// longest wait of an interactive request in the queue after warm-up, and when the last heavy request finished.
     private func run(policy: SchedulerPolicy, heavy: Int, interactive: Int, interactiveEveryMs: Double) -> (
         averageInflight: Double, worstInteractiveWaitMs: Double, makespanMs: Double
     ) {
@@ -94,7 +96,7 @@ import Testing
             for dispatch in engine.nextDispatches(now: now) {
                 let tokens = dispatch.requestClass == .heavy ? 600 : 100
                 running[dispatch.requestId] = Running(remaining: Double(tokens), tokens: tokens, dispatchedAt: now, ttftAt: now + 300)
-                if let submitted = submittedAt[dispatch.requestId] { worstWait = max(worstWait, now - submitted) }
+                if let submitted = submittedAt[dispatch.requestId], now > 60_000 { worstWait = max(worstWait, now - submitted) }
             }
             let perToken = Self.tpot(Double(running.count))
             if now > 60_000 { area += Double(running.count) * step }
@@ -126,9 +128,12 @@ import Testing
     }
 
     @Test func withTheKneeCapOffTheBudgetsAloneOvershootTheKnee() {
-        var policy = SchedulerPolicy()
+        // The knee cap alone: the start-up cap, which holds any provider for its first round trips, is off in both.
+        var knee = SchedulerPolicy()
+        knee.kneeStartupInflight = 0
+        var policy = knee
         policy.kneeGain = 0
-        let capped = run(policy: SchedulerPolicy(), heavy: 200, interactive: 100, interactiveEveryMs: 1500)
+        let capped = run(policy: knee, heavy: 200, interactive: 100, interactiveEveryMs: 1500)
         let uncapped = run(policy: policy, heavy: 200, interactive: 100, interactiveEveryMs: 1500)
         #expect(uncapped.averageInflight > capped.averageInflight + 2, "\(uncapped.averageInflight) vs \(capped.averageInflight)")
         // Throughput is flat past this provider's knee, so holding it at the knee costs (almost) no time.

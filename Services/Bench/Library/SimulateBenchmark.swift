@@ -138,10 +138,19 @@ struct UpstreamModelOptions: ParsableArguments {
     var alpha: Double?
     @Option(name: .customLong("upstream-concurrency-cap"), help: "Requests served at once; more queue at the provider.")
     var concurrencyCap = 64
+    @Option(
+        name: .customLong("upstream-slots"),
+        help: "A queueing provider instead: this many requests served at full speed, the rest waiting in its FIFO queue (as llama.cpp's slots or vLLM's waiting queue); overrides knee, alpha and the concurrency cap.")
+    var slots: Int?
 
     /// The provider model, with `defaultAlpha` when `--upstream-alpha` is not given (each command has its own).
     func model(defaultAlpha: Double) -> KneeLatencyModel {
-        KneeLatencyModel(
+        if let slots {
+            return KneeLatencyModel(
+                baseTTFTMs: baseTTFTMs, prefillMsPerToken: prefillMsPerToken, tpotMs: tpotMs, knee: slots, alpha: 0,
+                concurrencyCap: slots)
+        }
+        return KneeLatencyModel(
             baseTTFTMs: baseTTFTMs, prefillMsPerToken: prefillMsPerToken, tpotMs: tpotMs, knee: knee,
             alpha: alpha ?? defaultAlpha, concurrencyCap: concurrencyCap)
     }

@@ -30,6 +30,11 @@ public struct MockLLMConfiguration: Sendable {
                 "max-concurrency", env: "MOCK_MAX_CONCURRENCY", default: "64",
                 help: "Hard cap of requests in flight; later ones wait in a FIFO line (the wait counts in ttft)."),
             SettingSpec(
+                "slots", env: "MOCK_SLOTS", default: "0",
+                help:
+                    "A queueing provider instead of the knee (0 = off): this many requests decode at full speed, later ones wait in the FIFO line, as llama.cpp's slots or vLLM's waiting queue (sets max-concurrency and knee to it, alpha to 0)."
+            ),
+            SettingSpec(
                 "max-queue", env: "MOCK_MAX_QUEUE", default: "1024",
                 help: "Longest FIFO line behind the cap; arrivals beyond get 503."),
             SettingSpec(
@@ -143,6 +148,12 @@ public struct MockLLMConfiguration: Sendable {
             )
         }
         self.maxConcurrency = try settings.int("max-concurrency", in: 1...1_000_000)
+        let slots = try settings.int("slots", in: 0...1_000_000)
+        if slots > 0 {
+            self.maxConcurrency = slots
+            self.latency.alpha = 0
+            self.latency.knee = Double(slots)
+        }
         self.maxQueue = try settings.int("max-queue", in: 0...10_000_000)
         self.decodeStepSeconds = try settings.double("decode-step-ms", in: 1...60_000) / 1000
         self.streamChunkTokens = try settings.int("stream-chunk-tokens", in: 1...10_000)

@@ -114,6 +114,12 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     /// Requests the engine keeps in flight at most: the provider's estimated knee times the knee gain (absent while
     /// no cap applies).
     public var inflightRequestCap: Int?
+    /// Whether `inflight_request_cap` comes from the provider's measured knee (true) or is the start-up cap that
+    /// holds while the provider has not yet been seen saturated or queueing (false).
+    public var kneeEngaged: Bool?
+    /// Smoothed time the last answers waited in the provider's own queue (first token later than the uncongested
+    /// one), in ms.
+    public var queueDelayMs: Double?
     /// Output tokens per second the provider delivered to this client while saturated (the knee estimate's base).
     public var bottleneckTokensPerS: Double?
     /// Share of recent upstream answers that were 429.
@@ -173,6 +179,8 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case ttftMs = "ttft_ms"
         case baselineTtftMs = "baseline_ttft_ms"
         case inflightRequestCap = "inflight_request_cap"
+        case kneeEngaged = "knee_engaged"
+        case queueDelayMs = "queue_delay_ms"
         case bottleneckTokensPerS = "bottleneck_tokens_per_s"
         case rateLimitedShare = "rate_limited_share"
         case allocationPolicy = "allocation_policy"

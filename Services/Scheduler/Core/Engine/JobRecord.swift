@@ -16,6 +16,8 @@ struct JobRecord: Sendable {
     var dispatchedAtMs: Double?
     /// The engine's in-flight area (requests × ms) when this request was dispatched.
     var inflightAreaAtDispatch = 0.0
+    /// Requests in flight right after this one was dispatched (itself included).
+    var inflightAtDispatch = 0
     var reason: DecisionReason?
 
     /// When a request still waiting is given up: its deadline plus `graceFactor` deadline budgets.

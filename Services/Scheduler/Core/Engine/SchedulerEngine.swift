@@ -37,6 +37,8 @@ public struct SchedulerEngine: Sendable {
     /// ∫ requests in flight dt (requests × ms) since the start, and when it was last brought up to date.
     private var inflightArea = 0.0
     private var inflightAreaAt: Double?
+    /// Smoothed wait of recent answers in the provider's own queue (ms).
+    private var queueDelayMs = 0.0
 
     struct Counters: Sendable {
         var dispatched = 0
@@ -234,6 +236,7 @@ public struct SchedulerEngine: Sendable {
         record.state = .dispatched
         record.dispatchedAtMs = now
         record.inflightAreaAtDispatch = inflightArea
+        record.inflightAtDispatch = totalInflightRequests + 1
         record.attempts += 1
         record.generation += 1
         slots[slot] = record
@@ -276,8 +279,15 @@ public struct SchedulerEngine: Sendable {
                 if trust.trust != before { orderings = Self.orderings(policy, trust: trust.trust) }
             }
             if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
-                model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs)
-                observeKnee(record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, now: now)
+                // Measured against the baselines before this answer teaches them.
+                let queueing = KneeEstimator.Queueing(
+                    inflightAtDispatch: record.inflightAtDispatch,
+                    delayMs: outcome.ttftMs.map { model.queueDelayMs(ttftMs: min($0, latency)) } ?? 0,
+                    meanServiceMs: model.meanServiceMs, toleranceMs: max(50, 0.25 * model.baselineTtftMs))
+                if outcome.ttftMs != nil { queueDelayMs += policy.estimateAlpha * (queueing.delayMs - queueDelayMs) }
+                let queued = queueing.isQueued(fraction: policy.kneeQueueFraction)
+                model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queued: queued)
+                observeKnee(record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queueing: queueing, now: now)
                 congestion.kneeEngaged = knee.engaged
             }
             congestion.recordCompletion(rateLimited: false, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
@@ -569,16 +579,23 @@ public struct SchedulerEngine: Sendable {
         inflightAreaAt = max(now, inflightAreaAt ?? now)
     }
 
-    /// Teaches the knee estimator from a completion long enough to measure its decoding speed.
-    private mutating func observeKnee(_ record: JobRecord, outputTokens: Int, latencyMs: Double, ttftMs: Double?, now: Double) {
+    /// Teaches the knee estimator from a completion: its decoding speed when the answer is long enough to measure
+    /// it, and how long it waited in the provider's queue. Nothing is measured until the baselines are learned.
+    private mutating func observeKnee(
+        _ record: JobRecord, outputTokens: Int, latencyMs: Double, ttftMs: Double?, queueing: KneeEstimator.Queueing,
+        now: Double
+    ) {
+        guard model.baselineReady, let dispatchedAt = record.dispatchedAtMs, now > dispatchedAt else { return }
         // Short answers measure their decoding speed too coarsely (a chunk can carry several tokens).
-        guard outputTokens >= 32, let dispatchedAt = record.dispatchedAtMs, now > dispatchedAt else { return }
-        let ttft = min(ttftMs ?? model.ttftMs, latencyMs)
-        let perToken = (latencyMs - ttft) / Double(outputTokens - 1)
+        var perToken: Double?
+        if outputTokens >= 32 {
+            let ttft = min(ttftMs ?? model.ttftMs, latencyMs)
+            perToken = (latencyMs - ttft) / Double(outputTokens - 1)
+        }
         let averageInflight = (inflightArea - record.inflightAreaAtDispatch) / (now - dispatchedAt)
         knee.observe(
             averageInflight: averageInflight, msPerOutputToken: perToken,
-            baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
+            baselineMsPerOutputToken: model.baselineMsPerOutputToken, queueing: queueing, now: now)
     }
 
     /// Requests that may be in flight now, in all and for heavy work: the policy's hard cap, or less once the
@@ -677,6 +694,8 @@ public struct SchedulerEngine: Sendable {
         let lastEvent = inflightAreaAt ?? 0
         let cap = inflightRequestCap(now: lastEvent)
         snapshot.inflightRequestCap = cap < policy.maxInflightRequests ? cap : nil
+        snapshot.kneeEngaged = knee.engaged
+        snapshot.queueDelayMs = queueDelayMs
         snapshot.bottleneckTokensPerS = knee.bottleneckTokensPerMs(now: lastEvent).map { $0 * 1000 }
         snapshot.rateLimitedShare = congestion.rateLimitedShare
         snapshot.allocationPolicy = policy.allocation.rawValue

@@ -150,6 +150,12 @@ public struct SchedulerPolicy: Sendable, Equatable {
     public var kneeWindowMs = 30_000.0
     /// The request cap never goes below this.
     public var kneeMinimumInflight = 4
+    /// Requests in flight while the provider's capacity is still unknown (TCP's initial window, grown by one per
+    /// clean completion); 0 leaves only the token budgets until the provider is seen saturated.
+    public var kneeStartupInflight = 4
+    /// A first token later than the uncongested one by this share of a mean service time shows the provider
+    /// queueing this client's requests (and engages the request cap).
+    public var kneeQueueFraction = 0.5
     /// Under the knee cap, waiting interactive work takes every free slot first unless the next heavy request has
     /// used this share of its slack (deadline pressure); then the allocation policy weighs both classes.
     public var heavyUrgentPressure = 0.5
@@ -164,6 +170,8 @@ public struct SchedulerPolicy: Sendable, Equatable {
     /// provider that became permanently slower is re-learned eventually.
     public var baselineDownAlpha = 0.2
     public var baselineUpAlpha = 0.0005
+    /// Completions the baselines start from (their lowest values): never one sample, which may have queued.
+    public var baselineWarmupSamples = 3
 
     // Rate limits from upstream.
     /// Dispatches per request before a 429 or an unreachable upstream fails it. Generous: a 429 says "later", not

@@ -66,6 +66,7 @@ extension SchedulerPolicy {
         .init(key: "knee_gain", path: \.kneeGain, range: 0...100),
         .init(key: "knee_saturation_ratio", path: \.kneeSaturationRatio, range: 1...1000),
         .init(key: "knee_window_ms", path: \.kneeWindowMs, range: 1...1e9),
+        .init(key: "knee_queue_fraction", path: \.kneeQueueFraction, range: 0.01...100),
         .init(key: "heavy_urgent_pressure", path: \.heavyUrgentPressure, range: 0...1),
         .init(key: "prior_ms_per_output_token", path: \.priorMsPerOutputToken, range: 0.001...1e6),
         .init(key: "prior_ttft_ms", path: \.priorTtftMs, range: 0...1e9),
@@ -81,6 +82,8 @@ extension SchedulerPolicy {
         .init(key: "promote_heavy_max_p90_tokens", path: \.promoteHeavyMaxP90Tokens, range: 0...10_000_000),
         .init(key: "max_attempts", path: \.maxAttempts, range: 1...100),
         .init(key: "knee_minimum_inflight", path: \.kneeMinimumInflight, range: 1...1_000_000),
+        .init(key: "knee_startup_inflight", path: \.kneeStartupInflight, range: 0...1_000_000),
+        .init(key: "baseline_warmup_samples", path: \.baselineWarmupSamples, range: 1...1000),
     ]
 
     /// The active configuration as the wire document `POST /admin/config` returns.

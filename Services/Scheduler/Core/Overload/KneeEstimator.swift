@@ -16,6 +16,18 @@
 ///
 /// At the fixed point the slowdown equals `gain` whatever the provider's curve: with tpot(n) growing past a knee k,
 /// cap = gain · n / (tpot(n)/tpot₀) holds still only where tpot(n)/tpot₀ = gain.
+///
+/// A provider that queues instead (a fixed number of slots with a hidden FIFO line behind them, as llama.cpp, vLLM's
+/// waiting queue or a provider's request queue) keeps its time per token flat and makes the first token wait: the
+/// completion then carries its queueing delay q (time to first token over the uncongested one) and the number n of
+/// this client's requests in flight when it was sent. With a mean service time S, the n − k requests ahead of it
+/// beyond the k slots took q ≈ (n − k) · S / k to clear, so k ≈ n · S / (q + S): a queueing sample, which also
+/// engages the cap. Each completion gives the smaller of the two estimates.
+///
+/// Before the cap engages, a start-up cap (`startupInflight`, 0 = none) bounds the requests in flight while the
+/// provider is unknown, so a burst does not land whole in a queue nobody can reorder; it grows by one per completion
+/// that saw neither slowdown nor queueing while the client used at least half of it (doubling per round trip, as
+/// TCP's slow start). The price is a few round trips below a large provider's capacity when the scheduler starts.
 public struct KneeEstimator: Sendable, Equatable {
     struct Sample: Sendable, Equatable {
         var tokensPerMs: Double
@@ -34,6 +46,13 @@ public struct KneeEstimator: Sendable, Equatable {
     var saturationRatio = 1.0
     var windowMs = 1.0
     var minimumCap = 1
+    var queueFraction = 0.5
+    /// The most a recent request that did not queue showed the provider serving (queueing providers only).
+    private var lowerBound: Sample?
+    /// Whether the provider last showed saturation by queueing (first tokens late) rather than by slowing down.
+    public private(set) var queueing = false
+    /// The start-up cap in force until the provider is seen saturated (0: none).
+    public private(set) var startupCap = 0
 
     public init(policy: SchedulerPolicy) {
         reconfigure(policy)
@@ -44,14 +63,80 @@ public struct KneeEstimator: Sendable, Equatable {
         saturationRatio = policy.kneeSaturationRatio
         windowMs = policy.kneeWindowMs
         minimumCap = policy.kneeMinimumInflight
+        queueFraction = policy.kneeQueueFraction
+        if !engaged { startupCap = policy.kneeStartupInflight }
+    }
+
+    /// How one completion waited at the provider: the requests this client had in flight when it was sent (itself
+    /// included), its queueing delay and the provider's mean service time (both ms).
+    public struct Queueing: Sendable, Equatable {
+        public var inflightAtDispatch: Int
+        public var delayMs: Double
+        public var meanServiceMs: Double
+        /// Largest delay that still counts as no wait at all (measurement noise, a longer prompt's prefill).
+        public var toleranceMs: Double
+
+        public init(inflightAtDispatch: Int, delayMs: Double, meanServiceMs: Double, toleranceMs: Double = 0) {
+            self.inflightAtDispatch = inflightAtDispatch
+            self.delayMs = delayMs
+            self.meanServiceMs = meanServiceMs
+            self.toleranceMs = toleranceMs
+        }
+
+        /// Whether the wait is long enough (`fraction` of a mean service time) to show a queue.
+        func isQueued(fraction: Double) -> Bool {
+            meanServiceMs > 0 && delayMs >= fraction * meanServiceMs
+        }
+
+        /// Slots the provider serves this client with: n · S / (q + S).
+        var slots: Double {
+            Double(inflightAtDispatch) * meanServiceMs / (max(delayMs, 0) + meanServiceMs)
+        }
     }
 
     /// Records one completion: the average in-flight count during its life and its per-token time against the
-    /// uncongested baseline.
-    mutating func observe(averageInflight: Double, msPerOutputToken: Double, baselineMsPerOutputToken: Double, now: Double) {
-        guard gain > 0, averageInflight > 0, msPerOutputToken > 0, baselineMsPerOutputToken > 0 else { return }
-        if msPerOutputToken >= saturationRatio * baselineMsPerOutputToken { engaged = true }
-        let sample = Sample(tokensPerMs: averageInflight / msPerOutputToken, atMs: now)
+    /// uncongested baseline (nil when the answer was too short to measure it), and how long it waited at the provider
+    /// (nil without a measured time to first token).
+    mutating func observe(
+        averageInflight: Double, msPerOutputToken: Double?, baselineMsPerOutputToken: Double, queueing: Queueing? = nil,
+        now: Double
+    ) {
+        guard gain > 0, baselineMsPerOutputToken > 0 else { return }
+        var rate: Double?
+        var slowed = false
+        if let msPerOutputToken, msPerOutputToken > 0, averageInflight > 0 {
+            slowed = msPerOutputToken >= saturationRatio * baselineMsPerOutputToken
+            rate = averageInflight / msPerOutputToken
+        }
+        let queued = queueing?.isQueued(fraction: queueFraction) ?? false
+        if queued, !self.queueing {
+            // Samples taken as if the provider slowed down read every request in its line as served: start over.
+            samples.removeAll()
+            self.queueing = true
+        } else if slowed, !queued {
+            self.queueing = false
+            lowerBound = nil
+        }
+        if queued || slowed { engaged = true }
+        if !engaged, startupCap > 0, let queueing, 2 * queueing.inflightAtDispatch >= startupCap {
+            startupCap += 1
+        }
+        if let queueing, self.queueing {
+            let slots = max(queueing.slots, 0.5) / baselineMsPerOutputToken
+            guard queued else {
+                // A request that did not wait at all shows only that the provider serves at least the n it was sent
+                // with (below its slots every sample reads low): a floor under the estimate, never a sample. One that
+                // waited less than counts as queued says nothing.
+                guard queueing.delayMs <= queueing.toleranceMs else { return }
+                if lowerBound.map({ slots >= $0.tokensPerMs || now - $0.atMs > windowMs }) ?? true {
+                    lowerBound = Sample(tokensPerMs: slots, atMs: now)
+                }
+                return
+            }
+            rate = min(rate ?? slots, slots)
+        }
+        guard let rate else { return }
+        let sample = Sample(tokensPerMs: rate, atMs: now)
         samples.append(sample)
         if samples.count > 256 { samples.removeFirst(samples.count - 256) }
         last = Sample(tokensPerMs: bottleneckTokensPerMs(now: now) ?? sample.tokensPerMs, atMs: now)
@@ -61,14 +146,15 @@ public struct KneeEstimator: Sendable, Equatable {
     /// the last estimate grown by `probeGrowth` per window since it went stale; nil before any saturation.
     public func bottleneckTokensPerMs(now: Double) -> Double? {
         guard engaged else { return nil }
+        let floor = lowerBound.flatMap { now - $0.atMs <= windowMs ? $0.tokensPerMs : nil } ?? 0
         let recent = samples.filter { now - $0.atMs <= windowMs }.map(\.tokensPerMs).sorted()
         if !recent.isEmpty {
             // A high quantile rather than the maximum: one sample that measured its speed badly cannot set the cap.
-            return recent[min(recent.count - 1, Int(Double(recent.count) * 0.9))]
+            return max(floor, recent[min(recent.count - 1, Int(Double(recent.count) * 0.9))])
         }
         guard let last else { return nil }
         let staleWindows = max(0, now - last.atMs - windowMs) / windowMs
-        return last.tokensPerMs * (1 + probeGrowth * staleWindows)
+        return max(floor, last.tokensPerMs * (1 + probeGrowth * staleWindows))
     }
 
     /// Requests in flight at the provider's knee, or nil before the provider was seen saturated (no cap).
@@ -79,11 +165,21 @@ public struct KneeEstimator: Sendable, Equatable {
 
     /// Both request caps from one knee estimate: `total`, `gain` × the knee (at least `minimumCap`), and `heavy`, the
     /// knee itself (rounded up), so the margin above it stays free for interactive work, which then starts at once
-    /// instead of waiting for a long answer to end. Nil while the knee is unknown.
+    /// instead of waiting for a long answer to end. While the knee is unknown, the start-up cap (heavy work keeping
+    /// the same margin), or nil without one.
     public func caps(baselineMsPerOutputToken: Double, now: Double) -> (total: Int, heavy: Int)? {
-        knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now).map {
-            (total: max(minimumCap, Int(($0 * gain).rounded(.up))), heavy: max(max(1, minimumCap - 1), Int($0.rounded(.up))))
+        guard let knee = knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now) else {
+            guard gain > 0, !engaged, startupCap > 0 else { return nil }
+            let total = max(minimumCap, startupCap)
+            return (total: total, heavy: max(1, min(total - 1, Int((Double(total) / max(gain, 1)).rounded(.up)))))
         }
+        // A queueing provider keeps the margin above its slots in its own line, where nobody can reorder it: there the
+        // margin is all the queue there is (`minimumCap` would only lengthen it).
+        let floor = queueing ? 2 : minimumCap
+        return (
+            total: max(floor, Int((knee * gain).rounded(.up))),
+            heavy: max(max(1, floor - 1), Int(knee.rounded(.up)))
+        )
     }
 
     /// Requests to keep in flight (`caps(…).total`); nil while the knee is unknown.
