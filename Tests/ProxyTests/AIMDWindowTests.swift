@@ -80,6 +80,15 @@ import Testing
         #expect((window.baselineMs(.complete) ?? 0) < 130)
     }
 
+    @Test func theBaselineStartsFromTheLowestFirstSampleSoAQueuedFirstAnswerDoesNotHideTheQueue() {
+        var window = window(initial: 8)
+        // A burst into a provider with one slot: the answers' first bytes come one service time apart.
+        for index in 0..<4 { window.recordSuccess(latencyMs: 300 + 2000 * Double(3 - index), kind: .firstByte, sentEpoch: 0) }
+        #expect(window.baselineMs(.firstByte) == 300)
+        #expect(window.targetMs(.firstByte) == 900)
+        #expect(window.recordSuccess(latencyMs: 4300, kind: .firstByte, sentEpoch: window.epoch) == .decreased)
+    }
+
     @Test func firstByteAndCompleteLatenciesHaveSeparateBaselines() {
         var window = window()
         for _ in 0..<6 { window.recordSuccess(latencyMs: 20, kind: .firstByte, sentEpoch: 0) }

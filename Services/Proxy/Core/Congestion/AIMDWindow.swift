@@ -111,7 +111,11 @@ public struct AIMDWindow: Sendable, Equatable {
             isSpike = targetMs(kind).map { latency > $0 } ?? false
         }
         let index = kind.rawValue
-        if let baseline = baselines[index] {
+        if samples[index] < settings.minimumSamples {
+            // The baseline starts from the lowest of the first samples, never from the first alone: against a
+            // provider that queues, the first answers of a burst waited behind each other.
+            baselines[index] = min(baselines[index] ?? latency, latency)
+        } else if let baseline = baselines[index] {
             // A spike only nudges the baseline, so one slow answer cannot teach the window that slow is normal.
             let alpha = isSpike ? settings.ewmaAlpha / 4 : settings.ewmaAlpha
             baselines[index] = baseline + alpha * (latency - baseline)
