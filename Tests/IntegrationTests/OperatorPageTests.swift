@@ -174,6 +174,44 @@ import Testing
         #expect(HeadlessChromium.consoleErrors(filteredLog) == [])
     }
 
+    @Test(.enabled(if: Command.exists("firefox-esr") && Command.exists("python3"), "firefox-esr is not installed"))
+    func thePageRendersInFirefoxWithoutJavaScriptErrors() async throws {
+        let stack = try await startStack()
+        defer { stack.stop() }
+        let base = stack.scheduler.baseURL
+        var ids: [String] = []
+        for index in 0..<20 {
+            let response = try await submit(base, index: index, tenant: index % 2 == 0 ? "tenant-a" : "tenant-b")
+            if response.status == 202 { ids.append(try response.decode(SubmitResponse.self).requestId) }
+        }
+        _ = try await SchedulerPolling.waitForTerminal(ids, base: base, seconds: 240)
+        let script = Command.repositoryRoot.appendingPathComponent("Tests/IntegrationTests/python/firefox_operator_page.py").path
+        let run = try Command.run("python3", [script, "\(base)/ui"])
+        #expect(run.status == 0, "\(run.output)")
+        let line = run.output.split(separator: "\n").last.map(String.init) ?? ""
+        let page = try JSONDecoder().decode(FirefoxPage.self, from: Data(line.utf8))
+        #expect(page.ready == "true" && page.status == "ok", "\(run.output)")
+        #expect(page.errors == [], "JavaScript errors in Firefox: \(page.errors)")
+        #expect(page.decisions > 0)
+        #expect(page.accounts > 0)
+        let scatterPoints: Int = Int(page.scatterPoints ?? "") ?? 0
+        #expect(scatterPoints > 0)
+    }
+
+    struct FirefoxPage: Decodable {
+        var ready: String?
+        var status: String?
+        var decisions: Int
+        var accounts: Int
+        var scatterPoints: String?
+        var errors: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case ready, status, decisions, accounts, errors
+            case scatterPoints = "scatter_points"
+        }
+    }
+
     /// The state once requests are in flight and waiting and the newest decision stayed the same for a second.
     private func settledState(_ base: String) async throws -> OperatorState {
         var previous: Int?

@@ -22,7 +22,8 @@
     if (ms == null) { return '–'; }
     if (ms < 1000) { return Math.round(ms) + ' ms'; }
     if (ms < 60000) { return (ms / 1000).toFixed(1) + ' s'; }
-    return Math.floor(ms / 60000) + ' min ' + Math.round((ms % 60000) / 1000) + ' s';
+    var seconds = Math.round((ms % 60000) / 1000);
+    return Math.floor(ms / 60000) + ' min' + (seconds > 0 ? ' ' + seconds + ' s' : '');
   }
 
   function clock(unixMs) {
@@ -223,7 +224,9 @@
     var points = state.latency;
     chart.setAttribute('data-points', String(points.length));
     var end = state.generated_unix_ms;
-    var start = end - 300000;
+    // The time axis spans what there is to show, at most the 5 minutes kept.
+    var start = points.reduce(function (earliest, p) { return Math.min(earliest, p.start_unix_ms); }, end - 60000);
+    start = Math.max(start, end - 300000);
     var largest = 100;
     points.forEach(function (p) { largest = Math.max(largest, p.p95_ms); });
     var x = function (t) { return 36 + (t - start) / (end - start) * 274; };
@@ -231,9 +234,11 @@
     svg('line', { x1: 36, y1: 220, x2: 310, y2: 220, 'class': 'axis' }, chart);
     svg('line', { x1: 36, y1: 10, x2: 36, y2: 220, 'class': 'axis' }, chart);
     [0, 0.5, 1].forEach(function (share) {
-      svg('text', { x: 32, y: y(largest * share) + 3, 'text-anchor': 'end' }, chart).textContent = duration(largest * share);
+      var ms = largest * share;
+      var label = ms < 1000 ? Math.round(ms) + ' ms' : ms < 60000 ? (ms / 1000).toFixed(1) + ' s' : (ms / 60000).toFixed(1) + ' min';
+      svg('text', { x: 32, y: y(ms) + 3, 'text-anchor': 'end' }, chart).textContent = label;
     });
-    svg('text', { x: 36, y: 234 }, chart).textContent = '−5 min';
+    svg('text', { x: 36, y: 234 }, chart).textContent = '−' + duration(end - start);
     svg('text', { x: 310, y: 234, 'text-anchor': 'end' }, chart).textContent = 'now';
     CLASSES.forEach(function (name) {
       var series = points.filter(function (p) { return p.request_class === name; });
