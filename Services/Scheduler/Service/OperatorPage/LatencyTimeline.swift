@@ -32,7 +32,7 @@ struct LatencyTimeline: Sendable {
     /// The buckets of the last 5 minutes before `now`, oldest first, one point per class that finished something.
     func points(now: Double) -> [LatencyPoint] {
         let oldest = now - Double(Self.bucketsKept) * Self.bucketMs
-        return buckets.filter { $0.startMs > oldest }.flatMap { bucket in
+        return buckets.filter { $0.startMs + Self.bucketMs > oldest }.flatMap { bucket in
             RequestClass.allCases.compactMap { requestClass -> LatencyPoint? in
                 guard let bins = bucket.bins[requestClass] else { return nil }
                 let count = bins.reduce(0, +)
