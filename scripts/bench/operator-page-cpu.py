@@ -7,7 +7,8 @@ Starts a simulated upstream that never answers and a scheduler in front of it (o
 predictions, no predictor), queues `--queued` requests from 500 tenants, then measures the scheduler's CPU time
 (utime + stime from /proc/<pid>/stat) for `--seconds` with nothing polling, and again while a client fetches
 /ui/state and /ui/accounts every 1.5 s as the page does. Prints the two shares of one core, their difference, and
-the size and latency of /ui/state. Optionally (--chromium) times headless Chromium rendering the page.
+the size and latency of /ui/state. With --chromium it also measures a third period with the page open in headless
+Chromium, and times Chromium rendering the page once.
 """
 import argparse
 import http.client
@@ -76,6 +77,18 @@ def submit_all(port, count, threads=8):
         w.join()
 
 
+def measure_browser(pid, seconds, port, work):
+    browser = subprocess.Popen([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+                                f"--user-data-dir={os.path.join(work, 'open-page')}", "--remote-debugging-port=0",
+                                f"http://127.0.0.1:{port}/ui"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)
+        return measure(pid, seconds)[0]
+    finally:
+        browser.kill()
+        browser.wait()
+
+
 def measure(pid, seconds, poll_port=None):
     sizes, latencies = [], []
     stop = time.time() + seconds
@@ -134,6 +147,9 @@ def main():
         }
         chromium = shutil.which("chromium")
         if args.chromium and chromium:
+            open_page = measure_browser(scheduler.pid, args.seconds, scheduler_port, work)
+            result["scheduler_cpu_percent_chromium_page"] = round(open_page, 3)
+            result["chromium_page_cost_percent"] = round(open_page - idle, 3)
             t0 = time.perf_counter()
             dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
                                   f"--user-data-dir={os.path.join(work, 'profile')}", "--virtual-time-budget=3000",
