@@ -41,10 +41,13 @@ import Testing
         return Stack(mock: mock, predictor: predictor, proxy: proxy, scheduler: scheduler)
     }
 
-    private func submit(_ base: String, index: Int, tenant: String, deadlineMs: Double? = nil) async throws -> TestResponse {
+    private func submit(_ base: String, index: Int, tenant: String, deadlineMs: Double? = nil) async throws
+        -> TestResponse
+    {
         let heavy = index % 3 == 0
         let submit = SubmitRequest(
-            prompt: "Operator page \(index): " + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 30 : 2),
+            prompt: "Operator page \(index): "
+                + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 30 : 2),
             maxTokens: heavy ? 1200 : 200,
             model: "gpt-4o-mini",
             tenantId: tenant,
@@ -88,7 +91,8 @@ import Testing
         #expect(config.status == 200, "\(config.text)")
         var refused = 0
         for index in 0..<40 {
-            let response = try await submit(base, index: index, tenant: tenants[index % 4 == 0 ? 1 : index % 3], deadlineMs: 600_000)
+            let response = try await submit(
+                base, index: index, tenant: tenants[index % 4 == 0 ? 1 : index % 3], deadlineMs: 600_000)
             if response.status == 429 { refused += 1 }
         }
         #expect(refused > 0)
@@ -99,7 +103,9 @@ import Testing
             let before = try await settledState(base)
             let (dom, log) = try await chromium.dumpDOM("\(base)/ui")
             let after = try await state(base)
-            if after.decisions.first?.sequence == before.decisions.first?.sequence, after.queuedTotal == before.queuedTotal {
+            if after.decisions.first?.sequence == before.decisions.first?.sequence,
+                after.queuedTotal == before.queuedTotal
+            {
                 rendered = (dom, log, after)
             }
         }
@@ -135,8 +141,11 @@ import Testing
         let kinds = Set(decisionRows.compactMap { $0["data-kind"] })
         #expect(kinds.isSuperset(of: ["admit", "dispatch", "reject"]), "kinds shown: \(kinds)")
         if let oldest = after.decisions.last {
-            let events = try await TestHTTP.get("\(base)/events?since=\(oldest.sequence - 1)&limit=10000").decode(EventsResponse.self)
-            #expect(events.events.reversed().map(\.sequence).prefix(after.decisions.count).elementsEqual(after.decisions.map(\.sequence)))
+            let events = try await TestHTTP.get("\(base)/events?since=\(oldest.sequence - 1)&limit=10000").decode(
+                EventsResponse.self)
+            #expect(
+                events.events.reversed().map(\.sequence).prefix(after.decisions.count).elementsEqual(
+                    after.decisions.map(\.sequence)))
         }
 
         // Accounts, read through the scheduler with the stats token the page never sees.
@@ -185,7 +194,9 @@ import Testing
             if response.status == 202 { ids.append(try response.decode(SubmitResponse.self).requestId) }
         }
         _ = try await SchedulerPolling.waitForTerminal(ids, base: base, seconds: 240)
-        let script = Command.repositoryRoot.appendingPathComponent("Tests/IntegrationTests/python/firefox_operator_page.py").path
+        let script = Command.repositoryRoot.appendingPathComponent(
+            "Tests/IntegrationTests/python/firefox_operator_page.py"
+        ).path
         let run = try Command.run("python3", [script, "\(base)/ui"])
         #expect(run.status == 0, "\(run.output)")
         let line = run.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -219,7 +230,9 @@ import Testing
         while ContinuousClock.now < deadline {
             let current = try await state(base)
             let newest = current.decisions.first?.sequence
-            if current.inflightRequests > 0, current.queuedTotal > 0, newest != nil, newest == previous { return current }
+            if current.inflightRequests > 0, current.queuedTotal > 0, newest != nil, newest == previous {
+                return current
+            }
             previous = newest
             try await Task.sleep(for: .seconds(1))
         }

@@ -26,15 +26,17 @@ import Testing
         _ = engine.submit(job("b1", tenant: "beta", at: 4_000, requestClass: .interactive), now: 4_000)
         _ = engine.submit(job("c1", tenant: "corp", at: 5_000, requestClass: .interactive), now: 5_000)
         let waiting = engine.waiting(now: 10_000, tenantLimit: 2)
-        #expect(waiting.byClass == [
-            WaitingGroup(name: "interactive", queued: 3, oldestWaitMs: 9_000),
-            WaitingGroup(name: "heavy", queued: 2, oldestWaitMs: 8_000),
-        ])
+        #expect(
+            waiting.byClass == [
+                WaitingGroup(name: "interactive", queued: 3, oldestWaitMs: 9_000),
+                WaitingGroup(name: "heavy", queued: 2, oldestWaitMs: 8_000),
+            ])
         // Most waiting first, ties by name; bounded by the limit, with the number of all waiting tenants beside.
-        #expect(waiting.byTenant == [
-            WaitingGroup(name: "acme", queued: 3, oldestWaitMs: 9_000),
-            WaitingGroup(name: "beta", queued: 1, oldestWaitMs: 6_000),
-        ])
+        #expect(
+            waiting.byTenant == [
+                WaitingGroup(name: "acme", queued: 3, oldestWaitMs: 9_000),
+                WaitingGroup(name: "beta", queued: 1, oldestWaitMs: 6_000),
+            ])
         #expect(waiting.tenants == 3)
         // Dispatched requests no longer wait.
         let dispatched = engine.nextDispatches(now: 10_000)
@@ -46,7 +48,8 @@ import Testing
     @Test func latestEventsAreNewestFirstBoundedAndFilteredByTenant() {
         var engine = SchedulerEngine(eventCapacity: 5)
         for index in 0..<8 {
-            _ = engine.submit(job("r\(index)", tenant: index % 2 == 0 ? "even" : "odd", at: 0, requestClass: .heavy), now: 0)
+            _ = engine.submit(
+                job("r\(index)", tenant: index % 2 == 0 ? "even" : "odd", at: 0, requestClass: .heavy), now: 0)
         }
         // The ring holds the last five admissions (sequences 4…8); the newest comes first.
         #expect(engine.latestEvents(limit: 3).map(\.sequence) == [8, 7, 6])

@@ -142,7 +142,8 @@ public struct PredictionQuality: Codable, Sendable, Equatable {
     public var fallbackLevels: [String: Int]
 
     public init(
-        samples: [PredictionSample], p90Coverage: Double?, rankCorrelation: Double?, trust: Double, fallbackLevels: [String: Int]
+        samples: [PredictionSample], p90Coverage: Double?, rankCorrelation: Double?, trust: Double,
+        fallbackLevels: [String: Int]
     ) {
         self.samples = samples
         self.p90Coverage = p90Coverage

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Debian's `chromium` run headless: loads a page, lets it run for a budget of virtual time, and returns the DOM
@@ -15,15 +15,20 @@ struct HeadlessChromium {
         for directory in path.split(separator: ":") {
             for name in ["chromium", "chromium-browser"] {
                 let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
-                if FileManager.default.isExecutableFile(atPath: candidate.path) { return HeadlessChromium(executable: candidate) }
+                if FileManager.default.isExecutableFile(atPath: candidate.path) {
+                    return HeadlessChromium(executable: candidate)
+                }
             }
         }
         return nil
     }
 
     /// The page's DOM after `virtualTimeMs` of virtual time, and the browser's log.
-    func dumpDOM(_ url: String, virtualTimeMs: Int = 8_000, timeout: Duration = .seconds(120)) async throws -> (dom: String, log: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-chromium-\(UUID().uuidString.prefix(8))")
+    func dumpDOM(_ url: String, virtualTimeMs: Int = 8_000, timeout: Duration = .seconds(120)) async throws -> (
+        dom: String, log: String
+    ) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-chromium-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let domFile = directory.appendingPathComponent("dom.html")
@@ -61,7 +66,8 @@ struct HeadlessChromium {
     /// Console messages that report an error: uncaught exceptions, failed loads, `console.error`.
     static func consoleErrors(_ log: String) -> [String] {
         log.split(separator: "\n").map(String.init).filter { line in
-            line.contains("Uncaught") || (line.contains("CONSOLE") && (line.contains("ERROR") || line.contains("Failed")))
+            line.contains("Uncaught")
+                || (line.contains("CONSOLE") && (line.contains("ERROR") || line.contains("Failed")))
                 || line.contains("Refused to")
         }
     }

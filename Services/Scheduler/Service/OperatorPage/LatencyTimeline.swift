@@ -25,7 +25,8 @@ struct LatencyTimeline: Sendable {
             buckets.append(Bucket(startMs: start))
             buckets.removeAll { $0.startMs <= start - Double(Self.bucketsKept) * Self.bucketMs }
         }
-        let bin = ms <= Self.firstBinMs ? 0 : min(Self.binCount - 1, Int(log(ms / Self.firstBinMs) / log(Self.binRatio)) + 1)
+        let bin =
+            ms <= Self.firstBinMs ? 0 : min(Self.binCount - 1, Int(log(ms / Self.firstBinMs) / log(Self.binRatio)) + 1)
         buckets[buckets.count - 1].bins[requestClass, default: Array(repeating: 0, count: Self.binCount)][bin] += 1
     }
 
@@ -38,7 +39,8 @@ struct LatencyTimeline: Sendable {
                 let count = bins.reduce(0, +)
                 return LatencyPoint(
                     startUnixMs: bucket.startMs, requestClass: requestClass, count: count,
-                    p50Ms: Self.quantile(0.5, bins: bins, count: count), p95Ms: Self.quantile(0.95, bins: bins, count: count))
+                    p50Ms: Self.quantile(0.5, bins: bins, count: count),
+                    p95Ms: Self.quantile(0.95, bins: bins, count: count))
             }
         }
     }

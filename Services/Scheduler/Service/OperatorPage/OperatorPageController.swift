@@ -29,7 +29,8 @@ struct OperatorPageController {
         router.get("/ui/state") { request, _ in
             let limit = try SchedulerController.integer(request, "decisions") ?? Self.defaultDecisions
             guard (1...Self.maxDecisions).contains(limit) else {
-                throw APIError.invalidRequest("'decisions' must be between 1 and \(Self.maxDecisions).", param: "decisions")
+                throw APIError.invalidRequest(
+                    "'decisions' must be between 1 and \(Self.maxDecisions).", param: "decisions")
             }
             let tenant = request.uri.queryParameters.get("tenant").flatMap { $0.isEmpty ? nil : $0 }
             let state = await runtime.operatorState(tenant: tenant, decisionLimit: limit, tenantLimit: Self.tenantLimit)

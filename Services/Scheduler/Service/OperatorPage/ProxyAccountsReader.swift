@@ -62,14 +62,17 @@ actor ProxyAccountsReader {
                 return ProxyAccounts(
                     url: url, instance: nil, queueDepth: nil, accounts: [],
                     error: "GET /_stats answered \(response.status.code)"
-                        + (response.status == .unauthorized ? " (set PROXY_STATS_TOKEN to the proxy's STATS_TOKEN)" : ""))
+                        + (response.status == .unauthorized
+                            ? " (set PROXY_STATS_TOKEN to the proxy's STATS_TOKEN)" : ""))
             }
             let stats = try JSONDecoder().decode(ProxyStats.self, from: Data(body.readableBytesView))
             return ProxyAccounts(
-                url: url, instance: stats.instance, queueDepth: stats.queueDepth, accounts: stats.accounts.map(OperatorAccount.init),
+                url: url, instance: stats.instance, queueDepth: stats.queueDepth,
+                accounts: stats.accounts.map(OperatorAccount.init),
                 error: nil)
         } catch {
-            return ProxyAccounts(url: url, instance: nil, queueDepth: nil, accounts: [], error: "GET /_stats failed: \(error)")
+            return ProxyAccounts(
+                url: url, instance: nil, queueDepth: nil, accounts: [], error: "GET /_stats failed: \(error)")
         }
     }
 }
