@@ -148,7 +148,9 @@
       row.setAttribute('data-reason', event.reason ? event.reason.code : '');
       if (event.tenant_id) { tenants[event.tenant_id] = true; }
       cell(row, clock(event.time_unix_ms));
-      cell(row, event.kind.replace('_', ' '), 'kind kind-' + event.kind);
+      // A request withdrawn by its client is recorded as an expiry with reason `cancelled`: shown as a cancel.
+      var cancelled = event.kind === 'expire' && event.reason && event.reason.code === 'cancelled';
+      cell(row, cancelled ? 'cancel' : event.kind.replace('_', ' '), 'kind kind-' + event.kind);
       var tenant = cell(row, event.tenant_id || '', event.tenant_id ? 'tenant' : null);
       if (event.tenant_id) { tenant.addEventListener('click', function () { setTenant(event.tenant_id); }); }
       cell(row, event.request_class || '');
