@@ -91,6 +91,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Services/Scheduler/Service",
+            // The operator page, compiled into the binary: no resource bundle to install beside it.
+            resources: [
+                .embedInCode("OperatorPage/Assets/page.html"),
+                .embedInCode("OperatorPage/Assets/page.css"),
+                .embedInCode("OperatorPage/Assets/page.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "MaitreScheduler", dependencies: ["Scheduler"], path: "Services/Scheduler/Main", swiftSettings: swiftSettings),

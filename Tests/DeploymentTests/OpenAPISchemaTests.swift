@@ -121,6 +121,29 @@ import Testing
             heavyInflightTokens: 7000, interactiveDeadlineMs: 15000.5, heavyDeadlineMs: 120000.5, maxQueueLength: 100,
             ladder: [LadderRungDocument(maxCost: 0.5, free: .admit, moderate: .defer, congested: .reject)],
             extra: ["note": .string("x")])),
+        ("scheduler", "OperatorState", OperatorState(
+            generatedUnixMs: 1000.5, mode: .moderate,
+            modeChange: SchedulerEvent(
+                sequence: 3, timeUnixMs: 900.5, kind: .modeChange, requestId: "r-1", requestClass: .heavy, tenantId: "t1",
+                reason: reason),
+            slowdownRatio: 1.5, rateLimitedShare: 0.25, inflightRequests: 3, inflightRequestCap: 4,
+            maxInflightRequests: 256, inflightTokensByClass: ["interactive": 10], inflightBudgetByClass: ["heavy": 7000],
+            queuedTotal: 5, waitingByClass: [WaitingGroup(name: "interactive", queued: 5, oldestWaitMs: 10.5)],
+            waitingByTenant: [WaitingGroup(name: "t1", queued: 5, oldestWaitMs: 10.5)], tenantsWaiting: 1,
+            dispatchedTotal: 1, completedTotal: 2, failedTotal: 3, expiredTotal: 4, rejectedByReason: ["queue_full": 1],
+            deferredByReason: ["ladder_defer": 2],
+            decisions: [SchedulerEvent(
+                sequence: 7, timeUnixMs: 1000.5, kind: .admit, requestId: "r-1", requestClass: .heavy, tenantId: "t1",
+                reason: reason)],
+            prediction: PredictionQuality(
+                samples: [PredictionSample(predictedP50: 10, predictedP90: 30, outputTokens: 12)], p90Coverage: 0.5,
+                rankCorrelation: 0.25, trust: 0.5, fallbackLevels: ["trained_prior": 3]),
+            latency: [LatencyPoint(startUnixMs: 1000.5, requestClass: .interactive, count: 2, p50Ms: 10.5, p95Ms: 20.5)])),
+        ("scheduler", "OperatorAccounts", OperatorAccounts(
+            generatedUnixMs: 1000.5,
+            proxies: [ProxyAccounts(
+                url: "http://127.0.0.1:3000", instance: "host:1", queueDepth: 2, accounts: [OperatorAccount(accountStats)],
+                error: "none")])),
         ("proxy", "ProxyStats", ProxyStats(instance: "host:1", queueDepth: 2, accounts: [accountStats])),
     ]
 

@@ -108,7 +108,7 @@ import Testing
         defer { proxy.stop() }
         let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: [
             "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:9", "PREDICTOR_TIMEOUT_MS": "50",
-            "LOG_LEVEL": "trace",
+            "LOG_LEVEL": "trace", "PROXY_STATS_TOKEN": "stats-secret",
         ])
         defer { scheduler.stop() }
 
@@ -142,6 +142,15 @@ import Testing
         #expect(outputs["stats"]?.contains("broken-model") == true)
         outputs["events"] = try await TestHTTP.get("\(scheduler.baseURL)/events").text
         #expect(outputs["events"]?.contains("\"kind\"") == true)
+        // The operator page and what it polls show decisions and accounts, never prompts, keys or the stats token.
+        outputs["operator state"] = try await TestHTTP.get("\(scheduler.baseURL)/ui/state").text
+        outputs["operator accounts"] = try await TestHTTP.get("\(scheduler.baseURL)/ui/accounts").text
+        outputs["operator page"] = try await TestHTTP.get("\(scheduler.baseURL)/ui").text
+        #expect(outputs["operator accounts"]?.contains("broken-model") == true)
+        for name in ["operator state", "operator accounts", "operator page"] {
+            #expect(outputs[name]?.contains(canary) == false, "the prompt appears in the \(name)")
+            #expect(outputs[name]?.contains("stats-secret") == false, "the stats token appears in the \(name)")
+        }
         outputs["mock log"] = mock.logs()
         outputs["proxy log"] = proxy.logs()
         outputs["scheduler log"] = scheduler.logs()

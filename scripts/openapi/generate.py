@@ -229,6 +229,48 @@ SCHEMAS = {
         "heavy_inflight_tokens": INTEGER, "interactive_deadline_ms": NUMBER, "heavy_deadline_ms": NUMBER,
         "max_queue_length": INTEGER, "ladder": array(ref("LadderRungDocument")), "extra": string_map({}),
     }),
+    "WaitingGroup": obj("Requests waiting in one class or for one tenant.", {
+        "name": STRING, "queued": INTEGER, "oldest_wait_ms": NUMBER,
+    }, ["name", "queued", "oldest_wait_ms"]),
+    "PredictionSample": obj("One answer: predicted p50 and p90 against the output tokens that came back.", {
+        "predicted_p50": INTEGER, "predicted_p90": INTEGER, "output_tokens": INTEGER,
+    }, ["predicted_p50", "predicted_p90", "output_tokens"]),
+    "PredictionQuality": obj("How good the predictions have been on the last answers.", {
+        "samples": array(ref("PredictionSample")), "p90_coverage": NUMBER, "rank_correlation": NUMBER,
+        "trust": NUMBER, "fallback_levels": string_map(INTEGER),
+    }, ["samples", "trust", "fallback_levels"]),
+    "LatencyPoint": obj("Latency of one class's requests that finished in one 5-second bucket.", {
+        "start_unix_ms": NUMBER, "request_class": ref("RequestClass"), "count": INTEGER, "p50_ms": NUMBER,
+        "p95_ms": NUMBER,
+    }, ["start_unix_ms", "request_class", "count", "p50_ms", "p95_ms"]),
+    "OperatorState": obj("What the operator page shows, bounded in size however long the queue is.", {
+        "generated_unix_ms": NUMBER, "mode": ref("CongestionModeName"), "mode_change": ref("SchedulerEvent"),
+        "slowdown_ratio": NUMBER, "rate_limited_share": NUMBER, "inflight_requests": INTEGER,
+        "inflight_request_cap": INTEGER, "max_inflight_requests": INTEGER,
+        "inflight_tokens_by_class": string_map(INTEGER), "inflight_budget_by_class": string_map(INTEGER),
+        "queued_total": INTEGER, "waiting_by_class": array(ref("WaitingGroup")),
+        "waiting_by_tenant": array(ref("WaitingGroup"), maxItems=20), "tenants_waiting": INTEGER,
+        "dispatched_total": INTEGER, "completed_total": INTEGER, "failed_total": INTEGER, "expired_total": INTEGER,
+        "rejected_by_reason": string_map(INTEGER), "deferred_by_reason": string_map(INTEGER),
+        "decisions": array(ref("SchedulerEvent"), maxItems=1000), "prediction": ref("PredictionQuality"),
+        "latency": array(ref("LatencyPoint")),
+    }, ["generated_unix_ms", "mode", "inflight_requests", "max_inflight_requests", "inflight_tokens_by_class",
+        "inflight_budget_by_class", "queued_total", "waiting_by_class", "waiting_by_tenant", "tenants_waiting",
+        "dispatched_total", "completed_total", "failed_total", "expired_total", "rejected_by_reason",
+        "deferred_by_reason", "decisions", "prediction", "latency"]),
+    "OperatorAccount": obj("An upstream account's AIMD window and load (no address, no key).", {
+        "name": STRING, "model_name": STRING, "window": NUMBER, "max_concurrency": INTEGER, "in_flight": INTEGER,
+        "requests": INTEGER, "successes": INTEGER, "errors": INTEGER, "rate_limited": INTEGER,
+        "cooldown_remaining_ms": NUMBER, "ewma_latency_ms": NUMBER,
+    }, ["name", "model_name", "window", "max_concurrency", "in_flight", "requests", "successes", "errors",
+        "rate_limited", "cooldown_remaining_ms"]),
+    "ProxyAccounts": obj("One proxy's accounts, or why they could not be read.", {
+        "url": STRING, "instance": STRING, "queue_depth": INTEGER, "accounts": array(ref("OperatorAccount")),
+        "error": STRING,
+    }, ["url", "accounts"]),
+    "OperatorAccounts": obj("The accounts of every proxy the scheduler dispatches to.", {
+        "generated_unix_ms": NUMBER, "proxies": array(ref("ProxyAccounts"), maxItems=16),
+    }, ["generated_unix_ms", "proxies"]),
     "ResetResponse": obj("What `POST /reset` dropped.", {"reset": BOOLEAN, "dropped_waiting": INTEGER},
                          ["reset", "dropped_waiting"]),
     # Shared/Contracts/Proxy
@@ -291,6 +333,11 @@ def operation(op_id, summary, ok, body=None, errors=(), status="200", ok_text="O
     if security is not None:
         result["security"] = security
     return result
+
+
+def page(op_id, summary, media_type):
+    return {"operationId": op_id, "summary": summary,
+            "responses": {"200": {"description": "OK", "content": {media_type: {"schema": STRING}}}}}
 
 
 def query(name, schema, description):
@@ -368,6 +415,19 @@ def scheduler_paths():
                                          query("limit", {"type": "integer", "minimum": 1, "maximum": 10000},
                                                "Most events to return (default 1000)."),
                                      ])},
+        "/": {"get": page("operatorPage", "The operator page (also at /ui).", "text/html")},
+        "/ui": {"get": page("operatorPageUI", "The operator page.", "text/html")},
+        "/ui/page.js": {"get": page("operatorPageScript", "The operator page's script.", "text/javascript")},
+        "/ui/page.css": {"get": page("operatorPageStyle", "The operator page's style sheet.", "text/css")},
+        "/ui/state": {"get": operation(
+            "operatorState", "What the operator page shows: queues, capacity, decisions, predictions, latency.",
+            ref("OperatorState"), errors=(400,), parameters=[
+                query("tenant", STRING, "Only this tenant's decisions."),
+                query("decisions", {"type": "integer", "minimum": 1, "maximum": 1000},
+                      "Most decisions to return, newest first (default 200)."),
+            ])},
+        "/ui/accounts": {"get": operation(
+            "operatorAccounts", "The upstream accounts of every proxy, from their /_stats.", ref("OperatorAccounts"))},
         "/admin/config": {
             "get": operation("getConfig", "The live policy.", ref("SchedulerConfigDocument"), errors=(401,),
                              security=admin),

@@ -76,6 +76,8 @@ public func buildApplication(
     SchedulerController(intake: intake).register(on: routes.router)
     AdminController(runtime: runtime, adminToken: configuration.adminToken).register(on: routes.router)
     FrontDoorController(intake: intake, caller: caller).register(on: routes.router)
+    let accounts = ProxyAccountsReader(client: httpClient.client, targets: targets, statsToken: configuration.proxyStatsToken)
+    OperatorPageController(runtime: runtime, accounts: accounts).register(on: routes.router)
     let services: [any Service] = [
         httpClient,
         TickService(runtime: runtime, tickMs: configuration.tickMs, metrics: metrics),

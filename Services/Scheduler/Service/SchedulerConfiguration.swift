@@ -19,6 +19,7 @@ public struct SchedulerConfiguration: Sendable {
         SettingSpec("predictor-timeout-ms", env: "PREDICTOR_TIMEOUT_MS", default: "250", help: "Timeout of one /predict call; past it the local prompt-length prior is used."),
         SettingSpec("proxy-urls", env: "PROXY_URLS", default: "http://127.0.0.1:3000", help: "Comma-separated proxy base URLs, or one URL whose host name is resolved to all its addresses."),
         SettingSpec("proxy-api-key", env: "PROXY_API_KEY", default: "", help: "Bearer key the scheduler presents to the proxy (one of the proxy's PROXY_API_KEYS); empty: none."),
+        SettingSpec("proxy-stats-token", env: "PROXY_STATS_TOKEN", default: "", help: "Bearer token the scheduler presents to the proxies' GET /_stats (their STATS_TOKEN) for the operator page; empty: none."),
         SettingSpec("proxy-resolve-interval-ms", env: "PROXY_RESOLVE_INTERVAL_MS", default: "10000", help: "How often a proxy host name is resolved again."),
         SettingSpec("dispatch-timeout-ms", env: "DISPATCH_TIMEOUT_MS", default: "600000", help: "Longest a dispatched request may take upstream before it counts as failed."),
         SettingSpec("admin-token", env: "ADMIN_TOKEN", default: "", help: "Bearer token for /admin/config and /reset; empty disables them."),
@@ -47,6 +48,8 @@ public struct SchedulerConfiguration: Sendable {
     public var proxyResolveIntervalMs: Int
     /// Bearer key sent to the proxy with every dispatch, when the proxy requires client keys.
     public var proxyAPIKey: String?
+    /// Bearer token for the proxies' `/_stats`, read for the operator page; never served.
+    public var proxyStatsToken: String?
     public var dispatchTimeoutMs: Int
     public var adminToken: String
     public var inflightOnRestart: InflightRestartAction
@@ -68,6 +71,7 @@ public struct SchedulerConfiguration: Sendable {
         let proxyURLs = try settings.list("proxy-urls")
         guard !proxyURLs.isEmpty else { throw SettingError(key: "proxy-urls", message: "needs at least one URL") }
         let proxyAPIKey = try settings.optionalString("proxy-api-key")
+        let proxyStatsToken = try settings.optionalString("proxy-stats-token")
         let proxyResolveIntervalMs = try settings.int("proxy-resolve-interval-ms", in: 100...86_400_000)
         let dispatchTimeoutMs = try settings.int("dispatch-timeout-ms", in: 100...86_400_000)
         let adminToken = try settings.string("admin-token")
@@ -84,6 +88,7 @@ public struct SchedulerConfiguration: Sendable {
         self.constantPredictions = constantPredictions
         self.proxyURLs = proxyURLs
         self.proxyAPIKey = proxyAPIKey
+        self.proxyStatsToken = proxyStatsToken
         self.proxyResolveIntervalMs = proxyResolveIntervalMs
         self.dispatchTimeoutMs = dispatchTimeoutMs
         self.adminToken = adminToken

@@ -98,6 +98,8 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var inflightRequests: Int?
     /// Requests deferred by the cost ladder since start.
     public var deferredTotal: Int?
+    /// Deferrals since start by reason code.
+    public var deferredByReason: [String: Int]?
     /// Requests re-queued after an upstream 429 since start.
     public var requeuedTotal: Int?
     /// Multiplier the congestion mode and knee probing apply to the base budgets.
@@ -170,6 +172,7 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case failedTotal = "failed_total"
         case inflightRequests = "inflight_requests"
         case deferredTotal = "deferred_total"
+        case deferredByReason = "deferred_by_reason"
         case requeuedTotal = "requeued_total"
         case budgetScale = "budget_scale"
         case capacityScale = "capacity_scale"

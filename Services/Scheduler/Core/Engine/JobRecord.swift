@@ -76,4 +76,16 @@ struct EventLog: Sendable {
         let page = Array(selected)
         return EventsResponse(events: page, nextSince: page.last?.sequence ?? max(since, 0))
     }
+
+    /// The newest events first, at most `limit`, only those of `tenant` when given.
+    func latest(limit: Int, tenant: String? = nil) -> [SchedulerEvent] {
+        var result: [SchedulerEvent] = []
+        var offset = events.count
+        while offset > 0, result.count < limit {
+            offset -= 1
+            let event = events[(start + offset) % events.count]
+            if tenant == nil || event.tenantId == tenant { result.append(event) }
+        }
+        return result
+    }
 }

@@ -39,6 +39,8 @@ public struct SchedulerEngine: Sendable {
     private var inflightAreaAt: Double?
     /// Smoothed wait of recent answers in the provider's own queue (ms).
     private var queueDelayMs = 0.0
+    /// The last congestion mode change, kept apart from the event ring, which forgets it under load.
+    public private(set) var lastModeChange: SchedulerEvent?
 
     struct Counters: Sendable {
         var dispatched = 0
@@ -48,6 +50,7 @@ public struct SchedulerEngine: Sendable {
         var deferred = 0
         var requeued = 0
         var rejectedByReason: [String: Int] = [:]
+        var deferredByReason: [String: Int] = [:]
         var deferredSinceTick = 0
         var rejectedSinceTick = 0
         var waitingDeferred = [0, 0]
@@ -133,6 +136,7 @@ public struct SchedulerEngine: Sendable {
         counters.queuedByTenant[job.tenantId, default: 0] += 1
         if action == .defer {
             counters.deferred += 1
+            counters.deferredByReason[reason?.code ?? "deferred", default: 0] += 1
             counters.deferredSinceTick += 1
             parkDeferred(slot)
             log.append(.defer, now: now, record: record, reason: reason)
@@ -275,7 +279,8 @@ public struct SchedulerEngine: Sendable {
             // What the prediction is worth, judged on answers that were not cut by max_tokens.
             if let tokens = outcome.outputTokens, tokens < record.job.maxTokens {
                 let before = trust.trust
-                trust.observe(predictedTokens: record.job.boundedP50, outputTokens: tokens)
+                trust.observe(
+                    predictedTokens: record.job.boundedP50, predictedP90Tokens: record.job.boundedP90, outputTokens: tokens)
                 if trust.trust != before { orderings = Self.orderings(policy, trust: trust.trust) }
             }
             if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
@@ -523,6 +528,7 @@ public struct SchedulerEngine: Sendable {
             "Provider now \(mode.rawValue): answers take \((model.slowdownRatio * 100).rounded() / 100)× their uncongested time, "
                 + "\(Int((congestion.rateLimitedShare * 100).rounded()))% of recent answers rate-limited.")
         log.append(.modeChange, now: now, reason: reason)
+        lastModeChange = SchedulerEvent(sequence: log.nextSequence - 1, timeUnixMs: now, kind: .modeChange, reason: reason)
         reconsiderDeferred(now: now)
     }
 
@@ -642,6 +648,31 @@ public struct SchedulerEngine: Sendable {
         log.since(since, limit: limit)
     }
 
+    /// The newest decisions first, at most `limit`, only those of `tenant` when given.
+    public func latestEvents(limit: Int, tenant: String? = nil) -> [SchedulerEvent] {
+        log.latest(limit: limit, tenant: tenant)
+    }
+
+    /// Requests waiting per class, and for the `tenantLimit` tenants with the most waiting, with the oldest wait of
+    /// each; one pass over the live requests.
+    public func waiting(now: Double, tenantLimit: Int) -> (byClass: [WaitingGroup], byTenant: [WaitingGroup], tenants: Int) {
+        var classes = RequestClass.allCases.map { WaitingGroup(name: $0.rawValue, queued: 0, oldestWaitMs: 0) }
+        var tenants: [String: WaitingGroup] = [:]
+        for case let record? in slots where record.state.isWaiting {
+            let wait = max(0, now - record.job.submittedAtMs)
+            let index = record.requestClass.index
+            classes[index].queued += 1
+            classes[index].oldestWaitMs = max(classes[index].oldestWaitMs, wait)
+            let tenant = record.job.tenantId
+            var group = tenants[tenant] ?? WaitingGroup(name: tenant, queued: 0, oldestWaitMs: 0)
+            group.queued += 1
+            group.oldestWaitMs = max(group.oldestWaitMs, wait)
+            tenants[tenant] = group
+        }
+        let busiest = tenants.values.sorted { ($0.queued, $1.name) > ($1.queued, $0.name) }
+        return (classes, Array(busiest.prefix(tenantLimit)), tenants.count)
+    }
+
     /// Counts of what the last `tick` did, and resets them.
     public mutating func tick(now: Double) -> (dispatches: [Dispatch], expired: [Expiry], summary: TickResponse) {
         let expired = expire(now: now)
@@ -683,6 +714,7 @@ public struct SchedulerEngine: Sendable {
         )
         snapshot.inflightRequests = totalInflightRequests
         snapshot.deferredTotal = counters.deferred
+        snapshot.deferredByReason = counters.deferredByReason
         snapshot.requeuedTotal = counters.requeued
         snapshot.budgetScale = congestion.budgetScale
         snapshot.capacityScale = congestion.capacityScale

@@ -11,6 +11,7 @@ public struct PredictionTrust: Sendable, Equatable {
     public var trustedCorrelation: Double
     public var initialTrust: Double
     private var predicted: [Double] = []
+    private var predictedP90: [Double] = []
     private var actual: [Double] = []
     private var next = 0
     private var sinceUpdate = 0
@@ -35,13 +36,16 @@ public struct PredictionTrust: Sendable, Equatable {
         return share * share
     }
 
-    /// Records one answer; recomputes τ every 25 answers (O(window²)).
-    public mutating func observe(predictedTokens: Int, outputTokens: Int) {
+    /// Records one answer (its predicted p50, and p90 when known); recomputes τ every 25 answers (O(window²)).
+    public mutating func observe(predictedTokens: Int, predictedP90Tokens: Int? = nil, outputTokens: Int) {
+        let p90 = Double(predictedP90Tokens ?? predictedTokens)
         if predicted.count < window {
             predicted.append(Double(predictedTokens))
+            predictedP90.append(p90)
             actual.append(Double(outputTokens))
         } else {
             predicted[next] = Double(predictedTokens)
+            predictedP90[next] = p90
             actual[next] = Double(outputTokens)
             next = (next + 1) % window
         }
@@ -49,5 +53,20 @@ public struct PredictionTrust: Sendable, Equatable {
         guard predicted.count >= minimumSamples, correlation == nil || sinceUpdate >= 25 else { return }
         sinceUpdate = 0
         correlation = RankCorrelation.kendallTauB(predicted, actual)
+    }
+
+    /// The window's answers, oldest first: predicted p50 and p90 against the output that came back.
+    public var samples: [PredictionSample] {
+        let order = Array(next..<predicted.count) + Array(0..<next)
+        return order.map { index in
+            PredictionSample(
+                predictedP50: Int(predicted[index]), predictedP90: Int(predictedP90[index]), outputTokens: Int(actual[index]))
+        }
+    }
+
+    /// Share of the window's answers at or below their predicted p90 (nil while the window is empty).
+    public var p90Coverage: Double? {
+        guard !actual.isEmpty else { return nil }
+        return Double(zip(actual, predictedP90).filter { $0 <= $1 }.count) / Double(actual.count)
     }
 }

@@ -268,6 +268,146 @@ public enum SchedulerOpenAPI {
         }
       }
     },
+    "/": {
+      "get": {
+        "operationId": "operatorPage",
+        "summary": "The operator page (also at /ui).",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/ui": {
+      "get": {
+        "operationId": "operatorPageUI",
+        "summary": "The operator page.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/ui/page.js": {
+      "get": {
+        "operationId": "operatorPageScript",
+        "summary": "The operator page's script.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/ui/page.css": {
+      "get": {
+        "operationId": "operatorPageStyle",
+        "summary": "The operator page's style sheet.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "text/css": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/ui/state": {
+      "get": {
+        "operationId": "operatorState",
+        "summary": "What the operator page shows: queues, capacity, decisions, predictions, latency.",
+        "parameters": [
+          {
+            "name": "tenant",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Only this tenant's decisions."
+          },
+          {
+            "name": "decisions",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000
+            },
+            "description": "Most decisions to return, newest first (default 200)."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OperatorState"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Invalid request: bad JSON, a wrong type, a missing or out-of-range field.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorEnvelope"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/ui/accounts": {
+      "get": {
+        "operationId": "operatorAccounts",
+        "summary": "The upstream accounts of every proxy, from their /_stats.",
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OperatorAccounts"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/admin/config": {
       "get": {
         "operationId": "getConfig",
@@ -985,6 +1125,34 @@ public enum SchedulerOpenAPI {
           "congested"
         ]
       },
+      "LatencyPoint": {
+        "type": "object",
+        "description": "Latency of one class's requests that finished in one 5-second bucket.",
+        "properties": {
+          "start_unix_ms": {
+            "type": "number"
+          },
+          "request_class": {
+            "$ref": "#/components/schemas/RequestClass"
+          },
+          "count": {
+            "type": "integer"
+          },
+          "p50_ms": {
+            "type": "number"
+          },
+          "p95_ms": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "start_unix_ms",
+          "request_class",
+          "count",
+          "p50_ms",
+          "p95_ms"
+        ]
+      },
       "MetricFamily": {
         "type": "object",
         "description": "One Prometheus metric family.",
@@ -1050,6 +1218,199 @@ public enum SchedulerOpenAPI {
           "metrics"
         ]
       },
+      "OperatorAccount": {
+        "type": "object",
+        "description": "An upstream account's AIMD window and load (no address, no key).",
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "model_name": {
+            "type": "string"
+          },
+          "window": {
+            "type": "number"
+          },
+          "max_concurrency": {
+            "type": "integer"
+          },
+          "in_flight": {
+            "type": "integer"
+          },
+          "requests": {
+            "type": "integer"
+          },
+          "successes": {
+            "type": "integer"
+          },
+          "errors": {
+            "type": "integer"
+          },
+          "rate_limited": {
+            "type": "integer"
+          },
+          "cooldown_remaining_ms": {
+            "type": "number"
+          },
+          "ewma_latency_ms": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "name",
+          "model_name",
+          "window",
+          "max_concurrency",
+          "in_flight",
+          "requests",
+          "successes",
+          "errors",
+          "rate_limited",
+          "cooldown_remaining_ms"
+        ]
+      },
+      "OperatorAccounts": {
+        "type": "object",
+        "description": "The accounts of every proxy the scheduler dispatches to.",
+        "properties": {
+          "generated_unix_ms": {
+            "type": "number"
+          },
+          "proxies": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ProxyAccounts"
+            },
+            "maxItems": 16
+          }
+        },
+        "required": [
+          "generated_unix_ms",
+          "proxies"
+        ]
+      },
+      "OperatorState": {
+        "type": "object",
+        "description": "What the operator page shows, bounded in size however long the queue is.",
+        "properties": {
+          "generated_unix_ms": {
+            "type": "number"
+          },
+          "mode": {
+            "$ref": "#/components/schemas/CongestionModeName"
+          },
+          "mode_change": {
+            "$ref": "#/components/schemas/SchedulerEvent"
+          },
+          "slowdown_ratio": {
+            "type": "number"
+          },
+          "rate_limited_share": {
+            "type": "number"
+          },
+          "inflight_requests": {
+            "type": "integer"
+          },
+          "inflight_request_cap": {
+            "type": "integer"
+          },
+          "max_inflight_requests": {
+            "type": "integer"
+          },
+          "inflight_tokens_by_class": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "inflight_budget_by_class": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "queued_total": {
+            "type": "integer"
+          },
+          "waiting_by_class": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/WaitingGroup"
+            }
+          },
+          "waiting_by_tenant": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/WaitingGroup"
+            },
+            "maxItems": 20
+          },
+          "tenants_waiting": {
+            "type": "integer"
+          },
+          "dispatched_total": {
+            "type": "integer"
+          },
+          "completed_total": {
+            "type": "integer"
+          },
+          "failed_total": {
+            "type": "integer"
+          },
+          "expired_total": {
+            "type": "integer"
+          },
+          "rejected_by_reason": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "deferred_by_reason": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          },
+          "decisions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/SchedulerEvent"
+            },
+            "maxItems": 1000
+          },
+          "prediction": {
+            "$ref": "#/components/schemas/PredictionQuality"
+          },
+          "latency": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/LatencyPoint"
+            }
+          }
+        },
+        "required": [
+          "generated_unix_ms",
+          "mode",
+          "inflight_requests",
+          "max_inflight_requests",
+          "inflight_tokens_by_class",
+          "inflight_budget_by_class",
+          "queued_total",
+          "waiting_by_class",
+          "waiting_by_tenant",
+          "tenants_waiting",
+          "dispatched_total",
+          "completed_total",
+          "failed_total",
+          "expired_total",
+          "rejected_by_reason",
+          "deferred_by_reason",
+          "decisions",
+          "prediction",
+          "latency"
+        ]
+      },
       "PredictResponse": {
         "type": "object",
         "description": "Predicted output length, cost and confidence.",
@@ -1105,6 +1466,86 @@ public enum SchedulerOpenAPI {
           "fallback_level",
           "neighbors_used",
           "model_version"
+        ]
+      },
+      "PredictionQuality": {
+        "type": "object",
+        "description": "How good the predictions have been on the last answers.",
+        "properties": {
+          "samples": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PredictionSample"
+            }
+          },
+          "p90_coverage": {
+            "type": "number"
+          },
+          "rank_correlation": {
+            "type": "number"
+          },
+          "trust": {
+            "type": "number"
+          },
+          "fallback_levels": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "integer"
+            }
+          }
+        },
+        "required": [
+          "samples",
+          "trust",
+          "fallback_levels"
+        ]
+      },
+      "PredictionSample": {
+        "type": "object",
+        "description": "One answer: predicted p50 and p90 against the output tokens that came back.",
+        "properties": {
+          "predicted_p50": {
+            "type": "integer"
+          },
+          "predicted_p90": {
+            "type": "integer"
+          },
+          "output_tokens": {
+            "type": "integer"
+          }
+        },
+        "required": [
+          "predicted_p50",
+          "predicted_p90",
+          "output_tokens"
+        ]
+      },
+      "ProxyAccounts": {
+        "type": "object",
+        "description": "One proxy's accounts, or why they could not be read.",
+        "properties": {
+          "url": {
+            "type": "string"
+          },
+          "instance": {
+            "type": "string"
+          },
+          "queue_depth": {
+            "type": "integer"
+          },
+          "accounts": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/OperatorAccount"
+            }
+          },
+          "error": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "url",
+          "accounts"
         ]
       },
       "RequestClass": {
@@ -1466,6 +1907,26 @@ public enum SchedulerOpenAPI {
           "prompt_tokens",
           "completion_tokens",
           "total_tokens"
+        ]
+      },
+      "WaitingGroup": {
+        "type": "object",
+        "description": "Requests waiting in one class or for one tenant.",
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "queued": {
+            "type": "integer"
+          },
+          "oldest_wait_ms": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "name",
+          "queued",
+          "oldest_wait_ms"
         ]
       }
     },

@@ -92,7 +92,8 @@ struct Intake: Sendable {
                 "The request was not accepted: the scheduler could not write it to its store in the data directory (\(error); disk full or no longer writable). Nothing was queued.",
                 code: "storage_unavailable", retryAfterSeconds: 5)
         }
-        let (decision, ticket) = await runtime.submit(job: job, row: row, body: ask.body)
+        let (decision, ticket) = await runtime.submit(
+            job: job, row: row, body: ask.body, fallbackLevel: prediction.fallbackLevel)
         if decision.state == .rejected {
             // The refusal is stored before it is answered, so a crash cannot bring back a request the client was
             // told to retry (which would then run twice).

@@ -32,6 +32,8 @@ actor SchedulerRuntime {
     private var frontDoorWaiters: [String: CheckedContinuation<DispatchWait, Never>] = [:]
     private var frontDoorReady: [String: DispatchWait] = [:]
     private var histograms = LatencyHistograms()
+    private var latencyTimeline = LatencyTimeline()
+    private var fallbackLevels = FallbackLevelWindow()
     private var ticks = 0
 
     init(
@@ -59,7 +61,10 @@ actor SchedulerRuntime {
 
     /// Decides on a new request and queues its row for writing; returns the decision and the write ticket to
     /// wait for before answering.
-    func submit(job: Job, row: RequestRow, body: ChatCompletionRequest) -> (decision: Decision, ticket: Int) {
+    func submit(
+        job: Job, row: RequestRow, body: ChatCompletionRequest, fallbackLevel: FallbackLevel
+    ) -> (decision: Decision, ticket: Int) {
+        fallbackLevels.record(fallbackLevel)
         // A front-door caller waits for its own dispatch; claim it before the engine can dispatch it.
         if row.frontDoor { frontDoorClaimable.insert(row.id) }
         let decision = engine.submit(job, now: now)
@@ -194,6 +199,9 @@ actor SchedulerRuntime {
                 let requestClass = row.requestClass
                 if let dispatched = row.dispatchedMs { histograms.record("queue_\(requestClass)", ms: dispatched - row.submittedMs) }
                 histograms.record("total_\(requestClass)", ms: now - row.submittedMs)
+                if let known = RequestClass(rawValue: requestClass) {
+                    latencyTimeline.record(known, ms: now - row.submittedMs, now: now)
+                }
                 if let first = row.firstTokenMs { histograms.record("ttft_\(requestClass)", ms: first - row.submittedMs) }
             }
             remember(row, finished: true)
@@ -349,6 +357,42 @@ actor SchedulerRuntime {
 
     var policy: SchedulerPolicy { engine.policy }
 
+    /// What the operator page shows: at most `decisionLimit` decisions (of `tenant` when given) and `tenantLimit`
+    /// tenants, so its size does not grow with the queue.
+    func operatorState(tenant: String?, decisionLimit: Int, tenantLimit: Int) -> OperatorState {
+        let now = self.now
+        let snapshot = engine.snapshot()
+        let waiting = engine.waiting(now: now, tenantLimit: tenantLimit)
+        let trust = engine.trust
+        return OperatorState(
+            generatedUnixMs: now,
+            mode: snapshot.mode,
+            modeChange: engine.lastModeChange,
+            slowdownRatio: snapshot.slowdownRatio,
+            rateLimitedShare: snapshot.rateLimitedShare,
+            inflightRequests: engine.totalInflightRequests,
+            inflightRequestCap: snapshot.inflightRequestCap,
+            maxInflightRequests: engine.policy.maxInflightRequests,
+            inflightTokensByClass: snapshot.inflightTokensByClass,
+            inflightBudgetByClass: snapshot.inflightBudgetByClass,
+            queuedTotal: engine.queuedCount,
+            waitingByClass: waiting.byClass,
+            waitingByTenant: waiting.byTenant,
+            tenantsWaiting: waiting.tenants,
+            dispatchedTotal: snapshot.dispatchedTotal,
+            completedTotal: snapshot.completedTotal,
+            failedTotal: snapshot.failedTotal,
+            expiredTotal: snapshot.expiredTotal,
+            rejectedByReason: snapshot.rejectedByReason,
+            deferredByReason: snapshot.deferredByReason ?? [:],
+            decisions: engine.latestEvents(limit: decisionLimit, tenant: tenant),
+            prediction: PredictionQuality(
+                samples: trust.samples, p90Coverage: trust.p90Coverage, rankCorrelation: trust.correlation,
+                trust: trust.trust, fallbackLevels: fallbackLevels.counts),
+            latency: latencyTimeline.points(now: now)
+        )
+    }
+
     /// Validates and applies a configuration document; the running configuration is untouched on error.
     func reconfigure(_ document: SchedulerConfigDocument) throws -> SchedulerConfigDocument {
         let next = try engine.policy.applying(document)
@@ -369,6 +413,8 @@ actor SchedulerRuntime {
         }
         engine = SchedulerEngine(policy: engine.policy, eventCapacity: eventCapacity)
         histograms = LatencyHistograms()
+        latencyTimeline = LatencyTimeline()
+        fallbackLevels = FallbackLevelWindow()
         frontDoorReady = [:]
         return dropped
     }
