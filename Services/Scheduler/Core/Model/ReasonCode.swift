@@ -10,7 +10,7 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case rateLimitedRequeue = "rate_limited_requeue"
     case rateLimitedExhausted = "rate_limited_exhausted"
     case upstreamFailed = "upstream_failed"
-    case cancelled = "cancelled"
+    case clientDisconnected = "client_disconnected"
     case restartRequeue = "restart_requeue"
     case restartFailed = "restart_failed"
     case modeChange = "mode_change"

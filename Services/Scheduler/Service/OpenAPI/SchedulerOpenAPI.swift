@@ -1125,7 +1125,8 @@ public enum SchedulerOpenAPI {
           "completed",
           "rejected",
           "failed",
-          "expired"
+          "expired",
+          "cancelled"
         ]
       },
       "RequestTimings": {
@@ -1251,6 +1252,7 @@ public enum SchedulerOpenAPI {
           "complete",
           "fail",
           "expire",
+          "cancel",
           "requeue",
           "mode_change",
           "config_change"

@@ -21,7 +21,10 @@ struct FrontDoorController {
             let body = try JSONBody.decode(ChatCompletionRequest.self, from: Data(raw.readableBytesView), maxDepth: context.maxJSONDepth)
             let ask = try Self.ask(body: body, headers: request.headers, oracle: try SchedulerController.oracleTokens(request))
             let admission = try await intake.admit(ask)
-            return try await serve(admission.requestId, raw: raw, streaming: body.stream == true)
+            let streaming = body.stream == true
+            return try await context.cancellingWhenClientLeaves {
+                try await serve(admission.requestId, raw: raw, streaming: streaming)
+            }
         }
     }
 
@@ -72,7 +75,8 @@ struct FrontDoorController {
     }
 
     /// Waits for the dispatch, calls the proxy, and answers; an upstream 429 before any byte puts the request back
-    /// in the queue (up to the engine's attempt limit) instead of failing the client.
+    /// in the queue (up to the engine's attempt limit) instead of failing the client. Cancelled (the client left),
+    /// the request is withdrawn: out of the queue if waiting, its upstream call stopped if sent.
     private func serve(_ id: String, raw: ByteBuffer, streaming: Bool) async throws -> Response {
         let runtime = intake.runtime
         while true {
@@ -83,64 +87,38 @@ struct FrontDoorController {
             case .dispatched(let value):
                 dispatch = value
             }
-            let start = ContinuousClock.now
-            let response: HTTPClientResponse
-            let base = caller.targets.next()
-            do {
-                response = try await caller.client.execute(
-                    caller.request(body: raw, dispatch: dispatch, nowMs: runtime.now, base: base), timeout: caller.timeout)
-            } catch {
-                let result = caller.unreachable(base, error: error, latencyMs: (ContinuousClock.now - start).milliseconds)
+            try await withdrawIfCancelled(id)
+            let answer = await caller.open(body: raw, dispatch: dispatch, nowMs: runtime.now)
+            try await withdrawIfCancelled(id)
+            switch answer {
+            case .ended(let result, let bytes, let headers):
                 if await runtime.finish(id, result: result) == .requeued { continue }
-                throw APIError.badGateway("The proxy could not be reached: \(error).")
-            }
-            caller.targets.markReachable(base)
-            let status = Int(response.status.code)
-            if status == 429 || !(200..<300).contains(status) {
-                let bytes = try await response.body.collect(upTo: 1 << 20)
-                let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
-                let result = UpstreamCallResult(
-                    statusCode: status, outputTokens: 0, latencyMs: (ContinuousClock.now - start).milliseconds,
-                    retryAfterMs: ProxyCaller.retryAfterMs(response.headers), error: envelope?.error)
-                if await runtime.finish(id, result: result) == .requeued { continue }
-                return Response(status: .init(code: status), headers: Self.passThroughHeaders(response.headers, id: id), body: .init(byteBuffer: bytes))
-            }
-            let headers = Self.passThroughHeaders(response.headers, id: id)
-            if !streaming {
-                let bytes = try await response.body.collect(upTo: 64 << 20)
-                var accumulator = StreamAccumulator()
-                accumulator.read(document: Data(bytes.readableBytesView))
-                await runtime.finish(id, result: Self.result(status, accumulator, ttft: nil, start: start))
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: bytes))
-            }
-            let upstream = response.body
-            let body = ResponseBody { writer in
-                var accumulator = StreamAccumulator()
-                var ttft: Double?
-                do {
-                    for try await chunk in upstream {
-                        if ttft == nil { ttft = (ContinuousClock.now - start).milliseconds }
-                        accumulator.feed(chunk.readableBytesView)
-                        try await writer.write(chunk)
+                if let problem = result.transportError { throw APIError.badGateway("The proxy could not be reached: \(problem).") }
+                return Response(status: .init(code: result.statusCode), headers: Self.passThroughHeaders(headers, id: id), body: .init(byteBuffer: bytes))
+            case .answering(let stream):
+                let body = ResponseBody { writer in
+                    let result: UpstreamCallResult
+                    do {
+                        result = try await caller.relay(stream, streaming: streaming) { try await writer.write($0) }
+                    } catch {
+                        await runtime.cancel(id, reason: ReasonCode.clientDisconnected.reason("The client closed the connection during the answer."))
+                        throw error
                     }
+                    await runtime.finish(id, result: result)
+                    // An answer that broke off ends the connection, so the client does not take it for a whole one.
+                    if result.statusCode != stream.status { throw APIError.badGateway(result.error?.message ?? "The stream broke.") }
                     try await writer.finish(nil)
-                } catch {
-                    var failed = Self.result(status, accumulator, ttft: ttft, start: start)
-                    failed.statusCode = 502
-                    failed.error = ErrorBody(message: "The stream broke: \(error).", type: "api_error")
-                    await runtime.finish(id, result: failed)
-                    throw error
                 }
-                await runtime.finish(id, result: Self.result(status, accumulator, ttft: ttft, start: start))
+                return Response(status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id), body: body)
             }
-            return Response(status: .init(code: status), headers: headers, body: body)
         }
     }
 
-    static func result(_ status: Int, _ accumulator: StreamAccumulator, ttft: Double?, start: ContinuousClock.Instant) -> UpstreamCallResult {
-        UpstreamCallResult(
-            statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason, usage: accumulator.usage,
-            outputTokens: accumulator.outputTokens, ttftMs: ttft, latencyMs: (ContinuousClock.now - start).milliseconds)
+    /// A dispatched request whose client left before the answer is withdrawn, never or no longer sent upstream.
+    private func withdrawIfCancelled(_ id: String) async throws {
+        guard Task.isCancelled else { return }
+        await intake.runtime.cancel(id, reason: ReasonCode.clientDisconnected.reason("The client closed the connection before the answer."))
+        throw CancellationError()
     }
 
     /// Content type and the upstream's rate-limit hints pass through; the request id is ours.
