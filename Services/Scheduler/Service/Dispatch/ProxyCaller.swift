@@ -163,8 +163,9 @@ struct ProxyCaller: Sendable {
     }
 
     /// Reads a 2xx answer to its end — server-sent events when `streaming`, else one JSON document — handing each
-    /// chunk to `forward` as it arrives, and returns how the call ended (502 when the upstream broke off). An error
-    /// thrown by `forward` (the client left) stops the read, which cancels the upstream call, and is rethrown.
+    /// chunk to `forward` as it arrives, and returns how the call ended (a transport error, retryable, when the
+    /// upstream broke off). An error thrown by `forward` (the client left) stops the read, which cancels the
+    /// upstream call, and is rethrown.
     func relay(
         _ stream: UpstreamStream, streaming: Bool, forward: (ByteBuffer) async throws -> Void
     ) async rethrows -> UpstreamCallResult {
@@ -181,8 +182,8 @@ struct ProxyCaller: Sendable {
             do {
                 next = try await iterator.next()
             } catch {
-                var broken = result(502)
-                broken.error = ErrorBody(message: "The stream broke: \(error).", type: "api_error")
+                var broken = result(0)
+                broken.transportError = "the stream broke: \(error)"
                 return broken
             }
             guard let chunk = next else { break }

@@ -97,16 +97,23 @@ struct FrontDoorController {
                 return Response(status: .init(code: result.statusCode), headers: Self.passThroughHeaders(headers, id: id), body: .init(byteBuffer: bytes))
             case .answering(let stream):
                 let body = ResponseBody { writer in
-                    let result: UpstreamCallResult
+                    var result: UpstreamCallResult
                     do {
                         result = try await caller.relay(stream, streaming: streaming) { try await writer.write($0) }
                     } catch {
                         await runtime.cancel(id, reason: ReasonCode.clientDisconnected.reason("The client closed the connection during the answer."))
                         throw error
                     }
+                    if let broke = result.transportError {
+                        // Part of the answer has reached the client, so the request cannot be sent again: it failed,
+                        // and the connection ends so that the client does not take the part for a whole answer.
+                        result.statusCode = 502
+                        result.transportError = nil
+                        result.error = ErrorBody(message: "The upstream broke off: \(broke).", type: "api_error")
+                        await runtime.finish(id, result: result)
+                        throw APIError.badGateway("The upstream broke off: \(broke).")
+                    }
                     await runtime.finish(id, result: result)
-                    // An answer that broke off ends the connection, so the client does not take it for a whole one.
-                    if result.statusCode != stream.status { throw APIError.badGateway(result.error?.message ?? "The stream broke.") }
                     try await writer.finish(nil)
                 }
                 return Response(status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id), body: body)
