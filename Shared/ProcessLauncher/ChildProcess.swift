@@ -45,7 +45,8 @@ public final class ChildProcess: Sendable {
     /// path) or discarded, standard error to `errors`, else to the same place. Every other descriptor is closed and
     /// every signal has its default action in the child.
     public static func spawn(
-        _ executable: String, arguments: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ executable: String, arguments: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         workingDirectory: String? = nil, input: String? = nil, output: String? = nil, errors: String? = nil
     ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -98,8 +99,10 @@ public final class ChildProcess: Sendable {
     /// Runs a command to its end (at most `timeout`, then it is stopped) and returns its exit status and what it
     /// printed: standard output and error together, or apart when `separateErrors`.
     public static func run(
-        _ executable: String, arguments: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment,
-        workingDirectory: String? = nil, input: Data? = nil, separateErrors: Bool = false, timeout: Duration = .seconds(600)
+        _ executable: String, arguments: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String? = nil, input: Data? = nil, separateErrors: Bool = false,
+        timeout: Duration = .seconds(600)
     ) throws -> Finished {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -107,9 +110,10 @@ public final class ChildProcess: Sendable {
         let inputPath = scratch.appendingPathComponent("in").path
         let outputPath = scratch.appendingPathComponent("out").path
         let errorsPath = scratch.appendingPathComponent("err").path
-        FileManager.default.createFile(atPath: inputPath, contents: input ?? Data())
+        _ = FileManager.default.createFile(atPath: inputPath, contents: input ?? Data())
         let child = try spawn(
-            executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory, input: inputPath,
+            executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
+            input: inputPath,
             output: outputPath, errors: separateErrors ? errorsPath : nil)
         let status = child.wait(timeout: timeout) ?? child.stop()
         func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
@@ -206,7 +210,8 @@ public final class ChildProcess: Sendable {
 /// does not import: looked up once by name.
 private enum GlibcSpawnExtensions {
     typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    typealias ChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    typealias ChangeDirectory =
+        @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
 
     static let closeFrom: CloseFrom? = symbol("posix_spawn_file_actions_addclosefrom_np")
     static let changeDirectory: ChangeDirectory? = symbol("posix_spawn_file_actions_addchdir_np")

@@ -52,7 +52,9 @@ public final class LaunchedService: Sendable {
             throw ChildProcessError("\(product) is not built in \(binDirectory.path); run `swift build` first")
         }
         let port = try port ?? FreePort.allocate()
-        let directory = dataDirectory ?? FileManager.default.temporaryDirectory
+        let directory =
+            dataDirectory
+            ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("maitre-\(product)-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let logFile = directory.appendingPathComponent("\(product)-\(UUID().uuidString.prefix(6)).log")
@@ -66,7 +68,8 @@ public final class LaunchedService: Sendable {
         let process = try ChildProcess.spawn(
             command[0], arguments: Array(command.dropFirst()), environment: merged, output: logFile.path)
         let service = LaunchedService(
-            product: product, port: port, dataDirectory: directory, logFile: logFile, process: process, executable: executable,
+            product: product, port: port, dataDirectory: directory, logFile: logFile, process: process,
+            executable: executable,
             environment: environment, arguments: arguments, logLevel: logLevel)
         try await service.waitUntilReady(path: readyPath, timeout: timeout)
         return service
@@ -75,7 +78,8 @@ public final class LaunchedService: Sendable {
     /// The same service again on the same port and data directory (after `kill9()` or `stop()`).
     public func restart(timeout: Duration = .seconds(60)) async throws -> LaunchedService {
         try await Self.start(
-            product, binDirectory: executable.deletingLastPathComponent(), environment: environment, arguments: arguments,
+            product, binDirectory: executable.deletingLastPathComponent(), environment: environment,
+            arguments: arguments,
             dataDirectory: dataDirectory, port: port, logLevel: logLevel, timeout: timeout)
     }
 
@@ -130,7 +134,9 @@ public enum FreePort {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw ChildProcessError("bind() failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

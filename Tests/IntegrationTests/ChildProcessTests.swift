@@ -11,15 +11,18 @@ import Testing
 @Suite struct ChildProcessTests {
     @Test func runPassesArgumentsEnvironmentAndInputAndReportsTheExitCode() throws {
         let result = try ChildProcess.run(
-            "/bin/sh", arguments: ["-c", "read line; echo \"$1 $MAITRE_PROBE $line\"; echo oops >&2; exit 3", "sh", "first"],
-            environment: ["MAITRE_PROBE": "probe", "PATH": "/usr/bin:/bin"], input: Data("typed\n".utf8), separateErrors: true)
+            "/bin/sh",
+            arguments: ["-c", "read line; echo \"$1 $MAITRE_PROBE $line\"; echo oops >&2; exit 3", "sh", "first"],
+            environment: ["MAITRE_PROBE": "probe", "PATH": "/usr/bin:/bin"], input: Data("typed\n".utf8),
+            separateErrors: true)
         #expect(result.exit == .exited(3))
         #expect(result.output == "first probe typed\n")
         #expect(result.errors == "oops\n")
     }
 
     @Test func stopEscalatesToSIGKILLWhenSIGTERMIsIgnoredAndReapsTheChild() throws {
-        let child = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "trap '' TERM; while true; do sleep 0.1; done"])
+        let child = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "trap '' TERM; while true; do sleep 0.1; done"])
         // Give the shell time to install its trap.
         Thread.sleep(forTimeInterval: 0.3)
         let start = ContinuousClock.now

@@ -22,13 +22,19 @@ import Testing
     /// request in flight.
     private func startStack(ttftMs: Int) async throws -> Stack {
         let mock = try await LaunchedService.start(
-            "maitre-mock-llm", environment: ["MOCK_TTFT_BASE_MS": String(ttftMs), "MOCK_TPOT_MS": "1", "LOG_LEVEL": "warning"])
+            "maitre-mock-llm",
+            environment: ["MOCK_TTFT_BASE_MS": String(ttftMs), "MOCK_TPOT_MS": "1", "LOG_LEVEL": "warning"])
         let proxy = try await LaunchedService.start(
-            "maitre-proxy", environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "", "LOG_LEVEL": "warning"])
-        let scheduler = try await LaunchedService.start("maitre-scheduler", environment: [
-            "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
-            "PREDICTOR_TIMEOUT_MS": "50", "MAX_INFLIGHT_REQUESTS": "1", "LOG_LEVEL": "warning",
-        ])
+            "maitre-proxy",
+            environment: [
+                "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "", "LOG_LEVEL": "warning",
+            ])
+        let scheduler = try await LaunchedService.start(
+            "maitre-scheduler",
+            environment: [
+                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+                "PREDICTOR_TIMEOUT_MS": "50", "MAX_INFLIGHT_REQUESTS": "1", "LOG_LEVEL": "warning",
+            ])
         return Stack(mock: mock, proxy: proxy, scheduler: scheduler)
     }
 
@@ -36,16 +42,22 @@ import Testing
     private static func leaveAfterASecond(_ scheduler: LaunchedService, tenant: String) async {
         let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"leaving marker"}]}"#
         let answer = try? await TestHTTP.post(
-            "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": tenant], timeout: .seconds(1))
+            "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": tenant],
+            timeout: .seconds(1))
         #expect(answer == nil, "the front door answered before the client left: \(answer?.text ?? "")")
     }
 
     /// The id of `tenant`'s request from `/events`, once it was cancelled (nil after `seconds`).
-    private static func cancelledRequest(_ scheduler: LaunchedService, tenant: String, seconds: Int = 10) async throws -> String? {
+    private static func cancelledRequest(_ scheduler: LaunchedService, tenant: String, seconds: Int = 10) async throws
+        -> String?
+    {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
-            let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=1000").decode(EventsResponse.self)
-            if let event = events.events.first(where: { $0.kind == .cancel && $0.tenantId == tenant }) { return event.requestId }
+            let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=1000").decode(
+                EventsResponse.self)
+            if let event = events.events.first(where: { $0.kind == .cancel && $0.tenantId == tenant }) {
+                return event.requestId
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         return nil
@@ -65,7 +77,8 @@ import Testing
         // One request holds the only in-flight slot for about four seconds; the front-door request waits behind it.
         let blocker = try await TestHTTP.post(
             "\(scheduler.baseURL)/submit",
-            body: SubmitRequest(prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .interactive)
+            body: SubmitRequest(
+                prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .interactive)
         ).decode(SubmitResponse.self)
         await Self.leaveAfterASecond(scheduler, tenant: "leaver")
 
@@ -76,7 +89,8 @@ import Testing
         #expect(status.timings.dispatchedUnixMs == nil)
 
         // Once the queue has drained, the upstream has seen the blocker and nothing else.
-        let final = try await SchedulerPolling.waitForTerminal([blocker.requestId], base: scheduler.baseURL, seconds: 60)
+        let final = try await SchedulerPolling.waitForTerminal(
+            [blocker.requestId], base: scheduler.baseURL, seconds: 60)
         #expect(final[blocker.requestId]?.state == .completed)
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await Self.upstreamRequests(mock) == 1)
@@ -96,7 +110,8 @@ import Testing
         #expect(status.timings.dispatchedUnixMs != nil)
         // The slot it held is free again: the next request is served.
         let next = try await TestHTTP.post(
-            "\(scheduler.baseURL)/submit", body: SubmitRequest(prompt: "next", maxTokens: 8, model: "gpt-4o-mini", tenantId: "next")
+            "\(scheduler.baseURL)/submit",
+            body: SubmitRequest(prompt: "next", maxTokens: 8, model: "gpt-4o-mini", tenantId: "next")
         ).decode(SubmitResponse.self)
         let final = try await SchedulerPolling.waitForTerminal([next.requestId], base: scheduler.baseURL, seconds: 60)
         #expect(final[next.requestId]?.state == .completed)

@@ -29,20 +29,27 @@ import Testing
         let mock = try await LaunchedService.start(
             "maitre-mock-llm", environment: ["MOCK_TTFT_BASE_MS": "1500", "MOCK_TPOT_MS": "20", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        let predictor = try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
+        let predictor = try await LaunchedService.start(
+            "maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
         defer { predictor.stop() }
-        let proxy = try await LaunchedService.start("maitre-proxy", environment: [
-            "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL, "LOG_LEVEL": "warning",
-        ])
+        let proxy = try await LaunchedService.start(
+            "maitre-proxy",
+            environment: [
+                "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL,
+                "LOG_LEVEL": "warning",
+            ])
         defer { proxy.stop() }
-        let scheduler = try await LaunchedService.start("maitre-scheduler", environment: [
-            "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "MAX_INFLIGHT_REQUESTS": "4",
-            "LOG_LEVEL": "warning",
-        ])
+        let scheduler = try await LaunchedService.start(
+            "maitre-scheduler",
+            environment: [
+                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "MAX_INFLIGHT_REQUESTS": "4",
+                "LOG_LEVEL": "warning",
+            ])
         defer { scheduler.stop() }
 
         let chat = #"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Tell me a story"}]}"#
-        let stream = #"{"model":"gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Stream a story"}]}"#
+        let stream =
+            #"{"model":"gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Stream a story"}]}"#
         let submit = #"{"prompt":"Tell me a story","max_tokens":64,"model":"gpt-4o-mini"}"#
         let predict = #"{"prompt":"Tell me a story","model":"gpt-4o-mini","max_tokens":64}"#
         let loads = [
@@ -62,7 +69,8 @@ import Testing
             service.process.signal(SIGTERM)
             let status = await service.process.waitAsync(timeout: .seconds(5))
             let took = ContinuousClock.now - start
-            #expect(status != nil, "\(service.product) still ran \(took) after SIGTERM under load:\n\(service.logTail())")
+            #expect(
+                status != nil, "\(service.product) still ran \(took) after SIGTERM under load:\n\(service.logTail())")
             print("\(service.product) exited \(String(describing: status)) \(took) after SIGTERM")
             // The next one stays under load a little longer.
             try await Task.sleep(for: .milliseconds(500))

@@ -96,9 +96,12 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
     /// Starts the simulated upstream with `mock` settings and a proxy in front of it, runs `body` with the chat
     /// completions URL of each (direct, proxied) and the proxy's process, stops both.
-    func withStack(folder: String, mock arguments: [String], _ body: (String, String, LaunchedService) async throws -> Void) async throws {
+    func withStack(
+        folder: String, mock arguments: [String], _ body: (String, String, LaunchedService) async throws -> Void
+    ) async throws {
         let bin = URL(fileURLWithPath: folder)
-        let mock = try await LaunchedService.start("maitre-mock-llm", binDirectory: bin, arguments: arguments, logLevel: "error")
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm", binDirectory: bin, arguments: arguments, logLevel: "error")
         defer { mock.stop() }
         let proxy = try await LaunchedService.start(
             "maitre-proxy", binDirectory: bin,
@@ -152,7 +155,9 @@ struct ProxyBenchmark: AsyncParsableCommand {
         }
     }
 
-    func measureInstant(client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String, proxy: LaunchedService) async throws {
+    func measureInstant(
+        client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String, proxy: LaunchedService
+    ) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: [maxTokens])
         print("")
         print("Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated")

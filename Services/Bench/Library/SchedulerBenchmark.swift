@@ -86,7 +86,8 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             "LOG_LEVEL": "error",
         ]) { $1 }
         let process = try ChildProcess.spawn(
-            schedulerPath ?? Self.sibling("maitre-scheduler"), arguments: ["--port", String(schedulerPort), "--data-dir", data.path],
+            schedulerPath ?? Self.sibling("maitre-scheduler"),
+            arguments: ["--port", String(schedulerPort), "--data-dir", data.path],
             environment: environment)
         defer {
             process.stop()

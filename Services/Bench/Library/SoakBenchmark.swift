@@ -89,7 +89,8 @@ struct SoakBenchmark: AsyncParsableCommand {
         do {
             func launch(_ product: String, _ environment: [String: String]) async throws -> LaunchedService {
                 let service = try await LaunchedService.start(
-                    product, binDirectory: bin, environment: environment, dataDirectory: work.appendingPathComponent(product),
+                    product, binDirectory: bin, environment: environment,
+                    dataDirectory: work.appendingPathComponent(product),
                     logLevel: benchServiceLogLevel, timeout: .seconds(120))
                 started.append(service)
                 return service
@@ -253,7 +254,8 @@ struct WatchedProcess: Sendable {
 
     func sample(at elapsedSeconds: Double) -> ResourceSample {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
-        return ResourceSample(elapsedSeconds: elapsedSeconds, service: name, rssKB: residentKB() ?? -1, openFDs: fds ?? -1)
+        return ResourceSample(
+            elapsedSeconds: elapsedSeconds, service: name, rssKB: residentKB() ?? -1, openFDs: fds ?? -1)
     }
 
     /// VmRSS from `/proc/<pid>/status`, in kB.

@@ -27,7 +27,8 @@ struct WrkLoad {
         try Self.script(bodies: bodies, headers: headers).write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let output = try ChildProcess.run(
-            executable, arguments: ["-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url],
+            executable,
+            arguments: ["-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url],
             timeout: .seconds(seconds + 60)
         ).output
         func number(_ label: String) -> Double? {

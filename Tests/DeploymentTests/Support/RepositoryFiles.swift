@@ -64,7 +64,8 @@ enum RepositoryFiles {
 
     /// Runs an executable to completion with `input` on its standard input, from the repository root.
     static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ChildProcess.Finished {
-        try ChildProcess.run(executable, arguments: arguments, workingDirectory: root.path, input: input, separateErrors: true)
+        try ChildProcess.run(
+            executable, arguments: arguments, workingDirectory: root.path, input: input, separateErrors: true)
     }
 
     /// `KEY=value` lines of a dotenv file (comments and blank lines skipped).

@@ -39,7 +39,8 @@ extension LaunchedService {
         dataDirectory: URL? = nil, port: Int? = nil, readyPath: String = "/health", timeout: Duration = .seconds(60)
     ) async throws -> LaunchedService {
         try await start(
-            product, binDirectory: BinaryLocator.directory, environment: environment, arguments: arguments, wrapper: wrapper,
+            product, binDirectory: BinaryLocator.directory, environment: environment, arguments: arguments,
+            wrapper: wrapper,
             dataDirectory: dataDirectory, port: port,
             logLevel: ProcessInfo.processInfo.environment["MAITRE_TEST_LOG_LEVEL"] ?? "info", readyPath: readyPath,
             timeout: timeout)

@@ -140,19 +140,22 @@ struct ProxyCaller: Sendable {
         let base = targets.next()
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request(body: body, dispatch: dispatch, nowMs: nowMs, base: base), timeout: timeout)
+            let http = request(body: body, dispatch: dispatch, nowMs: nowMs, base: base)
+            response = try await client.execute(http, timeout: timeout)
         } catch {
             let latencyMs = (ContinuousClock.now - start).milliseconds
             // A call cancelled by its own caller says nothing about the proxy.
             if Task.isCancelled {
-                return .ended(UpstreamCallResult(statusCode: 0, outputTokens: 0, latencyMs: latencyMs, transportError: "cancelled"), body: ByteBuffer(), headers: [:])
+                let cancelled = UpstreamCallResult(statusCode: 0, outputTokens: 0, latencyMs: latencyMs, transportError: "cancelled")
+                return .ended(cancelled, body: ByteBuffer(), headers: [:])
             }
             return .ended(unreachable(base, error: error, latencyMs: latencyMs), body: ByteBuffer(), headers: [:])
         }
         targets.markReachable(base)
         let status = Int(response.status.code)
         if (200..<300).contains(status) {
-            return .answering(UpstreamStream(status: status, headers: response.headers, body: response.body, start: start))
+            let stream = UpstreamStream(status: status, headers: response.headers, body: response.body, start: start)
+            return .answering(stream)
         }
         let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
         let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
@@ -174,8 +177,9 @@ struct ProxyCaller: Sendable {
         var iterator = stream.body.makeAsyncIterator()
         func result(_ status: Int) -> UpstreamCallResult {
             UpstreamCallResult(
-                statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason, usage: accumulator.usage,
-                outputTokens: accumulator.outputTokens, ttftMs: ttft, latencyMs: (ContinuousClock.now - stream.start).milliseconds)
+                statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason,
+                usage: accumulator.usage, outputTokens: accumulator.outputTokens, ttftMs: ttft,
+                latencyMs: (ContinuousClock.now - stream.start).milliseconds)
         }
         while true {
             let next: ByteBuffer?

@@ -93,15 +93,20 @@ struct FrontDoorController {
             switch answer {
             case .ended(let result, let bytes, let headers):
                 if await runtime.finish(id, result: result) == .requeued { continue }
-                if let problem = result.transportError { throw APIError.badGateway("The proxy could not be reached: \(problem).") }
-                return Response(status: .init(code: result.statusCode), headers: Self.passThroughHeaders(headers, id: id), body: .init(byteBuffer: bytes))
+                if let problem = result.transportError {
+                    throw APIError.badGateway("The proxy could not be reached: \(problem).")
+                }
+                return Response(
+                    status: .init(code: result.statusCode), headers: Self.passThroughHeaders(headers, id: id),
+                    body: .init(byteBuffer: bytes))
             case .answering(let stream):
                 let body = ResponseBody { writer in
                     var result: UpstreamCallResult
                     do {
                         result = try await caller.relay(stream, streaming: streaming) { try await writer.write($0) }
                     } catch {
-                        await runtime.cancel(id, reason: ReasonCode.clientDisconnected.reason("The client closed the connection during the answer."))
+                        let reason = ReasonCode.clientDisconnected.reason("The client closed the connection during the answer.")
+                        await runtime.cancel(id, reason: reason)
                         throw error
                     }
                     if let broke = result.transportError {
@@ -116,7 +121,8 @@ struct FrontDoorController {
                     await runtime.finish(id, result: result)
                     try await writer.finish(nil)
                 }
-                return Response(status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id), body: body)
+                return Response(
+                    status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id), body: body)
             }
         }
     }
@@ -124,7 +130,8 @@ struct FrontDoorController {
     /// A dispatched request whose client left before the answer is withdrawn, never or no longer sent upstream.
     private func withdrawIfCancelled(_ id: String) async throws {
         guard Task.isCancelled else { return }
-        await intake.runtime.cancel(id, reason: ReasonCode.clientDisconnected.reason("The client closed the connection before the answer."))
+        let reason = ReasonCode.clientDisconnected.reason("The client closed the connection before the answer.")
+        await intake.runtime.cancel(id, reason: reason)
         throw CancellationError()
     }
 

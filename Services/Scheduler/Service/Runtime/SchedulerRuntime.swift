@@ -167,7 +167,8 @@ actor SchedulerRuntime {
                 frontDoorWaiters[id] = continuation
             }
         } onCancel: {
-            Task { await self.cancel(id, reason: ReasonCode.clientDisconnected.reason("The client closed the connection while the request waited.")) }
+            let reason = ReasonCode.clientDisconnected.reason("The client closed the connection while the request waited.")
+            Task { await self.cancel(id, reason: reason) }
         }
     }
 
