@@ -47,15 +47,15 @@ import Testing
         #expect(answer == nil, "the front door answered before the client left: \(answer?.text ?? "")")
     }
 
-    /// The id of `tenant`'s request from `/events`, once it was cancelled (nil after `seconds`).
-    private static func cancelledRequest(_ scheduler: LaunchedService, tenant: String, seconds: Int = 10) async throws
-        -> String?
-    {
+    /// The id of `tenant`'s request from the first `/events` entry of `kind` (nil if none within `seconds`).
+    private static func request(
+        _ scheduler: LaunchedService, tenant: String, kind: SchedulerEventKind = .cancel, seconds: Int = 10
+    ) async throws -> String? {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
-            let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=1000").decode(
-                EventsResponse.self)
-            if let event = events.events.first(where: { $0.kind == .cancel && $0.tenantId == tenant }) {
+            let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=1000")
+                .decode(EventsResponse.self)
+            if let event = events.events.first(where: { $0.kind == kind && $0.tenantId == tenant }) {
                 return event.requestId
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -82,7 +82,7 @@ import Testing
         ).decode(SubmitResponse.self)
         await Self.leaveAfterASecond(scheduler, tenant: "leaver")
 
-        let id = try #require(await Self.cancelledRequest(scheduler, tenant: "leaver"))
+        let id = try #require(await Self.request(scheduler, tenant: "leaver"))
         let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
         #expect(status.state == .cancelled)
         #expect(status.reason?.code == "client_disconnected")
@@ -103,7 +103,7 @@ import Testing
         defer { stack.stop() }
         let (mock, scheduler) = (stack.mock, stack.scheduler)
         await Self.leaveAfterASecond(scheduler, tenant: "leaver")
-        let id = try #require(await Self.cancelledRequest(scheduler, tenant: "leaver"))
+        let id = try #require(await Self.request(scheduler, tenant: "leaver"))
         let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
         #expect(status.state == .cancelled)
         #expect(status.reason?.code == "client_disconnected")
@@ -115,5 +115,30 @@ import Testing
         ).decode(SubmitResponse.self)
         let final = try await SchedulerPolling.waitForTerminal([next.requestId], base: scheduler.baseURL, seconds: 60)
         #expect(final[next.requestId]?.state == .completed)
+    }
+
+    @Test func aRequestStillWaitingWhenTheSchedulerStopsEndsCancelledForShutdown() async throws {
+        let stack = try await startStack(ttftMs: 4_000)
+        defer { stack.stop() }
+        let scheduler = stack.scheduler
+        _ = try await TestHTTP.post(
+            "\(scheduler.baseURL)/submit",
+            body: SubmitRequest(prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker"))
+        let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"staying"}]}"#
+        let client = Task {
+            try? await TestHTTP.post(
+                "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": "stayer"],
+                timeout: .seconds(30))
+        }
+        let id = try #require(await Self.request(scheduler, tenant: "stayer", kind: .admit))
+        try await Task.sleep(for: .milliseconds(300))
+        // The client is still connected; the scheduler stops while the request waits behind the blocker.
+        scheduler.stop()
+        _ = await client.value
+        let restarted = try await scheduler.restart()
+        defer { restarted.stop() }
+        let status = try await TestHTTP.get("\(restarted.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(status.state == .cancelled)
+        #expect(status.reason?.code == "shutdown")
     }
 }

@@ -15,7 +15,7 @@ public enum RequestState: String, Codable, Sendable, CaseIterable {
     case rejected
     case failed
     case expired
-    /// Withdrawn before it finished: the front door's client closed the connection.
+    /// Withdrawn before it finished: the front door's client closed the connection, or the scheduler shut down.
     case cancelled
 
     /// Whether the request will change no more.

@@ -23,6 +23,12 @@ extension ServiceRequestContext {
         }
     }
 
+    /// Whether the client has closed the connection (false when there is no connection to watch).
+    public func clientLeft() async -> Bool {
+        guard let channel else { return false }
+        return !(await Self.clientConnected(channel))
+    }
+
     /// How often a waiting handler looks at its connection; a closed socket costs a waiting request no more than this.
     static let disconnectPollInterval = Duration.milliseconds(100)
 

@@ -11,6 +11,7 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case rateLimitedExhausted = "rate_limited_exhausted"
     case upstreamFailed = "upstream_failed"
     case clientDisconnected = "client_disconnected"
+    case shutdown = "shutdown"
     case restartRequeue = "restart_requeue"
     case restartFailed = "restart_failed"
     case modeChange = "mode_change"

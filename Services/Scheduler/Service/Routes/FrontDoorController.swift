@@ -23,7 +23,7 @@ struct FrontDoorController {
             let admission = try await intake.admit(ask)
             let streaming = body.stream == true
             return try await context.cancellingWhenClientLeaves {
-                try await serve(admission.requestId, raw: raw, streaming: streaming)
+                try await serve(admission.requestId, raw: raw, streaming: streaming, context: context)
             }
         }
     }
@@ -77,7 +77,9 @@ struct FrontDoorController {
     /// Waits for the dispatch, calls the proxy, and answers; an upstream 429 before any byte puts the request back
     /// in the queue (up to the engine's attempt limit) instead of failing the client. Cancelled (the client left),
     /// the request is withdrawn: out of the queue if waiting, its upstream call stopped if sent.
-    private func serve(_ id: String, raw: ByteBuffer, streaming: Bool) async throws -> Response {
+    private func serve(
+        _ id: String, raw: ByteBuffer, streaming: Bool, context: ServiceRequestContext
+    ) async throws -> Response {
         let runtime = intake.runtime
         while true {
             let dispatch: Dispatch
@@ -86,10 +88,12 @@ struct FrontDoorController {
                 throw APIError.rateLimited("\(reason.message) [\(reason.code)]", retryAfterSeconds: retryAfterMs / 1000, code: reason.code)
             case .dispatched(let value):
                 dispatch = value
+            case .cancelled:
+                try await withdraw(id, context: context)
             }
-            try await withdrawIfCancelled(id)
+            if Task.isCancelled { try await withdraw(id, context: context) }
             let answer = await caller.open(body: raw, dispatch: dispatch, nowMs: runtime.now)
-            try await withdrawIfCancelled(id)
+            if Task.isCancelled { try await withdraw(id, context: context) }
             switch answer {
             case .ended(let result, let bytes, let headers):
                 if await runtime.finish(id, result: result) == .requeued { continue }
@@ -127,10 +131,13 @@ struct FrontDoorController {
         }
     }
 
-    /// A dispatched request whose client left before the answer is withdrawn, never or no longer sent upstream.
-    private func withdrawIfCancelled(_ id: String) async throws {
-        guard Task.isCancelled else { return }
-        let reason = ReasonCode.clientDisconnected.reason("The client closed the connection before the answer.")
+    /// Withdraws a request whose wait was cancelled before the answer: it is never, or no longer, sent upstream. The
+    /// reason says whether its client left or the scheduler is shutting down.
+    private func withdraw(_ id: String, context: ServiceRequestContext) async throws -> Never {
+        let reason =
+            await context.clientLeft()
+            ? ReasonCode.clientDisconnected.reason("The client closed the connection before the answer.")
+            : ReasonCode.shutdown.reason("The scheduler shut down before the answer.")
         await intake.runtime.cancel(id, reason: reason)
         throw CancellationError()
     }

@@ -4,10 +4,12 @@ import Logging
 import SchedulerCore
 import ServiceRuntime
 
-/// What a front-door request waiting in the queue gets: its dispatch, or a refusal with a reason.
+/// What a front-door request waiting in the queue gets: its dispatch, a refusal with a reason, or the end of the
+/// wait because its caller was cancelled (the caller then withdraws it with `cancel`).
 enum DispatchWait: Sendable {
     case dispatched(Dispatch)
     case refused(DecisionReason, retryAfterMs: Double)
+    case cancelled
 }
 
 /// Runs a dispatched queued request upstream and returns how it ended.
@@ -154,8 +156,8 @@ actor SchedulerRuntime {
     /// Front-door requests whose HTTP caller is still there to take the dispatch.
     private var frontDoorClaimable: Set<String> = []
 
-    /// Waits until the front-door request is dispatched, or refused (deadline, reset, expiry). Cancelled (its
-    /// client left), the request is withdrawn from the queue and the wait ends refused.
+    /// Waits until the front-door request is dispatched, or refused (deadline, reset, expiry), or the waiting task
+    /// is cancelled.
     func waitForDispatch(_ id: String) async -> DispatchWait {
         if let ready = frontDoorReady.removeValue(forKey: id) { return ready }
         if let row = rows[id], let state = RequestState(rawValue: row.state), state.isTerminal {
@@ -167,9 +169,12 @@ actor SchedulerRuntime {
                 frontDoorWaiters[id] = continuation
             }
         } onCancel: {
-            let reason = ReasonCode.clientDisconnected.reason("The client closed the connection while the request waited.")
-            Task { await self.cancel(id, reason: reason) }
+            Task { await self.stopWaiting(id) }
         }
+    }
+
+    private func stopWaiting(_ id: String) {
+        frontDoorWaiters.removeValue(forKey: id)?.resume(returning: .cancelled)
     }
 
     /// Records how an upstream call ended; returns what the engine did (a re-queued front-door request waits again).
@@ -217,8 +222,9 @@ actor SchedulerRuntime {
         return effect
     }
 
-    /// Withdraws a request whose client left: out of the queue if waiting (never dispatched), its capacity freed if
-    /// in flight (the caller stops the upstream call). It ends `cancelled` with `reason`.
+    /// Withdraws a front-door request whose caller is gone (its client left, or the scheduler is shutting down): out
+    /// of the queue if waiting (never dispatched), its capacity freed if in flight (the caller stops the upstream
+    /// call). It ends `cancelled` with `reason`.
     @discardableResult
     func cancel(_ id: String, reason: DecisionReason) -> Bool {
         let now = self.now
