@@ -18,12 +18,15 @@ import Testing
         }
     }
 
-    /// Simulated upstream whose every answer takes `ttftMs` to start, a proxy, and a scheduler that keeps at most one
-    /// request in flight.
-    private func startStack(ttftMs: Int) async throws -> Stack {
+    /// Simulated upstream whose every answer takes `ttftMs` to start, then `tpotMs` per token up to `max_tokens`, a
+    /// proxy, and a scheduler that keeps at most one request in flight.
+    private func startStack(ttftMs: Int, tpotMs: Int = 1) async throws -> Stack {
         let mock = try await LaunchedService.start(
             "maitre-mock-llm",
-            environment: ["MOCK_TTFT_BASE_MS": String(ttftMs), "MOCK_TPOT_MS": "1", "LOG_LEVEL": "warning"])
+            environment: [
+                "MOCK_TTFT_BASE_MS": String(ttftMs), "MOCK_TPOT_MS": String(tpotMs), "MOCK_OUTPUT_MU": "8",
+                "LOG_LEVEL": "warning",
+            ])
         let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: [
@@ -115,6 +118,25 @@ import Testing
         ).decode(SubmitResponse.self)
         let final = try await SchedulerPolling.waitForTerminal([next.requestId], base: scheduler.baseURL, seconds: 60)
         #expect(final[next.requestId]?.state == .completed)
+    }
+
+    @Test func aStreamingClientThatLeavesMidAnswerIsCancelled() async throws {
+        let stack = try await startStack(ttftMs: 100, tpotMs: 100)
+        defer { stack.stop() }
+        let scheduler = stack.scheduler
+        struct ClientLeft: Error {}
+        let chat = #"{"model":"gpt-4o-mini","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"x"}]}"#
+        await #expect(throws: ClientLeft.self) {
+            _ = try await TestHTTP.stream(
+                "\(scheduler.baseURL)/v1/chat/completions", json: Data(chat.utf8), headers: ["X-Tenant-ID": "streamer"]
+            ) { _, _ in throw ClientLeft() }
+        }
+        // The answer would run for ten seconds; the next write after the client left cancels it.
+        let id = try #require(await Self.request(scheduler, tenant: "streamer", seconds: 8))
+        let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(status.state == .cancelled)
+        #expect(status.reason?.code == "client_disconnected")
+        #expect(status.timings.dispatchedUnixMs != nil)
     }
 
     @Test func aRequestStillWaitingWhenTheSchedulerStopsEndsCancelledForShutdown() async throws {
