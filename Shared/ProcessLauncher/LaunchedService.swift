@@ -64,13 +64,12 @@ public final class LaunchedService: Sendable {
         merged["DATA_DIR"] = directory.path
         merged["LOG_LEVEL"] = logLevel
         merged.merge(environment) { $1 }
-        let command = wrapper.isEmpty ? [executable.path] + arguments : wrapper + [executable.path] + arguments
+        let command = wrapper + [executable.path] + arguments
         let process = try ChildProcess.spawn(
             command[0], arguments: Array(command.dropFirst()), environment: merged, output: logFile.path)
         let service = LaunchedService(
             product: product, port: port, dataDirectory: directory, logFile: logFile, process: process,
-            executable: executable,
-            environment: environment, arguments: arguments, logLevel: logLevel)
+            executable: executable, environment: environment, arguments: arguments, logLevel: logLevel)
         try await service.waitUntilReady(path: readyPath, timeout: timeout)
         return service
     }
