@@ -52,6 +52,16 @@ let package = Package(
             path: "Shared/ServiceRuntime",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ProcessLauncher",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Shared/ProcessLauncher",
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "FastKernels", path: "Shared/FastKernels"),
         .target(name: "TextEngine", dependencies: ["CBLAS", "FastKernels"], path: "Shared/TextEngine", swiftSettings: swiftSettings),
@@ -137,7 +147,7 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "SchedulerCore", "MockLLMCore", "PredictorCore", "TextEngine", "ServiceRuntime",
+                "SchedulerCore", "MockLLMCore", "PredictorCore", "TextEngine", "ServiceRuntime", "ProcessLauncher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -192,7 +202,7 @@ let package = Package(
         .testTarget(
             name: "DeploymentTests",
             dependencies: [
-                "Contracts", "ServiceRuntime", "Predictor", "Scheduler", "Proxy", "MockLLM",
+                "Contracts", "ServiceRuntime", "Predictor", "Scheduler", "Proxy", "MockLLM", "ProcessLauncher",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -204,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Contracts",
+                "Contracts", "ProcessLauncher",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

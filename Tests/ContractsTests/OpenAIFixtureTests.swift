@@ -76,6 +76,6 @@ func contractFixture(_ name: String) throws -> Data {
     }
 
     @Test func terminalStatesAreExactlyTheFinalOnes() {
-        #expect(RequestState.allCases.filter(\.isTerminal) == [.completed, .rejected, .failed, .expired])
+        #expect(RequestState.allCases.filter(\.isTerminal) == [.completed, .rejected, .failed, .expired, .cancelled])
     }
 }

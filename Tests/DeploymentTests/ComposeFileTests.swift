@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// docker-compose.yml against the Compose Specification and against the services it runs.
@@ -13,7 +14,7 @@ import Testing
     }
 
     /// Runs the committed validator on `document`; the result's status is 0 when it is valid.
-    static func validate(_ document: [String: Any]) throws -> RepositoryFiles.ProcessResult {
+    static func validate(_ document: [String: Any]) throws -> ChildProcess.Finished {
         let python = try #require(
             RepositoryFiles.which("python3"), "python3 is needed to validate against the JSON schema")
         let json = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])

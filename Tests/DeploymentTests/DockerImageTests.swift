@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// deploy/Dockerfile against the set-up script (same packages, same pip steps), Package.swift (every

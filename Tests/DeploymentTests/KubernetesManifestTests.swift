@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// deploy/k8s: every manifest parses, has the fields a cluster requires, and refers to things that exist.

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// The compose profile `observability`: Prometheus scrapes every service (every proxy replica through DNS),

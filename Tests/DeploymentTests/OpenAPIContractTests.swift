@@ -7,6 +7,7 @@ import Logging
 import MockLLM
 import MockLLMCore
 import Predictor
+import ProcessLauncher
 import Proxy
 import Scheduler
 import ServiceRuntime

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Contracts
 import Foundation
+import ProcessLauncher
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -19,7 +20,7 @@ import Testing
 
     @Test func rateLimitStormGivesOnly429sWithRetryAfterAndTheSchedulerRequeuesUntilEveryRequestEnds() async throws {
         // Two keys of 3 requests per (scaled) minute of 1.2 s: about five answers a second in all.
-        let mock = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start(
             "maitre-mock-llm",
             environment: ["MOCK_ACCOUNTS": "key-a:rpm=3,key-b:rpm=3", "MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
@@ -57,7 +58,7 @@ import Testing
             #expect(throws: Never.self) { try response.decode(ErrorEnvelope.self) }
         }
 
-        let scheduler = try await ServiceProcess.start(
+        let scheduler = try await LaunchedService.start(
             "maitre-scheduler",
             environment: [
                 "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
@@ -192,18 +193,18 @@ import Testing
     // MARK: - Predictor down
 
     @Test func predictorOutageKeepsSchedulingOnTheLocalPriorAndTheProxyCountsDroppedReports() async throws {
-        let predictor = try await ServiceProcess.start("maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
+        let predictor = try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
         defer { predictor.stop() }
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        let proxy = try await ServiceProcess.start(
+        let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: [
                 "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL,
                 "PROXY_REPORT_INTERVAL_MS": "100", "LOG_LEVEL": "warning",
             ])
         defer { proxy.stop() }
-        let scheduler = try await ServiceProcess.start(
+        let scheduler = try await LaunchedService.start(
             "maitre-scheduler",
             environment: [
                 "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "PREDICTOR_TIMEOUT_MS": "2000",
@@ -239,16 +240,16 @@ import Testing
     // MARK: - One of three proxies killed
 
     @Test func oneOfThreeProxiesKilledTheSchedulerRoutesAroundItAndEveryRequestCompletes() async throws {
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        var proxies: [ServiceProcess] = []
+        var proxies: [LaunchedService] = []
         defer { for proxy in proxies { proxy.stop() } }
         for _ in 0..<3 {
-            proxies.append(try await ServiceProcess.start(
+            proxies.append(try await LaunchedService.start(
                 "maitre-proxy",
                 environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "", "LOG_LEVEL": "warning"]))
         }
-        let scheduler = try await ServiceProcess.start(
+        let scheduler = try await LaunchedService.start(
             "maitre-scheduler",
             environment: [
                 "PROXY_URLS": proxies.map(\.baseURL).joined(separator: ","),
@@ -288,7 +289,7 @@ import Testing
             "EMBEDDER": "hashed", "LOG_LEVEL": "warning", "PREDICTOR_TIMEOUT_MS": "200",
             "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
         ]
-        var service = try await ServiceProcess.start(
+        var service = try await LaunchedService.start(
             product, environment: environment, wrapper: [prlimit, "--fsize=\(256 * 1024)"], dataDirectory: directory)
         let isPredictor = product == "maitre-predictor"
         var acknowledged: [String] = []
@@ -335,7 +336,7 @@ import Testing
         service.stop()
 
         // The same data directory, no limit.
-        service = try await ServiceProcess.start(product, environment: environment, dataDirectory: directory)
+        service = try await LaunchedService.start(product, environment: environment, dataDirectory: directory)
         defer { service.stop() }
         if isPredictor {
             #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count)
@@ -360,7 +361,7 @@ import Testing
             "EMBEDDER": "hashed", "LOG_LEVEL": "warning",
             "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
         ]
-        var service = try await ServiceProcess.start(product, environment: environment, dataDirectory: directory)
+        var service = try await LaunchedService.start(product, environment: environment, dataDirectory: directory)
         let written = try await Self.writeSomething(to: service)
         _ = service.stop()
 
@@ -385,7 +386,7 @@ import Testing
     // MARK: - Helpers
 
     /// Writes a little state: three queued submissions (scheduler) or three ingested outcomes (predictor).
-    private static func writeSomething(to service: ServiceProcess) async throws -> [String] {
+    private static func writeSomething(to service: LaunchedService) async throws -> [String] {
         if service.product == "maitre-predictor" {
             for index in 0..<3 {
                 let record = OutcomeReport(prompt: "Kept across restarts \(index)", outputTokens: 40 + index, model: "gpt-4o-mini", success: true)
@@ -396,7 +397,7 @@ import Testing
         return try await submit(3, to: service, label: "kept").map(\.requestId)
     }
 
-    private static func stillThere(_ written: [String], in service: ServiceProcess) async throws -> Bool {
+    private static func stillThere(_ written: [String], in service: LaunchedService) async throws -> Bool {
         if service.product == "maitre-predictor" {
             return try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == 3
         }
@@ -418,30 +419,21 @@ import Testing
     private static func runUntilExit(
         _ product: String, dataDirectory: String, environment: [String: String], wrapper: [String] = []
     ) throws -> Exit {
-        let process = Process()
-        process.setCommand(try BinaryLocator.url(for: product), arguments: [], wrapper: wrapper)
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { $1 }
         merged["HOST"] = "127.0.0.1"
         merged["PORT"] = String(try FreePort.allocate())
         merged["DATA_DIR"] = dataDirectory
-        process.environment = merged
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-exit-\(UUID().uuidString.prefix(8)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        defer { try? handle.close() }
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return Exit(status: -1, exitedNormally: false, output: "still running after 30 s: " + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
+        let command = wrapper + [try BinaryLocator.url(for: product).path]
+        let process = try ChildProcess.spawn(command[0], arguments: Array(command.dropFirst()), environment: merged, output: log.path)
+        let output = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        guard let status = process.wait(timeout: .seconds(30)) else {
+            process.kill()
+            return Exit(status: -1, exitedNormally: false, output: "still running after 30 s: " + output())
         }
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        return Exit(status: process.terminationStatus, exitedNormally: process.terminationReason == .exit, output: output)
+        if case .exited(let code) = status { return Exit(status: code, exitedNormally: true, output: output()) }
+        return Exit(status: status.code, exitedNormally: false, output: output())
     }
 
     /// Runs `product` on `dataDirectory` made read-only: by permissions for a normal user; for root (whom
@@ -468,7 +460,7 @@ import Testing
     }
 
     /// Submits `count` small requests; every one must be accepted.
-    private static func submit(_ count: Int, to scheduler: ServiceProcess, label: String) async throws -> [SubmitResponse] {
+    private static func submit(_ count: Int, to scheduler: LaunchedService, label: String) async throws -> [SubmitResponse] {
         var accepted: [SubmitResponse] = []
         for index in 0..<count {
             let submit = SubmitRequest(
@@ -492,7 +484,7 @@ import Testing
     }
 
     /// The mock's `requests_by_outcome` counts.
-    private static func mockOutcomes(_ mock: ServiceProcess) async throws -> [String: Int] {
+    private static func mockOutcomes(_ mock: LaunchedService) async throws -> [String: Int] {
         let response = try await TestHTTP.get("\(mock.baseURL)/metrics")
         let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
         let state = object?["state"] as? [String: Any]
@@ -501,7 +493,7 @@ import Testing
     }
 
     /// Lines of the proxy's `http_requests_total` with a 5xx status.
-    private static func serverErrorLines(_ proxy: ServiceProcess) async throws -> [Substring] {
+    private static func serverErrorLines(_ proxy: LaunchedService) async throws -> [Substring] {
         let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
         return metrics.text.split(separator: "\n").filter { $0.hasPrefix("http_requests_total") && $0.contains("status=\"5") }
     }

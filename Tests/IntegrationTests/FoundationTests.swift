@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// Every service executable, its product name and the name it reports.
@@ -13,7 +14,7 @@ let allServices: [(product: String, name: String)] = [
 @Suite struct FoundationTests {
     @Test(arguments: allServices.map(\.product))
     func healthNamesServiceAndVersionAndMetricsPassPromtool(product: String) async throws {
-        let service = try await ServiceProcess.start(product)
+        let service = try await LaunchedService.start(product)
         defer { service.stop() }
         let health = try await TestHTTP.get("\(service.baseURL)/health")
         #expect(health.status == 200)
@@ -34,7 +35,7 @@ let allServices: [(product: String, name: String)] = [
 
     @Test(arguments: allServices.map(\.product))
     func unknownRoutesAndWrongMethodsGetTheEnvelope(product: String) async throws {
-        let service = try await ServiceProcess.start(product)
+        let service = try await LaunchedService.start(product)
         defer { service.stop() }
         let unknown = try await TestHTTP.get("\(service.baseURL)/definitely/not/here")
         #expect(unknown.status == 404)

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// The real `maitre-mock-llm` executable on a loopback port.
@@ -41,7 +42,7 @@ import Testing
     static let chatBody = #"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}"#
 
     @Test func theOfficialOpenAIPythonClientReadsStreamingAndNonStreamingAnswers() async throws {
-        let mock = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start(
             "maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.01", "MOCK_ACCOUNTS": "sk-it:rpm=1000"])
         defer { mock.stop() }
         let script = Command.repositoryRoot.appendingPathComponent(
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func requestsPastTheKeysRPMGet429WithRetryAfterAndHeaders() async throws {
-        let mock = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start(
             "maitre-mock-llm",
             environment: [
                 "MOCK_LATENCY_PROFILE": "instant", "MOCK_ACCOUNTS": "sk-a:rpm=3:tpm=1000000",
@@ -109,7 +110,7 @@ import Testing
     }
 
     @Test func configuredFaultRatesShowOverManyRequests() async throws {
-        let mock = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start(
             "maitre-mock-llm",
             environment: [
                 "MOCK_LATENCY_PROFILE": "instant", "MOCK_FAULT_500_RATE": "0.2", "MOCK_FAULT_503_RATE": "0.1",
@@ -132,7 +133,7 @@ import Testing
         // tpot(n) = 20 ms · (1 + (n − 1)): 16 concurrent answers decode 16 times slower than one alone. Long decode
         // steps keep the number of sleeps small, and durations of seconds keep the overshoot of sleeps on a machine
         // busy with the rest of the suite (about a second, seen here) small beside them.
-        let mock = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start(
             "maitre-mock-llm",
             environment: [
                 "MOCK_TTFT_BASE_MS": "0", "MOCK_PREFILL_US_PER_TOKEN": "0", "MOCK_TPOT_MS": "20",
@@ -161,7 +162,7 @@ import Testing
     }
 
     @Test func aClientThatLeavesMidStreamFreesItsSlot() async throws {
-        let mock = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start(
             "maitre-mock-llm",
             environment: [
                 "MOCK_TTFT_BASE_MS": "0", "MOCK_TPOT_MS": "20", "MOCK_MAX_CONCURRENCY": "1",

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 @Suite struct PredictorRestartTests {
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func killNineLosesNothingAcknowledgedAndPredictsTheSame() async throws {
-        let service = try await ServiceProcess.start("maitre-predictor", environment: Self.environment)
+        let service = try await LaunchedService.start("maitre-predictor", environment: Self.environment)
         let batch = try await TestHTTP.post("\(service.baseURL)/ingest/batch", body: OutcomeBatch(records: (0..<60).map(Self.record)))
         #expect(batch.status == 201)
         for i in 60..<120 {

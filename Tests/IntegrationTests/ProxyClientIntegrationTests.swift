@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// The official `openai` Python client through the proxy, and the outcome reports the proxy sends.
@@ -9,10 +10,10 @@ import Testing
     }
 
     @Test func officialOpenAIClientWorksForChatStreamingAndEmbeddings() async throws {
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
         // The simulated upstream has no embeddings; the real predictor serves OpenAI's /v1/embeddings behind the proxy.
-        let predictor = try await ServiceProcess.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
+        let predictor = try await LaunchedService.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
         defer { predictor.stop() }
         let embeddingsBase = predictor.baseURL
         let probe = try await TestHTTP.post("\(predictor.baseURL)/v1/embeddings", raw: #"{"model":"text-embedding-3-small","input":"probe"}"#)
@@ -21,7 +22,7 @@ import Testing
             + "  text-embedding-3-small:\n    - api_base: \(embeddingsBase)/v1\n"
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-client-\(UUID().uuidString.prefix(8)).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
-        let proxy = try await ServiceProcess.start(
+        let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: ["PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "PROXY_API_KEYS": "client-key", "LOG_LEVEL": "warning"]
         )
@@ -47,14 +48,9 @@ import Testing
     }
 
     /// Starts `proxy_fake_predictor.py` on `port` and waits until it answers.
-    static func startFakePredictor(port: Int, reports: URL) async throws -> Process {
-        let fake = Process()
-        fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        fake.arguments = ["python3", pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port), reports.path]
-        fake.standardOutput = FileHandle.nullDevice
-        fake.standardError = FileHandle.nullDevice
-        fake.standardInput = FileHandle.nullDevice
-        try fake.run()
+    static func startFakePredictor(port: Int, reports: URL) async throws -> ChildProcess {
+        let fake = try ChildProcess.spawn(
+            "/usr/bin/env", arguments: ["python3", pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port), reports.path])
         for _ in 0..<100 {
             if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)), ready.status == 200 { break }
             try await Task.sleep(for: .milliseconds(50))
@@ -63,13 +59,13 @@ import Testing
     }
 
     @Test func outcomeReportsReachThePredictorInBatchesAndItsOutageNeverFailsTraffic() async throws {
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
         let port = try FreePort.allocate()
         let reports = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-reports-\(UUID().uuidString.prefix(8)).jsonl")
         let fake = try await Self.startFakePredictor(port: port, reports: reports)
-        defer { if fake.isRunning { kill(fake.processIdentifier, SIGKILL) } }
-        let proxy = try await ServiceProcess.start(
+        defer { fake.kill() }
+        let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: [
                 "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "http://127.0.0.1:\(port)",
@@ -101,8 +97,7 @@ import Testing
         }
         #expect(records.contains { $0.ttftMs != nil })
         // With the predictor gone, traffic still flows and the lost reports are counted.
-        kill(fake.processIdentifier, SIGKILL)
-        while fake.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        fake.kill()
         for _ in 0..<5 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", raw: #"{"model":"gpt-4o-mini","max_tokens":4,"messages":[{"role":"user","content":"x"}]}"#)
             #expect(response.status == 200)

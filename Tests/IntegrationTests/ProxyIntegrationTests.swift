@@ -1,23 +1,24 @@
 import Contracts
 import Foundation
 import NIOHTTP1
+import ProcessLauncher
 import Testing
 
 /// The proxy in front of the real simulated upstream, with several accounts (API keys of one mock process,
 /// plus failing upstreams where a test needs them).
 @Suite(.serialized) struct ProxyIntegrationTests {
     /// A mock with three keys; `key-c` allows `limitedRPM` requests per minute.
-    static func startMock(accounts: String = "key-a,key-b,key-c", extra: [String: String] = [:]) async throws -> ServiceProcess {
+    static func startMock(accounts: String = "key-a,key-b,key-c", extra: [String: String] = [:]) async throws -> LaunchedService {
         var environment = ["MOCK_ACCOUNTS": accounts, "MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"]
         environment.merge(extra) { $1 }
-        return try await ServiceProcess.start("maitre-mock-llm", environment: environment)
+        return try await LaunchedService.start("maitre-mock-llm", environment: environment)
     }
 
     /// Starts a proxy over `deployments` (YAML `models:` entries for model `gpt-4o-mini`).
     /// A proxy serving `deployments` as `gpt-4o-mini`, and each of `models` (name → deployments) under its name.
     static func startProxy(
         _ deployments: [String], models: [(name: String, deployments: [String])] = [], environment extra: [String: String] = [:]
-    ) async throws -> ServiceProcess {
+    ) async throws -> LaunchedService {
         func list(_ entries: [String]) -> String {
             entries.map { "    - " + $0.replacingOccurrences(of: "\n", with: "\n      ") }.joined(separator: "\n") + "\n"
         }
@@ -28,7 +29,7 @@ import Testing
             "PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "PROXY_RETRY_BACKOFF_MS": "1", "LOG_LEVEL": "warning",
         ]
         environment.merge(extra) { $1 }
-        return try await ServiceProcess.start("maitre-proxy", environment: environment)
+        return try await LaunchedService.start("maitre-proxy", environment: environment)
     }
 
     static func account(_ name: String, base: String, key: String? = nil, weight: Int = 1, extra: String = "") -> String {
@@ -47,7 +48,7 @@ import Testing
         account(name, base: base, extra: "model: gpt-4o-mini\nextra_headers:\n  X-Mock-Fault: \"\(fault)\"")
     }
 
-    static func stats(_ proxy: ServiceProcess) async throws -> [String: AccountStats] {
+    static func stats(_ proxy: LaunchedService) async throws -> [String: AccountStats] {
         let response = try await TestHTTP.get("\(proxy.baseURL)/_stats")
         let stats = try response.decode(ProxyStats.self)
         return Dictionary(uniqueKeysWithValues: stats.accounts.map { ($0.name, $0) })
@@ -140,12 +141,12 @@ import Testing
         ForwardingPath(fastPath: true, eventLoops: true), ForwardingPath(fastPath: false, eventLoops: true), ForwardingPath(fastPath: false, eventLoops: false),
     ]
 
-    static func health(_ proxy: ServiceProcess) async throws -> [String: String] {
+    static func health(_ proxy: LaunchedService) async throws -> [String: String] {
         struct Health: Decodable { var details: [String: String] }
         return try await TestHTTP.get("\(proxy.baseURL)/health").decode(Health.self).details
     }
 
-    static func expectPath(_ proxy: ServiceProcess, _ path: ForwardingPath) async throws {
+    static func expectPath(_ proxy: LaunchedService, _ path: ForwardingPath) async throws {
         let details = try await health(proxy)
         #expect(details["executor"] == (path.eventLoops ? "event_loops" : "thread_pool"), "\(details)")
         #expect(details["fast_path"] == (path.fastPath ? "on" : "off"), "\(details)")
@@ -256,7 +257,7 @@ import Testing
     }
 
     /// Runs `raw_http.py MODE` against the proxy; its exit status and the last line it printed.
-    static func rawHTTP(_ mode: String, _ proxy: ServiceProcess) throws -> (status: Int32, lastLine: String, output: String) {
+    static func rawHTTP(_ mode: String, _ proxy: LaunchedService) throws -> (status: Int32, lastLine: String, output: String) {
         let url = try #require(URL(string: proxy.baseURL))
         let script = ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("raw_http.py").path
         let result = try Command.run("python3", [script, mode, url.host ?? "127.0.0.1", String(url.port ?? 80)])
@@ -264,8 +265,8 @@ import Testing
     }
 
     /// The simulated upstream at real speed: the first token after 50 ms, then one every `tpotMs`.
-    static func startPacedMock(tpotMs: Int) async throws -> ServiceProcess {
-        try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": String(tpotMs), "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+    static func startPacedMock(tpotMs: Int) async throws -> LaunchedService {
+        try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": String(tpotMs), "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
     }
 
     /// A client that pipelines a forwarded call, a router call and another forwarded call on one connection gets

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// The scheduler alone on loopback: durability across kill -9, and the local prior when the predictor is down.
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func acceptedRequestsSurviveKillNine() async throws {
-        var scheduler = try await ServiceProcess.start("maitre-scheduler", environment: try environment(inflightOnRestart: "requeue"))
+        var scheduler = try await LaunchedService.start("maitre-scheduler", environment: try environment(inflightOnRestart: "requeue"))
         defer { scheduler.stop() }
         var accepted: [String] = []
         for index in 0..<40 {
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func inflightRequestsAreMarkedFailedWhenConfigured() async throws {
-        var scheduler = try await ServiceProcess.start("maitre-scheduler", environment: try environment(inflightOnRestart: "fail"))
+        var scheduler = try await LaunchedService.start("maitre-scheduler", environment: try environment(inflightOnRestart: "fail"))
         defer { scheduler.stop() }
         var accepted: [String] = []
         for index in 0..<10 {

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// Scheduler → proxy → simulated upstream on loopback, with the real predictor (hashed embedder, so it starts in a
@@ -7,10 +8,10 @@ import Testing
 /// the predictor when there is one.
 @Suite(.serialized) struct SchedulerPipelineTests {
     struct Pipeline {
-        var mock: ServiceProcess
-        var proxy: ServiceProcess
-        var scheduler: ServiceProcess
-        var predictor: ServiceProcess?
+        var mock: LaunchedService
+        var proxy: LaunchedService
+        var scheduler: LaunchedService
+        var predictor: LaunchedService?
 
         func stop() {
             _ = scheduler.stop()
@@ -22,10 +23,10 @@ import Testing
 
     /// The upstream runs 50× faster than real time, so hundreds of requests finish in seconds.
     private func startPipeline(withPredictor: Bool = false, schedulerEnvironment: [String: String] = [:]) async throws -> Pipeline {
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
-        let predictor = withPredictor ? try await ServiceProcess.start("maitre-predictor", environment: ["EMBEDDER": "hashed"]) : nil
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
+        let predictor = withPredictor ? try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed"]) : nil
         let predictorURL = try predictor?.baseURL ?? "http://127.0.0.1:\(FreePort.allocate())"
-        let proxy = try await ServiceProcess.start(
+        let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor == nil ? "" : predictorURL])
         var environment = [
@@ -35,7 +36,7 @@ import Testing
             "PREDICTOR_TIMEOUT_MS": withPredictor ? "2000" : "250",
         ]
         environment.merge(schedulerEnvironment) { $1 }
-        let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: environment)
+        let scheduler = try await LaunchedService.start("maitre-scheduler", environment: environment)
         return Pipeline(mock: mock, proxy: proxy, scheduler: scheduler, predictor: predictor)
     }
 

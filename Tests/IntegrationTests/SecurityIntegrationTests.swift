@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// Access control and secret hygiene of the real executables: client keys, admin and stats tokens, and upstream
@@ -7,7 +8,7 @@ import Testing
     static let chat = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hi"}],"max_tokens":8}"#
 
     /// Requests the mock has answered on `route`, summed over methods and statuses, from its Prometheus text.
-    static func mockRequests(_ mock: ServiceProcess, route: String) async throws -> Double {
+    static func mockRequests(_ mock: LaunchedService, route: String) async throws -> Double {
         let text = try await TestHTTP.get("\(mock.baseURL)/metrics?format=prometheus").text
         return text.split(separator: "\n")
             .filter { $0.hasPrefix("http_requests_total{") && $0.contains("route=\"\(route)\"") }
@@ -16,9 +17,9 @@ import Testing
     }
 
     @Test func proxyWithClientKeysRefusesMissingOrWrongKeysBeforeAnyUpstreamCall() async throws {
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
-        let proxy = try await ServiceProcess.start("maitre-proxy", environment: [
+        let proxy = try await LaunchedService.start("maitre-proxy", environment: [
             "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "",
             "PROXY_API_KEYS": "key-one,key-two", "LOG_LEVEL": "warning",
         ])
@@ -45,7 +46,7 @@ import Testing
 
         // A scheduler in front of the keyed proxy presents its own key (PROXY_API_KEY); without one its dispatches
         // would all be refused.
-        let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: [
+        let scheduler = try await LaunchedService.start("maitre-scheduler", environment: [
             "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:9", "PREDICTOR_TIMEOUT_MS": "50",
             "PROXY_API_KEY": "key-one", "LOG_LEVEL": "warning",
         ])
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func adminAndStatsSurfacesNeedTheirTokens() async throws {
-        let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: [
+        let scheduler = try await LaunchedService.start("maitre-scheduler", environment: [
             "ADMIN_TOKEN": "admin-secret", "PREDICTOR_BASE_URL": "http://127.0.0.1:9", "PROXY_URLS": "http://127.0.0.1:9",
             "LOG_LEVEL": "warning",
         ])
@@ -73,7 +74,7 @@ import Testing
         #expect(!config.text.contains("max_queue_length\":1,"))
         #expect(try await TestHTTP.post("\(scheduler.baseURL)/reset", raw: "", headers: admin).status == 200)
 
-        let proxy = try await ServiceProcess.start("maitre-proxy", environment: [
+        let proxy = try await LaunchedService.start("maitre-proxy", environment: [
             "PROXY_DEFAULT_UPSTREAM": "http://127.0.0.1:9/v1", "PREDICTOR_BASE_URL": "", "STATS_TOKEN": "stats-secret",
             "LOG_LEVEL": "warning",
         ])
@@ -86,7 +87,7 @@ import Testing
 
     @Test func upstreamKeysNeverAppearInLogsErrorsMetricsStatsOrEvents() async throws {
         let secret = "sk-leakcheck-\(UUID().uuidString.lowercased())"
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "trace"])
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "trace"])
         defer { mock.stop() }
         // One healthy deployment, one whose upstream refuses connections, so error paths run too.
         let yaml = """
@@ -101,12 +102,12 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-leak-\(UUID().uuidString.prefix(8)).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let proxy = try await ServiceProcess.start("maitre-proxy", environment: [
+        let proxy = try await LaunchedService.start("maitre-proxy", environment: [
             "PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "STATS_TOKEN": "stats-secret", "LOG_LEVEL": "trace",
             "PROXY_MAX_RETRIES": "1", "PROXY_RETRY_BACKOFF_MS": "1",
         ])
         defer { proxy.stop() }
-        let scheduler = try await ServiceProcess.start("maitre-scheduler", environment: [
+        let scheduler = try await LaunchedService.start("maitre-scheduler", environment: [
             "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:9", "PREDICTOR_TIMEOUT_MS": "50",
             "LOG_LEVEL": "trace", "PROXY_STATS_TOKEN": "stats-secret",
         ])

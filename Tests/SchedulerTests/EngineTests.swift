@@ -122,6 +122,41 @@ import Testing
         #expect(engine.queuedCount == 1)
     }
 
+    @Test func cancellingAWaitingRequestTakesItOutOfTheQueueSoItIsNeverDispatched() {
+        var policy = SchedulerPolicy()
+        policy.maxInflightRequests = 1
+        var engine = SchedulerEngine(policy: policy)
+        _ = engine.submit(job("busy", 10), now: 0)
+        _ = engine.submit(job("leaver", 10), now: 0)
+        #expect(engine.nextDispatches(now: 0).map(\.requestId) == ["busy"])
+        let cancelled = engine.cancel("leaver", reason: ReasonCode.clientDisconnected.reason("gone"), now: 10)
+        #expect(cancelled)
+        #expect(engine.state(of: "leaver") == nil)
+        #expect(engine.queuedCount == 0)
+        engine.complete("busy", outcome: .succeeded(outputTokens: 10, latencyMs: 100, ttftMs: 20), now: 100)
+        #expect(engine.nextDispatches(now: 100).isEmpty)
+        #expect(engine.events(since: 0).events.contains { $0.kind == .cancel && $0.requestId == "leaver" && $0.reason?.code == "client_disconnected" })
+        let again = engine.cancel("leaver", reason: ReasonCode.clientDisconnected.reason("again"), now: 200)
+        #expect(!again)
+    }
+
+    @Test func cancellingAnInflightRequestFreesItsSlotAndLearnsNothing() {
+        var policy = SchedulerPolicy()
+        policy.maxInflightRequests = 1
+        var engine = SchedulerEngine(policy: policy)
+        _ = engine.submit(job("leaver", 10), now: 0)
+        _ = engine.submit(job("next", 10), now: 0)
+        #expect(engine.nextDispatches(now: 0).map(\.requestId) == ["leaver"])
+        let learned = engine.model.msPerOutputToken
+        let cancelled = engine.cancel("leaver", reason: ReasonCode.clientDisconnected.reason("gone"), now: 50)
+        #expect(cancelled)
+        #expect(engine.totalInflightTokens == 0)
+        #expect(engine.model.msPerOutputToken == learned)
+        #expect(engine.nextDispatches(now: 50).map(\.requestId) == ["next"])
+        // An answer that still arrives for it changes nothing.
+        #expect(engine.complete("leaver", outcome: .succeeded(outputTokens: 10, latencyMs: 100, ttftMs: 20), now: 100) == .unknown)
+    }
+
     @Test func ladderRejectsOutsizedWorkWhenCongestedAndDefersLargeWork() {
         var engine = SchedulerEngine()
         // Teach a 6× slowdown: first a fast baseline, then slow completions.

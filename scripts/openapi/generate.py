@@ -178,7 +178,7 @@ SCHEMAS = {
     # Shared/Contracts/Scheduler
     "RequestClass": enum("Service class.", ["interactive", "heavy"]),
     "RequestState": enum("Life-cycle state of a request.", [
-        "queued", "deferred", "dispatched", "completed", "rejected", "failed", "expired"]),
+        "queued", "deferred", "dispatched", "completed", "rejected", "failed", "expired", "cancelled"]),
     "SubmitRequest": obj("A request to schedule.", {
         "prompt": STRING, "messages": array(ref("ChatMessage")), "max_tokens": {"type": "integer", "minimum": 1},
         "model": STRING, "task_type": STRING, "tenant_id": STRING, "request_class": ref("RequestClass"),
@@ -210,7 +210,7 @@ SCHEMAS = {
     }, ["dispatched", "deferred", "rejected", "expired", "mode"]),
     "CongestionModeName": enum("Congestion mode.", ["free", "moderate", "congested"]),
     "SchedulerEventKind": enum("Kind of a scheduling decision.", [
-        "admit", "defer", "reject", "dispatch", "complete", "fail", "expire", "requeue", "mode_change",
+        "admit", "defer", "reject", "dispatch", "complete", "fail", "expire", "cancel", "requeue", "mode_change",
         "config_change"]),
     "SchedulerEvent": obj("One recorded decision.", {
         "sequence": INTEGER, "time_unix_ms": NUMBER, "kind": ref("SchedulerEventKind"), "request_id": STRING,

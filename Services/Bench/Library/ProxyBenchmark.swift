@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ProcessLauncher
 
 /// `maitre-bench proxy`: the latency the proxy adds over calling the simulated upstream directly (same run,
 /// same load generator), at several concurrencies, streaming and not, against two upstreams: an instant one
@@ -95,27 +96,22 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
     /// Starts the simulated upstream with `mock` settings and a proxy in front of it, runs `body` with the chat
     /// completions URL of each (direct, proxied) and the proxy's process, stops both.
-    func withStack(folder: String, mock arguments: [String], _ body: (String, String, ProxyBenchProcess) async throws -> Void) async throws {
-        let mockPort = try ProxyBenchPort.find()
-        let proxyPort = try ProxyBenchPort.find()
-        let mock = try ProxyBenchProcess.start(
-            "\(folder)/maitre-mock-llm",
-            arguments: ["--port", "\(mockPort)", "--log-level", "error"] + arguments,
-            health: "http://127.0.0.1:\(mockPort)/health"
-        )
+    func withStack(
+        folder: String, mock arguments: [String], _ body: (String, String, LaunchedService) async throws -> Void
+    ) async throws {
+        let bin = URL(fileURLWithPath: folder)
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm", binDirectory: bin, arguments: arguments, logLevel: "error")
         defer { mock.stop() }
-        let proxy = try ProxyBenchProcess.start(
-            "\(folder)/maitre-proxy",
+        let proxy = try await LaunchedService.start(
+            "maitre-proxy", binDirectory: bin,
             arguments: [
-                "--port", "\(proxyPort)", "--default-upstream", "http://127.0.0.1:\(mockPort)/v1", "--predictor-base-url", "",
-                "--max-concurrency", "1024", "--initial-window", "1024", "--log-level", "error",
+                "--default-upstream", mock.baseURL + "/v1", "--predictor-base-url", "",
+                "--max-concurrency", "1024", "--initial-window", "1024",
             ],
-            health: "http://127.0.0.1:\(proxyPort)/health"
-        )
+            logLevel: "error")
         defer { proxy.stop() }
-        try await mock.waitUntilHealthy()
-        try await proxy.waitUntilHealthy()
-        try await body("http://127.0.0.1:\(mockPort)/v1/chat/completions", "http://127.0.0.1:\(proxyPort)/v1/chat/completions", proxy)
+        try await body(mock.baseURL + "/v1/chat/completions", proxy.baseURL + "/v1/chat/completions", proxy)
     }
 
     /// One closed-loop cell of `cellSeconds` (or `seconds`).
@@ -159,7 +155,9 @@ struct ProxyBenchmark: AsyncParsableCommand {
         }
     }
 
-    func measureInstant(client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String, proxy: ProxyBenchProcess) async throws {
+    func measureInstant(
+        client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String, proxy: LaunchedService
+    ) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: [maxTokens])
         print("")
         print("Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated")
@@ -171,7 +169,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
         print("")
         print(String(format: "highest rate at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)", rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
         if soakSeconds > 0 {
-            let before = proxy.residentMegabytes()
+            let before = WatchedProcess(name: "proxy", pid: proxy.processIdentifier).residentMegabytes()
             var samples: [Double] = []
             var served = 0.0
             var errors = 0
@@ -181,7 +179,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
                 let result = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 32, seconds: seconds)
                 served += result.rate * seconds
                 errors += result.errors
-                samples.append(proxy.residentMegabytes())
+                samples.append(WatchedProcess(name: "proxy", pid: proxy.processIdentifier).residentMegabytes())
             }
             let shown = samples.map { String(format: "%.1f", $0) }.joined(separator: " ")
             print(String(format: "proxy memory over %.0f s at concurrency 32 (%.0f requests, %d errors): %.1f MB before, samples every ~10 s: %@ MB", soakSeconds, served, errors, before, shown))
@@ -271,75 +269,5 @@ struct ProxyLoadGenerator {
         var latencies = LatencyHistogram()
         for latency in results.0 { latencies.add(seconds: latency) }
         return ProxyLoadResult(latencies: latencies, rate: Double(latencies.total) / elapsed, errors: results.1)
-    }
-}
-
-/// A service executable started for a benchmark, stopped with SIGTERM.
-final class ProxyBenchProcess: @unchecked Sendable {
-    let process: Process
-    let healthURL: String
-
-    init(process: Process, healthURL: String) {
-        self.process = process
-        self.healthURL = healthURL
-    }
-
-    static func start(_ path: String, arguments: [String], health: String) throws -> ProxyBenchProcess {
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw ValidationError("\(path) not found; build it first: swift build -c release")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return ProxyBenchProcess(process: process, healthURL: health)
-    }
-
-    func waitUntilHealthy() async throws {
-        let client = HTTPClient.shared
-        for _ in 0..<200 {
-            if let response = try? await client.execute(HTTPClientRequest(url: healthURL), timeout: .seconds(1)), response.status == .ok {
-                return
-            }
-            try await Task.sleep(nanoseconds: 50_000_000)
-        }
-        throw ValidationError("\(healthURL) did not become healthy")
-    }
-
-    /// Resident memory from /proc, in MB.
-    func residentMegabytes() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let digits = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-            return digits / 1024
-        }
-        return 0
-    }
-
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-}
-
-/// A loopback port nothing listens on right now.
-enum ProxyBenchPort {
-    static func find() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw ValidationError("socket() failed") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        guard bound == 0 else { throw ValidationError("bind() failed") }
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-        guard named == 0 else { throw ValidationError("getsockname() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ProcessLauncher
 import SchedulerCore
 import ServiceRuntime
 
@@ -73,9 +74,7 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         let predictorTask = Task { try await predictor.runService() }
         defer { predictorTask.cancel() }
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-scheduler-\(schedulerPort)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: schedulerPath ?? Self.sibling("maitre-scheduler"))
-        process.environment = ProcessInfo.processInfo.environment.merging([
+        let environment = ProcessInfo.processInfo.environment.merging([
             "PORT": String(schedulerPort),
             "DATA_DIR": data.path,
             "PREDICTOR_BASE_URL": "http://127.0.0.1:\(predictorPort)",
@@ -86,11 +85,12 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             "EVENT_CAPACITY": "1000",
             "LOG_LEVEL": "error",
         ]) { $1 }
-        process.arguments = ["--port", String(schedulerPort), "--data-dir", data.path]
-        try process.run()
+        let process = try ChildProcess.spawn(
+            schedulerPath ?? Self.sibling("maitre-scheduler"),
+            arguments: ["--port", String(schedulerPort), "--data-dir", data.path],
+            environment: environment)
         defer {
-            process.terminate()
-            process.waitUntilExit()
+            process.stop()
             try? FileManager.default.removeItem(at: data)
         }
         let client = HTTPClient.shared

@@ -4,6 +4,7 @@ import Contracts
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ProcessLauncher
 import ServiceRuntime
 
 /// `maitre-bench soak`: a steady open-loop stream through the real scheduler → proxy → simulated upstream on
@@ -61,7 +62,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         var started: [LaunchedService] = []
         let result: Result<SoakReport, any Error>
         do {
-            started = try await startServices(bin: bin, work: work, client: http.client)
+            started = try await startServices(bin: bin, work: work)
             result = .success(try await soak(services: started))
         } catch {
             result = .failure(error)
@@ -83,13 +84,14 @@ struct SoakBenchmark: AsyncParsableCommand {
     }
 
     /// Simulated upstream (uncongested, fast), predictor, proxy and scheduler, in that order.
-    private func startServices(bin: URL, work: URL, client: HTTPClient) async throws -> [LaunchedService] {
+    private func startServices(bin: URL, work: URL) async throws -> [LaunchedService] {
         var started: [LaunchedService] = []
         do {
             func launch(_ product: String, _ environment: [String: String]) async throws -> LaunchedService {
                 let service = try await LaunchedService.start(
-                    product, binDirectory: bin, dataDirectory: work.appendingPathComponent(product), environment: environment,
-                    client: client)
+                    product, binDirectory: bin, environment: environment,
+                    dataDirectory: work.appendingPathComponent(product),
+                    logLevel: benchServiceLogLevel, timeout: .seconds(120))
                 started.append(service)
                 return service
             }
@@ -251,10 +253,18 @@ struct WatchedProcess: Sendable {
     var pid: Int32
 
     func sample(at elapsedSeconds: Double) -> ResourceSample {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-            .flatMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
-        return ResourceSample(elapsedSeconds: elapsedSeconds, service: name, rssKB: rss ?? -1, openFDs: fds ?? -1)
+        return ResourceSample(
+            elapsedSeconds: elapsedSeconds, service: name, rssKB: residentKB() ?? -1, openFDs: fds ?? -1)
     }
+
+    /// VmRSS from `/proc/<pid>/status`, in kB.
+    func residentKB() -> Int? {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } }
+    }
+
+    /// Resident memory in MB (0 when unreadable).
+    func residentMegabytes() -> Double { Double(residentKB() ?? 0) / 1024 }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProcessLauncher
 
 /// wrk as the load generator: a C client on one thread. On a 2-core machine the in-process AsyncHTTPClient generator
 /// costs about as much CPU as the server it measures, so the figures that say how fast a service is come from wrk
@@ -25,15 +26,11 @@ struct WrkLoad {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-\(UUID().uuidString).lua")
         try Self.script(bodies: bodies, headers: headers).write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let output = try ChildProcess.run(
+            executable,
+            arguments: ["-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url],
+            timeout: .seconds(seconds + 60)
+        ).output
         func number(_ label: String) -> Double? {
             guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("maitre-\(label): ") }) else { return nil }
             return Double(line.dropFirst("maitre-\(label): ".count))

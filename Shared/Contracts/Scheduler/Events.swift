@@ -2,7 +2,7 @@ import Foundation
 
 /// Kind of a scheduling decision recorded in `/events`.
 public enum SchedulerEventKind: String, Codable, Sendable, CaseIterable {
-    case admit, `defer`, reject, dispatch, complete, fail, expire, requeue
+    case admit, `defer`, reject, dispatch, complete, fail, expire, cancel, requeue
     case modeChange = "mode_change"
     case configChange = "config_change"
 }

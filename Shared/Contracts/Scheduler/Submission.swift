@@ -15,11 +15,13 @@ public enum RequestState: String, Codable, Sendable, CaseIterable {
     case rejected
     case failed
     case expired
+    /// Withdrawn before it finished: the front door's client closed the connection, or the scheduler shut down.
+    case cancelled
 
     /// Whether the request will change no more.
     public var isTerminal: Bool {
         switch self {
-        case .completed, .rejected, .failed, .expired: return true
+        case .completed, .rejected, .failed, .expired, .cancelled: return true
         case .queued, .deferred, .dispatched: return false
         }
     }

@@ -69,9 +69,21 @@ public enum ServiceLauncher {
     private static let tasksOnEventLoops = NIOLockedValueBox(false)
 
     /// Serves `app` until SIGTERM or SIGINT, then shuts down gracefully: the server drains first, then its services.
+    /// The drain is bounded: requests still running after `gracefulShutdownLimit` (a client waiting in a queue, a
+    /// long stream) are cancelled, and a process whose tasks ignore cancellation for `cancellationLimit` more stops
+    /// anyway, so every service exits within five seconds of SIGTERM.
     public static func run(_ app: some ApplicationProtocol) async throws {
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger)
+        configuration.maximumGracefulShutdownDuration = gracefulShutdownLimit
+        configuration.maximumCancellationDuration = cancellationLimit
+        try await ServiceGroup(configuration: configuration).run()
     }
+
+    /// How long the server may drain after SIGTERM before what still runs is cancelled.
+    public static let gracefulShutdownLimit = Duration.seconds(2)
+    /// How long cancelled work may take before the process stops regardless.
+    public static let cancellationLimit = Duration.milliseconds(1500)
 
     /// Creates the data directory, with a clear error when it cannot be.
     public static func prepareDataDirectory(_ path: String) throws -> URL {

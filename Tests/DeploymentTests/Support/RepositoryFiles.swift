@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 import Yams
 
 /// The repository's files as the deployment checks read them: text, YAML (normalised to JSON-compatible
@@ -61,38 +62,10 @@ enum RepositoryFiles {
         return nil
     }
 
-    struct ProcessResult {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
     /// Runs an executable to completion with `input` on its standard input, from the repository root.
-    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ProcessResult {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "maitre-deploy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("out")
-        let errURL = scratch.appendingPathComponent("err")
-        let inURL = scratch.appendingPathComponent("in")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        FileManager.default.createFile(atPath: inURL.path, contents: input ?? Data())
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = try FileHandle(forReadingFrom: inURL)
-        try process.run()
-        process.waitUntilExit()
-        return ProcessResult(
-            status: process.terminationStatus,
-            output: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-            errors: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        )
+    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ChildProcess.Finished {
+        try ChildProcess.run(
+            executable, arguments: arguments, workingDirectory: root.path, input: input, separateErrors: true)
     }
 
     /// `KEY=value` lines of a dotenv file (comments and blank lines skipped).

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 
 /// One maitre service as deployed: its compose/Kubernetes name, executable, source folder, and the settings it
 /// declares (environment names and the default port), read from the code rather than typed in here.

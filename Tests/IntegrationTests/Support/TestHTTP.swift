@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ProcessLauncher
 
 /// A response read whole, for assertions.
 struct TestResponse: Sendable {
@@ -80,23 +81,10 @@ enum TestHTTP {
 /// Runs a command (python3, promtool) and returns its exit status and output.
 enum Command {
     static func run(_ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        var merged = ProcessInfo.processInfo.environment
-        for (key, value) in environment { merged[key] = value }
-        process.environment = merged
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let inputPipe = Pipe()
-        process.standardInput = inputPipe
-        try process.run()
-        if let input { inputPipe.fileHandleForWriting.write(input) }
-        try inputPipe.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try ChildProcess.run(
+            "/usr/bin/env", arguments: [executable] + arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, input: input)
+        return (result.status, result.output)
     }
 
     static func exists(_ executable: String) -> Bool {

@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ProcessLauncher
 
 /// A fresh set of services for one mode: simulated upstream, predictor (seeded), proxy and, for the scheduled modes,
 /// the scheduler. Started from the release build on free loopback ports and stopped after the replay.
@@ -20,8 +21,9 @@ struct ServiceStack: Sendable {
         defer { for service in started.reversed() { service.stop() } }
         func launch(_ product: String, _ environment: [String: String]) async throws -> LaunchedService {
             let service = try await LaunchedService.start(
-                product, binDirectory: binDirectory, dataDirectory: workDirectory.appendingPathComponent(product),
-                environment: environment, client: client)
+                product, binDirectory: binDirectory, environment: environment,
+                dataDirectory: workDirectory.appendingPathComponent(product), logLevel: benchServiceLogLevel,
+                timeout: .seconds(120))
             started.append(service)
             return service
         }

@@ -365,9 +365,9 @@ public struct SchedulerEngine: Sendable {
         return expired
     }
 
-    /// Withdraws a waiting request (the front door's client left or its deadline passed). False when it is not waiting.
+    /// Gives up on one waiting request now (a front-door request whose deadline passed). False when it is not waiting.
     @discardableResult
-    public mutating func cancel(_ id: String, reason: DecisionReason, now: Double) -> Bool {
+    public mutating func expire(_ id: String, reason: DecisionReason, now: Double) -> Bool {
         guard let slot = slotById[id], let record = slots[slot], record.state.isWaiting else { return false }
         removeWaiting(slot)
         counters.expired += 1
@@ -376,15 +376,34 @@ public struct SchedulerEngine: Sendable {
         return true
     }
 
+    /// Withdraws a request whose client left: taken out of the queue if waiting, its capacity freed if dispatched (the
+    /// caller stops the upstream call; nothing is learned from it). False when the engine no longer holds it.
+    @discardableResult
+    public mutating func cancel(_ id: String, reason: DecisionReason, now: Double) -> Bool {
+        guard let slot = slotById[id], let record = slots[slot] else { return false }
+        if record.state.isWaiting {
+            removeWaiting(slot)
+        } else {
+            releaseInflight(record, now: now)
+        }
+        log.append(.cancel, now: now, record: record, reason: reason)
+        finish(slot)
+        return true
+    }
+
     /// Forgets a dispatched request whose outcome will never come (e.g. marked failed after a restart).
     @discardableResult
     public mutating func abandon(_ id: String, reason: DecisionReason, now: Double) -> Bool {
         guard let slot = slotById[id], let record = slots[slot], record.state == .dispatched else { return false }
+        releaseInflight(record, now: now)
+        fail(slot, reason: reason, now: now)
+        return true
+    }
+
+    private mutating func releaseInflight(_ record: JobRecord, now: Double) {
         advanceInflightArea(now: now)
         inflightTokens[record.requestClass.index] -= record.reservedTokens
         inflightRequests[record.requestClass.index] -= 1
-        fail(slot, reason: reason, now: now)
-        return true
     }
 
     // MARK: - Configuration

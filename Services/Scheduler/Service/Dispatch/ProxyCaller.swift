@@ -42,6 +42,23 @@ struct UpstreamCallResult: Sendable {
     }
 }
 
+/// The head of the proxy's answer to one dispatch.
+enum UpstreamAnswer: Sendable {
+    /// No answer, or an error status: how the call ended, with the body and headers the proxy sent.
+    case ended(UpstreamCallResult, body: ByteBuffer, headers: HTTPHeaders)
+    /// A 2xx head whose body is still to be read.
+    case answering(UpstreamStream)
+}
+
+/// A 2xx answer from the proxy whose body is still arriving.
+struct UpstreamStream: Sendable {
+    let status: Int
+    let headers: HTTPHeaders
+    let body: HTTPClientResponse.Body
+    /// When the call was sent, for time to first token and latency.
+    let start: ContinuousClock.Instant
+}
+
 /// Sends dispatched requests to the proxy with the scheduling headers.
 struct ProxyCaller: Sendable {
     let client: HTTPClient
@@ -99,50 +116,87 @@ struct ProxyCaller: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Calls the proxy for a queued (non front door) request, streaming so that time to first token is measured,
-    /// and collects the answer.
+    /// Calls the proxy for a queued `/submit` request, streaming so that time to first token is measured, and
+    /// collects the answer.
     func call(body: ChatCompletionRequest, dispatch: Dispatch, nowMs: Double) async -> UpstreamCallResult {
         var streamed = body
         streamed.stream = true
         streamed.streamOptions = StreamOptions(includeUsage: true)
-        let start = ContinuousClock.now
-        func elapsedMs() -> Double { (ContinuousClock.now - start).milliseconds }
-        let encoded: Data
-        do {
-            encoded = try JSONEncoder().encode(streamed)
-        } catch {
+        guard let encoded = try? JSONEncoder().encode(streamed) else {
             return UpstreamCallResult(statusCode: 400, outputTokens: 0, latencyMs: 0, transportError: nil)
         }
+        switch await open(body: ByteBuffer(bytes: encoded), dispatch: dispatch, nowMs: nowMs) {
+        case .ended(let result, _, _):
+            return result
+        case .answering(let stream):
+            return await relay(stream, streaming: true) { _ in }
+        }
+    }
+
+    /// Sends one dispatch to the next proxy and reads the head of its answer. No answer (the proxy is then skipped
+    /// for a while) and error statuses end here, their body collected; a 2xx answer is returned for `relay`.
+    func open(body: ByteBuffer, dispatch: Dispatch, nowMs: Double) async -> UpstreamAnswer {
+        let start = ContinuousClock.now
         let base = targets.next()
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(
-                request(body: ByteBuffer(bytes: encoded), dispatch: dispatch, nowMs: nowMs, base: base), timeout: timeout)
+            let http = request(body: body, dispatch: dispatch, nowMs: nowMs, base: base)
+            response = try await client.execute(http, timeout: timeout)
         } catch {
-            return unreachable(base, error: error, latencyMs: elapsedMs())
+            let latencyMs = (ContinuousClock.now - start).milliseconds
+            // A call cancelled by its own caller says nothing about the proxy.
+            if Task.isCancelled {
+                let cancelled = UpstreamCallResult(statusCode: 0, outputTokens: 0, latencyMs: latencyMs, transportError: "cancelled")
+                return .ended(cancelled, body: ByteBuffer(), headers: [:])
+            }
+            return .ended(unreachable(base, error: error, latencyMs: latencyMs), body: ByteBuffer(), headers: [:])
         }
         targets.markReachable(base)
-        do {
-            let status = Int(response.status.code)
-            var accumulator = StreamAccumulator()
-            var ttft: Double?
-            if (200..<300).contains(status) {
-                for try await chunk in response.body {
-                    if ttft == nil { ttft = elapsedMs() }
-                    accumulator.feed(chunk.readableBytesView)
-                }
-                return UpstreamCallResult(
-                    statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason,
-                    usage: accumulator.usage, outputTokens: accumulator.outputTokens, ttftMs: ttft, latencyMs: elapsedMs())
-            }
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
-            return UpstreamCallResult(
-                statusCode: status, outputTokens: 0, latencyMs: elapsedMs(),
-                retryAfterMs: Self.retryAfterMs(response.headers), error: envelope?.error)
-        } catch {
-            return UpstreamCallResult(statusCode: 0, outputTokens: 0, latencyMs: elapsedMs(), transportError: "\(error)")
+        let status = Int(response.status.code)
+        if (200..<300).contains(status) {
+            let stream = UpstreamStream(status: status, headers: response.headers, body: response.body, start: start)
+            return .answering(stream)
         }
+        let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
+        let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
+        let result = UpstreamCallResult(
+            statusCode: status, outputTokens: 0, latencyMs: (ContinuousClock.now - start).milliseconds,
+            retryAfterMs: Self.retryAfterMs(response.headers), error: envelope?.error)
+        return .ended(result, body: bytes, headers: response.headers)
+    }
+
+    /// Reads a 2xx answer to its end — server-sent events when `streaming`, else one JSON document — handing each
+    /// chunk to `forward` as it arrives, and returns how the call ended (a transport error, retryable, when the
+    /// upstream broke off). An error thrown by `forward` (the client left) stops the read, which cancels the
+    /// upstream call, and is rethrown.
+    func relay(
+        _ stream: UpstreamStream, streaming: Bool, forward: (ByteBuffer) async throws -> Void
+    ) async rethrows -> UpstreamCallResult {
+        var accumulator = StreamAccumulator(streaming: streaming)
+        var ttft: Double?
+        var iterator = stream.body.makeAsyncIterator()
+        func result(_ status: Int) -> UpstreamCallResult {
+            UpstreamCallResult(
+                statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason,
+                usage: accumulator.usage, outputTokens: accumulator.outputTokens, ttftMs: ttft,
+                latencyMs: (ContinuousClock.now - stream.start).milliseconds)
+        }
+        while true {
+            let next: ByteBuffer?
+            do {
+                next = try await iterator.next()
+            } catch {
+                var broken = result(0)
+                broken.transportError = "the stream broke: \(error)"
+                return broken
+            }
+            guard let chunk = next else { break }
+            if ttft == nil { ttft = (ContinuousClock.now - stream.start).milliseconds }
+            accumulator.feed(chunk.readableBytesView)
+            try await forward(chunk)
+        }
+        accumulator.end()
+        return result(stream.status)
     }
 
     /// `retry-after-ms`, else `retry-after` in seconds.

@@ -10,10 +10,17 @@ struct StreamAccumulator: Sendable {
     private(set) var contentChunks = 0
     private var pending: [UInt8] = []
     private let decoder = JSONDecoder()
+    /// Whether the answer is an event stream (else one JSON document, read at the end).
+    let streaming: Bool
 
-    /// Feeds bytes of an event stream.
+    init(streaming: Bool = true) {
+        self.streaming = streaming
+    }
+
+    /// Feeds bytes of the answer as they arrive.
     mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         pending.append(contentsOf: bytes)
+        guard streaming else { return }
         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
             let line = pending[..<newline]
             pending.removeSubrange(...newline)
@@ -41,9 +48,10 @@ struct StreamAccumulator: Sendable {
         if let usage = chunk.usage { self.usage = usage }
     }
 
-    /// Reads a whole non-streaming answer.
-    mutating func read(document: Data) {
-        guard let response = try? decoder.decode(ChatCompletionResponse.self, from: document) else { return }
+    /// Marks the end of the answer: a JSON document is read now.
+    mutating func end() {
+        guard !streaming else { return }
+        guard let response = try? decoder.decode(ChatCompletionResponse.self, from: Data(pending)) else { return }
         text = response.choices.first?.message.content?.plainText ?? ""
         finishReason = response.choices.first?.finishReason
         usage = response.usage

@@ -1566,7 +1566,8 @@ public enum SchedulerOpenAPI {
           "completed",
           "rejected",
           "failed",
-          "expired"
+          "expired",
+          "cancelled"
         ]
       },
       "RequestTimings": {
@@ -1692,6 +1693,7 @@ public enum SchedulerOpenAPI {
           "complete",
           "fail",
           "expire",
+          "cancel",
           "requeue",
           "mode_change",
           "config_change"

@@ -21,7 +21,10 @@ struct FrontDoorController {
             let body = try JSONBody.decode(ChatCompletionRequest.self, from: Data(raw.readableBytesView), maxDepth: context.maxJSONDepth)
             let ask = try Self.ask(body: body, headers: request.headers, oracle: try SchedulerController.oracleTokens(request))
             let admission = try await intake.admit(ask)
-            return try await serve(admission.requestId, raw: raw, streaming: body.stream == true)
+            let streaming = body.stream == true
+            return try await context.cancellingWhenClientLeaves {
+                try await serve(admission.requestId, raw: raw, streaming: streaming, context: context)
+            }
         }
     }
 
@@ -72,8 +75,11 @@ struct FrontDoorController {
     }
 
     /// Waits for the dispatch, calls the proxy, and answers; an upstream 429 before any byte puts the request back
-    /// in the queue (up to the engine's attempt limit) instead of failing the client.
-    private func serve(_ id: String, raw: ByteBuffer, streaming: Bool) async throws -> Response {
+    /// in the queue (up to the engine's attempt limit) instead of failing the client. Cancelled (the client left),
+    /// the request is withdrawn: out of the queue if waiting, its upstream call stopped if sent.
+    private func serve(
+        _ id: String, raw: ByteBuffer, streaming: Bool, context: ServiceRequestContext
+    ) async throws -> Response {
         let runtime = intake.runtime
         while true {
             let dispatch: Dispatch
@@ -82,65 +88,58 @@ struct FrontDoorController {
                 throw APIError.rateLimited("\(reason.message) [\(reason.code)]", retryAfterSeconds: retryAfterMs / 1000, code: reason.code)
             case .dispatched(let value):
                 dispatch = value
+            case .cancelled:
+                try await withdraw(id, context: context)
             }
-            let start = ContinuousClock.now
-            let response: HTTPClientResponse
-            let base = caller.targets.next()
-            do {
-                response = try await caller.client.execute(
-                    caller.request(body: raw, dispatch: dispatch, nowMs: runtime.now, base: base), timeout: caller.timeout)
-            } catch {
-                let result = caller.unreachable(base, error: error, latencyMs: (ContinuousClock.now - start).milliseconds)
+            if Task.isCancelled { try await withdraw(id, context: context) }
+            let answer = await caller.open(body: raw, dispatch: dispatch, nowMs: runtime.now)
+            if Task.isCancelled { try await withdraw(id, context: context) }
+            switch answer {
+            case .ended(let result, let bytes, let headers):
                 if await runtime.finish(id, result: result) == .requeued { continue }
-                throw APIError.badGateway("The proxy could not be reached: \(error).")
-            }
-            caller.targets.markReachable(base)
-            let status = Int(response.status.code)
-            if status == 429 || !(200..<300).contains(status) {
-                let bytes = try await response.body.collect(upTo: 1 << 20)
-                let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
-                let result = UpstreamCallResult(
-                    statusCode: status, outputTokens: 0, latencyMs: (ContinuousClock.now - start).milliseconds,
-                    retryAfterMs: ProxyCaller.retryAfterMs(response.headers), error: envelope?.error)
-                if await runtime.finish(id, result: result) == .requeued { continue }
-                return Response(status: .init(code: status), headers: Self.passThroughHeaders(response.headers, id: id), body: .init(byteBuffer: bytes))
-            }
-            let headers = Self.passThroughHeaders(response.headers, id: id)
-            if !streaming {
-                let bytes = try await response.body.collect(upTo: 64 << 20)
-                var accumulator = StreamAccumulator()
-                accumulator.read(document: Data(bytes.readableBytesView))
-                await runtime.finish(id, result: Self.result(status, accumulator, ttft: nil, start: start))
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: bytes))
-            }
-            let upstream = response.body
-            let body = ResponseBody { writer in
-                var accumulator = StreamAccumulator()
-                var ttft: Double?
-                do {
-                    for try await chunk in upstream {
-                        if ttft == nil { ttft = (ContinuousClock.now - start).milliseconds }
-                        accumulator.feed(chunk.readableBytesView)
-                        try await writer.write(chunk)
-                    }
-                    try await writer.finish(nil)
-                } catch {
-                    var failed = Self.result(status, accumulator, ttft: ttft, start: start)
-                    failed.statusCode = 502
-                    failed.error = ErrorBody(message: "The stream broke: \(error).", type: "api_error")
-                    await runtime.finish(id, result: failed)
-                    throw error
+                if let problem = result.transportError {
+                    throw APIError.badGateway("The proxy could not be reached: \(problem).")
                 }
-                await runtime.finish(id, result: Self.result(status, accumulator, ttft: ttft, start: start))
+                return Response(
+                    status: .init(code: result.statusCode), headers: Self.passThroughHeaders(headers, id: id),
+                    body: .init(byteBuffer: bytes))
+            case .answering(let stream):
+                let body = ResponseBody { writer in
+                    var result: UpstreamCallResult
+                    do {
+                        result = try await caller.relay(stream, streaming: streaming) { try await writer.write($0) }
+                    } catch {
+                        let reason = ReasonCode.clientDisconnected.reason("The client closed the connection during the answer.")
+                        await runtime.cancel(id, reason: reason)
+                        throw error
+                    }
+                    if let broke = result.transportError {
+                        // Part of the answer has reached the client, so the request cannot be sent again: it failed,
+                        // and the connection ends so that the client does not take the part for a whole answer.
+                        result.statusCode = 502
+                        result.transportError = nil
+                        result.error = ErrorBody(message: "The upstream broke off: \(broke).", type: "api_error")
+                        await runtime.finish(id, result: result)
+                        throw APIError.badGateway("The upstream broke off: \(broke).")
+                    }
+                    await runtime.finish(id, result: result)
+                    try await writer.finish(nil)
+                }
+                return Response(
+                    status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id), body: body)
             }
-            return Response(status: .init(code: status), headers: headers, body: body)
         }
     }
 
-    static func result(_ status: Int, _ accumulator: StreamAccumulator, ttft: Double?, start: ContinuousClock.Instant) -> UpstreamCallResult {
-        UpstreamCallResult(
-            statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason, usage: accumulator.usage,
-            outputTokens: accumulator.outputTokens, ttftMs: ttft, latencyMs: (ContinuousClock.now - start).milliseconds)
+    /// Withdraws a request whose wait was cancelled before the answer: it is never, or no longer, sent upstream. The
+    /// reason says whether its client left or the scheduler is shutting down.
+    private func withdraw(_ id: String, context: ServiceRequestContext) async throws -> Never {
+        let reason =
+            await context.clientLeft()
+            ? ReasonCode.clientDisconnected.reason("The client closed the connection before the answer.")
+            : ReasonCode.shutdown.reason("The scheduler shut down before the answer.")
+        await intake.runtime.cancel(id, reason: reason)
+        throw CancellationError()
     }
 
     /// Content type and the upstream's rate-limit hints pass through; the request id is ours.

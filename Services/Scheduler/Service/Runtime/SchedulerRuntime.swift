@@ -4,10 +4,12 @@ import Logging
 import SchedulerCore
 import ServiceRuntime
 
-/// What a front-door request waiting in the queue gets: its dispatch, or a refusal with a reason.
+/// What a front-door request waiting in the queue gets: its dispatch, a refusal with a reason, or the end of the
+/// wait because its caller was cancelled (the caller then withdraws it with `cancel`).
 enum DispatchWait: Sendable {
     case dispatched(Dispatch)
     case refused(DecisionReason, retryAfterMs: Double)
+    case cancelled
 }
 
 /// Runs a dispatched queued request upstream and returns how it ended.
@@ -113,7 +115,7 @@ actor SchedulerRuntime {
         }
         for id in frontDoorWaiters.keys.sorted() where (rows[id]?.deadlineMs ?? .infinity) <= now {
             let reason = ReasonCode.deadlineExpired.reason("The request waited in the queue until its deadline.")
-            if engine.cancel(id, reason: reason, now: now) {
+            if engine.expire(id, reason: reason, now: now) {
                 finishWaiting(id, state: .expired, reason: reason, now: now)
                 summary.expired += 1
             }
@@ -159,27 +161,33 @@ actor SchedulerRuntime {
     /// Front-door requests whose HTTP caller is still there to take the dispatch.
     private var frontDoorClaimable: Set<String> = []
 
-    /// Registers a front-door request's caller before it starts waiting.
-    func claim(_ id: String) {
-        frontDoorClaimable.insert(id)
-    }
-
-    /// Waits until the front-door request is dispatched, or refused (deadline, reset, expiry).
+    /// Waits until the front-door request is dispatched, or refused (deadline, reset, expiry), or the waiting task
+    /// is cancelled.
     func waitForDispatch(_ id: String) async -> DispatchWait {
         if let ready = frontDoorReady.removeValue(forKey: id) { return ready }
         if let row = rows[id], let state = RequestState(rawValue: row.state), state.isTerminal {
             let reason = DecisionReason(code: row.reasonCode ?? "gone", message: row.reasonMessage ?? "The request is no longer waiting.")
             return .refused(reason, retryAfterMs: engine.policy.rejectRetryAfterMs)
         }
-        return await withCheckedContinuation { continuation in
-            frontDoorWaiters[id] = continuation
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                frontDoorWaiters[id] = continuation
+            }
+        } onCancel: {
+            Task { await self.stopWaiting(id) }
         }
+    }
+
+    private func stopWaiting(_ id: String) {
+        frontDoorWaiters.removeValue(forKey: id)?.resume(returning: .cancelled)
     }
 
     /// Records how an upstream call ended; returns what the engine did (a re-queued front-door request waits again).
     @discardableResult
     func finish(_ id: String, result: UpstreamCallResult) -> CompletionEffect {
         let now = self.now
+        // A cancelled request's call may still end afterwards; its row stays as the cancellation left it.
+        if rows[id]?.state == RequestState.cancelled.rawValue { return .unknown }
         let outcome = result.outcome
         let effect = engine.complete(id, outcome: outcome, now: now)
         guard var row = rows[id] else { return effect }
@@ -222,16 +230,20 @@ actor SchedulerRuntime {
         return effect
     }
 
-    /// Withdraws a front-door request whose caller left.
-    func abandonFrontDoor(_ id: String) {
-        frontDoorClaimable.remove(id)
+    /// Withdraws a front-door request whose caller is gone (its client left, or the scheduler is shutting down): out
+    /// of the queue if waiting (never dispatched), its capacity freed if in flight (the caller stops the upstream
+    /// call). It ends `cancelled` with `reason`.
+    @discardableResult
+    func cancel(_ id: String, reason: DecisionReason) -> Bool {
+        let now = self.now
         frontDoorReady[id] = nil
-        let reason = ReasonCode.cancelled.reason("The client closed the connection while the request waited.")
-        if engine.cancel(id, reason: reason, now: now) {
-            finishWaiting(id, state: .expired, reason: reason, now: now)
-        }
+        guard engine.cancel(id, reason: reason, now: now) else { return false }
+        finishWaiting(id, state: .cancelled, reason: reason, now: now)
+        pump()
+        return true
     }
 
+    /// Ends a request that gets no upstream answer (expired, cancelled, reset) and refuses its waiting caller.
     private func finishWaiting(_ id: String, state: RequestState, reason: DecisionReason, now: Double) {
         if var row = rows[id] {
             row.state = state.rawValue

@@ -47,7 +47,8 @@ struct TickService: Service {
             .set(to: snapshot.queueDelayMs ?? 0)
         registry.makeGauge(name: "scheduler_dispatched_requests", help: "Requests dispatched since start.").set(to: Double(snapshot.dispatchedTotal))
         registry.makeGauge(name: "scheduler_completed_requests", help: "Requests completed since start.").set(to: Double(snapshot.completedTotal))
-        registry.makeGauge(name: "scheduler_expired_requests", help: "Requests expired or withdrawn since start.").set(to: Double(snapshot.expiredTotal))
+        registry.makeGauge(name: "scheduler_expired_requests", help: "Requests expired since start (not those cancelled).")
+            .set(to: Double(snapshot.expiredTotal))
         registry.makeGauge(name: "scheduler_failed_requests", help: "Requests failed since start.").set(to: Double(snapshot.failedTotal))
         for (reason, count) in snapshot.rejectedByReason {
             registry.makeGauge(name: "scheduler_rejected_requests", labels: [("reason", reason)], help: "Requests rejected since start, by reason.")

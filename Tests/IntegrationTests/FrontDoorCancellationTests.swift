@@ -1,0 +1,166 @@
+import Contracts
+import Foundation
+import ProcessLauncher
+import Testing
+
+/// A front-door client that closes its connection: the request is withdrawn (`cancelled`, `client_disconnected`)
+/// and, when it was still waiting, never reaches the upstream.
+@Suite(.serialized) struct FrontDoorCancellationTests {
+    struct Stack {
+        var mock: LaunchedService
+        var proxy: LaunchedService
+        var scheduler: LaunchedService
+
+        func stop() {
+            scheduler.stop()
+            proxy.stop()
+            mock.stop()
+        }
+    }
+
+    /// Simulated upstream whose every answer takes `ttftMs` to start, then `tpotMs` per token up to `max_tokens`, a
+    /// proxy, and a scheduler that keeps at most one request in flight.
+    private func startStack(ttftMs: Int, tpotMs: Int = 1) async throws -> Stack {
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm",
+            environment: [
+                "MOCK_TTFT_BASE_MS": String(ttftMs), "MOCK_TPOT_MS": String(tpotMs), "MOCK_OUTPUT_MU": "8",
+                "LOG_LEVEL": "warning",
+            ])
+        let proxy = try await LaunchedService.start(
+            "maitre-proxy",
+            environment: [
+                "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "", "LOG_LEVEL": "warning",
+            ])
+        let scheduler = try await LaunchedService.start(
+            "maitre-scheduler",
+            environment: [
+                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+                "PREDICTOR_TIMEOUT_MS": "50", "MAX_INFLIGHT_REQUESTS": "1", "LOG_LEVEL": "warning",
+            ])
+        return Stack(mock: mock, proxy: proxy, scheduler: scheduler)
+    }
+
+    /// Opens a front-door request for `tenant` and closes the connection after about a second.
+    private static func leaveAfterASecond(_ scheduler: LaunchedService, tenant: String) async {
+        let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"leaving marker"}]}"#
+        let answer = try? await TestHTTP.post(
+            "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": tenant],
+            timeout: .seconds(1))
+        #expect(answer == nil, "the front door answered before the client left: \(answer?.text ?? "")")
+    }
+
+    /// The id of `tenant`'s request from the first `/events` entry of `kind` (nil if none within `seconds`).
+    private static func request(
+        _ scheduler: LaunchedService, tenant: String, kind: SchedulerEventKind = .cancel, seconds: Int = 10
+    ) async throws -> String? {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=1000")
+                .decode(EventsResponse.self)
+            if let event = events.events.first(where: { $0.kind == kind && $0.tenantId == tenant }) {
+                return event.requestId
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    private static func upstreamRequests(_ mock: LaunchedService) async throws -> Int {
+        let response = try await TestHTTP.get("\(mock.baseURL)/metrics")
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+        let outcomes = (object?["state"] as? [String: Any])?["requests_by_outcome"] as? [String: Any] ?? [:]
+        return outcomes.values.compactMap { ($0 as? NSNumber)?.intValue }.reduce(0, +)
+    }
+
+    @Test func aWaitingRequestWhoseClientLeftIsCancelledAndNeverSentUpstream() async throws {
+        let stack = try await startStack(ttftMs: 4_000)
+        defer { stack.stop() }
+        let (mock, scheduler) = (stack.mock, stack.scheduler)
+        // One request holds the only in-flight slot for about four seconds; the front-door request waits behind it.
+        let blocker = try await TestHTTP.post(
+            "\(scheduler.baseURL)/submit",
+            body: SubmitRequest(
+                prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .interactive)
+        ).decode(SubmitResponse.self)
+        await Self.leaveAfterASecond(scheduler, tenant: "leaver")
+
+        let id = try #require(await Self.request(scheduler, tenant: "leaver"))
+        let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(status.state == .cancelled)
+        #expect(status.reason?.code == "client_disconnected")
+        #expect(status.timings.dispatchedUnixMs == nil)
+
+        // Once the queue has drained, the upstream has seen the blocker and nothing else.
+        let final = try await SchedulerPolling.waitForTerminal(
+            [blocker.requestId], base: scheduler.baseURL, seconds: 60)
+        #expect(final[blocker.requestId]?.state == .completed)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await Self.upstreamRequests(mock) == 1)
+        let after = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(after.state == .cancelled)
+    }
+
+    @Test func anInFlightRequestWhoseClientLeftIsCancelled() async throws {
+        let stack = try await startStack(ttftMs: 4_000)
+        defer { stack.stop() }
+        let (mock, scheduler) = (stack.mock, stack.scheduler)
+        await Self.leaveAfterASecond(scheduler, tenant: "leaver")
+        let id = try #require(await Self.request(scheduler, tenant: "leaver"))
+        let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(status.state == .cancelled)
+        #expect(status.reason?.code == "client_disconnected")
+        #expect(status.timings.dispatchedUnixMs != nil)
+        // The slot it held is free again: the next request is served.
+        let next = try await TestHTTP.post(
+            "\(scheduler.baseURL)/submit",
+            body: SubmitRequest(prompt: "next", maxTokens: 8, model: "gpt-4o-mini", tenantId: "next")
+        ).decode(SubmitResponse.self)
+        let final = try await SchedulerPolling.waitForTerminal([next.requestId], base: scheduler.baseURL, seconds: 60)
+        #expect(final[next.requestId]?.state == .completed)
+    }
+
+    @Test func aStreamingClientThatLeavesMidAnswerIsCancelled() async throws {
+        let stack = try await startStack(ttftMs: 100, tpotMs: 100)
+        defer { stack.stop() }
+        let scheduler = stack.scheduler
+        struct ClientLeft: Error {}
+        let chat = #"{"model":"gpt-4o-mini","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"x"}]}"#
+        await #expect(throws: ClientLeft.self) {
+            _ = try await TestHTTP.stream(
+                "\(scheduler.baseURL)/v1/chat/completions", json: Data(chat.utf8), headers: ["X-Tenant-ID": "streamer"]
+            ) { _, _ in throw ClientLeft() }
+        }
+        // The answer would run for ten seconds; the next write after the client left cancels it.
+        let id = try #require(await Self.request(scheduler, tenant: "streamer", seconds: 8))
+        let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(status.state == .cancelled)
+        #expect(status.reason?.code == "client_disconnected")
+        #expect(status.timings.dispatchedUnixMs != nil)
+    }
+
+    @Test func aRequestStillWaitingWhenTheSchedulerStopsEndsCancelledForShutdown() async throws {
+        let stack = try await startStack(ttftMs: 4_000)
+        defer { stack.stop() }
+        let scheduler = stack.scheduler
+        _ = try await TestHTTP.post(
+            "\(scheduler.baseURL)/submit",
+            body: SubmitRequest(prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker"))
+        let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"staying"}]}"#
+        let client = Task {
+            try? await TestHTTP.post(
+                "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": "stayer"],
+                timeout: .seconds(30))
+        }
+        let id = try #require(await Self.request(scheduler, tenant: "stayer", kind: .admit))
+        try await Task.sleep(for: .milliseconds(300))
+        // The client is still connected; the scheduler stops while the request waits behind the blocker.
+        scheduler.stop()
+        _ = await client.value
+        let restarted = try await scheduler.restart()
+        defer { restarted.stop() }
+        let status = try await TestHTTP.get("\(restarted.baseURL)/status/\(id)").decode(StatusResponse.self)
+        #expect(status.state == .cancelled)
+        #expect(status.reason?.code == "shutdown")
+    }
+}
