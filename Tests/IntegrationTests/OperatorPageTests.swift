@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
 
 /// The operator page in a real browser: the whole stack on loopback (simulated upstream, predictor, proxy with a
@@ -10,10 +11,10 @@ import Testing
     static let statsToken = "operator-stats-token-1"
 
     struct Stack {
-        var mock: ServiceProcess
-        var predictor: ServiceProcess
-        var proxy: ServiceProcess
-        var scheduler: ServiceProcess
+        var mock: LaunchedService
+        var predictor: LaunchedService
+        var proxy: LaunchedService
+        var scheduler: LaunchedService
 
         func stop() {
             scheduler.kill9()
@@ -24,15 +25,15 @@ import Testing
     }
 
     private func startStack() async throws -> Stack {
-        let mock = try await ServiceProcess.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
-        let predictor = try await ServiceProcess.start("maitre-predictor", environment: ["EMBEDDER": "hashed"])
-        let proxy = try await ServiceProcess.start(
+        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
+        let predictor = try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed"])
+        let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: [
                 "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL,
                 "STATS_TOKEN": Self.statsToken,
             ])
-        let scheduler = try await ServiceProcess.start(
+        let scheduler = try await LaunchedService.start(
             "maitre-scheduler",
             environment: [
                 "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "PREDICTOR_TIMEOUT_MS": "2000",
@@ -83,7 +84,7 @@ import Testing
         // The upstream now hangs: four requests stay in flight, the rest wait, and a short queue refuses some.
         let port = stack.mock.port
         stack.mock.kill9()
-        stack.mock = try await ServiceProcess.start(
+        stack.mock = try await LaunchedService.start(
             "maitre-mock-llm", environment: ["MOCK_FAULT_HANG_RATE": "1", "MOCK_FAULT_HANG_SECONDS": "600"], port: port)
         let config = try await TestHTTP.post(
             "\(base)/admin/config", raw: #"{"max_queue_length": 24}"#,

@@ -1,10 +1,7 @@
 import Contracts
 import Foundation
+import ProcessLauncher
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// maitre in front of a real OpenAI-compatible server nobody here wrote: llama-cpp-python's server with
 /// SmolLM2-135M-Instruct (both from PyPI; `scripts/test` installs them). That server rejects a request id that is not a
@@ -24,18 +21,14 @@ import Glibc
     }()
 
     /// Starts the real server (with a middleware that records every request's headers) and waits for it.
-    static func startServer(gguf: String, headers: URL) async throws -> (process: Process, baseURL: String) {
+    static func startServer(gguf: String, headers: URL) async throws -> (process: ChildProcess, baseURL: String) {
         let port = try FreePort.allocate()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = [
-            "python3", ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("llama_header_server.py").path, gguf,
-            String(port), headers.path,
-        ]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        server.standardInput = FileHandle.nullDevice
-        try server.run()
+        let server = try ChildProcess.spawn(
+            "/usr/bin/env",
+            arguments: [
+                "python3", ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("llama_header_server.py").path,
+                gguf, String(port), headers.path,
+            ])
         let baseURL = "http://127.0.0.1:\(port)"
         for _ in 0..<600 {
             if let ready = try? await TestHTTP.get(baseURL + "/v1/models", timeout: .seconds(2)), ready.status == 200 {
@@ -44,7 +37,7 @@ import Glibc
             guard server.isRunning else { throw HarnessError(description: "the model server exited at start-up") }
             try await Task.sleep(for: .milliseconds(200))
         }
-        kill(server.processIdentifier, SIGKILL)
+        server.kill()
         throw HarnessError(description: "the model server did not answer within 120 s")
     }
 
@@ -56,7 +49,7 @@ import Glibc
         let headers = FileManager.default.temporaryDirectory.appendingPathComponent("real-headers-\(UUID().uuidString.prefix(8)).jsonl")
         let (server, upstream) = try await Self.startServer(gguf: Self.gguf!, headers: headers)
         // The model server is scenery here, not under test: stopped hard (uvicorn may linger on open connections).
-        defer { kill(server.processIdentifier, SIGKILL) }
+        defer { server.kill() }
         // Unpatched, the server turns away maitre's kind of request id: what the proxy must never forward.
         let direct = try await TestHTTP.post(
             upstream + "/v1/chat/completions", raw: #"{"model":"smollm2","max_tokens":2,"messages":[{"role":"user","content":"Hi"}]}"#,
@@ -66,17 +59,17 @@ import Glibc
         let reportsPort = try FreePort.allocate()
         let reports = FileManager.default.temporaryDirectory.appendingPathComponent("real-reports-\(UUID().uuidString.prefix(8)).jsonl")
         let recorder = try await ProxyClientIntegrationTests.startFakePredictor(port: reportsPort, reports: reports)
-        defer { if recorder.isRunning { kill(recorder.processIdentifier, SIGKILL) } }
-        let predictor = try await ServiceProcess.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
+        defer { recorder.kill() }
+        let predictor = try await LaunchedService.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
         defer { predictor.stop() }
-        let proxy = try await ServiceProcess.start(
+        let proxy = try await LaunchedService.start(
             "maitre-proxy",
             environment: [
                 "PROXY_DEFAULT_UPSTREAM": upstream + "/v1", "PREDICTOR_BASE_URL": "http://127.0.0.1:\(reportsPort)",
                 "PROXY_REPORT_INTERVAL_MS": "100", "PROXY_READ_TIMEOUT_MS": "600000", "LOG_LEVEL": "warning",
             ])
         defer { proxy.stop() }
-        let scheduler = try await ServiceProcess.start(
+        let scheduler = try await LaunchedService.start(
             "maitre-scheduler",
             environment: ["PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL, "LOG_LEVEL": "warning"])
         defer { scheduler.stop() }

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PredictorCore
+import ProcessLauncher
 import ServiceRuntime
 import TextEngine
 
@@ -63,8 +64,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
         do {
             func launch(_ product: String, _ folder: String, _ environment: [String: String]) async throws -> LaunchedService {
                 let service = try await LaunchedService.start(
-                    product, binDirectory: bin, dataDirectory: work.appendingPathComponent(folder), environment: environment,
-                    client: http.client)
+                    product, binDirectory: bin, environment: environment, dataDirectory: work.appendingPathComponent(folder),
+                    logLevel: benchServiceLogLevel, timeout: .seconds(120))
                 started.append(service)
                 return service
             }

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 
 #if canImport(Glibc)
     import Glibc
@@ -35,30 +36,22 @@ struct HeadlessChromium {
         let logFile = directory.appendingPathComponent("browser.log")
         FileManager.default.createFile(atPath: domFile.path, contents: nil)
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--user-data-dir=\(directory.appendingPathComponent("profile").path)",
-            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=\(virtualTimeMs)", "--dump-dom", url,
-        ]
-        process.standardOutput = try FileHandle(forWritingTo: domFile)
-        process.standardError = try FileHandle(forWritingTo: logFile)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        let process = try ChildProcess.spawn(
+            executable.path,
+            arguments: [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--user-data-dir=\(directory.appendingPathComponent("profile").path)",
+                "--enable-logging=stderr", "--v=0", "--virtual-time-budget=\(virtualTimeMs)", "--dump-dom", url,
+            ],
+            output: domFile.path, errors: logFile.path)
+        guard let status = await process.waitAsync(timeout: timeout) else {
+            process.kill()
             throw HarnessError(description: "chromium did not finish loading \(url) within \(timeout)")
         }
         let dom = (try? String(contentsOf: domFile, encoding: .utf8)) ?? ""
         let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw HarnessError(description: "chromium exited with status \(process.terminationStatus):\n\(log)")
+        guard status.code == 0 else {
+            throw HarnessError(description: "chromium exited with status \(status.code):\n\(log)")
         }
         return (dom, log)
     }
