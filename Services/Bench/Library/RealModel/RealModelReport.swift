@@ -38,20 +38,20 @@ struct RealModelReport: Sendable, Codable {
     struct Figures: Sendable, Codable {
         var count: Int
         var completed: Int
-        var ttftP50: Double
-        var ttftP95: Double
-        var latencyP50: Double
-        var latencyP95: Double
+        var ttftP50Ms: Double
+        var ttftP95Ms: Double
+        var latencyP50Ms: Double
+        var latencyP95Ms: Double
         var meanTokens: Double
 
         init(_ calls: [Call]) {
             let done = calls.filter(\.completed)
             count = calls.count
             completed = done.count
-            ttftP50 = Statistics.percentile(done.compactMap(\.call.ttftMs), 0.5)
-            ttftP95 = Statistics.percentile(done.compactMap(\.call.ttftMs), 0.95)
-            latencyP50 = Statistics.percentile(done.map(\.call.latencyMs), 0.5)
-            latencyP95 = Statistics.percentile(done.map(\.call.latencyMs), 0.95)
+            ttftP50Ms = Statistics.percentile(done.compactMap(\.call.ttftMs), 0.5)
+            ttftP95Ms = Statistics.percentile(done.compactMap(\.call.ttftMs), 0.95)
+            latencyP50Ms = Statistics.percentile(done.map(\.call.latencyMs), 0.5)
+            latencyP95Ms = Statistics.percentile(done.map(\.call.latencyMs), 0.95)
             let tokens = done.map { Double($0.call.completionTokens ?? $0.call.contentChunks) }
             meanTokens = tokens.isEmpty ? 0 : tokens.reduce(0, +) / Double(tokens.count)
         }
@@ -121,10 +121,10 @@ struct RealModelReport: Sendable, Codable {
             }
             lines.append(
                 "| \(mode.mode) | \(mode.short.completed + mode.long.completed)/\(mode.short.count + mode.long.count) | "
-                    + "\(seconds(mode.short.ttftP50)) / \(seconds(mode.short.ttftP95)) | "
-                    + "\(seconds(mode.short.latencyP50))\(ratio(mode.short.latencyP50, naive?.short.latencyP50)) / "
-                    + "\(seconds(mode.short.latencyP95))\(ratio(mode.short.latencyP95, naive?.short.latencyP95)) | "
-                    + "\(seconds(mode.long.latencyP50)) / \(seconds(mode.long.latencyP95)) | "
+                    + "\(seconds(mode.short.ttftP50Ms)) / \(seconds(mode.short.ttftP95Ms)) | "
+                    + "\(seconds(mode.short.latencyP50Ms))\(ratio(mode.short.latencyP50Ms, naive?.short.latencyP50Ms)) / "
+                    + "\(seconds(mode.short.latencyP95Ms))\(ratio(mode.short.latencyP95Ms, naive?.short.latencyP95Ms)) | "
+                    + "\(seconds(mode.long.latencyP50Ms)) / \(seconds(mode.long.latencyP95Ms)) | "
                     + "\(seconds(mode.makespanMs))\(ratio(mode.makespanMs, naive?.makespanMs)) | \(cap) |")
         }
         lines.append("")

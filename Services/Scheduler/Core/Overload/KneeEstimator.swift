@@ -170,7 +170,8 @@ public struct KneeEstimator: Sendable, Equatable {
     public func caps(baselineMsPerOutputToken: Double, now: Double) -> (total: Int, heavy: Int)? {
         guard let knee = knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now) else {
             guard gain > 0, !engaged, startupCap > 0 else { return nil }
-            let total = max(minimumCap, startupCap)
+            // Not `minimumCap`: that floor is for a provider whose knee is known to be past it.
+            let total = startupCap
             return (total: total, heavy: max(1, min(total - 1, Int((Double(total) / max(gain, 1)).rounded(.up)))))
         }
         // A queueing provider keeps the margin above its slots in its own line, where nobody can reorder it: there the
