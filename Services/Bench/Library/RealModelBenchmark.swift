@@ -3,7 +3,6 @@ import AsyncHTTPClient
 import Contracts
 import Foundation
 import NIOCore
-import NIOHTTP1
 import PredictorCore
 import ProcessLauncher
 import ServiceRuntime
@@ -171,11 +170,7 @@ struct RealModelBenchmark: AsyncParsableCommand {
     }
 
     private func historySize(_ predictor: LaunchedService, client: HTTPClient) async throws -> Int {
-        var request = HTTPClientRequest(url: predictor.baseURL + "/models")
-        request.method = .GET
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return try JSONDecoder().decode(ModelProfilesResponse.self, from: Data(body.readableBytesView)).historySize
+        try await client.getJSON(ModelProfilesResponse.self, from: predictor.baseURL + "/models").historySize
     }
 
     private func request(_ prompt: RealModelWorkload.Prompt) -> ChatCompletionRequest {
@@ -247,11 +242,7 @@ actor SchedulerWatcher {
     }
 
     private func sample() async {
-        var request = HTTPClientRequest(url: baseURL + "/metrics")
-        request.method = .GET
-        guard let response = try? await client.execute(request, timeout: .seconds(10)),
-            let body = try? await response.body.collect(upTo: 16 << 20),
-            let metrics = try? JSONDecoder().decode(Metrics.self, from: Data(body.readableBytesView))
+        guard let metrics = try? await client.getJSON(Metrics.self, from: baseURL + "/metrics", timeout: .seconds(10))
         else { return }
         let state = metrics.state
         let inflight = state.inflightRequests ?? 0

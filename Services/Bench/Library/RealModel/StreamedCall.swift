@@ -20,10 +20,7 @@ struct StreamedCall: Sendable, Codable {
         _ url: String, body: ChatCompletionRequest, headers: [String: String], client: HTTPClient, timeoutSeconds: Int64
     ) async -> StreamedCall {
         let start = ContinuousClock.now
-        func elapsedMs() -> Double {
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        }
+        func elapsedMs() -> Double { (ContinuousClock.now - start).seconds * 1000 }
         var call = StreamedCall(status: 0, latencyMs: 0, contentChunks: 0)
         do {
             var streamed = body
@@ -36,45 +33,20 @@ struct StreamedCall: Sendable, Codable {
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(streamed)))
             let response = try await client.execute(request, timeout: .seconds(timeoutSeconds))
             call.status = Int(response.status.code)
-            var lines = ServerSentLines()
+            var accumulator = StreamAccumulator()
             for try await buffer in response.body {
-                for chunk in lines.feed(buffer.readableBytesView) {
-                    for choice in chunk.choices {
-                        if let text = choice.delta.content, !text.isEmpty {
-                            if call.ttftMs == nil { call.ttftMs = elapsedMs() }
-                            call.contentChunks += 1
-                        }
-                        if let reason = choice.finishReason { call.finishReason = reason }
-                    }
-                    if let usage = chunk.usage { call.completionTokens = usage.completionTokens }
-                }
+                let before = accumulator.contentChunks
+                accumulator.feed(buffer.readableBytesView)
+                if call.ttftMs == nil, accumulator.contentChunks > before { call.ttftMs = elapsedMs() }
                 if call.status != 200 { call.error = (call.error ?? "") + String(buffer: buffer) }
             }
+            call.contentChunks = accumulator.contentChunks
+            call.completionTokens = accumulator.usage?.completionTokens
+            call.finishReason = accumulator.finishReason
         } catch {
             call.error = "\(error)"
         }
         call.latencyMs = elapsedMs()
         return call
-    }
-}
-
-/// Splits an event stream into its `data:` chunks.
-struct ServerSentLines {
-    private var pending: [UInt8] = []
-
-    /// The chunks completed by `bytes` (`[DONE]` and lines that are not chunks are skipped).
-    mutating func feed(_ bytes: some Sequence<UInt8>) -> [ChatCompletionChunk] {
-        pending += bytes
-        var chunks: [ChatCompletionChunk] = []
-        while let end = pending.firstIndex(of: 10) {
-            let line = String(decoding: pending[..<end], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            pending.removeSubrange(...end)
-            guard line.hasPrefix("data:") else { continue }
-            let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
-            if let chunk = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(payload.utf8)) {
-                chunks.append(chunk)
-            }
-        }
-        return chunks
     }
 }

@@ -143,14 +143,7 @@ struct ArrivalReplay: Sendable {
     private func waitForEnd(baseURL: String, id: String, initial: RequestState) async throws -> StatusResponse {
         while true {
             try await Task.sleep(for: .milliseconds(pollMilliseconds))
-            var http = HTTPClientRequest(url: baseURL + "/status/" + id)
-            http.method = .GET
-            let response = try await client.execute(http, timeout: .seconds(60))
-            let bytes = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
-            guard response.status == .ok else {
-                throw BenchmarkError("GET /status/\(id) answered \(response.status.code): \(String(decoding: bytes.prefix(300), as: UTF8.self))")
-            }
-            let status = try JSONDecoder().decode(StatusResponse.self, from: bytes)
+            let status = try await client.getJSON(StatusResponse.self, from: baseURL + "/status/" + id)
             if status.state.isTerminal { return status }
         }
     }

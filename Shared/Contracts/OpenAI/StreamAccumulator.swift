@@ -1,24 +1,25 @@
 import Contracts
 import Foundation
 
-/// Reads a chat completion answer as it passes — server-sent events or one JSON document — and keeps what the
-/// scheduler records: the text, the finish reason and the usage (or, without a usage chunk, the content chunks seen).
-struct StreamAccumulator: Sendable {
-    private(set) var text = ""
-    private(set) var finishReason: String?
-    private(set) var usage: Usage?
-    private(set) var contentChunks = 0
+/// Reads a chat completion answer as it passes — server-sent events or one JSON document — and keeps what a client
+/// records of it: the text, the finish reason and the usage (or, without a usage chunk, the content chunks seen).
+/// The scheduler reads the proxy's answers with it, the benchmarks their own calls.
+public struct StreamAccumulator: Sendable {
+    public private(set) var text = ""
+    public private(set) var finishReason: String?
+    public private(set) var usage: Usage?
+    public private(set) var contentChunks = 0
     private var pending: [UInt8] = []
     private let decoder = JSONDecoder()
     /// Whether the answer is an event stream (else one JSON document, read at the end).
-    let streaming: Bool
+    public let streaming: Bool
 
-    init(streaming: Bool = true) {
+    public init(streaming: Bool = true) {
         self.streaming = streaming
     }
 
     /// Feeds bytes of the answer as they arrive.
-    mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         pending.append(contentsOf: bytes)
         guard streaming else { return }
         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -49,7 +50,7 @@ struct StreamAccumulator: Sendable {
     }
 
     /// Marks the end of the answer: a JSON document is read now.
-    mutating func end() {
+    public mutating func end() {
         guard !streaming else { return }
         guard let response = try? decoder.decode(ChatCompletionResponse.self, from: Data(pending)) else { return }
         text = response.choices.first?.message.content?.plainText ?? ""
@@ -58,5 +59,5 @@ struct StreamAccumulator: Sendable {
     }
 
     /// Output tokens: the usage when the upstream sent one, else the content chunks counted.
-    var outputTokens: Int { usage?.completionTokens ?? contentChunks }
+    public var outputTokens: Int { usage?.completionTokens ?? contentChunks }
 }
