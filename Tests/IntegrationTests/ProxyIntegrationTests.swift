@@ -128,34 +128,12 @@ import Testing
         #expect(after.requests == cooled.requests)
     }
 
-    /// The three ways a forwarded request can travel through the proxy: the fast path (a channel handler on the event
-    /// loop, the default), the router with handlers on the event loops, and the router on Swift's thread pool. The retry,
-    /// streaming, bad-input and client-leaving tests run on each, and `/health` must say which one is in use.
-    struct ForwardingPath: Sendable, CustomStringConvertible {
-        var fastPath: Bool
-        var eventLoops: Bool
-        var description: String { fastPath ? "fast path" : eventLoops ? "router on the event loops" : "router on the thread pool" }
-        var environment: [String: String] { ["PROXY_FAST_PATH": String(fastPath), "PROXY_EVENT_LOOP_EXECUTOR": String(eventLoops)] }
-    }
-    static let paths = [
-        ForwardingPath(fastPath: true, eventLoops: true), ForwardingPath(fastPath: false, eventLoops: true), ForwardingPath(fastPath: false, eventLoops: false),
-    ]
-
     static func health(_ proxy: LaunchedService) async throws -> [String: String] {
         struct Health: Decodable { var details: [String: String] }
         return try await TestHTTP.get("\(proxy.baseURL)/health").decode(Health.self).details
     }
 
-    static func expectPath(_ proxy: LaunchedService, _ path: ForwardingPath) async throws {
-        let details = try await health(proxy)
-        #expect(details["executor"] == (path.eventLoops ? "event_loops" : "thread_pool"), "\(details)")
-        #expect(details["fast_path"] == (path.fastPath ? "on" : "off"), "\(details)")
-        // On the event loops each loop has its own upstream client, its connections pinned to it; otherwise none.
-        let perLoop = Int(details["upstream_clients_per_loop"] ?? "") ?? -1
-        #expect(path.eventLoops ? perLoop > 0 : perLoop == 0, "\(details)")
-    }
-
-    @Test(arguments: paths) func failingAccountsAreRetriedElsewhereBeforeTheFirstByte(path: ForwardingPath) async throws {
+    @Test func failingAccountsAreRetriedElsewhereBeforeTheFirstByte() async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
         let broken = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_503_RATE": "1"])
@@ -165,9 +143,8 @@ import Testing
             Self.account("healthy", base: mock.baseURL),
             Self.account("503s", base: broken.baseURL, weight: 5),
             Self.account("down", base: "http://127.0.0.1:\(deadPort)", weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"].merging(path.environment) { $1 })
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         var retried = 0
         for index in 0..<12 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: index % 2 == 0))
@@ -184,7 +161,7 @@ import Testing
 
     /// A non-streaming answer cut halfway through its JSON never reached the client (the proxy reads small answers
     /// whole), so it is retried on another account.
-    @Test(arguments: paths) func answersCutHalfwayAreRetriedElsewhereWhenNothingReachedTheClient(path: ForwardingPath) async throws {
+    @Test func answersCutHalfwayAreRetriedElsewhereWhenNothingReachedTheClient() async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
         let cutting = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_RESET_RATE": "1"])
@@ -192,9 +169,8 @@ import Testing
         let proxy = try await Self.startProxy([
             Self.account("healthy", base: mock.baseURL),
             Self.account("cuts", base: cutting.baseURL, weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"].merging(path.environment) { $1 })
+        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         var retried = 0
         for _ in 0..<8 {
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(maxTokens: 40))
@@ -209,18 +185,17 @@ import Testing
         #expect(stats["healthy"]?.successes == 8)
     }
 
-    @Test(arguments: paths) func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes(path: ForwardingPath) async throws {
+    @Test func firstStreamChunkReachesTheClientBeforeTheUpstreamFinishes() async throws {
         // A real-speed congested mock: about 40 ms per token, so 40 tokens take well over a second.
         let mock = try await Self.startPacedMock(tpotMs: 40)
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         var firstChunk: Duration?
         var lastChunk: Duration = .zero
         var chunks = 0
         let result = try await TestHTTP.stream(
-            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 40), headers: ["X-Request-ID": "stream-\(path.fastPath)"]
+            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 40), headers: ["X-Request-ID": "stream-1"]
         ) { data, elapsed in
             if firstChunk == nil && !data.isEmpty { firstChunk = elapsed }
             lastChunk = elapsed
@@ -228,19 +203,18 @@ import Testing
         }
         #expect(result.status == 200)
         #expect(result.headers.first(name: "content-type")?.contains("text/event-stream") == true)
-        #expect(result.headers.first(name: "x-request-id") == "stream-\(path.fastPath)")
+        #expect(result.headers.first(name: "x-request-id") == "stream-1")
         let first = try #require(firstChunk)
         #expect(chunks > 5)
         // The first token left the proxy while the upstream was still generating the rest.
         #expect(first < lastChunk / 2, "first \(first), last \(lastChunk)")
     }
 
-    @Test(arguments: paths) func badInputGetsOpenAIEnvelopes(path: ForwardingPath) async throws {
+    @Test func badInputGetsOpenAIEnvelopes() async throws {
         let deadPort = try FreePort.allocate()
         let proxy = try await Self.startProxy(
-            [Self.account("down", base: "http://127.0.0.1:\(deadPort)")], environment: ["MAX_BODY_BYTES": "4096", "PROXY_MAX_RETRIES": "1"].merging(path.environment) { $1 })
+            [Self.account("down", base: "http://127.0.0.1:\(deadPort)")], environment: ["MAX_BODY_BYTES": "4096", "PROXY_MAX_RETRIES": "1"])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         let url = "\(proxy.baseURL)/v1/chat/completions"
         let malformed = try await TestHTTP.post(url, raw: "{\"model\": [")
         #expect(malformed.status == 400)
@@ -271,12 +245,11 @@ import Testing
 
     /// A client that pipelines a forwarded call, a router call and another forwarded call on one connection gets
     /// the three answers in the order it asked, each whole.
-    @Test(arguments: paths) func pipelinedRequestsOnOneConnectionAreAnsweredInOrder(path: ForwardingPath) async throws {
+    @Test func pipelinedRequestsOnOneConnectionAreAnsweredInOrder() async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         let result = try Self.rawHTTP("pipeline", proxy)
         #expect(result.status == 0, "\(result.output)")
         let answers = try #require(try JSONSerialization.jsonObject(with: Data(result.lastLine.utf8)) as? [[Any]], "\(result.output)")
@@ -288,7 +261,7 @@ import Testing
     }
 
     /// A client that sends `Expect: 100-continue` gets the interim answer at once instead of waiting out its own
-    /// timeout (curl waits a second), then the real one. Only the fast path does this; the router never did.
+    /// timeout (curl waits a second), then the real one.
     @Test func clientsExpecting100ContinueGetItAtOnce() async throws {
         let mock = try await Self.startMock(accounts: "")
         defer { mock.stop() }
@@ -301,13 +274,12 @@ import Testing
 
     /// A client that leaves in the middle of a long stream gets its slot back at once, not when the upstream would
     /// have finished, and the proxy goes on serving.
-    @Test(arguments: paths) func clientLeavingMidStreamFreesItsSlotBeforeTheUpstreamWouldHaveFinished(path: ForwardingPath) async throws {
+    @Test func clientLeavingMidStreamFreesItsSlotBeforeTheUpstreamWouldHaveFinished() async throws {
         // 200 tokens at 40 ms: the whole answer would take about 8 s.
         let mock = try await Self.startPacedMock(tpotMs: 40)
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)], environment: path.environment)
+        let proxy = try await Self.startProxy([Self.account("a", base: mock.baseURL)])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         let started = ContinuousClock.now
         let result = try Self.rawHTTP("abandon", proxy)
         #expect(result.status == 0, "\(result.output)")
@@ -326,14 +298,13 @@ import Testing
 
     /// An upstream that goes silent inside a stream for longer than `PROXY_READ_TIMEOUT_MS` ends the call there: the
     /// client keeps what came and sees the stream cut, the account is charged a timeout, and its slot is free again.
-    @Test(arguments: paths) func silenceInsideAStreamPastTheReadTimeoutEndsTheCall(path: ForwardingPath) async throws {
+    @Test func silenceInsideAStreamPastTheReadTimeoutEndsTheCall() async throws {
         // The first token after 50 ms, then one every 700 ms: 8 tokens would take about 5 s.
         let mock = try await Self.startPacedMock(tpotMs: 700)
         defer { mock.stop() }
         let proxy = try await Self.startProxy(
-            [Self.account("a", base: mock.baseURL)], environment: ["PROXY_READ_TIMEOUT_MS": "300"].merging(path.environment) { $1 })
+            [Self.account("a", base: mock.baseURL)], environment: ["PROXY_READ_TIMEOUT_MS": "300"])
         defer { proxy.stop() }
-        try await Self.expectPath(proxy, path)
         var chunks = 0
         var last: Duration = .zero
         do {
@@ -350,21 +321,5 @@ import Testing
         #expect(stats.errors >= 1, "\(stats)")
         #expect(stats.inFlight == 0, "\(stats)")
         #expect(stats.successes == 0, "\(stats)")
-    }
-
-    /// The fast path speaks plain HTTP upstream; a configuration with an https account keeps every request on the
-    /// router (AsyncHTTPClient does TLS), and `/health` says why.
-    @Test func anHttpsAccountKeepsEveryRequestOnTheRouter() async throws {
-        let mock = try await Self.startMock(accounts: "")
-        defer { mock.stop() }
-        let proxy = try await Self.startProxy([
-            Self.account("plain", base: mock.baseURL, weight: 1000),
-            Self.account("tls", base: "https://127.0.0.1:\(try FreePort.allocate())", weight: 1),
-        ])
-        defer { proxy.stop() }
-        let details = try await Self.health(proxy)
-        #expect(details["fast_path"]?.hasPrefix("off: ") == true, "\(details)")
-        let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat())
-        #expect(response.status == 200, "\(response.text)")
     }
 }

@@ -9,12 +9,14 @@ import ProxyCore
 import ServiceRuntime
 import Testing
 
+/// The proxy's application in process: the forwarded endpoints through a live server (they are served below the
+/// router, in each connection's `ForwardingHandler`), the other routes through the router.
 @Suite struct ProxyRouterTests {
     /// A port nothing listens on (the discard port on loopback).
     static let deadUpstream = "http://127.0.0.1:9/v1"
 
-    /// One upstream client for the suite, configured like the proxy's own; process-lifetime, as tests share it.
-    static let client = UpstreamClients.make(connectTimeout: .seconds(1))
+    /// The client outcome reports would be sent with (reports are off here); process-lifetime, as tests share it.
+    static let client = HTTPClient(eventLoopGroupProvider: .singleton)
 
     func makeApp(_ overrides: [String: String] = [:], deployments: [Deployment]? = nil) async throws -> some ApplicationProtocol {
         var settings = ["predictor-base-url": "", "max-retries": "1", "retry-backoff-ms": "1", "default-upstream": Self.deadUpstream]
@@ -44,7 +46,7 @@ import Testing
 
     @Test func malformedJSONIsA400Envelope() async throws {
         let app = try await makeApp()
-        try await app.test(.router) { client in
+        try await app.test(.live) { client in
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: "{\"model\": ")) { response in
                 #expect(response.status == .badRequest)
                 #expect(envelope(response)?.error.code == "invalid_json")
@@ -59,7 +61,7 @@ import Testing
     @Test func unknownModelIsA404NamingTheKnownModels() async throws {
         let deployments = [Deployment(name: "a", modelName: "alpha", upstreamModel: "alpha", apiBase: Self.deadUpstream)]
         let app = try await makeApp(deployments: deployments)
-        try await app.test(.router) { client in
+        try await app.test(.live) { client in
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: chat("beta")) { response in
                 #expect(response.status == .notFound)
                 let body = try #require(envelope(response))
@@ -72,7 +74,7 @@ import Testing
     @Test func oversizedBodyIsA413() async throws {
         let app = try await makeApp(["max-body-bytes": "2048"])
         let big = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":""# + String(repeating: "x", count: 4096) + #""}]}"#
-        try await app.test(.router) { client in
+        try await app.test(.live) { client in
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: big)) { response in
                 #expect(response.status == .contentTooLarge)
                 #expect(envelope(response)?.error.code == "request_too_large")
@@ -82,7 +84,7 @@ import Testing
 
     @Test func unreachableUpstreamIsA502AfterRetries() async throws {
         let app = try await makeApp()
-        try await app.test(.router) { client in
+        try await app.test(.live) { client in
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: chat()) { response in
                 #expect(response.status == .badGateway)
                 let body = try #require(envelope(response))

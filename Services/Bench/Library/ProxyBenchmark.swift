@@ -3,14 +3,17 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import ProcessLauncher
 
 /// `maitre-bench proxy`: the latency the proxy adds over calling the simulated upstream directly (same run,
 /// same load generator), at several concurrencies, streaming and not, against two upstreams: an instant one
 /// (every answer at once, so the machine is saturated and the added latency is the proxy's CPU cost) and a paced
-/// one (a first token after `pacedTtftMs`, then `pacedTpotMs` per token: the latency a client sees). Against the
-/// instant upstream also the highest request rate through one proxy and its memory over a sustained run.
-/// Starts both executables from the build folder, a fresh pair per upstream.
+/// one (a first token after `pacedTtftMs`, then `pacedTpotMs` per token: the latency a client sees). Each upstream
+/// is reached over plain http and over https (the simulated upstream's https listener, with a certificate made for
+/// the run and trusted through the proxy's `--ca-file`), one proxy per scheme, in the same run. Against the instant
+/// upstream also the highest request rate through each proxy and its memory over a sustained run. Starts the
+/// executables from the build folder, a fresh set per upstream.
 struct ProxyBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
@@ -52,6 +55,15 @@ struct ProxyBenchmark: AsyncParsableCommand {
     @Option(help: "Time per further output token of the paced upstream, in ms.")
     var pacedTpotMs: Double = 1
 
+    @Option(help: "How the proxy reaches the upstream, comma-separated: http and/or https (one proxy each, measured side by side).")
+    var schemes = "http,https"
+
+    /// The `--schemes` named, http first.
+    var chosenSchemes: [String] {
+        let named = Set(schemes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        return ["http", "https"].filter(named.contains)
+    }
+
     /// The `--sections` named.
     var chosenSections: Set<String> {
         Set(sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -62,20 +74,28 @@ struct ProxyBenchmark: AsyncParsableCommand {
         guard !chosen.isEmpty, chosen.isSubset(of: ["instant", "paced"]) else { throw ValidationError("--sections takes instant and/or paced, comma-separated.") }
         guard pacedTtftMs >= 0, pacedTpotMs >= 0, cellSeconds >= 1 else { throw ValidationError("--paced-ttft-ms and --paced-tpot-ms must be ≥ 0 and --cell-seconds ≥ 1.") }
         guard rounds >= 1, cellSeconds / Double(rounds) >= 1 else { throw ValidationError("--rounds must be ≥ 1 and leave at least 1 s per round (--cell-seconds / --rounds).") }
+        guard !chosenSchemes.isEmpty, schemes.split(separator: ",").count == chosenSchemes.count else { throw ValidationError("--schemes takes http and/or https, comma-separated.") }
     }
 
     func run() async throws {
         let folder = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let certificate = chosenSchemes.contains("https") ? try BenchCertificate.make() : nil
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+        if let certificate {
+            // The in-process load generator calls the https listener directly too: it trusts the run's certificate.
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(certificate.certificate)]
+            configuration.tlsConfiguration = tls
+        }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             let wrk = loadGenerator.wrk()
             let plan = String(format: "%.0f s per cell, ", cellSeconds) + (wrk == nil ? "swift client" : "wrk -t1")
-            print("maitre-bench proxy: \(plan)")
+            print("maitre-bench proxy: \(plan); upstream reached over \(chosenSchemes.joined(separator: " and "))")
             if chosenSections.contains("instant") {
-                try await withStack(folder: folder, mock: ["--latency-profile", "instant"]) { direct, proxied, proxy in
-                    try await measureInstant(client: client, wrk: wrk, direct: direct, proxied: proxied, proxy: proxy)
+                try await withStack(folder: folder, certificate: certificate, mock: ["--latency-profile", "instant"]) { routes in
+                    try await measureInstant(client: client, wrk: wrk, routes: routes)
                 }
             }
             if chosenSections.contains("paced") {
@@ -83,8 +103,8 @@ struct ProxyBenchmark: AsyncParsableCommand {
                     "--latency-profile", "congested", "--ttft-base-ms", "\(pacedTtftMs)", "--prefill-us-per-token", "0",
                     "--tpot-ms", "\(pacedTpotMs)", "--congestion-knee", "1024", "--max-concurrency", "1024",
                 ]
-                try await withStack(folder: folder, mock: paced) { direct, proxied, _ in
-                    try await measurePaced(client: client, wrk: wrk, direct: direct, proxied: proxied)
+                try await withStack(folder: folder, certificate: certificate, mock: paced) { routes in
+                    try await measurePaced(client: client, wrk: wrk, routes: routes)
                 }
             }
         } catch {
@@ -94,24 +114,44 @@ struct ProxyBenchmark: AsyncParsableCommand {
         try await client.shutdown()
     }
 
-    /// Starts the simulated upstream with `mock` settings and a proxy in front of it, runs `body` with the chat
-    /// completions URL of each (direct, proxied) and the proxy's process, stops both.
+    /// One way to the upstream: its chat completions URL called directly and through the proxy that uses it.
+    struct Route {
+        var scheme: String
+        var direct: String
+        var proxied: String
+        var proxy: LaunchedService
+    }
+
+    /// Starts the simulated upstream with `mock` settings (with its https listener when https is measured) and one proxy
+    /// per scheme in front of it, runs `body` with the routes, stops them all.
     func withStack(
-        folder: String, mock arguments: [String], _ body: (String, String, LaunchedService) async throws -> Void
+        folder: String, certificate: BenchCertificate?, mock arguments: [String], _ body: ([Route]) async throws -> Void
     ) async throws {
         let bin = URL(fileURLWithPath: folder)
+        var mockArguments = arguments
+        var tlsPort = 0
+        if let certificate {
+            tlsPort = try FreePort.allocate()
+            mockArguments += ["--tls-port", "\(tlsPort)", "--tls-cert", certificate.certificate, "--tls-key", certificate.key]
+        }
         let mock = try await LaunchedService.start(
-            "maitre-mock-llm", binDirectory: bin, arguments: arguments, logLevel: "error")
+            "maitre-mock-llm", binDirectory: bin, arguments: mockArguments, logLevel: "error")
         defer { mock.stop() }
-        let proxy = try await LaunchedService.start(
-            "maitre-proxy", binDirectory: bin,
-            arguments: [
-                "--default-upstream", mock.baseURL + "/v1", "--predictor-base-url", "",
+        var proxies: [LaunchedService] = []
+        defer { for proxy in proxies { proxy.stop() } }
+        var routes: [Route] = []
+        for scheme in chosenSchemes {
+            let base = scheme == "https" ? "https://localhost:\(tlsPort)" : mock.baseURL
+            var proxyArguments = [
+                "--default-upstream", base + "/v1", "--predictor-base-url", "",
                 "--max-concurrency", "1024", "--initial-window", "1024",
-            ],
-            logLevel: "error")
-        defer { proxy.stop() }
-        try await body(mock.baseURL + "/v1/chat/completions", proxy.baseURL + "/v1/chat/completions", proxy)
+            ]
+            if scheme == "https", let certificate { proxyArguments += ["--ca-file", certificate.certificate] }
+            let proxy = try await LaunchedService.start("maitre-proxy", binDirectory: bin, arguments: proxyArguments, logLevel: "error")
+            proxies.append(proxy)
+            routes.append(Route(scheme: scheme, direct: base + "/v1/chat/completions", proxied: proxy.baseURL + "/v1/chat/completions", proxy: proxy))
+        }
+        try await body(routes)
     }
 
     /// One closed-loop cell of `cellSeconds` (or `seconds`).
@@ -124,51 +164,58 @@ struct ProxyBenchmark: AsyncParsableCommand {
         return ProxyLoadResult(latencies: result.latencies, rate: result.rate, errors: result.failures)
     }
 
-    /// Direct and proxied cells interleaved (so both paths see the same machine state), one row per mode and
+    /// Direct and proxied cells interleaved (so both paths see the same machine state), one row per scheme, mode and
     /// concurrency; with `--rounds` each path's cell is `rounds` shorter cells alternating with the other path's,
     /// merged.
-    func table(_ load: ProxyLoadGenerator, wrk: WrkLoad?, direct: String, proxied: String) async throws {
+    func table(_ load: ProxyLoadGenerator, wrk: WrkLoad?, routes: [Route]) async throws {
         if rounds > 1 {
             print(String(format: "each row: %d rounds of %.0f s per path, alternating, latencies merged per path", rounds, cellSeconds / Double(rounds)))
         }
-        print("mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s  errors")
+        print("upstream mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s  errors")
         for stream in [false, true] {
             for level in concurrency {
-                var base = ProxyLoadResult()
-                var through = ProxyLoadResult()
-                let seconds = cellSeconds / Double(rounds)
-                for round in 0..<rounds {
-                    for proxiedFirst in round % 2 == 0 ? [false, true] : [true, false] {
-                        let part = try await cell(load, wrk: wrk, url: proxiedFirst ? proxied : direct, stream: stream, concurrency: level, seconds: seconds)
-                        if proxiedFirst { through.merge(part, seconds: seconds) } else { base.merge(part, seconds: seconds) }
+                for route in routes {
+                    var base = ProxyLoadResult()
+                    var through = ProxyLoadResult()
+                    let seconds = cellSeconds / Double(rounds)
+                    for round in 0..<rounds {
+                        for proxiedFirst in round % 2 == 0 ? [false, true] : [true, false] {
+                            let part = try await cell(load, wrk: wrk, url: proxiedFirst ? route.proxied : route.direct, stream: stream, concurrency: level, seconds: seconds)
+                            if proxiedFirst { through.merge(part, seconds: seconds) } else { base.merge(part, seconds: seconds) }
+                        }
                     }
+                    let row = [
+                        route.scheme.padding(toLength: 8, withPad: " ", startingAt: 0),
+                        (stream ? "stream" : "json").padding(toLength: 9, withPad: " ", startingAt: 0),
+                        String(format: "%5d", level),
+                        ms(base.p50), ms(base.p99), ms(through.p50), ms(through.p99),
+                        ms(through.p50 - base.p50), ms(through.p99 - base.p99),
+                        String(format: "%12.0f", through.rate), String(format: "%7d", base.errors + through.errors),
+                    ]
+                    print(row.joined(separator: " "))
                 }
-                let row = [
-                    (stream ? "stream" : "json").padding(toLength: 9, withPad: " ", startingAt: 0),
-                    String(format: "%5d", level),
-                    ms(base.p50), ms(base.p99), ms(through.p50), ms(through.p99),
-                    ms(through.p50 - base.p50), ms(through.p99 - base.p99),
-                    String(format: "%12.0f", through.rate), String(format: "%7d", base.errors + through.errors),
-                ]
-                print(row.joined(separator: " "))
             }
         }
     }
 
-    func measureInstant(
-        client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String, proxy: LaunchedService
-    ) async throws {
+    func measureInstant(client: HTTPClient, wrk: WrkLoad?, routes: [Route]) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: [maxTokens])
         print("")
         print("Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated")
-        _ = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 16, seconds: 2)
-        _ = try await cell(load, wrk: wrk, url: direct, stream: false, concurrency: 16, seconds: 2)
-        try await table(load, wrk: wrk, direct: direct, proxied: proxied)
-        let directRate = try await cell(load, wrk: wrk, url: direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
-        let proxyRate = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+        for route in routes {
+            _ = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: 16, seconds: 2)
+            _ = try await cell(load, wrk: wrk, url: route.direct, stream: false, concurrency: 16, seconds: 2)
+        }
+        try await table(load, wrk: wrk, routes: routes)
         print("")
-        print(String(format: "highest rate at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)", rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
-        if soakSeconds > 0 {
+        for route in routes {
+            let directRate = try await cell(load, wrk: wrk, url: route.direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+            let proxyRate = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+            print(String(format: "highest rate over %@ at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)", route.scheme, rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
+        }
+        guard soakSeconds > 0 else { return }
+        for route in routes {
+            let proxy = route.proxy
             let before = WatchedProcess(name: "proxy", pid: proxy.processIdentifier).residentMegabytes()
             var samples: [Double] = []
             var served = 0.0
@@ -176,22 +223,24 @@ struct ProxyBenchmark: AsyncParsableCommand {
             let deadline = Date().addingTimeInterval(soakSeconds)
             while Date() < deadline {
                 let seconds = min(10, max(1, deadline.timeIntervalSinceNow))
-                let result = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 32, seconds: seconds)
+                let result = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: 32, seconds: seconds)
                 served += result.rate * seconds
                 errors += result.errors
                 samples.append(WatchedProcess(name: "proxy", pid: proxy.processIdentifier).residentMegabytes())
             }
             let shown = samples.map { String(format: "%.1f", $0) }.joined(separator: " ")
-            print(String(format: "proxy memory over %.0f s at concurrency 32 (%.0f requests, %d errors): %.1f MB before, samples every ~10 s: %@ MB", soakSeconds, served, errors, before, shown))
+            print(String(format: "proxy over %@, memory over %.0f s at concurrency 32 (%.0f requests, %d errors): %.1f MB before, samples every ~10 s: %@ MB", route.scheme, soakSeconds, served, errors, before, shown))
         }
     }
 
-    func measurePaced(client: HTTPClient, wrk: WrkLoad?, direct: String, proxied: String) async throws {
+    func measurePaced(client: HTTPClient, wrk: WrkLoad?, routes: [Route]) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: Array(8...24))
         print("")
         print(String(format: "Paced upstream (first token after %.0f ms, then %.0f ms per token; max_tokens drawn from 8...24): the latency a client sees", pacedTtftMs, pacedTpotMs))
-        _ = try await cell(load, wrk: wrk, url: proxied, stream: false, concurrency: 16, seconds: 2)
-        try await table(load, wrk: wrk, direct: direct, proxied: proxied)
+        for route in routes {
+            _ = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: 16, seconds: 2)
+        }
+        try await table(load, wrk: wrk, routes: routes)
     }
 
     func ms(_ seconds: Double) -> String { String(format: "%8.3f ms", seconds * 1000) }
@@ -269,5 +318,27 @@ struct ProxyLoadGenerator {
         var latencies = LatencyHistogram()
         for latency in results.0 { latencies.add(seconds: latency) }
         return ProxyLoadResult(latencies: latencies, rate: Double(latencies.total) / elapsed, errors: results.1)
+    }
+}
+
+/// A self-signed certificate for `localhost` made for one benchmark run (`openssl req -x509`), for the simulated
+/// upstream's https listener; the proxy trusts it through `--ca-file`.
+struct BenchCertificate {
+    let certificate: String
+    let key: String
+
+    static func make() throws -> BenchCertificate {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let made = BenchCertificate(certificate: folder.appendingPathComponent("localhost.pem").path, key: folder.appendingPathComponent("localhost-key.pem").path)
+        let result = try ChildProcess.run(
+            "/usr/bin/env",
+            arguments: [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", made.key, "-out", made.certificate,
+            ],
+            timeout: .seconds(30))
+        guard result.status == 0 else { throw ValidationError("openssl could not make the benchmark's certificate:\n\(result.output)") }
+        return made
     }
 }

@@ -1,8 +1,10 @@
 import Contracts
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import MockLLMCore
+import NIOSSL
 import ServiceRuntime
 
 /// Builds the mock-llm's HTTP application; the executable and the tests both call this.
@@ -34,7 +36,36 @@ public func buildApplication(
         runtime: runtime, generator: generator, models: configuration.models, strictModels: configuration.strictModels,
         tpmCharge: configuration.tpmCharge, faultHeaderEnabled: configuration.faultHeaderEnabled
     ).add(to: routes.router)
-    return Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
+    var app = Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
+    if let tls = configuration.tls {
+        // The same routes over https on a second port. The plain listener (the one `/health` is polled on) opens only
+        // once the https one listens, so a caller that saw the service ready can use both.
+        let (listening, announce) = AsyncStream.makeStream(of: Void.self)
+        let secure = Application(
+            router: routes.router,
+            server: try .tls(.http1(), tlsConfiguration: try tlsConfiguration(certificateFile: tls.certificateFile, keyFile: tls.keyFile)),
+            configuration: .init(address: .hostname(configuration.server.host, port: tls.port), serverName: "maitre-mock-llm"),
+            onServerRunning: { _ in announce.finish() },
+            logger: logger
+        )
+        app.addServices(secure)
+        app.beforeServerStarts {
+            for await _ in listening {}
+        }
+        logger.info("https listener", metadata: ["port": "\(tls.port)"])
+    }
+    return app
+}
+
+/// The https listener's server side: the certificate chain and key from PEM files.
+func tlsConfiguration(certificateFile: String, keyFile: String) throws -> TLSConfiguration {
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+    } catch {
+        throw SettingError(key: "tls-cert", message: "cannot read \(certificateFile) and \(keyFile) as a PEM certificate chain and key: \(error)")
+    }
 }
 
 /// The provider's state for a configuration: latency and faults at the configured time scale, the trace,

@@ -100,6 +100,15 @@ public struct MockLLMConfiguration: Sendable {
                 help:
                     "Honour the per-request X-Mock-Fault header (status=503, reset-after=5, hang, slow-first-byte-ms=200)."
             ),
+            SettingSpec(
+                "tls-port", env: "MOCK_TLS_PORT", default: "0",
+                help: "A second listener on this port serving the same API over https (needs tls-cert and tls-key); 0 = none."),
+            SettingSpec(
+                "tls-cert", env: "MOCK_TLS_CERT", default: "",
+                help: "PEM certificate chain of the https listener."),
+            SettingSpec(
+                "tls-key", env: "MOCK_TLS_KEY", default: "",
+                help: "PEM private key of the https listener."),
         ]
 
     public var server: ServerSettings
@@ -125,6 +134,8 @@ public struct MockLLMConfiguration: Sendable {
     /// Fault rates and durations at real speed.
     public var faults: FaultPlan
     public var faultHeaderEnabled: Bool
+    /// The https listener: its port, certificate chain and key files (nil: plain http only).
+    public var tls: (port: Int, certificateFile: String, keyFile: String)?
 
     /// What a request takes from its key's TPM window.
     public enum TPMCharge: String, Sendable {
@@ -186,6 +197,16 @@ public struct MockLLMConfiguration: Sendable {
                 key: "fault-500-rate", message: "the 500, 503, hang and reset rates add up to \(faultSum), more than 1")
         }
         self.faultHeaderEnabled = try settings.bool("fault-header")
+        let tlsPort = try settings.int("tls-port", in: 0...65535)
+        let certificate = try settings.optionalString("tls-cert")
+        let key = try settings.optionalString("tls-key")
+        if tlsPort == 0 {
+            self.tls = nil
+        } else if let certificate, let key {
+            self.tls = (tlsPort, certificate, key)
+        } else {
+            throw SettingError(key: "tls-port", message: "an https listener needs tls-cert and tls-key")
+        }
     }
 
     /// Defaults with overrides, for tests.

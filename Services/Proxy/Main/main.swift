@@ -4,8 +4,6 @@ import ServiceRuntime
 let settings = ServiceLauncher.resolveSettings(service: "proxy", specs: ProxyConfiguration.specs)
 do {
     let configuration = try ProxyConfiguration(settings)
-    // Before the first task: from here on handlers run on the event loop that read their request.
-    if configuration.eventLoopExecutor { ServiceLauncher.runTasksOnEventLoops() }
     let metrics = ServiceMetrics()
     let logger = ServiceLauncher.bootstrap(logLevel: configuration.server.logLevel, metrics: metrics)
     let app = try await buildApplication(configuration: configuration, metrics: metrics, logger: logger)

@@ -9,7 +9,8 @@ import ServiceLifecycle
 import ServiceRuntime
 
 /// Builds the proxy's HTTP application; the executable and the tests both call this. `deployments` replaces
-/// the configured ones (tests); `httpClient` lets tests share a client they shut down themselves.
+/// the configured ones (tests); `httpClient`, the client outcome reports are sent with, lets tests share a client
+/// they shut down themselves.
 public func buildApplication(
     configuration: ProxyConfiguration,
     metrics: ServiceMetrics,
@@ -21,24 +22,20 @@ public func buildApplication(
     let identity = ServiceIdentity(name: "proxy")
     let deployments = try deployments ?? DeploymentLoader.load(configuration)
     var services: [any Service] = []
-    let clients: UpstreamClients
+    let reportClient: HTTPClient
     if let httpClient {
-        clients = UpstreamClients(shared: httpClient)
+        reportClient = httpClient
     } else {
-        let clientService = UpstreamClient(
-            connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)),
-            readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)),
-            maxConnectionsPerHost: configuration.maxConnectionsPerHost,
-            perLoop: ServiceLauncher.tasksRunOnEventLoops
-        )
-        clients = clientService.clients
+        let clientService = HTTPClientService(
+            connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)), readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)))
+        reportClient = clientService.client
         services.append(clientService)
     }
     let proxyMetrics = ProxyMetrics(registry: metrics.registry, deployments: deployments)
     let dispatcher = AccountDispatcher(deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize, metrics: proxyMetrics)
     let reporter = OutcomeReporter(
         predictorBaseURL: configuration.predictorBaseURL,
-        client: clients.shared,
+        client: reportClient,
         capacity: configuration.reportBuffer,
         batchSize: configuration.reportBatchSize,
         intervalMs: configuration.reportIntervalMs,
@@ -48,9 +45,8 @@ public func buildApplication(
     // The reporter stops before the client it sends with (services shut down in reverse order).
     services.append(reporter)
     let counter = tokenCounter ?? TokenCounterLoader.load(logger: logger)
-    let forwarder = Forwarder(
+    let forwarder = try Forwarder(
         dispatcher: dispatcher,
-        clients: clients,
         tokenCounter: counter,
         reporter: reporter,
         metrics: proxyMetrics,
@@ -60,17 +56,17 @@ public func buildApplication(
             readTimeout: Double(configuration.readTimeoutMs) / 1000,
             defaultOutputTokens: configuration.defaultOutputTokens,
             wholeAnswerMaxBytes: configuration.wholeAnswerMaxBytes
-        )
+        ),
+        clientKeys: configuration.clientKeys,
+        server: configuration.server,
+        connectTimeoutMs: configuration.connectTimeoutMs,
+        maxIdlePerUpstream: configuration.maxConnectionsPerHost,
+        caFile: configuration.caFile,
+        metricsFactory: metrics.factory
     )
-    let fastPath =
-        configuration.fastPath
-        ? FastPath(
-            forwarder: forwarder, clientKeys: configuration.clientKeys, server: configuration.server, connectTimeoutMs: configuration.connectTimeoutMs,
-            maxIdlePerTarget: configuration.maxConnectionsPerHost, metricsFactory: metrics.factory)
-        : nil
-    let fastPathState = fastPath != nil ? "on" : configuration.fastPath ? "off: an account's api_base is not plain http" : "off"
+    let trust = configuration.caFile.map { "system roots + \($0)" } ?? "system roots"
     let instance = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
-    let controller = ProxyController(forwarder: forwarder, dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken, instance: instance)
+    let controller = ProxyController(dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken, instance: instance)
     let routes = ServiceRouter(
         identity: identity,
         server: configuration.server,
@@ -78,8 +74,8 @@ public func buildApplication(
         health: {
             [
                 "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
-                "reports_pending": String(reporter.pending), "executor": ServiceLauncher.tasksRunOnEventLoops ? "event_loops" : "thread_pool",
-                "upstream_clients_per_loop": String(clients.perLoopCount), "fast_path": fastPathState,
+                "reports_pending": String(reporter.pending), "https_accounts": String(forwarder.httpsAccounts),
+                "upstream_trust": trust,
             ]
         },
         state: {
@@ -96,11 +92,12 @@ public func buildApplication(
             "deployments": "\(deployments.map(\.description).joined(separator: "; "))",
             "client_auth": "\(!configuration.clientKeys.isEmpty)",
             "predictor": "\(configuration.predictorBaseURL ?? "off")",
-            "fast_path": "\(fastPathState)",
+            "https_accounts": "\(forwarder.httpsAccounts)",
+            "upstream_trust": "\(trust)",
         ]
     )
     return Application.service(
         router: routes, identity: identity, server: configuration.server, services: services, logger: logger,
-        channelHandlers: { fastPath.map { [$0.makeHandler()] } ?? [] }
+        channelHandlers: { [forwarder.makeHandler()] }
     )
 }

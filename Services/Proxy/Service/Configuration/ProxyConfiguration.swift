@@ -18,16 +18,15 @@ public struct ProxyConfiguration: Sendable {
         SettingSpec("default-deadline-ms", env: "PROXY_DEFAULT_DEADLINE_MS", default: "60000", help: "Time budget to the first byte (queueing and retries included) without X-Deadline-Ms."),
         SettingSpec("max-retries", env: "PROXY_MAX_RETRIES", default: "2", help: "Retries on other accounts after a failure before the first byte."),
         SettingSpec("retry-backoff-ms", env: "PROXY_RETRY_BACKOFF_MS", default: "25", help: "Backoff before the first retry; doubles each retry."),
-        SettingSpec("connect-timeout-ms", env: "PROXY_CONNECT_TIMEOUT_MS", default: "2000", help: "Longest wait for an upstream connection."),
+        SettingSpec("ca-file", env: "PROXY_CA_FILE", default: "", help: "PEM file of certificates trusted for https accounts besides the system's roots (a private CA); certificates are always verified, and the host name checked."),
+        SettingSpec("connect-timeout-ms", env: "PROXY_CONNECT_TIMEOUT_MS", default: "2000", help: "Longest wait for an upstream connection (and, for https, again for its TLS handshake)."),
         SettingSpec("read-timeout-ms", env: "PROXY_READ_TIMEOUT_MS", default: "120000", help: "Longest silence between two chunks of an upstream answer."),
         SettingSpec("default-output-tokens", env: "PROXY_DEFAULT_OUTPUT_TOKENS", default: "256", help: "Expected output tokens reserved when neither X-Predicted-Output-Tokens nor max_tokens is given."),
         SettingSpec("whole-answer-max-bytes", env: "PROXY_WHOLE_ANSWER_MAX_BYTES", default: "262144", help: "Largest non-streaming answer (by Content-Length) read whole and written once, retried elsewhere if the upstream dies halfway; 0 passes every answer through chunk by chunk."),
-        SettingSpec("event-loop-executor", env: "PROXY_EVENT_LOOP_EXECUTOR", default: "true", help: "Run request handlers on NIO's event-loop threads (Swift concurrency's global executor), each loop with its own upstream client, so a request stays on the thread that read it; false: Swift's own thread pool and one client."),
-        SettingSpec("fast-path", env: "PROXY_FAST_PATH", default: "true", help: "Forward POST /v1/chat/completions, /v1/completions and /v1/embeddings in a channel handler on the event loop that read the request, over that loop's own keep-alive upstream connections, below the router and AsyncHTTPClient; applies when every account's api_base is plain http (https accounts always use AsyncHTTPClient); false: every request goes through the router."),
         SettingSpec("rate-limit-cooldown-ms", env: "PROXY_RATE_LIMIT_COOLDOWN_MS", default: "1000", help: "Cooldown after a 429 without Retry-After."),
         SettingSpec("failure-cooldown-ms", env: "PROXY_FAILURE_COOLDOWN_MS", default: "5000", help: "Cooldown after consecutive upstream failures."),
         SettingSpec("failures-before-cooldown", env: "PROXY_FAILURES_BEFORE_COOLDOWN", default: "3", help: "Consecutive failures that cool an account down."),
-        SettingSpec("max-connections-per-host", env: "PROXY_MAX_CONNECTIONS_PER_HOST", default: "1024", help: "Upstream connection pool size per host."),
+        SettingSpec("max-connections-per-host", env: "PROXY_MAX_CONNECTIONS_PER_HOST", default: "1024", help: "Idle keep-alive connections kept per upstream on each event loop."),
         SettingSpec("report-buffer", env: "PROXY_REPORT_BUFFER", default: "10000", help: "Outcome reports held while the predictor is slow; beyond it they are dropped and counted."),
         SettingSpec("report-batch-size", env: "PROXY_REPORT_BATCH_SIZE", default: "200", help: "Outcome reports per POST /ingest/batch."),
         SettingSpec("report-interval-ms", env: "PROXY_REPORT_INTERVAL_MS", default: "1000", help: "Longest time a report waits before it is sent."),
@@ -48,8 +47,7 @@ public struct ProxyConfiguration: Sendable {
     public var readTimeoutMs: Int
     public var defaultOutputTokens: Int
     public var wholeAnswerMaxBytes: Int
-    public var eventLoopExecutor: Bool
-    public var fastPath: Bool
+    public var caFile: String?
     public var maxConnectionsPerHost: Int
     public var reportBuffer: Int
     public var reportBatchSize: Int
@@ -85,8 +83,7 @@ public struct ProxyConfiguration: Sendable {
         self.readTimeoutMs = try settings.int("read-timeout-ms", in: 1...3_600_000)
         self.defaultOutputTokens = try settings.int("default-output-tokens", in: 0...10_000_000)
         self.wholeAnswerMaxBytes = try settings.int("whole-answer-max-bytes", in: 0...(64 << 20))
-        self.eventLoopExecutor = try settings.bool("event-loop-executor")
-        self.fastPath = try settings.bool("fast-path")
+        self.caFile = try settings.optionalString("ca-file")
         self.maxConnectionsPerHost = try settings.int("max-connections-per-host", in: 1...100_000)
         self.reportBuffer = try settings.int("report-buffer", in: 0...10_000_000)
         self.reportBatchSize = try settings.int("report-batch-size", in: 1...100_000)

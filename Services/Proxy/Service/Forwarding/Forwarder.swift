@@ -1,11 +1,11 @@
-import AsyncHTTPClient
 import Contracts
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Prometheus
 import ProxyCore
 import ServiceRuntime
@@ -36,21 +36,28 @@ public enum UpstreamEndpoint: Int, Sendable, CaseIterable {
 enum UpstreamFailure: Error, APIErrorConvertible {
     case unreachable(attempts: Int)
     case timedOut(attempts: Int)
+    /// The last account tried refused TLS: its certificate is not trusted or does not name its host.
+    case tlsRefused(reason: String, attempts: Int)
 
     var apiError: APIError {
         switch self {
         case .unreachable(let attempts):
-            return .badGateway("No upstream account could be reached (\(attempts) attempt\(attempts == 1 ? "" : "s")).")
+            return .badGateway("No upstream account could be reached (\(Self.count(attempts))).")
         case .timedOut(let attempts):
-            return APIError(status: .gatewayTimeout, message: "The upstream did not answer in time (\(attempts) attempt\(attempts == 1 ? "" : "s")).", type: .timeout, code: "upstream_timeout")
+            return APIError(status: .gatewayTimeout, message: "The upstream did not answer in time (\(Self.count(attempts))).", type: .timeout, code: "upstream_timeout")
+        case .tlsRefused(let reason, let attempts):
+            return .badGateway("The upstream's TLS certificate was refused: \(reason) (\(Self.count(attempts))).", code: "upstream_tls_error")
         }
     }
+
+    private static func count(_ attempts: Int) -> String { "\(attempts) attempt\(attempts == 1 ? "" : "s")" }
 }
 
-/// Forwards one client call: picks an account, sends the body (only `model` rewritten), retries failures
-/// that happen before the first byte on other accounts, and streams the answer back chunk by chunk while
-/// reading usage on the side. Reports the outcome to the AIMD pool and to the predictor.
-public final class Forwarder: Sendable {
+/// The proxy's one forwarding engine, shared by every client connection: what a forwarded call needs (accounts and
+/// their wait queue, limits, the per-loop upstream pools, token counting, reports, metrics) and the steps that are the
+/// same for every call — the body's summary, the token reservation, what an upstream error says, and the accounting
+/// after the last byte. Each connection's `ForwardingHandler` runs the calls as `ForwardedExchange`s.
+final class Forwarder: Sendable {
     struct Options: Sendable {
         var retry: RetryPolicy
         var defaultDeadline: Double
@@ -62,30 +69,71 @@ public final class Forwarder: Sendable {
     }
 
     let dispatcher: AccountDispatcher
-    let clients: UpstreamClients
     let tokenCounter: any TokenCounting
     let reporter: OutcomeReporter
     let metrics: ProxyMetrics
     let options: Options
     let clock = MonotonicClock()
-    /// Per account and endpoint, the full upstream URL.
-    let urls: [[String]]
+    let pools: UpstreamPools
+    let auth: ClientAuthMiddleware
+    let maxBodyBytes: Int
+    let maxJSONDepth: Int
+    let instruments = RequestInstruments()
+    let metricsFactory: any MetricsFactory
+    /// Per account, the index of its upstream in `pools.targets`.
+    let targetOfAccount: [Int]
     /// Per account, the `Authorization` value, if it has a key.
     let authorizations: [String?]
     /// Whether some account has a token limit (only then is the prompt counted before sending).
     let needsExactCount: Bool
 
-    init(dispatcher: AccountDispatcher, clients: UpstreamClients, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options) {
+    /// Throws a `SettingError` when an account's `api_base` is not a usable http(s) URL or the CA file cannot be read.
+    init(
+        dispatcher: AccountDispatcher, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options,
+        clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerUpstream: Int, caFile: String?,
+        metricsFactory: any MetricsFactory
+    ) throws {
+        var targets: [UpstreamTarget] = []
+        var targetOfAccount: [Int] = []
+        for deployment in dispatcher.deployments {
+            guard let target = UpstreamTarget(apiBase: deployment.apiBase) else {
+                throw SettingError(
+                    key: "proxy-config", message: "account \(deployment.name): api_base \(deployment.apiBase) is not an http:// or https:// URL without user or query")
+            }
+            if let index = targets.firstIndex(of: target) {
+                targetOfAccount.append(index)
+            } else {
+                targets.append(target)
+                targetOfAccount.append(targets.count - 1)
+            }
+        }
+        let tlsContext = targets.contains(where: \.tls) ? try UpstreamTLS.makeContext(caFile: caFile) : nil
         self.dispatcher = dispatcher
-        self.clients = clients
         self.tokenCounter = tokenCounter
         self.reporter = reporter
         self.metrics = metrics
         self.options = options
-        self.urls = dispatcher.deployments.map { deployment in UpstreamEndpoint.allCases.map { deployment.apiBase + $0.path } }
+        self.pools = UpstreamPools(targets: targets, tlsContext: tlsContext, connectTimeout: .milliseconds(Int64(connectTimeoutMs)), maxIdlePerTarget: maxIdlePerUpstream)
+        self.auth = ClientAuthMiddleware(keys: clientKeys)
+        self.maxBodyBytes = server.maxBodyBytes
+        self.maxJSONDepth = server.maxJSONDepth
+        self.targetOfAccount = targetOfAccount
+        self.metricsFactory = metricsFactory
         self.authorizations = dispatcher.deployments.map { $0.apiKey.map { "Bearer \($0)" } }
         self.needsExactCount = dispatcher.deployments.contains { $0.tpm != nil }
     }
+
+    /// How many accounts call their upstream over TLS.
+    var httpsAccounts: Int { targetOfAccount.filter { pools.targets[$0].tls }.count }
+
+    /// The endpoint a request head asks for, when it is one the proxy forwards.
+    func endpoint(for head: HTTPRequest) -> UpstreamEndpoint? {
+        guard head.method == .post, var path = head.path else { return nil }
+        if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+        return UpstreamEndpoint.allCases.first(where: { $0.route == path })
+    }
+
+    func makeHandler() -> ForwardingHandler { ForwardingHandler(forwarder: self) }
 
     /// Added to the output tokens when a whole call's latency is turned into time per token.
     static let lengthOffsetTokens = 16
@@ -126,174 +174,11 @@ public final class Forwarder: Sendable {
         return length <= options.wholeAnswerMaxBytes
     }
 
-    public func forward(_ request: Request, context: ServiceRequestContext, endpoint: UpstreamEndpoint) async throws -> Response {
-        let arrived = clock.now()
-        let body = try await request.collectBody(context: context)
-        let summary = try summarize(body, maxJSONDepth: context.maxJSONDepth)
-        let (deadline, explicitDeadline) = Self.deadline(request.headers, arrived: arrived, defaultBudget: options.defaultDeadline)
-        let (promptEstimate, expectedOutput) = reservation(summary, headers: request.headers, endpoint: endpoint, bodyBytes: body.readableBytes)
-        let upstreamHeaders = HeaderPolicy.upstreamHeaders(from: request.headers)
-
-        var excluded: Set<Int> = []
-        var attempts = 0
-        var lastFailure: CallOutcome = .connectFailure
-        while true {
-            if clock.now() >= deadline && attempts > 0 { break }
-            let lease = try await dispatcher.acquire(model: summary.model, tokens: promptEstimate + expectedOutput, excluding: excluded, deadline: deadline)
-            attempts += 1
-            let deployment = dispatcher.deployments[lease.account]
-            var upstream = HTTPClientRequest(url: urls[lease.account][endpoint.rawValue])
-            upstream.method = .POST
-            upstream.headers = upstreamHeaders
-            if let authorization = authorizations[lease.account] { upstream.headers.add(name: "Authorization", value: authorization) }
-            for header in dispatcher.deployments[lease.account].extraHeaders {
-                upstream.headers.replaceOrAdd(name: header.name, value: header.value)
-            }
-            let upstreamModel = deployment.upstreamModel(for: summary.model)
-            if upstreamModel != summary.model, let rewritten = ModelRewriter.rewrite(Array(body.readableBytesView), model: upstreamModel) {
-                upstream.body = .bytes(ByteBuffer(bytes: rewritten))
-            } else {
-                upstream.body = .bytes(body)
-            }
-            let callStarted = clock.now()
-            let headDeadline = explicitDeadline ? deadline : callStarted + options.readTimeout
-            let response: HTTPClientResponse
-            do {
-                response = try await clients.current().execute(upstream, deadline: .uptimeNanoseconds(UInt64(max(0, headDeadline) * 1e9)))
-            } catch {
-                guard try await failed(error, lease: lease, attempts: attempts, deadline: deadline, lastFailure: &lastFailure) else { break }
-                excluded.insert(lease.account)
-                continue
-            }
-            let status = Int(response.status.code)
-            if status == 429 || status >= 500 {
-                let outcome = Self.errorOutcome(status: status, headers: response.headers)
-                let errorBody = (try? await response.body.collect(upTo: 1 << 16)) ?? ByteBuffer()
-                dispatcher.release(lease, outcome: outcome)
-                if try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account) {
-                    excluded.insert(lease.account)
-                    continue
-                }
-                // Out of retries: the client sees the upstream's own answer, Retry-After included.
-                let headers = HeaderPolicy.clientHeaders(from: response.headers, account: deployment.name, attempts: attempts)
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: errorBody))
-            }
-            let report = ReportContext(
-                tenant: request.headers[Self.tenantField],
-                taskType: request.headers[Self.taskTypeField],
-                requestID: context.requestID,
-                promptEstimate: needsExactCount ? promptEstimate : nil
-            )
-            // A small non-streaming answer is read whole before the client gets any of it: one write instead of
-            // the response writer's hand-off per chunk, and an upstream that fails halfway through is retried
-            // like one that fails before answering (nothing has reached the client yet).
-            if readsWhole(summary, headers: response.headers), let length = response.headers.first(name: "content-length").flatMap({ Int($0) }) {
-                let answer: ByteBuffer
-                do {
-                    answer = try await response.body.collect(upTo: length)
-                } catch {
-                    metrics.accounts[lease.account].latency.record(.seconds(clock.now() - callStarted))
-                    guard try await failed(error, lease: lease, attempts: attempts, deadline: deadline, lastFailure: &lastFailure) else { break }
-                    excluded.insert(lease.account)
-                    continue
-                }
-                let finished = clock.now()
-                var scanner = UsageScanner(streaming: false)
-                answer.withUnsafeReadableBytes { scanner.feed($0) }
-                finish(
-                    lease: LeaseGuard(lease: lease, dispatcher: dispatcher), status: status, summary: summary, endpoint: endpoint,
-                    facts: scanner.finish(), callStarted: callStarted, firstChunkAt: finished, finished: finished, report: report)
-                let headers = HeaderPolicy.clientHeaders(from: response.headers, account: deployment.name, attempts: attempts)
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: answer))
-            }
-            return stream(
-                response,
-                lease: LeaseGuard(lease: lease, dispatcher: dispatcher),
-                summary: summary,
-                endpoint: endpoint,
-                callStarted: callStarted,
-                attempts: attempts,
-                report: report
-            )
-        }
-        switch lastFailure {
-        case .timeout: throw UpstreamFailure.timedOut(attempts: attempts)
-        default: throw UpstreamFailure.unreachable(attempts: attempts)
-        }
-    }
-
-    /// After a transport failure of the call under `lease`: releases the lease with what the error says about the
-    /// account and waits out the backoff; true when another account should be tried.
-    private func failed(_ error: any Error, lease: Lease, attempts: Int, deadline: Double, lastFailure: inout CallOutcome) async throws -> Bool {
-        let outcome = Self.classify(error)
-        dispatcher.release(lease, outcome: outcome)
-        if outcome == .cancelled { throw CancellationError() }
-        lastFailure = outcome
-        return try await backOff(after: outcome, retry: attempts, deadline: deadline, account: lease.account)
-    }
-
-    /// Waits out the backoff before a retry; false when no retry should happen.
-    private func backOff(after outcome: CallOutcome, retry: Int, deadline: Double, account: Int) async throws -> Bool {
-        guard let delay = options.retry.nextDelay(after: outcome, retry: retry, now: clock.now(), deadline: deadline, jitter: Double.random(in: 0...1)) else {
-            return false
-        }
-        metrics.accounts[account].retries.increment()
-        try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-        return true
-    }
-
     struct ReportContext: Sendable {
         var tenant: String?
         var taskType: String?
         var requestID: String
         var promptEstimate: Int?
-    }
-
-    /// The client's response: upstream status and headers, and a body that passes each chunk on as it arrives.
-    private func stream(
-        _ response: HTTPClientResponse,
-        lease: LeaseGuard,
-        summary: RequestSummary,
-        endpoint: UpstreamEndpoint,
-        callStarted: Double,
-        attempts: Int,
-        report: ReportContext
-    ) -> Response {
-        let account = dispatcher.deployments[lease.lease.account]
-        let status = Int(response.status.code)
-        let headers = HeaderPolicy.clientHeaders(from: response.headers, account: account.name, attempts: attempts)
-        let contentLength = summary.stream ? nil : response.headers.first(name: "content-length").flatMap { Int($0) }
-        let body = ResponseBody(contentLength: contentLength) { [self] writer in
-            var scanner = UsageScanner(streaming: summary.stream)
-            var firstChunkAt: Double?
-            var clientGone = false
-            do {
-                for try await chunk in response.body {
-                    if firstChunkAt == nil {
-                        let now = clock.now()
-                        firstChunkAt = now
-                        if summary.stream { dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000) }
-                    }
-                    do {
-                        try await writer.write(chunk)
-                    } catch {
-                        clientGone = true
-                        throw error
-                    }
-                    chunk.withUnsafeReadableBytes { scanner.feed($0) }
-                }
-                try await writer.finish(nil)
-            } catch {
-                let outcome: CallOutcome = clientGone || Task.isCancelled ? .cancelled : Self.classify(error)
-                lease.release(outcome)
-                metrics.accounts[lease.lease.account].latency.record(.seconds(clock.now() - callStarted))
-                throw error
-            }
-            let finished = clock.now()
-            let facts = scanner.finish()
-            finish(lease: lease, status: status, summary: summary, endpoint: endpoint, facts: facts, callStarted: callStarted, firstChunkAt: firstChunkAt, finished: finished, report: report)
-        }
-        return Response(status: .init(code: status), headers: headers, body: body)
     }
 
     /// Accounting after the last byte: AIMD and rate-window reconciliation, metrics, the outcome report.
@@ -352,7 +237,7 @@ public final class Forwarder: Sendable {
 
     /// Deadline in monotonic seconds from `X-Deadline-Ms` (a budget in ms, or Unix ms when that large),
     /// else the default budget; and whether the client set it. Budgets are capped at `maxBudgetMs`, so a huge
-    /// header value cannot overflow the nanosecond deadline handed to the HTTP client.
+    /// header value cannot overflow the nanosecond deadline of the upstream connection.
     static func deadline(_ headers: HTTPFields, arrived: Double, defaultBudget: Double) -> (Double, Bool) {
         guard let text = headers[deadlineField], let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
             return (arrived + defaultBudget, false)
@@ -363,17 +248,4 @@ public final class Forwarder: Sendable {
 
     /// The longest budget `X-Deadline-Ms` can give: one day.
     static let maxBudgetMs = 86_400_000.0
-
-    /// What a transport error says about the account.
-    static func classify(_ error: any Error) -> CallOutcome {
-        if error is CancellationError { return .cancelled }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout: return .timeout
-            case .cancelled: return .cancelled
-            default: return .connectFailure
-            }
-        }
-        return .connectFailure
-    }
 }

@@ -5,9 +5,9 @@ import Hummingbird
 import ProxyCore
 import ServiceRuntime
 
-/// The proxy's routes: the forwarded OpenAI endpoints (behind client auth), `GET /v1/models`, and `/_stats`.
+/// The proxy's router routes: `GET /v1/models` (behind client auth) and `/_stats`. The forwarded endpoints never
+/// reach the router: `ForwardingHandler` serves them below it.
 struct ProxyController {
-    let forwarder: Forwarder
     let dispatcher: AccountDispatcher
     let clientKeys: [String]
     let statsToken: String?
@@ -15,12 +15,6 @@ struct ProxyController {
 
     func register(on router: Router<ServiceRequestContext>) {
         let api = router.group("v1").add(middleware: ClientAuthMiddleware(keys: clientKeys))
-        for endpoint in UpstreamEndpoint.allCases {
-            let path = RouterPath(stringLiteral: String(endpoint.path.dropFirst()))
-            api.post(path) { request, context in
-                try await forwarder.forward(request, context: context, endpoint: endpoint)
-            }
-        }
         api.get("models") { _, _ in
             try Response.json(modelList())
         }

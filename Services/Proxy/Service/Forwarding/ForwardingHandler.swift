@@ -8,57 +8,11 @@ import NIOHTTPTypes
 import ProxyCore
 import ServiceRuntime
 
-/// What the fast path shares between connections: the forwarder's accounting, the per-loop upstream pools, and
-/// the server's limits.
-final class FastPath: Sendable {
-    let forwarder: Forwarder
-    let pools: UpstreamPools
-    let auth: ClientAuthMiddleware
-    let maxBodyBytes: Int
-    let maxJSONDepth: Int
-    let instruments = RequestInstruments()
-    let metricsFactory: any MetricsFactory
-    /// Per account, the index of its target in `pools.targets`.
-    let targetOfAccount: [Int]
-
-
-    /// Nil when some account is not plain http (those go through AsyncHTTPClient, and so does everything).
-    init?(forwarder: Forwarder, clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerTarget: Int, metricsFactory: any MetricsFactory) {
-        var targets: [UpstreamTarget] = []
-        var targetOfAccount: [Int] = []
-        for deployment in forwarder.dispatcher.deployments {
-            guard let target = UpstreamTarget(apiBase: deployment.apiBase) else { return nil }
-            if let index = targets.firstIndex(of: target) {
-                targetOfAccount.append(index)
-            } else {
-                targets.append(target)
-                targetOfAccount.append(targets.count - 1)
-            }
-        }
-        self.forwarder = forwarder
-        self.pools = UpstreamPools(targets: targets, connectTimeout: .milliseconds(Int64(connectTimeoutMs)), maxIdlePerTarget: maxIdlePerTarget)
-        self.auth = ClientAuthMiddleware(keys: clientKeys)
-        self.maxBodyBytes = server.maxBodyBytes
-        self.maxJSONDepth = server.maxJSONDepth
-        self.targetOfAccount = targetOfAccount
-        self.metricsFactory = metricsFactory
-    }
-
-    /// The endpoint a request head asks for, when the fast path serves it.
-    func endpoint(for head: HTTPRequest) -> UpstreamEndpoint? {
-        guard head.method == .post, var path = head.path else { return nil }
-        if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
-        return UpstreamEndpoint.allCases.first(where: { $0.route == path })
-    }
-
-    func makeHandler() -> FastPathHandler { FastPathHandler(fastPath: self) }
-}
-
 /// Sits in each client connection's pipeline between HTTP decoding and Hummingbird. `POST` to the three forwarded
-/// OpenAI endpoints is served here, on the connection's event loop, with no task, no router and no AsyncHTTPClient in
-/// the way; everything else passes on to Hummingbird untouched. Requests on one connection are answered in order: while
-/// one is in flight (either way), the parts of the next wait here.
-final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+/// OpenAI endpoints is served here, on the connection's event loop, with no task and no router in the way; everything
+/// else passes on to Hummingbird untouched. Requests on one connection are answered in order, even when a client
+/// pipelines them: while one is in flight (either way), the parts of the next wait here.
+final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -68,10 +22,10 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         /// A request handed to Hummingbird; `requestEnded` once its last part went on.
         case passing(requestEnded: Bool)
-        case fast(FastExchange)
+        case forwarding(ForwardedExchange)
     }
 
-    let fastPath: FastPath
+    let forwarder: Forwarder
     private var state: State = .idle
     private var pending = CircularBuffer<HTTPRequestPart>()
     private var draining = false
@@ -82,13 +36,13 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts held while a request is in flight; beyond this a pipelining client is cut off.
     static let pendingLimit = 4096
 
-    init(fastPath: FastPath) {
-        self.fastPath = fastPath
+    init(forwarder: Forwarder) {
+        self.forwarder = forwarder
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.pool = fastPath.pools.pool(for: context.eventLoop)
+        self.pool = forwarder.pools.pool(for: context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -112,8 +66,8 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch state {
         case .idle:
-            if case .head(let head) = part, let endpoint = fastPath.endpoint(for: head) {
-                state = .fast(FastExchange(handler: self, head: head, endpoint: endpoint, loop: context.eventLoop))
+            if case .head(let head) = part, let endpoint = forwarder.endpoint(for: head) {
+                state = .forwarding(ForwardedExchange(handler: self, head: head, endpoint: endpoint, loop: context.eventLoop))
                 // A client that waits for leave to send its body (curl does for bodies over 1 kB) gets it at once.
                 if head.headerFields[.expect]?.lowercased() == "100-continue" {
                     context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
@@ -129,7 +83,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if case .end = part { state = .passing(requestEnded: true) }
             context.fireChannelRead(wrapInboundOut(part))
-        case .fast(let exchange):
+        case .forwarding(let exchange):
             if exchange.requestComplete {
                 hold(part, context: context)
             } else {
@@ -147,9 +101,9 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// The fast exchange wrote its last part (or gave up).
-    func exchangeFinished(_ exchange: FastExchange, close: Bool) {
-        guard let context, case .fast(let current) = state, current === exchange else { return }
+    /// The exchange wrote its last part (or gave up).
+    func exchangeFinished(_ exchange: ForwardedExchange, close: Bool) {
+        guard let context, case .forwarding(let current) = state, current === exchange else { return }
         state = .idle
         if close {
             context.close(promise: nil)
@@ -172,7 +126,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             switch state {
             case .idle: break
             case .passing(let ended) where !ended: break
-            case .fast(let exchange) where !exchange.requestComplete: break
+            case .forwarding(let exchange) where !exchange.requestComplete: break
             default:
                 return
             }
@@ -187,12 +141,12 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if case .fast(let exchange) = state { exchange.clientWritabilityChanged(context.channel.isWritable) }
+        if case .forwarding(let exchange) = state { exchange.clientWritabilityChanged(context.channel.isWritable) }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if case .fast(let exchange) = state {
+        if case .forwarding(let exchange) = state {
             state = .idle
             exchange.clientGone()
         }
@@ -201,8 +155,8 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // A server shutting down closes idle connections; one with a fast exchange in flight is not idle yet.
-        if event is ChannelShouldQuiesceEvent, case .fast = state {
+        // A server shutting down closes idle connections; one with an exchange in flight is not idle yet.
+        if event is ChannelShouldQuiesceEvent, case .forwarding = state {
             quiesceHeld = true
             return
         }
@@ -210,7 +164,7 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if case .fast(let exchange) = state {
+        if case .forwarding(let exchange) = state {
             state = .idle
             exchange.clientGone()
         }

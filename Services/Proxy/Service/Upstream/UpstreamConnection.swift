@@ -1,39 +1,15 @@
-import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
-import NIOPosix
+import NIOSSL
+import NIOTLS
 import ProxyCore
-
-/// Where an account's calls go, parsed once from its `api_base`. Only plain `http://` bases qualify for the
-/// fast path; `https://` accounts go through AsyncHTTPClient.
-struct UpstreamTarget: Hashable, Sendable {
-    let host: String
-    let port: Int
-    /// The base's path, without a trailing slash (`/v1`); the endpoint's path is appended.
-    let pathPrefix: String
-    /// The `Host` header value.
-    let authority: String
-
-    init?(apiBase: String) {
-        guard let components = URLComponents(string: apiBase), components.scheme?.lowercased() == "http",
-            let host = components.host, !host.isEmpty, components.user == nil, components.query == nil
-        else { return nil }
-        let port = components.port ?? 80
-        guard (1...65535).contains(port) else { return nil }
-        self.host = host
-        self.port = port
-        var path = components.percentEncodedPath
-        while path.hasSuffix("/") { path.removeLast() }
-        self.pathPrefix = path
-        self.authority = components.port == nil ? host : "\(host):\(port)"
-    }
-}
 
 /// Why an upstream exchange ended before its last byte.
 enum UpstreamConnectionError: Error {
     /// No connection could be opened.
     case connectFailed(any Error)
+    /// The TLS handshake failed: the certificate was not trusted or does not name the host, or no common protocol.
+    case tlsRefused(reason: String)
     /// The connection closed, or broke, before the answer ended; `answered` when its head had arrived.
     case closed(answered: Bool)
     /// No head before the head deadline, or silence longer than the read timeout between two chunks.
@@ -43,7 +19,7 @@ enum UpstreamConnectionError: Error {
     var outcome: CallOutcome {
         switch self {
         case .timedOut: return .timeout
-        case .connectFailed, .closed: return .connectFailure
+        case .connectFailed, .tlsRefused, .closed: return .connectFailure
         }
     }
 }
@@ -58,8 +34,8 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamFailed(_ error: UpstreamConnectionError)
 }
 
-/// One keep-alive HTTP/1.1 connection to an upstream, serving one exchange at a time. It lives on one event loop
-/// and is only touched there.
+/// One keep-alive HTTP/1.1 connection to an upstream, plain or over TLS, serving one exchange at a time. It lives on
+/// one event loop and is only touched there.
 final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
@@ -68,6 +44,10 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     private weak var pool: UpstreamConnectionPool?
     private var context: ChannelHandlerContext?
     private var delegate: (any UpstreamResponseDelegate)?
+    /// Until the connection can carry a request (TCP connected, and for TLS the handshake done): who waits for it.
+    private var opening: ((Result<UpstreamConnection, UpstreamConnectionError>) -> Void)?
+    /// A TLS error seen while opening, reported when the channel closes.
+    private var openingError: (any Error)?
     private var timer: Scheduled<Void>?
     /// When the current exchange times out; a chunk only moves this, the timer re-arms itself when it fires early.
     private var deadline = NIODeadline.distantFuture
@@ -83,9 +63,20 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// sign of a failing account).
     private(set) var reused = false
 
-    init(target: Int, pool: UpstreamConnectionPool) {
+    /// Whether the connection speaks TLS: it can carry a request once its handshake is done, within `handshakeTimeout`.
+    private let tls: Bool
+    private let handshakeTimeout: TimeAmount
+
+    /// A connection about to be opened; `opened` hears once whether it can carry a request.
+    init(
+        target: Int, tls: Bool, handshakeTimeout: TimeAmount, pool: UpstreamConnectionPool,
+        opened: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void
+    ) {
         self.target = target
+        self.tls = tls
+        self.handshakeTimeout = handshakeTimeout
         self.pool = pool
+        self.opening = opened
     }
 
     var isActive: Bool { context?.channel.isActive ?? false }
@@ -97,6 +88,40 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }
+
+    // MARK: Opening
+
+    /// The TCP connection is up: a plain connection is ready; a TLS one waits for its handshake.
+    func channelActive(context: ChannelHandlerContext) {
+        if tls {
+            extend(to: .now() + handshakeTimeout)
+        } else {
+            finishOpening(.success(self))
+        }
+        context.fireChannelActive()
+    }
+
+    /// No TCP connection could be made.
+    func failOpening(_ error: any Error) {
+        finishOpening(.failure(.connectFailed(error)))
+    }
+
+    private func finishOpening(_ result: Result<UpstreamConnection, UpstreamConnectionError>) {
+        guard let opened = opening else { return }
+        opening = nil
+        openingError = nil
+        if case .success = result { cancelTimer() }
+        opened(result)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            finishOpening(.success(self))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Exchanges
 
     /// Sends one request; the answer goes to `delegate`. `headDeadline` bounds the wait for the answer's head,
     /// `readTimeout` each silence after it.
@@ -135,7 +160,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         reused = true
         setReading(true)
         if reusable, isActive, let pool, pool.checkIn(self) {
-            // Closed after a while unused, as AsyncHTTPClient's pool does, so an idle proxy holds no descriptors.
+            // Closed after a while unused, as a keep-alive pool should, so an idle proxy holds no descriptors.
             extend(to: .now() + pool.idleTimeout)
         } else {
             context?.close(promise: nil)
@@ -170,6 +195,10 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         reusable = false
         cancelTimer()
+        if opening != nil {
+            let reason = openingError.map(UpstreamTLS.reason) ?? "the upstream closed the connection during the TLS handshake"
+            finishOpening(.failure(.tlsRefused(reason: reason)))
+        }
         if let delegate {
             self.delegate = nil
             delegate.upstreamFailed(.closed(answered: answered))
@@ -178,9 +207,12 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if opening != nil, openingError == nil { openingError = error }
         reusable = false
         context.close(promise: nil)
     }
+
+    // MARK: Timeouts
 
     /// Moves the deadline. Cheap per chunk: the timer is only replaced when the deadline comes earlier than it fires.
     private func extend(to deadline: NIODeadline) {
@@ -202,7 +234,10 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             self.reusable = false
-            if let delegate = self.delegate {
+            if self.opening != nil {
+                // No TLS handshake within the connect timeout.
+                self.finishOpening(.failure(.connectFailed(ChannelError.connectTimeout(.zero))))
+            } else if let delegate = self.delegate {
                 // No head before the head deadline, or silence past the read timeout.
                 self.delegate = nil
                 delegate.upstreamFailed(.timedOut)
@@ -219,107 +254,4 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         timer = nil
         deadline = .distantFuture
     }
-}
-
-/// The upstream connections of one event loop, per target: idle keep-alive connections are reused, new ones
-/// are opened on demand on the same loop, so a request read on loop L is sent, answered and written back on L.
-final class UpstreamConnectionPool {
-    let loop: any EventLoop
-    let targets: [UpstreamTarget]
-    let connectTimeout: TimeAmount
-    let maxIdlePerTarget: Int
-    /// How long a connection may sit unused before it is closed.
-    let idleTimeout: TimeAmount
-    private var idle: [[UpstreamConnection]]
-
-    init(loop: any EventLoop, targets: [UpstreamTarget], connectTimeout: TimeAmount, maxIdlePerTarget: Int, idleTimeout: TimeAmount = .seconds(60)) {
-        self.loop = loop
-        self.idleTimeout = idleTimeout
-        self.targets = targets
-        self.connectTimeout = connectTimeout
-        self.maxIdlePerTarget = maxIdlePerTarget
-        self.idle = Array(repeating: [], count: targets.count)
-    }
-
-    /// An idle connection to `target` when one is open, else a new one.
-    func connection(to target: Int, fresh: Bool = false, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
-        loop.assertInEventLoop()
-        if !fresh {
-            while let connection = idle[target].popLast() {
-                if connection.isActive {
-                    completion(.success(connection))
-                    return
-                }
-            }
-        }
-        let address = targets[target]
-        let connection = UpstreamConnection(target: target, pool: self)
-        // The channel is made on this loop, so the handler never leaves it.
-        let handler = UnsafeTransfer(connection)
-        ClientBootstrap(group: loop)
-            .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(handler.wrappedValue)
-                }
-            }
-            .connect(host: address.host, port: address.port)
-            .hop(to: loop)
-            .assumeIsolated()
-            .whenComplete { result in
-                switch result {
-                case .success: completion(.success(connection))
-                case .failure(let error): completion(.failure(UpstreamConnectionError.connectFailed(error)))
-                }
-            }
-    }
-
-    /// Keeps an answered connection for the next call; false when the pool is full (the caller closes it).
-    func checkIn(_ connection: UpstreamConnection) -> Bool {
-        if idle[connection.target].count >= maxIdlePerTarget {
-            // Connections the upstream closed while idle are dropped here, when popped, and at their idle timeout.
-            idle[connection.target].removeAll { !$0.isActive }
-        }
-        guard idle[connection.target].count < maxIdlePerTarget else { return false }
-        idle[connection.target].append(connection)
-        return true
-    }
-
-    /// Forgets an idle connection (its idle timeout passed).
-    func remove(_ connection: UpstreamConnection) {
-        idle[connection.target].removeAll { $0 === connection }
-    }
-}
-
-/// One `UpstreamConnectionPool` per event loop, made on first use on that loop.
-final class UpstreamPools: Sendable {
-    let targets: [UpstreamTarget]
-    let connectTimeout: TimeAmount
-    let maxIdlePerTarget: Int
-    private let pools = NIOLockedValueBox<[ObjectIdentifier: UnsafeTransfer<UpstreamConnectionPool>]>([:])
-
-    init(targets: [UpstreamTarget], connectTimeout: TimeAmount, maxIdlePerTarget: Int) {
-        self.targets = targets
-        self.connectTimeout = connectTimeout
-        self.maxIdlePerTarget = maxIdlePerTarget
-    }
-
-    /// The pool of `loop`; call on `loop` and use only there.
-    func pool(for loop: any EventLoop) -> UpstreamConnectionPool {
-        loop.assertInEventLoop()
-        return pools.withLockedValue { pools in
-            if let pool = pools[ObjectIdentifier(loop)] { return pool.wrappedValue }
-            let pool = UpstreamConnectionPool(loop: loop, targets: targets, connectTimeout: connectTimeout, maxIdlePerTarget: maxIdlePerTarget)
-            pools[ObjectIdentifier(loop)] = UnsafeTransfer(pool)
-            return pool
-        }
-    }
-}
-
-/// Carries a loop-bound value across a `Sendable` boundary; only its own loop ever touches it.
-struct UnsafeTransfer<Value>: @unchecked Sendable {
-    let wrappedValue: Value
-    init(_ wrappedValue: Value) { self.wrappedValue = wrappedValue }
 }

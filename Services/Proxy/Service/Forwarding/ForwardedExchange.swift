@@ -9,11 +9,11 @@ import NIOHTTP1
 import ProxyCore
 import ServiceRuntime
 
-/// One forwarded call on the fast path, from the client's request head to the last byte of the answer, run as
-/// callbacks on the client connection's event loop. It follows `Forwarder.forward` step for step — the same auth,
-/// limits, errors, account choice, retries before the first byte, whole-answer reads, streaming, usage and
-/// accounting — with the upstream reached over the loop's own connections.
-final class FastExchange: UpstreamResponseDelegate {
+/// One forwarded call, from the client's request head to the last byte of the answer, run as callbacks on the client
+/// connection's event loop: auth and limits, account choice and the wait queue, attempts within the deadline on other
+/// accounts with back-off, the model rewrite, whole answers and streams without buffering, usage and accounting, over
+/// the loop's own keep-alive upstream connections (plain or TLS).
+final class ForwardedExchange: UpstreamResponseDelegate {
     private enum Phase {
         /// Reading the client's request.
         case request
@@ -28,9 +28,8 @@ final class FastExchange: UpstreamResponseDelegate {
         case done
     }
 
-    private let handler: FastPathHandler
-    private let fastPath: FastPath
-    private var forwarder: Forwarder { fastPath.forwarder }
+    private let handler: ForwardingHandler
+    private let forwarder: Forwarder
     private let head: HTTPRequest
     private let endpoint: UpstreamEndpoint
     private let started = ContinuousClock.now
@@ -51,7 +50,8 @@ final class FastExchange: UpstreamResponseDelegate {
     private var upstreamHeaders = HTTPHeaders()
     private var excluded: Set<Int> = []
     private var attempts = 0
-    private var lastFailure: CallOutcome = .connectFailure
+    /// Why the latest attempt failed before its answer, for the client's error when no attempt is left.
+    private var lastFailure: UpstreamConnectionError = .closed(answered: false)
     private var lease: LeaseGuard?
     /// The account of the latest attempt.
     private var currentAccount: Int?
@@ -69,10 +69,10 @@ final class FastExchange: UpstreamResponseDelegate {
 
     static let errorBodyLimit = 1 << 16
 
-    init(handler: FastPathHandler, head: HTTPRequest, endpoint: UpstreamEndpoint, loop: any EventLoop) {
+    init(handler: ForwardingHandler, head: HTTPRequest, endpoint: UpstreamEndpoint, loop: any EventLoop) {
         self.handler = handler
         self.loop = loop
-        self.fastPath = handler.fastPath
+        self.forwarder = handler.forwarder
         self.head = head
         self.endpoint = endpoint
         self.arrived = MonotonicClock().now()
@@ -99,7 +99,7 @@ final class FastExchange: UpstreamResponseDelegate {
             break
         case .body(var buffer):
             guard !tooLarge else { return }
-            if body.readableBytes + buffer.readableBytes > fastPath.maxBodyBytes {
+            if body.readableBytes + buffer.readableBytes > forwarder.maxBodyBytes {
                 tooLarge = true
                 body = ByteBuffer()
                 return
@@ -127,9 +127,9 @@ final class FastExchange: UpstreamResponseDelegate {
 
     /// Auth, limits and the body's summary; throws what the client should hear.
     private func prepare() throws {
-        try fastPath.auth.authorize(head.headerFields)
-        if tooLarge { throw APIError.payloadTooLarge(limit: fastPath.maxBodyBytes) }
-        summary = try forwarder.summarize(body, maxJSONDepth: fastPath.maxJSONDepth)
+        try forwarder.auth.authorize(head.headerFields)
+        if tooLarge { throw APIError.payloadTooLarge(limit: forwarder.maxBodyBytes) }
+        summary = try forwarder.summarize(body, maxJSONDepth: forwarder.maxJSONDepth)
         (deadline, explicitDeadline) = Forwarder.deadline(head.headerFields, arrived: arrived, defaultBudget: forwarder.options.defaultDeadline)
         let expectedOutput: Int
         (promptEstimate, expectedOutput) = forwarder.reservation(summary, headers: head.headerFields, endpoint: endpoint, bodyBytes: body.readableBytes)
@@ -190,7 +190,7 @@ final class FastExchange: UpstreamResponseDelegate {
         }
         let account = lease.account
         currentAccount = account
-        let target = fastPath.targetOfAccount[account]
+        let target = forwarder.targetOfAccount[account]
         callStarted = forwarder.clock.now()
         pool.connection(to: target, fresh: freshConnection) { [self] result in
             switch result {
@@ -214,7 +214,7 @@ final class FastExchange: UpstreamResponseDelegate {
                     guarded.release(.cancelled)
                     return
                 }
-                transportFailed((error as? UpstreamConnectionError) ?? .connectFailed(error))
+                transportFailed(error)
             }
         }
     }
@@ -373,7 +373,7 @@ final class FastExchange: UpstreamResponseDelegate {
         let outcome = error.outcome
         lease.release(outcome)
         self.lease = nil
-        lastFailure = outcome
+        lastFailure = error
         if retryLater(after: outcome, account: lease.lease.account) { return }
         giveUp()
     }
@@ -395,8 +395,9 @@ final class FastExchange: UpstreamResponseDelegate {
 
     private func giveUp() {
         switch lastFailure {
-        case .timeout: fail(UpstreamFailure.timedOut(attempts: attempts))
-        default: fail(UpstreamFailure.unreachable(attempts: attempts))
+        case .timedOut: fail(UpstreamFailure.timedOut(attempts: attempts))
+        case .tlsRefused(let reason): fail(UpstreamFailure.tlsRefused(reason: reason, attempts: attempts))
+        case .connectFailed, .closed: fail(UpstreamFailure.unreachable(attempts: attempts))
         }
     }
 
@@ -440,7 +441,7 @@ final class FastExchange: UpstreamResponseDelegate {
     }
 
     private func recordMetrics(status: Int) {
-        let (counter, timer) = fastPath.instruments.get(route: endpoint.route, method: "POST", status: status, factory: fastPath.metricsFactory)
+        let (counter, timer) = forwarder.instruments.get(route: endpoint.route, method: "POST", status: status, factory: forwarder.metricsFactory)
         counter.increment()
         timer.recordElapsed(since: started)
     }

@@ -1,0 +1,116 @@
+import Contracts
+import Foundation
+import NIOHTTP1
+import ProcessLauncher
+import Testing
+
+/// The proxy in front of an https upstream on loopback: the simulated upstream with an https listener and a
+/// certificate made for this run (`openssl req -x509`, for `localhost` only), trusted through `PROXY_CA_FILE`.
+@Suite(.serialized) struct ProxyTLSIntegrationTests {
+    /// A self-signed certificate and its key for `localhost` (no IP address), in a fresh temporary folder.
+    static func makeCertificate() throws -> (certificate: String, key: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let certificate = folder.appendingPathComponent("localhost.pem").path
+        let key = folder.appendingPathComponent("localhost-key.pem").path
+        let result = try Command.run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
+            ])
+        #expect(result.status == 0, "\(result.output)")
+        return (certificate, key)
+    }
+
+    /// The simulated upstream with its https listener; `tlsPort` is where it listens (it is ready once `start` returns).
+    static func startMock(_ certificate: (certificate: String, key: String), extra: [String: String] = [:]) async throws -> (
+        mock: LaunchedService, tlsPort: Int
+    ) {
+        let tlsPort = try FreePort.allocate()
+        var environment = [
+            "MOCK_ACCOUNTS": "", "MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning", "MOCK_TLS_PORT": String(tlsPort),
+            "MOCK_TLS_CERT": certificate.certificate, "MOCK_TLS_KEY": certificate.key,
+        ]
+        environment.merge(extra) { $1 }
+        return (try await LaunchedService.start("maitre-mock-llm", environment: environment), tlsPort)
+    }
+
+    @Test func chatStreamsAndUpstreamErrorsTravelOverHttps() async throws {
+        let certificate = try Self.makeCertificate()
+        let (mock, tlsPort) = try await Self.startMock(certificate)
+        defer { mock.stop() }
+        let base = "https://localhost:\(tlsPort)"
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [ProxyIntegrationTests.account("tls", base: base)],
+            models: [("broken", [ProxyIntegrationTests.faultyAccount("tls-503", base: base, fault: "status=503")])],
+            environment: ["PROXY_CA_FILE": certificate.certificate, "PROXY_MAX_RETRIES": "0"])
+        defer { proxy.stop() }
+        let details = try await ProxyIntegrationTests.health(proxy)
+        #expect(details["https_accounts"] == "2", "\(details)")
+        #expect(details["upstream_trust"]?.contains(certificate.certificate) == true, "\(details)")
+        let url = "\(proxy.baseURL)/v1/chat/completions"
+
+        for _ in 0..<3 {
+            let answer = try await TestHTTP.post(url, json: ProxyIntegrationTests.chat())
+            #expect(answer.status == 200, "\(answer.text)")
+            #expect(answer.header("x-maitre-account") == "tls")
+            let completion = try answer.decode(ChatCompletionResponse.self)
+            #expect(completion.model.contains("gpt-4o-mini"))
+        }
+
+        var streamed = Data()
+        let stream = try await TestHTTP.stream(url, json: ProxyIntegrationTests.chat(stream: true, maxTokens: 12)) { data, _ in
+            streamed.append(data)
+        }
+        #expect(stream.status == 200)
+        #expect(stream.headers.first(name: "content-type")?.contains("text/event-stream") == true)
+        let events = String(decoding: streamed, as: UTF8.self)
+        #expect(events.contains("chat.completion.chunk") && events.contains("data: [DONE]"), "\(events)")
+
+        // The upstream's own error, its envelope and status, reach the client through TLS as the upstream sent them.
+        let refused = try await TestHTTP.post(url, json: ProxyIntegrationTests.chat(model: "broken"))
+        #expect(refused.status == 503, "\(refused.text)")
+        #expect(refused.header("x-maitre-account") == "tls-503")
+        _ = try refused.decode(ErrorEnvelope.self)
+
+        let stats = try await ProxyIntegrationTests.stats(proxy)
+        #expect(stats["tls"]?.successes == 4, "\(stats)")
+        #expect(stats["tls"]?.inFlight == 0, "\(stats)")
+    }
+
+    /// A certificate no trusted CA signed: without `PROXY_CA_FILE` the proxy does not trust the test certificate.
+    @Test func untrustedCertificateIsRefusedWithAnOpenAIEnvelope() async throws {
+        let certificate = try Self.makeCertificate()
+        let (mock, tlsPort) = try await Self.startMock(certificate)
+        defer { mock.stop() }
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [ProxyIntegrationTests.account("tls", base: "https://localhost:\(tlsPort)")], environment: ["PROXY_MAX_RETRIES": "0"])
+        defer { proxy.stop() }
+        let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat())
+        #expect(response.status == 502, "\(response.text)")
+        let envelope = try response.decode(ErrorEnvelope.self)
+        #expect(envelope.error.code == "upstream_tls_error", "\(response.text)")
+        #expect(envelope.error.message.contains("certificate verify failed"), "\(response.text)")
+        let stats = try await ProxyIntegrationTests.stats(proxy)
+        #expect(stats["tls"]?.errors == 1, "\(stats)")
+        #expect(stats["tls"]?.inFlight == 0, "\(stats)")
+    }
+
+    /// A trusted certificate for another name: the account's host is 127.0.0.1, the certificate names only
+    /// `localhost`.
+    @Test func certificateForAnotherHostIsRefusedWithAnOpenAIEnvelope() async throws {
+        let certificate = try Self.makeCertificate()
+        let (mock, tlsPort) = try await Self.startMock(certificate)
+        defer { mock.stop() }
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [ProxyIntegrationTests.account("tls", base: "https://127.0.0.1:\(tlsPort)")],
+            environment: ["PROXY_CA_FILE": certificate.certificate, "PROXY_MAX_RETRIES": "0"])
+        defer { proxy.stop() }
+        let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat())
+        #expect(response.status == 502, "\(response.text)")
+        let envelope = try response.decode(ErrorEnvelope.self)
+        #expect(envelope.error.code == "upstream_tls_error", "\(response.text)")
+        #expect(envelope.error.message.contains("does not name this host"), "\(response.text)")
+    }
+}
