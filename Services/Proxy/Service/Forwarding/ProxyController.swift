@@ -15,6 +15,14 @@ struct ProxyController {
 
     func register(on router: Router<ServiceRequestContext>) {
         let api = router.group("v1").add(middleware: ClientAuthMiddleware(keys: clientKeys))
+        // The forwarded endpoints are listed in the route table (405 with `Allow` for other methods, the OpenAPI
+        // check), but served below the router: a request reaches these handlers only when the application runs
+        // without its channel handlers (Hummingbird's router test mode).
+        for endpoint in UpstreamEndpoint.allCases {
+            api.post(RouterPath(stringLiteral: String(endpoint.path.dropFirst()))) { _, _ -> Response in
+                throw APIError.internalError("\(endpoint.route) is served by the connection's forwarding handler, which is not installed.")
+            }
+        }
         api.get("models") { _, _ in
             try Response.json(modelList())
         }
