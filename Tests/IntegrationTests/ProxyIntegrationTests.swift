@@ -8,7 +8,9 @@ import Testing
 /// plus failing upstreams where a test needs them).
 @Suite(.serialized) struct ProxyIntegrationTests {
     /// A mock with three keys; `key-c` allows `limitedRPM` requests per minute.
-    static func startMock(accounts: String = "key-a,key-b,key-c", extra: [String: String] = [:]) async throws -> LaunchedService {
+    static func startMock(accounts: String = "key-a,key-b,key-c", extra: [String: String] = [:]) async throws
+        -> LaunchedService
+    {
         var environment = ["MOCK_ACCOUNTS": accounts, "MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"]
         environment.merge(extra) { $1 }
         return try await LaunchedService.start("maitre-mock-llm", environment: environment)
@@ -17,13 +19,18 @@ import Testing
     /// Starts a proxy over `deployments` (YAML `models:` entries for model `gpt-4o-mini`).
     /// A proxy serving `deployments` as `gpt-4o-mini`, and each of `models` (name → deployments) under its name.
     static func startProxy(
-        _ deployments: [String], models: [(name: String, deployments: [String])] = [], environment extra: [String: String] = [:]
+        _ deployments: [String], models: [(name: String, deployments: [String])] = [],
+        environment extra: [String: String] = [:]
     ) async throws -> LaunchedService {
         func list(_ entries: [String]) -> String {
-            entries.map { "    - " + $0.replacingOccurrences(of: "\n", with: "\n      ") }.joined(separator: "\n") + "\n"
+            entries.map { "    - " + $0.replacingOccurrences(of: "\n", with: "\n      ") }.joined(separator: "\n")
+                + "\n"
         }
-        let yaml = "models:\n  gpt-4o-mini:\n" + list(deployments) + models.map { "  \($0.name):\n" + list($0.deployments) }.joined()
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString.prefix(8)).yaml")
+        let yaml =
+            "models:\n  gpt-4o-mini:\n" + list(deployments)
+            + models.map { "  \($0.name):\n" + list($0.deployments) }.joined()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proxy-\(UUID().uuidString.prefix(8)).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         var environment = [
             "PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "PROXY_RETRY_BACKOFF_MS": "1", "LOG_LEVEL": "warning",
@@ -32,7 +39,8 @@ import Testing
         return try await LaunchedService.start("maitre-proxy", environment: environment)
     }
 
-    static func account(_ name: String, base: String, key: String? = nil, weight: Int = 1, extra: String = "") -> String {
+    static func account(_ name: String, base: String, key: String? = nil, weight: Int = 1, extra: String = "") -> String
+    {
         var lines = ["name: \(name)", "api_base: \(base)/v1", "weight: \(weight)"]
         if let key { lines.append("api_key: \(key)") }
         if !extra.isEmpty { lines.append(extra) }
@@ -40,7 +48,9 @@ import Testing
     }
 
     static func chat(stream: Bool = false, maxTokens: Int = 8, model: String = "gpt-4o-mini") -> Data {
-        Data(#"{"model":"\#(model)","max_tokens":\#(maxTokens),"stream":\#(stream),"messages":[{"role":"user","content":"Hello there"}]}"#.utf8)
+        Data(
+            #"{"model":"\#(model)","max_tokens":\#(maxTokens),"stream":\#(stream),"messages":[{"role":"user","content":"Hello there"}]}"#
+                .utf8)
     }
 
     /// An account that sends the simulated upstream a fault on every call (clients' own headers never reach it).
@@ -79,11 +89,12 @@ import Testing
         // key-c may send 2 requests a minute; its 429s name a Retry-After of many seconds.
         let mock = try await Self.startMock(accounts: "key-a,key-b,key-c:rpm=2")
         defer { mock.stop() }
-        let proxy = try await Self.startProxy([
-            Self.account("a", base: mock.baseURL, key: "key-a"),
-            Self.account("b", base: mock.baseURL, key: "key-b"),
-            Self.account("c", base: mock.baseURL, key: "key-c", weight: 4, extra: "max_concurrency: 8"),
-        ], environment: ["PROXY_INITIAL_WINDOW": "4"])
+        let proxy = try await Self.startProxy(
+            [
+                Self.account("a", base: mock.baseURL, key: "key-a"),
+                Self.account("b", base: mock.baseURL, key: "key-b"),
+                Self.account("c", base: mock.baseURL, key: "key-c", weight: 4, extra: "max_concurrency: 8"),
+            ], environment: ["PROXY_INITIAL_WINDOW": "4"])
         defer { proxy.stop() }
         var served: [String] = []
         for _ in 0..<30 {
@@ -114,13 +125,15 @@ import Testing
         #expect(first.status == 200)
         // The upstream refuses the second call with a Retry-After of about a minute; with a 300 ms budget the
         // client gets the 429 back instead of a wait.
-        let second = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(), headers: ["X-Deadline-Ms": "300"])
+        let second = try await TestHTTP.post(
+            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(), headers: ["X-Deadline-Ms": "300"])
         #expect(second.status == 429)
         #expect(second.header("Retry-After") != nil)
         let cooled = try #require(try await Self.stats(proxy)["a"])
         #expect(cooled.cooldownRemainingMs > 10_000)
         // While cooling, the proxy answers 429 itself without calling the upstream.
-        let third = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(), headers: ["X-Deadline-Ms": "200"])
+        let third = try await TestHTTP.post(
+            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(), headers: ["X-Deadline-Ms": "200"])
         #expect(third.status == 429)
         let envelope = try third.decode(ErrorEnvelope.self)
         #expect(envelope.error.code == "proxy_queue_timeout")
@@ -139,15 +152,17 @@ import Testing
         let broken = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_503_RATE": "1"])
         defer { broken.stop() }
         let deadPort = try FreePort.allocate()
-        let proxy = try await Self.startProxy([
-            Self.account("healthy", base: mock.baseURL),
-            Self.account("503s", base: broken.baseURL, weight: 5),
-            Self.account("down", base: "http://127.0.0.1:\(deadPort)", weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
+        let proxy = try await Self.startProxy(
+            [
+                Self.account("healthy", base: mock.baseURL),
+                Self.account("503s", base: broken.baseURL, weight: 5),
+                Self.account("down", base: "http://127.0.0.1:\(deadPort)", weight: 5),
+            ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
         defer { proxy.stop() }
         var retried = 0
         for index in 0..<12 {
-            let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: index % 2 == 0))
+            let response = try await TestHTTP.post(
+                "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: index % 2 == 0))
             #expect(response.status == 200, "\(response.text)")
             #expect(response.header("x-maitre-account") == "healthy")
             if Int(response.header("x-maitre-attempts") ?? "1") ?? 1 > 1 { retried += 1 }
@@ -166,17 +181,21 @@ import Testing
         defer { mock.stop() }
         let cutting = try await Self.startMock(accounts: "", extra: ["MOCK_FAULT_RESET_RATE": "1"])
         defer { cutting.stop() }
-        let proxy = try await Self.startProxy([
-            Self.account("healthy", base: mock.baseURL),
-            Self.account("cuts", base: cutting.baseURL, weight: 5),
-        ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
+        let proxy = try await Self.startProxy(
+            [
+                Self.account("healthy", base: mock.baseURL),
+                Self.account("cuts", base: cutting.baseURL, weight: 5),
+            ], environment: ["PROXY_MAX_RETRIES": "3", "PROXY_FAILURES_BEFORE_COOLDOWN": "100"])
         defer { proxy.stop() }
         var retried = 0
         for _ in 0..<8 {
-            let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(maxTokens: 40))
+            let response = try await TestHTTP.post(
+                "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(maxTokens: 40))
             #expect(response.status == 200, "\(response.text)")
             #expect(response.header("x-maitre-account") == "healthy")
-            #expect((try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body)) != nil, "\(response.text)")
+            #expect(
+                (try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body)) != nil, "\(response.text)"
+            )
             if Int(response.header("x-maitre-attempts") ?? "1") ?? 1 > 1 { retried += 1 }
         }
         #expect(retried > 0)
@@ -195,7 +214,8 @@ import Testing
         var lastChunk: Duration = .zero
         var chunks = 0
         let result = try await TestHTTP.stream(
-            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 40), headers: ["X-Request-ID": "stream-1"]
+            "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 40),
+            headers: ["X-Request-ID": "stream-1"]
         ) { data, elapsed in
             if firstChunk == nil && !data.isEmpty { firstChunk = elapsed }
             lastChunk = elapsed
@@ -213,7 +233,8 @@ import Testing
     @Test func badInputGetsOpenAIEnvelopes() async throws {
         let deadPort = try FreePort.allocate()
         let proxy = try await Self.startProxy(
-            [Self.account("down", base: "http://127.0.0.1:\(deadPort)")], environment: ["MAX_BODY_BYTES": "4096", "PROXY_MAX_RETRIES": "1"])
+            [Self.account("down", base: "http://127.0.0.1:\(deadPort)")],
+            environment: ["MAX_BODY_BYTES": "4096", "PROXY_MAX_RETRIES": "1"])
         defer { proxy.stop() }
         let url = "\(proxy.baseURL)/v1/chat/completions"
         let malformed = try await TestHTTP.post(url, raw: "{\"model\": [")
@@ -225,13 +246,16 @@ import Testing
         let unreachable = try await TestHTTP.post(url, json: Self.chat())
         #expect(unreachable.status == 502)
         #expect(try unreachable.decode(ErrorEnvelope.self).error.code == "upstream_unreachable")
-        let huge = try await TestHTTP.post(url, raw: #"{"model":"gpt-4o-mini","prompt":""# + String(repeating: "y", count: 8000) + #""}"#)
+        let huge = try await TestHTTP.post(
+            url, raw: #"{"model":"gpt-4o-mini","prompt":""# + String(repeating: "y", count: 8000) + #""}"#)
         #expect(huge.status == 413)
         _ = try huge.decode(ErrorEnvelope.self)
     }
 
     /// Runs `raw_http.py MODE` against the proxy; its exit status and the last line it printed.
-    static func rawHTTP(_ mode: String, _ proxy: LaunchedService) throws -> (status: Int32, lastLine: String, output: String) {
+    static func rawHTTP(_ mode: String, _ proxy: LaunchedService) throws -> (
+        status: Int32, lastLine: String, output: String
+    ) {
         let url = try #require(URL(string: proxy.baseURL))
         let script = ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("raw_http.py").path
         let result = try Command.run("python3", [script, mode, url.host ?? "127.0.0.1", String(url.port ?? 80)])
@@ -240,7 +264,9 @@ import Testing
 
     /// The simulated upstream at real speed: the first token after 50 ms, then one every `tpotMs`.
     static func startPacedMock(tpotMs: Int) async throws -> LaunchedService {
-        try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TPOT_MS": String(tpotMs), "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
+        try await LaunchedService.start(
+            "maitre-mock-llm",
+            environment: ["MOCK_TPOT_MS": String(tpotMs), "MOCK_TTFT_BASE_MS": "50", "LOG_LEVEL": "warning"])
     }
 
     /// A client that pipelines a forwarded call, a router call and another forwarded call on one connection gets
@@ -252,7 +278,8 @@ import Testing
         defer { proxy.stop() }
         let result = try Self.rawHTTP("pipeline", proxy)
         #expect(result.status == 0, "\(result.output)")
-        let answers = try #require(try JSONSerialization.jsonObject(with: Data(result.lastLine.utf8)) as? [[Any]], "\(result.output)")
+        let answers = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.lastLine.utf8)) as? [[Any]], "\(result.output)")
         #expect(answers.map { $0[0] as? Int } == [200, 200, 200], "\(answers)")
         #expect(answers.map { $0[1] as? String } == ["first", "second", "third"], "\(answers)")
         let bodies = answers.map { $0[2] as? String ?? "" }
@@ -308,7 +335,9 @@ import Testing
         var chunks = 0
         var last: Duration = .zero
         do {
-            _ = try await TestHTTP.stream("\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 8)) { data, elapsed in
+            _ = try await TestHTTP.stream(
+                "\(proxy.baseURL)/v1/chat/completions", json: Self.chat(stream: true, maxTokens: 8)
+            ) { data, elapsed in
                 if !data.isEmpty { chunks += 1 }
                 last = elapsed
             }

@@ -9,7 +9,8 @@ import Testing
 @Suite(.serialized) struct ProxyTLSIntegrationTests {
     /// A self-signed certificate and its key for `localhost` (no IP address), in a fresh temporary folder.
     static func makeCertificate() throws -> (certificate: String, key: String) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-tls-\(UUID().uuidString.prefix(8))")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-tls-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let certificate = folder.appendingPathComponent("localhost.pem").path
         let key = folder.appendingPathComponent("localhost-key.pem").path
@@ -17,19 +18,23 @@ import Testing
             "openssl",
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", certificate,
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out",
+                certificate,
             ])
         #expect(result.status == 0, "\(result.output)")
         return (certificate, key)
     }
 
     /// The simulated upstream with its https listener; `tlsPort` is where it listens (it is ready once `start` returns).
-    static func startMock(_ certificate: (certificate: String, key: String), extra: [String: String] = [:]) async throws -> (
-        mock: LaunchedService, tlsPort: Int
-    ) {
+    static func startMock(_ certificate: (certificate: String, key: String), extra: [String: String] = [:]) async throws
+        -> (
+            mock: LaunchedService, tlsPort: Int
+        )
+    {
         let tlsPort = try FreePort.allocate()
         var environment = [
-            "MOCK_ACCOUNTS": "", "MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning", "MOCK_TLS_PORT": String(tlsPort),
+            "MOCK_ACCOUNTS": "", "MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning",
+            "MOCK_TLS_PORT": String(tlsPort),
             "MOCK_TLS_CERT": certificate.certificate, "MOCK_TLS_KEY": certificate.key,
         ]
         environment.merge(extra) { $1 }
@@ -60,7 +65,8 @@ import Testing
         }
 
         var streamed = Data()
-        let stream = try await TestHTTP.stream(url, json: ProxyIntegrationTests.chat(stream: true, maxTokens: 12)) { data, _ in
+        let stream = try await TestHTTP.stream(url, json: ProxyIntegrationTests.chat(stream: true, maxTokens: 12)) {
+            data, _ in
             streamed.append(data)
         }
         #expect(stream.status == 200)
@@ -79,38 +85,36 @@ import Testing
         #expect(stats["tls"]?.inFlight == 0, "\(stats)")
     }
 
-    /// A certificate no trusted CA signed: without `PROXY_CA_FILE` the proxy does not trust the test certificate.
-    @Test func untrustedCertificateIsRefusedWithAnOpenAIEnvelope() async throws {
+    /// A proxy with one account at `host` on the https listener (trusting the test certificate when `trusted`) answers
+    /// 502 `upstream_tls_error` with `reason` in its message, and the account is charged one failure.
+    func expectRefused(host: String, trusted: Bool, reason: String) async throws {
         let certificate = try Self.makeCertificate()
         let (mock, tlsPort) = try await Self.startMock(certificate)
         defer { mock.stop() }
+        var environment = ["PROXY_MAX_RETRIES": "0"]
+        if trusted { environment["PROXY_CA_FILE"] = certificate.certificate }
         let proxy = try await ProxyIntegrationTests.startProxy(
-            [ProxyIntegrationTests.account("tls", base: "https://localhost:\(tlsPort)")], environment: ["PROXY_MAX_RETRIES": "0"])
+            [ProxyIntegrationTests.account("tls", base: "https://\(host):\(tlsPort)")], environment: environment)
         defer { proxy.stop() }
-        let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat())
+        let response = try await TestHTTP.post(
+            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat())
         #expect(response.status == 502, "\(response.text)")
         let envelope = try response.decode(ErrorEnvelope.self)
         #expect(envelope.error.code == "upstream_tls_error", "\(response.text)")
-        #expect(envelope.error.message.contains("certificate verify failed"), "\(response.text)")
+        #expect(envelope.error.message.contains(reason), "\(response.text)")
         let stats = try await ProxyIntegrationTests.stats(proxy)
         #expect(stats["tls"]?.errors == 1, "\(stats)")
         #expect(stats["tls"]?.inFlight == 0, "\(stats)")
     }
 
+    /// A certificate no trusted CA signed: without `PROXY_CA_FILE` the proxy does not trust the test certificate.
+    @Test func untrustedCertificateIsRefusedWithAnOpenAIEnvelope() async throws {
+        try await expectRefused(host: "localhost", trusted: false, reason: "certificate verify failed")
+    }
+
     /// A trusted certificate for another name: the account's host is 127.0.0.1, the certificate names only
     /// `localhost`.
     @Test func certificateForAnotherHostIsRefusedWithAnOpenAIEnvelope() async throws {
-        let certificate = try Self.makeCertificate()
-        let (mock, tlsPort) = try await Self.startMock(certificate)
-        defer { mock.stop() }
-        let proxy = try await ProxyIntegrationTests.startProxy(
-            [ProxyIntegrationTests.account("tls", base: "https://127.0.0.1:\(tlsPort)")],
-            environment: ["PROXY_CA_FILE": certificate.certificate, "PROXY_MAX_RETRIES": "0"])
-        defer { proxy.stop() }
-        let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat())
-        #expect(response.status == 502, "\(response.text)")
-        let envelope = try response.decode(ErrorEnvelope.self)
-        #expect(envelope.error.code == "upstream_tls_error", "\(response.text)")
-        #expect(envelope.error.message.contains("does not name this host"), "\(response.text)")
+        try await expectRefused(host: "127.0.0.1", trusted: true, reason: "does not name this host")
     }
 }

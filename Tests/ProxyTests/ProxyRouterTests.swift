@@ -1,5 +1,5 @@
-import Contracts
 import AsyncHTTPClient
+import Contracts
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -18,11 +18,18 @@ import Testing
     /// The client outcome reports would be sent with (reports are off here); process-lifetime, as tests share it.
     static let client = HTTPClient(eventLoopGroupProvider: .singleton)
 
-    func makeApp(_ overrides: [String: String] = [:], deployments: [Deployment]? = nil) async throws -> some ApplicationProtocol {
-        var settings = ["predictor-base-url": "", "max-retries": "1", "retry-backoff-ms": "1", "default-upstream": Self.deadUpstream]
+    func makeApp(_ overrides: [String: String] = [:], deployments: [Deployment]? = nil) async throws
+        -> some ApplicationProtocol
+    {
+        var settings = [
+            "predictor-base-url": "", "max-retries": "1", "retry-backoff-ms": "1",
+            "default-upstream": Self.deadUpstream,
+        ]
         settings.merge(overrides) { $1 }
         let configuration = try ProxyConfiguration.defaults(settings)
-        return try await buildApplication(configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "test"), deployments: deployments, tokenCounter: ApproximateTokenCounter(), httpClient: Self.client)
+        return try await buildApplication(
+            configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "test"),
+            deployments: deployments, tokenCounter: ApproximateTokenCounter(), httpClient: Self.client)
     }
 
     func chat(_ model: String = "gpt-4o-mini") -> ByteBuffer {
@@ -47,11 +54,15 @@ import Testing
     @Test func malformedJSONIsA400Envelope() async throws {
         let app = try await makeApp()
         try await app.test(.live) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: "{\"model\": ")) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: "{\"model\": ")
+            ) { response in
                 #expect(response.status == .badRequest)
                 #expect(envelope(response)?.error.code == "invalid_json")
             }
-            try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: #"{"messages":[]}"#)) { response in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: #"{"messages":[]}"#)
+            ) { response in
                 #expect(response.status == .badRequest)
                 #expect(envelope(response)?.error.param == "model")
             }
@@ -59,7 +70,9 @@ import Testing
     }
 
     @Test func unknownModelIsA404NamingTheKnownModels() async throws {
-        let deployments = [Deployment(name: "a", modelName: "alpha", upstreamModel: "alpha", apiBase: Self.deadUpstream)]
+        let deployments = [
+            Deployment(name: "a", modelName: "alpha", upstreamModel: "alpha", apiBase: Self.deadUpstream)
+        ]
         let app = try await makeApp(deployments: deployments)
         try await app.test(.live) { client in
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: chat("beta")) { response in
@@ -73,9 +86,12 @@ import Testing
 
     @Test func oversizedBodyIsA413() async throws {
         let app = try await makeApp(["max-body-bytes": "2048"])
-        let big = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":""# + String(repeating: "x", count: 4096) + #""}]}"#
+        let big =
+            #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":""# + String(repeating: "x", count: 4096)
+            + #""}]}"#
         try await app.test(.live) { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: big)) { response in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: big)) {
+                response in
                 #expect(response.status == .contentTooLarge)
                 #expect(envelope(response)?.error.code == "request_too_large")
             }
@@ -100,10 +116,12 @@ import Testing
                 #expect(response.status == .unauthorized)
                 #expect(envelope(response)?.error.type == "authentication_error")
             }
-            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer k3"]) { response in
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer k3"]) {
+                response in
                 #expect(response.status == .unauthorized)
             }
-            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer k2"]) { response in
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer k2"]) {
+                response in
                 #expect(response.status == .ok)
             }
             // Health stays open for probes.
@@ -114,7 +132,11 @@ import Testing
     }
 
     @Test func statsNeedTheStatsTokenAndNeverShowUpstreamKeys() async throws {
-        let deployments = [Deployment(name: "a", modelName: "alpha", upstreamModel: "alpha", apiBase: Self.deadUpstream, apiKey: "sk-very-secret", rpm: 10)]
+        let deployments = [
+            Deployment(
+                name: "a", modelName: "alpha", upstreamModel: "alpha", apiBase: Self.deadUpstream,
+                apiKey: "sk-very-secret", rpm: 10)
+        ]
         let app = try await makeApp(["stats-token": "st"], deployments: deployments)
         try await app.test(.router) { client in
             try await client.execute(uri: "/_stats", method: .get) { response in

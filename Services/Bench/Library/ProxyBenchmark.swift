@@ -43,10 +43,16 @@ struct ProxyBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds per measured cell (per path: direct and proxied each get this long).")
     var cellSeconds: Double = 5
 
-    @Option(help: "Rounds each cell is split into: direct and proxied alternate (direct first in odd rounds, proxied first in even ones) in cells of cell-seconds/rounds, and each path's latencies are merged over its rounds, so a drift of the machine's speed during the run lands on both paths alike.")
+    @Option(
+        help:
+            "Rounds each cell is split into: direct and proxied alternate (direct first in odd rounds, proxied first in even ones) in cells of cell-seconds/rounds, and each path's latencies are merged over its rounds, so a drift of the machine's speed during the run lands on both paths alike."
+    )
     var rounds: Int = 1
 
-    @Option(help: "What to measure, comma-separated: instant (the upstream answers at once: the proxy's cost on a saturated machine, highest rate, memory) and paced (an upstream with latency: what a client sees).")
+    @Option(
+        help:
+            "What to measure, comma-separated: instant (the upstream answers at once: the proxy's cost on a saturated machine, highest rate, memory) and paced (an upstream with latency: what a client sees)."
+    )
     var sections = "instant,paced"
 
     @Option(help: "Time to first token of the paced upstream, in ms.")
@@ -55,7 +61,10 @@ struct ProxyBenchmark: AsyncParsableCommand {
     @Option(help: "Time per further output token of the paced upstream, in ms.")
     var pacedTpotMs: Double = 1
 
-    @Option(help: "How the proxy reaches the upstream, comma-separated: http and/or https (one proxy each, measured side by side).")
+    @Option(
+        help:
+            "How the proxy reaches the upstream, comma-separated: http and/or https (one proxy each, measured side by side)."
+    )
     var schemes = "http,https"
 
     /// The `--schemes` named, http first.
@@ -71,17 +80,28 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
     func validate() throws {
         let chosen = chosenSections
-        guard !chosen.isEmpty, chosen.isSubset(of: ["instant", "paced"]) else { throw ValidationError("--sections takes instant and/or paced, comma-separated.") }
-        guard pacedTtftMs >= 0, pacedTpotMs >= 0, cellSeconds >= 1 else { throw ValidationError("--paced-ttft-ms and --paced-tpot-ms must be ≥ 0 and --cell-seconds ≥ 1.") }
-        guard rounds >= 1, cellSeconds / Double(rounds) >= 1 else { throw ValidationError("--rounds must be ≥ 1 and leave at least 1 s per round (--cell-seconds / --rounds).") }
-        guard !chosenSchemes.isEmpty, schemes.split(separator: ",").count == chosenSchemes.count else { throw ValidationError("--schemes takes http and/or https, comma-separated.") }
+        guard !chosen.isEmpty, chosen.isSubset(of: ["instant", "paced"]) else {
+            throw ValidationError("--sections takes instant and/or paced, comma-separated.")
+        }
+        guard pacedTtftMs >= 0, pacedTpotMs >= 0, cellSeconds >= 1 else {
+            throw ValidationError("--paced-ttft-ms and --paced-tpot-ms must be ≥ 0 and --cell-seconds ≥ 1.")
+        }
+        guard rounds >= 1, cellSeconds / Double(rounds) >= 1 else {
+            throw ValidationError("--rounds must be ≥ 1 and leave at least 1 s per round (--cell-seconds / --rounds).")
+        }
+        guard !chosenSchemes.isEmpty, schemes.split(separator: ",").count == chosenSchemes.count else {
+            throw ValidationError("--schemes takes http and/or https, comma-separated.")
+        }
     }
 
     func run() async throws {
-        let folder = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let folder =
+            binDir
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let certificate = chosenSchemes.contains("https") ? try BenchCertificate.make() : nil
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         if let certificate {
             // The in-process load generator calls the https listener directly too: it trusts the run's certificate.
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -94,7 +114,8 @@ struct ProxyBenchmark: AsyncParsableCommand {
             let plan = String(format: "%.0f s per cell, ", cellSeconds) + (wrk == nil ? "swift client" : "wrk -t1")
             print("maitre-bench proxy: \(plan); upstream reached over \(chosenSchemes.joined(separator: " and "))")
             if chosenSections.contains("instant") {
-                try await withStack(folder: folder, certificate: certificate, mock: ["--latency-profile", "instant"]) { routes in
+                try await withStack(folder: folder, certificate: certificate, mock: ["--latency-profile", "instant"]) {
+                    routes in
                     try await measureInstant(client: client, wrk: wrk, routes: routes)
                 }
             }
@@ -132,7 +153,9 @@ struct ProxyBenchmark: AsyncParsableCommand {
         var tlsPort = 0
         if let certificate {
             tlsPort = try FreePort.allocate()
-            mockArguments += ["--tls-port", "\(tlsPort)", "--tls-cert", certificate.certificate, "--tls-key", certificate.key]
+            mockArguments += [
+                "--tls-port", "\(tlsPort)", "--tls-cert", certificate.certificate, "--tls-key", certificate.key,
+            ]
         }
         let mock = try await LaunchedService.start(
             "maitre-mock-llm", binDirectory: bin, arguments: mockArguments, logLevel: "error")
@@ -147,17 +170,24 @@ struct ProxyBenchmark: AsyncParsableCommand {
                 "--max-concurrency", "1024", "--initial-window", "1024",
             ]
             if scheme == "https", let certificate { proxyArguments += ["--ca-file", certificate.certificate] }
-            let proxy = try await LaunchedService.start("maitre-proxy", binDirectory: bin, arguments: proxyArguments, logLevel: "error")
+            let proxy = try await LaunchedService.start(
+                "maitre-proxy", binDirectory: bin, arguments: proxyArguments, logLevel: "error")
             proxies.append(proxy)
-            routes.append(Route(scheme: scheme, direct: base + "/v1/chat/completions", proxied: proxy.baseURL + "/v1/chat/completions", proxy: proxy))
+            routes.append(
+                Route(
+                    scheme: scheme, direct: base + "/v1/chat/completions",
+                    proxied: proxy.baseURL + "/v1/chat/completions", proxy: proxy))
         }
         try await body(routes)
     }
 
     /// One closed-loop cell of `cellSeconds` (or `seconds`).
-    func cell(_ load: ProxyLoadGenerator, wrk: WrkLoad?, url: String, stream: Bool, concurrency: Int, seconds: Double? = nil) async throws -> ProxyLoadResult {
+    func cell(
+        _ load: ProxyLoadGenerator, wrk: WrkLoad?, url: String, stream: Bool, concurrency: Int, seconds: Double? = nil
+    ) async throws -> ProxyLoadResult {
         guard let wrk else {
-            return try await load.run(url: url, stream: stream, concurrency: concurrency, seconds: seconds ?? cellSeconds)
+            return try await load.run(
+                url: url, stream: stream, concurrency: concurrency, seconds: seconds ?? cellSeconds)
         }
         let bodies = load.bodies(stream: stream).map { String(buffer: $0) }
         let result = try wrk.post(url: url, bodies: bodies, connections: concurrency, seconds: seconds ?? cellSeconds)
@@ -169,9 +199,14 @@ struct ProxyBenchmark: AsyncParsableCommand {
     /// merged.
     func table(_ load: ProxyLoadGenerator, wrk: WrkLoad?, routes: [Route]) async throws {
         if rounds > 1 {
-            print(String(format: "each row: %d rounds of %.0f s per path, alternating, latencies merged per path", rounds, cellSeconds / Double(rounds)))
+            print(
+                String(
+                    format: "each row: %d rounds of %.0f s per path, alternating, latencies merged per path", rounds,
+                    cellSeconds / Double(rounds)))
         }
-        print("upstream mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s  errors")
+        print(
+            "upstream mode       conc  direct p50  direct p99   proxy p50   proxy p99   added p50   added p99  proxy req/s  errors"
+        )
         for stream in [false, true] {
             for level in concurrency {
                 for route in routes {
@@ -180,8 +215,14 @@ struct ProxyBenchmark: AsyncParsableCommand {
                     let seconds = cellSeconds / Double(rounds)
                     for round in 0..<rounds {
                         for proxiedFirst in round % 2 == 0 ? [false, true] : [true, false] {
-                            let part = try await cell(load, wrk: wrk, url: proxiedFirst ? route.proxied : route.direct, stream: stream, concurrency: level, seconds: seconds)
-                            if proxiedFirst { through.merge(part, seconds: seconds) } else { base.merge(part, seconds: seconds) }
+                            let part = try await cell(
+                                load, wrk: wrk, url: proxiedFirst ? route.proxied : route.direct, stream: stream,
+                                concurrency: level, seconds: seconds)
+                            if proxiedFirst {
+                                through.merge(part, seconds: seconds)
+                            } else {
+                                base.merge(part, seconds: seconds)
+                            }
                         }
                     }
                     let row = [
@@ -201,7 +242,9 @@ struct ProxyBenchmark: AsyncParsableCommand {
     func measureInstant(client: HTTPClient, wrk: WrkLoad?, routes: [Route]) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: [maxTokens])
         print("")
-        print("Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated")
+        print(
+            "Instant upstream (every answer at once, max_tokens \(maxTokens)): the proxy's own cost with the machine saturated"
+        )
         for route in routes {
             _ = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: 16, seconds: 2)
             _ = try await cell(load, wrk: wrk, url: route.direct, stream: false, concurrency: 16, seconds: 2)
@@ -209,9 +252,15 @@ struct ProxyBenchmark: AsyncParsableCommand {
         try await table(load, wrk: wrk, routes: routes)
         print("")
         for route in routes {
-            let directRate = try await cell(load, wrk: wrk, url: route.direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
-            let proxyRate = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
-            print(String(format: "highest rate over %@ at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)", route.scheme, rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
+            let directRate = try await cell(
+                load, wrk: wrk, url: route.direct, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+            let proxyRate = try await cell(
+                load, wrk: wrk, url: route.proxied, stream: false, concurrency: rateConcurrency, seconds: rateSeconds)
+            print(
+                String(
+                    format:
+                        "highest rate over %@ at concurrency %d for %.0f s: direct %.0f req/s, through the proxy %.0f req/s (%d errors)",
+                    route.scheme, rateConcurrency, rateSeconds, directRate.rate, proxyRate.rate, proxyRate.errors))
         }
         guard soakSeconds > 0 else { return }
         for route in routes {
@@ -223,20 +272,29 @@ struct ProxyBenchmark: AsyncParsableCommand {
             let deadline = Date().addingTimeInterval(soakSeconds)
             while Date() < deadline {
                 let seconds = min(10, max(1, deadline.timeIntervalSinceNow))
-                let result = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: 32, seconds: seconds)
+                let result = try await cell(
+                    load, wrk: wrk, url: route.proxied, stream: false, concurrency: 32, seconds: seconds)
                 served += result.rate * seconds
                 errors += result.errors
                 samples.append(WatchedProcess(name: "proxy", pid: proxy.processIdentifier).residentMegabytes())
             }
             let shown = samples.map { String(format: "%.1f", $0) }.joined(separator: " ")
-            print(String(format: "proxy over %@, memory over %.0f s at concurrency 32 (%.0f requests, %d errors): %.1f MB before, samples every ~10 s: %@ MB", route.scheme, soakSeconds, served, errors, before, shown))
+            print(
+                String(
+                    format:
+                        "proxy over %@, memory over %.0f s at concurrency 32 (%.0f requests, %d errors): %.1f MB before, samples every ~10 s: %@ MB",
+                    route.scheme, soakSeconds, served, errors, before, shown))
         }
     }
 
     func measurePaced(client: HTTPClient, wrk: WrkLoad?, routes: [Route]) async throws {
         let load = ProxyLoadGenerator(client: client, maxTokens: Array(8...24))
         print("")
-        print(String(format: "Paced upstream (first token after %.0f ms, then %.0f ms per token; max_tokens drawn from 8...24): the latency a client sees", pacedTtftMs, pacedTpotMs))
+        print(
+            String(
+                format:
+                    "Paced upstream (first token after %.0f ms, then %.0f ms per token; max_tokens drawn from 8...24): the latency a client sees",
+                pacedTtftMs, pacedTpotMs))
         for route in routes {
             _ = try await cell(load, wrk: wrk, url: route.proxied, stream: false, concurrency: 16, seconds: 2)
         }
@@ -275,7 +333,10 @@ struct ProxyLoadGenerator {
 
     func bodies(stream: Bool) -> [ByteBuffer] {
         maxTokens.map { tokens in
-            ByteBuffer(string: #"{"model":"gpt-4o-mini","max_tokens":\#(tokens),"stream":\#(stream),"messages":[{"role":"user","content":"Say something short about load balancers."}]}"#)
+            ByteBuffer(
+                string:
+                    #"{"model":"gpt-4o-mini","max_tokens":\#(tokens),"stream":\#(stream),"messages":[{"role":"user","content":"Say something short about load balancers."}]}"#
+            )
         }
     }
 
@@ -328,17 +389,24 @@ struct BenchCertificate {
     let key: String
 
     static func make() throws -> BenchCertificate {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-tls-\(UUID().uuidString.prefix(8))")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-bench-tls-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let made = BenchCertificate(certificate: folder.appendingPathComponent("localhost.pem").path, key: folder.appendingPathComponent("localhost-key.pem").path)
+        let made = BenchCertificate(
+            certificate: folder.appendingPathComponent("localhost.pem").path,
+            key: folder.appendingPathComponent("localhost-key.pem").path)
         let result = try ChildProcess.run(
             "/usr/bin/env",
             arguments: [
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", made.key, "-out", made.certificate,
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", made.key, "-out",
+                made.certificate,
             ],
             timeout: .seconds(30))
-        guard result.status == 0 else { throw ValidationError("openssl could not make the benchmark's certificate:\n\(result.output)") }
+        guard result.status == 0 else {
+            throw ValidationError("openssl could not make the benchmark's certificate:\n\(result.output)")
+        }
         return made
     }
 }

@@ -43,8 +43,11 @@ public func buildApplication(
         let (listening, announce) = AsyncStream.makeStream(of: Void.self)
         let secure = Application(
             router: routes.router,
-            server: try .tls(.http1(), tlsConfiguration: try tlsConfiguration(certificateFile: tls.certificateFile, keyFile: tls.keyFile)),
-            configuration: .init(address: .hostname(configuration.server.host, port: tls.port), serverName: "maitre-mock-llm"),
+            server: try .tls(
+                .http1(),
+                tlsConfiguration: try tlsConfiguration(certificateFile: tls.certificateFile, keyFile: tls.keyFile)),
+            configuration: .init(
+                address: .hostname(configuration.server.host, port: tls.port), serverName: "maitre-mock-llm"),
             onServerRunning: { _ in announce.finish() },
             logger: logger
         )
@@ -64,7 +67,9 @@ func tlsConfiguration(certificateFile: String, keyFile: String) throws -> TLSCon
         let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
     } catch {
-        throw SettingError(key: "tls-cert", message: "cannot read \(certificateFile) and \(keyFile) as a PEM certificate chain and key: \(error)")
+        throw SettingError(
+            key: "tls-cert",
+            message: "cannot read \(certificateFile) and \(keyFile) as a PEM certificate chain and key: \(error)")
     }
 }
 

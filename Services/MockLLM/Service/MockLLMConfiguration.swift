@@ -102,7 +102,9 @@ public struct MockLLMConfiguration: Sendable {
             ),
             SettingSpec(
                 "tls-port", env: "MOCK_TLS_PORT", default: "0",
-                help: "A second listener on this port serving the same API over https (needs tls-cert and tls-key); 0 = none."),
+                help:
+                    "A second listener on this port serving the same API over https (needs tls-cert and tls-key); 0 = none."
+            ),
             SettingSpec(
                 "tls-cert", env: "MOCK_TLS_CERT", default: "",
                 help: "PEM certificate chain of the https listener."),

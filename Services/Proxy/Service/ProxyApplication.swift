@@ -27,12 +27,15 @@ public func buildApplication(
         reportClient = httpClient
     } else {
         let clientService = HTTPClientService(
-            connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)), readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)))
+            connectTimeout: .milliseconds(Int64(configuration.connectTimeoutMs)),
+            readTimeout: .milliseconds(Int64(configuration.readTimeoutMs)))
         reportClient = clientService.client
         services.append(clientService)
     }
     let proxyMetrics = ProxyMetrics(registry: metrics.registry, deployments: deployments)
-    let dispatcher = AccountDispatcher(deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize, metrics: proxyMetrics)
+    let dispatcher = AccountDispatcher(
+        deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize,
+        metrics: proxyMetrics)
     let reporter = OutcomeReporter(
         predictorBaseURL: configuration.predictorBaseURL,
         client: reportClient,
@@ -66,7 +69,9 @@ public func buildApplication(
     )
     let trust = configuration.caFile.map { "system roots + \($0)" } ?? "system roots"
     let instance = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
-    let controller = ProxyController(dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken, instance: instance)
+    let controller = ProxyController(
+        dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken,
+        instance: instance)
     let routes = ServiceRouter(
         identity: identity,
         server: configuration.server,

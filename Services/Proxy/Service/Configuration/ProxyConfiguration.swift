@@ -4,33 +4,90 @@ import ServiceRuntime
 
 /// Every setting of the proxy, with its default and environment variable, in one place.
 public struct ProxyConfiguration: Sendable {
-    public static let specs: [SettingSpec] = CommonSettings.specs(port: 3000) + [
-        SettingSpec("proxy-config", env: "PROXY_CONFIG", default: "", help: "YAML file of deployments (native `models:` or LiteLLM `model_list:`); empty: one simulated upstream."),
-        SettingSpec("default-upstream", env: "PROXY_DEFAULT_UPSTREAM", default: "http://127.0.0.1:8080/v1", help: "Upstream base URL used when no PROXY_CONFIG is given."),
-        SettingSpec("api-keys", env: "PROXY_API_KEYS", default: "", help: "Comma-separated keys clients must present as a bearer token; empty: no client auth."),
-        SettingSpec("stats-token", env: "STATS_TOKEN", default: "", help: "Bearer token GET /_stats requires; empty: /_stats is open."),
-        SettingSpec("predictor-base-url", env: "PREDICTOR_BASE_URL", default: "http://127.0.0.1:8000", help: "Predictor that receives outcome reports at /ingest/batch; empty: no reports."),
-        SettingSpec("initial-window", env: "PROXY_INITIAL_WINDOW", default: "8", help: "AIMD window each account starts with (capped by its max_concurrency)."),
-        SettingSpec("slow-start", env: "PROXY_SLOW_START", default: "true", help: "Grow a fresh window by one per success (TCP slow start) until the first congestion signal."),
-        SettingSpec("max-concurrency", env: "PROXY_MAX_CONCURRENCY", default: "64", help: "Window ceiling for deployments that set no max_concurrency."),
-        SettingSpec("latency-spike-factor", env: "PROXY_LATENCY_SPIKE_FACTOR", default: "3", help: "A success slower than the EWMA baseline times this halves the window."),
-        SettingSpec("queue-size", env: "PROXY_QUEUE_SIZE", default: "1024", help: "Requests that may wait for a free window; beyond it 429."),
-        SettingSpec("default-deadline-ms", env: "PROXY_DEFAULT_DEADLINE_MS", default: "60000", help: "Time budget to the first byte (queueing and retries included) without X-Deadline-Ms."),
-        SettingSpec("max-retries", env: "PROXY_MAX_RETRIES", default: "2", help: "Retries on other accounts after a failure before the first byte."),
-        SettingSpec("retry-backoff-ms", env: "PROXY_RETRY_BACKOFF_MS", default: "25", help: "Backoff before the first retry; doubles each retry."),
-        SettingSpec("ca-file", env: "PROXY_CA_FILE", default: "", help: "PEM file of certificates trusted for https accounts besides the system's roots (a private CA); certificates are always verified, and the host name checked."),
-        SettingSpec("connect-timeout-ms", env: "PROXY_CONNECT_TIMEOUT_MS", default: "2000", help: "Longest wait for an upstream connection (and, for https, again for its TLS handshake)."),
-        SettingSpec("read-timeout-ms", env: "PROXY_READ_TIMEOUT_MS", default: "120000", help: "Longest silence between two chunks of an upstream answer."),
-        SettingSpec("default-output-tokens", env: "PROXY_DEFAULT_OUTPUT_TOKENS", default: "256", help: "Expected output tokens reserved when neither X-Predicted-Output-Tokens nor max_tokens is given."),
-        SettingSpec("whole-answer-max-bytes", env: "PROXY_WHOLE_ANSWER_MAX_BYTES", default: "262144", help: "Largest non-streaming answer (by Content-Length) read whole and written once, retried elsewhere if the upstream dies halfway; 0 passes every answer through chunk by chunk."),
-        SettingSpec("rate-limit-cooldown-ms", env: "PROXY_RATE_LIMIT_COOLDOWN_MS", default: "1000", help: "Cooldown after a 429 without Retry-After."),
-        SettingSpec("failure-cooldown-ms", env: "PROXY_FAILURE_COOLDOWN_MS", default: "5000", help: "Cooldown after consecutive upstream failures."),
-        SettingSpec("failures-before-cooldown", env: "PROXY_FAILURES_BEFORE_COOLDOWN", default: "3", help: "Consecutive failures that cool an account down."),
-        SettingSpec("max-connections-per-host", env: "PROXY_MAX_CONNECTIONS_PER_HOST", default: "1024", help: "Idle keep-alive connections kept per upstream on each event loop."),
-        SettingSpec("report-buffer", env: "PROXY_REPORT_BUFFER", default: "10000", help: "Outcome reports held while the predictor is slow; beyond it they are dropped and counted."),
-        SettingSpec("report-batch-size", env: "PROXY_REPORT_BATCH_SIZE", default: "200", help: "Outcome reports per POST /ingest/batch."),
-        SettingSpec("report-interval-ms", env: "PROXY_REPORT_INTERVAL_MS", default: "1000", help: "Longest time a report waits before it is sent."),
-    ]
+    public static let specs: [SettingSpec] =
+        CommonSettings.specs(port: 3000) + [
+            SettingSpec(
+                "proxy-config", env: "PROXY_CONFIG", default: "",
+                help:
+                    "YAML file of deployments (native `models:` or LiteLLM `model_list:`); empty: one simulated upstream."
+            ),
+            SettingSpec(
+                "default-upstream", env: "PROXY_DEFAULT_UPSTREAM", default: "http://127.0.0.1:8080/v1",
+                help: "Upstream base URL used when no PROXY_CONFIG is given."),
+            SettingSpec(
+                "api-keys", env: "PROXY_API_KEYS", default: "",
+                help: "Comma-separated keys clients must present as a bearer token; empty: no client auth."),
+            SettingSpec(
+                "stats-token", env: "STATS_TOKEN", default: "",
+                help: "Bearer token GET /_stats requires; empty: /_stats is open."),
+            SettingSpec(
+                "predictor-base-url", env: "PREDICTOR_BASE_URL", default: "http://127.0.0.1:8000",
+                help: "Predictor that receives outcome reports at /ingest/batch; empty: no reports."),
+            SettingSpec(
+                "initial-window", env: "PROXY_INITIAL_WINDOW", default: "8",
+                help: "AIMD window each account starts with (capped by its max_concurrency)."),
+            SettingSpec(
+                "slow-start", env: "PROXY_SLOW_START", default: "true",
+                help: "Grow a fresh window by one per success (TCP slow start) until the first congestion signal."),
+            SettingSpec(
+                "max-concurrency", env: "PROXY_MAX_CONCURRENCY", default: "64",
+                help: "Window ceiling for deployments that set no max_concurrency."),
+            SettingSpec(
+                "latency-spike-factor", env: "PROXY_LATENCY_SPIKE_FACTOR", default: "3",
+                help: "A success slower than the EWMA baseline times this halves the window."),
+            SettingSpec(
+                "queue-size", env: "PROXY_QUEUE_SIZE", default: "1024",
+                help: "Requests that may wait for a free window; beyond it 429."),
+            SettingSpec(
+                "default-deadline-ms", env: "PROXY_DEFAULT_DEADLINE_MS", default: "60000",
+                help: "Time budget to the first byte (queueing and retries included) without X-Deadline-Ms."),
+            SettingSpec(
+                "max-retries", env: "PROXY_MAX_RETRIES", default: "2",
+                help: "Retries on other accounts after a failure before the first byte."),
+            SettingSpec(
+                "retry-backoff-ms", env: "PROXY_RETRY_BACKOFF_MS", default: "25",
+                help: "Backoff before the first retry; doubles each retry."),
+            SettingSpec(
+                "ca-file", env: "PROXY_CA_FILE", default: "",
+                help:
+                    "PEM file of certificates trusted for https accounts besides the system's roots (a private CA); certificates are always verified, and the host name checked."
+            ),
+            SettingSpec(
+                "connect-timeout-ms", env: "PROXY_CONNECT_TIMEOUT_MS", default: "2000",
+                help: "Longest wait for an upstream connection (and, for https, again for its TLS handshake)."),
+            SettingSpec(
+                "read-timeout-ms", env: "PROXY_READ_TIMEOUT_MS", default: "120000",
+                help: "Longest silence between two chunks of an upstream answer."),
+            SettingSpec(
+                "default-output-tokens", env: "PROXY_DEFAULT_OUTPUT_TOKENS", default: "256",
+                help: "Expected output tokens reserved when neither X-Predicted-Output-Tokens nor max_tokens is given."),
+            SettingSpec(
+                "whole-answer-max-bytes", env: "PROXY_WHOLE_ANSWER_MAX_BYTES", default: "262144",
+                help:
+                    "Largest non-streaming answer (by Content-Length) read whole and written once, retried elsewhere if the upstream dies halfway; 0 passes every answer through chunk by chunk."
+            ),
+            SettingSpec(
+                "rate-limit-cooldown-ms", env: "PROXY_RATE_LIMIT_COOLDOWN_MS", default: "1000",
+                help: "Cooldown after a 429 without Retry-After."),
+            SettingSpec(
+                "failure-cooldown-ms", env: "PROXY_FAILURE_COOLDOWN_MS", default: "5000",
+                help: "Cooldown after consecutive upstream failures."),
+            SettingSpec(
+                "failures-before-cooldown", env: "PROXY_FAILURES_BEFORE_COOLDOWN", default: "3",
+                help: "Consecutive failures that cool an account down."),
+            SettingSpec(
+                "max-connections-per-host", env: "PROXY_MAX_CONNECTIONS_PER_HOST", default: "1024",
+                help: "Idle keep-alive connections kept per upstream on each event loop."),
+            SettingSpec(
+                "report-buffer", env: "PROXY_REPORT_BUFFER", default: "10000",
+                help: "Outcome reports held while the predictor is slow; beyond it they are dropped and counted."),
+            SettingSpec(
+                "report-batch-size", env: "PROXY_REPORT_BATCH_SIZE", default: "200",
+                help: "Outcome reports per POST /ingest/batch."),
+            SettingSpec(
+                "report-interval-ms", env: "PROXY_REPORT_INTERVAL_MS", default: "1000",
+                help: "Longest time a report waits before it is sent."),
+        ]
 
     public var server: ServerSettings
     public var deploymentFile: String?
@@ -59,7 +116,9 @@ public struct ProxyConfiguration: Sendable {
         self.defaultUpstream = try settings.string("default-upstream")
         self.clientKeys = try settings.list("api-keys")
         self.statsToken = try settings.optionalString("stats-token")
-        self.predictorBaseURL = try settings.optionalString("predictor-base-url").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.predictorBaseURL = try settings.optionalString("predictor-base-url").map {
+            $0.hasSuffix("/") ? String($0.dropLast()) : $0
+        }
         self.defaultMaxConcurrency = try settings.int("max-concurrency", in: 1...100_000)
         let aimd = AIMDSettings(
             initialWindow: Double(try settings.int("initial-window", in: 1...100_000)),

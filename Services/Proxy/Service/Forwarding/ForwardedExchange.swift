@@ -1,11 +1,11 @@
 import Contracts
 import CoreMetrics
-import NIOHTTPTypes
-import Prometheus
 import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
+import NIOHTTPTypes
+import Prometheus
 import ProxyCore
 import ServiceRuntime
 
@@ -130,9 +130,11 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         try forwarder.auth.authorize(head.headerFields)
         if tooLarge { throw APIError.payloadTooLarge(limit: forwarder.maxBodyBytes) }
         summary = try forwarder.summarize(body, maxJSONDepth: forwarder.maxJSONDepth)
-        (deadline, explicitDeadline) = Forwarder.deadline(head.headerFields, arrived: arrived, defaultBudget: forwarder.options.defaultDeadline)
+        (deadline, explicitDeadline) = Forwarder.deadline(
+            head.headerFields, arrived: arrived, defaultBudget: forwarder.options.defaultDeadline)
         let expectedOutput: Int
-        (promptEstimate, expectedOutput) = forwarder.reservation(summary, headers: head.headerFields, endpoint: endpoint, bodyBytes: body.readableBytes)
+        (promptEstimate, expectedOutput) = forwarder.reservation(
+            summary, headers: head.headerFields, endpoint: endpoint, bodyBytes: body.readableBytes)
         tokens = promptEstimate + expectedOutput
         upstreamHeaders = HeaderPolicy.upstreamHeaders(from: head.headerFields)
     }
@@ -158,7 +160,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         waiting = Task {
             let result: Result<Lease, any Error>
             do {
-                result = .success(try await dispatcher.acquire(model: model, tokens: tokens, excluding: excluded, deadline: deadline))
+                result = .success(
+                    try await dispatcher.acquire(model: model, tokens: tokens, excluding: excluded, deadline: deadline))
             } catch {
                 result = .failure(error)
             }
@@ -206,7 +209,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
                     head: requestHead(account: account, target: pool.targets[target], length: body.readableBytes),
                     body: body,
                     delegate: self,
-                    headDeadline: .uptimeNanoseconds(UInt64(max(0, explicitDeadline ? deadline : callStarted + forwarder.options.readTimeout) * 1e9)),
+                    headDeadline: .uptimeNanoseconds(
+                        UInt64(max(0, explicitDeadline ? deadline : callStarted + forwarder.options.readTimeout) * 1e9)),
                     readTimeout: .nanoseconds(Int64(forwarder.options.readTimeout * 1e9))
                 )
             case .failure(let error):
@@ -224,16 +228,21 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         headers.add(name: "Host", value: target.authority)
         // A length, not chunked framing: some upstreams and their load balancers refuse chunked request bodies.
         headers.add(name: "Content-Length", value: String(length))
-        if let authorization = forwarder.authorizations[account] { headers.add(name: "Authorization", value: authorization) }
+        if let authorization = forwarder.authorizations[account] {
+            headers.add(name: "Authorization", value: authorization)
+        }
         for header in forwarder.dispatcher.deployments[account].extraHeaders {
             headers.replaceOrAdd(name: header.name, value: header.value)
         }
-        return HTTPRequestHead(version: .http1_1, method: .POST, uri: target.pathPrefix + endpoint.path, headers: headers)
+        return HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: target.pathPrefix + endpoint.path, headers: headers)
     }
 
     private func upstreamBody(account: Int) -> ByteBuffer {
         let upstreamModel = forwarder.dispatcher.deployments[account].upstreamModel(for: summary.model)
-        if upstreamModel != summary.model, let rewritten = ModelRewriter.rewrite(Array(body.readableBytesView), model: upstreamModel) {
+        if upstreamModel != summary.model,
+            let rewritten = ModelRewriter.rewrite(Array(body.readableBytesView), model: upstreamModel)
+        {
             return ByteBuffer(bytes: rewritten)
         }
         return body
@@ -274,7 +283,9 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             if firstChunkAt == nil {
                 let now = forwarder.clock.now()
                 firstChunkAt = now
-                if summary.stream, let lease { forwarder.dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000) }
+                if summary.stream, let lease {
+                    forwarder.dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000)
+                }
             }
             // Flushed at the end of the upstream read that carried it (`upstreamReadComplete`): the SSE events of one
             // read leave in one write, none of them later than the read's end.
@@ -318,7 +329,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             var scanner = UsageScanner(streaming: false)
             collected.withUnsafeReadableBytes { scanner.feed($0) }
             forwarder.finish(
-                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(), callStarted: callStarted,
+                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
+                callStarted: callStarted,
                 firstChunkAt: finished, finished: finished, report: report())
             self.lease = nil
             respond(status: status, fields: clientFields(head), body: collected)
@@ -326,7 +338,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             let finished = forwarder.clock.now()
             handler.writeEnd()
             forwarder.finish(
-                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(), callStarted: callStarted,
+                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
+                callStarted: callStarted,
                 firstChunkAt: firstChunkAt, finished: finished, report: report())
             self.lease = nil
             complete(status: status)
@@ -381,7 +394,10 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     /// Schedules the next attempt on another account after the policy's backoff; false when none should happen.
     private func retryLater(after outcome: CallOutcome, account: Int) -> Bool {
         let options = forwarder.options
-        guard let delay = options.retry.nextDelay(after: outcome, retry: attempts, now: forwarder.clock.now(), deadline: deadline, jitter: Double.random(in: 0...1))
+        guard
+            let delay = options.retry.nextDelay(
+                after: outcome, retry: attempts, now: forwarder.clock.now(), deadline: deadline,
+                jitter: Double.random(in: 0...1))
         else { return false }
         forwarder.metrics.accounts[account].retries.increment()
         excluded.insert(account)
@@ -441,7 +457,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     }
 
     private func recordMetrics(status: Int) {
-        let (counter, timer) = forwarder.instruments.get(route: endpoint.route, method: "POST", status: status, factory: forwarder.metricsFactory)
+        let (counter, timer) = forwarder.instruments.get(
+            route: endpoint.route, method: "POST", status: status, factory: forwarder.metricsFactory)
         counter.increment()
         timer.recordElapsed(since: started)
     }

@@ -44,9 +44,13 @@ enum UpstreamFailure: Error, APIErrorConvertible {
         case .unreachable(let attempts):
             return .badGateway("No upstream account could be reached (\(Self.count(attempts))).")
         case .timedOut(let attempts):
-            return APIError(status: .gatewayTimeout, message: "The upstream did not answer in time (\(Self.count(attempts))).", type: .timeout, code: "upstream_timeout")
+            return APIError(
+                status: .gatewayTimeout, message: "The upstream did not answer in time (\(Self.count(attempts))).",
+                type: .timeout, code: "upstream_timeout")
         case .tlsRefused(let reason, let attempts):
-            return .badGateway("The upstream's TLS certificate was refused: \(reason) (\(Self.count(attempts))).", code: "upstream_tls_error")
+            return .badGateway(
+                "The upstream's TLS certificate was refused: \(reason) (\(Self.count(attempts))).",
+                code: "upstream_tls_error")
         }
     }
 
@@ -89,7 +93,8 @@ final class Forwarder: Sendable {
 
     /// Throws a `SettingError` when an account's `api_base` is not a usable http(s) URL or the CA file cannot be read.
     init(
-        dispatcher: AccountDispatcher, tokenCounter: any TokenCounting, reporter: OutcomeReporter, metrics: ProxyMetrics, options: Options,
+        dispatcher: AccountDispatcher, tokenCounter: any TokenCounting, reporter: OutcomeReporter,
+        metrics: ProxyMetrics, options: Options,
         clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerUpstream: Int, caFile: String?,
         metricsFactory: any MetricsFactory
     ) throws {
@@ -98,7 +103,10 @@ final class Forwarder: Sendable {
         for deployment in dispatcher.deployments {
             guard let target = UpstreamTarget(apiBase: deployment.apiBase) else {
                 throw SettingError(
-                    key: "proxy-config", message: "account \(deployment.name): api_base \(deployment.apiBase) is not an http:// or https:// URL without user or query")
+                    key: "proxy-config",
+                    message:
+                        "account \(deployment.name): api_base \(deployment.apiBase) is not an http:// or https:// URL without user or query"
+                )
             }
             if let index = targets.firstIndex(of: target) {
                 targetOfAccount.append(index)
@@ -113,7 +121,9 @@ final class Forwarder: Sendable {
         self.reporter = reporter
         self.metrics = metrics
         self.options = options
-        self.pools = UpstreamPools(targets: targets, tlsContext: tlsContext, connectTimeout: .milliseconds(Int64(connectTimeoutMs)), maxIdlePerTarget: maxIdlePerUpstream)
+        self.pools = UpstreamPools(
+            targets: targets, tlsContext: tlsContext, connectTimeout: .milliseconds(Int64(connectTimeoutMs)),
+            maxIdlePerTarget: maxIdlePerUpstream)
         self.auth = ClientAuthMiddleware(keys: clientKeys)
         self.maxBodyBytes = server.maxBodyBytes
         self.maxJSONDepth = server.maxJSONDepth
@@ -145,7 +155,8 @@ final class Forwarder: Sendable {
 
     /// The body's summary (400 when it does not parse, 404 for a model no account serves).
     func summarize(_ body: ByteBuffer, maxJSONDepth: Int) throws -> RequestSummary {
-        let summary = try JSONBody.decode(RequestSummary.self, from: body, maxDepth: maxJSONDepth, fastPath: RequestSummary.read)
+        let summary = try JSONBody.decode(
+            RequestSummary.self, from: body, maxDepth: maxJSONDepth, fastPath: RequestSummary.read)
         guard dispatcher.serves(summary.model) else {
             throw DispatchError.unknownModel(summary.model, known: dispatcher.modelNames)
         }
@@ -155,22 +166,30 @@ final class Forwarder: Sendable {
     /// The tokens a call reserves: the prompt (counted with cl100k when some account has a token limit, else
     /// estimated from the body's size) and the expected output (`X-Predicted-Output-Tokens`, else `max_tokens`,
     /// else the default; none for embeddings).
-    func reservation(_ summary: RequestSummary, headers: HTTPFields, endpoint: UpstreamEndpoint, bodyBytes: Int) -> (promptEstimate: Int, expectedOutput: Int) {
-        let expectedOutput = endpoint == .embeddings ? 0 : (headers[Self.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? options.defaultOutputTokens)
-        let promptEstimate = needsExactCount ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays : bodyBytes / 4
+    func reservation(_ summary: RequestSummary, headers: HTTPFields, endpoint: UpstreamEndpoint, bodyBytes: Int) -> (
+        promptEstimate: Int, expectedOutput: Int
+    ) {
+        let expectedOutput =
+            endpoint == .embeddings
+            ? 0 : (headers[Self.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? options.defaultOutputTokens)
+        let promptEstimate =
+            needsExactCount ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays : bodyBytes / 4
         return (promptEstimate, expectedOutput)
     }
 
     /// What a 429 or 5xx answer says about the account, with its `Retry-After`.
     static func errorOutcome(status: Int, headers: HTTPHeaders) -> CallOutcome {
-        let retryAfter = RetryAfter.seconds(retryAfterMs: headers.first(name: "retry-after-ms"), retryAfter: headers.first(name: "retry-after"))
+        let retryAfter = RetryAfter.seconds(
+            retryAfterMs: headers.first(name: "retry-after-ms"), retryAfter: headers.first(name: "retry-after"))
         return status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)
     }
 
     /// Whether a successful answer is read whole before the client gets any of it: not a stream, and a
     /// `Content-Length` within `wholeAnswerMaxBytes`.
     func readsWhole(_ summary: RequestSummary, headers: HTTPHeaders) -> Bool {
-        guard !summary.stream, options.wholeAnswerMaxBytes > 0, let length = headers.first(name: "content-length").flatMap({ Int($0) }) else { return false }
+        guard !summary.stream, options.wholeAnswerMaxBytes > 0,
+            let length = headers.first(name: "content-length").flatMap({ Int($0) })
+        else { return false }
         return length <= options.wholeAnswerMaxBytes
     }
 
@@ -216,30 +235,36 @@ final class Forwarder: Sendable {
             elapsedMs = (finished - callStarted) * 1000
             signalMs = elapsedMs / Double(outputTokens + Self.lengthOffsetTokens)
         }
-        lease.release(.success(latencyMs: signalMs, kind: summary.stream ? .firstByte : .complete, totalTokens: total, elapsedMs: elapsedMs))
+        lease.release(
+            .success(
+                latencyMs: signalMs, kind: summary.stream ? .firstByte : .complete, totalTokens: total,
+                elapsedMs: elapsedMs))
         guard isChat, reporter.isEnabled else { return }
-        reporter.submit(OutcomeReport(
-            prompt: summary.messages == nil ? summary.prompt : nil,
-            messages: summary.messages,
-            outputTokens: outputTokens,
-            promptTokens: promptTokens ?? tokenCounter.count(summary.promptText),
-            maxTokens: summary.maxTokens,
-            model: summary.model,
-            taskType: report.taskType,
-            tenantId: report.tenant,
-            success: true,
-            latencyMs: (finished - callStarted) * 1000,
-            ttftMs: summary.stream ? ttft.map { $0 * 1000 } : nil,
-            finishReason: facts.finishReason,
-            requestId: report.requestID
-        ))
+        reporter.submit(
+            OutcomeReport(
+                prompt: summary.messages == nil ? summary.prompt : nil,
+                messages: summary.messages,
+                outputTokens: outputTokens,
+                promptTokens: promptTokens ?? tokenCounter.count(summary.promptText),
+                maxTokens: summary.maxTokens,
+                model: summary.model,
+                taskType: report.taskType,
+                tenantId: report.tenant,
+                success: true,
+                latencyMs: (finished - callStarted) * 1000,
+                ttftMs: summary.stream ? ttft.map { $0 * 1000 } : nil,
+                finishReason: facts.finishReason,
+                requestId: report.requestID
+            ))
     }
 
     /// Deadline in monotonic seconds from `X-Deadline-Ms` (a budget in ms, or Unix ms when that large),
     /// else the default budget; and whether the client set it. Budgets are capped at `maxBudgetMs`, so a huge
     /// header value cannot overflow the nanosecond deadline of the upstream connection.
     static func deadline(_ headers: HTTPFields, arrived: Double, defaultBudget: Double) -> (Double, Bool) {
-        guard let text = headers[deadlineField], let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+        guard let text = headers[deadlineField], let value = Double(text.trimmingCharacters(in: .whitespaces)),
+            value.isFinite
+        else {
             return (arrived + defaultBudget, false)
         }
         let budgetMs = value > 1e12 ? value - Date().timeIntervalSince1970 * 1000 : value

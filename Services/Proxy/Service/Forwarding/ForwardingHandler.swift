@@ -67,7 +67,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .idle:
             if case .head(let head) = part, let endpoint = forwarder.endpoint(for: head) {
-                state = .forwarding(ForwardedExchange(handler: self, head: head, endpoint: endpoint, loop: context.eventLoop))
+                state = .forwarding(
+                    ForwardedExchange(handler: self, head: head, endpoint: endpoint, loop: context.eventLoop))
                 // A client that waits for leave to send its body (curl does for bodies over 1 kB) gets it at once.
                 if head.headerFields[.expect]?.lowercased() == "100-continue" {
                     context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)

@@ -20,7 +20,8 @@ struct ProxyController {
         // without its channel handlers (Hummingbird's router test mode).
         for endpoint in UpstreamEndpoint.allCases {
             api.post(RouterPath(stringLiteral: String(endpoint.path.dropFirst()))) { _, _ -> Response in
-                throw APIError.internalError("\(endpoint.route) is served by the connection's forwarding handler, which is not installed.")
+                throw APIError.internalError(
+                    "\(endpoint.route) is served by the connection's forwarding handler, which is not installed.")
             }
         }
         api.get("models") { _, _ in

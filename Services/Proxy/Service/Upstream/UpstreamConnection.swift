@@ -44,10 +44,14 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     private weak var pool: UpstreamConnectionPool?
     private var context: ChannelHandlerContext?
     private var delegate: (any UpstreamResponseDelegate)?
-    /// Until the connection can carry a request (TCP connected, and for TLS the handshake done): who waits for it.
+    /// Whether the connection can carry a request: at once for plain http, after the handshake for TLS.
+    private var open: Bool
+    /// Why the TLS handshake failed, once it has.
+    private var handshakeFailure: UpstreamConnectionError?
+    /// The first error seen during the handshake: it names the reason when the channel closes.
+    private var handshakeError: (any Error)?
+    /// Who waits for the handshake.
     private var opening: ((Result<UpstreamConnection, UpstreamConnectionError>) -> Void)?
-    /// A TLS error seen while opening, reported when the channel closes.
-    private var openingError: (any Error)?
     private var timer: Scheduled<Void>?
     /// When the current exchange times out; a chunk only moves this, the timer re-arms itself when it fires early.
     private var deadline = NIODeadline.distantFuture
@@ -63,20 +67,11 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// sign of a failing account).
     private(set) var reused = false
 
-    /// Whether the connection speaks TLS: it can carry a request once its handshake is done, within `handshakeTimeout`.
-    private let tls: Bool
-    private let handshakeTimeout: TimeAmount
-
-    /// A connection about to be opened; `opened` hears once whether it can carry a request.
-    init(
-        target: Int, tls: Bool, handshakeTimeout: TimeAmount, pool: UpstreamConnectionPool,
-        opened: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void
-    ) {
+    /// A connection of a new channel; `tls` when a TLS handler sits before it in the pipeline.
+    init(target: Int, tls: Bool, pool: UpstreamConnectionPool) {
         self.target = target
-        self.tls = tls
-        self.handshakeTimeout = handshakeTimeout
+        self.open = !tls
         self.pool = pool
-        self.opening = opened
     }
 
     var isActive: Bool { context?.channel.isActive ?? false }
@@ -91,31 +86,31 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Opening
 
-    /// The TCP connection is up: a plain connection is ready; a TLS one waits for its handshake.
-    func channelActive(context: ChannelHandlerContext) {
-        if tls {
-            extend(to: .now() + handshakeTimeout)
+    /// Calls `opened` once the connection can carry a request: at once for plain http, after the TLS handshake
+    /// (within `timeout`) otherwise.
+    func whenOpen(timeout: TimeAmount, _ opened: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void) {
+        if open {
+            opened(.success(self))
+        } else if let handshakeFailure {
+            opened(.failure(handshakeFailure))
+        } else if !isActive {
+            opened(.failure(.tlsRefused(reason: "the upstream closed the connection during the TLS handshake")))
         } else {
-            finishOpening(.success(self))
+            opening = opened
+            extend(to: .now() + timeout)
         }
-        context.fireChannelActive()
-    }
-
-    /// No TCP connection could be made.
-    func failOpening(_ error: any Error) {
-        finishOpening(.failure(.connectFailed(error)))
     }
 
     private func finishOpening(_ result: Result<UpstreamConnection, UpstreamConnectionError>) {
         guard let opened = opening else { return }
         opening = nil
-        openingError = nil
         if case .success = result { cancelTimer() }
         opened(result)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            open = true
             finishOpening(.success(self))
         }
         context.fireUserInboundEventTriggered(event)
@@ -125,7 +120,10 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends one request; the answer goes to `delegate`. `headDeadline` bounds the wait for the answer's head,
     /// `readTimeout` each silence after it.
-    func send(head: HTTPRequestHead, body: ByteBuffer, delegate: any UpstreamResponseDelegate, headDeadline: NIODeadline, readTimeout: TimeAmount) {
+    func send(
+        head: HTTPRequestHead, body: ByteBuffer, delegate: any UpstreamResponseDelegate, headDeadline: NIODeadline,
+        readTimeout: TimeAmount
+    ) {
         guard let context, context.channel.isActive else {
             delegate.upstreamFailed(.closed(answered: false))
             return
@@ -195,8 +193,10 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         reusable = false
         cancelTimer()
-        if opening != nil {
-            let reason = openingError.map(UpstreamTLS.reason) ?? "the upstream closed the connection during the TLS handshake"
+        if !open {
+            let reason =
+                handshakeError.map(UpstreamTLS.reason) ?? "the upstream closed the connection during the TLS handshake"
+            handshakeFailure = .tlsRefused(reason: reason)
             finishOpening(.failure(.tlsRefused(reason: reason)))
         }
         if let delegate {
@@ -207,7 +207,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if opening != nil, openingError == nil { openingError = error }
+        if !open, handshakeError == nil { handshakeError = error }
         reusable = false
         context.close(promise: nil)
     }

@@ -19,7 +19,8 @@ final class UpstreamConnectionPool {
     private var idle: [[UpstreamConnection]]
 
     init(
-        loop: any EventLoop, targets: [UpstreamTarget], tlsContext: NIOSSLContext?, connectTimeout: TimeAmount, maxIdlePerTarget: Int,
+        loop: any EventLoop, targets: [UpstreamTarget], tlsContext: NIOSSLContext?, connectTimeout: TimeAmount,
+        maxIdlePerTarget: Int,
         idleTimeout: TimeAmount = .seconds(60)
     ) {
         self.loop = loop
@@ -32,7 +33,10 @@ final class UpstreamConnectionPool {
     }
 
     /// An idle connection to `target` when one is open, else a new one (for https, once its handshake is done).
-    func connection(to target: Int, fresh: Bool = false, _ completion: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void) {
+    func connection(
+        to target: Int, fresh: Bool = false,
+        _ completion: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void
+    ) {
         loop.assertInEventLoop()
         if !fresh {
             while let connection = idle[target].popLast() {
@@ -43,34 +47,40 @@ final class UpstreamConnectionPool {
             }
         }
         let address = targets[target]
-        var tls: NIOSSLClientHandler?
-        if address.tls, let tlsContext {
-            do {
-                tls = try NIOSSLClientHandler(context: tlsContext, serverHostname: address.serverName)
-            } catch {
-                completion(.failure(.tlsRefused(reason: UpstreamTLS.reason(error))))
-                return
-            }
-        }
-        let connection = UpstreamConnection(target: target, tls: tls != nil, handshakeTimeout: connectTimeout, pool: self, opened: completion)
-        // The channel is made on this loop, so the handlers never leave it.
-        let handlers = UnsafeTransfer((connection, tls))
+        let connectTimeout = self.connectTimeout
+        let tlsContext = address.tls ? self.tlsContext : nil
+        // Each channel the bootstrap tries (one per address of the host) gets its own handlers, made on this loop,
+        // which they never leave; the one that connects is asked for its connection.
+        let pool = UnsafeTransfer(self)
         ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let (connection, tls) = handlers.wrappedValue
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
+                    if let tlsContext {
+                        let tls = try NIOSSLClientHandler(context: tlsContext, serverHostname: address.serverName)
+                        try channel.pipeline.syncOperations.addHandler(tls)
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    let connection = UpstreamConnection(target: target, tls: tlsContext != nil, pool: pool.wrappedValue)
                     try channel.pipeline.syncOperations.addHandler(connection)
                 }
             }
             .connect(host: address.host, port: address.port)
             .hop(to: loop)
             .assumeIsolated()
-            .whenFailure { error in
-                connection.failOpening(error)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    guard let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) else {
+                        channel.close(promise: nil)
+                        completion(.failure(.closed(answered: false)))
+                        return
+                    }
+                    connection.whenOpen(timeout: connectTimeout, completion)
+                case .failure(let error):
+                    completion(.failure(.connectFailed(error)))
+                }
             }
     }
 
@@ -112,7 +122,8 @@ final class UpstreamPools: Sendable {
         return pools.withLockedValue { pools in
             if let pool = pools[ObjectIdentifier(loop)] { return pool.wrappedValue }
             let pool = UpstreamConnectionPool(
-                loop: loop, targets: targets, tlsContext: tlsContext, connectTimeout: connectTimeout, maxIdlePerTarget: maxIdlePerTarget)
+                loop: loop, targets: targets, tlsContext: tlsContext, connectTimeout: connectTimeout,
+                maxIdlePerTarget: maxIdlePerTarget)
             pools[ObjectIdentifier(loop)] = UnsafeTransfer(pool)
             return pool
         }

@@ -31,7 +31,9 @@ enum UpstreamTLS {
         }
         if case NIOSSLError.handshakeFailed(let inner) = error {
             let text = "\(inner)"
-            if text.contains("CERTIFICATE_VERIFY_FAILED") { return "certificate verify failed (not signed by a trusted CA)" }
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "certificate verify failed (not signed by a trusted CA)"
+            }
             return "handshake failed: \(text)"
         }
         return "\(error)"
