@@ -85,6 +85,29 @@ import Testing
         #expect(stats["tls"]?.inFlight == 0, "\(stats)")
     }
 
+    /// A kept-alive TLS connection the upstream closed (here: the upstream restarted) says nothing about the account:
+    /// the next call goes out on a new connection, in its first attempt, and the account is charged no failure.
+    @Test func aPooledConnectionTheUpstreamClosedIsReplacedWithoutChargingTheAccount() async throws {
+        let certificate = try Self.makeCertificate()
+        var (mock, tlsPort) = try await Self.startMock(certificate)
+        defer { mock.stop() }
+        let proxy = try await ProxyIntegrationTests.startProxy(
+            [ProxyIntegrationTests.account("tls", base: "https://localhost:\(tlsPort)")],
+            environment: ["PROXY_CA_FILE": certificate.certificate, "PROXY_MAX_RETRIES": "0"])
+        defer { proxy.stop() }
+        let url = "\(proxy.baseURL)/v1/chat/completions"
+        let first = try await TestHTTP.post(url, json: ProxyIntegrationTests.chat())
+        #expect(first.status == 200, "\(first.text)")
+        mock.stop()
+        mock = try await mock.restart()
+        let second = try await TestHTTP.post(url, json: ProxyIntegrationTests.chat())
+        #expect(second.status == 200, "\(second.text)")
+        #expect(second.header("x-maitre-attempts") == "1")
+        let stats = try await ProxyIntegrationTests.stats(proxy)
+        #expect(stats["tls"]?.errors == 0, "\(stats)")
+        #expect(stats["tls"]?.successes == 2, "\(stats)")
+    }
+
     /// A proxy with one account at `host` on the https listener (trusting the test certificate when `trusted`) answers
     /// 502 `upstream_tls_error` with `reason` in its message, and the account is charged one failure.
     func expectRefused(host: String, trusted: Bool, reason: String) async throws {
