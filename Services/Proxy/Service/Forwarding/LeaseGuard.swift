@@ -1,5 +1,5 @@
-import ProxyCore
 import NIOConcurrencyHelpers
+import ProxyCore
 
 /// Releases a lease exactly once: with the call's outcome when the forwarder reaches the end, or as
 /// cancelled when the response is dropped without its body ever being written.

@@ -88,7 +88,9 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Calls `opened` once the connection can carry a request: at once for plain http, after the TLS handshake
     /// (within `timeout`) otherwise.
-    func whenOpen(timeout: TimeAmount, _ opened: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void) {
+    func whenOpen(
+        timeout: TimeAmount, _ opened: @escaping (Result<UpstreamConnection, UpstreamConnectionError>) -> Void
+    ) {
         if open {
             opened(.success(self))
         } else if let handshakeFailure {

@@ -72,7 +72,8 @@ final class UpstreamConnectionPool {
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    guard let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) else {
+                    guard let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+                    else {
                         channel.close(promise: nil)
                         completion(.failure(.closed(answered: false)))
                         return
