@@ -20,7 +20,7 @@ typealias UpstreamExecutor = @Sendable (Dispatch, ChatCompletionRequest, Double)
 actor SchedulerRuntime {
     private var engine: SchedulerEngine
     private let writer: StoreWriter
-    private let store: SchedulerStore
+    private let store: any RequestStore
     private let execute: UpstreamExecutor
     private let clock: @Sendable () -> Double
     private let logger: Logger
@@ -40,7 +40,7 @@ actor SchedulerRuntime {
 
     init(
         policy: SchedulerPolicy,
-        store: SchedulerStore,
+        store: any RequestStore,
         eventCapacity: Int,
         finishedInMemory: Int = 5_000,
         logger: Logger,
@@ -95,6 +95,9 @@ actor SchedulerRuntime {
         writer.enqueue(.insert(row))
     }
 
+    /// Whether the store is shared with other scheduler replicas (PostgreSQL).
+    nonisolated var storeIsShared: Bool { store.isShared }
+
     nonisolated func waitDurable(_ ticket: Int) async throws {
         try await writer.waitDurable(ticket)
     }
@@ -142,20 +145,75 @@ actor SchedulerRuntime {
             row.reasonCode = nil
             row.reasonMessage = nil
             remember(row, finished: false)
-            writer.enqueue(.insert(row))
-            if row.frontDoor, let waiter = frontDoorWaiters.removeValue(forKey: dispatch.requestId) {
-                waiter.resume(returning: .dispatched(dispatch))
-            } else if row.frontDoor, frontDoorClaimable.contains(dispatch.requestId) {
-                // The caller has not started waiting yet; it takes the dispatch when it does.
-                frontDoorReady[dispatch.requestId] = .dispatched(dispatch)
-            } else if let body = bodies[dispatch.requestId] {
-                let execute = self.execute
-                Task { [weak self] in
-                    let result = await execute(dispatch, body, now)
-                    await self?.finish(dispatch.requestId, result: result)
+            let ticket = writer.enqueue(.insert(row))
+            guard store.isShared else {
+                start(dispatch, now: now)
+                continue
+            }
+            // Replicas share the store: the call goes out only once the dispatch is committed under this replica's
+            // ownership, so a request another replica has taken over is never sent by this one too.
+            let writer = self.writer
+            Task { [weak self] in
+                let committed: Bool
+                do {
+                    try await writer.waitDurable(ticket)
+                    committed = !writer.isFencedOut(dispatch.requestId)
+                } catch {
+                    committed = false
                 }
+                await self?.dispatchWritten(dispatch, committed: committed, now: now)
             }
         }
+    }
+
+    /// Hands a dispatch to its waiting front-door caller, or calls the upstream for a queued request.
+    private func start(_ dispatch: Dispatch, now: Double) {
+        guard let row = rows[dispatch.requestId] else { return }
+        if row.frontDoor, let waiter = frontDoorWaiters.removeValue(forKey: dispatch.requestId) {
+            waiter.resume(returning: .dispatched(dispatch))
+        } else if row.frontDoor, frontDoorClaimable.contains(dispatch.requestId) {
+            // The caller has not started waiting yet; it takes the dispatch when it does.
+            frontDoorReady[dispatch.requestId] = .dispatched(dispatch)
+        } else if let body = bodies[dispatch.requestId] {
+            let execute = self.execute
+            Task { [weak self] in
+                let result = await execute(dispatch, body, now)
+                await self?.finish(dispatch.requestId, result: result)
+            }
+        }
+    }
+
+    /// A shared store's answer to a dispatch write: committed, the call goes out (unless the request was withdrawn
+    /// meanwhile); refused or failed, it is never sent by this replica.
+    private func dispatchWritten(_ dispatch: Dispatch, committed: Bool, now: Double) {
+        let id = dispatch.requestId
+        if committed {
+            guard rows[id]?.state == RequestState.dispatched.rawValue, engine.state(of: id) == .dispatched else { return }
+            start(dispatch, now: now)
+            return
+        }
+        let frontDoor = rows[id]?.frontDoor ?? false
+        let reason =
+            writer.isFencedOut(id)
+            ? ReasonCode.replicaLost.reason("Another scheduler replica took the request over; this one did not send it.")
+            : ReasonCode.storageUnavailable.reason("The dispatch could not be written to the shared store; the request was not sent.")
+        engine.abandon(id, reason: reason, now: self.now)
+        if writer.isFencedOut(id) {
+            // Another replica owns it: /status reads the shared table from now on.
+            rows[id] = nil
+            bodies[id] = nil
+            frontDoorClaimable.remove(id)
+            let refusal = DispatchWait.refused(reason, retryAfterMs: engine.policy.rejectRetryAfterMs)
+            if let waiter = frontDoorWaiters.removeValue(forKey: id) {
+                waiter.resume(returning: refusal)
+            } else if frontDoor {
+                // Its caller has not started waiting yet: it finds the refusal when it does.
+                frontDoorReady[id] = refusal
+            }
+        } else {
+            finishWaiting(id, state: .failed, reason: reason, now: self.now)
+        }
+        pump()
     }
 
     /// Front-door requests whose HTTP caller is still there to take the dispatch.
@@ -282,7 +340,20 @@ actor SchedulerRuntime {
     /// Brings back what had not finished when the process stopped: waiting requests are queued again with their
     /// original deadline; in-flight ones are re-queued or marked failed as configured. Returns (restored, failed).
     func recover(inflight action: InflightRestartAction) async throws -> (restored: Int, failed: Int) {
-        let unfinished = try await store.unfinished()
+        try await restore(try await store.unfinished(), inflight: action)
+    }
+
+    /// Schedules requests another replica left behind (its lease ran out): the shared store has made them this
+    /// replica's and kept only those still waiting. Returns (restored, failed).
+    @discardableResult
+    func adopt(_ adopted: [RequestRow]) async throws -> (restored: Int, failed: Int) {
+        try await restore(adopted, inflight: .fail)
+    }
+
+    /// Brings stored, unfinished requests into the engine.
+    private func restore(_ unfinished: [RequestRow], inflight action: InflightRestartAction) async throws -> (
+        restored: Int, failed: Int
+    ) {
         var restored = 0
         var failed = 0
         let now = self.now

@@ -1,0 +1,298 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import ServiceRuntime
+
+/// The scheduler's requests in PostgreSQL (`DATABASE_URL`), shared by scheduler replicas. Every row has an owner,
+/// the replica (one process run) that schedules it; this store writes only rows its replica owns, so a replica that
+/// lost its rows to another (its lease ran out) can change nothing, and a dispatch it had not yet written never goes
+/// out. The replicas' leases live in `scheduler_replica` (see `ReplicaLeases`).
+struct PostgresRequestStore: RequestStore {
+    let client: PostgresClient
+    /// This process's replica id: the owner written on every row.
+    let replica: String
+    let logger: Logger
+
+    var isShared: Bool { true }
+
+    /// The connection settings for `url`.
+    static func configuration(_ url: DatabaseURL) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch url.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        return PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls
+        )
+    }
+
+    // MARK: - Migrations
+
+    /// Named, append-only migrations, applied in order once per database; replicas starting together take turns
+    /// (an advisory lock held for the transaction).
+    static let migrations: [(name: String, sql: [String])] = [
+        (
+            "v1-requests",
+            [
+                """
+                CREATE TABLE request (
+                    id text PRIMARY KEY,
+                    tenant_id text NOT NULL,
+                    request_class text NOT NULL,
+                    model text NOT NULL,
+                    state text NOT NULL,
+                    priority integer NOT NULL,
+                    front_door boolean NOT NULL,
+                    submitted_ms double precision NOT NULL,
+                    deadline_ms double precision NOT NULL,
+                    dispatched_ms double precision,
+                    first_token_ms double precision,
+                    finished_ms double precision,
+                    reason_code text,
+                    reason_message text,
+                    attempts integer NOT NULL,
+                    prediction text NOT NULL,
+                    body text NOT NULL,
+                    result text,
+                    requested_class text,
+                    decided boolean NOT NULL DEFAULT true,
+                    owner text NOT NULL
+                )
+                """,
+                "CREATE INDEX request_owner_state ON request (owner, state)",
+                """
+                CREATE TABLE scheduler_replica (
+                    id text PRIMARY KEY,
+                    started_ms double precision NOT NULL,
+                    lease_until_ms double precision NOT NULL
+                )
+                """,
+            ]
+        )
+    ]
+
+    /// Arbitrary, fixed: the advisory lock that serialises migrations.
+    private static let migrationLock: Int64 = 0x6d61_6974_7265
+
+    /// Applies the migrations not yet applied.
+    func migrate() async throws {
+        try await Self.describingErrors {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                    logger: logger)
+                var applied: Set<String> = []
+                for try await name in try await connection.query("SELECT name FROM schema_migration", logger: logger)
+                    .decode(String.self)
+                {
+                    applied.insert(name)
+                }
+                for migration in Self.migrations where !applied.contains(migration.name) {
+                    for statement in migration.sql {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migration (name) VALUES (\(migration.name))", logger: logger)
+                }
+            }
+        }
+    }
+
+    // MARK: - Rows
+
+    static let columns = [
+        "id", "tenant_id", "request_class", "model", "state", "priority", "front_door", "submitted_ms", "deadline_ms",
+        "dispatched_ms", "first_token_ms", "finished_ms", "reason_code", "reason_message", "attempts", "prediction",
+        "body", "result", "requested_class", "decided",
+    ]
+
+    /// Rows per statement: 21 parameters each, under PostgreSQL's 65,535.
+    private static let rowsPerStatement = 1_000
+
+    @discardableResult
+    func apply(_ operations: [StoreOperation]) async throws -> Set<String> {
+        var latest: [String: Int] = [:]
+        var rows: [RequestRow] = []
+        var deleteAll = false
+        for operation in operations {
+            switch operation {
+            case .insert(let row):
+                if let index = latest[row.id] {
+                    rows[index] = row
+                } else {
+                    latest[row.id] = rows.count
+                    rows.append(row)
+                }
+            case .deleteAll:
+                rows.removeAll(keepingCapacity: true)
+                latest.removeAll(keepingCapacity: true)
+                deleteAll = true
+            }
+        }
+        if rows.isEmpty && !deleteAll { return [] }
+        return try await Self.describingErrors {
+            try await client.withTransaction(logger: logger) { connection in
+                if deleteAll {
+                    try await connection.query("DELETE FROM request WHERE owner = \(replica)", logger: logger)
+                }
+                var fenced: Set<String> = []
+                var start = 0
+                while start < rows.count {
+                    let chunk = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
+                    fenced.formUnion(try await upsert(chunk, on: connection))
+                    start += Self.rowsPerStatement
+                }
+                return fenced
+            }
+        }
+    }
+
+    /// Inserts new rows and updates those this replica owns; returns the ids it did not write (owned by another).
+    private func upsert(_ rows: ArraySlice<RequestRow>, on connection: PostgresConnection) async throws -> Set<String> {
+        var binds = PostgresBindings(capacity: rows.count * (Self.columns.count + 1))
+        var values: [String] = []
+        values.reserveCapacity(rows.count)
+        for row in rows {
+            let first = binds.count + 1
+            try binds.append(row.id)
+            try binds.append(row.tenantId)
+            try binds.append(row.requestClass)
+            try binds.append(row.model)
+            try binds.append(row.state)
+            try binds.append(Int32(clamping: row.priority))
+            try binds.append(row.frontDoor)
+            try binds.append(row.submittedMs)
+            try binds.append(row.deadlineMs)
+            try binds.append(row.dispatchedMs)
+            try binds.append(row.firstTokenMs)
+            try binds.append(row.finishedMs)
+            try binds.append(row.reasonCode)
+            try binds.append(row.reasonMessage)
+            try binds.append(Int32(clamping: row.attempts))
+            try binds.append(row.prediction)
+            try binds.append(row.body)
+            try binds.append(row.result)
+            try binds.append(row.requestedClass)
+            try binds.append(row.decided)
+            try binds.append(replica)
+            values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        let all = Self.columns + ["owner"]
+        let updates = Self.columns.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        // The WHERE is the fence: a row another replica has taken over is left as it is, and its id is not returned.
+        let sql = """
+            INSERT INTO request (\(all.joined(separator: ", "))) VALUES \(values.joined(separator: ", "))
+            ON CONFLICT (id) DO UPDATE SET \(updates) WHERE request.owner = EXCLUDED.owner
+            RETURNING id
+            """
+        var written: Set<String> = []
+        for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            .decode(String.self)
+        {
+            written.insert(id)
+        }
+        return Set(rows.map(\.id)).subtracting(written)
+    }
+
+    func row(id: String) async throws -> RequestRow? {
+        try await Self.describingErrors {
+            let query = PostgresQuery(
+                unsafeSQL: "SELECT \(Self.selected) FROM request WHERE id = $1", binds: try Self.binds(id))
+            for try await row in try await client.query(query, logger: logger) {
+                return try Self.requestRow(row)
+            }
+            return nil
+        }
+    }
+
+    /// A new replica id owns nothing yet: the work of a process that stopped is taken over through its lease.
+    func unfinished() async throws -> [RequestRow] {
+        try await Self.describingErrors {
+            let query = PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.selected) FROM request WHERE owner = $1 AND state IN ('queued', 'deferred', 'dispatched')
+                    ORDER BY submitted_ms
+                    """, binds: try Self.binds(replica))
+            return try await Self.requestRows(client.query(query, logger: logger))
+        }
+    }
+
+    static let selected = columns.joined(separator: ", ")
+
+    static func binds(_ values: String...) throws -> PostgresBindings {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values { try binds.append(value) }
+        return binds
+    }
+
+    static func requestRows(_ sequence: PostgresRowSequence) async throws -> [RequestRow] {
+        var rows: [RequestRow] = []
+        for try await row in sequence { rows.append(try requestRow(row)) }
+        return rows
+    }
+
+    /// A row selected with `selected`'s columns, in that order.
+    static func requestRow(_ row: PostgresRow) throws -> RequestRow {
+        let cells = row.makeRandomAccess()
+        return RequestRow(
+            id: try cells[0].decode(String.self),
+            tenantId: try cells[1].decode(String.self),
+            requestClass: try cells[2].decode(String.self),
+            model: try cells[3].decode(String.self),
+            state: try cells[4].decode(String.self),
+            priority: Int(try cells[5].decode(Int32.self)),
+            frontDoor: try cells[6].decode(Bool.self),
+            submittedMs: try cells[7].decode(Double.self),
+            deadlineMs: try cells[8].decode(Double.self),
+            dispatchedMs: try cells[9].decode(Double?.self),
+            firstTokenMs: try cells[10].decode(Double?.self),
+            finishedMs: try cells[11].decode(Double?.self),
+            reasonCode: try cells[12].decode(String?.self),
+            reasonMessage: try cells[13].decode(String?.self),
+            attempts: Int(try cells[14].decode(Int32.self)),
+            prediction: try cells[15].decode(String.self),
+            body: try cells[16].decode(String.self),
+            result: try cells[17].decode(String?.self),
+            requestedClass: try cells[18].decode(String?.self),
+            decided: try cells[19].decode(Bool.self)
+        )
+    }
+
+    /// PostgresNIO keeps the server's message out of its errors' descriptions; the store's errors carry it, so a
+    /// refused `/submit` and the log say what went wrong.
+    static func describingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch {
+            throw PostgresStoreError(error)
+        }
+    }
+}
+
+/// A PostgreSQL failure in one line: the server's message and SQLSTATE when it sent one, else the client's code.
+struct PostgresStoreError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ error: any Error) {
+        if let known = error as? PostgresStoreError {
+            self = known
+        } else if let transaction = error as? PostgresTransactionError {
+            let inner =
+                transaction.closureError ?? transaction.beginError ?? transaction.commitError
+                ?? transaction.rollbackError
+            description = inner.map { PostgresStoreError($0).description } ?? "PostgreSQL transaction failed"
+        } else if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] {
+                description = "PostgreSQL error \(psql.serverInfo?[.sqlState] ?? "?"): \(message)"
+            } else {
+                description = "PostgreSQL connection error: \(psql.code)"
+            }
+        } else {
+            description = String(describing: error)
+        }
+    }
+}

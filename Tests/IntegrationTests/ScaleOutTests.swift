@@ -1,0 +1,172 @@
+import Contracts
+import Foundation
+import ProcessLauncher
+import Testing
+
+/// Scheduler replicas sharing one queue in a real PostgreSQL (initdb into a temporary folder): two schedulers, one
+/// predictor, one proxy and the simulated upstream on loopback.
+@Suite(
+    .serialized,
+    .enabled(if: TemporaryPostgres.unavailableReason == nil, "\(TemporaryPostgres.unavailableReason ?? "")"))
+struct ScaleOutTests {
+    struct Cluster {
+        var postgres: TemporaryPostgres
+        var databaseURL: String
+        var mock: LaunchedService
+        var predictor: LaunchedService
+        var proxy: LaunchedService
+        var schedulers: [LaunchedService]
+        /// The mock's log of received requests, one prompt fingerprint a line.
+        var requestLog: URL
+
+        func stop() {
+            for scheduler in schedulers { scheduler.stop() }
+            proxy.stop()
+            predictor.stop()
+            mock.stop()
+            postgres.stop()
+        }
+
+        /// How often each prompt reached the upstream.
+        func upstreamCounts() -> [String: Int] {
+            let text = (try? String(contentsOf: requestLog, encoding: .utf8)) ?? ""
+            var counts: [String: Int] = [:]
+            for line in text.split(separator: "\n") { counts[String(line), default: 0] += 1 }
+            return counts
+        }
+    }
+
+    /// The upstream runs 20× faster than real time and each scheduler keeps at most 8 requests in flight, so a
+    /// queue builds up on both replicas.
+    private func startCluster(replicas: Int = 2, leaseMs: Int = 2_000) async throws -> Cluster {
+        let postgres = try await TemporaryPostgres.start()
+        do {
+            let databaseURL = try postgres.createDatabase()
+            let requestLog = postgres.folder.appendingPathComponent("upstream-requests.log")
+            let mock = try await LaunchedService.start(
+                "maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.05", "MOCK_REQUEST_LOG": requestLog.path])
+            let predictor = try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed"])
+            let proxy = try await LaunchedService.start(
+                "maitre-proxy",
+                environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL])
+            var schedulers: [LaunchedService] = []
+            for _ in 0..<replicas {
+                schedulers.append(
+                    try await LaunchedService.start(
+                        "maitre-scheduler",
+                        environment: [
+                            "DATABASE_URL": databaseURL,
+                            "REPLICA_LEASE_MS": String(leaseMs),
+                            "PROXY_URLS": proxy.baseURL,
+                            "PREDICTOR_BASE_URL": predictor.baseURL,
+                            "PREDICTOR_TIMEOUT_MS": "2000",
+                            "MAX_INFLIGHT_REQUESTS": "8",
+                        ]))
+            }
+            return Cluster(
+                postgres: postgres, databaseURL: databaseURL, mock: mock, predictor: predictor, proxy: proxy,
+                schedulers: schedulers, requestLog: requestLog)
+        } catch {
+            postgres.stop()
+            throw error
+        }
+    }
+
+    private static func prompt(_ index: Int, run: String) -> String {
+        "Scale-out \(run) request \(index): " + String(repeating: "explain the lease ", count: 1 + index % 5)
+    }
+
+    private static func fingerprint(_ prompt: String) -> String {
+        PromptFingerprint(prompt: nil, messages: [ChatMessage(role: "user", content: prompt)]).description
+    }
+
+    /// Submits `count` requests over the replicas in turn, 20 at a time; returns the accepted ids with their prompts.
+    private func submit(_ count: Int, to bases: [String], run: String) async throws -> [(id: String, prompt: String)] {
+        var accepted: [(id: String, prompt: String)] = []
+        for group in stride(from: 0, to: count, by: 20) {
+            let answers = try await withThrowingTaskGroup(of: (TestResponse, String).self) { tasks in
+                for index in group..<min(count, group + 20) {
+                    let prompt = Self.prompt(index, run: run)
+                    let submit = SubmitRequest(
+                        prompt: prompt, maxTokens: index % 4 == 0 ? 600 : 150, model: "gpt-4o-mini",
+                        tenantId: "tenant-\(index % 4)", deadlineMs: 600_000)
+                    let base = bases[index % bases.count]
+                    tasks.addTask { (try await TestHTTP.post("\(base)/submit", body: submit), prompt) }
+                }
+                var answers: [(TestResponse, String)] = []
+                for try await answer in tasks { answers.append(answer) }
+                return answers
+            }
+            for (response, prompt) in answers {
+                #expect(response.status == 202, "\(response.text)")
+                if response.status == 202 {
+                    accepted.append((try response.decode(SubmitResponse.self).requestId, prompt))
+                }
+            }
+        }
+        return accepted
+    }
+
+    @Test func replicasShareOneQueueAndEachRequestReachesTheUpstreamOnce() async throws {
+        let cluster = try await startCluster()
+        defer { cluster.stop() }
+        let bases = cluster.schedulers.map(\.baseURL)
+        let accepted = try await submit(200, to: bases, run: "shared")
+        #expect(accepted.count == 200)
+        // Either replica answers for any request: the other's are read from the shared table.
+        for (index, request) in accepted.prefix(20).enumerated() {
+            let other = bases[(index + 1) % bases.count]
+            let status = try await TestHTTP.get("\(other)/status/\(request.id)")
+            #expect(status.status == 200, "\(other) does not know \(request.id)")
+        }
+        let final = try await SchedulerPolling.waitForTerminal(accepted.map(\.id), base: bases[0], seconds: 300)
+        #expect(final.count == accepted.count, "\(accepted.count - final.count) requests never finished")
+        #expect(final.values.filter { $0.state == .completed }.count == accepted.count)
+        let counts = cluster.upstreamCounts()
+        for request in accepted {
+            #expect(
+                counts[Self.fingerprint(request.prompt)] == 1,
+                "\(request.id) reached the upstream \(counts[Self.fingerprint(request.prompt)] ?? 0) times")
+        }
+    }
+
+    @Test func killNineOfOneReplicaLosesNothingAndSendsNothingTwice() async throws {
+        var cluster = try await startCluster()
+        defer { cluster.stop() }
+        let bases = cluster.schedulers.map(\.baseURL)
+        let accepted = try await submit(300, to: bases, run: "crash")
+        #expect(accepted.count == 300)
+        // Mid-run: both replicas hold queued work and requests in flight.
+        cluster.schedulers[0].kill9()
+        let survivor = cluster.schedulers[1]
+        let final = try await SchedulerPolling.waitForTerminal(accepted.map(\.id), base: survivor.baseURL, seconds: 300)
+        #expect(
+            final.count == accepted.count,
+            "\(accepted.count - final.count) accepted requests never finished after kill -9")
+        var byReason: [String: Int] = [:]
+        for status in final.values {
+            if status.state == .completed {
+                #expect(status.result?.statusCode == 200)
+            } else {
+                #expect(status.reason != nil, "\(status.requestId) ended \(status.state) without a reason")
+                byReason[status.reason?.code ?? "none", default: 0] += 1
+            }
+        }
+        // Only what the dead replica had in flight may be lost to the crash; its waiting work was taken over.
+        let notCompleted = final.values.filter { $0.state != .completed }
+        #expect(notCompleted.allSatisfy { $0.reason?.code == "replica_lost" }, "\(byReason)")
+        #expect(
+            notCompleted.count <= 8, "more requests ended than the dead replica could have had in flight: \(byReason)")
+        let counts = cluster.upstreamCounts()
+        for request in accepted {
+            let seen = counts[Self.fingerprint(request.prompt)] ?? 0
+            #expect(seen <= 1, "\(request.id) reached the upstream \(seen) times")
+            if final[request.id]?.state == .completed { #expect(seen == 1) }
+        }
+        // The survivor says it took the work over.
+        #expect(survivor.logs().contains("took over a stopped replica's work"))
+        cluster.schedulers[0] = try await cluster.schedulers[0].restart()
+        let health = try await TestHTTP.get("\(cluster.schedulers[0].baseURL)/health")
+        #expect(health.text.contains("postgresql"))
+    }
+}
