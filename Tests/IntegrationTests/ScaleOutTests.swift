@@ -122,6 +122,27 @@ struct ScaleOutTests {
         let final = try await SchedulerPolling.waitForTerminal(accepted.map(\.id), base: bases[0], seconds: 300)
         #expect(final.count == accepted.count, "\(accepted.count - final.count) requests never finished")
         #expect(final.values.filter { $0.state == .completed }.count == accepted.count)
+        // One replica's /events holds both replicas' decisions (half the requests went to the other), numbered
+        // in one sequence; each replica writes its decisions once a tick, so poll briefly.
+        var dispatched: Set<String> = []
+        var sequences: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while dispatched.count < accepted.count && ContinuousClock.now < deadline {
+            var since = 0
+            dispatched = []
+            sequences = []
+            while true {
+                let page = try await TestHTTP.get("\(bases[1])/events?since=\(since)&limit=500")
+                    .decode(EventsResponse.self)
+                if page.events.isEmpty { break }
+                sequences += page.events.map(\.sequence)
+                dispatched.formUnion(page.events.filter { $0.kind == .dispatch }.compactMap(\.requestId))
+                since = page.nextSince
+            }
+            if dispatched.count < accepted.count { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(dispatched == Set(accepted.map(\.id)))
+        #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
         let counts = cluster.upstreamCounts()
         for request in accepted {
             #expect(

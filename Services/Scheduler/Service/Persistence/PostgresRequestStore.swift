@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import NIOSSL
@@ -71,11 +72,32 @@ struct PostgresRequestStore: RequestStore {
                 )
                 """,
             ]
-        )
+        ),
+        (
+            "v2-events",
+            [
+                """
+                CREATE TABLE scheduler_event (
+                    sequence bigserial PRIMARY KEY,
+                    replica text NOT NULL,
+                    time_ms double precision NOT NULL,
+                    kind text NOT NULL,
+                    request_id text,
+                    request_class text,
+                    tenant_id text,
+                    reason_code text,
+                    reason_message text
+                )
+                """
+            ]
+        ),
     ]
 
     /// Arbitrary, fixed: the advisory lock that serialises migrations.
     private static let migrationLock: Int64 = 0x6d61_6974_7265
+    /// Arbitrary, fixed: the advisory lock that serialises appends to the decisions log, so that sequence numbers
+    /// become visible in order and a reader following `next_since` never skips one committed late.
+    private static let eventLock: Int64 = 0x6d61_6974_7266
 
     /// Applies the migrations not yet applied.
     func migrate() async throws {
@@ -118,6 +140,7 @@ struct PostgresRequestStore: RequestStore {
         var latest: [String: Int] = [:]
         var rows: [RequestRow] = []
         var deleteAll = false
+        var events: [SchedulerEvent] = []
         for operation in operations {
             switch operation {
             case .insert(let row):
@@ -131,9 +154,11 @@ struct PostgresRequestStore: RequestStore {
                 rows.removeAll(keepingCapacity: true)
                 latest.removeAll(keepingCapacity: true)
                 deleteAll = true
+            case .events(let batch):
+                events += batch
             }
         }
-        if rows.isEmpty && !deleteAll { return [] }
+        if rows.isEmpty && !deleteAll && events.isEmpty { return [] }
         return try await Self.describingErrors {
             try await client.withTransaction(logger: logger) { connection in
                 if deleteAll {
@@ -145,6 +170,16 @@ struct PostgresRequestStore: RequestStore {
                     let chunk = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
                     fenced.formUnion(try await upsert(chunk, on: connection))
                     start += Self.rowsPerStatement
+                }
+                if !events.isEmpty {
+                    // Last in the transaction: the lock is held only for the insert and the commit.
+                    try await connection.query("SELECT pg_advisory_xact_lock(\(Self.eventLock))", logger: logger)
+                    var start = 0
+                    while start < events.count {
+                        try await append(
+                            events[start..<min(events.count, start + Self.eventsPerStatement)], on: connection)
+                        start += Self.eventsPerStatement
+                    }
                 }
                 return fenced
             }
@@ -197,6 +232,68 @@ struct PostgresRequestStore: RequestStore {
         }
         return Set(rows.map(\.id)).subtracting(written)
     }
+
+    // MARK: - Decisions
+
+    /// Events per statement: 8 parameters each.
+    private static let eventsPerStatement = 5_000
+
+    private func append(_ events: ArraySlice<SchedulerEvent>, on connection: PostgresConnection) async throws {
+        var binds = PostgresBindings(capacity: events.count * 8)
+        var values: [String] = []
+        for event in events {
+            let first = binds.count + 1
+            try binds.append(replica)
+            try binds.append(event.timeUnixMs)
+            try binds.append(event.kind.rawValue)
+            try binds.append(event.requestId)
+            try binds.append(event.requestClass?.rawValue)
+            try binds.append(event.tenantId)
+            try binds.append(event.reason?.code)
+            try binds.append(event.reason?.message)
+            values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        let sql = """
+            INSERT INTO scheduler_event (replica, time_ms, kind, request_id, request_class, tenant_id, reason_code,
+                reason_message) VALUES \(values.joined(separator: ", "))
+            """
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+    }
+
+    /// Every replica's decisions after `since`, numbered by the shared log.
+    func events(since: Int, limit: Int) async throws -> EventsResponse? {
+        try await Self.describingErrors {
+            var binds = PostgresBindings(capacity: 2)
+            try binds.append(Int64(since))
+            try binds.append(Int64(limit))
+            let rows = try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT sequence, time_ms, kind, request_id, request_class, tenant_id, reason_code, reason_message
+                        FROM scheduler_event WHERE sequence > $1 ORDER BY sequence LIMIT $2
+                        """, binds: binds), logger: logger)
+            var events: [SchedulerEvent] = []
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                guard let kind = SchedulerEventKind(rawValue: try cells[2].decode(String.self)) else { continue }
+                let code = try cells[6].decode(String?.self)
+                events.append(
+                    SchedulerEvent(
+                        sequence: Int(try cells[0].decode(Int64.self)),
+                        timeUnixMs: try cells[1].decode(Double.self),
+                        kind: kind,
+                        requestId: try cells[3].decode(String?.self),
+                        requestClass: try cells[4].decode(String?.self).flatMap(RequestClass.init(rawValue:)),
+                        tenantId: try cells[5].decode(String?.self),
+                        reason: code.map {
+                            DecisionReason(code: $0, message: (try? cells[7].decode(String?.self)) ?? "")
+                        }))
+            }
+            return EventsResponse(events: events, nextSince: events.last?.sequence ?? max(since, 0))
+        }
+    }
+
+    // MARK: - Reading rows
 
     func row(id: String) async throws -> RequestRow? {
         try await Self.describingErrors {

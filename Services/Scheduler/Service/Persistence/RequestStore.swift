@@ -17,8 +17,12 @@ protocol RequestStore: Sendable {
     func unfinished() async throws -> [RequestRow]
 
     /// Whether other scheduler processes share the store: a dispatch then goes out only once its fenced write has
-    /// committed.
+    /// committed, and the engine's decisions are written to a shared log.
     var isShared: Bool { get }
+
+    /// The decisions of every replica after `since`, oldest first; nil when the store keeps no shared log (one
+    /// process: its engine's own log is all there is).
+    func events(since: Int, limit: Int) async throws -> EventsResponse?
 }
 
 /// One request as stored: everything needed to answer `/status` and to dispatch it again after a restart.
@@ -84,4 +88,6 @@ enum StoreOperation: Sendable {
     /// Writes the row's current version (inserted, or replacing the stored one).
     case insert(RequestRow)
     case deleteAll
+    /// Appends decisions to the shared log (a shared store only).
+    case events([SchedulerEvent])
 }

@@ -65,6 +65,8 @@ struct SQLiteRequestStore: RequestStore {
     /// record path costs more than the write itself).
     var isShared: Bool { false }
 
+    func events(since: Int, limit: Int) async throws -> EventsResponse? { nil }
+
     @discardableResult
     func apply(_ operations: [StoreOperation]) async throws -> Set<String> {
         try await writer.write { db in
@@ -79,6 +81,9 @@ struct SQLiteRequestStore: RequestStore {
                         latest[row.id] = rows.count
                         rows.append(row)
                     }
+                case .events:
+                    // One process: its decisions are in its engine's log.
+                    break
                 case .deleteAll:
                     // Everything before it in this batch would be deleted too.
                     rows.removeAll(keepingCapacity: true)
@@ -98,13 +103,15 @@ struct SQLiteRequestStore: RequestStore {
     /// indexes alone when those columns do not change, which is most of a request's writes.
     static let upsert: String = {
         let columns = [
-            "id", "tenant_id", "request_class", "model", "state", "priority", "front_door", "submitted_ms", "deadline_ms",
+            "id", "tenant_id", "request_class", "model", "state", "priority", "front_door", "submitted_ms",
+            "deadline_ms",
             "dispatched_ms", "first_token_ms", "finished_ms", "reason_code", "reason_message", "attempts", "prediction",
             "body", "result", "requested_class", "decided",
         ]
         let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
         let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        return "INSERT INTO request (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) ON CONFLICT(id) DO UPDATE SET \(updates)"
+        return
+            "INSERT INTO request (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) ON CONFLICT(id) DO UPDATE SET \(updates)"
     }()
 
     func row(id: String) async throws -> RequestRow? {
@@ -115,8 +122,10 @@ struct SQLiteRequestStore: RequestStore {
     func unfinished() async throws -> [RequestRow] {
         try await writer.read { db in
             try RequestRow
-                .filter([RequestState.queued.rawValue, RequestState.deferred.rawValue, RequestState.dispatched.rawValue]
-                    .contains(RequestRow.CodingKeys.state))
+                .filter(
+                    [RequestState.queued.rawValue, RequestState.deferred.rawValue, RequestState.dispatched.rawValue]
+                        .contains(RequestRow.CodingKeys.state)
+                )
                 .order(RequestRow.CodingKeys.submittedMs)
                 .fetchAll(db)
         }

@@ -128,6 +128,7 @@ actor SchedulerRuntime {
         summary.dispatched += dispatches.count
         handle(dispatches, now: now)
         ticks += 1
+        if store.isShared { exportEvents() }
         return summary
     }
 
@@ -428,8 +429,21 @@ actor SchedulerRuntime {
         return try await store.row(id: id).flatMap(Self.status)
     }
 
-    func events(since: Int, limit: Int) -> EventsResponse {
-        engine.events(since: since, limit: limit)
+    /// The decisions after `since`: every replica's from the shared log when there is one, else this engine's.
+    func events(since: Int, limit: Int) async throws -> EventsResponse {
+        if let shared = try await store.events(since: since, limit: limit) { return shared }
+        return engine.events(since: since, limit: limit)
+    }
+
+    /// The engine's last decision already queued for the shared log.
+    private var exportedEventSequence = 0
+
+    /// Queues the engine's new decisions for the shared log, once a tick: `/events` answers from any replica.
+    private func exportEvents() {
+        let fresh = engine.events(since: exportedEventSequence, limit: max(1, eventCapacity))
+        guard !fresh.events.isEmpty else { return }
+        exportedEventSequence = fresh.nextSince
+        writer.enqueue(.events(fresh.events))
     }
 
     func metricsSnapshot() -> SchedulerMetricsSnapshot {
@@ -494,7 +508,9 @@ actor SchedulerRuntime {
             finishWaiting(id, state: .failed, reason: reason, now: now)
             dropped += 1
         }
+        if store.isShared { exportEvents() }
         engine = SchedulerEngine(policy: engine.policy, eventCapacity: eventCapacity)
+        exportedEventSequence = 0
         histograms = LatencyHistograms()
         latencyTimeline = LatencyTimeline()
         fallbackLevels = FallbackLevelWindow()
