@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Hummingbird
 import Logging
+import PostgresSupport
 import SchedulerCore
 import ServiceLifecycle
 import ServiceRuntime

@@ -1,8 +1,8 @@
 import Contracts
 import Foundation
 import Logging
-import NIOSSL
 import PostgresNIO
+import PostgresSupport
 import ServiceRuntime
 
 /// The scheduler's requests in PostgreSQL (`DATABASE_URL`), shared by scheduler replicas. Every row has an owner,
@@ -10,33 +10,21 @@ import ServiceRuntime
 /// lost its rows to another (its lease ran out) can change nothing, and a dispatch it had not yet written never goes
 /// out. The replicas' leases live in `scheduler_replica` (see `ReplicaLeases`).
 struct PostgresRequestStore: RequestStore {
-    let client: PostgresClient
+    let database: SharedDatabase
     /// This process's replica id: the owner written on every row.
     let replica: String
-    let logger: Logger
+
+    var client: PostgresClient { database.client }
+    var logger: Logger { database.logger }
 
     var isShared: Bool { true }
 
-    /// The connection settings for `url`.
-    static func configuration(_ url: DatabaseURL) -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch url.tls {
-        case .disable: tls = .disable
-        case .prefer: tls = .prefer(.makeClientConfiguration())
-        case .require: tls = .require(.makeClientConfiguration())
-        }
-        return PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls
-        )
-    }
-
     // MARK: - Migrations
 
-    /// Named, append-only migrations, applied in order once per database; replicas starting together take turns
-    /// (an advisory lock held for the transaction).
-    static let migrations: [(name: String, sql: [String])] = [
-        (
-            "v1-requests",
+    /// The scheduler's named, append-only migrations (`SharedDatabase` applies them once per database, in order).
+    static let migrations: [NamedMigration] = [
+        NamedMigration(
+            "scheduler-v1-requests",
             [
                 """
                 CREATE TABLE request (
@@ -73,8 +61,8 @@ struct PostgresRequestStore: RequestStore {
                 """,
             ]
         ),
-        (
-            "v2-events",
+        NamedMigration(
+            "scheduler-v2-events",
             [
                 """
                 CREATE TABLE scheduler_event (
@@ -93,36 +81,9 @@ struct PostgresRequestStore: RequestStore {
         ),
     ]
 
-    /// Arbitrary, fixed: the advisory lock that serialises migrations.
-    private static let migrationLock: Int64 = 0x6d61_6974_7265
     /// Arbitrary, fixed: the advisory lock that serialises appends to the decisions log, so that sequence numbers
     /// become visible in order and a reader following `next_since` never skips one committed late.
     private static let eventLock: Int64 = 0x6d61_6974_7266
-
-    /// Applies the migrations not yet applied.
-    func migrate() async throws {
-        try await Self.describingErrors {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
-                try await connection.query(
-                    "CREATE TABLE IF NOT EXISTS schema_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                    logger: logger)
-                var applied: Set<String> = []
-                for try await name in try await connection.query("SELECT name FROM schema_migration", logger: logger)
-                    .decode(String.self)
-                {
-                    applied.insert(name)
-                }
-                for migration in Self.migrations where !applied.contains(migration.name) {
-                    for statement in migration.sql {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                    try await connection.query(
-                        "INSERT INTO schema_migration (name) VALUES (\(migration.name))", logger: logger)
-                }
-            }
-        }
-    }
 
     // MARK: - Rows
 
@@ -159,7 +120,7 @@ struct PostgresRequestStore: RequestStore {
             }
         }
         if rows.isEmpty && !deleteAll && events.isEmpty { return [] }
-        return try await Self.describingErrors {
+        return try await SharedDatabase.describingErrors {
             try await client.withTransaction(logger: logger) { connection in
                 if deleteAll {
                     try await connection.query("DELETE FROM request WHERE owner = \(replica)", logger: logger)
@@ -214,7 +175,7 @@ struct PostgresRequestStore: RequestStore {
             try binds.append(row.requestedClass)
             try binds.append(row.decided)
             try binds.append(replica)
-            values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
+            values.append(binds.row(from: first))
         }
         let all = Self.columns + ["owner"]
         let updates = Self.columns.dropFirst().map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
@@ -251,7 +212,7 @@ struct PostgresRequestStore: RequestStore {
             try binds.append(event.tenantId)
             try binds.append(event.reason?.code)
             try binds.append(event.reason?.message)
-            values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
+            values.append(binds.row(from: first))
         }
         let sql = """
             INSERT INTO scheduler_event (replica, time_ms, kind, request_id, request_class, tenant_id, reason_code,
@@ -262,7 +223,7 @@ struct PostgresRequestStore: RequestStore {
 
     /// Every replica's decisions after `since`, numbered by the shared log.
     func events(since: Int, limit: Int) async throws -> EventsResponse? {
-        try await Self.describingErrors {
+        try await SharedDatabase.describingErrors {
             var binds = PostgresBindings(capacity: 2)
             try binds.append(Int64(since))
             try binds.append(Int64(limit))
@@ -296,9 +257,9 @@ struct PostgresRequestStore: RequestStore {
     // MARK: - Reading rows
 
     func row(id: String) async throws -> RequestRow? {
-        try await Self.describingErrors {
+        try await SharedDatabase.describingErrors {
             let query = PostgresQuery(
-                unsafeSQL: "SELECT \(Self.selected) FROM request WHERE id = $1", binds: try Self.binds(id))
+                unsafeSQL: "SELECT \(Self.selected) FROM request WHERE id = $1", binds: try .of(id))
             for try await row in try await client.query(query, logger: logger) {
                 return try Self.requestRow(row)
             }
@@ -308,23 +269,17 @@ struct PostgresRequestStore: RequestStore {
 
     /// A new replica id owns nothing yet: the work of a process that stopped is taken over through its lease.
     func unfinished() async throws -> [RequestRow] {
-        try await Self.describingErrors {
+        try await SharedDatabase.describingErrors {
             let query = PostgresQuery(
                 unsafeSQL: """
                     SELECT \(Self.selected) FROM request WHERE owner = $1 AND state IN ('queued', 'deferred', 'dispatched')
                     ORDER BY submitted_ms
-                    """, binds: try Self.binds(replica))
+                    """, binds: try .of(replica))
             return try await Self.requestRows(client.query(query, logger: logger))
         }
     }
 
     static let selected = columns.joined(separator: ", ")
-
-    static func binds(_ values: String...) throws -> PostgresBindings {
-        var binds = PostgresBindings(capacity: values.count)
-        for value in values { try binds.append(value) }
-        return binds
-    }
 
     static func requestRows(_ sequence: PostgresRowSequence) async throws -> [RequestRow] {
         var rows: [RequestRow] = []
@@ -357,39 +312,5 @@ struct PostgresRequestStore: RequestStore {
             requestedClass: try cells[18].decode(String?.self),
             decided: try cells[19].decode(Bool.self)
         )
-    }
-
-    /// PostgresNIO keeps the server's message out of its errors' descriptions; the store's errors carry it, so a
-    /// refused `/submit` and the log say what went wrong.
-    static func describingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
-        do {
-            return try await body()
-        } catch {
-            throw PostgresStoreError(error)
-        }
-    }
-}
-
-/// A PostgreSQL failure in one line: the server's message and SQLSTATE when it sent one, else the client's code.
-struct PostgresStoreError: Error, CustomStringConvertible {
-    var description: String
-
-    init(_ error: any Error) {
-        if let known = error as? PostgresStoreError {
-            self = known
-        } else if let transaction = error as? PostgresTransactionError {
-            let inner =
-                transaction.closureError ?? transaction.beginError ?? transaction.commitError
-                ?? transaction.rollbackError
-            description = inner.map { PostgresStoreError($0).description } ?? "PostgreSQL transaction failed"
-        } else if let psql = error as? PSQLError {
-            if let message = psql.serverInfo?[.message] {
-                description = "PostgreSQL error \(psql.serverInfo?[.sqlState] ?? "?"): \(message)"
-            } else {
-                description = "PostgreSQL connection error: \(psql.code)"
-            }
-        } else {
-            description = String(describing: error)
-        }
     }
 }

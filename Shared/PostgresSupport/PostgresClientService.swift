@@ -3,23 +3,23 @@ import ServiceLifecycle
 
 /// Runs the PostgreSQL connection pool from start-up (migrations and recovery need it before the service group
 /// starts) until the service group shuts down; listed first, it closes last.
-final class PostgresClientService: Service {
-    let client: PostgresClient
+public final class PostgresClientService: Service {
+    public let client: PostgresClient
     private let running: Task<Void, Never>
 
-    init(client: PostgresClient) {
+    public init(client: PostgresClient) {
         self.client = client
         self.running = Task { await client.run() }
     }
 
-    func run() async throws {
+    public func run() async throws {
         try? await gracefulShutdown()
         close()
         await running.value
     }
 
     /// Closes the pool (also when start-up fails before the service group runs).
-    func close() {
+    public func close() {
         running.cancel()
     }
 }
