@@ -200,4 +200,51 @@ struct ScaleOutTests {
         let health = try await TestHTTP.get("\(cluster.schedulers[0].baseURL)/health")
         #expect(health.text.contains("postgresql"))
     }
+
+    /// The history at one predictor replica, as its `/models` reports it.
+    private static func historySize(_ base: String) async throws -> Int {
+        try await TestHTTP.get("\(base)/models").decode(ModelProfilesResponse.self).historySize
+    }
+
+    @Test func predictorReplicasShareOneHistory() async throws {
+        let postgres = try await TemporaryPostgres.start()
+        defer { postgres.stop() }
+        let environment = [
+            "DATABASE_URL": try postgres.createDatabase(), "EMBEDDER": "hashed", "HISTORY_REFRESH_MS": "200",
+            // No retraining: each replica would train at its own moments, and this test compares the neighbours.
+            "RETRAIN_EVERY": "10000000",
+        ]
+        var first = try await LaunchedService.start("maitre-predictor", environment: environment)
+        let second = try await LaunchedService.start("maitre-predictor", environment: environment)
+        defer {
+            first.stop()
+            second.stop()
+        }
+        // Ingests at both replicas, interleaved.
+        for start in stride(from: 0, to: 120, by: 20) {
+            let target = start % 40 == 0 ? first : second
+            let batch = OutcomeBatch(records: (start..<start + 20).map(PredictorRestartTests.record))
+            let response = try await TestHTTP.post("\(target.baseURL)/ingest/batch", body: batch)
+            #expect(response.status == 201, "\(response.text)")
+        }
+        // Each replica holds all 120 rows once its refresh has read the other's.
+        for replica in [first, second] {
+            let deadline = ContinuousClock.now + .seconds(30)
+            var size = try await Self.historySize(replica.baseURL)
+            while size < 120 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                size = try await Self.historySize(replica.baseURL)
+            }
+            #expect(size == 120, "\(replica.baseURL) holds \(size) of 120 rows")
+        }
+        // The other's rows are its neighbours too: the same question gets the same answer at both replicas.
+        let atFirst = try await PredictorRestartTests.predictions(first.baseURL)
+        let atSecond = try await PredictorRestartTests.predictions(second.baseURL)
+        #expect(atFirst.map(\.fallbackLevel) == atSecond.map(\.fallbackLevel))
+        #expect(atFirst.map(\.expectedOutputTokensP50) == atSecond.map(\.expectedOutputTokensP50))
+        // A replica killed and started again loads the whole shared history.
+        first.kill9()
+        first = try await first.restart()
+        #expect(try await Self.historySize(first.baseURL) == 120)
+    }
 }
