@@ -32,13 +32,15 @@ public func buildApplication(
     }
     let engine: PredictorEngine
     do {
-        engine = try await PredictorEngine(configuration: configuration, store: history, engines: engines, logger: logger)
+        engine = try await PredictorEngine(
+            configuration: configuration, store: history, engines: engines, logger: logger)
     } catch {
         database?.connections.close()
         throw error
     }
     if history.isShared {
-        services.append(HistoryRefreshService(engine: engine, intervalMs: configuration.historyRefreshMs, logger: logger))
+        services.append(
+            HistoryRefreshService(engine: engine, intervalMs: configuration.historyRefreshMs, logger: logger))
     }
     let identity = ServiceIdentity(name: "predictor")
     let routes = ServiceRouter(

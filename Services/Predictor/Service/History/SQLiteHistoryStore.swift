@@ -93,8 +93,10 @@ public struct SQLiteHistoryStore: HistoryStore {
             ).map { row in
                 HistoryRow(
                     id: row["seq"], embedding: Self.floats(row["embedding"]), surface: Self.floats(row["surface"]),
-                    promptTokens: row["prompt_tokens"], outputTokens: row["output_tokens"], maxTokens: row["max_tokens"],
-                    model: row["model"], taskType: row["task_type"], tenantId: row["tenant_id"], success: row["success"],
+                    promptTokens: row["prompt_tokens"], outputTokens: row["output_tokens"],
+                    maxTokens: row["max_tokens"],
+                    model: row["model"], taskType: row["task_type"], tenantId: row["tenant_id"],
+                    success: row["success"],
                     finishReason: row["finish_reason"], time: row["time"]
                 )
             }
