@@ -201,6 +201,32 @@ struct ScaleOutTests {
         #expect(health.text.contains("postgresql"))
     }
 
+    @Test func aReplicaStoppedCleanlyHandsItsQueueOverAndSendsNothingTwice() async throws {
+        let cluster = try await startCluster()
+        defer { cluster.stop() }
+        let bases = cluster.schedulers.map(\.baseURL)
+        let accepted = try await submit(300, to: bases, run: "handoff")
+        #expect(accepted.count == 300)
+        let status = cluster.schedulers[0].stop()
+        #expect(status == .exited(0), "the replica did not exit cleanly: \(status)")
+        let survivor = cluster.schedulers[1]
+        let final = try await SchedulerPolling.waitForTerminal(
+            accepted.map(\.id), base: survivor.baseURL, seconds: 300)
+        #expect(final.count == accepted.count, "\(accepted.count - final.count) accepted requests never finished")
+        // What the stopped replica had in flight may end (it is not sent again); everything else completes.
+        let notCompleted = final.values.filter { $0.state != .completed }
+        let reasons = Set(notCompleted.compactMap(\.reason?.code))
+        #expect(reasons.isSubset(of: ["replica_lost", "shutdown"]), "\(reasons)")
+        #expect(notCompleted.allSatisfy { $0.reason != nil })
+        #expect(notCompleted.count <= 8, "more requests ended than the replica had in flight")
+        let counts = cluster.upstreamCounts()
+        for request in accepted {
+            let seen = counts[Self.fingerprint(request.prompt)] ?? 0
+            #expect(seen <= 1, "\(request.id) reached the upstream \(seen) times")
+            if final[request.id]?.state == .completed { #expect(seen == 1) }
+        }
+    }
+
     /// The history at one predictor replica, as its `/models` reports it.
     private static func historySize(_ base: String) async throws -> Int {
         try await TestHTTP.get("\(base)/models").decode(ModelProfilesResponse.self).historySize

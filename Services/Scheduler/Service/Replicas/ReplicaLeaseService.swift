@@ -11,6 +11,9 @@ struct ReplicaLeaseService: Service {
 
     /// Renewals per lease period: a lease survives a few missed renewals (a slow database, a busy machine).
     static let renewalsPerLease = 5.0
+    /// How long a clean stop waits for the replica's calls in flight to answer before ending its lease (the ones
+    /// still out then end `replica_lost` at the replica that takes over).
+    static let inflightGrace = Duration.seconds(3)
 
     func run() async throws {
         let interval = Duration.milliseconds(Int64(leases.leaseMs / Self.renewalsPerLease))
@@ -35,7 +38,14 @@ struct ReplicaLeaseService: Service {
             }
             try? await Task.sleep(for: interval)
         }
-        // A clean stop: hand the waiting work to the others now rather than when the lease would have run out.
+        // A clean stop: dispatch nothing more, let the calls in flight answer for a moment (the lease still held),
+        // then hand the waiting work to the others now rather than when the lease would have run out.
+        await runtime.beginHandOff()
+        let deadline = ContinuousClock.now + Self.inflightGrace
+        while await runtime.inflightRequests > 0 && ContinuousClock.now < deadline {
+            _ = try? await leases.renew()
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         try? await runtime.flush()
         do {
             try await leases.expire()

@@ -133,8 +133,23 @@ actor SchedulerRuntime {
     }
 
     private func pump() {
+        guard !handingOff else { return }
         let now = self.now
         handle(engine.nextDispatches(now: now), now: now)
+    }
+
+    /// Set when this replica hands its work to the others at shutdown (a shared store only): nothing more is
+    /// dispatched, and an in-flight request that would go back in the queue ends instead, since the upstream may
+    /// have received it and another replica now takes the queue over.
+    private var handingOff = false
+
+    /// Requests this replica has upstream now.
+    var inflightRequests: Int { engine.totalInflightRequests }
+
+    /// Stops dispatching before the replica's lease is ended at shutdown.
+    func beginHandOff() {
+        handingOff = true
+        exportEvents()
     }
 
     private func handle(_ dispatches: [Dispatch], now: Double) {
@@ -251,6 +266,16 @@ actor SchedulerRuntime {
         let effect = engine.complete(id, outcome: outcome, now: now)
         guard var row = rows[id] else { return effect }
         switch effect {
+        case .requeued where handingOff:
+            let reason = ReasonCode.shutdown.reason(
+                "The scheduler replica stopped while the request was in flight; it is not sent again.")
+            engine.cancel(id, reason: reason, now: now)
+            row.state = RequestState.failed.rawValue
+            row.finishedMs = now
+            row.reasonCode = reason.code
+            row.reasonMessage = reason.message
+            row.result = Self.json(result.upstreamResult)
+            remember(row, finished: true)
         case .requeued:
             row.state = RequestState.queued.rawValue
             let reason = engine.reason(of: id)
