@@ -200,7 +200,8 @@ actor SchedulerRuntime {
     }
 
     /// A shared store's answer to a dispatch write: committed, the call goes out (unless the request was withdrawn
-    /// meanwhile); refused or failed, it is never sent by this replica.
+    /// meanwhile); refused, another replica owns the request and this one forgets it; failed, it was not sent and
+    /// goes back in the queue (within its attempts).
     private func dispatchWritten(_ dispatch: Dispatch, committed: Bool, now: Double) {
         let id = dispatch.requestId
         if committed {
@@ -209,12 +210,10 @@ actor SchedulerRuntime {
             return
         }
         let frontDoor = rows[id]?.frontDoor ?? false
-        let reason =
-            writer.isFencedOut(id)
-            ? ReasonCode.replicaLost.reason("Another scheduler replica took the request over; this one did not send it.")
-            : ReasonCode.storageUnavailable.reason("The dispatch could not be written to the shared store; the request was not sent.")
-        engine.abandon(id, reason: reason, now: self.now)
         if writer.isFencedOut(id) {
+            let reason = ReasonCode.replicaLost.reason(
+                "Another scheduler replica took the request over; this one did not send it.")
+            engine.abandon(id, reason: reason, now: self.now)
             // Another replica owns it: /status reads the shared table from now on.
             rows[id] = nil
             bodies[id] = nil
@@ -227,7 +226,18 @@ actor SchedulerRuntime {
                 frontDoorReady[id] = refusal
             }
         } else {
-            finishWaiting(id, state: .failed, reason: reason, now: self.now)
+            let reason = ReasonCode.storageUnavailable.reason(
+                "The dispatch could not be written to the shared store; the request was not sent.")
+            let outcome = Outcome(status: .retryable, retryAfterMs: 1_000, reason: reason)
+            if engine.complete(id, outcome: outcome, now: self.now) == .requeued, var row = rows[id] {
+                row.state = RequestState.queued.rawValue
+                row.reasonCode = reason.code
+                row.reasonMessage = reason.message
+                remember(row, finished: false)
+                writer.enqueue(.insert(row))
+            } else {
+                finishWaiting(id, state: .failed, reason: reason, now: self.now)
+            }
         }
         pump()
     }
