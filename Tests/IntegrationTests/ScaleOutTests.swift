@@ -3,8 +3,8 @@ import Foundation
 import ProcessLauncher
 import Testing
 
-/// Scheduler replicas sharing one queue in a real PostgreSQL (initdb into a temporary folder): two schedulers, one
-/// predictor, one proxy and the simulated upstream on loopback.
+/// Scheduler and predictor replicas sharing one real PostgreSQL (initdb into a temporary folder): two schedulers, two
+/// predictors, three proxies and the simulated upstream on loopback.
 @Suite(
     .serialized,
     .enabled(if: TemporaryPostgres.unavailableReason == nil, "\(TemporaryPostgres.unavailableReason ?? "")"))
@@ -13,16 +13,16 @@ struct ScaleOutTests {
         var postgres: TemporaryPostgres
         var databaseURL: String
         var mock: LaunchedService
-        var predictor: LaunchedService
-        var proxy: LaunchedService
+        var predictors: [LaunchedService]
+        var proxies: [LaunchedService]
         var schedulers: [LaunchedService]
         /// The mock's log of received requests, one prompt fingerprint a line.
         var requestLog: URL
 
         func stop() {
             for scheduler in schedulers { scheduler.stop() }
-            proxy.stop()
-            predictor.stop()
+            for proxy in proxies { proxy.stop() }
+            for predictor in predictors { predictor.stop() }
             mock.stop()
             postgres.stop()
         }
@@ -37,7 +37,8 @@ struct ScaleOutTests {
     }
 
     /// The upstream runs 20× faster than real time and each scheduler keeps at most 8 requests in flight, so a
-    /// queue builds up on both replicas.
+    /// queue builds up on both replicas. Scheduler and proxy i ask predictor i mod 2; each scheduler dispatches to
+    /// all three proxies.
     private func startCluster(replicas: Int = 2, leaseMs: Int = 2_000) async throws -> Cluster {
         let postgres = try await TemporaryPostgres.start()
         do {
@@ -45,26 +46,39 @@ struct ScaleOutTests {
             let requestLog = postgres.folder.appendingPathComponent("upstream-requests.log")
             let mock = try await LaunchedService.start(
                 "maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.05", "MOCK_REQUEST_LOG": requestLog.path])
-            let predictor = try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed"])
-            let proxy = try await LaunchedService.start(
-                "maitre-proxy",
-                environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor.baseURL])
+            var predictors: [LaunchedService] = []
+            for _ in 0..<2 {
+                predictors.append(
+                    try await LaunchedService.start(
+                        "maitre-predictor",
+                        environment: ["EMBEDDER": "hashed", "DATABASE_URL": databaseURL, "HISTORY_REFRESH_MS": "500"]))
+            }
+            var proxies: [LaunchedService] = []
+            for index in 0..<3 {
+                proxies.append(
+                    try await LaunchedService.start(
+                        "maitre-proxy",
+                        environment: [
+                            "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1",
+                            "PREDICTOR_BASE_URL": predictors[index % 2].baseURL,
+                        ]))
+            }
             var schedulers: [LaunchedService] = []
-            for _ in 0..<replicas {
+            for index in 0..<replicas {
                 schedulers.append(
                     try await LaunchedService.start(
                         "maitre-scheduler",
                         environment: [
                             "DATABASE_URL": databaseURL,
                             "REPLICA_LEASE_MS": String(leaseMs),
-                            "PROXY_URLS": proxy.baseURL,
-                            "PREDICTOR_BASE_URL": predictor.baseURL,
+                            "PROXY_URLS": proxies.map(\.baseURL).joined(separator: ","),
+                            "PREDICTOR_BASE_URL": predictors[index % 2].baseURL,
                             "PREDICTOR_TIMEOUT_MS": "2000",
                             "MAX_INFLIGHT_REQUESTS": "8",
                         ]))
             }
             return Cluster(
-                postgres: postgres, databaseURL: databaseURL, mock: mock, predictor: predictor, proxy: proxy,
+                postgres: postgres, databaseURL: databaseURL, mock: mock, predictors: predictors, proxies: proxies,
                 schedulers: schedulers, requestLog: requestLog)
         } catch {
             postgres.stop()
@@ -165,8 +179,8 @@ struct ScaleOutTests {
         var cluster = try await startCluster()
         defer { cluster.stop() }
         let bases = cluster.schedulers.map(\.baseURL)
-        let accepted = try await submit(300, to: bases, run: "crash")
-        #expect(accepted.count == 300)
+        let accepted = try await submit(500, to: bases, run: "crash")
+        #expect(accepted.count == 500)
         // Mid-run: both replicas hold queued work and requests in flight.
         cluster.schedulers[0].kill9()
         let survivor = cluster.schedulers[1]
@@ -194,6 +208,15 @@ struct ScaleOutTests {
             #expect(seen <= 1, "\(request.id) reached the upstream \(seen) times")
             if final[request.id]?.state == .completed { #expect(seen == 1) }
         }
+        // The proxies report outcomes to one predictor or the other; both hold the one shared history.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var sizes = [0, 1]
+        while (sizes[0] != sizes[1] || sizes[0] == 0) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            sizes = []
+            for predictor in cluster.predictors { sizes.append(try await Self.historySize(predictor.baseURL)) }
+        }
+        #expect(sizes[0] == sizes[1] && sizes[0] > 0, "predictor history sizes \(sizes)")
         // The survivor says it took the work over.
         #expect(survivor.logs().contains("took over a stopped replica's work"))
         cluster.schedulers[0] = try await cluster.schedulers[0].restart()
