@@ -3,6 +3,10 @@ import Foundation
 import ProcessLauncher
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Scheduler and predictor replicas sharing one real PostgreSQL (initdb into a temporary folder): two schedulers, two
 /// predictors, three proxies and the simulated upstream on loopback.
 @Suite(
@@ -242,6 +246,42 @@ struct ScaleOutTests {
         #expect(reasons.isSubset(of: ["replica_lost", "shutdown"]), "\(reasons)")
         #expect(notCompleted.allSatisfy { $0.reason != nil })
         #expect(notCompleted.count <= 8, "more requests ended than the replica had in flight")
+        let counts = cluster.upstreamCounts()
+        for request in accepted {
+            let seen = counts[Self.fingerprint(request.prompt)] ?? 0
+            #expect(seen <= 1, "\(request.id) reached the upstream \(seen) times")
+            if final[request.id]?.state == .completed { #expect(seen == 1) }
+        }
+    }
+
+    /// A replica that stalls longer than its lease (SIGSTOP stands in for a frozen machine) is taken over while it
+    /// still believes it owns its work; when it wakes, its writes and dispatches are refused by the store, it finds
+    /// its lease gone and exits, and nothing reaches the upstream twice.
+    @Test func aStalledReplicaIsFencedOutWhenItWakes() async throws {
+        let cluster = try await startCluster()
+        defer { cluster.stop() }
+        let bases = cluster.schedulers.map(\.baseURL)
+        let accepted = try await submit(300, to: bases, run: "stall")
+        #expect(accepted.count == 300)
+        let stalled = cluster.schedulers[0]
+        let survivor = cluster.schedulers[1]
+        stalled.process.signal(SIGSTOP)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !survivor.logs().contains("took over a stopped replica's work") && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(survivor.logs().contains("took over a stopped replica's work"))
+        stalled.process.signal(SIGCONT)
+        let exit = await stalled.process.waitAsync(timeout: .seconds(30))
+        #expect(
+            exit != nil && exit != .exited(0), "the stalled replica did not stop on waking: \(String(describing: exit))"
+        )
+        #expect(stalled.logs().contains("lease ran out"), "\(stalled.logTail())")
+        let final = try await SchedulerPolling.waitForTerminal(
+            accepted.map(\.id), base: survivor.baseURL, seconds: 300)
+        #expect(final.count == accepted.count, "\(accepted.count - final.count) accepted requests never finished")
+        let notCompleted = final.values.filter { $0.state != .completed }
+        #expect(notCompleted.allSatisfy { $0.reason?.code == "replica_lost" }, "\(notCompleted.map(\.reason))")
         let counts = cluster.upstreamCounts()
         for request in accepted {
             let seen = counts[Self.fingerprint(request.prompt)] ?? 0

@@ -12,8 +12,8 @@ struct ReplicaLeaseService: Service {
     /// Renewals per lease period: a lease survives a few missed renewals (a slow database, a busy machine).
     static let renewalsPerLease = 5.0
     /// How long a clean stop waits for the replica's calls in flight to answer before ending its lease (the ones
-    /// still out then end `replica_lost` at the replica that takes over).
-    static let inflightGrace = Duration.seconds(3)
+    /// still out then end `replica_lost` at the replica that takes over); within the process's 2 s shutdown budget.
+    static let inflightGrace = Duration.seconds(1)
 
     func run() async throws {
         let interval = Duration.milliseconds(Int64(leases.leaseMs / Self.renewalsPerLease))
@@ -42,7 +42,7 @@ struct ReplicaLeaseService: Service {
         // then hand the waiting work to the others now rather than when the lease would have run out.
         await runtime.beginHandOff()
         let deadline = ContinuousClock.now + Self.inflightGrace
-        while await runtime.inflightRequests > 0 && ContinuousClock.now < deadline {
+        while await runtime.inflightRequests > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
             _ = try? await leases.renew()
             try? await Task.sleep(for: .milliseconds(50))
         }

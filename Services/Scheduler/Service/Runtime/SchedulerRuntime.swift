@@ -213,6 +213,7 @@ actor SchedulerRuntime {
         if writer.isFencedOut(id) {
             let reason = ReasonCode.replicaLost.reason(
                 "Another scheduler replica took the request over; this one did not send it.")
+            logger.notice("dispatch refused by the shared store: another replica owns the request", metadata: ["id": "\(id)"])
             engine.abandon(id, reason: reason, now: self.now)
             // Another replica owns it: /status reads the shared table from now on.
             rows[id] = nil
