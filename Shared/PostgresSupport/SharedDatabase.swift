@@ -2,6 +2,7 @@ import Logging
 import NIOSSL
 import PostgresNIO
 import ServiceRuntime
+import Synchronization
 
 /// A named, append-only migration: applied once per database, in the order given. Names carry their service's
 /// prefix (`scheduler-…`, `predictor-…`), since services may share one database.
@@ -27,13 +28,21 @@ public struct SharedDatabase: Sendable {
     static let migrationLock: Int64 = 0x6d61_6974_7265
 
     /// Connects to `url` and applies the `migrations` not yet applied, then `prepare` (registration, say); a
-    /// database that does not answer within `timeout` is a start-up error, not a hang.
+    /// database that does not answer within `timeout` is a start-up error, not a hang. A session that stays inside a
+    /// transaction without sending anything for `idleInTransaction` (its process frozen, say) is ended by the server,
+    /// so the locks it held do not stall the other replicas.
     public static func open(
         _ url: DatabaseURL, migrations: [NamedMigration], logger: Logger, timeout: Duration = .seconds(30),
+        idleInTransaction: Duration = .seconds(5),
         prepare: @escaping @Sendable (SharedDatabase) async throws -> Void = { _ in }
     ) async throws -> SharedDatabase {
+        var settings = configuration(url)
+        let idleMs =
+            idleInTransaction.components.seconds * 1000 + idleInTransaction.components.attoseconds
+            / 1_000_000_000_000_000
+        settings.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", String(max(1, idleMs)))]
         let connections = PostgresClientService(
-            client: PostgresClient(configuration: configuration(url), backgroundLogger: logger))
+            client: PostgresClient(configuration: settings, backgroundLogger: logger))
         let database = SharedDatabase(connections: connections, logger: logger)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -94,17 +103,47 @@ public struct SharedDatabase: Sendable {
         }
     }
 
-    /// Runs `body`, turning PostgresNIO's errors into ones that say what the server said.
-    public static func describingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
-        do {
-            return try await body()
-        } catch {
-            throw SharedDatabaseError(error)
+    /// The longest one database operation may take before it counts as failed.
+    public static let operationTimeout = Duration.seconds(10)
+
+    /// Runs `body`, turning PostgresNIO's errors into ones that say what the server said, and failing it when it has
+    /// not finished within `timeout`: a session the server ended, or a pool closing under it, must fail the caller,
+    /// not hold it (and every write queued behind it) forever.
+    public static func describingErrors<Result: Sendable>(
+        timeout: Duration = operationTimeout, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            let answer = AnswerOnce(continuation)
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                answer.resume(.failure(SharedDatabaseError("PostgreSQL did not answer within \(timeout)")))
+            }
+            Task {
+                do {
+                    answer.resume(.success(try await body()))
+                } catch {
+                    answer.resume(.failure(SharedDatabaseError(error)))
+                }
+                timer.cancel()
+            }
         }
     }
 
     /// The database's clock in Unix milliseconds, as SQL: replicas time leases by it, so their clocks need not agree.
     public static let nowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::double precision"
+}
+
+/// A continuation resumed by whichever comes first, the answer or the timeout.
+private final class AnswerOnce<Result: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Result, any Error>?>
+
+    init(_ continuation: CheckedContinuation<Result, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ result: Swift.Result<Result, any Error>) {
+        continuation.withLock { $0.take() }?.resume(with: result)
+    }
 }
 
 /// A PostgreSQL failure in one line: the server's message and SQLSTATE when it sent one, else the client's code.

@@ -120,7 +120,7 @@ struct PostgresRequestStore: RequestStore {
             }
         }
         if rows.isEmpty && !deleteAll && events.isEmpty { return [] }
-        return try await SharedDatabase.describingErrors {
+        return try await SharedDatabase.describingErrors { [rows, events, deleteAll] in
             try await client.withTransaction(logger: logger) { connection in
                 if deleteAll {
                     try await connection.query("DELETE FROM request WHERE owner = \(replica)", logger: logger)

@@ -14,7 +14,12 @@ struct SharedStore: Sendable {
     /// Connects, migrates and registers a new replica with a fresh id.
     static func open(_ url: DatabaseURL, leaseMs: Int, logger: Logger) async throws -> SharedStore {
         let replica = "scheduler-\(UUID().uuidString.lowercased())"
-        let database = try await SharedDatabase.open(url, migrations: PostgresRequestStore.migrations, logger: logger) {
+        // A replica frozen inside a transaction loses its session after one lease, which frees the rows it had
+        // locked for the replica taking its work over.
+        let database = try await SharedDatabase.open(
+            url, migrations: PostgresRequestStore.migrations, logger: logger,
+            idleInTransaction: .milliseconds(leaseMs)
+        ) {
             try await ReplicaLeases(
                 store: PostgresRequestStore(database: $0, replica: replica), leaseMs: Double(leaseMs)
             )
