@@ -94,7 +94,10 @@ public struct PostgresHistoryStore: HistoryStore {
     }
 
     public func rows(after: Int64, limit: Int?) async throws -> [HistoryRow] {
-        try await SharedDatabase.describingErrors {
+        // Loading the whole window at start-up reads megabytes of embeddings: more time than one ordinary operation.
+        try await SharedDatabase.describingErrors(
+            timeout: limit == nil ? .seconds(300) : SharedDatabase.operationTimeout
+        ) {
             let sql = """
                 SELECT seq, embedding, surface, prompt_tokens, output_tokens, max_tokens, model, task_type, tenant_id,
                     success, finish_reason, time
