@@ -26,8 +26,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Shared modules.
@@ -63,6 +64,18 @@ let package = Package(
             path: "Shared/ProcessLauncher",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "PostgresSupport",
+            dependencies: [
+                "ServiceRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/PostgresSupport",
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "FastKernels", path: "Shared/FastKernels"),
         .target(name: "TextEngine", dependencies: ["CBLAS", "FastKernels"], path: "Shared/TextEngine", swiftSettings: swiftSettings),
@@ -77,8 +90,10 @@ let package = Package(
         .target(
             name: "Predictor",
             dependencies: [
-                "PredictorCore", "ServiceRuntime", "TextEngine",
+                "PredictorCore", "ServiceRuntime", "TextEngine", "PostgresSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Predictor/Service",
@@ -91,8 +106,9 @@ let package = Package(
         .target(
             name: "Scheduler",
             dependencies: [
-                "SchedulerCore", "ServiceRuntime",
+                "SchedulerCore", "ServiceRuntime", "PostgresSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -52,7 +52,7 @@ import Testing
         try await expectAgreement("predictor", embedded: PredictorOpenAPI.json) {
             try await Predictor.buildApplication(
                 configuration: try PredictorConfiguration.defaults([:]), metrics: ServiceMetrics(),
-                logger: Self.quietLogger, engines: .hashed(), store: try HistoryStore.inMemory())
+                logger: Self.quietLogger, engines: .hashed(), store: try SQLiteHistoryStore.inMemory())
         }
     }
 

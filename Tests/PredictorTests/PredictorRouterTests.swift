@@ -9,11 +9,11 @@ import ServiceRuntime
 import Testing
 
 @Suite struct PredictorRouterTests {
-    static func app(_ overrides: [String: String] = [:], store: HistoryStore? = nil) async throws -> some ApplicationProtocol {
+    static func app(_ overrides: [String: String] = [:], store: (any HistoryStore)? = nil) async throws -> some ApplicationProtocol {
         let configuration = try PredictorConfiguration.defaults(["min-training-rows": "20", "retrain-every": "10"].merging(overrides) { $1 })
         return try await buildApplication(
             configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "test"),
-            engines: .hashed(), store: try store ?? HistoryStore.inMemory())
+            engines: .hashed(), store: try store ?? SQLiteHistoryStore.inMemory())
     }
 
     static func json(_ value: some Encodable) -> ByteBuffer {

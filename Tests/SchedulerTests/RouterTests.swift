@@ -161,3 +161,17 @@ import Testing
         }
     }
 }
+
+@Suite struct SharedStoreSettingTests {
+    @Test func aMalformedDatabaseURLIsASettingError() {
+        #expect {
+            _ = try SchedulerConfiguration.defaults(["database-url": "mysql://maitre@db/queue"])
+        } throws: { error in
+            (error as? SettingError)?.key == "database-url" && "\(error)".contains("postgres://")
+        }
+    }
+
+    @Test func noDatabaseURLKeepsTheQueueInSQLite() throws {
+        #expect(try SchedulerConfiguration.defaults().databaseURL == nil)
+    }
+}

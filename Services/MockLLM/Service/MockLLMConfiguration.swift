@@ -52,6 +52,11 @@ public struct MockLLMConfiguration: Sendable {
                     "JSON-lines trace ({\"fingerprint\", \"output_tokens\"}) whose prompts get exactly their recorded length."
             ),
             SettingSpec(
+                "request-log", env: "MOCK_REQUEST_LOG", default: "",
+                help:
+                    "File to which the fingerprint of every completion request received is appended, one line each (tests count what reached the upstream, and how often); empty: none."
+            ),
+            SettingSpec(
                 "output-mu", env: "MOCK_OUTPUT_MU", default: "5.3314",
                 help: "mu of the log-normal output length (ln tokens), fitted to ShareGPT first replies."),
             SettingSpec(
@@ -125,6 +130,8 @@ public struct MockLLMConfiguration: Sendable {
     public var streamChunkTokens: Int
     public var seed: UInt64
     public var tracePath: String?
+    /// Where received requests' prompt fingerprints are appended; nil: nowhere.
+    public var requestLogPath: String?
     public var outputMu: Double
     public var outputSigma: Double
     public var maxOutputTokens: Int
@@ -176,6 +183,7 @@ public struct MockLLMConfiguration: Sendable {
         }
         self.seed = seed
         self.tracePath = try settings.optionalString("trace")
+        self.requestLogPath = try settings.optionalString("request-log")
         self.outputMu = try settings.double("output-mu", in: -10...20)
         self.outputSigma = try settings.double("output-sigma", in: 0...10)
         self.maxOutputTokens = try settings.int("max-output-tokens", in: 1...1_000_000)

@@ -1,6 +1,8 @@
 import Contracts
 import Hummingbird
 import Logging
+import PostgresSupport
+import ServiceLifecycle
 import ServiceRuntime
 
 /// Builds the predictor's HTTP application; the executable and the tests both call this.
@@ -9,11 +11,37 @@ public func buildApplication(
     metrics: ServiceMetrics,
     logger: Logger,
     engines: TextEngines? = nil,
-    store: HistoryStore? = nil
+    store: (any HistoryStore)? = nil
 ) async throws -> some ApplicationProtocol {
     let engines = try engines ?? TextEngines.load(configuration: configuration, logger: logger)
-    let store = try store ?? HistoryStore.open(directory: ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory))
-    let engine = try await PredictorEngine(configuration: configuration, store: store, engines: engines, logger: logger)
+    var services: [any Service] = []
+    var database: SharedDatabase?
+    let history: any HistoryStore
+    if let store {
+        history = store
+    } else if let url = configuration.databaseURL {
+        let shared = try await SharedDatabase.open(url, migrations: PostgresHistoryStore.migrations, logger: logger)
+        database = shared
+        // Listed first, closed last.
+        services.append(shared.connections)
+        history = PostgresHistoryStore(database: shared)
+        logger.notice("history in PostgreSQL", metadata: ["database": "\(url)"])
+    } else {
+        history = try SQLiteHistoryStore.open(
+            directory: ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory))
+    }
+    let engine: PredictorEngine
+    do {
+        engine = try await PredictorEngine(
+            configuration: configuration, store: history, engines: engines, logger: logger)
+    } catch {
+        database?.connections.close()
+        throw error
+    }
+    if history.isShared {
+        services.append(
+            HistoryRefreshService(engine: engine, intervalMs: configuration.historyRefreshMs, logger: logger))
+    }
     let identity = ServiceIdentity(name: "predictor")
     let routes = ServiceRouter(
         identity: identity, server: configuration.server, metrics: metrics,
@@ -22,5 +50,6 @@ public func buildApplication(
         openAPI: PredictorOpenAPI.json
     )
     PredictorRoutes(engine: engine, maxBatch: configuration.maxBatch).register(on: routes.router)
-    return Application.service(router: routes, identity: identity, server: configuration.server, logger: logger)
+    return Application.service(
+        router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
 }

@@ -21,6 +21,8 @@ public struct PredictorConfiguration: Sendable {
         SettingSpec("max-batch", env: "MAX_BATCH", default: "512", help: "Most requests or records in one /predict/batch or /ingest/batch."),
         SettingSpec("embed-batch", env: "EMBED_BATCH", default: "64", help: "Most texts the embedder runs in one forward pass."),
         SettingSpec("prior", env: "PRIOR", default: "auto", help: "Trained prior: auto (the shipped trained-prior.json when found), none (history only), or a file from `maitre-predictor train-prior`."),
+        SettingSpec("database-url", env: "DATABASE_URL", default: "", help: "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the history in PostgreSQL, shared by predictor replicas; empty: SQLite in the data directory."),
+        SettingSpec("history-refresh-ms", env: "HISTORY_REFRESH_MS", default: "1000", help: "With DATABASE_URL: how often the history other replicas ingested is read into this one's neighbour index."),
     ]
 
     public var server: ServerSettings
@@ -34,8 +36,21 @@ public struct PredictorConfiguration: Sendable {
     public var maxBatch: Int
     public var embedBatch: Int
     public var prior: String
+    /// The shared PostgreSQL history; nil: SQLite in the data directory.
+    public var databaseURL: DatabaseURL?
+    public var historyRefreshMs: Int
 
     public init(_ settings: ResolvedSettings) throws {
+        var databaseURL: DatabaseURL?
+        if let text = try settings.optionalString("database-url") {
+            do {
+                databaseURL = try DatabaseURL(text)
+            } catch {
+                throw SettingError(key: "database-url", message: error.message)
+            }
+        }
+        self.databaseURL = databaseURL
+        historyRefreshMs = try settings.int("history-refresh-ms", in: 50...600_000)
         server = try ServerSettings(settings)
         let shortMax = try settings.int("short-max-tokens", in: 1...1_000_000)
         let mediumMax = try settings.int("medium-max-tokens", in: 2...10_000_000)

@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Hummingbird
 import Logging
+import PostgresSupport
 import SchedulerCore
 import ServiceLifecycle
 import ServiceRuntime
@@ -16,14 +17,24 @@ public func buildApplication(
     execute: (@Sendable (Dispatch, ChatCompletionRequest, Double) async -> (status: Int, outputTokens: Int, latencyMs: Double))? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "scheduler")
-    let storePath: String
-    if configuration.databaseFile == ":memory:" {
-        storePath = ":memory:"
+    let store: any RequestStore
+    let shared: SharedStore?
+    if let url = configuration.databaseURL {
+        let opened = try await SharedStore.open(url, leaseMs: configuration.replicaLeaseMs, logger: logger)
+        shared = opened
+        store = opened.store
+        logger.notice("queue in PostgreSQL", metadata: ["database": "\(url)", "replica": "\(opened.store.replica)"])
     } else {
-        storePath = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
-            .appendingPathComponent(configuration.databaseFile).path
+        shared = nil
+        let storePath: String
+        if configuration.databaseFile == ":memory:" {
+            storePath = ":memory:"
+        } else {
+            storePath = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
+                .appendingPathComponent(configuration.databaseFile).path
+        }
+        store = try SQLiteRequestStore.open(path: storePath)
     }
-    let store = try SchedulerStore.open(path: storePath)
     // Created only once nothing before it can fail: an HTTPClient released without shutdown() traps, which turned
     // a clear start-up error (an unwritable data directory) into a crash.
     let httpClient = HTTPClientService(readTimeout: .milliseconds(Int64(configuration.dispatchTimeoutMs)))
@@ -50,6 +61,7 @@ public func buildApplication(
         recovered = try await runtime.recover(inflight: configuration.inflightOnRestart)
     } catch {
         try? await httpClient.client.shutdown()
+        shared?.connections.close()
         throw error
     }
     if recovered.restored + recovered.failed > 0 {
@@ -64,7 +76,10 @@ public func buildApplication(
         metrics: metrics,
         health: {
             let snapshot = await runtime.metricsSnapshot()
-            return ["mode": snapshot.mode.rawValue, "proxies": targets.current.joined(separator: ",")]
+            var health = ["mode": snapshot.mode.rawValue, "proxies": targets.current.joined(separator: ",")]
+            health["store"] = shared == nil ? "sqlite" : "postgresql"
+            if let shared { health["replica"] = shared.store.replica }
+            return health
         },
         state: {
             let snapshot = await runtime.metricsSnapshot()
@@ -78,10 +93,16 @@ public func buildApplication(
     FrontDoorController(intake: intake, caller: caller).register(on: routes.router)
     let accounts = ProxyAccountsReader(client: httpClient.client, targets: targets, statsToken: configuration.proxyStatsToken)
     OperatorPageController(runtime: runtime, accounts: accounts).register(on: routes.router)
-    let services: [any Service] = [
-        httpClient,
+    var services: [any Service] = [httpClient]
+    if let shared {
+        // Shut down in reverse order: the lease ends after the last tick's writes, the pool after everything.
+        services.insert(shared.connections, at: 0)
+        services.append(ReplicaLeaseService(leases: shared.leases, runtime: runtime, logger: logger))
+    }
+    services += [
         TickService(runtime: runtime, tickMs: configuration.tickMs, metrics: metrics),
         ProxyResolutionService(targets: targets, intervalMs: configuration.proxyResolveIntervalMs),
     ]
     return Application.service(router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
 }
+

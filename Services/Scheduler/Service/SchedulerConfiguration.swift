@@ -24,7 +24,9 @@ public struct SchedulerConfiguration: Sendable {
         SettingSpec("dispatch-timeout-ms", env: "DISPATCH_TIMEOUT_MS", default: "600000", help: "Longest a dispatched request may take upstream before it counts as failed."),
         SettingSpec("admin-token", env: "ADMIN_TOKEN", default: "", help: "Bearer token for /admin/config and /reset; empty disables them."),
         SettingSpec("inflight-on-restart", env: "INFLIGHT_ON_RESTART", default: "requeue", help: "requeue or fail: what happens at start-up to requests that were in flight."),
-        SettingSpec("database-file", env: "SCHEDULER_DATABASE_FILE", default: "scheduler.sqlite", help: "SQLite file name inside the data directory (':memory:' for none)."),
+        SettingSpec("database-file", env: "SCHEDULER_DATABASE_FILE", default: "scheduler.sqlite", help: "SQLite file name inside the data directory (':memory:' for none); unused with DATABASE_URL."),
+        SettingSpec("database-url", env: "DATABASE_URL", default: "", help: "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the queue in PostgreSQL, shared by scheduler replicas; empty: SQLite in the data directory."),
+        SettingSpec("replica-lease-ms", env: "REPLICA_LEASE_MS", default: "5000", help: "With DATABASE_URL: how long a replica's lease holds without renewal; a replica silent this long has its waiting work taken over by the others."),
         SettingSpec("event-capacity", env: "EVENT_CAPACITY", default: "10000", help: "Recent decisions kept for /events."),
         SettingSpec("finished-in-memory", env: "FINISHED_IN_MEMORY", default: "5000", help: "Finished requests kept in memory for /status; older ones are read from SQLite."),
         SettingSpec("allocation-policy", env: "ALLOCATION_POLICY", default: "adaptive_drr", help: "adaptive_drr, short_priority, fair_queuing, quota_tiered or fifo."),
@@ -54,6 +56,9 @@ public struct SchedulerConfiguration: Sendable {
     public var adminToken: String
     public var inflightOnRestart: InflightRestartAction
     public var databaseFile: String
+    /// The shared PostgreSQL store; nil: SQLite in the data directory.
+    public var databaseURL: DatabaseURL?
+    public var replicaLeaseMs: Int
     public var eventCapacity: Int
     public var finishedInMemory: Int
     /// The scheduling policy at start-up (hot-reloadable through `/admin/config`).
@@ -78,6 +83,15 @@ public struct SchedulerConfiguration: Sendable {
         let inflightOnRestart = InflightRestartAction(
             rawValue: try settings.choice("inflight-on-restart", of: InflightRestartAction.allCases.map(\.rawValue)))!
         let databaseFile = try settings.string("database-file")
+        var databaseURL: DatabaseURL?
+        if let text = try settings.optionalString("database-url") {
+            do {
+                databaseURL = try DatabaseURL(text)
+            } catch {
+                throw SettingError(key: "database-url", message: error.message)
+            }
+        }
+        let replicaLeaseMs = try settings.int("replica-lease-ms", in: 500...600_000)
         let eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
         let finishedInMemory = try settings.int("finished-in-memory", in: 1...10_000_000)
         let policy = try Self.policy(settings)
@@ -94,6 +108,8 @@ public struct SchedulerConfiguration: Sendable {
         self.adminToken = adminToken
         self.inflightOnRestart = inflightOnRestart
         self.databaseFile = databaseFile
+        self.databaseURL = databaseURL
+        self.replicaLeaseMs = replicaLeaseMs
         self.eventCapacity = eventCapacity
         self.finishedInMemory = finishedInMemory
         self.policy = policy

@@ -13,6 +13,8 @@ struct CompletionRoutes: Sendable {
     let strictModels: Bool
     let tpmCharge: MockLLMConfiguration.TPMCharge
     let faultHeaderEnabled: Bool
+    /// Every request received, by fingerprint (`MOCK_REQUEST_LOG`).
+    var requestLog: RequestLog? = nil
     let created = Int(Date().timeIntervalSince1970)
 
     static let faultHeader = HTTPField.Name("X-Mock-Fault")!
@@ -64,6 +66,7 @@ struct CompletionRoutes: Sendable {
         _ endpoint: GenerationJob.Endpoint, model: String, promptTokens: Int, fingerprint: PromptFingerprint,
         maxTokens: Int?, stream: Bool, includeUsage: Bool, request: Request
     ) async throws -> Response {
+        requestLog?.record(fingerprint)
         if strictModels && !models.contains(model) { throw Self.unknownModel(model) }
         let plan = runtime.outputLengths.plan(fingerprint: fingerprint, maxTokens: maxTokens)
         var fault = runtime.drawFault(outputTokens: plan.tokens)

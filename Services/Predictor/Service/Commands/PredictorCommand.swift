@@ -245,7 +245,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         // A SQLite history holds its vectors already (MiniLM's, in the service); the other sources are embedded.
         let descriptor: EmbedderDescriptor
         if let sqlite {
-            let store = try HistoryStore.open(file: sqlite)
+            let store = try SQLiteHistoryStore.open(file: sqlite)
             rows = try await store.loadAll()
             descriptor = EmbedderDescriptor(name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
         } else if let jsonl {
@@ -315,7 +315,7 @@ struct SeedCommand: AsyncParsableCommand {
         let samples = try ShareGPTRows.load(count: sharegpt, seed: seed, records: ShareGPTRecords.training, model: model, engines: engines, logger: logger).samples
         let directory = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
         let predictor = try await PredictorEngine(
-            configuration: configuration, store: try HistoryStore.open(directory: directory), engines: engines, logger: logger)
+            configuration: configuration, store: try SQLiteHistoryStore.open(directory: directory), engines: engines, logger: logger)
         for start in stride(from: 0, to: samples.count, by: 256) {
             let reports = samples[start..<min(samples.count, start + 256)].map {
                 OutcomeReport(prompt: $0.prompt, outputTokens: $0.outputTokens, promptTokens: $0.promptTokens, model: model, success: true, finishReason: "stop")

@@ -1,132 +1,27 @@
-import Foundation
-import GRDB
 import PredictorCore
 
-/// The predictor's durable history: one SQLite row per completed request (WAL, synchronous=FULL, so a row is on
-/// disk before `/ingest` answers), keyed by a sequence number the predictor assigns so that memory and disk
-/// agree on order. Rows outside every window are pruned now and then.
-public struct HistoryStore: Sendable {
-    let writer: any DatabaseWriter
+/// Where the predictor keeps its history: SQLite in the data directory (one process, the default) or PostgreSQL
+/// (`DATABASE_URL`, shared by predictor replicas). The engine talks to this interface only.
+public protocol HistoryStore: Sendable {
+    /// Whether other predictor processes write to the same history: the engine then numbers nothing itself and
+    /// takes every replica's rows, its own included, from the store (`rows(after:limit:)`).
+    var isShared: Bool { get }
 
-    /// Opens (creating if needed) `history.sqlite` in `directory`, in WAL mode.
-    public static func open(directory: URL) throws -> HistoryStore {
-        try open(file: directory.appendingPathComponent("history.sqlite").path)
-    }
-
-    /// Opens (creating if needed) the history database at `file`.
-    public static func open(file: String) throws -> HistoryStore {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Reads happen once, at start (the window lives in memory); writes are appends. SQLite's default
-            // 2 MiB page cache per connection would only hold pages nobody reads again.
-            try db.execute(sql: "PRAGMA cache_size = -512")
-        }
-        let pool = try DatabasePool(path: file, configuration: configuration)
-        return try HistoryStore(writer: pool)
-    }
-
-    /// An in-memory store, for tests.
-    public static func inMemory() throws -> HistoryStore {
-        try HistoryStore(writer: DatabaseQueue())
-    }
-
-    init(writer: any DatabaseWriter) throws {
-        self.writer = writer
-        try Self.migrator.migrate(writer)
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-history") { db in
-            try db.create(table: "history") { table in
-                table.primaryKey("seq", .integer)
-                table.column("embedding", .blob).notNull()
-                table.column("surface", .blob).notNull()
-                table.column("prompt_tokens", .integer).notNull()
-                table.column("output_tokens", .integer).notNull()
-                table.column("max_tokens", .integer)
-                table.column("model", .text).notNull()
-                table.column("task_type", .text)
-                table.column("tenant_id", .text)
-                table.column("success", .boolean).notNull()
-                table.column("finish_reason", .text)
-                table.column("latency_ms", .double)
-                table.column("time", .double).notNull()
-            }
-            try db.create(index: "history_tenant", on: "history", columns: ["tenant_id", "seq"])
-        }
-        return migrator
-    }
-
-    /// Writes `rows` in one transaction: all or none.
-    public func append(_ rows: [HistoryRow], latencies: [Double?]) async throws {
-        try await writer.write { db in
-            for (row, latency) in zip(rows, latencies) {
-                try db.execute(
-                    sql: """
-                        INSERT INTO history (seq, embedding, surface, prompt_tokens, output_tokens, max_tokens, model,
-                          task_type, tenant_id, success, finish_reason, latency_ms, time)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        row.id, Self.blob(row.embedding), Self.blob(row.surface), row.promptTokens, row.outputTokens,
-                        row.maxTokens, row.model, row.taskType, row.tenantId, row.success, row.finishReason, latency,
-                        row.time,
-                    ])
-            }
-        }
-    }
+    /// Writes `rows` in one transaction: all or none. A store of one process keeps the rows' numbers; a shared store
+    /// numbers them itself, in commit order.
+    func append(_ rows: [HistoryRow], latencies: [Double?]) async throws
 
     /// Every stored row, oldest first.
-    public func loadAll() async throws -> [HistoryRow] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM history ORDER BY seq").map { row in
-                HistoryRow(
-                    id: row["seq"], embedding: Self.floats(row["embedding"]), surface: Self.floats(row["surface"]),
-                    promptTokens: row["prompt_tokens"], outputTokens: row["output_tokens"], maxTokens: row["max_tokens"],
-                    model: row["model"], taskType: row["task_type"], tenantId: row["tenant_id"], success: row["success"],
-                    finishReason: row["finish_reason"], time: row["time"]
-                )
-            }
-        }
-    }
+    func loadAll() async throws -> [HistoryRow]
 
-    public func count() async throws -> Int {
-        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM history") ?? 0 }
-    }
+    /// Rows numbered after `after`, oldest first, at most `limit` (nil: all).
+    func rows(after: Int64, limit: Int?) async throws -> [HistoryRow]
+
+    func count() async throws -> Int
 
     /// Deletes rows that are in neither the newest `window` overall nor the newest `window` of their tenant.
-    public func prune(window: Int) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: """
-                    DELETE FROM history
-                    WHERE seq <= (SELECT COALESCE(MAX(seq), 0) FROM history) - ?
-                      AND (tenant_id IS NULL OR seq NOT IN (
-                        SELECT seq FROM (
-                          SELECT seq, ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY seq DESC) AS rank
-                          FROM history WHERE tenant_id IS NOT NULL) WHERE rank <= ?))
-                    """,
-                arguments: [window, window])
-        }
-    }
+    func prune(window: Int) async throws
 
-    /// A write error in one line: SQLite's code and message, without the statement.
-    public static func describe(_ error: any Error) -> String {
-        if let database = error as? DatabaseError {
-            return "SQLite error \(database.resultCode.rawValue): \(database.message ?? "unknown")"
-        }
-        return String(describing: error)
-    }
-
-    static func blob(_ values: [Float]) -> Data {
-        values.withUnsafeBufferPointer { Data(buffer: $0) }
-    }
-
-    static func floats(_ data: Data) -> [Float] {
-        var values = [Float](repeating: 0, count: data.count / MemoryLayout<Float>.stride)
-        _ = values.withUnsafeMutableBytes { data.copyBytes(to: $0) }
-        return values
-    }
+    /// Where a failed write was going and why, for the 503 the client gets.
+    func writeFailure(_ error: any Error) -> String
 }

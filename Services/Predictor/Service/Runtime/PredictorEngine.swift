@@ -5,11 +5,12 @@ import PredictorCore
 import ServiceRuntime
 import TextEngine
 
-/// The live predictor: the in-memory history (loaded from SQLite at start), the current trained model, and the
-/// background retraining. Predictions read whatever model is current and never wait for training.
+/// The live predictor: the in-memory history (loaded from the store at start, and with a shared store refreshed
+/// from it as every replica ingests), the current trained model, and the background retraining. Predictions read
+/// whatever model is current and never wait for training.
 public actor PredictorEngine {
     public let configuration: PredictorConfiguration
-    let store: HistoryStore
+    let store: any HistoryStore
     public let engines: TextEngines
     let batcher: EmbeddingBatcher
     let logger: Logger
@@ -23,6 +24,8 @@ public actor PredictorEngine {
     /// Rows written to disk but not yet in memory, so memory takes them in sequence order.
     private var written: [Int64: HistoryRow?] = [:]
     private var nextToApply: Int64
+    /// With a shared store: the number of the last row taken into memory.
+    private var lastShared: Int64 = 0
     private var ingestsSinceTraining = 0
     private var ingestsSincePrune = 0
     private var training = false
@@ -32,7 +35,7 @@ public actor PredictorEngine {
     public private(set) var lastTrainingSeconds = 0.0
 
     /// Loads the history from `store`, then starts the first training in the background.
-    public init(configuration: PredictorConfiguration, store: HistoryStore, engines: TextEngines, logger: Logger) async throws {
+    public init(configuration: PredictorConfiguration, store: any HistoryStore, engines: TextEngines, logger: Logger) async throws {
         self.configuration = configuration
         self.store = store
         self.engines = engines
@@ -60,6 +63,7 @@ public actor PredictorEngine {
         self.pools = pools
         nextSequence = (rows.last?.id ?? 0) + 1
         nextToApply = nextSequence
+        lastShared = rows.last?.id ?? 0
         logger.info("history loaded: \(pools.count) rows in the global window, \(pools.tenants.count) tenants")
         await scheduleTraining()
     }
@@ -118,17 +122,34 @@ public actor PredictorEngine {
         do {
             try await store.append(rows, latencies: inputs.map(\.report.latencyMs))
         } catch {
-            for row in rows { written[row.id] = .some(nil) }
-            applyWritten()
+            if !store.isShared {
+                for row in rows { written[row.id] = .some(nil) }
+                applyWritten()
+            }
             logger.error("history write failed: \(error)")
             throw APIError.serviceUnavailable(
-                "The history could not be written to the data directory (\(HistoryStore.describe(error)); disk full or no longer writable). Nothing was stored.",
+                "The history could not be written to \(store.writeFailure(error)). Nothing was stored.",
                 code: "history_unavailable", retryAfterSeconds: 5)
+        }
+        if store.isShared {
+            // The store numbered the rows; they come into memory with every other replica's, in its order.
+            do {
+                try await refresh()
+            } catch {
+                logger.warning("history refresh after an ingest failed: \(error)")
+            }
+            return IngestResponse(stored: rows.count, historySize: pools.count)
         }
         for row in rows { written[row.id] = row }
         applyWritten()
-        ingestsSinceTraining += rows.count
-        ingestsSincePrune += rows.count
+        await counted(rows.count)
+        return IngestResponse(stored: rows.count, historySize: pools.count)
+    }
+
+    /// Retrains and prunes when enough new rows came in.
+    private func counted(_ newRows: Int) async {
+        ingestsSinceTraining += newRows
+        ingestsSincePrune += newRows
         if ingestsSinceTraining >= configuration.retrainEvery {
             await scheduleTraining()
         }
@@ -138,7 +159,32 @@ public actor PredictorEngine {
             ingestsSincePrune = 0
             try? await store.prune(window: configuration.windowSize)
         }
-        return IngestResponse(stored: rows.count, historySize: pools.count)
+    }
+
+    /// Rows read per round of a refresh.
+    private static let refreshPage = 1_000
+
+    /// With a shared store: takes into memory the rows every replica (this one included) committed since the last
+    /// look, in the store's order; returns how many. Without one, nothing to do.
+    @discardableResult
+    public func refresh() async throws -> Int {
+        guard store.isShared else { return 0 }
+        var taken = 0
+        while true {
+            let rows = try await store.rows(after: lastShared, limit: Self.refreshPage)
+            // Another refresh may have run while this one read (the actor is re-entered at each await).
+            for row in rows where row.id > lastShared {
+                if row.embedding.count == pools.dimension { pools.insert(row) }
+                lastShared = row.id
+                taken += 1
+            }
+            if rows.count < Self.refreshPage { break }
+        }
+        if taken > 0 {
+            priorsCache = nil
+            await counted(taken)
+        }
+        return taken
     }
 
     private func applyWritten() {
@@ -163,7 +209,7 @@ public actor PredictorEngine {
         ingestsSinceTraining = 0
         let snapshot = pools
         let trainer = self.trainer
-        let version = "h\(snapshot.count)-s\(nextToApply - 1)"
+        let version = "h\(snapshot.count)-s\(store.isShared ? lastShared : nextToApply - 1)"
         Task.detached(priority: .utility) {
             let start = ContinuousClock.now
             let model = trainer.train(snapshot, version: version)

@@ -14,6 +14,10 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case shutdown = "shutdown"
     case restartRequeue = "restart_requeue"
     case restartFailed = "restart_failed"
+    /// The scheduler replica that owned the request stopped while it was in flight, or another replica took it over.
+    case replicaLost = "replica_lost"
+    /// A shared store could not record the dispatch, so the request was not sent.
+    case storageUnavailable = "storage_unavailable"
     case modeChange = "mode_change"
 
     /// This code with a sentence.

@@ -1,7 +1,7 @@
 import GRDB
 import Synchronization
 
-/// Why a batch could not be written, in one line (SQLite's code and message, without the statement).
+/// Why a batch could not be written, in one line (the database's code and message, without the statement).
 struct StoreWriteError: Error, CustomStringConvertible {
     var description: String
 
@@ -27,6 +27,8 @@ final class StoreWriter: Sendable {
         /// Ticket ranges of recent failed transactions, newest last, so a caller that asks after its batch was
         /// written learns that batch's fate, not the last one's.
         var failures: [(tickets: ClosedRange<Int>, error: any Error)] = []
+        /// Requests whose writes a shared store refused: another replica owns them now.
+        var fencedOut: Set<String> = []
 
         func failure(of ticket: Int) -> (any Error)? {
             failures.last { $0.tickets.contains(ticket) }?.error
@@ -37,10 +39,10 @@ final class StoreWriter: Sendable {
     /// it is never more than a few batches behind.
     private static let failuresKept = 256
 
-    private let store: SchedulerStore
+    private let store: any RequestStore
     private let state = Mutex(State())
 
-    init(store: SchedulerStore) {
+    init(store: any RequestStore) {
         self.store = store
     }
 
@@ -72,6 +74,12 @@ final class StoreWriter: Sendable {
         }
     }
 
+    /// Whether a write of this request was refused because another replica owns it now (it never becomes this
+    /// process's again).
+    func isFencedOut(_ id: String) -> Bool {
+        state.withLock { $0.fencedOut.contains(id) }
+    }
+
     /// Writes everything queued so far (used at shutdown and in tests).
     func flush() async throws {
         let ticket = state.withLock { $0.enqueued }
@@ -88,13 +96,15 @@ final class StoreWriter: Sendable {
             }
             guard !batch.isEmpty else { return }
             var failure: (any Error)?
+            var fenced: Set<String> = []
             do {
-                try await store.apply(batch)
+                fenced = try await store.apply(batch)
             } catch {
                 failure = StoreWriteError(error)
             }
             let ready = state.withLock { state -> [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] in
                 state.flushed = through
+                state.fencedOut.formUnion(fenced)
                 if let failure {
                     state.failures.append((first...through, failure))
                     if state.failures.count > Self.failuresKept { state.failures.removeFirst(state.failures.count - Self.failuresKept) }

@@ -88,8 +88,12 @@ struct Intake: Sendable {
         do {
             try await runtime.waitDurable(runtime.storeIncoming(row))
         } catch {
+            let problem =
+                runtime.storeIsShared
+                ? "the shared PostgreSQL database (\(error); unreachable or refusing writes)"
+                : "its store in the data directory (\(error); disk full or no longer writable)"
             throw APIError.serviceUnavailable(
-                "The request was not accepted: the scheduler could not write it to its store in the data directory (\(error); disk full or no longer writable). Nothing was queued.",
+                "The request was not accepted: the scheduler could not write it to \(problem). Nothing was queued.",
                 code: "storage_unavailable", retryAfterSeconds: 5)
         }
         let (decision, ticket) = await runtime.submit(

@@ -41,7 +41,7 @@ struct SchedulerController {
             guard (1...10_000).contains(limit) else {
                 throw APIError.invalidRequest("'limit' must be between 1 and 10000.", param: "limit")
             }
-            return try Response.json(await intake.runtime.events(since: since, limit: limit))
+            return try Response.json(try await intake.runtime.events(since: since, limit: limit))
         }
     }
 

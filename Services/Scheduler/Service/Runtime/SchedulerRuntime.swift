@@ -20,7 +20,7 @@ typealias UpstreamExecutor = @Sendable (Dispatch, ChatCompletionRequest, Double)
 actor SchedulerRuntime {
     private var engine: SchedulerEngine
     private let writer: StoreWriter
-    private let store: SchedulerStore
+    private let store: any RequestStore
     private let execute: UpstreamExecutor
     private let clock: @Sendable () -> Double
     private let logger: Logger
@@ -40,7 +40,7 @@ actor SchedulerRuntime {
 
     init(
         policy: SchedulerPolicy,
-        store: SchedulerStore,
+        store: any RequestStore,
         eventCapacity: Int,
         finishedInMemory: Int = 5_000,
         logger: Logger,
@@ -95,6 +95,9 @@ actor SchedulerRuntime {
         writer.enqueue(.insert(row))
     }
 
+    /// Whether the store is shared with other scheduler replicas (PostgreSQL).
+    nonisolated var storeIsShared: Bool { store.isShared }
+
     nonisolated func waitDurable(_ ticket: Int) async throws {
         try await writer.waitDurable(ticket)
     }
@@ -125,12 +128,28 @@ actor SchedulerRuntime {
         summary.dispatched += dispatches.count
         handle(dispatches, now: now)
         ticks += 1
+        if store.isShared { exportEvents() }
         return summary
     }
 
     private func pump() {
+        guard !handingOff else { return }
         let now = self.now
         handle(engine.nextDispatches(now: now), now: now)
+    }
+
+    /// Set when this replica hands its work to the others at shutdown (a shared store only): nothing more is
+    /// dispatched, and an in-flight request that would go back in the queue ends instead, since the upstream may
+    /// have received it and another replica now takes the queue over.
+    private var handingOff = false
+
+    /// Requests this replica has upstream now.
+    var inflightRequests: Int { engine.totalInflightRequests }
+
+    /// Stops dispatching before the replica's lease is ended at shutdown.
+    func beginHandOff() {
+        handingOff = true
+        exportEvents()
     }
 
     private func handle(_ dispatches: [Dispatch], now: Double) {
@@ -142,20 +161,86 @@ actor SchedulerRuntime {
             row.reasonCode = nil
             row.reasonMessage = nil
             remember(row, finished: false)
-            writer.enqueue(.insert(row))
-            if row.frontDoor, let waiter = frontDoorWaiters.removeValue(forKey: dispatch.requestId) {
-                waiter.resume(returning: .dispatched(dispatch))
-            } else if row.frontDoor, frontDoorClaimable.contains(dispatch.requestId) {
-                // The caller has not started waiting yet; it takes the dispatch when it does.
-                frontDoorReady[dispatch.requestId] = .dispatched(dispatch)
-            } else if let body = bodies[dispatch.requestId] {
-                let execute = self.execute
-                Task { [weak self] in
-                    let result = await execute(dispatch, body, now)
-                    await self?.finish(dispatch.requestId, result: result)
+            let ticket = writer.enqueue(.insert(row))
+            guard store.isShared else {
+                start(dispatch, now: now)
+                continue
+            }
+            // Replicas share the store: the call goes out only once the dispatch is committed under this replica's
+            // ownership, so a request another replica has taken over is never sent by this one too.
+            let writer = self.writer
+            Task { [weak self] in
+                let committed: Bool
+                do {
+                    try await writer.waitDurable(ticket)
+                    committed = !writer.isFencedOut(dispatch.requestId)
+                } catch {
+                    committed = false
                 }
+                await self?.dispatchWritten(dispatch, committed: committed, now: now)
             }
         }
+    }
+
+    /// Hands a dispatch to its waiting front-door caller, or calls the upstream for a queued request.
+    private func start(_ dispatch: Dispatch, now: Double) {
+        guard let row = rows[dispatch.requestId] else { return }
+        if row.frontDoor, let waiter = frontDoorWaiters.removeValue(forKey: dispatch.requestId) {
+            waiter.resume(returning: .dispatched(dispatch))
+        } else if row.frontDoor, frontDoorClaimable.contains(dispatch.requestId) {
+            // The caller has not started waiting yet; it takes the dispatch when it does.
+            frontDoorReady[dispatch.requestId] = .dispatched(dispatch)
+        } else if let body = bodies[dispatch.requestId] {
+            let execute = self.execute
+            Task { [weak self] in
+                let result = await execute(dispatch, body, now)
+                await self?.finish(dispatch.requestId, result: result)
+            }
+        }
+    }
+
+    /// A shared store's answer to a dispatch write: committed, the call goes out (unless the request was withdrawn
+    /// meanwhile); refused, another replica owns the request and this one forgets it; failed, it was not sent and
+    /// goes back in the queue (within its attempts).
+    private func dispatchWritten(_ dispatch: Dispatch, committed: Bool, now: Double) {
+        let id = dispatch.requestId
+        if committed {
+            guard rows[id]?.state == RequestState.dispatched.rawValue, engine.state(of: id) == .dispatched else { return }
+            start(dispatch, now: now)
+            return
+        }
+        let frontDoor = rows[id]?.frontDoor ?? false
+        if writer.isFencedOut(id) {
+            let reason = ReasonCode.replicaLost.reason(
+                "Another scheduler replica took the request over; this one did not send it.")
+            logger.notice("dispatch refused by the shared store: another replica owns the request", metadata: ["id": "\(id)"])
+            engine.abandon(id, reason: reason, now: self.now)
+            // Another replica owns it: /status reads the shared table from now on.
+            rows[id] = nil
+            bodies[id] = nil
+            frontDoorClaimable.remove(id)
+            let refusal = DispatchWait.refused(reason, retryAfterMs: engine.policy.rejectRetryAfterMs)
+            if let waiter = frontDoorWaiters.removeValue(forKey: id) {
+                waiter.resume(returning: refusal)
+            } else if frontDoor {
+                // Its caller has not started waiting yet: it finds the refusal when it does.
+                frontDoorReady[id] = refusal
+            }
+        } else {
+            let reason = ReasonCode.storageUnavailable.reason(
+                "The dispatch could not be written to the shared store; the request was not sent.")
+            let outcome = Outcome(status: .retryable, retryAfterMs: 1_000, reason: reason)
+            if engine.complete(id, outcome: outcome, now: self.now) == .requeued, var row = rows[id] {
+                row.state = RequestState.queued.rawValue
+                row.reasonCode = reason.code
+                row.reasonMessage = reason.message
+                remember(row, finished: false)
+                writer.enqueue(.insert(row))
+            } else {
+                finishWaiting(id, state: .failed, reason: reason, now: self.now)
+            }
+        }
+        pump()
     }
 
     /// Front-door requests whose HTTP caller is still there to take the dispatch.
@@ -192,6 +277,16 @@ actor SchedulerRuntime {
         let effect = engine.complete(id, outcome: outcome, now: now)
         guard var row = rows[id] else { return effect }
         switch effect {
+        case .requeued where handingOff:
+            let reason = ReasonCode.shutdown.reason(
+                "The scheduler replica stopped while the request was in flight; it is not sent again.")
+            engine.cancel(id, reason: reason, now: now)
+            row.state = RequestState.failed.rawValue
+            row.finishedMs = now
+            row.reasonCode = reason.code
+            row.reasonMessage = reason.message
+            row.result = Self.json(result.upstreamResult)
+            remember(row, finished: true)
         case .requeued:
             row.state = RequestState.queued.rawValue
             let reason = engine.reason(of: id)
@@ -282,7 +377,20 @@ actor SchedulerRuntime {
     /// Brings back what had not finished when the process stopped: waiting requests are queued again with their
     /// original deadline; in-flight ones are re-queued or marked failed as configured. Returns (restored, failed).
     func recover(inflight action: InflightRestartAction) async throws -> (restored: Int, failed: Int) {
-        let unfinished = try await store.unfinished()
+        try await restore(try await store.unfinished(), inflight: action)
+    }
+
+    /// Schedules requests another replica left behind (its lease ran out): the shared store has made them this
+    /// replica's and kept only those still waiting. Returns (restored, failed).
+    @discardableResult
+    func adopt(_ adopted: [RequestRow]) async throws -> (restored: Int, failed: Int) {
+        try await restore(adopted, inflight: .fail)
+    }
+
+    /// Brings stored, unfinished requests into the engine.
+    private func restore(_ unfinished: [RequestRow], inflight action: InflightRestartAction) async throws -> (
+        restored: Int, failed: Int
+    ) {
         var restored = 0
         var failed = 0
         let now = self.now
@@ -357,8 +465,21 @@ actor SchedulerRuntime {
         return try await store.row(id: id).flatMap(Self.status)
     }
 
-    func events(since: Int, limit: Int) -> EventsResponse {
-        engine.events(since: since, limit: limit)
+    /// The decisions after `since`: every replica's from the shared log when there is one, else this engine's.
+    func events(since: Int, limit: Int) async throws -> EventsResponse {
+        if let shared = try await store.events(since: since, limit: limit) { return shared }
+        return engine.events(since: since, limit: limit)
+    }
+
+    /// The engine's last decision already queued for the shared log.
+    private var exportedEventSequence = 0
+
+    /// Queues the engine's new decisions for the shared log, once a tick: `/events` answers from any replica.
+    private func exportEvents() {
+        let fresh = engine.events(since: exportedEventSequence, limit: max(1, eventCapacity))
+        guard !fresh.events.isEmpty else { return }
+        exportedEventSequence = fresh.nextSince
+        writer.enqueue(.events(fresh.events))
     }
 
     func metricsSnapshot() -> SchedulerMetricsSnapshot {
@@ -423,7 +544,9 @@ actor SchedulerRuntime {
             finishWaiting(id, state: .failed, reason: reason, now: now)
             dropped += 1
         }
+        if store.isShared { exportEvents() }
         engine = SchedulerEngine(policy: engine.policy, eventCapacity: eventCapacity)
+        exportedEventSequence = 0
         histograms = LatencyHistograms()
         latencyTimeline = LatencyTimeline()
         fallbackLevels = FallbackLevelWindow()

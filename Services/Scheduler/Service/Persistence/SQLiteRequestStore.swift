@@ -2,77 +2,13 @@ import Contracts
 import Foundation
 import GRDB
 
-/// One request as stored: everything needed to answer `/status` and to dispatch it again after a restart.
-struct RequestRow: Codable, FetchableRecord, PersistableRecord, Sendable {
-    static let databaseTableName = "request"
-
-    var id: String
-    var tenantId: String
-    var requestClass: String
-    var model: String
-    var state: String
-    var priority: Int
-    var frontDoor: Bool
-    var submittedMs: Double
-    var deadlineMs: Double
-    var dispatchedMs: Double?
-    var firstTokenMs: Double?
-    var finishedMs: Double?
-    var reasonCode: String?
-    var reasonMessage: String?
-    var attempts: Int
-    /// The prediction, as JSON.
-    var prediction: String
-    /// The chat completion request sent upstream, as JSON.
-    var body: String
-    /// The upstream's answer, as JSON (`UpstreamResult`).
-    var result: String?
-    /// The class the client asked for (nil: the engine classifies by the prediction). Kept apart from
-    /// `requestClass`, which before the decision is only provisional.
-    var requestedClass: String? = nil
-    /// Whether the engine has decided on the request (class and deadline final). A row written on arrival is not;
-    /// after a restart the engine decides it again from the client's own class and deadline.
-    var decided: Bool = true
-
-    /// The columns in `SchedulerStore.upsert`'s order.
-    var arguments: StatementArguments {
-        [
-            id, tenantId, requestClass, model, state, priority, frontDoor, submittedMs, deadlineMs, dispatchedMs,
-            firstTokenMs, finishedMs, reasonCode, reasonMessage, attempts, prediction, body, result, requestedClass,
-            decided,
-        ]
-    }
-
-    enum CodingKeys: String, CodingKey, ColumnExpression {
-        case id, model, state, priority, attempts, prediction, body, result
-        case tenantId = "tenant_id"
-        case requestClass = "request_class"
-        case frontDoor = "front_door"
-        case submittedMs = "submitted_ms"
-        case deadlineMs = "deadline_ms"
-        case dispatchedMs = "dispatched_ms"
-        case firstTokenMs = "first_token_ms"
-        case finishedMs = "finished_ms"
-        case reasonCode = "reason_code"
-        case reasonMessage = "reason_message"
-        case requestedClass = "requested_class"
-        case decided
-    }
-}
-
-/// A change to the stored requests.
-enum StoreOperation: Sendable {
-    /// Writes the row's current version (inserted, or replacing the stored one).
-    case insert(RequestRow)
-    case deleteAll
-}
-
-/// The scheduler's SQLite database (WAL through `DatabasePool` on disk, a queue in memory for tests).
-struct SchedulerStore: Sendable {
+/// The scheduler's SQLite database (WAL through `DatabasePool` on disk, a queue in memory for tests): the store of
+/// one scheduler process, the default.
+struct SQLiteRequestStore: RequestStore {
     let writer: any DatabaseWriter
 
     /// Opens (and migrates) the database at `path`, or an in-memory one for `:memory:`.
-    static func open(path: String) throws -> SchedulerStore {
+    static func open(path: String) throws -> SQLiteRequestStore {
         let writer: any DatabaseWriter
         if path == ":memory:" {
             writer = try DatabaseQueue()
@@ -85,7 +21,7 @@ struct SchedulerStore: Sendable {
             writer = try DatabasePool(path: path, configuration: configuration)
         }
         try migrator.migrate(writer)
-        return SchedulerStore(writer: writer)
+        return SQLiteRequestStore(writer: writer)
     }
 
     static var migrator: DatabaseMigrator {
@@ -127,7 +63,12 @@ struct SchedulerStore: Sendable {
     /// transaction's intermediate states are never visible, and under load a request's decision and its dispatch
     /// often share a batch (its arrival never does: it is on disk before the engine decides). Rows are written through one cached statement with positional arguments (GRDB's Codable
     /// record path costs more than the write itself).
-    func apply(_ operations: [StoreOperation]) async throws {
+    var isShared: Bool { false }
+
+    func events(since: Int, limit: Int) async throws -> EventsResponse? { nil }
+
+    @discardableResult
+    func apply(_ operations: [StoreOperation]) async throws -> Set<String> {
         try await writer.write { db in
             var latest: [String: Int] = [:]
             var rows: [RequestRow] = []
@@ -140,6 +81,9 @@ struct SchedulerStore: Sendable {
                         latest[row.id] = rows.count
                         rows.append(row)
                     }
+                case .events:
+                    // One process: its decisions are in its engine's log.
+                    break
                 case .deleteAll:
                     // Everything before it in this batch would be deleted too.
                     rows.removeAll(keepingCapacity: true)
@@ -147,9 +91,11 @@ struct SchedulerStore: Sendable {
                     try RequestRow.deleteAll(db)
                 }
             }
-            guard !rows.isEmpty else { return }
+            guard !rows.isEmpty else { return [] }
             let statement = try db.cachedStatement(sql: Self.upsert)
             for row in rows { try statement.execute(arguments: row.arguments) }
+            // One process owns the file: nothing is ever fenced out.
+            return []
         }
     }
 
@@ -157,13 +103,15 @@ struct SchedulerStore: Sendable {
     /// indexes alone when those columns do not change, which is most of a request's writes.
     static let upsert: String = {
         let columns = [
-            "id", "tenant_id", "request_class", "model", "state", "priority", "front_door", "submitted_ms", "deadline_ms",
+            "id", "tenant_id", "request_class", "model", "state", "priority", "front_door", "submitted_ms",
+            "deadline_ms",
             "dispatched_ms", "first_token_ms", "finished_ms", "reason_code", "reason_message", "attempts", "prediction",
             "body", "result", "requested_class", "decided",
         ]
         let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
         let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        return "INSERT INTO request (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) ON CONFLICT(id) DO UPDATE SET \(updates)"
+        return
+            "INSERT INTO request (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) ON CONFLICT(id) DO UPDATE SET \(updates)"
     }()
 
     func row(id: String) async throws -> RequestRow? {
@@ -174,8 +122,10 @@ struct SchedulerStore: Sendable {
     func unfinished() async throws -> [RequestRow] {
         try await writer.read { db in
             try RequestRow
-                .filter([RequestState.queued.rawValue, RequestState.deferred.rawValue, RequestState.dispatched.rawValue]
-                    .contains(RequestRow.CodingKeys.state))
+                .filter(
+                    [RequestState.queued.rawValue, RequestState.deferred.rawValue, RequestState.dispatched.rawValue]
+                        .contains(RequestRow.CodingKeys.state)
+                )
                 .order(RequestRow.CodingKeys.submittedMs)
                 .fetchAll(db)
         }

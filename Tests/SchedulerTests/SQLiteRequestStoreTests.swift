@@ -1,12 +1,13 @@
 import Contracts
 import Foundation
 import GRDB
-@testable import Scheduler
 import Testing
+
+@testable import Scheduler
 
 /// The store's batch writes: every column round-trips, each row's last version in a batch wins, and a reset inside
 /// a batch removes what came before it.
-@Suite struct SchedulerStoreTests {
+@Suite struct SQLiteRequestStoreTests {
     private func row(_ id: String, state: RequestState = .queued, result: String? = nil) -> RequestRow {
         RequestRow(
             id: id, tenantId: "acme", requestClass: "heavy", model: "gpt-4o-mini", state: state.rawValue, priority: 3,
@@ -16,8 +17,8 @@ import Testing
             decided: false)
     }
 
-    private func open() throws -> SchedulerStore {
-        try SchedulerStore.open(path: ":memory:")
+    private func open() throws -> SQLiteRequestStore {
+        try SQLiteRequestStore.open(path: ":memory:")
     }
 
     @Test func everyColumnRoundTrips() async throws {
@@ -48,7 +49,7 @@ import Testing
     /// A version-1 database: its undecided rows (deadline = submit time) are marked undecided, the rest decided.
     @Test func version1RowsAreMigrated() throws {
         let queue = try DatabaseQueue()
-        try SchedulerStore.migrator.migrate(queue, upTo: "v1-requests")
+        try SQLiteRequestStore.migrator.migrate(queue, upTo: "v1-requests")
         try queue.write { db in
             for (id, deadline) in [("undecided", 1_000.0), ("decided", 61_000.0)] {
                 try db.execute(
@@ -58,7 +59,7 @@ import Testing
                         """, arguments: [id, deadline])
             }
         }
-        try SchedulerStore.migrator.migrate(queue)
+        try SQLiteRequestStore.migrator.migrate(queue)
         let rows = try queue.read { db in try RequestRow.fetchAll(db).sorted { $0.id < $1.id } }
         #expect(rows.map(\.id) == ["decided", "undecided"])
         #expect(rows.map(\.decided) == [true, false])
