@@ -64,16 +64,6 @@ import Testing
         let compose = try Self.loadCompose()
         let checks = try Self.checks(compose.document, dotenv: compose.dotenv)
         #expect(checks.problems() == [])
-        let pending = Set(
-            ComposeChecks.maitreServices.flatMap { service in
-                checks.contract.pendingNames(service: service, names: Array(checks.environment(service).keys))
-            })
-        for line in pending.sorted() {
-            FileHandle.standardError.write(
-                Data(
-                    "deploy: \(line) is set but not declared by the service yet (deploy/check/pending-settings.txt)\n"
-                        .utf8))
-        }
     }
 
     @Test func everyComposeVariableIsDocumentedInEnvExampleAndViceVersa() throws {

@@ -113,18 +113,14 @@ import Testing
         #expect(latency.count >= 3)
     }
 
-    @Test func dashboardQueriesOnlyMetricsTheServicesEmitOrThatAreListedAsAssumed() throws {
+    @Test func dashboardQueriesOnlyMetricsTheServicesEmit() throws {
         let catalog = try MetricCatalog.load()
         let used = Set(try Self.expressions().flatMap(MetricCatalog.metricNames))
         #expect(used.count >= 10)
-        let unknown = used.filter { !catalog.isEmitted($0) && !catalog.assumed.contains($0) }.sorted()
-        #expect(unknown == [], "not emitted by any service and not in deploy/grafana/assumed-metrics.txt")
+        let unknown = used.filter { !catalog.isEmitted($0) }.sorted()
+        #expect(unknown == [], "not emitted by any service")
         #expect(!catalog.isEmitted("proxy_no_such_metric_total"))
         #expect(catalog.isEmitted("http_requests_total") && catalog.isEmitted("http_request_duration_seconds_bucket"))
-        for name in catalog.assumed.sorted() where catalog.isEmitted(name) {
-            FileHandle.standardError.write(
-                Data("deploy: \(name) is emitted now; remove it from deploy/grafana/assumed-metrics.txt\n".utf8))
-        }
     }
 }
 
@@ -132,7 +128,6 @@ import Testing
 /// with the prefixes and suffixes Prometheus adds (namespace, `_total`, unit, `_bucket`/`_sum`/`_count`).
 struct MetricCatalog {
     var literals: Set<String>
-    var assumed: Set<String>
 
     /// Metric namespaces and the folder of the code that emits them.
     static let namespaces = [
@@ -154,9 +149,7 @@ struct MetricCatalog {
         let literals = try Self.literals(under: "Services").union(try Self.literals(under: "Shared"))
         var byNamespace: [String: Set<String>] = [:]
         for (namespace, folder) in namespaces { byNamespace[namespace] = try Self.literals(under: folder) }
-        let assumed = try RepositoryFiles.text("deploy/grafana/assumed-metrics.txt").split(separator: "\n")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        return MetricCatalog(literals: literals, assumed: Set(assumed), literalsByNamespace: byNamespace)
+        return MetricCatalog(literals: literals, literalsByNamespace: byNamespace)
     }
 
     /// Metric names in a PromQL expression (names with one of maitre's namespaces, and `up`).
