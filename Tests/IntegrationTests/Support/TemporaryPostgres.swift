@@ -50,7 +50,7 @@ final class TemporaryPostgres: Sendable {
     }
 
     /// Initialises a cluster and starts its server; returns once it accepts connections.
-    static func start(timeout: Duration = .seconds(60)) async throws -> TemporaryPostgres {
+    static func start(timeout: Duration = .seconds(120)) async throws -> TemporaryPostgres {
         guard let bin = binaries else { throw HarnessError(description: unavailableReason ?? "no PostgreSQL") }
         let folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("maitre-postgres-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -99,8 +99,9 @@ final class TemporaryPostgres: Sendable {
             if let ready = try? postgres.client("pg_isready", ["-q"]), ready.status == 0 { return postgres }
             try await Task.sleep(for: .milliseconds(100))
         }
+        let text = postgres.logs()
         postgres.stop()
-        throw HarnessError(description: "postgres did not accept connections within \(timeout)")
+        throw HarnessError(description: "postgres did not accept connections within \(timeout); its log:\n\(text)")
     }
 
     /// Runs a client program of the installation against this server.
