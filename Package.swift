@@ -76,9 +76,12 @@ let package = Package(
             path: "Shared/PostgresSupport",
             swiftSettings: swiftSettings
         ),
-        .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "FastKernels", path: "Shared/FastKernels"),
-        .target(name: "TextEngine", dependencies: ["CBLAS", "FastKernels"], path: "Shared/TextEngine", swiftSettings: swiftSettings),
+        .target(
+            name: "TextEngine", dependencies: ["CBLAS", "FastKernels"], path: "Shared/TextEngine",
+            swiftSettings: swiftSettings),
 
         // Predictor.
         .target(
@@ -99,10 +102,14 @@ let package = Package(
             path: "Services/Predictor/Service",
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "MaitrePredictor", dependencies: ["Predictor"], path: "Services/Predictor/Main", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "MaitrePredictor", dependencies: ["Predictor"], path: "Services/Predictor/Main",
+            swiftSettings: swiftSettings),
 
         // Scheduler.
-        .target(name: "SchedulerCore", dependencies: ["Contracts"], path: "Services/Scheduler/Core", swiftSettings: swiftSettings),
+        .target(
+            name: "SchedulerCore", dependencies: ["Contracts"], path: "Services/Scheduler/Core",
+            swiftSettings: swiftSettings),
         .target(
             name: "Scheduler",
             dependencies: [
@@ -126,10 +133,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "MaitreScheduler", dependencies: ["Scheduler"], path: "Services/Scheduler/Main", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "MaitreScheduler", dependencies: ["Scheduler"], path: "Services/Scheduler/Main",
+            swiftSettings: swiftSettings),
 
         // Proxy.
-        .target(name: "ProxyCore", dependencies: ["Contracts"], path: "Services/Proxy/Core", swiftSettings: swiftSettings),
+        .target(
+            name: "ProxyCore", dependencies: ["Contracts"], path: "Services/Proxy/Core", swiftSettings: swiftSettings),
         .target(
             name: "Proxy",
             dependencies: [
@@ -146,10 +156,13 @@ let package = Package(
             path: "Services/Proxy/Service",
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "MaitreProxy", dependencies: ["Proxy"], path: "Services/Proxy/Main", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "MaitreProxy", dependencies: ["Proxy"], path: "Services/Proxy/Main", swiftSettings: swiftSettings),
 
         // Simulated upstream.
-        .target(name: "MockLLMCore", dependencies: ["Contracts"], path: "Services/MockLLM/Core", swiftSettings: swiftSettings),
+        .target(
+            name: "MockLLMCore", dependencies: ["Contracts"], path: "Services/MockLLM/Core",
+            swiftSettings: swiftSettings),
         .target(
             name: "MockLLM",
             dependencies: [
@@ -162,7 +175,9 @@ let package = Package(
             path: "Services/MockLLM/Service",
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "MaitreMockLLM", dependencies: ["MockLLM"], path: "Services/MockLLM/Main", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "MaitreMockLLM", dependencies: ["MockLLM"], path: "Services/MockLLM/Main",
+            swiftSettings: swiftSettings),
 
         // Benchmarks and the virtual-time simulator.
         .target(
@@ -185,14 +200,18 @@ let package = Package(
             path: "Services/Bench/Main", swiftSettings: swiftSettings),
 
         // Tests.
-        .testTarget(name: "ContractsTests", dependencies: ["Contracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ContractsTests", dependencies: ["Contracts"], path: "Tests/ContractsTests",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ServiceRuntimeTests",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TextEngineTests", dependencies: ["TextEngine", "FastKernels"], path: "Tests/TextEngineTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TextEngineTests", dependencies: ["TextEngine", "FastKernels"], path: "Tests/TextEngineTests",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "PredictorTests",
             dependencies: ["Predictor", "PredictorCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
@@ -216,11 +235,15 @@ let package = Package(
         ),
         .testTarget(
             name: "MockLLMTests",
-            dependencies: ["MockLLM", "MockLLMCore", "TextEngine", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "MockLLM", "MockLLMCore", "TextEngine", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             path: "Tests/MockLLMTests",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "SchedulerCore", "MockLLMCore", "Contracts"], path: "Tests/BenchTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenchTests", dependencies: ["Bench", "SchedulerCore", "MockLLMCore", "Contracts"],
+            path: "Tests/BenchTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "DeploymentTests",
             dependencies: [

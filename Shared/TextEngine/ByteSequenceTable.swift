@@ -80,6 +80,7 @@ final class ByteSequenceTable: @unchecked Sendable {
     /// The bytes of `rank`, or nil when no token has that rank.
     func bytes(of rank: Int) -> UnsafeBufferPointer<UInt8>? {
         guard rank >= 0, rank < rankCount, tokenLength[rank] >= 0 else { return nil }
-        return UnsafeBufferPointer(rebasing: tokenBytes[Int(tokenStart[rank])..<Int(tokenStart[rank] + tokenLength[rank])])
+        return UnsafeBufferPointer(
+            rebasing: tokenBytes[Int(tokenStart[rank])..<Int(tokenStart[rank] + tokenLength[rank])])
     }
 }

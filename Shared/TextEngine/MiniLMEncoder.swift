@@ -53,7 +53,9 @@ public final class MiniLMEncoder: SentenceEmbedder {
     public func embed(tokenized sequences: [[Int]]) -> [[Float]] {
         let vocabularyLimit = configuration.vocabularySize
         let safe = sequences.map { sequence -> [Int] in
-            let clipped = sequence.prefix(maxSequenceLength).map { (0..<vocabularyLimit).contains($0) ? $0 : tokenizer.unknownID }
+            let clipped = sequence.prefix(maxSequenceLength).map {
+                (0..<vocabularyLimit).contains($0) ? $0 : tokenizer.unknownID
+            }
             return clipped.isEmpty ? [tokenizer.classifierID, tokenizer.separatorID] : clipped
         }
         var results = [[Float]](repeating: [], count: safe.count)

@@ -28,21 +28,27 @@ struct MiniLMForwardPass {
         embed(sequences, into: x)
         for layer in weights.layers {
             // Self-attention block.
-            dense(x, rows: rows, inner: hidden, weight: layer.queryKeyValue, packed: layer.packed?.queryKeyValue,
+            dense(
+                x, rows: rows, inner: hidden, weight: layer.queryKeyValue, packed: layer.packed?.queryKeyValue,
                 bias: layer.queryKeyValueBias, outputs: 3 * hidden, into: scratch.queryKeyValue, gelu: false)
             attend(sequences)
-            dense(scratch.context, rows: rows, inner: hidden, weight: layer.attentionOutput,
+            dense(
+                scratch.context, rows: rows, inner: hidden, weight: layer.attentionOutput,
                 packed: layer.packed?.attentionOutput, bias: layer.attentionOutputBias, outputs: hidden, into: other,
                 gelu: false)
-            normalize(other, residual: x, rows: rows, gamma: layer.attentionNormGamma, beta: layer.attentionNormBeta,
+            normalize(
+                other, residual: x, rows: rows, gamma: layer.attentionNormGamma, beta: layer.attentionNormBeta,
                 epsilon: epsilon)
             swap(&x, &other)
             // Feed-forward block.
-            dense(x, rows: rows, inner: hidden, weight: layer.intermediate, packed: layer.packed?.intermediate,
+            dense(
+                x, rows: rows, inner: hidden, weight: layer.intermediate, packed: layer.packed?.intermediate,
                 bias: layer.intermediateBias, outputs: inner, into: scratch.intermediate, gelu: true)
-            dense(scratch.intermediate, rows: rows, inner: inner, weight: layer.output, packed: layer.packed?.output,
+            dense(
+                scratch.intermediate, rows: rows, inner: inner, weight: layer.output, packed: layer.packed?.output,
                 bias: layer.outputBias, outputs: hidden, into: other, gelu: false)
-            normalize(other, residual: x, rows: rows, gamma: layer.outputNormGamma, beta: layer.outputNormBeta,
+            normalize(
+                other, residual: x, rows: rows, gamma: layer.outputNormGamma, beta: layer.outputNormBeta,
                 epsilon: epsilon)
             swap(&x, &other)
         }
@@ -80,7 +86,8 @@ struct MiniLMForwardPass {
     /// [outputs × inner] as PyTorch does; each worker computes a slice of the output columns.
 
     private func dense(
-        _ input: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, packed: UnsafePointer<Float>?,
+        _ input: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>,
+        packed: UnsafePointer<Float>?,
         bias: UnsafePointer<Float>, outputs: Int, into result: UnsafeMutablePointer<Float>, gelu: Bool
     ) {
         let small = packed != nil && rows <= Self.smallProductRows && outputs % 16 == 0
@@ -258,6 +265,8 @@ final class MiniLMScratch: @unchecked Sendable {
     }
 
     deinit {
-        for pointer in [hidden, residual, queryKeyValue, context, intermediate, scores, rowSums] { pointer.deallocate() }
+        for pointer in [hidden, residual, queryKeyValue, context, intermediate, scores, rowSums] {
+            pointer.deallocate()
+        }
     }
 }

@@ -33,7 +33,9 @@ public enum PythonSitePackages {
     }
 
     /// An environment override if it names an existing path, else the site-packages search.
-    public static func locate(environment key: String, relativePath: String, fileManager: FileManager = .default) -> URL? {
+    public static func locate(environment key: String, relativePath: String, fileManager: FileManager = .default)
+        -> URL?
+    {
         if let value = ProcessInfo.processInfo.environment[key], !value.isEmpty {
             let url = URL(fileURLWithPath: value)
             if fileManager.fileExists(atPath: url.path) { return url }

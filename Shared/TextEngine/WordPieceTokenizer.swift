@@ -167,7 +167,8 @@ public final class WordPieceTokenizer: Sendable {
                 var end = word.count
                 var match = ByteSequenceTable.absent
                 while start < end {
-                    match = start == 0
+                    match =
+                        start == 0
                         ? vocabulary.rank(base + 2, end)
                         : vocabulary.rank(base + start, end - start + 2)
                     if match != ByteSequenceTable.absent { break }

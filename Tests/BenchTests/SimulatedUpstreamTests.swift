@@ -6,7 +6,8 @@ import Testing
 /// Hand-checked timings of the simulated provider: ttft = 100 ms, tpot0 = 10 ms, knee 1, alpha 1 (so two requests in
 /// service take 20 ms per token each).
 struct SimulatedUpstreamTests {
-    let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 2)
+    let model = KneeLatencyModel(
+        baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 2)
 
     @Test func aloneRequestTakesTTFTThenTenTokensAtBaseSpeed() {
         var upstream = SimulatedUpstream(model: model)
@@ -32,7 +33,8 @@ struct SimulatedUpstreamTests {
     }
 
     @Test func requestsBeyondTheCapWaitInOrder() {
-        let capped = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 1)
+        let capped = KneeLatencyModel(
+            baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 1)
         var upstream = SimulatedUpstream(model: capped)
         upstream.send(id: 1, promptTokens: 0, outputTokens: 11, now: 0)
         upstream.send(id: 2, promptTokens: 0, outputTokens: 11, now: 0)
@@ -46,7 +48,8 @@ struct SimulatedUpstreamTests {
     }
 
     @Test func latencyModelFormulas() {
-        let knee = KneeLatencyModel(baseTTFTMs: 300, prefillMsPerToken: 0.5, tpotMs: 20, knee: 10, alpha: 2, concurrencyCap: 64)
+        let knee = KneeLatencyModel(
+            baseTTFTMs: 300, prefillMsPerToken: 0.5, tpotMs: 20, knee: 10, alpha: 2, concurrencyCap: 64)
         #expect(knee.timeToFirstTokenMs(promptTokens: 100) == 350)
         #expect(knee.timePerOutputTokenMs(inflight: 10) == 20)
         #expect(knee.timePerOutputTokenMs(inflight: 15) == 40)
@@ -57,25 +60,30 @@ struct SimulatedUpstreamTests {
 /// The simulator's incremental provider and the mock's own batch simulation of the same latency model agree.
 struct UpstreamAgreementTests {
     @Test func incrementalUpstreamMatchesTheMocksProviderSimulation() {
-        let model = KneeLatencyModel(baseTTFTMs: 300, prefillMsPerToken: 0.2, tpotMs: 20, knee: 4, alpha: 1, concurrencyCap: 6)
+        let model = KneeLatencyModel(
+            baseTTFTMs: 300, prefillMsPerToken: 0.2, tpotMs: 20, knee: 4, alpha: 1, concurrencyCap: 6)
         var generator = SeededGenerator(seed: 9)
         var clock = 0.0
         let arrivals = (0..<60).map { _ -> ProviderSimulation.Arrival in
             clock += generator.exponential(mean: 150)
             return ProviderSimulation.Arrival(
-                time: clock / 1000, promptTokens: Int(generator.next() % 500), outputTokens: 4 + Int(generator.next() % 300))
+                time: clock / 1000, promptTokens: Int(generator.next() % 500),
+                outputTokens: 4 + Int(generator.next() % 300))
         }
         let expected = ProviderSimulation(profile: model.profile, maxConcurrency: model.concurrencyCap).run(arrivals)
         var upstream = SimulatedUpstream(model: model)
         var finished: [Int: SimulatedUpstream<KneeLatencyModel>.Finished] = [:]
         for (index, arrival) in arrivals.enumerated() {
             for done in upstream.advance(to: arrival.time * 1000) { finished[done.id] = done }
-            upstream.send(id: index, promptTokens: arrival.promptTokens, outputTokens: arrival.outputTokens, now: arrival.time * 1000)
+            upstream.send(
+                id: index, promptTokens: arrival.promptTokens, outputTokens: arrival.outputTokens,
+                now: arrival.time * 1000)
         }
         for done in upstream.advance(to: .greatestFiniteMagnitude) { finished[done.id] = done }
         #expect(finished.count == arrivals.count)
         for (index, timeline) in expected.enumerated() {
-            #expect(abs((finished[index]?.firstTokenAtMs ?? -1) - timeline.firstToken * 1000) < 1e-3, "request \(index)")
+            #expect(
+                abs((finished[index]?.firstTokenAtMs ?? -1) - timeline.firstToken * 1000) < 1e-3, "request \(index)")
             #expect(abs((finished[index]?.finishedAtMs ?? -1) - timeline.finished * 1000) < 1e-3, "request \(index)")
         }
     }

@@ -7,9 +7,12 @@ import Testing
 
 /// The simulation loop on tiny workloads whose timings can be worked out by hand.
 struct SimulationTests {
-    let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 8)
+    let model = KneeLatencyModel(
+        baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 1, alpha: 1, concurrencyCap: 8)
 
-    func request(_ index: Int, at arrival: Double, output: Int, deadline: Double, clientClass: ClientClass = .interactive) -> WorkloadRequest {
+    func request(
+        _ index: Int, at arrival: Double, output: Int, deadline: Double, clientClass: ClientClass = .interactive
+    ) -> WorkloadRequest {
         WorkloadRequest(
             index: index, arrivalMs: arrival, promptTokens: 10, outputTokens: output, clientClass: clientClass,
             maxTokens: 4096, deadlineMs: deadline)
@@ -35,8 +38,12 @@ struct SimulationTests {
         policy.heavyInflightTokens = 1
         policy.maxCapacityScale = 1
         policy.minCapacityScale = 1
-        let jobs = JobFactory(level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
-        let requests = [request(0, at: 0, output: 11, deadline: 10_000), request(1, at: 0, output: 11, deadline: 10_000)]
+        let jobs = JobFactory(
+            level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8,
+            classMedianOutputTokens: [:])
+        let requests = [
+            request(0, at: 0, output: 11, deadline: 10_000), request(1, at: 0, output: 11, deadline: 10_000),
+        ]
         let outcomes = Simulation(model: model).run(requests, mode: .scheduled(policy: policy, jobs: jobs))
         #expect(outcomes.allSatisfy { $0.status == .completed })
         // One at a time at full speed: 0–200 ms, then 200–400 ms.
@@ -54,7 +61,9 @@ struct SimulationTests {
         policy.minCapacityScale = 1
         // The "long" requests here are 40 tokens: promotion by predicted size would make them interactive.
         policy.promoteHeavyMaxP90Tokens = 0
-        let jobs = JobFactory(level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
+        let jobs = JobFactory(
+            level: .oracle, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8,
+            classMedianOutputTokens: [:])
         // A long request holds the heavy budget; a second long one waits; a short one arrives later and goes at once.
         let requests = [
             request(0, at: 0, output: 40, deadline: 100_000, clientClass: .heavy),
@@ -123,7 +132,9 @@ struct SimulationTests {
     @Test func predictionErrorHasTheStatedSpread() {
         var generator = SeededGenerator(seed: 42)
         let model = PredictionErrorModel(error: 0.6)
-        let logs = (0..<20_000).map { _ in log(Double(model.predict(trueTokens: 1000, shortMaxTokens: 256, generator: &generator).p50) / 1000) }
+        let logs = (0..<20_000).map { _ in
+            log(Double(model.predict(trueTokens: 1000, shortMaxTokens: 256, generator: &generator).p50) / 1000)
+        }
         #expect(abs(Statistics.mean(logs)) < 0.02)
         #expect(abs(Statistics.standardDeviation(logs) - log(1.6)) < 0.02)
     }
@@ -139,38 +150,50 @@ struct ReplayedRungTests {
     @Test func dumpLinesBecomeSamplesWithTheirPredictions() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: url) }
-        try Data("{\"output_tokens\":300,\"p50\":120,\"p90\":640,\"prompt_tokens\":12}\n{\"output_tokens\":40,\"p50\":35,\"p90\":90,\"prompt_tokens\":7}\n".utf8)
-            .write(to: url)
+        try Data(
+            "{\"output_tokens\":300,\"p50\":120,\"p90\":640,\"prompt_tokens\":12}\n{\"output_tokens\":40,\"p50\":35,\"p90\":90,\"prompt_tokens\":7}\n"
+                .utf8
+        )
+        .write(to: url)
         let pool = try SimulateBenchmark.replayedPool(url.path)
-        #expect(pool == [
-            LengthSample(promptTokens: 12, outputTokens: 300, replayedP50: 120, replayedP90: 640),
-            LengthSample(promptTokens: 7, outputTokens: 40, replayedP50: 35, replayedP90: 90),
-        ])
+        #expect(
+            pool == [
+                LengthSample(promptTokens: 12, outputTokens: 300, replayedP50: 120, replayedP90: 640),
+                LengthSample(promptTokens: 7, outputTokens: 40, replayedP50: 35, replayedP90: 90),
+            ])
         try Data("{\"output_tokens\":300,\"prompt_tokens\":12}\n".utf8).write(to: url)
         #expect(throws: (any Error).self) { try SimulateBenchmark.replayedPool(url.path) }
     }
 
     @Test func theRungUsesThePredictorsNumbersNotTheTruth() {
         let rule = DeadlineRule()
-        let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
+        let model = KneeLatencyModel(
+            baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
         var generator = SeededGenerator(seed: 1)
         let request = rule.request(
             index: 0, sample: LengthSample(promptTokens: 10, outputTokens: 900, replayedP50: 150, replayedP90: 700),
             arrivalMs: 0, model: model, generator: &generator)
-        let jobs = JobFactory(level: .replayed, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8, classMedianOutputTokens: [:])
+        let jobs = JobFactory(
+            level: .replayed, errorModel: PredictionErrorModel(error: 0), medianOutputTokens: 8,
+            classMedianOutputTokens: [:])
         let job = jobs.job(request, generator: &generator)
         #expect(job.predictedOutputTokensP50 == 150)
         #expect(job.predictedOutputTokensP90 == 700)
     }
 
     @Test func theSweepOffersTheRungOnlyForAReplayedPool() throws {
-        let model = KneeLatencyModel(baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
+        let model = KneeLatencyModel(
+            baseTTFTMs: 100, prefillMsPerToken: 0, tpotMs: 10, knee: 4, alpha: 1, concurrencyCap: 8)
         var config = SimulatorConfig(
-            model: model, rule: DeadlineRule(), requests: 20, seeds: 1, regimes: [Regime(name: "r", heavyShare: -1, load: 0.8)],
+            model: model, rule: DeadlineRule(), requests: 20, seeds: 1,
+            regimes: [Regime(name: "r", heavyShare: -1, load: 0.8)],
             predictedError: 0.5, noiseLevels: [])
         config.tickMs = 100
         let plain = (0..<50).map { LengthSample(promptTokens: 10, outputTokens: 20 + $0 * 13) }
-        let replayed = plain.map { LengthSample(promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, replayedP50: 100, replayedP90: 300) }
+        let replayed = plain.map {
+            LengthSample(
+                promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, replayedP50: 100, replayedP90: 300)
+        }
         var withoutReplay = try SimulatorSweeps(config: config, pool: plain, history: plain)
         var withReplay = try SimulatorSweeps(config: config, pool: replayed, history: plain)
         #expect(!withoutReplay.informationSweep().map(\.variant).contains("replayed"))

@@ -8,14 +8,20 @@ import Testing
 @Suite struct SoakReportTests {
     static let limits = SoakLimits(maxRssGrowthPercent: 10, fdSlack: 8, maxP99Ratio: 1.5, p99FloorMs: 20)
 
-    static func report(rss: @escaping (Double) -> Int, limits: SoakLimits = limits, latency: (Double) -> Double = { _ in 50 }) -> SoakReport {
+    static func report(
+        rss: @escaping (Double) -> Int, limits: SoakLimits = limits, latency: (Double) -> Double = { _ in 50 }
+    ) -> SoakReport {
         let service = "svc"
         let sample = { (t: Double) in ResourceSample(elapsedSeconds: t, service: service, rssKB: rss(t), openFDs: 20) }
         let samples = stride(from: 0.0, through: 100, by: 2).map(sample)
-        let outcomes = stride(from: 0.0, to: 100, by: 0.1).map { SoakOutcome(offset: $0, latencyMs: latency($0), kind: .completed) }
+        let outcomes = stride(from: 0.0, to: 100, by: 0.1).map {
+            SoakOutcome(offset: $0, latencyMs: latency($0), kind: .completed)
+        }
         return SoakReport(
-            command: "test", settings: [:], outcomes: outcomes, idle: [sample(0)], warm: [sample(20)], end: [sample(100)],
-            drained: [sample(100)], samples: samples, warmupSeconds: 20, seconds: 100, windowCount: 4, maxSendLagSeconds: 0,
+            command: "test", settings: [:], outcomes: outcomes, idle: [sample(0)], warm: [sample(20)],
+            end: [sample(100)],
+            drained: [sample(100)], samples: samples, warmupSeconds: 20, seconds: 100, windowCount: 4,
+            maxSendLagSeconds: 0,
             limits: limits)
     }
 

@@ -11,23 +11,27 @@ func contractFixture(_ name: String) throws -> Data {
 
 @Suite struct OpenAIFixtureTests {
     @Test func chatCompletionFromTheOfficialClientDecodes() throws {
-        let response = try JSONDecoder().decode(ChatCompletionResponse.self, from: contractFixture("chat_completion.json"))
+        let response = try JSONDecoder().decode(
+            ChatCompletionResponse.self, from: contractFixture("chat_completion.json"))
         #expect(response.choices.first?.message.content?.plainText == "Bonjour !")
         #expect(response.choices.first?.finishReason == "stop")
         #expect(response.usage == Usage(promptTokens: 12, completionTokens: 5))
     }
 
     @Test func streamingChunksDecodeIncludingTheUsageChunk() throws {
-        let chunk = try JSONDecoder().decode(ChatCompletionChunk.self, from: contractFixture("chat_completion_chunk.json"))
+        let chunk = try JSONDecoder().decode(
+            ChatCompletionChunk.self, from: contractFixture("chat_completion_chunk.json"))
         #expect(chunk.choices.first?.delta.content == "Bon")
         #expect(chunk.choices.first?.finishReason == nil)
-        let usage = try JSONDecoder().decode(ChatCompletionChunk.self, from: contractFixture("chat_completion_usage_chunk.json"))
+        let usage = try JSONDecoder().decode(
+            ChatCompletionChunk.self, from: contractFixture("chat_completion_usage_chunk.json"))
         #expect(usage.choices.isEmpty)
         #expect(usage.usage?.totalTokens == 17)
     }
 
     @Test func ourChunksEncodeAsTheClientExpects() throws {
-        let chunk = ChatCompletionChunk(id: "c", created: 1, model: "m", choices: [.init(index: 0, delta: .init(content: "x"), finishReason: nil)])
+        let chunk = ChatCompletionChunk(
+            id: "c", created: 1, model: "m", choices: [.init(index: 0, delta: .init(content: "x"), finishReason: nil)])
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(chunk)) as? [String: Any]
         let choice = (object?["choices"] as? [[String: Any]])?.first
         #expect(object?["object"] as? String == "chat.completion.chunk")
@@ -58,7 +62,8 @@ func contractFixture(_ name: String) throws -> Data {
         let envelope = try JSONDecoder().decode(ErrorEnvelope.self, from: contractFixture("error.json"))
         #expect(envelope.error.code == "insufficient_quota")
         #expect(envelope.error.param == nil)
-        let encoded = String(decoding: try JSONEncoder().encode(ErrorEnvelope(message: "m", type: .invalidRequest)), as: UTF8.self)
+        let encoded = String(
+            decoding: try JSONEncoder().encode(ErrorEnvelope(message: "m", type: .invalidRequest)), as: UTF8.self)
         #expect(encoded.contains("\"param\":null"))
         #expect(encoded.contains("\"code\":null"))
     }

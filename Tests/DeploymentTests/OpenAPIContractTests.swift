@@ -28,7 +28,10 @@ import Testing
         _ service: String, embedded: String, build: () async throws -> App
     ) async throws {
         let spec = try OpenAPISpec(service: service)
-        #expect(embedded == spec.text, "\(service): embedded document differs from deploy/openapi/\(service).json; run scripts/openapi/generate.py")
+        #expect(
+            embedded == spec.text,
+            "\(service): embedded document differs from deploy/openapi/\(service).json; run scripts/openapi/generate.py"
+        )
         let recorder = RouteRecorder()
         let app = try await recorder.recording(build)
         let registered = recorder.operations
@@ -37,7 +40,8 @@ import Testing
             Issue.record("\(service): route \(missing) is registered but not in deploy/openapi/\(service).json")
         }
         for extra in spec.operations.subtracting(registered).sorted(by: { $0.description < $1.description }) {
-            Issue.record("\(service): deploy/openapi/\(service).json lists \(extra), which the service does not register")
+            Issue.record(
+                "\(service): deploy/openapi/\(service).json lists \(extra), which the service does not register")
         }
         try await app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { response in
@@ -75,7 +79,8 @@ import Testing
     @Test func mockLLMRoutesAndServedDocumentMatchItsSpec() async throws {
         try await expectAgreement("mock-llm", embedded: MockLLMOpenAPI.json) {
             try await MockLLM.buildApplication(
-                configuration: try MockLLMConfiguration.defaults(["latency-profile": "instant"]), metrics: ServiceMetrics(),
+                configuration: try MockLLMConfiguration.defaults(["latency-profile": "instant"]),
+                metrics: ServiceMetrics(),
                 logger: Self.quietLogger, tokenCounter: MockLLMCore.ApproximateTokenCounter())
         }
     }

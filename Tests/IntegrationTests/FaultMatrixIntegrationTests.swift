@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Contracts
 import Foundation
-import ProcessLauncher
 import NIOCore
 import NIOHTTP1
+import ProcessLauncher
 import Testing
 
 #if canImport(Glibc)
@@ -22,7 +22,9 @@ import Testing
         // Two keys of 3 requests per (scaled) minute of 1.2 s: about five answers a second in all.
         let mock = try await LaunchedService.start(
             "maitre-mock-llm",
-            environment: ["MOCK_ACCOUNTS": "key-a:rpm=3,key-b:rpm=3", "MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+            environment: [
+                "MOCK_ACCOUNTS": "key-a:rpm=3,key-b:rpm=3", "MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning",
+            ])
         defer { mock.stop() }
         // No retries inside the proxy, so every upstream 429 reaches its caller (the retry elsewhere is covered in
         // ProxyIntegrationTests).
@@ -48,7 +50,8 @@ import Testing
         #expect(
             storm.allSatisfy { response in
                 response.status == 200 || response.status == 429
-                    || (response.status == 504 && (try? response.decode(ErrorEnvelope.self))?.error.code == "upstream_timeout")
+                    || (response.status == 504
+                        && (try? response.decode(ErrorEnvelope.self))?.error.code == "upstream_timeout")
             }, "\(storm.map { "\($0.status) \($0.text.prefix(160))" })")
         let refused = storm.filter { $0.status == 429 }
         #expect(!refused.isEmpty, "16 calls against 6 allowed got no 429")
@@ -68,19 +71,22 @@ import Testing
         var ids: [String] = []
         for index in 0..<24 {
             let submit = SubmitRequest(
-                prompt: "Storm \(index)", maxTokens: 12, model: "gpt-4o-mini", tenantId: "t\(index % 3)", deadlineMs: 20_000)
+                prompt: "Storm \(index)", maxTokens: 12, model: "gpt-4o-mini", tenantId: "t\(index % 3)",
+                deadlineMs: 20_000)
             let response = try await TestHTTP.post("\(scheduler.baseURL)/submit", body: submit)
             #expect(response.status == 202, "\(response.text)")
             if response.status == 202 { ids.append(try response.decode(SubmitResponse.self).requestId) }
         }
-        let final = try await SchedulerPolling.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
+        let final = try await SchedulerPolling.waitForTerminal(
+            ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
         #expect(final.count == ids.count, "\(ids.count - final.count) requests stuck")
         #expect(final.values.contains { $0.state == .completed })
         for status in final.values where status.state != .completed {
             #expect(status.reason != nil, "\(status.requestId) ended \(status.state) without a reason")
             if let code = status.result?.statusCode { #expect(code < 500, "\(status.requestId) got \(code)") }
         }
-        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
+        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(
+            EventsResponse.self)
         #expect(events.events.contains { $0.kind == .requeue }, "no 429 was re-queued by the scheduler")
         #expect(try await Self.serverErrorLines(proxy).isEmpty)
     }
@@ -140,7 +146,8 @@ import Testing
         let health = try await TestHTTP.get("\(proxy.baseURL)/health")
         #expect(health.status == 200)
         for stream in [false, true] {
-            let next = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: stream))
+            let next = try await TestHTTP.post(
+                "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: stream))
             #expect(next.status == 200, "\(next.text)")
         }
     }
@@ -168,7 +175,8 @@ import Testing
             ], environment: ["PROXY_MAX_RETRIES": "3"])
         defer { proxy.stop() }
         let cut = try await Self.streamUntilEnd(
-            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true, maxTokens: 40, model: "resets"))
+            "\(proxy.baseURL)/v1/chat/completions",
+            json: ProxyIntegrationTests.chat(stream: true, maxTokens: 40, model: "resets"))
         #expect(cut.status == 200)
         #expect(cut.attempts == "1")
         let text = String(decoding: cut.body, as: UTF8.self)
@@ -185,7 +193,8 @@ import Testing
         #expect(stats.values.map(\.requests).reduce(0, +) == 1)
 
         #expect(try await TestHTTP.get("\(proxy.baseURL)/health").status == 200)
-        let whole = try await Self.streamUntilEnd("\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true))
+        let whole = try await Self.streamUntilEnd(
+            "\(proxy.baseURL)/v1/chat/completions", json: ProxyIntegrationTests.chat(stream: true))
         #expect(whole.status == 200 && whole.error == nil)
         #expect(String(decoding: whole.body, as: UTF8.self).contains("[DONE]"))
     }
@@ -193,9 +202,11 @@ import Testing
     // MARK: - Predictor down
 
     @Test func predictorOutageKeepsSchedulingOnTheLocalPriorAndTheProxyCountsDroppedReports() async throws {
-        let predictor = try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
+        let predictor = try await LaunchedService.start(
+            "maitre-predictor", environment: ["EMBEDDER": "hashed", "LOG_LEVEL": "warning"])
         defer { predictor.stop() }
-        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
         let proxy = try await LaunchedService.start(
             "maitre-proxy",
@@ -214,7 +225,8 @@ import Testing
 
         let before = try await Self.submit(3, to: scheduler, label: "before")
         #expect(before.allSatisfy { $0.prediction.fallbackLevel != .localPrior }, "the predictor was up but not used")
-        let answeredBefore = try await SchedulerPolling.waitForTerminal(before.map(\.requestId), base: scheduler.baseURL, seconds: 60, interval: .milliseconds(100))
+        let answeredBefore = try await SchedulerPolling.waitForTerminal(
+            before.map(\.requestId), base: scheduler.baseURL, seconds: 60, interval: .milliseconds(100))
         #expect(answeredBefore.values.allSatisfy { $0.state == .completed })
         // The proxy's reports reached the predictor while it was up.
         let delivered = try await Self.poll(seconds: 20) {
@@ -225,12 +237,15 @@ import Testing
         predictor.kill9()
         let after = try await Self.submit(10, to: scheduler, label: "after")
         #expect(after.allSatisfy { $0.prediction.fallbackLevel == .localPrior })
-        let answeredAfter = try await SchedulerPolling.waitForTerminal(after.map(\.requestId), base: scheduler.baseURL, seconds: 60, interval: .milliseconds(100))
+        let answeredAfter = try await SchedulerPolling.waitForTerminal(
+            after.map(\.requestId), base: scheduler.baseURL, seconds: 60, interval: .milliseconds(100))
         #expect(answeredAfter.count == after.count)
         #expect(answeredAfter.values.allSatisfy { $0.state == .completed })
         let dropped = try await Self.poll(seconds: 20) {
             let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
-            return metrics.text.split(separator: "\n").contains { $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0") }
+            return metrics.text.split(separator: "\n").contains {
+                $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0")
+            }
         }
         #expect(dropped, "reports for the predictor that is down were not counted as dropped")
         #expect(try await TestHTTP.get("\(scheduler.baseURL)/health").status == 200)
@@ -240,14 +255,19 @@ import Testing
     // MARK: - One of three proxies killed
 
     @Test func oneOfThreeProxiesKilledTheSchedulerRoutesAroundItAndEveryRequestCompletes() async throws {
-        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
         var proxies: [LaunchedService] = []
         defer { for proxy in proxies { proxy.stop() } }
         for _ in 0..<3 {
-            proxies.append(try await LaunchedService.start(
-                "maitre-proxy",
-                environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "", "LOG_LEVEL": "warning"]))
+            proxies.append(
+                try await LaunchedService.start(
+                    "maitre-proxy",
+                    environment: [
+                        "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": "",
+                        "LOG_LEVEL": "warning",
+                    ]))
         }
         let scheduler = try await LaunchedService.start(
             "maitre-scheduler",
@@ -260,13 +280,15 @@ import Testing
         var ids = try await Self.submit(15, to: scheduler, label: "first").map(\.requestId)
         proxies[1].kill9()
         ids += try await Self.submit(15, to: scheduler, label: "second").map(\.requestId)
-        let final = try await SchedulerPolling.waitForTerminal(ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
+        let final = try await SchedulerPolling.waitForTerminal(
+            ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
         #expect(final.count == ids.count)
         let notCompleted = final.values.filter { $0.state != .completed }
         #expect(notCompleted.isEmpty, "\(notCompleted.map { "\($0.state) \($0.reason?.message ?? "")" })")
         // Calls to the dead proxy were taken back and sent again, not lost; once refused, the dead proxy is skipped,
         // so no request is sent back to it again and again (at most a cut stream and one refusal each).
-        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
+        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(
+            EventsResponse.self)
         let requeues = Dictionary(grouping: events.events.filter { $0.kind == .requeue }, by: { $0.requestId ?? "" })
         #expect(!requeues.isEmpty)
         #expect(requeues.values.allSatisfy { $0.count <= 2 }, "\(requeues.mapValues(\.count))")
@@ -283,11 +305,14 @@ import Testing
     @Test(arguments: ["maitre-scheduler", "maitre-predictor"])
     func fullDiskRefusesWritesClearlyAndKeepsEveryAcknowledgedOne(product: String) async throws {
         let prlimit = "/usr/bin/prlimit"
-        try #require(FileManager.default.isExecutableFile(atPath: prlimit), "util-linux's prlimit is needed to limit file sizes")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-full-\(UUID().uuidString.prefix(8))")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: prlimit), "util-linux's prlimit is needed to limit file sizes")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-full-\(UUID().uuidString.prefix(8))")
         let environment = [
             "EMBEDDER": "hashed", "LOG_LEVEL": "warning", "PREDICTOR_TIMEOUT_MS": "200",
-            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
+            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+            "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
         ]
         var service = try await LaunchedService.start(
             product, environment: environment, wrapper: [prlimit, "--fsize=\(256 * 1024)"], dataDirectory: directory)
@@ -298,12 +323,14 @@ import Testing
             let response: TestResponse
             if isPredictor {
                 let record = OutcomeReport(
-                    prompt: "Row \(index) of a history that outgrows its disk: \(String(repeating: "words ", count: 40))",
+                    prompt:
+                        "Row \(index) of a history that outgrows its disk: \(String(repeating: "words ", count: 40))",
                     outputTokens: 30 + index, model: "gpt-4o-mini", success: true)
                 response = try await TestHTTP.post("\(service.baseURL)/ingest", body: record)
             } else {
                 let submit = SubmitRequest(
-                    prompt: "Request \(index) to a scheduler whose disk fills: \(String(repeating: "words ", count: 40))",
+                    prompt:
+                        "Request \(index) to a scheduler whose disk fills: \(String(repeating: "words ", count: 40))",
                     maxTokens: 24, model: "gpt-4o-mini", deadlineMs: 600_000)
                 response = try await TestHTTP.post("\(service.baseURL)/submit", body: submit)
             }
@@ -314,7 +341,9 @@ import Testing
             } else {
                 #expect(response.status == 503, "\(response.status): \(response.text)")
                 let envelope = try? response.decode(ErrorEnvelope.self)
-                #expect(envelope?.error.code == (isPredictor ? "history_unavailable" : "storage_unavailable"), "\(response.text)")
+                #expect(
+                    envelope?.error.code == (isPredictor ? "history_unavailable" : "storage_unavailable"),
+                    "\(response.text)")
                 #expect(envelope?.error.message.contains("data directory") == true, "\(response.text)")
                 refusals.append(response.text)
             }
@@ -324,13 +353,20 @@ import Testing
         #expect(service.isRunning, "\(service.logs().suffix(2000))")
         if isPredictor {
             // Predictions need no disk; the in-memory history holds exactly the acknowledged rows.
-            #expect(try await TestHTTP.post("\(service.baseURL)/predict", body: PredictRequest(prompt: "Still answering?", model: "gpt-4o-mini")).status == 200)
-            #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count)
+            #expect(
+                try await TestHTTP.post(
+                    "\(service.baseURL)/predict", body: PredictRequest(prompt: "Still answering?", model: "gpt-4o-mini")
+                ).status == 200)
+            #expect(
+                try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize
+                    == acknowledged.count)
         } else {
             #expect(try await TestHTTP.get("\(service.baseURL)/health").status == 200)
             // A refused submission never reached the engine: the requests it decided on are exactly the acknowledged.
-            let events = try await TestHTTP.get("\(service.baseURL)/events?since=0&limit=10000").decode(EventsResponse.self)
-            let decided = Set(events.events.filter { [.admit, .defer, .reject].contains($0.kind) }.compactMap(\.requestId))
+            let events = try await TestHTTP.get("\(service.baseURL)/events?since=0&limit=10000").decode(
+                EventsResponse.self)
+            let decided = Set(
+                events.events.filter { [.admit, .defer, .reject].contains($0.kind) }.compactMap(\.requestId))
             #expect(decided == Set(acknowledged), "decided on \(decided.count), acknowledged \(acknowledged.count)")
         }
         service.stop()
@@ -339,15 +375,23 @@ import Testing
         service = try await LaunchedService.start(product, environment: environment, dataDirectory: directory)
         defer { service.stop() }
         if isPredictor {
-            #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count)
-            let record = OutcomeReport(prompt: "After the disk was freed", outputTokens: 12, model: "gpt-4o-mini", success: true)
+            #expect(
+                try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize
+                    == acknowledged.count)
+            let record = OutcomeReport(
+                prompt: "After the disk was freed", outputTokens: 12, model: "gpt-4o-mini", success: true)
             #expect(try await TestHTTP.post("\(service.baseURL)/ingest", body: record).status == 201)
-            #expect(try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == acknowledged.count + 1)
+            #expect(
+                try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize
+                    == acknowledged.count + 1)
         } else {
             for id in acknowledged {
-                #expect(try await TestHTTP.get("\(service.baseURL)/status/\(id)").status == 200, "acknowledged \(id) is gone")
+                #expect(
+                    try await TestHTTP.get("\(service.baseURL)/status/\(id)").status == 200,
+                    "acknowledged \(id) is gone")
             }
-            let submit = SubmitRequest(prompt: "After the disk was freed", maxTokens: 24, model: "gpt-4o-mini", deadlineMs: 600_000)
+            let submit = SubmitRequest(
+                prompt: "After the disk was freed", maxTokens: 24, model: "gpt-4o-mini", deadlineMs: 600_000)
             #expect(try await TestHTTP.post("\(service.baseURL)/submit", body: submit).status == 202)
         }
     }
@@ -356,10 +400,12 @@ import Testing
 
     @Test(arguments: ["maitre-scheduler", "maitre-predictor"])
     func unwritableDataDirectoryIsAClearStartupErrorAndLeavesTheDataIntact(product: String) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-ro-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-ro-\(UUID().uuidString.prefix(8))")
         let environment = [
             "EMBEDDER": "hashed", "LOG_LEVEL": "warning",
-            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())", "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
+            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(try FreePort.allocate())",
+            "PROXY_URLS": "http://127.0.0.1:\(try FreePort.allocate())",
         ]
         var service = try await LaunchedService.start(product, environment: environment, dataDirectory: directory)
         let written = try await Self.writeSomething(to: service)
@@ -368,14 +414,18 @@ import Testing
         // A data directory that cannot be created (its parent is a file).
         let blocker = directory.appendingPathComponent("not-a-folder")
         try Data("x".utf8).write(to: blocker)
-        let uncreatable = try Self.runUntilExit(product, dataDirectory: blocker.appendingPathComponent("data").path, environment: environment)
+        let uncreatable = try Self.runUntilExit(
+            product, dataDirectory: blocker.appendingPathComponent("data").path, environment: environment)
         #expect(uncreatable.exitedNormally && uncreatable.status != 0, "\(uncreatable)")
-        #expect(uncreatable.output.contains("data-dir") && uncreatable.output.contains("cannot create"), "\(uncreatable.output)")
+        #expect(
+            uncreatable.output.contains("data-dir") && uncreatable.output.contains("cannot create"),
+            "\(uncreatable.output)")
 
         // The existing data directory made read-only.
         if let readOnly = try Self.runReadOnly(product, dataDirectory: directory, environment: environment) {
             #expect(readOnly.exitedNormally && readOnly.status != 0, "\(readOnly)")
-            #expect(readOnly.output.contains("data-dir") && readOnly.output.contains("not writable"), "\(readOnly.output)")
+            #expect(
+                readOnly.output.contains("data-dir") && readOnly.output.contains("not writable"), "\(readOnly.output)")
         }
 
         service = try await service.restart()
@@ -389,7 +439,9 @@ import Testing
     private static func writeSomething(to service: LaunchedService) async throws -> [String] {
         if service.product == "maitre-predictor" {
             for index in 0..<3 {
-                let record = OutcomeReport(prompt: "Kept across restarts \(index)", outputTokens: 40 + index, model: "gpt-4o-mini", success: true)
+                let record = OutcomeReport(
+                    prompt: "Kept across restarts \(index)", outputTokens: 40 + index, model: "gpt-4o-mini",
+                    success: true)
                 #expect(try await TestHTTP.post("\(service.baseURL)/ingest", body: record).status == 201)
             }
             return []
@@ -399,7 +451,8 @@ import Testing
 
     private static func stillThere(_ written: [String], in service: LaunchedService) async throws -> Bool {
         if service.product == "maitre-predictor" {
-            return try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize == 3
+            return try await TestHTTP.get("\(service.baseURL)/models").decode(ModelProfilesResponse.self).historySize
+                == 3
         }
         for id in written {
             let status = try await TestHTTP.get("\(service.baseURL)/status/\(id)")
@@ -424,9 +477,11 @@ import Testing
         merged["HOST"] = "127.0.0.1"
         merged["PORT"] = String(try FreePort.allocate())
         merged["DATA_DIR"] = dataDirectory
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-exit-\(UUID().uuidString.prefix(8)).log")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-exit-\(UUID().uuidString.prefix(8)).log")
         let command = wrapper + [try BinaryLocator.url(for: product).path]
-        let process = try ChildProcess.spawn(command[0], arguments: Array(command.dropFirst()), environment: merged, output: log.path)
+        let process = try ChildProcess.spawn(
+            command[0], arguments: Array(command.dropFirst()), environment: merged, output: log.path)
         let output = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
         guard let status = process.wait(timeout: .seconds(30)) else {
             process.kill()
@@ -438,7 +493,9 @@ import Testing
 
     /// Runs `product` on `dataDirectory` made read-only: by permissions for a normal user; for root (whom
     /// permissions do not stop) through a read-only bind mount in a private mount namespace. Nil when neither works.
-    private static func runReadOnly(_ product: String, dataDirectory: URL, environment: [String: String]) throws -> Exit? {
+    private static func runReadOnly(_ product: String, dataDirectory: URL, environment: [String: String]) throws
+        -> Exit?
+    {
         if getuid() != 0 {
             let files = try FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)
             for file in files { chmod(dataDirectory.appendingPathComponent(file).path, 0o444) }
@@ -460,7 +517,9 @@ import Testing
     }
 
     /// Submits `count` small requests; every one must be accepted.
-    private static func submit(_ count: Int, to scheduler: LaunchedService, label: String) async throws -> [SubmitResponse] {
+    private static func submit(_ count: Int, to scheduler: LaunchedService, label: String) async throws
+        -> [SubmitResponse]
+    {
         var accepted: [SubmitResponse] = []
         for index in 0..<count {
             let submit = SubmitRequest(
@@ -495,7 +554,9 @@ import Testing
     /// Lines of the proxy's `http_requests_total` with a 5xx status.
     private static func serverErrorLines(_ proxy: LaunchedService) async throws -> [Substring] {
         let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
-        return metrics.text.split(separator: "\n").filter { $0.hasPrefix("http_requests_total") && $0.contains("status=\"5") }
+        return metrics.text.split(separator: "\n").filter {
+            $0.hasPrefix("http_requests_total") && $0.contains("status=\"5")
+        }
     }
 
     struct StreamEnd {
@@ -506,14 +567,18 @@ import Testing
     }
 
     /// Streams a POST to its end, keeping the bytes that arrived and the error that cut it, if any.
-    private static func streamUntilEnd(_ url: String, json: Data, headers: [String: String] = [:]) async throws -> StreamEnd {
+    private static func streamUntilEnd(_ url: String, json: Data, headers: [String: String] = [:]) async throws
+        -> StreamEnd
+    {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: json))
         let response = try await TestHTTP.client.execute(request, timeout: .seconds(30))
-        var end = StreamEnd(status: Int(response.status.code), attempts: response.headers.first(name: "x-maitre-attempts"), body: Data())
+        var end = StreamEnd(
+            status: Int(response.status.code), attempts: response.headers.first(name: "x-maitre-attempts"), body: Data()
+        )
         do {
             for try await chunk in response.body { end.body.append(contentsOf: chunk.readableBytesView) }
         } catch {

@@ -7,7 +7,9 @@ import Testing
     static let environment = ["EMBEDDER": "hashed", "RETRAIN_EVERY": "60", "MIN_TRAINING_ROWS": "50"]
 
     static func record(_ i: Int) -> OutcomeReport {
-        let topics = ["Write a detailed essay about", "Translate into French:", "What is the capital of", "List ten ideas for"]
+        let topics = [
+            "Write a detailed essay about", "Translate into French:", "What is the capital of", "List ten ideas for",
+        ]
         let lengths = [700, 60, 12, 250]
         return OutcomeReport(
             prompt: "\(topics[i % 4]) subject number \(i)", outputTokens: lengths[i % 4] + i % 13, model: "gpt-4o-mini",
@@ -25,7 +27,8 @@ import Testing
 
     static func predictions(_ base: String) async throws -> [PredictResponse] {
         let requests = [
-            PredictRequest(prompt: "Write a detailed essay about subject number 3", model: "gpt-4o-mini", tenantId: "acme"),
+            PredictRequest(
+                prompt: "Write a detailed essay about subject number 3", model: "gpt-4o-mini", tenantId: "acme"),
             PredictRequest(prompt: "What is the capital of subject number 99", maxTokens: 50, model: "gpt-4o-mini"),
             PredictRequest(prompt: "Something never seen before", model: "unknown-model"),
         ]
@@ -36,7 +39,8 @@ import Testing
 
     @Test func killNineLosesNothingAcknowledgedAndPredictsTheSame() async throws {
         let service = try await LaunchedService.start("maitre-predictor", environment: Self.environment)
-        let batch = try await TestHTTP.post("\(service.baseURL)/ingest/batch", body: OutcomeBatch(records: (0..<60).map(Self.record)))
+        let batch = try await TestHTTP.post(
+            "\(service.baseURL)/ingest/batch", body: OutcomeBatch(records: (0..<60).map(Self.record)))
         #expect(batch.status == 201)
         for i in 60..<120 {
             let single = try await TestHTTP.post("\(service.baseURL)/ingest", body: Self.record(i))

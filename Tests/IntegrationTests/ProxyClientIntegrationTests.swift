@@ -10,24 +10,34 @@ import Testing
     }
 
     @Test func officialOpenAIClientWorksForChatStreamingAndEmbeddings() async throws {
-        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
         // The simulated upstream has no embeddings; the real predictor serves OpenAI's /v1/embeddings behind the proxy.
         let predictor = try await LaunchedService.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
         defer { predictor.stop() }
         let embeddingsBase = predictor.baseURL
-        let probe = try await TestHTTP.post("\(predictor.baseURL)/v1/embeddings", raw: #"{"model":"text-embedding-3-small","input":"probe"}"#)
+        let probe = try await TestHTTP.post(
+            "\(predictor.baseURL)/v1/embeddings", raw: #"{"model":"text-embedding-3-small","input":"probe"}"#)
         #expect(probe.status == 200, "the predictor must serve /v1/embeddings: \(probe.text)")
-        let yaml = "models:\n  gpt-4o-mini:\n    - api_base: \(mock.baseURL)/v1\n      api_key: sk-upstream\n"
+        let yaml =
+            "models:\n  gpt-4o-mini:\n    - api_base: \(mock.baseURL)/v1\n      api_key: sk-upstream\n"
             + "  text-embedding-3-small:\n    - api_base: \(embeddingsBase)/v1\n"
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-client-\(UUID().uuidString.prefix(8)).yaml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proxy-client-\(UUID().uuidString.prefix(8)).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         let proxy = try await LaunchedService.start(
             "maitre-proxy",
-            environment: ["PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "PROXY_API_KEYS": "client-key", "LOG_LEVEL": "warning"]
+            environment: [
+                "PROXY_CONFIG": file.path, "PREDICTOR_BASE_URL": "", "PROXY_API_KEYS": "client-key",
+                "LOG_LEVEL": "warning",
+            ]
         )
         defer { proxy.stop() }
-        let arguments = [Self.pythonFolder.appendingPathComponent("proxy_openai_client.py").path, "\(proxy.baseURL)/v1", "client-key", "text-embedding-3-small"]
+        let arguments = [
+            Self.pythonFolder.appendingPathComponent("proxy_openai_client.py").path, "\(proxy.baseURL)/v1",
+            "client-key", "text-embedding-3-small",
+        ]
         let result = try Command.run("python3", arguments)
         #expect(result.status == 0, "\(result.output)")
         let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -50,19 +60,29 @@ import Testing
     /// Starts `proxy_fake_predictor.py` on `port` and waits until it answers.
     static func startFakePredictor(port: Int, reports: URL) async throws -> ChildProcess {
         let fake = try ChildProcess.spawn(
-            "/usr/bin/env", arguments: ["python3", pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port), reports.path])
+            "/usr/bin/env",
+            arguments: [
+                "python3", pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port),
+                reports.path,
+            ])
         for _ in 0..<100 {
-            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)), ready.status == 200 { break }
+            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)),
+                ready.status == 200
+            {
+                break
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         return fake
     }
 
     @Test func outcomeReportsReachThePredictorInBatchesAndItsOutageNeverFailsTraffic() async throws {
-        let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
+        let mock = try await LaunchedService.start(
+            "maitre-mock-llm", environment: ["MOCK_LATENCY_PROFILE": "instant", "LOG_LEVEL": "warning"])
         defer { mock.stop() }
         let port = try FreePort.allocate()
-        let reports = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-reports-\(UUID().uuidString.prefix(8)).jsonl")
+        let reports = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "proxy-reports-\(UUID().uuidString.prefix(8)).jsonl")
         let fake = try await Self.startFakePredictor(port: port, reports: reports)
         defer { fake.kill() }
         let proxy = try await LaunchedService.start(
@@ -75,7 +95,8 @@ import Testing
         defer { proxy.stop() }
         let headers = ["X-Tenant-ID": "tenant-7", "X-Task-Type": "summarise"]
         for stream in [false, true] {
-            let body = #"{"model":"gpt-4o-mini","max_tokens":6,"stream":\#(stream),"messages":[{"role":"user","content":"Report me"}]}"#
+            let body =
+                #"{"model":"gpt-4o-mini","max_tokens":6,"stream":\#(stream),"messages":[{"role":"user","content":"Report me"}]}"#
             let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", raw: body, headers: headers)
             #expect(response.status == 200)
         }
@@ -84,7 +105,9 @@ import Testing
             if records.count >= 2 { break }
             try await Task.sleep(for: .milliseconds(100))
             let text = (try? String(contentsOf: reports, encoding: .utf8)) ?? ""
-            records = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(OutcomeBatch.self, from: Data($0.utf8)) }.flatMap(\.records)
+            records = text.split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(OutcomeBatch.self, from: Data($0.utf8))
+            }.flatMap(\.records)
         }
         #expect(records.count == 2)
         for record in records {
@@ -99,7 +122,9 @@ import Testing
         // With the predictor gone, traffic still flows and the lost reports are counted.
         fake.kill()
         for _ in 0..<5 {
-            let response = try await TestHTTP.post("\(proxy.baseURL)/v1/chat/completions", raw: #"{"model":"gpt-4o-mini","max_tokens":4,"messages":[{"role":"user","content":"x"}]}"#)
+            let response = try await TestHTTP.post(
+                "\(proxy.baseURL)/v1/chat/completions",
+                raw: #"{"model":"gpt-4o-mini","max_tokens":4,"messages":[{"role":"user","content":"x"}]}"#)
             #expect(response.status == 200)
         }
         var dropped = false
@@ -107,7 +132,9 @@ import Testing
             if dropped { break }
             try await Task.sleep(for: .milliseconds(100))
             let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
-            dropped = metrics.text.split(separator: "\n").contains { $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0") }
+            dropped = metrics.text.split(separator: "\n").contains {
+                $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0")
+            }
         }
         #expect(dropped)
     }

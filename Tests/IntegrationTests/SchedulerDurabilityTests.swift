@@ -18,7 +18,8 @@ import Testing
     }
 
     @Test func acceptedRequestsSurviveKillNine() async throws {
-        var scheduler = try await LaunchedService.start("maitre-scheduler", environment: try environment(inflightOnRestart: "requeue"))
+        var scheduler = try await LaunchedService.start(
+            "maitre-scheduler", environment: try environment(inflightOnRestart: "requeue"))
         defer { scheduler.stop() }
         var accepted: [String] = []
         for index in 0..<40 {
@@ -52,12 +53,15 @@ import Testing
     }
 
     @Test func inflightRequestsAreMarkedFailedWhenConfigured() async throws {
-        var scheduler = try await LaunchedService.start("maitre-scheduler", environment: try environment(inflightOnRestart: "fail"))
+        var scheduler = try await LaunchedService.start(
+            "maitre-scheduler", environment: try environment(inflightOnRestart: "fail"))
         defer { scheduler.stop() }
         var accepted: [String] = []
         for index in 0..<10 {
             let submit = SubmitRequest(prompt: "Item \(index)", maxTokens: 50, model: "m", deadlineMs: 600_000)
-            accepted.append(try await TestHTTP.post("\(scheduler.baseURL)/submit", body: submit).decode(SubmitResponse.self).requestId)
+            accepted.append(
+                try await TestHTTP.post("\(scheduler.baseURL)/submit", body: submit).decode(SubmitResponse.self)
+                    .requestId)
         }
         scheduler.kill9()
         scheduler = try await scheduler.restart()

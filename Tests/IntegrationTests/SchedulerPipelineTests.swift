@@ -22,13 +22,20 @@ import Testing
     }
 
     /// The upstream runs 50× faster than real time, so hundreds of requests finish in seconds.
-    private func startPipeline(withPredictor: Bool = false, schedulerEnvironment: [String: String] = [:]) async throws -> Pipeline {
+    private func startPipeline(withPredictor: Bool = false, schedulerEnvironment: [String: String] = [:]) async throws
+        -> Pipeline
+    {
         let mock = try await LaunchedService.start("maitre-mock-llm", environment: ["MOCK_TIME_SCALE": "0.02"])
-        let predictor = withPredictor ? try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed"]) : nil
+        let predictor =
+            withPredictor
+            ? try await LaunchedService.start("maitre-predictor", environment: ["EMBEDDER": "hashed"]) : nil
         let predictorURL = try predictor?.baseURL ?? "http://127.0.0.1:\(FreePort.allocate())"
         let proxy = try await LaunchedService.start(
             "maitre-proxy",
-            environment: ["PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1", "PREDICTOR_BASE_URL": predictor == nil ? "" : predictorURL])
+            environment: [
+                "PROXY_DEFAULT_UPSTREAM": "\(mock.baseURL)/v1",
+                "PREDICTOR_BASE_URL": predictor == nil ? "" : predictorURL,
+            ])
         var environment = [
             "PROXY_URLS": proxy.baseURL,
             "PREDICTOR_BASE_URL": predictorURL,
@@ -53,7 +60,8 @@ import Testing
                 for index in group..<group + 25 {
                     let heavy = index % 4 == 0
                     let submit = SubmitRequest(
-                        prompt: "Request \(index): " + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 40 : 2),
+                        prompt: "Request \(index): "
+                            + String(repeating: heavy ? "explain in depth " : "hi ", count: heavy ? 40 : 2),
                         maxTokens: heavy ? 1500 : 120,
                         model: "gpt-4o-mini",
                         tenantId: "tenant-\(index % 5)",
@@ -105,7 +113,8 @@ import Testing
         defer { pipeline.stop() }
         var ids: [String] = []
         for index in 0..<120 {
-            let submit = SubmitRequest(prompt: "Crash test \(index)", maxTokens: 400, model: "gpt-4o-mini", tenantId: "t\(index % 3)")
+            let submit = SubmitRequest(
+                prompt: "Crash test \(index)", maxTokens: 400, model: "gpt-4o-mini", tenantId: "t\(index % 3)")
             let response = try await TestHTTP.post("\(pipeline.scheduler.baseURL)/submit", body: submit)
             #expect(response.status == 202)
             ids.append(try response.decode(SubmitResponse.self).requestId)
@@ -121,7 +130,9 @@ import Testing
         guard Command.exists("python3") else { return }
         let pipeline = try await startPipeline()
         defer { pipeline.stop() }
-        let script = Command.repositoryRoot.appendingPathComponent("Tests/IntegrationTests/python/scheduler_openai_client.py").path
+        let script = Command.repositoryRoot.appendingPathComponent(
+            "Tests/IntegrationTests/python/scheduler_openai_client.py"
+        ).path
         let run = try Command.run("python3", [script, pipeline.scheduler.baseURL])
         #expect(run.status == 0, "\(run.output)")
         let line = run.output.split(separator: "\n").last.map(String.init) ?? ""

@@ -7,12 +7,15 @@ import Testing
 struct SharegptBenchmarkSmokeTests {
     @Test func twentyRequestRunReportsEveryModeWithSaneFields() async throws {
         let bench = try BinaryLocator.url(for: "maitre-bench")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-sharegpt-smoke-\(UUID().uuidString.prefix(8))")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-sharegpt-smoke-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let out = folder.appendingPathComponent("results.json")
         let arguments = [
-            "sharegpt", "--total-requests", "20", "--seed-count", "30", "--seed", "3", "--rate", "4", "--time-scale", "0.05",
-            "--embedder", "hashed", "--bin-dir", BinaryLocator.directory.path, "--work-dir", folder.appendingPathComponent("work").path,
+            "sharegpt", "--total-requests", "20", "--seed-count", "30", "--seed", "3", "--rate", "4", "--time-scale",
+            "0.05",
+            "--embedder", "hashed", "--bin-dir", BinaryLocator.directory.path, "--work-dir",
+            folder.appendingPathComponent("work").path,
             "--out", out.path,
         ]
         let (status, printed) = try Command.run(bench.path, arguments)

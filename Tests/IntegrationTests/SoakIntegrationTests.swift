@@ -12,12 +12,14 @@ import Testing
 struct SoakIntegrationTests {
     @Test func thirtySecondSoakKeepsMemoryAndDescriptorsFlatAndEndsEveryRequest() async throws {
         let bench = try BinaryLocator.url(for: "maitre-bench")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-soak-test-\(UUID().uuidString.prefix(8))")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-soak-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let out = folder.appendingPathComponent("soak.json")
         // The history window (200 rows) fills during the 500 warm-up requests, as the default does at 200/s.
         let arguments = [
-            "soak", "--seconds", "30", "--warmup-seconds", "10", "--rate", "50", "--sample-seconds", "2", "--windows", "4",
+            "soak", "--seconds", "30", "--warmup-seconds", "10", "--rate", "50", "--sample-seconds", "2", "--windows",
+            "4",
             "--predictor-history-window", "200", "--p99-informational", "--bin-dir", BinaryLocator.directory.path,
             "--work-dir", folder.appendingPathComponent("work").path, "--out", out.path,
         ]
@@ -37,15 +39,18 @@ struct SoakIntegrationTests {
         #expect(!reasons.keys.contains { $0.hasSuffix(": none") }, "a refusal without a reason: \(reasons)")
 
         let services = try #require(report["services"] as? [[String: Any]])
-        #expect(Set(services.compactMap { $0["service"] as? String })
-            == ["maitre-mock-llm", "maitre-predictor", "maitre-proxy", "maitre-scheduler"])
+        #expect(
+            Set(services.compactMap { $0["service"] as? String })
+                == ["maitre-mock-llm", "maitre-predictor", "maitre-proxy", "maitre-scheduler"])
         for service in services {
             let name = service["service"] as? String ?? "?"
             let fdsIdle = service["fds_idle"] as? Int ?? -1
             let fdsDrained = service["fds_drained"] as? Int ?? -1
             let fdsMax = service["fds_max"] as? Int ?? -1
             #expect(fdsIdle > 0, "\(name)")
-            #expect(fdsDrained - fdsIdle <= 8, "\(name) descriptors \(fdsIdle) before the load → \(fdsDrained) after it drained")
+            #expect(
+                fdsDrained - fdsIdle <= 8,
+                "\(name) descriptors \(fdsIdle) before the load → \(fdsDrained) after it drained")
             #expect(fdsMax >= fdsDrained, "\(name)")
             let rssWarmup = service["rss_kb_warmup"] as? Int ?? -1
             #expect(rssWarmup > 0, "\(name)")

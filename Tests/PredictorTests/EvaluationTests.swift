@@ -17,7 +17,8 @@ import Testing
 
     @Test func metricsOnATinyCase() {
         let buckets = SizeBuckets(shortMax: 10, mediumMax: 100)
-        let metrics = PredictionMetrics(name: "t", p50: [5, 50, 500, 50], p90: [8, 90, 900, 60], truth: [6, 40, 700, 70], buckets: buckets)
+        let metrics = PredictionMetrics(
+            name: "t", p50: [5, 50, 500, 50], p90: [8, 90, 900, 60], truth: [6, 40, 700, 70], buckets: buckets)
         #expect(metrics.mae == 231.0 / 4)
         #expect(metrics.p90Coverage == 0.75)  // 6 ≤ 8, 40 ≤ 90, 700 ≤ 900, 70 > 60
         #expect(metrics.confusion == [[1, 0, 0], [0, 2, 0], [0, 0, 1]])
@@ -46,7 +47,8 @@ import Testing
 
     @Test func strictReplayLearnsTopicsAndBeatsTheGlobalMedian() {
         let evaluator = ReplayEvaluator(
-            settings: PredictionSettings(), training: TrainingParameters(minimumRows: 50, rounds: 30), warmup: 60, retrainEvery: 50)
+            settings: PredictionSettings(), training: TrainingParameters(minimumRows: 50, rounds: 30), warmup: 60,
+            retrainEvery: 50)
         let report = evaluator.run(Self.topicRows(count: 200))
         #expect(report.predictor.count == 140)
         // The per-request record (what `evaluate --dump` writes) is the scored requests, in order, with the truth.
@@ -70,7 +72,9 @@ import Testing
                 outputTokens: output, maxTokens: nil, model: "m", taskType: nil, tenantId: nil,
                 success: true, finishReason: nil, time: Double(i))
         }
-        let report = ReplayEvaluator(settings: PredictionSettings(), training: TrainingParameters(minimumRows: 1000), warmup: 20).run(rows)
+        let report = ReplayEvaluator(
+            settings: PredictionSettings(), training: TrainingParameters(minimumRows: 1000), warmup: 20
+        ).run(rows)
         #expect(report.predictor.mae > 100)
     }
 
@@ -87,12 +91,15 @@ import Testing
             ShareGPTCorpus.Exchange(id: "b", prompt: "hi", reply: "a b c d e"),
             ShareGPTCorpus.Exchange(id: "c", prompt: "one two three four", reply: "no"),
             ShareGPTCorpus.Exchange(id: "d", prompt: String(repeating: "w ", count: 1100), reply: "a b c d"),
-            ShareGPTCorpus.Exchange(id: "e", prompt: String(repeating: "w ", count: 1000), reply: String(repeating: "r ", count: 1100)),
+            ShareGPTCorpus.Exchange(
+                id: "e", prompt: String(repeating: "w ", count: 1000), reply: String(repeating: "r ", count: 1100)),
         ]
         let counter: (String) -> Int = { $0.split(separator: " ").count }
         let sample = ShareGPTCorpus.sample(exchanges, count: 10, seed: 1, tokenCount: counter)
         #expect(sample.map(\.id) == ["a"])
-        let again = ShareGPTCorpus.sample(exchanges + exchanges.map { .init(id: $0.id + "2", prompt: $0.prompt, reply: $0.reply) }, count: 2, seed: 3, tokenCount: counter)
+        let again = ShareGPTCorpus.sample(
+            exchanges + exchanges.map { .init(id: $0.id + "2", prompt: $0.prompt, reply: $0.reply) }, count: 2, seed: 3,
+            tokenCount: counter)
         #expect(Set(again.map(\.id)) == ["a", "a2"])
     }
 }

@@ -64,8 +64,10 @@ import Testing
         for (i, tenant) in ["a", "b", "a"].enumerated() {
             pools.insert(
                 HistoryRow(
-                    id: Int64(i + 1), embedding: Self.unit([1, Float(i)]), surface: [], promptTokens: 5, outputTokens: 10 * (i + 1),
-                    maxTokens: nil, model: "m", taskType: nil, tenantId: tenant, success: true, finishReason: nil, time: 0))
+                    id: Int64(i + 1), embedding: Self.unit([1, Float(i)]), surface: [], promptTokens: 5,
+                    outputTokens: 10 * (i + 1),
+                    maxTokens: nil, model: "m", taskType: nil, tenantId: tenant, success: true, finishReason: nil,
+                    time: 0))
         }
         #expect(pools.count == 2)
         #expect(pools.tenants["a"]?.count == 2)

@@ -9,8 +9,11 @@ import ServiceRuntime
 import Testing
 
 @Suite struct PredictorRouterTests {
-    static func app(_ overrides: [String: String] = [:], store: (any HistoryStore)? = nil) async throws -> some ApplicationProtocol {
-        let configuration = try PredictorConfiguration.defaults(["min-training-rows": "20", "retrain-every": "10"].merging(overrides) { $1 })
+    static func app(_ overrides: [String: String] = [:], store: (any HistoryStore)? = nil) async throws
+        -> some ApplicationProtocol
+    {
+        let configuration = try PredictorConfiguration.defaults(
+            ["min-training-rows": "20", "retrain-every": "10"].merging(overrides) { $1 })
         return try await buildApplication(
             configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "test"),
             engines: .hashed(), store: try store ?? SQLiteHistoryStore.inMemory())
@@ -32,12 +35,14 @@ import Testing
         let long = i % 2 == 0
         return OutcomeReport(
             prompt: long ? "Write a detailed essay about the history of topic \(i % 7)" : "What is \(i) plus \(i)?",
-            outputTokens: long ? 600 + i : 5 + i % 3, model: "gpt-4o-mini", tenantId: tenant, success: true, finishReason: "stop")
+            outputTokens: long ? 600 + i : 5 + i % 3, model: "gpt-4o-mini", tenantId: tenant, success: true,
+            finishReason: "stop")
     }
 
     @Test func predictWithoutHistoryAnswersFromTheGlobalPrior() async throws {
         try await Self.app().test(.router) { client in
-            let request = PredictRequest(prompt: "Explain quantum computing", maxTokens: 100, model: "some-unknown-model")
+            let request = PredictRequest(
+                prompt: "Explain quantum computing", maxTokens: 100, model: "some-unknown-model")
             try await client.execute(uri: "/predict", method: .post, body: Self.json(request)) { response in
                 #expect(response.status == .ok)
                 let prediction = try Self.decode(PredictResponse.self, response)
@@ -61,9 +66,12 @@ import Testing
             try await client.execute(uri: "/ingest", method: .post, body: Self.json(Self.report(41))) { response in
                 #expect(response.status == .created)
             }
-            let long = PredictRequest(prompt: "Write a detailed essay about the history of topic 3", model: "gpt-4o-mini", tenantId: "acme")
+            let long = PredictRequest(
+                prompt: "Write a detailed essay about the history of topic 3", model: "gpt-4o-mini", tenantId: "acme")
             let short = PredictRequest(prompt: "What is 13 plus 13?", model: "gpt-4o-mini", tenantId: "acme")
-            try await client.execute(uri: "/predict/batch", method: .post, body: Self.json(PredictBatchRequest(requests: [long, short]))) { response in
+            try await client.execute(
+                uri: "/predict/batch", method: .post, body: Self.json(PredictBatchRequest(requests: [long, short]))
+            ) { response in
                 #expect(response.status == .ok)
                 let predictions = try Self.decode(PredictBatchResponse.self, response).predictions
                 #expect(predictions.count == 2)
@@ -71,7 +79,10 @@ import Testing
                 #expect(predictions[0].sizeBucket == .long)
                 #expect(predictions[1].sizeBucket == .short)
                 #expect(predictions[0].fallbackLevel == .tenantNeighbors)
-                #expect(predictions.allSatisfy { $0.riskScore >= 0 && $0.riskScore <= 1 && $0.confidenceScore > 0 && $0.confidenceScore <= 1 })
+                #expect(
+                    predictions.allSatisfy {
+                        $0.riskScore >= 0 && $0.riskScore <= 1 && $0.confidenceScore > 0 && $0.confidenceScore <= 1
+                    })
             }
             try await client.execute(uri: "/models", method: .get) { response in
                 let profiles = try Self.decode(ModelProfilesResponse.self, response)
@@ -85,7 +96,8 @@ import Testing
 
     @Test func badInputsAreEnvelopesAndNothingIsHalfWritten() async throws {
         try await Self.app().test(.router) { client in
-            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: #"{"model":"m"}"#)) { response in
+            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: #"{"model":"m"}"#)) {
+                response in
                 #expect(response.status == .badRequest)
                 let decoded = try Self.envelope(response)
                 #expect(decoded.error.param == "prompt")
@@ -100,7 +112,9 @@ import Testing
             }
             var records = (0..<5).map { Self.report($0) }
             records[3].outputTokens = -1
-            try await client.execute(uri: "/ingest/batch", method: .post, body: Self.json(OutcomeBatch(records: records))) { response in
+            try await client.execute(
+                uri: "/ingest/batch", method: .post, body: Self.json(OutcomeBatch(records: records))
+            ) { response in
                 #expect(response.status == .badRequest)
                 let decoded = try Self.envelope(response)
                 #expect(decoded.error.param == "records[3].output_tokens")
@@ -129,19 +143,25 @@ import Testing
 
     @Test func embeddingsFollowOpenAIShape() async throws {
         try await Self.app().test(.router) { client in
-            try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: #"{"input":["hello world","good bye"],"model":"x"}"#)) { response in
+            try await client.execute(
+                uri: "/v1/embeddings", method: .post,
+                body: ByteBuffer(string: #"{"input":["hello world","good bye"],"model":"x"}"#)
+            ) { response in
                 #expect(response.status == .ok)
                 let body = try Self.decode(EmbeddingResponse.self, response)
                 #expect(body.data.map(\.index) == [0, 1])
                 #expect(body.data[0].embedding.count == 384)
                 #expect(body.usage.promptTokens == 8)  // hashed embedder: words + 2 specials each
             }
-            try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: #"{"input":"hello"}"#)) { response in
+            try await client.execute(
+                uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: #"{"input":"hello"}"#)
+            ) { response in
                 let decoded = try Self.decode(EmbeddingResponse.self, response)
                 #expect(decoded.data.count == 1)
             }
             for bad in [#"{"input":42}"#, #"{"input":[1,2]}"#, #"{"input":[]}"#, #"{}"#] {
-                try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: bad)) { response in
+                try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: bad)) {
+                    response in
                     #expect(response.status == .badRequest)
                     let decoded = try Self.envelope(response)
                     #expect(decoded.error.type == "invalid_request_error")

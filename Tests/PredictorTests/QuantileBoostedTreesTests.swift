@@ -19,8 +19,12 @@ import Testing
 
     @Test func learnsConditionalQuantilesAndCoversHeldOutData() {
         let (features, targets) = Self.data(2000, seed: 5)
-        let p50 = QuantileBoostedTrees(features: features, targets: targets, parameters: BoostingParameters(quantile: 0.5, rounds: 200, learningRate: 0.1))
-        let p90 = QuantileBoostedTrees(features: features, targets: targets, parameters: BoostingParameters(quantile: 0.9, rounds: 200, learningRate: 0.1))
+        let p50 = QuantileBoostedTrees(
+            features: features, targets: targets,
+            parameters: BoostingParameters(quantile: 0.5, rounds: 200, learningRate: 0.1))
+        let p90 = QuantileBoostedTrees(
+            features: features, targets: targets,
+            parameters: BoostingParameters(quantile: 0.9, rounds: 200, learningRate: 0.1))
         let (testFeatures, testTargets) = Self.data(1000, seed: 6)
         let covered50 = zip(testFeatures, testTargets).filter { $1 <= p50.predict($0) }.count
         let covered90 = zip(testFeatures, testTargets).filter { $1 <= p90.predict($0) }.count
@@ -32,8 +36,10 @@ import Testing
 
     @Test func trainingIsDeterministic() {
         let (features, targets) = Self.data(300, seed: 8)
-        let a = QuantileBoostedTrees(features: features, targets: targets, parameters: BoostingParameters(quantile: 0.5, rounds: 20))
-        let b = QuantileBoostedTrees(features: features, targets: targets, parameters: BoostingParameters(quantile: 0.5, rounds: 20))
+        let a = QuantileBoostedTrees(
+            features: features, targets: targets, parameters: BoostingParameters(quantile: 0.5, rounds: 20))
+        let b = QuantileBoostedTrees(
+            features: features, targets: targets, parameters: BoostingParameters(quantile: 0.5, rounds: 20))
         #expect(a == b)
     }
 

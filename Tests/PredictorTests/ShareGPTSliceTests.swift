@@ -25,7 +25,8 @@ import Testing
             HistoryRow(
                 id: Int64(i + 1), embedding: pair.1, surface: PromptSurface.of(pair.0.prompt).values,
                 promptTokens: pair.0.prompt_tokens, outputTokens: pair.0.output_tokens, maxTokens: nil,
-                model: "gpt-3.5-turbo", taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(i))
+                model: "gpt-3.5-turbo", taskType: nil, tenantId: nil, success: true, finishReason: "stop",
+                time: Double(i))
         }
     }
 
@@ -33,7 +34,8 @@ import Testing
         let rows = try Self.rows()
         #expect(rows.count == 600)
         let evaluator = ReplayEvaluator(
-            settings: PredictionSettings(), training: TrainingParameters(minimumRows: 100, rounds: 60), warmup: 200, retrainEvery: 100)
+            settings: PredictionSettings(), training: TrainingParameters(minimumRows: 100, rounds: 60), warmup: 200,
+            retrainEvery: 100)
         let report = evaluator.run(rows)
         let median = report.baselines.first { $0.name == "global_median" }!
         #expect(report.predictor.count == 400)

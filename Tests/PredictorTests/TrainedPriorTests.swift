@@ -75,14 +75,16 @@ import Testing
         var vector = [Float](repeating: 0, count: 16)
         vector[5] = 1
         let query = PredictionQuery(
-            embedding: vector, surface: [Float](repeating: 0, count: PromptSurface.count), promptTokens: 20, maxTokens: nil,
+            embedding: vector, surface: [Float](repeating: 0, count: PromptSurface.count), promptTokens: 20,
+            maxTokens: nil,
             model: "m")
         var history = HistoryPool(dimension: 16, capacity: 100)
         for index in 0..<30 {
             history.insert(
                 HistoryRow(
                     id: Int64(index), embedding: vector, surface: query.surface, promptTokens: 20, outputTokens: 2000,
-                    maxTokens: nil, model: "m", taskType: nil, tenantId: nil, success: true, finishReason: nil, time: 0))
+                    maxTokens: nil, model: "m", taskType: nil, tenantId: nil, success: true, finishReason: nil, time: 0)
+            )
         }
         let before = prior.distribution(query)
         let after = prior.distribution(query, history: history)
@@ -91,7 +93,9 @@ import Testing
     }
 
     @Test func wordRegressionLearnsWhatTheWordsAsk() {
-        let texts = (0..<200).map { $0 % 2 == 0 ? "please write an essay about topic \($0)" : "just answer yes or no about topic \($0)" }
+        let texts = (0..<200).map {
+            $0 % 2 == 0 ? "please write an essay about topic \($0)" : "just answer yes or no about topic \($0)"
+        }
         let targets = (0..<200).map { $0 % 2 == 0 ? 1.0 : 0.0 }
         let idf = HashedTextRegression.idf(texts)
         let model = HashedTextRegression(
@@ -121,15 +125,18 @@ import Testing
         let rows = (0..<600).map { _ in [random.nextUnit(), random.nextUnit()] }
         let labels = rows.map { $0[0] > 0.6 }
         let model = LogisticBoostedTrees(
-            features: rows, labels: labels, parameters: BoostingParameters(quantile: 0.5, rounds: 60, learningRate: 0.2))
+            features: rows, labels: labels, parameters: BoostingParameters(quantile: 0.5, rounds: 60, learningRate: 0.2)
+        )
         #expect(model.probability([0.9, 0.5]) > 0.8)
         #expect(model.probability([0.2, 0.5]) < 0.2)
     }
 
     @Test func shortProbabilityMetricsScoreRankingAndCalibration() {
-        let perfect = ShortProbabilityMetrics(probabilities: [0.9, 0.8, 0.2, 0.1], outcomes: [true, true, false, false])
+        let perfect = ShortProbabilityMetrics(
+            probabilities: [0.9, 0.8, 0.2, 0.1], outcomes: [true, true, false, false])
         #expect(perfect.auc == 1)
-        let reversed = ShortProbabilityMetrics(probabilities: [0.1, 0.2, 0.8, 0.9], outcomes: [true, true, false, false])
+        let reversed = ShortProbabilityMetrics(
+            probabilities: [0.1, 0.2, 0.8, 0.9], outcomes: [true, true, false, false])
         #expect(reversed.auc == 0)
         // Always 0.5 on a half-short set: perfectly calibrated, no ranking.
         let flat = ShortProbabilityMetrics(probabilities: [0.5, 0.5, 0.5, 0.5], outcomes: [true, false, true, false])
@@ -146,10 +153,12 @@ import Testing
     @Test func samplesKeepTheirRecordsAndLeaveOutTrainingPrompts() {
         // Record 4 repeats record 1's prompt word for word.
         let exchanges = (0..<6).map {
-            ShareGPTCorpus.Exchange(id: "r\($0)", record: $0, prompt: "prompt \($0 == 4 ? 1 : $0) x y", reply: "a b c d e")
+            ShareGPTCorpus.Exchange(
+                id: "r\($0)", record: $0, prompt: "prompt \($0 == 4 ? 1 : $0) x y", reply: "a b c d e")
         }
         let counter: (String) -> Int = { $0.split(separator: " ").count + 2 }
-        let sample = ShareGPTCorpus.sample(exchanges, count: 10, seed: 1, records: 3..<6, unseenBy: 0..<3, tokenCount: counter)
+        let sample = ShareGPTCorpus.sample(
+            exchanges, count: 10, seed: 1, records: 3..<6, unseenBy: 0..<3, tokenCount: counter)
         #expect(Set(sample.map(\.record)) == [3, 5])
     }
 }

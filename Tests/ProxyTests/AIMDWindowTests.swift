@@ -4,7 +4,9 @@ import Testing
 @Suite struct AIMDWindowTests {
     func window(initial: Double = 2, max: Double = 16, target: Double? = nil, slowStart: Bool = false) -> AIMDWindow {
         AIMDWindow(
-            settings: AIMDSettings(initialWindow: initial, maxWindow: max, latencyTargetMs: target, minimumSamples: 4, slowStart: slowStart))
+            settings: AIMDSettings(
+                initialWindow: initial, maxWindow: max, latencyTargetMs: target, minimumSamples: 4, slowStart: slowStart
+            ))
     }
 
     @Test func slowStartGrowsByOnePerSuccessUntilTheFirstCongestionThenByOnePerWindow() {
@@ -83,7 +85,9 @@ import Testing
     @Test func theBaselineStartsFromTheLowestFirstSampleSoAQueuedFirstAnswerDoesNotHideTheQueue() {
         var window = window(initial: 8)
         // A burst into a provider with one slot: the answers' first bytes come one service time apart.
-        for index in 0..<4 { window.recordSuccess(latencyMs: 300 + 2000 * Double(3 - index), kind: .firstByte, sentEpoch: 0) }
+        for index in 0..<4 {
+            window.recordSuccess(latencyMs: 300 + 2000 * Double(3 - index), kind: .firstByte, sentEpoch: 0)
+        }
         #expect(window.baselineMs(.firstByte) == 300)
         #expect(window.targetMs(.firstByte) == 900)
         #expect(window.recordSuccess(latencyMs: 4300, kind: .firstByte, sentEpoch: window.epoch) == .decreased)

@@ -4,7 +4,9 @@ import Testing
 @Suite struct AccountPoolTests {
     func deployments(_ weights: [Double], maxConcurrency: Int = 64, rpm: Int? = nil) -> [Deployment] {
         weights.enumerated().map { index, weight in
-            Deployment(name: "a\(index)", modelName: "m", upstreamModel: "m", apiBase: "http://u\(index)/v1", weight: weight, rpm: rpm, maxConcurrency: maxConcurrency)
+            Deployment(
+                name: "a\(index)", modelName: "m", upstreamModel: "m", apiBase: "http://u\(index)/v1", weight: weight,
+                rpm: rpm, maxConcurrency: maxConcurrency)
         }
     }
 
@@ -22,13 +24,16 @@ import Testing
                 return
             }
             counts[granted.account] += 1
-            pool.release(granted, outcome: .success(latencyMs: 10, kind: .complete, totalTokens: 10), now: Double(step) * 0.01)
+            pool.release(
+                granted, outcome: .success(latencyMs: 10, kind: .complete, totalTokens: 10), now: Double(step) * 0.01)
         }
         #expect(counts == [100, 200, 300])
     }
 
     @Test func aStreamsFirstByteGrowsTheWindowBeforeTheAnswerEndsAndIsNotCountedTwice() {
-        var pool = AccountPool(deployments: deployments([1], maxConcurrency: 64), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 2)))
+        var pool = AccountPool(
+            deployments: deployments([1], maxConcurrency: 64),
+            settings: PoolSettings(aimd: AIMDSettings(initialWindow: 2)))
         let first = lease(pool.acquire(model: "m", tokens: 1, now: 0))!
         let second = lease(pool.acquire(model: "m", tokens: 1, now: 0))!
         #expect(pool.acquire(model: "m", tokens: 1, now: 0) == .wait(retryAt: nil))
@@ -44,7 +49,9 @@ import Testing
     }
 
     @Test func concurrentLoadFollowsWeightAndSkipsFullWindows() {
-        var pool = AccountPool(deployments: deployments([1, 1], maxConcurrency: 4), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 2)))
+        var pool = AccountPool(
+            deployments: deployments([1, 1], maxConcurrency: 4),
+            settings: PoolSettings(aimd: AIMDSettings(initialWindow: 2)))
         var leases: [Lease] = []
         for _ in 0..<4 {
             if let granted = lease(pool.acquire(model: "m", tokens: 1, now: 0)) { leases.append(granted) }
@@ -55,7 +62,8 @@ import Testing
     }
 
     @Test func rateLimitedAccountIsCutAndCooledAndTrafficMoves() {
-        var pool = AccountPool(deployments: deployments([1, 1]), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 8)))
+        var pool = AccountPool(
+            deployments: deployments([1, 1]), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 8)))
         let first = lease(pool.acquire(model: "m", tokens: 1, now: 0))!
         pool.release(first, outcome: .rateLimited(retryAfter: 2), now: 0)
         #expect(pool.accounts[first.account].window.size == 4)
@@ -63,7 +71,8 @@ import Testing
         for step in 0..<10 {
             let next = lease(pool.acquire(model: "m", tokens: 1, now: 0.1 * Double(step)))!
             #expect(next.account != first.account)
-            pool.release(next, outcome: .success(latencyMs: 5, kind: .complete, totalTokens: nil), now: 0.1 * Double(step))
+            pool.release(
+                next, outcome: .success(latencyMs: 5, kind: .complete, totalTokens: nil), now: 0.1 * Double(step))
         }
         #expect(pool.accounts[first.account].rateLimited == 1)
         // After the Retry-After the account takes traffic again.
@@ -86,7 +95,8 @@ import Testing
     }
 
     @Test func consecutiveServerErrorsCoolAnAccountDown() {
-        var pool = AccountPool(deployments: deployments([1]), settings: PoolSettings(failuresBeforeCooldown: 2, failureCooldown: 5))
+        var pool = AccountPool(
+            deployments: deployments([1]), settings: PoolSettings(failuresBeforeCooldown: 2, failureCooldown: 5))
         for _ in 0..<2 {
             let next = lease(pool.acquire(model: "m", tokens: 1, now: 0))!
             pool.release(next, outcome: .serverError(retryAfter: nil), now: 0)
@@ -118,7 +128,9 @@ import Testing
     @Test func unknownModelsAreReportedAndTheWildcardServesAnyName() {
         var pool = AccountPool(deployments: deployments([1]))
         #expect(pool.acquire(model: "other", tokens: 1, now: 0) == .unknownModel)
-        var wild = AccountPool(deployments: [Deployment(name: "w", modelName: "*", upstreamModel: "*", apiBase: "http://x/v1")])
+        var wild = AccountPool(deployments: [
+            Deployment(name: "w", modelName: "*", upstreamModel: "*", apiBase: "http://x/v1")
+        ])
         #expect(lease(wild.acquire(model: "anything", tokens: 1, now: 0)) != nil)
         #expect(wild.modelNames.isEmpty)
         #expect(wild.hasWildcard)

@@ -1,6 +1,7 @@
 import HTTPTypes
-@testable import Proxy
 import Testing
+
+@testable import Proxy
 
 @Suite struct DeadlineHeaderTests {
     static func headers(_ value: String) -> HTTPFields {

@@ -6,19 +6,19 @@ import Testing
 @Suite struct DeploymentDocumentTests {
     @Test func readsTheNativeFormatWithEnvironmentKeys() throws {
         let yaml = """
-        models:
-          gpt-4o-mini:
-            - name: primary
-              api_base: https://api.example.com/v1/
-              api_key: os.environ/KEY_A
-              model: gpt-4o-mini-2024-07-18
-              weight: 3
-              rpm: 500
-              tpm: 90000
-              max_concurrency: 32
-              latency_target_ms: 1500
-            - api_base: http://127.0.0.1:8080/v1
-        """
+            models:
+              gpt-4o-mini:
+                - name: primary
+                  api_base: https://api.example.com/v1/
+                  api_key: os.environ/KEY_A
+                  model: gpt-4o-mini-2024-07-18
+                  weight: 3
+                  rpm: 500
+                  tpm: 90000
+                  max_concurrency: 32
+                  latency_target_ms: 1500
+                - api_base: http://127.0.0.1:8080/v1
+            """
         let deployments = try DeploymentLoader.parse(yaml: yaml, environment: ["KEY_A": "sk-secret"])
         #expect(deployments.count == 2)
         let first = deployments[0]
@@ -35,23 +35,23 @@ import Testing
 
     @Test func readsALiteLLMModelListUnchanged() throws {
         let yaml = """
-        model_list:
-          - model_name: gpt-3.5-turbo
-            litellm_params:
-              model: openai/gpt-3.5-turbo
-              api_base: http://localhost:8080/v1
-              api_key: os.environ/OPENAI_API_KEY
-              rpm: 60
-              tpm: 1000
-          - model_name: gpt-3.5-turbo
-            litellm_params:
-              model: openai/gpt-3.5-turbo-0125
-              api_base: http://localhost:8081/v1
-              api_key: sk-plain
-              max_parallel_requests: 8
-        router_settings:
-          routing_strategy: simple-shuffle
-        """
+            model_list:
+              - model_name: gpt-3.5-turbo
+                litellm_params:
+                  model: openai/gpt-3.5-turbo
+                  api_base: http://localhost:8080/v1
+                  api_key: os.environ/OPENAI_API_KEY
+                  rpm: 60
+                  tpm: 1000
+              - model_name: gpt-3.5-turbo
+                litellm_params:
+                  model: openai/gpt-3.5-turbo-0125
+                  api_base: http://localhost:8081/v1
+                  api_key: sk-plain
+                  max_parallel_requests: 8
+            router_settings:
+              routing_strategy: simple-shuffle
+            """
         let deployments = try DeploymentLoader.parse(yaml: yaml, environment: ["OPENAI_API_KEY": "sk-env"])
         #expect(deployments.map(\.name) == ["gpt-3.5-turbo/0", "gpt-3.5-turbo/1"])
         #expect(deployments[0].upstreamModel == "gpt-3.5-turbo")
@@ -72,7 +72,8 @@ import Testing
 
     @Test func rejectsAnEntryWithoutABaseURL() {
         #expect(throws: SettingError.self) {
-            _ = try DeploymentLoader.parse(yaml: "model_list:\n  - model_name: m\n    litellm_params: {model: x}\n", environment: [:])
+            _ = try DeploymentLoader.parse(
+                yaml: "model_list:\n  - model_name: m\n    litellm_params: {model: x}\n", environment: [:])
         }
     }
 

@@ -22,7 +22,8 @@ import Testing
         }
         let headers = HeaderPolicy.upstreamHeaders(from: fields)
         let names = Set(headers.map { $0.name.lowercased() })
-        #expect(names == ["content-type", "accept", "user-agent", "openai-organization", "openai-project", "openai-beta"])
+        #expect(
+            names == ["content-type", "accept", "user-agent", "openai-organization", "openai-project", "openai-beta"])
         #expect(headers.first(name: "OpenAI-Organization") == "org-1")
     }
 

@@ -55,13 +55,17 @@ import Testing
 
     /// Whenever `read` accepts a damaged variant of one of `bodies`, `JSONDecoder` reads the same; the number
     /// of variants `read` accepted.
-    static func damagedVariantsAgree<Value: Decodable & Equatable>(_ bodies: [String], _ read: (inout JSONReader) -> Value?) -> Int {
+    static func damagedVariantsAgree<Value: Decodable & Equatable>(
+        _ bodies: [String], _ read: (inout JSONReader) -> Value?
+    ) -> Int {
         var accepted = 0
         for body in bodies {
             for variant in damaged(body) {
                 guard let value = fast(variant, read) else { continue }
                 accepted += 1
-                #expect(value == (try? JSONDecoder().decode(Value.self, from: Data(variant))), "\(String(decoding: variant, as: UTF8.self))")
+                #expect(
+                    value == (try? JSONDecoder().decode(Value.self, from: Data(variant))),
+                    "\(String(decoding: variant, as: UTF8.self))")
             }
         }
         return accepted
@@ -116,7 +120,9 @@ import Testing
     func unusualAnswersAreLeftToJSONDecoder(body: String) {
         #expect(Self.answer(body) == nil)
         // And the scanner still learns what JSONDecoder reads from them.
-        #expect(AnswerSummary.decode(Array(body.utf8)[...]) == (try? JSONDecoder().decode(AnswerSummary.self, from: Data(body.utf8))))
+        #expect(
+            AnswerSummary.decode(Array(body.utf8)[...])
+                == (try? JSONDecoder().decode(AnswerSummary.self, from: Data(body.utf8))))
     }
 
     @Test func damagedAnswersAreReadAlikeOrLeftAlone() {

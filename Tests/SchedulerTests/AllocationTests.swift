@@ -6,13 +6,18 @@ import Testing
 @Suite struct AllocationTests {
     private func view(interactiveAge: Double = 0, heavyAge: Double = 0, cost: Int = 100) -> AllocationView {
         AllocationView(
-            interactive: ClassLoad(requestClass: .interactive, queued: 50, headCost: cost, headAgeBudgets: interactiveAge, budgetTokens: 1_000_000),
-            heavy: ClassLoad(requestClass: .heavy, queued: 50, headCost: cost, headAgeBudgets: heavyAge, budgetTokens: 1_000_000),
+            interactive: ClassLoad(
+                requestClass: .interactive, queued: 50, headCost: cost, headAgeBudgets: interactiveAge,
+                budgetTokens: 1_000_000),
+            heavy: ClassLoad(
+                requestClass: .heavy, queued: 50, headCost: cost, headAgeBudgets: heavyAge, budgetTokens: 1_000_000),
             now: 0
         )
     }
 
-    private func shares(_ allocator: inout any AllocationPolicy, rounds: Int, view: AllocationView) -> [RequestClass: Int] {
+    private func shares(_ allocator: inout any AllocationPolicy, rounds: Int, view: AllocationView) -> [RequestClass:
+        Int]
+    {
         var tokens: [RequestClass: Int] = [:]
         for _ in 0..<rounds {
             guard let chosen = allocator.select(view) else { break }
@@ -52,8 +57,11 @@ import Testing
         let allocator = AdaptiveDRRAllocator(policy: policy)
         func heavyFits(inflight: Int, interactiveQueued: Int) -> Bool {
             let view = AllocationView(
-                interactive: ClassLoad(requestClass: .interactive, queued: interactiveQueued, headCost: 10, budgetTokens: 3000),
-                heavy: ClassLoad(requestClass: .heavy, queued: 5, headCost: 500, inflightTokens: inflight, inflightRequests: 3, budgetTokens: 7000),
+                interactive: ClassLoad(
+                    requestClass: .interactive, queued: interactiveQueued, headCost: 10, budgetTokens: 3000),
+                heavy: ClassLoad(
+                    requestClass: .heavy, queued: 5, headCost: 500, inflightTokens: inflight, inflightRequests: 3,
+                    budgetTokens: 7000),
                 now: 0
             )
             return allocator.fits(.heavy, view)
@@ -80,8 +88,12 @@ import Testing
     @Test func quotaTieredKeepsEachClassInsideItsBudget() {
         var allocator: any AllocationPolicy = QuotaTieredAllocator()
         let full = AllocationView(
-            interactive: ClassLoad(requestClass: .interactive, queued: 4, headCost: 100, inflightTokens: 2950, inflightRequests: 9, budgetTokens: 3000),
-            heavy: ClassLoad(requestClass: .heavy, queued: 4, headCost: 100, inflightTokens: 0, inflightRequests: 0, budgetTokens: 7000),
+            interactive: ClassLoad(
+                requestClass: .interactive, queued: 4, headCost: 100, inflightTokens: 2950, inflightRequests: 9,
+                budgetTokens: 3000),
+            heavy: ClassLoad(
+                requestClass: .heavy, queued: 4, headCost: 100, inflightTokens: 0, inflightRequests: 0,
+                budgetTokens: 7000),
             now: 0
         )
         #expect(allocator.select(full) == .heavy)
@@ -91,8 +103,11 @@ import Testing
     @Test func fifoBlocksBehindAnOldestHeadThatDoesNotFit() {
         var allocator: any AllocationPolicy = FIFOAllocator()
         let blocked = AllocationView(
-            interactive: ClassLoad(requestClass: .interactive, queued: 1, headCost: 10, headSubmittedAtMs: 50, budgetTokens: 3000),
-            heavy: ClassLoad(requestClass: .heavy, queued: 1, headCost: 9000, headSubmittedAtMs: 10, inflightTokens: 2000, inflightRequests: 1, budgetTokens: 7000),
+            interactive: ClassLoad(
+                requestClass: .interactive, queued: 1, headCost: 10, headSubmittedAtMs: 50, budgetTokens: 3000),
+            heavy: ClassLoad(
+                requestClass: .heavy, queued: 1, headCost: 9000, headSubmittedAtMs: 10, inflightTokens: 2000,
+                inflightRequests: 1, budgetTokens: 7000),
             now: 100
         )
         #expect(allocator.select(blocked) == nil)

@@ -4,8 +4,12 @@ import Testing
 @testable import SchedulerCore
 
 @Suite struct EngineTests {
-    private func job(_ id: String, _ tokens: Int, at now: Double = 0, tenant: String = "t", requestClass: RequestClass? = nil) -> Job {
-        Job(id: id, tenantId: tenant, requestedClass: requestClass, submittedAtMs: now, predictedOutputTokensP50: tokens)
+    private func job(
+        _ id: String, _ tokens: Int, at now: Double = 0, tenant: String = "t", requestClass: RequestClass? = nil
+    ) -> Job {
+        Job(
+            id: id, tenantId: tenant, requestedClass: requestClass, submittedAtMs: now, predictedOutputTokensP50: tokens
+        )
     }
 
     @Test func classifiesByPredictedSizeUnlessTheClientSays() {
@@ -35,8 +39,12 @@ import Testing
         var on = SchedulerPolicy()
         on.promoteHeavyMaxP90Tokens = 256
         var engine = SchedulerEngine(policy: on)
-        let confident = Job(id: "p", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80, predictedOutputTokensP90: 200)
-        let unsure = Job(id: "u", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80, predictedOutputTokensP90: 600)
+        let confident = Job(
+            id: "p", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80,
+            predictedOutputTokensP90: 200)
+        let unsure = Job(
+            id: "u", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 80,
+            predictedOutputTokensP90: 600)
         #expect(engine.classify(confident) == .interactive)
         #expect(engine.classify(unsure) == .heavy)
         // An interactive label is never demoted, whatever the prediction.
@@ -64,7 +72,8 @@ import Testing
         #expect(first.count == 8)
         #expect(engine.totalInflightTokens <= 7000 + 1500)
         #expect(engine.nextDispatches(now: 1).isEmpty)
-        engine.complete(first[0].requestId, outcome: .succeeded(outputTokens: 1000, latencyMs: 20_300, ttftMs: 300), now: 20_000)
+        engine.complete(
+            first[0].requestId, outcome: .succeeded(outputTokens: 1000, latencyMs: 20_300, ttftMs: 300), now: 20_000)
         #expect(engine.nextDispatches(now: 20_000).count >= 1)
         #expect(engine.totalInflightTokens <= engine.totalBudgetTokens)
     }
@@ -103,7 +112,8 @@ import Testing
         #expect(engine.complete("a", outcome: Outcome(status: .rateLimited), now: 100) == .failed)
         #expect(engine.state(of: "a") == nil)
         #expect(engine.snapshot().failedTotal == 1)
-        #expect(engine.events(since: 0).events.contains { $0.kind == .fail && $0.reason?.code == "rate_limited_exhausted" })
+        #expect(
+            engine.events(since: 0).events.contains { $0.kind == .fail && $0.reason?.code == "rate_limited_exhausted" })
     }
 
     @Test func waitingRequestsExpireAfterTheirGrace() {
@@ -111,7 +121,8 @@ import Testing
         policy.maxInflightRequests = 1
         policy.expiryGraceFactor = 0
         var engine = SchedulerEngine(policy: policy)
-        _ = engine.submit(Job(id: "busy", submittedAtMs: 0, deadlineAtMs: 100_000, predictedOutputTokensP50: 10), now: 0)
+        _ = engine.submit(
+            Job(id: "busy", submittedAtMs: 0, deadlineAtMs: 100_000, predictedOutputTokensP50: 10), now: 0)
         _ = engine.submit(Job(id: "late", submittedAtMs: 0, deadlineAtMs: 1000, predictedOutputTokensP50: 10), now: 0)
         #expect(engine.nextDispatches(now: 0).map(\.requestId) == ["late"])
         _ = engine.submit(Job(id: "later", submittedAtMs: 0, deadlineAtMs: 2000, predictedOutputTokensP50: 10), now: 0)
@@ -135,7 +146,10 @@ import Testing
         #expect(engine.queuedCount == 0)
         engine.complete("busy", outcome: .succeeded(outputTokens: 10, latencyMs: 100, ttftMs: 20), now: 100)
         #expect(engine.nextDispatches(now: 100).isEmpty)
-        #expect(engine.events(since: 0).events.contains { $0.kind == .cancel && $0.requestId == "leaver" && $0.reason?.code == "client_disconnected" })
+        #expect(
+            engine.events(since: 0).events.contains {
+                $0.kind == .cancel && $0.requestId == "leaver" && $0.reason?.code == "client_disconnected"
+            })
         let again = engine.cancel("leaver", reason: ReasonCode.clientDisconnected.reason("again"), now: 200)
         #expect(!again)
     }
@@ -154,7 +168,9 @@ import Testing
         #expect(engine.model.msPerOutputToken == learned)
         #expect(engine.nextDispatches(now: 50).map(\.requestId) == ["next"])
         // An answer that still arrives for it changes nothing.
-        #expect(engine.complete("leaver", outcome: .succeeded(outputTokens: 10, latencyMs: 100, ttftMs: 20), now: 100) == .unknown)
+        #expect(
+            engine.complete("leaver", outcome: .succeeded(outputTokens: 10, latencyMs: 100, ttftMs: 20), now: 100)
+                == .unknown)
     }
 
     @Test func ladderRejectsOutsizedWorkWhenCongestedAndDefersLargeWork() {
@@ -166,14 +182,17 @@ import Testing
         for index in 0..<40 {
             _ = engine.submit(job("w\(index)", 10), now: Double(index))
             _ = engine.nextDispatches(now: Double(index))
-            engine.complete("w\(index)", outcome: .succeeded(outputTokens: 101, latencyMs: 6100, ttftMs: 100), now: 2000 + Double(index) * 100)
+            engine.complete(
+                "w\(index)", outcome: .succeeded(outputTokens: 101, latencyMs: 6100, ttftMs: 100),
+                now: 2000 + Double(index) * 100)
         }
         #expect(engine.mode == .congested)
         let rejected = engine.submit(Job(id: "huge", submittedAtMs: 6000, predictedOutputTokensP50: 30_000), now: 6000)
         #expect(rejected.state == .rejected)
         #expect(rejected.reason?.code == "ladder_reject")
         #expect(rejected.retryAfterMs != nil)
-        let deferred = engine.submit(Job(id: "big", submittedAtMs: 6000, predictedOutputTokensP50: 4000, promptTokens: 6000), now: 6000)
+        let deferred = engine.submit(
+            Job(id: "big", submittedAtMs: 6000, predictedOutputTokensP50: 4000, promptTokens: 6000), now: 6000)
         #expect(deferred.state == .deferred)
         #expect(engine.snapshot().rejectedByReason["ladder_reject"] == 1)
         // Deferred work still goes when nothing else waits.
@@ -192,7 +211,8 @@ import Testing
                     order.append(dispatch.requestId)
                 }
                 if step % 2 == 0, let first = order.dropLast(2).last {
-                    engine.complete(first, outcome: .succeeded(outputTokens: 100, latencyMs: 2000, ttftMs: 200), now: now)
+                    engine.complete(
+                        first, outcome: .succeeded(outputTokens: 100, latencyMs: 2000, ttftMs: 200), now: now)
                 }
             }
             return order
@@ -214,12 +234,17 @@ import Testing
             #expect((error as? PolicyValidationError)?.field == "moderate_exit_ratio")
         }
         do {
-            _ = try policy.applying(SchedulerConfigDocument(ladder: [LadderRungDocument(maxCost: nil, free: .admit, moderate: .admit, congested: .admit), LadderRungDocument(maxCost: 10, free: .admit, moderate: .admit, congested: .admit)]))
+            _ = try policy.applying(
+                SchedulerConfigDocument(ladder: [
+                    LadderRungDocument(maxCost: nil, free: .admit, moderate: .admit, congested: .admit),
+                    LadderRungDocument(maxCost: 10, free: .admit, moderate: .admit, congested: .admit),
+                ]))
             Issue.record("accepted an unbounded rung before the last")
         } catch {
             #expect((error as? PolicyValidationError)?.field == "ladder[0].max_cost")
         }
-        let changed = try policy.applying(SchedulerConfigDocument(orderingPolicy: "edf", extra: ["drr_age_gain": .number(3)]))
+        let changed = try policy.applying(
+            SchedulerConfigDocument(orderingPolicy: "edf", extra: ["drr_age_gain": .number(3)]))
         #expect(changed.ordering == .edf)
         #expect(changed.drrAgeGain == 3)
     }

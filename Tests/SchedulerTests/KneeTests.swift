@@ -14,7 +14,8 @@ import Testing
         policy.kneeStartupInflight = 0
         var estimator = KneeEstimator(policy: policy)
         for step in 0..<50 {
-            estimator.observe(averageInflight: 8, msPerOutputToken: 20.5, baselineMsPerOutputToken: 20, now: Double(step) * 100)
+            estimator.observe(
+                averageInflight: 8, msPerOutputToken: 20.5, baselineMsPerOutputToken: 20, now: Double(step) * 100)
         }
         #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 5000) == nil)
         #expect(!estimator.engaged)
@@ -25,7 +26,8 @@ import Testing
             var estimator = KneeEstimator(policy: SchedulerPolicy())
             for step in 0..<40 {
                 estimator.observe(
-                    averageInflight: inflight, msPerOutputToken: Self.tpot(inflight), baselineMsPerOutputToken: 20, now: Double(step) * 100)
+                    averageInflight: inflight, msPerOutputToken: Self.tpot(inflight), baselineMsPerOutputToken: 20,
+                    now: Double(step) * 100)
             }
             // 1.2 × 16 = 19.2 → 20 requests; heavy work stops at the knee, the margin is interactive work's.
             #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 20, "at \(inflight) in flight")
@@ -43,7 +45,8 @@ import Testing
             for _ in 0..<20 {
                 now += 100
                 estimator.observe(
-                    averageInflight: Double(cap), msPerOutputToken: Self.tpot(Double(cap)), baselineMsPerOutputToken: 20, now: now)
+                    averageInflight: Double(cap), msPerOutputToken: Self.tpot(Double(cap)),
+                    baselineMsPerOutputToken: 20, now: now)
             }
             now += 31_000  // each round's samples age out before the next round's
             cap = estimator.inflightCap(baselineMsPerOutputToken: 20, now: now - 31_000 + 1) ?? 0
@@ -80,7 +83,10 @@ import Testing
         var area = 0.0
         var lastHeavyDone = 0.0
         for index in 0..<heavy {
-            _ = engine.submit(Job(id: "h\(index)", tenantId: "t", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 600), now: 0)
+            _ = engine.submit(
+                Job(
+                    id: "h\(index)", tenantId: "t", requestedClass: .heavy, submittedAtMs: 0,
+                    predictedOutputTokensP50: 600), now: 0)
         }
         var nextInteractive = 0
         let step = 10.0
@@ -89,14 +95,19 @@ import Testing
             while nextInteractive < interactive, Double(nextInteractive + 1) * interactiveEveryMs <= now {
                 let id = "i\(nextInteractive)"
                 _ = engine.submit(
-                    Job(id: id, tenantId: "t", requestedClass: .interactive, submittedAtMs: now, predictedOutputTokensP50: 100), now: now)
+                    Job(
+                        id: id, tenantId: "t", requestedClass: .interactive, submittedAtMs: now,
+                        predictedOutputTokensP50: 100), now: now)
                 submittedAt[id] = now
                 nextInteractive += 1
             }
             for dispatch in engine.nextDispatches(now: now) {
                 let tokens = dispatch.requestClass == .heavy ? 600 : 100
-                running[dispatch.requestId] = Running(remaining: Double(tokens), tokens: tokens, dispatchedAt: now, ttftAt: now + 300)
-                if let submitted = submittedAt[dispatch.requestId], now > 60_000 { worstWait = max(worstWait, now - submitted) }
+                running[dispatch.requestId] = Running(
+                    remaining: Double(tokens), tokens: tokens, dispatchedAt: now, ttftAt: now + 300)
+                if let submitted = submittedAt[dispatch.requestId], now > 60_000 {
+                    worstWait = max(worstWait, now - submitted)
+                }
             }
             let perToken = Self.tpot(Double(running.count))
             if now > 60_000 { area += Double(running.count) * step }
@@ -107,7 +118,9 @@ import Testing
                     running[id] = nil
                     if id.hasPrefix("h") { lastHeavyDone = now }
                     engine.complete(
-                        id, outcome: .succeeded(outputTokens: request.tokens, latencyMs: now - request.dispatchedAt, ttftMs: 300), now: now)
+                        id,
+                        outcome: .succeeded(
+                            outputTokens: request.tokens, latencyMs: now - request.dispatchedAt, ttftMs: 300), now: now)
                 } else {
                     running[id]!.remaining = left
                 }
@@ -122,7 +135,8 @@ import Testing
         let result = run(policy: SchedulerPolicy(), heavy: 200, interactive: 100, interactiveEveryMs: 1500)
         // Far fewer than the budgets alone would send (7000 + 3000 tokens ≈ 15–100 requests), yet never below the
         // knee, where throughput would be lost.
-        #expect(result.averageInflight >= 16 && result.averageInflight <= 21, "average in flight \(result.averageInflight)")
+        #expect(
+            result.averageInflight >= 16 && result.averageInflight <= 21, "average in flight \(result.averageInflight)")
         // Heavy work stops at the knee, so a short request finds a free slot within moments.
         #expect(result.worstInteractiveWaitMs <= 1000, "worst interactive wait \(result.worstInteractiveWaitMs) ms")
     }
@@ -135,7 +149,9 @@ import Testing
         policy.kneeGain = 0
         let capped = run(policy: knee, heavy: 200, interactive: 100, interactiveEveryMs: 1500)
         let uncapped = run(policy: policy, heavy: 200, interactive: 100, interactiveEveryMs: 1500)
-        #expect(uncapped.averageInflight > capped.averageInflight + 2, "\(uncapped.averageInflight) vs \(capped.averageInflight)")
+        #expect(
+            uncapped.averageInflight > capped.averageInflight + 2,
+            "\(uncapped.averageInflight) vs \(capped.averageInflight)")
         // Throughput is flat past this provider's knee, so holding it at the knee costs (almost) no time.
         #expect(capped.makespanMs <= uncapped.makespanMs * 1.05, "\(capped.makespanMs) vs \(uncapped.makespanMs)")
     }

@@ -23,7 +23,8 @@ import Testing
             for dispatch in batch {
                 order.append(dispatch.requestId)
                 now += 10
-                engine.complete(dispatch.requestId, outcome: .succeeded(outputTokens: 5, latencyMs: 400, ttftMs: 300), now: now)
+                engine.complete(
+                    dispatch.requestId, outcome: .succeeded(outputTokens: 5, latencyMs: 400, ttftMs: 300), now: now)
             }
         }
         return order
@@ -43,7 +44,9 @@ import Testing
         ]
         for (id, tokens, deadline) in jobs {
             _ = engine.submit(
-                Job(id: id, requestedClass: .interactive, submittedAtMs: now, deadlineAtMs: deadline, predictedOutputTokensP50: tokens),
+                Job(
+                    id: id, requestedClass: .interactive, submittedAtMs: now, deadlineAtMs: deadline,
+                    predictedOutputTokensP50: tokens),
                 now: now)
         }
         let order = drain(&engine, from: now)
@@ -54,10 +57,14 @@ import Testing
         var engine = serialEngine(.shortestExpectedWork)
         // Same arrival and deadline budget (an unlabelled client); "wide" has the p50 of "narrow" but a far larger
         // p90, so its expected work is larger and it goes after it.
-        let jobs: [(String, Int, Int)] = [("long", 900, 1200), ("wide", 100, 1500), ("short", 40, 60), ("narrow", 100, 130)]
+        let jobs: [(String, Int, Int)] = [
+            ("long", 900, 1200), ("wide", 100, 1500), ("short", 40, 60), ("narrow", 100, 130),
+        ]
         for (id, p50, p90) in jobs {
             _ = engine.submit(
-                Job(id: id, requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 600_000, predictedOutputTokensP50: p50,
+                Job(
+                    id: id, requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 600_000,
+                    predictedOutputTokensP50: p50,
                     predictedOutputTokensP90: p90),
                 now: 0)
         }
@@ -69,22 +76,30 @@ import Testing
         // "aged" arrived long ago: at 100 s its latest start at p90 (deadline 115 s − 6.3 s) less a tenth of its
         // 115 s budget (97.2 s) has passed, so it is urgent and goes before the shorter requests that arrived since.
         _ = engine.submit(
-            Job(id: "aged", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 115_000, predictedOutputTokensP50: 300),
+            Job(
+                id: "aged", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 115_000,
+                predictedOutputTokensP50: 300),
             now: 0)
         for id in ["s1", "s2"] {
             _ = engine.submit(
-                Job(id: id, requestedClass: .heavy, submittedAtMs: 100_000, deadlineAtMs: 215_000, predictedOutputTokensP50: 20),
+                Job(
+                    id: id, requestedClass: .heavy, submittedAtMs: 100_000, deadlineAtMs: 215_000,
+                    predictedOutputTokensP50: 20),
                 now: 100_000)
         }
         #expect(drain(&engine, from: 100_000) == ["aged", "s1", "s2"])
         // The same requests early on: shorter work first.
         var fresh = serialEngine(.shortestExpectedWork)
         _ = fresh.submit(
-            Job(id: "aged", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 115_000, predictedOutputTokensP50: 300),
+            Job(
+                id: "aged", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 115_000,
+                predictedOutputTokensP50: 300),
             now: 0)
         for id in ["s1", "s2"] {
             _ = fresh.submit(
-                Job(id: id, requestedClass: .heavy, submittedAtMs: 1000, deadlineAtMs: 116_000, predictedOutputTokensP50: 20),
+                Job(
+                    id: id, requestedClass: .heavy, submittedAtMs: 1000, deadlineAtMs: 116_000,
+                    predictedOutputTokensP50: 20),
                 now: 1000)
         }
         #expect(drain(&fresh, from: 1000) == ["s1", "s2", "aged"])
@@ -93,7 +108,10 @@ import Testing
     @Test func edfOrdersByDeadline() {
         var engine = serialEngine(.edf)
         for (id, deadline) in [("c", 30_000.0), ("a", 10_000), ("b", 20_000)] {
-            _ = engine.submit(Job(id: id, requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: deadline, predictedOutputTokensP50: 10), now: 0)
+            _ = engine.submit(
+                Job(
+                    id: id, requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: deadline,
+                    predictedOutputTokensP50: 10), now: 0)
         }
         #expect(drain(&engine, from: 0) == ["a", "b", "c"])
     }
@@ -101,15 +119,19 @@ import Testing
     @Test func shortestFirstOrdersByPredictedSize() {
         var engine = serialEngine(.shortestFirst)
         for (id, tokens) in [("big", 900), ("small", 10), ("mid", 200)] {
-            _ = engine.submit(Job(id: id, requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: tokens), now: 0)
+            _ = engine.submit(
+                Job(id: id, requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: tokens), now: 0)
         }
         #expect(drain(&engine, from: 0) == ["small", "mid", "big"])
     }
 
     @Test func priorityMovesARequestAhead() {
         var engine = serialEngine(.fifo)
-        _ = engine.submit(Job(id: "first", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 10), now: 0)
-        _ = engine.submit(Job(id: "urgent", requestedClass: .heavy, priority: 9, submittedAtMs: 100, predictedOutputTokensP50: 10), now: 100)
+        _ = engine.submit(
+            Job(id: "first", requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 10), now: 0)
+        _ = engine.submit(
+            Job(id: "urgent", requestedClass: .heavy, priority: 9, submittedAtMs: 100, predictedOutputTokensP50: 10),
+            now: 100)
         #expect(drain(&engine, from: 100) == ["urgent", "first"])
     }
 
@@ -127,12 +149,16 @@ import Testing
         var engine = serialEngine(.fifo)
         for index in 0..<100 {
             _ = engine.submit(
-                Job(id: "noisy-\(index)", tenantId: "noisy", requestedClass: .interactive, submittedAtMs: Double(index), predictedOutputTokensP50: 50),
+                Job(
+                    id: "noisy-\(index)", tenantId: "noisy", requestedClass: .interactive, submittedAtMs: Double(index),
+                    predictedOutputTokensP50: 50),
                 now: Double(index))
         }
         for index in 0..<10 {
             _ = engine.submit(
-                Job(id: "quiet-\(index)", tenantId: "quiet", requestedClass: .interactive, submittedAtMs: 200, predictedOutputTokensP50: 50),
+                Job(
+                    id: "quiet-\(index)", tenantId: "quiet", requestedClass: .interactive, submittedAtMs: 200,
+                    predictedOutputTokensP50: 50),
                 now: 200)
         }
         let order = drain(&engine, from: 200)
@@ -169,20 +195,27 @@ import Testing
         for index in 0..<60 {
             let id = "warm-\(index)"
             _ = engine.submit(
-                Job(id: id, requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 100 + (index * 53) % 700),
+                Job(
+                    id: id, requestedClass: .heavy, submittedAtMs: 0, predictedOutputTokensP50: 100 + (index * 53) % 700
+                ),
                 now: 0)
             for dispatch in engine.nextDispatches(now: 0) {
                 engine.complete(
-                    dispatch.requestId, outcome: .succeeded(outputTokens: 100 + (index * 29) % 500, latencyMs: 400), now: 0)
+                    dispatch.requestId, outcome: .succeeded(outputTokens: 100 + (index * 29) % 500, latencyMs: 400),
+                    now: 0)
             }
         }
         #expect(engine.trust.trust < 0.05)
         // Now a long request with the earlier deadline goes before a short one: size no longer weighs.
         _ = engine.submit(
-            Job(id: "long", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 100_000, predictedOutputTokensP50: 800),
+            Job(
+                id: "long", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 100_000,
+                predictedOutputTokensP50: 800),
             now: 0)
         _ = engine.submit(
-            Job(id: "short", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 130_000, predictedOutputTokensP50: 20),
+            Job(
+                id: "short", requestedClass: .heavy, submittedAtMs: 0, deadlineAtMs: 130_000,
+                predictedOutputTokensP50: 20),
             now: 0)
         #expect(engine.nextDispatches(now: 0).map(\.requestId) == ["long"])
     }

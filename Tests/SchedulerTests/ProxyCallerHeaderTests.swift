@@ -1,5 +1,6 @@
-@testable import Scheduler
 import Testing
+
+@testable import Scheduler
 
 @Suite struct ProxyCallerHeaderTests {
     /// A tenant from the body's `user` may hold control characters; the proxy call must still be sendable.

@@ -13,7 +13,8 @@ import Testing
         for step in steps {
             estimator.observe(
                 averageInflight: Double(inflight), msPerOutputToken: 20, baselineMsPerOutputToken: 20,
-                queueing: .init(inflightAtDispatch: inflight, delayMs: delayMs, meanServiceMs: 5_000), now: Double(step) * 100)
+                queueing: .init(inflightAtDispatch: inflight, delayMs: delayMs, meanServiceMs: 5_000),
+                now: Double(step) * 100)
         }
     }
 

@@ -1,13 +1,15 @@
 import Contracts
 import Foundation
-@testable import Scheduler
 import SchedulerCore
 import Testing
+
+@testable import Scheduler
 
 /// How a stored row becomes the engine's job again after a restart.
 @Suite struct RecoveryRowTests {
     private func row(
-        submittedMs: Double, deadlineMs: Double, requestClass: String, requestedClass: String? = nil, decided: Bool = true
+        submittedMs: Double, deadlineMs: Double, requestClass: String, requestedClass: String? = nil,
+        decided: Bool = true
     ) -> RequestRow {
         RequestRow(
             id: "req_test", tenantId: "acme", requestClass: requestClass, model: "gpt-4o-mini",
@@ -37,7 +39,9 @@ import Testing
     /// Undecided, but the client named its class and deadline: both survive (the provisional class does not).
     @Test func anUndecidedRowKeepsWhatTheClientAskedFor() {
         let job = SchedulerRuntime.job(
-            row: row(submittedMs: 1_000, deadlineMs: 31_000, requestClass: "interactive", requestedClass: "heavy", decided: false),
+            row: row(
+                submittedMs: 1_000, deadlineMs: 31_000, requestClass: "interactive", requestedClass: "heavy",
+                decided: false),
             prediction: prediction, body: body)
         #expect(job.requestedClass == .heavy)
         #expect(job.deadlineAtMs == 31_000)

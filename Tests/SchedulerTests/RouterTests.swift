@@ -101,17 +101,23 @@ import Testing
     @Test func adminConfigNeedsTheTokenAndKeepsTheRunningConfigOnBadInput() async throws {
         try await makeApp().test(.router) { client in
             let auth: HTTPFields = [.authorization: "Bearer secret"]
-            let unauthorized = try await client.execute(uri: "/admin/config", method: .post, body: ByteBuffer(string: "{}"))
+            let unauthorized = try await client.execute(
+                uri: "/admin/config", method: .post, body: ByteBuffer(string: "{}"))
             #expect(unauthorized.status == .unauthorized)
-            let wrong = try await client.execute(uri: "/admin/config", method: .get, headers: [.authorization: "Bearer secreT"])
+            let wrong = try await client.execute(
+                uri: "/admin/config", method: .get, headers: [.authorization: "Bearer secreT"])
             #expect(wrong.status == .unauthorized)
-            let before = try decode(SchedulerConfigDocument.self, try await client.execute(uri: "/admin/config", method: .get, headers: auth))
+            let before = try decode(
+                SchedulerConfigDocument.self,
+                try await client.execute(uri: "/admin/config", method: .get, headers: auth))
             let bad = try await client.execute(
                 uri: "/admin/config", method: .post, headers: auth,
                 body: ByteBuffer(string: #"{"ordering_policy": "edf", "extra": {"moderate_exit_ratio": 9}}"#))
             #expect(bad.status == .badRequest)
             #expect(try decode(ErrorEnvelope.self, bad).error.param == "moderate_exit_ratio")
-            let unchanged = try decode(SchedulerConfigDocument.self, try await client.execute(uri: "/admin/config", method: .get, headers: auth))
+            let unchanged = try decode(
+                SchedulerConfigDocument.self,
+                try await client.execute(uri: "/admin/config", method: .get, headers: auth))
             #expect(unchanged == before)
             let good = try await client.execute(
                 uri: "/admin/config", method: .post, headers: auth,
@@ -127,35 +133,39 @@ import Testing
     }
 
     @Test func rejectionIs429WithRetryAfterAndAReason() async throws {
-        try await makeApp(upstreamDelayMs: 2000, overrides: ["max-queue-length": "1", "max-inflight-requests": "1"]).test(.router) { client in
-            var statuses: [HTTPResponse.Status] = []
-            var last: TestResponse?
-            for index in 0..<4 {
-                let submit = SubmitRequest(prompt: "request \(index)", maxTokens: 4000, model: "m", requestClass: .heavy)
-                let response = try await client.execute(uri: "/submit", method: .post, body: try json(submit))
-                statuses.append(response.status)
-                if response.status == .tooManyRequests { last = response }
+        try await makeApp(upstreamDelayMs: 2000, overrides: ["max-queue-length": "1", "max-inflight-requests": "1"])
+            .test(.router) { client in
+                var statuses: [HTTPResponse.Status] = []
+                var last: TestResponse?
+                for index in 0..<4 {
+                    let submit = SubmitRequest(
+                        prompt: "request \(index)", maxTokens: 4000, model: "m", requestClass: .heavy)
+                    let response = try await client.execute(uri: "/submit", method: .post, body: try json(submit))
+                    statuses.append(response.status)
+                    if response.status == .tooManyRequests { last = response }
+                }
+                #expect(statuses.contains(.tooManyRequests))
+                let rejected = try #require(last)
+                #expect(rejected.headers[.retryAfter] != nil)
+                #expect(try decode(ErrorEnvelope.self, rejected).error.code == "queue_full")
+                let metrics = try await client.execute(uri: "/metrics?format=json", method: .get)
+                #expect(String(buffer: metrics.body).contains("queue_full"))
             }
-            #expect(statuses.contains(.tooManyRequests))
-            let rejected = try #require(last)
-            #expect(rejected.headers[.retryAfter] != nil)
-            #expect(try decode(ErrorEnvelope.self, rejected).error.code == "queue_full")
-            let metrics = try await client.execute(uri: "/metrics?format=json", method: .get)
-            #expect(String(buffer: metrics.body).contains("queue_full"))
-        }
     }
 
     /// A data directory that cannot be created is a start-up error naming the setting, not a trap (the HTTP client
     /// used to be created first and released without shutdown, which crashes the process).
     @Test func unusableDataDirectoryIsAStartupErrorNamingTheSetting() async throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-not-a-folder-\(UUID().uuidString)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "scheduler-not-a-folder-\(UUID().uuidString)")
         try Data("x".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let configuration = try SchedulerConfiguration.defaults([
             "data-dir": file.appendingPathComponent("data").path, "database-file": "scheduler.sqlite",
         ])
         await #expect {
-            _ = try await buildApplication(configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "scheduler-test"))
+            _ = try await buildApplication(
+                configuration: configuration, metrics: ServiceMetrics(), logger: Logger(label: "scheduler-test"))
         } throws: { error in
             (error as? SettingError)?.key == "data-dir"
         }

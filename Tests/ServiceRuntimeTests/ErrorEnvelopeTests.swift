@@ -29,7 +29,8 @@ func decodeEnvelope(_ response: TestResponse) throws -> ErrorEnvelope {
 @Suite struct ErrorEnvelopeTests {
     @Test func malformedJSONIsA400Envelope() async throws {
         try await makeTestApplication().test(.router) { client in
-            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: "{\"model\": ")) { response in
+            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: "{\"model\": ")) {
+                response in
                 #expect(response.status == .badRequest)
                 let envelope = try decodeEnvelope(response)
                 #expect(envelope.error.type == "invalid_request_error")
@@ -40,7 +41,8 @@ func decodeEnvelope(_ response: TestResponse) throws -> ErrorEnvelope {
 
     @Test func missingFieldIsNamed() async throws {
         try await makeTestApplication().test(.router) { client in
-            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: "{\"prompt\": \"hi\"}")) { response in
+            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: "{\"prompt\": \"hi\"}")) {
+                response in
                 #expect(response.status == .badRequest)
                 let envelope = try decodeEnvelope(response)
                 #expect(envelope.error.param == "model")
@@ -73,7 +75,8 @@ func decodeEnvelope(_ response: TestResponse) throws -> ErrorEnvelope {
     }
 
     @Test func deepNestingIsRefused() async throws {
-        let deep = "{\"model\": \"m\", \"x\": " + String(repeating: "[", count: 50) + String(repeating: "]", count: 50) + "}"
+        let deep =
+            "{\"model\": \"m\", \"x\": " + String(repeating: "[", count: 50) + String(repeating: "]", count: 50) + "}"
         try await makeTestApplication().test(.router) { client in
             try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(string: deep)) { response in
                 #expect(response.status == .badRequest)

@@ -3,10 +3,12 @@ import ServiceRuntime
 import Testing
 
 @Suite struct ResolvedSettingsTests {
-    let specs = CommonSettings.specs(port: 8000) + [SettingSpec("top-k", env: "TOP_K_NEIGHBORS", default: "5", help: "k")]
+    let specs =
+        CommonSettings.specs(port: 8000) + [SettingSpec("top-k", env: "TOP_K_NEIGHBORS", default: "5", help: "k")]
 
     @Test func precedenceIsDefaultsFileEnvironmentFlags() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-settings-\(UUID().uuidString).yaml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-settings-\(UUID().uuidString).yaml")
         try "port: 9001\ntop_k: 7\nhost: 0.0.0.0\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let settings = try ResolvedSettings(
@@ -23,9 +25,15 @@ import Testing
 
     @Test func badValuesNameTheSetting() throws {
         let settings = try ResolvedSettings(specs: specs, arguments: [], environment: ["PORT": "eighty"])
-        #expect(throws: SettingError(key: "port", message: "'eighty' is not a whole number")) { try settings.int("port") }
-        #expect(throws: SettingError.self) { try ResolvedSettings(specs: specs, arguments: ["--nope", "1"], environment: [:]) }
-        #expect(throws: SettingError.self) { try ResolvedSettings(specs: specs, arguments: ["--port"], environment: [:]) }
+        #expect(throws: SettingError(key: "port", message: "'eighty' is not a whole number")) {
+            try settings.int("port")
+        }
+        #expect(throws: SettingError.self) {
+            try ResolvedSettings(specs: specs, arguments: ["--nope", "1"], environment: [:])
+        }
+        #expect(throws: SettingError.self) {
+            try ResolvedSettings(specs: specs, arguments: ["--port"], environment: [:])
+        }
         let outOfRange = try ResolvedSettings.defaults(specs, overriding: ["port": "70000"])
         #expect(throws: SettingError.self) { try ServerSettings(outOfRange) }
     }

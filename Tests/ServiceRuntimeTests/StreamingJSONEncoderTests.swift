@@ -37,7 +37,8 @@ import Testing
                 prediction: prediction, reason: DecisionReason(code: "ladder_defer", message: "Deferred: congested.")))
         try check(
             SubmitResponse(
-                requestId: "req_2", state: .queued, requestClass: .interactive, deadlineUnixMs: 0, prediction: prediction,
+                requestId: "req_2", state: .queued, requestClass: .interactive, deadlineUnixMs: 0,
+                prediction: prediction,
                 reason: nil))
         let messages = [
             ChatMessage(role: "system", content: "Be brief.\nReally."),
@@ -63,7 +64,8 @@ import Testing
     }
 
     @Test func primitivesEmptyContainersAndNulls() throws {
-        try check(Shapes(numbers: [], nested: [[], [1, 2]], optional: nil, flag: false, ratio: -0.000_125, big: Int.max))
+        try check(
+            Shapes(numbers: [], nested: [[], [1, 2]], optional: nil, flag: false, ratio: -0.000_125, big: Int.max))
         try check(Shapes(numbers: [1, -2, 3], nested: [], optional: "x", flag: true, ratio: 1e21, big: Int.min))
         try check([Int?.none, 1, nil])
         try check(Empty())
@@ -73,13 +75,19 @@ import Testing
     @Test func handWrittenContainersInAnyOrder() throws {
         let value = Nested(a: 1, inner: [3, 4], tail: "t")
         let document = try parsed(try StreamingJSONEncoder().encode([value, value]))
-        let expected = try parsed(Array(#"[{"a":1,"first":{"x":1,"list":[3,4],"deep":{"y":[[1],[2]]}},"after":"t","second":[{"z":1},2]},{"a":1,"first":{"x":1,"list":[3,4],"deep":{"y":[[1],[2]]}},"after":"t","second":[{"z":1},2]}]"#.utf8))
+        let expected = try parsed(
+            Array(
+                #"[{"a":1,"first":{"x":1,"list":[3,4],"deep":{"y":[[1],[2]]}},"after":"t","second":[{"z":1},2]},{"a":1,"first":{"x":1,"list":[3,4],"deep":{"y":[[1],[2]]}},"after":"t","second":[{"z":1},2]}]"#
+                    .utf8))
         #expect(document == expected)
     }
 
     @Test func nonFiniteNumbersThrowLikeFoundation() {
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode([Double.nan]) }
-        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(Shapes(numbers: [], nested: [], optional: nil, flag: true, ratio: .infinity, big: 0)) }
+        #expect(throws: EncodingError.self) {
+            try StreamingJSONEncoder().encode(
+                Shapes(numbers: [], nested: [], optional: nil, flag: true, ratio: .infinity, big: 0))
+        }
     }
 }
 

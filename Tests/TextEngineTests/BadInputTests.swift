@@ -40,7 +40,8 @@ import TextEngine
         #expect(tokenizer.encode("") == specials)
         #expect(tokenizer.encode(Self.controls) == specials)
         #expect(tokenizer.encode(Self.megabyte).count == 256)
-        #expect(tokenizer.encode(String(repeating: "x", count: 1 << 20)) == [specials[0], tokenizer.unknownID, specials[1]])
+        #expect(
+            tokenizer.encode(String(repeating: "x", count: 1 << 20)) == [specials[0], tokenizer.unknownID, specials[1]])
         let surrogates = Self.decodedLoneSurrogates()
         #expect(surrogates.unicodeScalars.filter { $0 == "\u{FFFD}" }.count == 3)
         // BERT's cleaning drops U+FFFD, so what is left is the word "abc".

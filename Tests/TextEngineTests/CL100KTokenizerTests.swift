@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TextEngine
 
 @Suite struct CL100KTokenizerTests {
@@ -17,7 +18,9 @@ import Testing
             if ids != testCase.cl100k {
                 mismatches += 1
                 if mismatches <= 5 {
-                    Issue.record("cl100k mismatch for \(testCase.text.debugDescription.prefix(200)): \(ids.prefix(40)) vs \(testCase.cl100k.prefix(40))")
+                    Issue.record(
+                        "cl100k mismatch for \(testCase.text.debugDescription.prefix(200)): \(ids.prefix(40)) vs \(testCase.cl100k.prefix(40))"
+                    )
                 }
             }
         }

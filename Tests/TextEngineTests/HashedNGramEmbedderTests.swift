@@ -15,7 +15,9 @@ import TextEngine
     }
 
     @Test func similarTextsAreCloserThanUnrelatedOnes() throws {
-        let vectors = try embedder.embed(["write a poem about the sea", "write a poem about the ocean", "compile this rust code"])
+        let vectors = try embedder.embed([
+            "write a poem about the sea", "write a poem about the ocean", "compile this rust code",
+        ])
         func cosine(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
         #expect(cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]))
     }

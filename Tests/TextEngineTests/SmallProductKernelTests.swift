@@ -10,7 +10,9 @@ import Testing
     @Test func kernelMatchesTheDefinition() throws {
         try #require(fk_has_avx2_fma() == 1, "this CPU lacks AVX2/FMA; the encoder uses OpenBLAS alone here")
         var generator = SystemRandomNumberGenerator()
-        for (rows, outputs, inner) in [(1, 16, 3), (3, 32, 384), (4, 48, 17), (7, 64, 1536), (16, 1152, 384), (32, 384, 1536)] {
+        for (rows, outputs, inner) in [
+            (1, 16, 3), (3, 32, 384), (4, 48, 17), (7, 64, 1536), (16, 1152, 384), (32, 384, 1536),
+        ] {
             let a = (0..<(rows * inner)).map { _ in Float.random(in: -1...1, using: &generator) }
             let weight = (0..<(outputs * inner)).map { _ in Float.random(in: -1...1, using: &generator) }
             let bias = (0..<outputs).map { _ in Float.random(in: -1...1, using: &generator) }
@@ -24,7 +26,8 @@ import Testing
                 bias.withUnsafeBufferPointer { bias in
                     c.withUnsafeMutableBufferPointer { out in
                         fk_small_gemm_bias(
-                            Int32(rows), Int32(columns), Int32(inner), a, Int32(inner), packed.baseAddress! + first * inner,
+                            Int32(rows), Int32(columns), Int32(inner), a, Int32(inner),
+                            packed.baseAddress! + first * inner,
                             bias.baseAddress! + first, out.baseAddress! + first, Int32(outputs))
                     }
                 }

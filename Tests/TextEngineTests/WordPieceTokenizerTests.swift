@@ -11,7 +11,9 @@ import TextEngine
             if ids != testCase.wordpiece {
                 mismatches += 1
                 if mismatches <= 5 {
-                    Issue.record("WordPiece mismatch for \(testCase.text.debugDescription.prefix(200)): \(ids.prefix(40)) vs \(testCase.wordpiece.prefix(40))")
+                    Issue.record(
+                        "WordPiece mismatch for \(testCase.text.debugDescription.prefix(200)): \(ids.prefix(40)) vs \(testCase.wordpiece.prefix(40))"
+                    )
                 }
             }
         }

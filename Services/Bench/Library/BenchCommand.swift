@@ -6,7 +6,8 @@ public struct BenchCommand: AsyncParsableCommand {
         commandName: "maitre-bench",
         abstract: "Benchmarks and the virtual-time scheduling simulator of maitre.",
         subcommands: [
-            EmbedBenchmark.self, SimulateBenchmark.self, ShareGPTBenchmark.self, PredictorBenchmark.self, ProxyBenchmark.self,
+            EmbedBenchmark.self, SimulateBenchmark.self, ShareGPTBenchmark.self, PredictorBenchmark.self,
+            ProxyBenchmark.self,
             SchedulerBenchmark.self, SoakBenchmark.self, RealModelBenchmark.self,
         ]
     )

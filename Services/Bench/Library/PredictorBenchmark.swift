@@ -40,7 +40,9 @@ public struct PredictorBenchmark: AsyncParsableCommand {
             measureRetrieval(rows: count)
         }
         guard let url else {
-            print("no --url given: /predict latency not measured (start maitre-predictor and pass --url http://127.0.0.1:8000)")
+            print(
+                "no --url given: /predict latency not measured (start maitre-predictor and pass --url http://127.0.0.1:8000)"
+            )
             return
         }
         let prompts = Self.prompts(count: max(requests, 1))
@@ -70,8 +72,11 @@ public struct PredictorBenchmark: AsyncParsableCommand {
         let batchStart = ContinuousClock.now
         _ = index.search(batch: Array(queries.prefix(32)), k: k)
         let batchPerQuery = Self.milliseconds(ContinuousClock.now - batchStart) / 32
-        print(String(format: "retrieval rows=%d dim=%d k=%d: p50 %.3f ms, p99 %.3f ms per query (sgemv + top-k); batched sgemm %.3f ms per query",
-                     count, dimension, k, Quantiles.of(times, 0.5), Quantiles.of(times, 0.99), batchPerQuery))
+        print(
+            String(
+                format:
+                    "retrieval rows=%d dim=%d k=%d: p50 %.3f ms, p99 %.3f ms per query (sgemv + top-k); batched sgemm %.3f ms per query",
+                count, dimension, k, Quantiles.of(times, 0.5), Quantiles.of(times, 0.99), batchPerQuery))
     }
 
     func measurePredict(client: HTTPClient, base: String, prompts: [String], concurrency: Int) async throws {
@@ -91,7 +96,9 @@ public struct PredictorBenchmark: AsyncParsableCommand {
                         let sent = ContinuousClock.now
                         let response = try await client.execute(request, timeout: .seconds(60))
                         _ = try await response.body.collect(upTo: 1 << 20)
-                        guard response.status == .ok else { throw ValidationError("/predict answered \(response.status)") }
+                        guard response.status == .ok else {
+                            throw ValidationError("/predict answered \(response.status)")
+                        }
                         times.append(Self.milliseconds(ContinuousClock.now - sent))
                     }
                     return times
@@ -102,13 +109,18 @@ public struct PredictorBenchmark: AsyncParsableCommand {
             return all
         }
         let seconds = Self.milliseconds(ContinuousClock.now - start) / 1000
-        print(String(format: "/predict concurrency=%d requests=%d: p50 %.2f ms, p99 %.2f ms, %.1f predictions/s",
-                     concurrency, latencies.count, Quantiles.of(latencies, 0.5), Quantiles.of(latencies, 0.99), Double(latencies.count) / seconds))
+        print(
+            String(
+                format: "/predict concurrency=%d requests=%d: p50 %.2f ms, p99 %.2f ms, %.1f predictions/s",
+                concurrency, latencies.count, Quantiles.of(latencies, 0.5), Quantiles.of(latencies, 0.99),
+                Double(latencies.count) / seconds))
     }
 
     /// ShareGPT first prompts (vLLM filters, whitespace token estimate), or synthetic prompts when the file is absent.
     static func prompts(count: Int) -> [String] {
-        if let path = ShareGPTCorpus.locate(), let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) {
+        if let path = ShareGPTCorpus.locate(),
+            let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        {
             let exchanges = ShareGPTCorpus.exchanges(from: data)
             let sample = ShareGPTCorpus.sample(exchanges, count: count, seed: 3) { ($0.utf8.count + 3) / 4 }
             if !sample.isEmpty { return sample.map(\.prompt) }

@@ -41,11 +41,15 @@ struct RealModelBenchmark: AsyncParsableCommand {
         for mode in wanted where !["naive", "blind", "scheduler"].contains(mode) {
             throw ValidationError("unknown mode \(mode) (naive, blind, scheduler)")
         }
-        guard let range = ShareGPTRecords.parse(records) else { throw ValidationError("--records expects A:B, got \(records)") }
+        guard let range = ShareGPTRecords.parse(records) else {
+            throw ValidationError("--records expects A:B, got \(records)")
+        }
         let bin = URL(
             fileURLWithPath: binDir
-                ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path)
-        let work = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-real-model-\(UUID().uuidString.prefix(8))")
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+                .path)
+        let work = URL(
+            fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-real-model-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let workload = try RealModelWorkload(
             seedCount: seedRequests, total: totalRequests, seed: seed, records: range, spacingMs: spacingMs,
@@ -53,7 +57,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
         var report = RealModelReport(
             command: (["maitre-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
             settings: [
-                "upstream": upstreamURL, "model": model, "server": serverSettings, "total_requests": String(totalRequests),
+                "upstream": upstreamURL, "model": model, "server": serverSettings,
+                "total_requests": String(totalRequests),
                 "seed_requests": String(seedRequests), "seed": String(seed), "records": records,
                 "spacing_ms": String(spacingMs), "max_tokens": String(maxTokens),
             ])
@@ -61,16 +66,20 @@ struct RealModelBenchmark: AsyncParsableCommand {
         let http = HTTPClientService(readTimeout: .seconds(3600), maxConnectionsPerHost: 1024)
         var started: [LaunchedService] = []
         do {
-            func launch(_ product: String, _ folder: String, _ environment: [String: String]) async throws -> LaunchedService {
+            func launch(_ product: String, _ folder: String, _ environment: [String: String]) async throws
+                -> LaunchedService
+            {
                 let service = try await LaunchedService.start(
-                    product, binDirectory: bin, environment: environment, dataDirectory: work.appendingPathComponent(folder),
+                    product, binDirectory: bin, environment: environment,
+                    dataDirectory: work.appendingPathComponent(folder),
                     logLevel: benchServiceLogLevel, timeout: .seconds(120))
                 started.append(service)
                 return service
             }
             let proxyEnvironment = { (predictor: LaunchedService) in
                 [
-                    "PROXY_DEFAULT_UPSTREAM": upstreamURL, "PREDICTOR_BASE_URL": predictor.baseURL, "PROXY_QUEUE_SIZE": "10000",
+                    "PROXY_DEFAULT_UPSTREAM": upstreamURL, "PREDICTOR_BASE_URL": predictor.baseURL,
+                    "PROXY_QUEUE_SIZE": "10000",
                     "PROXY_DEFAULT_DEADLINE_MS": "3600000", "PROXY_READ_TIMEOUT_MS": "3600000",
                 ]
             }
@@ -128,7 +137,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
         let before = try await historySize(predictor, client: client)
         let progress = ReplayProgress(total: prompts.count, label: "seed")
         let start = ContinuousClock.now
-        let calls = await withTaskGroup(of: (String, StreamedCall).self, returning: [(String, StreamedCall)].self) { group in
+        let calls = await withTaskGroup(of: (String, StreamedCall).self, returning: [(String, StreamedCall)].self) {
+            group in
             var next = 0
             var results: [(String, StreamedCall)] = []
             func add() {
@@ -161,7 +171,9 @@ struct RealModelBenchmark: AsyncParsableCommand {
             stored = try await historySize(predictor, client: client) - before
         }
         func meanTokens(_ kind: String) -> Double {
-            let tokens = calls.filter { $0.0 == kind && $0.1.status == 200 }.map { Double($0.1.completionTokens ?? $0.1.contentChunks) }
+            let tokens = calls.filter { $0.0 == kind && $0.1.status == 200 }.map {
+                Double($0.1.completionTokens ?? $0.1.contentChunks)
+            }
             return tokens.isEmpty ? 0 : tokens.reduce(0, +) / Double(tokens.count)
         }
         return RealModelReport.Seed(
@@ -180,7 +192,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
     /// Replays the burst against `target` (the proxy, or the scheduler's front door) and, for the scheduled modes,
     /// watches the scheduler's request cap while it runs.
     private func burst(
-        _ prompts: [RealModelWorkload.Prompt], target: String, scheduler: LaunchedService?, label: String, client: HTTPClient
+        _ prompts: [RealModelWorkload.Prompt], target: String, scheduler: LaunchedService?, label: String,
+        client: HTTPClient
     ) async throws -> (calls: [StreamedCall], scheduler: RealModelReport.SchedulerView?) {
         let progress = ReplayProgress(total: prompts.count, label: label)
         let watcher = scheduler.map { SchedulerWatcher(baseURL: $0.baseURL, client: client) }

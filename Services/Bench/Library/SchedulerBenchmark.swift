@@ -23,12 +23,16 @@ struct SchedulerBenchmark: AsyncParsableCommand {
     @Option(help: "/submit requests to send; 0 skips the HTTP benchmark.") var submits = 20_000
     @Option(help: "Concurrent /submit clients.") var concurrency = 64
     @OptionGroup var loadGenerator: LoadGeneratorOptions
-    @Option(help: "Seconds of wrk load (with --client wrk; --submits counts requests only with --client swift).") var duration = 10
+    @Option(help: "Seconds of wrk load (with --client wrk; --submits counts requests only with --client swift).")
+    var duration = 10
     @Option(help: "Path of the maitre-scheduler executable (default: beside this one).") var schedulerPath: String?
 
     func run() async throws {
         let cost = decisionCost()
-        print(String(format: "decision cost: %.2f µs per request (submit + dispatch + complete) with %d queued", cost, queued))
+        print(
+            String(
+                format: "decision cost: %.2f µs per request (submit + dispatch + complete) with %d queued", cost, queued
+            ))
         if submits > 0 {
             try await submitThroughput()
         }
@@ -45,7 +49,8 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             next += 1
             let tokens = [40, 120, 300, 900, 2000][next % 5]
             return Job(
-                id: "r\(next)", tenantId: "t\(next % 7)", submittedAtMs: now, deadlineAtMs: now + Double(5_000 + (next % 13) * 4_000),
+                id: "r\(next)", tenantId: "t\(next % 7)", submittedAtMs: now,
+                deadlineAtMs: now + Double(5_000 + (next % 13) * 4_000),
                 predictedOutputTokensP50: tokens, predictedOutputTokensP90: tokens * 2, promptTokens: 100)
         }
         var inflight: [String] = []
@@ -73,7 +78,8 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         let predictor = instantPredictor(port: predictorPort)
         let predictorTask = Task { try await predictor.runService() }
         defer { predictorTask.cancel() }
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-scheduler-\(schedulerPort)")
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-bench-scheduler-\(schedulerPort)")
         let environment = ProcessInfo.processInfo.environment.merging([
             "PORT": String(schedulerPort),
             "DATA_DIR": data.path,
@@ -96,10 +102,14 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         let client = HTTPClient.shared
         let base = "http://127.0.0.1:\(schedulerPort)"
         for _ in 0..<200 {
-            if (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)).status) == .ok { break }
+            if (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)).status) == .ok
+            {
+                break
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let body = #"{"prompt": "Summarise the plot of Hamlet in two sentences.", "max_tokens": 256, "model": "gpt-4o-mini", "tenant_id": "bench"}"#
+        let body =
+            #"{"prompt": "Summarise the plot of Hamlet in two sentences.", "max_tokens": 256, "model": "gpt-4o-mini", "tenant_id": "bench"}"#
         func send() async throws {
             var request = HTTPClientRequest(url: base + "/submit")
             request.method = .POST
@@ -111,10 +121,16 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         }
         for _ in 0..<200 { try await send() }
         if let wrk = loadGenerator.wrk() {
-            let result = try wrk.post(url: base + "/submit", body: body, connections: concurrency, seconds: Double(duration))
-            guard result.failures == 0 else { throw ValidationError("/submit answered \(result.failures) requests with an error under wrk.") }
-            print(String(format: "/submit throughput: %.0f requests/s (wrk -t1 -c%d -d%ds, %d requests, p50 %.2f ms, p99 %.2f ms, instant predictor)",
-                result.rate, concurrency, duration, result.requests, result.p50Ms, result.p99Ms))
+            let result = try wrk.post(
+                url: base + "/submit", body: body, connections: concurrency, seconds: Double(duration))
+            guard result.failures == 0 else {
+                throw ValidationError("/submit answered \(result.failures) requests with an error under wrk.")
+            }
+            print(
+                String(
+                    format:
+                        "/submit throughput: %.0f requests/s (wrk -t1 -c%d -d%ds, %d requests, p50 %.2f ms, p99 %.2f ms, instant predictor)",
+                    result.rate, concurrency, duration, result.requests, result.p50Ms, result.p99Ms))
             return
         }
         let total = submits
@@ -134,7 +150,11 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "/submit throughput: %.0f requests/s (%d requests, %d concurrent, swift client, instant predictor)", Double(total) / seconds, total, concurrency))
+        print(
+            String(
+                format:
+                    "/submit throughput: %.0f requests/s (%d requests, %d concurrent, swift client, instant predictor)",
+                Double(total) / seconds, total, concurrency))
     }
 
     /// A predictor that answers every `/predict` at once with a fixed medium-sized prediction.
@@ -153,13 +173,17 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         router.post("/predict/batch") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 16 << 20)
             let batch = try JSONDecoder().decode(PredictBatchRequest.self, from: Data(body.readableBytesView))
-            let answer = try JSONEncoder().encode(PredictBatchResponse(predictions: Array(repeating: prediction, count: batch.requests.count)))
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+            let answer = try JSONEncoder().encode(
+                PredictBatchResponse(predictions: Array(repeating: prediction, count: batch.requests.count)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: answer)))
         }
         var logger = Logger(label: "instant-predictor")
         // Its shutdown when the benchmark ends is expected; nothing it logs is news.
         logger.logLevel = .critical
-        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        return Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
     }
 
     static func sibling(_ name: String) -> String {

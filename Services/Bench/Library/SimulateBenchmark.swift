@@ -15,25 +15,39 @@ struct SimulateBenchmark: AsyncParsableCommand {
 
     @Option(help: "Requests per run.") var requests = 1000
     @Option(help: "Seeds per cell (mean ± std over them).") var seeds = 5
-    @Option(help: "Sweeps to run, comma-separated: policies, information, noise.") var sweeps = "policies,information,noise"
+    @Option(help: "Sweeps to run, comma-separated: policies, information, noise.") var sweeps =
+        "policies,information,noise"
     @Option(help: "Regimes to run, comma-separated (balanced, high_congestion, heavy_dominated, unlabelled).")
     var regimes = "balanced,high_congestion,heavy_dominated,unlabelled"
-    @Option(help: "Offered load for every selected regime instead of its own (e.g. 1.5, the end-to-end benchmark's); the regime's name gets '@load'.")
+    @Option(
+        help:
+            "Offered load for every selected regime instead of its own (e.g. 1.5, the end-to-end benchmark's); the regime's name gets '@load'."
+    )
     var load: Double?
     @Option(help: "Multiplicative prediction error of the 'predicted' rung (log-normal σ = ln(1 + error)).")
     var predictedError = 0.5
     @Option(help: "Prediction errors of the noise sweep, comma-separated.") var noiseLevels = "0,0.2,0.4,0.6,0.8"
-    @Option(help: "Extra rungs of the information sweep: the true size × log-normal noise of these σ (comma-separated, e.g. 0.5,1), each with its calibrated p_short.")
+    @Option(
+        help:
+            "Extra rungs of the information sweep: the true size × log-normal noise of these σ (comma-separated, e.g. 0.5,1), each with its calibrated p_short."
+    )
     var replayNoise = ""
     @Option(help: "ShareGPT conversations in the seed history (medians for the lower rungs); disjoint from the pool.")
     var historyCount = 1000
     @Option(help: "ShareGPT conversations workloads are drawn from.") var poolCount = 4000
     @Option(help: "Seed of the ShareGPT shuffle.") var dataSeed: UInt64 = 0
-    @Option(help: "Draw workloads from this `maitre-predictor evaluate --dump` file instead of the ShareGPT pool, and add the information rung 'replayed': each request predicted as the real predictor predicted it in strict replay.")
+    @Option(
+        help:
+            "Draw workloads from this `maitre-predictor evaluate --dump` file instead of the ShareGPT pool, and add the information rung 'replayed': each request predicted as the real predictor predicted it in strict replay."
+    )
     var replay: String?
     @Option(help: "Markdown report path.") var out = "docs/benchmarks/simulator.md"
     @Option(help: "Also write every cell's figures as JSON here.") var json: String?
-    @Option(name: .customLong("set"), help: "A scheduler policy knob for every scheduled variant, key=value by its configuration name (repeatable), e.g. --set heavy_feasible_size_weight=0.5.")
+    @Option(
+        name: .customLong("set"),
+        help:
+            "A scheduler policy knob for every scheduled variant, key=value by its configuration name (repeatable), e.g. --set heavy_feasible_size_weight=0.5."
+    )
     var policySettings: [String] = []
     @OptionGroup var upstream: UpstreamModelOptions
 
@@ -43,7 +57,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
         let samples = try ShareGPTDataset.samples(count: historyCount + poolCount, seed: dataSeed, tokenizer: tokenizer)
         let history = samples.prefix(historyCount).map(\.lengths)
         var pool = samples.dropFirst(historyCount).map(\.lengths)
-        print("ShareGPT: \(history.count) history + \(pool.count) pool conversations (\(ContinuousClock.now - started))")
+        print(
+            "ShareGPT: \(history.count) history + \(pool.count) pool conversations (\(ContinuousClock.now - started))")
         if let replay {
             pool = try Self.replayedPool(replay)
             print("pool: \(pool.count) conversations with their replayed predictions from \(replay)")
@@ -51,7 +66,8 @@ struct SimulateBenchmark: AsyncParsableCommand {
 
         var config = SimulatorConfig(
             model: upstream.model(defaultAlpha: 1), rule: DeadlineRule(), requests: requests, seeds: seeds,
-            regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) }.map { regime in
+            regimes: Regime.standard.filter { regimes.split(separator: ",").map(String.init).contains($0.name) }.map {
+                regime in
                 guard let load else { return regime }
                 var loaded = regime
                 loaded.load = load
@@ -134,13 +150,19 @@ struct UpstreamModelOptions: ParsableArguments {
     var tpotMs = 20.0
     @Option(name: .customLong("upstream-knee"), help: "Concurrent requests the provider serves at full speed.")
     var knee = 16
-    @Option(name: .customLong("upstream-alpha"), help: "Slowdown per knee-width of concurrency past the knee (default: simulate 1, sharegpt 4; see docs/benchmarks/sharegpt.md).")
+    @Option(
+        name: .customLong("upstream-alpha"),
+        help:
+            "Slowdown per knee-width of concurrency past the knee (default: simulate 1, sharegpt 4; see docs/benchmarks/sharegpt.md)."
+    )
     var alpha: Double?
     @Option(name: .customLong("upstream-concurrency-cap"), help: "Requests served at once; more queue at the provider.")
     var concurrencyCap = 64
     @Option(
         name: .customLong("upstream-slots"),
-        help: "A queueing provider instead: this many requests served at full speed, the rest waiting in its FIFO queue (as llama.cpp's slots or vLLM's waiting queue); overrides knee, alpha and the concurrency cap.")
+        help:
+            "A queueing provider instead: this many requests served at full speed, the rest waiting in its FIFO queue (as llama.cpp's slots or vLLM's waiting queue); overrides knee, alpha and the concurrency cap."
+    )
     var slots: Int?
 
     /// The provider model, with `defaultAlpha` when `--upstream-alpha` is not given (each command has its own).

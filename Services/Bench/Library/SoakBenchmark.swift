@@ -13,7 +13,8 @@ import ServiceRuntime
 struct SoakBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak",
-        abstract: "Soak test: steady load through scheduler → proxy → simulated upstream; memory, descriptors, p99 stability."
+        abstract:
+            "Soak test: steady load through scheduler → proxy → simulated upstream; memory, descriptors, p99 stability."
     )
 
     @Option(help: "Length of the run in seconds, warm-up included.") var seconds = 600.0
@@ -23,16 +24,26 @@ struct SoakBenchmark: AsyncParsableCommand {
     var warmupSeconds = 60.0
     @Option(help: "Seconds between resource samples.") var sampleSeconds = 5.0
     @Option(help: "Latency windows the part after warm-up is cut into.") var windows = 10
-    @Option(help: "Largest allowed growth of peak resident memory from the first half after warm-up to the second, in percent.")
+    @Option(
+        help:
+            "Largest allowed growth of peak resident memory from the first half after warm-up to the second, in percent."
+    )
     var maxRssGrowthPercent = 10.0
-    @Option(help: "Largest allowed excess of open file descriptors after the load has drained over their count before it.")
+    @Option(
+        help: "Largest allowed excess of open file descriptors after the load has drained over their count before it.")
     var fdSlack = 8
-    @Option(help: "Seconds to wait after the load, with the generator's connections closed, before counting descriptors (the services' pooled connections close after 60 s idle).")
+    @Option(
+        help:
+            "Seconds to wait after the load, with the generator's connections closed, before counting descriptors (the services' pooled connections close after 60 s idle)."
+    )
     var drainSeconds = 65.0
     @Option(help: "Largest allowed ratio of the last window's p99 to the first window's.") var maxP99Ratio = 1.5
     @Option(help: "A p99 rise smaller than this many ms passes whatever the ratio (timer noise at tens of ms).")
     var p99FloorMs = 20.0
-    @Flag(help: "Print the p99 criterion but leave it out of the verdict (for short runs on a shared CPU, such as the test suite's).")
+    @Flag(
+        help:
+            "Print the p99 criterion but leave it out of the verdict (for short runs on a shared CPU, such as the test suite's)."
+    )
     var p99Informational = false
     @Option(help: "max_tokens of every request.") var maxTokens = 16
     @Option(help: "Wall seconds per model second of the simulated upstream (0.05: answers take tens of ms).")
@@ -46,7 +57,9 @@ struct SoakBenchmark: AsyncParsableCommand {
 
     func validate() throws {
         guard seconds > 0, rate > 0, sampleSeconds > 0, windows > 0, maxTokens > 0, drainSeconds >= 0 else {
-            throw ValidationError("--seconds, --rate, --sample-seconds, --windows and --max-tokens must be positive, --drain-seconds not negative")
+            throw ValidationError(
+                "--seconds, --rate, --sample-seconds, --windows and --max-tokens must be positive, --drain-seconds not negative"
+            )
         }
         guard warmupSeconds >= 0, warmupSeconds < seconds else {
             throw ValidationError("--warmup-seconds must be at least 0 and shorter than --seconds")
@@ -55,8 +68,12 @@ struct SoakBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let bin = URL(fileURLWithPath: binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path)
-        let work = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-soak-\(UUID().uuidString.prefix(8))")
+        let bin = URL(
+            fileURLWithPath: binDir
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+                .path)
+        let work = URL(
+            fileURLWithPath: workDir ?? NSTemporaryDirectory() + "maitre-soak-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let http = HTTPClientService(readTimeout: .seconds(120), maxConnectionsPerHost: 256)
         var started: [LaunchedService] = []
@@ -96,16 +113,22 @@ struct SoakBenchmark: AsyncParsableCommand {
                 return service
             }
             FileHandle.standardError.write(Data("soak: starting services…\n".utf8))
-            let mock = try await launch("maitre-mock-llm", [
-                "MOCK_TIME_SCALE": String(timeScale), "MOCK_MAX_CONCURRENCY": "4096", "MOCK_MAX_QUEUE": "100000",
-                "MOCK_CONGESTION_KNEE": "4096",
-            ])
+            let mock = try await launch(
+                "maitre-mock-llm",
+                [
+                    "MOCK_TIME_SCALE": String(timeScale), "MOCK_MAX_CONCURRENCY": "4096", "MOCK_MAX_QUEUE": "100000",
+                    "MOCK_CONGESTION_KNEE": "4096",
+                ])
             let predictor = try await launch(
                 "maitre-predictor", ["EMBEDDER": embedder, "HISTORY_WINDOW_SIZE": String(predictorHistoryWindow)])
-            let proxy = try await launch("maitre-proxy", [
-                "PROXY_DEFAULT_UPSTREAM": mock.baseURL + "/v1", "PREDICTOR_BASE_URL": predictor.baseURL, "PROXY_QUEUE_SIZE": "100000",
-            ])
-            _ = try await launch("maitre-scheduler", ["PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL])
+            let proxy = try await launch(
+                "maitre-proxy",
+                [
+                    "PROXY_DEFAULT_UPSTREAM": mock.baseURL + "/v1", "PREDICTOR_BASE_URL": predictor.baseURL,
+                    "PROXY_QUEUE_SIZE": "100000",
+                ])
+            _ = try await launch(
+                "maitre-scheduler", ["PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL])
             return started
         } catch {
             for service in started.reversed() { service.stop() }
@@ -126,10 +149,14 @@ struct SoakBenchmark: AsyncParsableCommand {
         let start = ContinuousClock.now
         func elapsed() -> Double { (ContinuousClock.now - start).seconds }
         if Double(predictorHistoryWindow) > rate * warmupSeconds {
-            FileHandle.standardError.write(Data(
-                "soak: warning: the predictor's history window (\(predictorHistoryWindow) rows) does not fill during the warm-up (\(Int(rate * warmupSeconds)) requests); its memory grows by design until it does\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "soak: warning: the predictor's history window (\(predictorHistoryWindow) rows) does not fill during the warm-up (\(Int(rate * warmupSeconds)) requests); its memory grows by design until it does\n"
+                        .utf8))
         }
-        FileHandle.standardError.write(Data("soak: \(total) requests over \(Int(seconds)) s at \(rate)/s (warm-up \(Int(warmupSeconds)) s)\n".utf8))
+        FileHandle.standardError.write(
+            Data("soak: \(total) requests over \(Int(seconds)) s at \(rate)/s (warm-up \(Int(warmupSeconds)) s)\n".utf8)
+        )
 
         let sampleEvery = sampleSeconds
         let runSeconds = seconds
@@ -159,9 +186,12 @@ struct SoakBenchmark: AsyncParsableCommand {
                 try? await Task.sleep(until: start + .seconds(offset), clock: .continuous)
                 worstLag = max(worstLag, elapsed() - offset)
                 let body = bodies[index % bodies.count]
-                group.addTask { await recorder.add(await Self.send(url: url, body: body, offset: offset, client: client)) }
+                group.addTask {
+                    await recorder.add(await Self.send(url: url, body: body, offset: offset, client: client))
+                }
                 if index > 0, index % Int(max(rate * 30, 1)) == 0 {
-                    FileHandle.standardError.write(Data(String(format: "soak: %.0f s, sent %d\n", elapsed(), index).utf8))
+                    FileHandle.standardError.write(
+                        Data(String(format: "soak: %.0f s, sent %d\n", elapsed(), index).utf8))
                 }
             }
             return worstLag
@@ -173,13 +203,15 @@ struct SoakBenchmark: AsyncParsableCommand {
         let samples = await sampler.value
         try? await generator.client.shutdown()
         if drainSeconds > 0 {
-            FileHandle.standardError.write(Data("soak: load done; waiting \(Int(drainSeconds)) s for idle connections to close\n".utf8))
+            FileHandle.standardError.write(
+                Data("soak: load done; waiting \(Int(drainSeconds)) s for idle connections to close\n".utf8))
             try? await Task.sleep(for: .seconds(drainSeconds))
         }
         let drained = watched.map { $0.sample(at: elapsed()) }
 
         let limits = SoakLimits(
-            maxRssGrowthPercent: maxRssGrowthPercent, fdSlack: fdSlack, maxP99Ratio: maxP99Ratio, p99FloorMs: p99FloorMs,
+            maxRssGrowthPercent: maxRssGrowthPercent, fdSlack: fdSlack, maxP99Ratio: maxP99Ratio,
+            p99FloorMs: p99FloorMs,
             p99Informational: p99Informational)
         return SoakReport(
             command: (["maitre-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
@@ -189,7 +221,8 @@ struct SoakBenchmark: AsyncParsableCommand {
                 "predictor_history_window": String(predictorHistoryWindow), "drain_seconds": String(drainSeconds),
                 "wall_seconds": String(format: "%.1f", elapsed()),
             ],
-            outcomes: outcomes, idle: idle, warm: warm, end: end, drained: drained, samples: samples, warmupSeconds: warmupSeconds, seconds: seconds,
+            outcomes: outcomes, idle: idle, warm: warm, end: end, drained: drained, samples: samples,
+            warmupSeconds: warmupSeconds, seconds: seconds,
             windowCount: windows, maxSendLagSeconds: sendLag, limits: limits)
     }
 
@@ -197,13 +230,15 @@ struct SoakBenchmark: AsyncParsableCommand {
     static func requestBodies(maxTokens: Int) throws -> [ByteBuffer] {
         let topics = [
             "the tides", "a binary heap", "sourdough starters", "TCP slow start", "the Krebs cycle", "haiku structure",
-            "Rust lifetimes", "why the sky is blue", "a B-tree split", "compound interest", "photosynthesis", "Raft elections",
+            "Rust lifetimes", "why the sky is blue", "a B-tree split", "compound interest", "photosynthesis",
+            "Raft elections",
             "the Doppler effect", "JSON vs YAML", "garbage collection", "the Monty Hall problem",
         ]
         let encoder = JSONEncoder()
         return try topics.map { topic in
             let request = ChatCompletionRequest(
-                model: "gpt-4o-mini", messages: [ChatMessage(role: "user", content: "Explain \(topic) in one sentence.")],
+                model: "gpt-4o-mini",
+                messages: [ChatMessage(role: "user", content: "Explain \(topic) in one sentence.")],
                 maxTokens: maxTokens)
             return ByteBuffer(bytes: try encoder.encode(request))
         }
@@ -230,10 +265,13 @@ struct SoakBenchmark: AsyncParsableCommand {
             let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
             let reason = envelope.map { $0.error.code ?? $0.error.type } ?? "HTTP \(status) without an error envelope"
             let refused = (status == 429 || status == 503) && envelope != nil
-            return SoakOutcome(offset: offset, latencyMs: latencyMs, kind: refused ? .rejected : .failed, status: status, reason: reason)
+            return SoakOutcome(
+                offset: offset, latencyMs: latencyMs, kind: refused ? .rejected : .failed, status: status,
+                reason: reason)
         } catch {
             let latencyMs = (ContinuousClock.now - sent).seconds * 1000
-            return SoakOutcome(offset: offset, latencyMs: latencyMs, kind: .failed, status: nil, reason: "transport: \(error)")
+            return SoakOutcome(
+                offset: offset, latencyMs: latencyMs, kind: .failed, status: nil, reason: "transport: \(error)")
         }
     }
 }
@@ -262,7 +300,9 @@ struct WatchedProcess: Sendable {
     func residentKB() -> Int? {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-            .flatMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } }
+            .flatMap { line in
+                line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+            }
     }
 
     /// Resident memory in MB (0 when unreadable).

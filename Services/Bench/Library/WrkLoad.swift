@@ -17,22 +17,31 @@ struct WrkLoad {
 
     /// Closed-loop load: `connections` connections, each sending the next POST of `body` when the last answer ends,
     /// for `seconds`. Any error answer or socket error is counted in `failures`.
-    func post(url: String, body: String, headers: [String: String] = [:], connections: Int, seconds: Double) throws -> WrkResult {
+    func post(url: String, body: String, headers: [String: String] = [:], connections: Int, seconds: Double) throws
+        -> WrkResult
+    {
         try post(url: url, bodies: [body], headers: headers, connections: connections, seconds: seconds)
     }
 
     /// As above, each request's body drawn at random from `bodies` (the same seeded sequence in every run).
-    func post(url: String, bodies: [String], headers: [String: String] = [:], connections: Int, seconds: Double) throws -> WrkResult {
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-bench-\(UUID().uuidString).lua")
+    func post(url: String, bodies: [String], headers: [String: String] = [:], connections: Int, seconds: Double) throws
+        -> WrkResult
+    {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-bench-\(UUID().uuidString).lua")
         try Self.script(bodies: bodies, headers: headers).write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let output = try ChildProcess.run(
             executable,
-            arguments: ["-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url],
+            arguments: [
+                "-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url,
+            ],
             timeout: .seconds(seconds + 60)
         ).output
         func number(_ label: String) -> Double? {
-            guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("maitre-\(label): ") }) else { return nil }
+            guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("maitre-\(label): ") }) else {
+                return nil
+            }
             return Double(line.dropFirst("maitre-\(label): ".count))
         }
         guard let rate = number("rate"), let requests = number("requests"), let failures = number("failures")
@@ -91,7 +100,11 @@ struct WrkLoad {
 
 /// `--client`: which load generator an HTTP benchmark uses (shared by `scheduler` and `proxy`).
 struct LoadGeneratorOptions: ParsableArguments {
-    @Option(name: .customLong("client"), help: "Load generator: wrk (one thread, lightest on a small machine; falls back to swift when wrk is not installed) or swift (AsyncHTTPClient in this process).")
+    @Option(
+        name: .customLong("client"),
+        help:
+            "Load generator: wrk (one thread, lightest on a small machine; falls back to swift when wrk is not installed) or swift (AsyncHTTPClient in this process)."
+    )
     var name = "wrk"
 
     func validate() throws {

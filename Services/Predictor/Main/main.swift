@@ -8,7 +8,8 @@ case "evaluate", "seed", "export", "train-prior":
     await PredictorCommand.run(arguments: arguments)
 default:
     let serveArguments = arguments.first == "serve" ? Array(arguments.dropFirst()) : arguments
-    let settings = ServiceLauncher.resolveSettings(service: "predictor", specs: PredictorConfiguration.specs, arguments: serveArguments)
+    let settings = ServiceLauncher.resolveSettings(
+        service: "predictor", specs: PredictorConfiguration.specs, arguments: serveArguments)
     do {
         let configuration = try PredictorConfiguration(settings)
         let metrics = ServiceMetrics()

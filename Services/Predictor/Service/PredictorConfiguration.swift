@@ -4,26 +4,70 @@ import ServiceRuntime
 
 /// Every setting of the predictor, with its default and environment variable, in one place.
 public struct PredictorConfiguration: Sendable {
-    public static let specs: [SettingSpec] = CommonSettings.specs(port: 8000) + [
-        SettingSpec("top-k-neighbors", env: "TOP_K_NEIGHBORS", default: "5", help: "Nearest neighbours of the short list (the reference system's k)."),
-        SettingSpec("neighbor-pool-k", env: "NEIGHBOR_POOL_K", default: "50", help: "Wider k over which similarity-weighted neighbour quantiles are computed."),
-        SettingSpec("similarity-threshold", env: "SIMILARITY_THRESHOLD", default: "0.8", help: "Cosine similarity from which a past request counts as a close neighbour."),
-        SettingSpec("history-window-size", env: "HISTORY_WINDOW_SIZE", default: "10000", help: "Rows kept per pool (global, and each tenant), oldest dropped first."),
-        SettingSpec("embedding-model-path", env: "EMBEDDING_MODEL_PATH", default: "", help: "Folder of the all-MiniLM-L6-v2 model; empty searches site-packages."),
-        SettingSpec("embedder", env: "EMBEDDER", default: "auto", help: "auto (MiniLM when found, else hashed), minilm (required) or hashed."),
-        SettingSpec("retrain-every", env: "RETRAIN_EVERY", default: "200", help: "Retrain the boosted trees in the background after this many ingested rows."),
-        SettingSpec("min-training-rows", env: "MIN_TRAINING_ROWS", default: "100", help: "History rows needed before the boosted trees are trained."),
-        SettingSpec("short-max-tokens", env: "SHORT_MAX_TOKENS", default: "128", help: "Largest p50 output (tokens) of the short bucket."),
-        SettingSpec("medium-max-tokens", env: "MEDIUM_MAX_TOKENS", default: "512", help: "Largest p50 output (tokens) of the medium bucket."),
-        SettingSpec("price-table", env: "PRICE_TABLE", default: "", help: "Per-model prices per 1k tokens, model=input:output, comma-separated (adds to the built-in list)."),
-        SettingSpec("default-price", env: "DEFAULT_PRICE", default: "0.0005:0.0015", help: "input:output price per 1k tokens of models not in the table."),
-        SettingSpec("max-prompt-chars", env: "MAX_PROMPT_CHARS", default: "1000000", help: "Longest prompt text accepted (400 beyond)."),
-        SettingSpec("max-batch", env: "MAX_BATCH", default: "512", help: "Most requests or records in one /predict/batch or /ingest/batch."),
-        SettingSpec("embed-batch", env: "EMBED_BATCH", default: "64", help: "Most texts the embedder runs in one forward pass."),
-        SettingSpec("prior", env: "PRIOR", default: "auto", help: "Trained prior: auto (the shipped trained-prior.json when found), none (history only), or a file from `maitre-predictor train-prior`."),
-        SettingSpec("database-url", env: "DATABASE_URL", default: "", help: "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the history in PostgreSQL, shared by predictor replicas; empty: SQLite in the data directory."),
-        SettingSpec("history-refresh-ms", env: "HISTORY_REFRESH_MS", default: "1000", help: "With DATABASE_URL: how often the history other replicas ingested is read into this one's neighbour index."),
-    ]
+    public static let specs: [SettingSpec] =
+        CommonSettings.specs(port: 8000) + [
+            SettingSpec(
+                "top-k-neighbors", env: "TOP_K_NEIGHBORS", default: "5",
+                help: "Nearest neighbours of the short list (the reference system's k)."),
+            SettingSpec(
+                "neighbor-pool-k", env: "NEIGHBOR_POOL_K", default: "50",
+                help: "Wider k over which similarity-weighted neighbour quantiles are computed."),
+            SettingSpec(
+                "similarity-threshold", env: "SIMILARITY_THRESHOLD", default: "0.8",
+                help: "Cosine similarity from which a past request counts as a close neighbour."),
+            SettingSpec(
+                "history-window-size", env: "HISTORY_WINDOW_SIZE", default: "10000",
+                help: "Rows kept per pool (global, and each tenant), oldest dropped first."),
+            SettingSpec(
+                "embedding-model-path", env: "EMBEDDING_MODEL_PATH", default: "",
+                help: "Folder of the all-MiniLM-L6-v2 model; empty searches site-packages."),
+            SettingSpec(
+                "embedder", env: "EMBEDDER", default: "auto",
+                help: "auto (MiniLM when found, else hashed), minilm (required) or hashed."),
+            SettingSpec(
+                "retrain-every", env: "RETRAIN_EVERY", default: "200",
+                help: "Retrain the boosted trees in the background after this many ingested rows."),
+            SettingSpec(
+                "min-training-rows", env: "MIN_TRAINING_ROWS", default: "100",
+                help: "History rows needed before the boosted trees are trained."),
+            SettingSpec(
+                "short-max-tokens", env: "SHORT_MAX_TOKENS", default: "128",
+                help: "Largest p50 output (tokens) of the short bucket."),
+            SettingSpec(
+                "medium-max-tokens", env: "MEDIUM_MAX_TOKENS", default: "512",
+                help: "Largest p50 output (tokens) of the medium bucket."),
+            SettingSpec(
+                "price-table", env: "PRICE_TABLE", default: "",
+                help: "Per-model prices per 1k tokens, model=input:output, comma-separated (adds to the built-in list)."
+            ),
+            SettingSpec(
+                "default-price", env: "DEFAULT_PRICE", default: "0.0005:0.0015",
+                help: "input:output price per 1k tokens of models not in the table."),
+            SettingSpec(
+                "max-prompt-chars", env: "MAX_PROMPT_CHARS", default: "1000000",
+                help: "Longest prompt text accepted (400 beyond)."),
+            SettingSpec(
+                "max-batch", env: "MAX_BATCH", default: "512",
+                help: "Most requests or records in one /predict/batch or /ingest/batch."),
+            SettingSpec(
+                "embed-batch", env: "EMBED_BATCH", default: "64",
+                help: "Most texts the embedder runs in one forward pass."),
+            SettingSpec(
+                "prior", env: "PRIOR", default: "auto",
+                help:
+                    "Trained prior: auto (the shipped trained-prior.json when found), none (history only), or a file from `maitre-predictor train-prior`."
+            ),
+            SettingSpec(
+                "database-url", env: "DATABASE_URL", default: "",
+                help:
+                    "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the history in PostgreSQL, shared by predictor replicas; empty: SQLite in the data directory."
+            ),
+            SettingSpec(
+                "history-refresh-ms", env: "HISTORY_REFRESH_MS", default: "1000",
+                help:
+                    "With DATABASE_URL: how often the history other replicas ingested is read into this one's neighbour index."
+            ),
+        ]
 
     public var server: ServerSettings
     public var prediction: PredictionSettings

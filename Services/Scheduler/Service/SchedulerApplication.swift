@@ -14,7 +14,9 @@ public func buildApplication(
     configuration: SchedulerConfiguration,
     metrics: ServiceMetrics,
     logger: Logger,
-    execute: (@Sendable (Dispatch, ChatCompletionRequest, Double) async -> (status: Int, outputTokens: Int, latencyMs: Double))? = nil
+    execute: (
+        @Sendable (Dispatch, ChatCompletionRequest, Double) async -> (status: Int, outputTokens: Int, latencyMs: Double)
+    )? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "scheduler")
     let store: any RequestStore
@@ -41,7 +43,8 @@ public func buildApplication(
     let targets = ProxyTargets(urls: configuration.proxyURLs)
     targets.refresh()
     let caller = ProxyCaller(
-        client: httpClient.client, targets: targets, timeoutMs: configuration.dispatchTimeoutMs, apiKey: configuration.proxyAPIKey)
+        client: httpClient.client, targets: targets, timeoutMs: configuration.dispatchTimeoutMs,
+        apiKey: configuration.proxyAPIKey)
     let executor: UpstreamExecutor
     if let execute {
         executor = { dispatch, body, now in
@@ -65,10 +68,13 @@ public func buildApplication(
         throw error
     }
     if recovered.restored + recovered.failed > 0 {
-        logger.notice("recovered unfinished requests", metadata: ["restored": "\(recovered.restored)", "failed": "\(recovered.failed)"])
+        logger.notice(
+            "recovered unfinished requests",
+            metadata: ["restored": "\(recovered.restored)", "failed": "\(recovered.failed)"])
     }
     let predictor = PredictorClient(
-        client: httpClient.client, baseURL: configuration.predictorBaseURL, timeoutMs: configuration.predictorTimeoutMs, logger: logger)
+        client: httpClient.client, baseURL: configuration.predictorBaseURL, timeoutMs: configuration.predictorTimeoutMs,
+        logger: logger)
     let intake = Intake(runtime: runtime, predictor: predictor, constantPredictions: configuration.constantPredictions)
     let routes = ServiceRouter(
         identity: identity,
@@ -91,7 +97,8 @@ public func buildApplication(
     SchedulerController(intake: intake).register(on: routes.router)
     AdminController(runtime: runtime, adminToken: configuration.adminToken).register(on: routes.router)
     FrontDoorController(intake: intake, caller: caller).register(on: routes.router)
-    let accounts = ProxyAccountsReader(client: httpClient.client, targets: targets, statsToken: configuration.proxyStatsToken)
+    let accounts = ProxyAccountsReader(
+        client: httpClient.client, targets: targets, statsToken: configuration.proxyStatsToken)
     OperatorPageController(runtime: runtime, accounts: accounts).register(on: routes.router)
     var services: [any Service] = [httpClient]
     if let shared {
@@ -103,6 +110,6 @@ public func buildApplication(
         TickService(runtime: runtime, tickMs: configuration.tickMs, metrics: metrics),
         ProxyResolutionService(targets: targets, intervalMs: configuration.proxyResolveIntervalMs),
     ]
-    return Application.service(router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
+    return Application.service(
+        router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
 }
-

@@ -13,32 +13,89 @@ public enum InflightRestartAction: String, Sendable, CaseIterable {
 
 /// Every setting of the scheduler, with its default and environment variable, in one place.
 public struct SchedulerConfiguration: Sendable {
-    public static let specs: [SettingSpec] = CommonSettings.specs(port: 8010) + [
-        SettingSpec("tick-ms", env: "TICK_MS", default: "50", help: "Self-tick period in ms (expiry, back-off release, mode dwell)."),
-        SettingSpec("predictor-base-url", env: "PREDICTOR_BASE_URL", default: "http://127.0.0.1:8000", help: "Predictor service base URL."),
-        SettingSpec("predictor-timeout-ms", env: "PREDICTOR_TIMEOUT_MS", default: "250", help: "Timeout of one /predict call; past it the local prompt-length prior is used."),
-        SettingSpec("proxy-urls", env: "PROXY_URLS", default: "http://127.0.0.1:3000", help: "Comma-separated proxy base URLs, or one URL whose host name is resolved to all its addresses."),
-        SettingSpec("proxy-api-key", env: "PROXY_API_KEY", default: "", help: "Bearer key the scheduler presents to the proxy (one of the proxy's PROXY_API_KEYS); empty: none."),
-        SettingSpec("proxy-stats-token", env: "PROXY_STATS_TOKEN", default: "", help: "Bearer token the scheduler presents to the proxies' GET /_stats (their STATS_TOKEN) for the operator page; empty: none."),
-        SettingSpec("proxy-resolve-interval-ms", env: "PROXY_RESOLVE_INTERVAL_MS", default: "10000", help: "How often a proxy host name is resolved again."),
-        SettingSpec("dispatch-timeout-ms", env: "DISPATCH_TIMEOUT_MS", default: "600000", help: "Longest a dispatched request may take upstream before it counts as failed."),
-        SettingSpec("admin-token", env: "ADMIN_TOKEN", default: "", help: "Bearer token for /admin/config and /reset; empty disables them."),
-        SettingSpec("inflight-on-restart", env: "INFLIGHT_ON_RESTART", default: "requeue", help: "requeue or fail: what happens at start-up to requests that were in flight."),
-        SettingSpec("database-file", env: "SCHEDULER_DATABASE_FILE", default: "scheduler.sqlite", help: "SQLite file name inside the data directory (':memory:' for none); unused with DATABASE_URL."),
-        SettingSpec("database-url", env: "DATABASE_URL", default: "", help: "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the queue in PostgreSQL, shared by scheduler replicas; empty: SQLite in the data directory."),
-        SettingSpec("replica-lease-ms", env: "REPLICA_LEASE_MS", default: "5000", help: "With DATABASE_URL: how long a replica's lease holds without renewal; a replica silent this long has its waiting work taken over by the others."),
-        SettingSpec("event-capacity", env: "EVENT_CAPACITY", default: "10000", help: "Recent decisions kept for /events."),
-        SettingSpec("finished-in-memory", env: "FINISHED_IN_MEMORY", default: "5000", help: "Finished requests kept in memory for /status; older ones are read from SQLite."),
-        SettingSpec("allocation-policy", env: "ALLOCATION_POLICY", default: "adaptive_drr", help: "adaptive_drr, short_priority, fair_queuing, quota_tiered or fifo."),
-        SettingSpec("ordering-policy", env: "ORDERING_POLICY", default: "shortest_expected_work", help: "shortest_expected_work, feasible_set, edf, shortest_first, gittins or fifo."),
-        SettingSpec("predictions", env: "PREDICTIONS", default: "predictor", help: "predictor (ask the predictor), or constant: every request predicted the same (the benchmarks' blind mode, to measure what the predictions are worth)."),
-        SettingSpec("interactive-inflight-tokens", env: "INTERACTIVE_INFLIGHT_TOKENS", default: "3000", help: "Predicted output tokens interactive work may keep in flight."),
-        SettingSpec("heavy-inflight-tokens", env: "HEAVY_INFLIGHT_TOKENS", default: "7000", help: "Predicted output tokens heavy work may keep in flight."),
-        SettingSpec("interactive-deadline-ms", env: "INTERACTIVE_DEADLINE_MS", default: "15000", help: "Default time budget of an interactive request."),
-        SettingSpec("heavy-deadline-ms", env: "HEAVY_DEADLINE_MS", default: "120000", help: "Default time budget of a heavy request."),
-        SettingSpec("max-queue-length", env: "MAX_QUEUE_LENGTH", default: "100000", help: "Waiting requests beyond which submissions are refused (429)."),
-        SettingSpec("max-inflight-requests", env: "MAX_INFLIGHT_REQUESTS", default: "256", help: "Hard cap on requests in flight."),
-    ]
+    public static let specs: [SettingSpec] =
+        CommonSettings.specs(port: 8010) + [
+            SettingSpec(
+                "tick-ms", env: "TICK_MS", default: "50",
+                help: "Self-tick period in ms (expiry, back-off release, mode dwell)."),
+            SettingSpec(
+                "predictor-base-url", env: "PREDICTOR_BASE_URL", default: "http://127.0.0.1:8000",
+                help: "Predictor service base URL."),
+            SettingSpec(
+                "predictor-timeout-ms", env: "PREDICTOR_TIMEOUT_MS", default: "250",
+                help: "Timeout of one /predict call; past it the local prompt-length prior is used."),
+            SettingSpec(
+                "proxy-urls", env: "PROXY_URLS", default: "http://127.0.0.1:3000",
+                help: "Comma-separated proxy base URLs, or one URL whose host name is resolved to all its addresses."),
+            SettingSpec(
+                "proxy-api-key", env: "PROXY_API_KEY", default: "",
+                help: "Bearer key the scheduler presents to the proxy (one of the proxy's PROXY_API_KEYS); empty: none."
+            ),
+            SettingSpec(
+                "proxy-stats-token", env: "PROXY_STATS_TOKEN", default: "",
+                help:
+                    "Bearer token the scheduler presents to the proxies' GET /_stats (their STATS_TOKEN) for the operator page; empty: none."
+            ),
+            SettingSpec(
+                "proxy-resolve-interval-ms", env: "PROXY_RESOLVE_INTERVAL_MS", default: "10000",
+                help: "How often a proxy host name is resolved again."),
+            SettingSpec(
+                "dispatch-timeout-ms", env: "DISPATCH_TIMEOUT_MS", default: "600000",
+                help: "Longest a dispatched request may take upstream before it counts as failed."),
+            SettingSpec(
+                "admin-token", env: "ADMIN_TOKEN", default: "",
+                help: "Bearer token for /admin/config and /reset; empty disables them."),
+            SettingSpec(
+                "inflight-on-restart", env: "INFLIGHT_ON_RESTART", default: "requeue",
+                help: "requeue or fail: what happens at start-up to requests that were in flight."),
+            SettingSpec(
+                "database-file", env: "SCHEDULER_DATABASE_FILE", default: "scheduler.sqlite",
+                help: "SQLite file name inside the data directory (':memory:' for none); unused with DATABASE_URL."),
+            SettingSpec(
+                "database-url", env: "DATABASE_URL", default: "",
+                help:
+                    "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the queue in PostgreSQL, shared by scheduler replicas; empty: SQLite in the data directory."
+            ),
+            SettingSpec(
+                "replica-lease-ms", env: "REPLICA_LEASE_MS", default: "5000",
+                help:
+                    "With DATABASE_URL: how long a replica's lease holds without renewal; a replica silent this long has its waiting work taken over by the others."
+            ),
+            SettingSpec(
+                "event-capacity", env: "EVENT_CAPACITY", default: "10000", help: "Recent decisions kept for /events."),
+            SettingSpec(
+                "finished-in-memory", env: "FINISHED_IN_MEMORY", default: "5000",
+                help: "Finished requests kept in memory for /status; older ones are read from SQLite."),
+            SettingSpec(
+                "allocation-policy", env: "ALLOCATION_POLICY", default: "adaptive_drr",
+                help: "adaptive_drr, short_priority, fair_queuing, quota_tiered or fifo."),
+            SettingSpec(
+                "ordering-policy", env: "ORDERING_POLICY", default: "shortest_expected_work",
+                help: "shortest_expected_work, feasible_set, edf, shortest_first, gittins or fifo."),
+            SettingSpec(
+                "predictions", env: "PREDICTIONS", default: "predictor",
+                help:
+                    "predictor (ask the predictor), or constant: every request predicted the same (the benchmarks' blind mode, to measure what the predictions are worth)."
+            ),
+            SettingSpec(
+                "interactive-inflight-tokens", env: "INTERACTIVE_INFLIGHT_TOKENS", default: "3000",
+                help: "Predicted output tokens interactive work may keep in flight."),
+            SettingSpec(
+                "heavy-inflight-tokens", env: "HEAVY_INFLIGHT_TOKENS", default: "7000",
+                help: "Predicted output tokens heavy work may keep in flight."),
+            SettingSpec(
+                "interactive-deadline-ms", env: "INTERACTIVE_DEADLINE_MS", default: "15000",
+                help: "Default time budget of an interactive request."),
+            SettingSpec(
+                "heavy-deadline-ms", env: "HEAVY_DEADLINE_MS", default: "120000",
+                help: "Default time budget of a heavy request."),
+            SettingSpec(
+                "max-queue-length", env: "MAX_QUEUE_LENGTH", default: "100000",
+                help: "Waiting requests beyond which submissions are refused (429)."),
+            SettingSpec(
+                "max-inflight-requests", env: "MAX_INFLIGHT_REQUESTS", default: "256",
+                help: "Hard cap on requests in flight."),
+        ]
 
     public var server: ServerSettings
     public var tickMs: Int
@@ -125,7 +182,9 @@ public struct SchedulerConfiguration: Sendable {
         document.interactiveDeadlineMs = try settings.double("interactive-deadline-ms", in: 1...1e9)
         document.heavyDeadlineMs = try settings.double("heavy-deadline-ms", in: 1...1e9)
         document.maxQueueLength = try settings.int("max-queue-length", in: 1...100_000_000)
-        document.extra = ["max_inflight_requests": .number(Double(try settings.int("max-inflight-requests", in: 1...1_000_000)))]
+        document.extra = [
+            "max_inflight_requests": .number(Double(try settings.int("max-inflight-requests", in: 1...1_000_000)))
+        ]
         do {
             return try SchedulerPolicy().applying(document)
         } catch let error as PolicyValidationError {

@@ -8,7 +8,9 @@ public struct HealthResponse: Codable, Sendable, Equatable {
     public var uptimeSeconds: Double
     public var details: [String: String]
 
-    public init(status: String = "ok", service: String, version: String, uptimeSeconds: Double, details: [String: String] = [:]) {
+    public init(
+        status: String = "ok", service: String, version: String, uptimeSeconds: Double, details: [String: String] = [:]
+    ) {
         self.status = status
         self.service = service
         self.version = version

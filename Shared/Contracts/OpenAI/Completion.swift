@@ -41,7 +41,10 @@ public struct CompletionRequest: Codable, Sendable, Equatable {
     public var temperature: Double?
     public var user: String?
 
-    public init(model: String, prompt: PromptInput, maxTokens: Int? = nil, stream: Bool? = nil, streamOptions: StreamOptions? = nil) {
+    public init(
+        model: String, prompt: PromptInput, maxTokens: Int? = nil, stream: Bool? = nil,
+        streamOptions: StreamOptions? = nil
+    ) {
         self.model = model
         self.prompt = prompt
         self.maxTokens = maxTokens

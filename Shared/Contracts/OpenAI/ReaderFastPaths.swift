@@ -11,7 +11,8 @@ extension ChatMessage {
             case "role":
                 role = reader.readString()
                 return role != nil
-            case "content": return reader.readOptional({ $0.readString().map(MessageContent.text) }, into: &message.content)
+            case "content":
+                return reader.readOptional({ $0.readString().map(MessageContent.text) }, into: &message.content)
             default: return reader.readOptional({ $0.readString() }, into: &message.name)
             }
         }

@@ -125,7 +125,10 @@ public struct RequestTimings: Codable, Sendable, Equatable {
     public var firstTokenUnixMs: Double?
     public var finishedUnixMs: Double?
 
-    public init(submittedUnixMs: Double, dispatchedUnixMs: Double? = nil, firstTokenUnixMs: Double? = nil, finishedUnixMs: Double? = nil) {
+    public init(
+        submittedUnixMs: Double, dispatchedUnixMs: Double? = nil, firstTokenUnixMs: Double? = nil,
+        finishedUnixMs: Double? = nil
+    ) {
         self.submittedUnixMs = submittedUnixMs
         self.dispatchedUnixMs = dispatchedUnixMs
         self.firstTokenUnixMs = firstTokenUnixMs

@@ -52,7 +52,9 @@ public struct ResolvedSettings: Sendable {
     }
 
     /// Settings from defaults and explicit overrides only, for tests and embedding.
-    public static func defaults(_ specs: [SettingSpec], overriding overrides: [String: String] = [:]) throws -> ResolvedSettings {
+    public static func defaults(_ specs: [SettingSpec], overriding overrides: [String: String] = [:]) throws
+        -> ResolvedSettings
+    {
         let arguments = overrides.sorted { $0.key < $1.key }.flatMap { ["--\($0.key)", $0.value] }
         return try ResolvedSettings(specs: specs, arguments: arguments, environment: [:])
     }
@@ -77,7 +79,9 @@ public struct ResolvedSettings: Sendable {
             }
             if value == nil {
                 index += 1
-                guard index < arguments.count else { throw SettingError(key: key, message: "missing value after --\(key)") }
+                guard index < arguments.count else {
+                    throw SettingError(key: key, message: "missing value after --\(key)")
+                }
                 value = arguments[index]
             }
             result[key] = value
@@ -139,7 +143,9 @@ public struct ResolvedSettings: Sendable {
 
     public func double(_ key: String, in range: ClosedRange<Double>? = nil) throws -> Double {
         let text = try raw(key)
-        guard let value = Double(text), value.isFinite else { throw SettingError(key: key, message: "'\(text)' is not a number") }
+        guard let value = Double(text), value.isFinite else {
+            throw SettingError(key: key, message: "'\(text)' is not a number")
+        }
         if let range, !range.contains(value) {
             throw SettingError(key: key, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
         }

@@ -23,11 +23,20 @@ public enum CommonSettings {
         [
             SettingSpec("host", env: "HOST", default: "127.0.0.1", help: "Address to listen on."),
             SettingSpec("port", env: "PORT", default: String(port), help: "Port to listen on."),
-            SettingSpec("data-dir", env: "DATA_DIR", default: "./data", help: "Folder for SQLite files and other state."),
-            SettingSpec("log-level", env: "LOG_LEVEL", default: "info", help: "trace, debug, info, notice, warning, error or critical."),
-            SettingSpec("max-body-bytes", env: "MAX_BODY_BYTES", default: "4194304", help: "Largest request body accepted (413 beyond)."),
-            SettingSpec("max-json-depth", env: "MAX_JSON_DEPTH", default: "64", help: "Deepest JSON nesting accepted (400 beyond)."),
-            SettingSpec("config", env: "CONFIG_FILE", default: "", help: "YAML file of settings (keys as the flags, without --)."),
+            SettingSpec(
+                "data-dir", env: "DATA_DIR", default: "./data", help: "Folder for SQLite files and other state."),
+            SettingSpec(
+                "log-level", env: "LOG_LEVEL", default: "info",
+                help: "trace, debug, info, notice, warning, error or critical."),
+            SettingSpec(
+                "max-body-bytes", env: "MAX_BODY_BYTES", default: "4194304",
+                help: "Largest request body accepted (413 beyond)."),
+            SettingSpec(
+                "max-json-depth", env: "MAX_JSON_DEPTH", default: "64",
+                help: "Deepest JSON nesting accepted (400 beyond)."),
+            SettingSpec(
+                "config", env: "CONFIG_FILE", default: "",
+                help: "YAML file of settings (keys as the flags, without --)."),
         ]
     }
 }
@@ -41,7 +50,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxBodyBytes: Int
     public var maxJSONDepth: Int
 
-    public init(host: String = "127.0.0.1", port: Int, dataDirectory: String = "./data", logLevel: String = "info", maxBodyBytes: Int = 4 << 20, maxJSONDepth: Int = 64) {
+    public init(
+        host: String = "127.0.0.1", port: Int, dataDirectory: String = "./data", logLevel: String = "info",
+        maxBodyBytes: Int = 4 << 20, maxJSONDepth: Int = 64
+    ) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -54,7 +66,8 @@ public struct ServerSettings: Sendable, Equatable {
         self.host = try settings.string("host")
         self.port = try settings.int("port", in: 0...65535)
         self.dataDirectory = try settings.string("data-dir")
-        self.logLevel = try settings.choice("log-level", of: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        self.logLevel = try settings.choice(
+            "log-level", of: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         self.maxBodyBytes = try settings.int("max-body-bytes", in: 1024...(1 << 30))
         self.maxJSONDepth = try settings.int("max-json-depth", in: 2...10_000)
     }

@@ -44,7 +44,9 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
 
     /// The envelope as the answer's body.
     public var body: ByteBuffer {
-        let data = (try? JSONEncoder().encode(envelope)) ?? Data("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\"}}".utf8)
+        let data =
+            (try? JSONEncoder().encode(envelope))
+            ?? Data("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\"}}".utf8)
         return ByteBuffer(bytes: data)
     }
 
@@ -61,18 +63,24 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
         case let error as SettingError:
             self = .invalidRequest(error.message, param: error.key)
         case is CancellationError:
-            self = APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.", type: .server, code: "cancelled")
+            self = APIError(
+                status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The request was cancelled.",
+                type: .server, code: "cancelled")
         default:
             self = .internalError()
         }
     }
 
-    public static func invalidRequest(_ message: String, param: String? = nil, code: String? = "invalid_value") -> APIError {
+    public static func invalidRequest(_ message: String, param: String? = nil, code: String? = "invalid_value")
+        -> APIError
+    {
         APIError(status: .badRequest, message: message, type: .invalidRequest, code: code, param: param)
     }
 
     public static func missingParameter(_ param: String) -> APIError {
-        APIError(status: .badRequest, message: "Missing required parameter: '\(param)'.", type: .invalidRequest, code: "missing_required_parameter", param: param)
+        APIError(
+            status: .badRequest, message: "Missing required parameter: '\(param)'.", type: .invalidRequest,
+            code: "missing_required_parameter", param: param)
     }
 
     public static func notFound(_ message: String, code: String = "not_found", param: String? = nil) -> APIError {
@@ -80,11 +88,15 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
     }
 
     public static func unauthorized(_ message: String = "Missing or invalid bearer token.") -> APIError {
-        APIError(status: .unauthorized, message: message, type: .authentication, code: "invalid_api_key", headers: ["WWW-Authenticate": "Bearer"])
+        APIError(
+            status: .unauthorized, message: message, type: .authentication, code: "invalid_api_key",
+            headers: ["WWW-Authenticate": "Bearer"])
     }
 
     /// 429 with a `Retry-After` in whole seconds (at least 1), as OpenAI clients expect.
-    public static func rateLimited(_ message: String, retryAfterSeconds: Double, code: String = "rate_limit_exceeded") -> APIError {
+    public static func rateLimited(_ message: String, retryAfterSeconds: Double, code: String = "rate_limit_exceeded")
+        -> APIError
+    {
         let seconds = max(1, Int(retryAfterSeconds.rounded(.up)))
         let milliseconds = max(1, Int((retryAfterSeconds * 1000).rounded(.up)))
         return APIError(
@@ -97,20 +109,26 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
     }
 
     public static func payloadTooLarge(limit: Int) -> APIError {
-        APIError(status: .contentTooLarge, message: "Request body is larger than the limit of \(limit) bytes.", type: .invalidRequest, code: "request_too_large")
+        APIError(
+            status: .contentTooLarge, message: "Request body is larger than the limit of \(limit) bytes.",
+            type: .invalidRequest, code: "request_too_large")
     }
 
     public static func badGateway(_ message: String, code: String = "upstream_unreachable") -> APIError {
         APIError(status: .badGateway, message: message, type: .upstream, code: code)
     }
 
-    public static func serviceUnavailable(_ message: String, code: String = "unavailable", retryAfterSeconds: Double? = nil) -> APIError {
+    public static func serviceUnavailable(
+        _ message: String, code: String = "unavailable", retryAfterSeconds: Double? = nil
+    ) -> APIError {
         var headers: [String: String] = [:]
         if let retryAfterSeconds { headers["Retry-After"] = String(max(1, Int(retryAfterSeconds.rounded(.up)))) }
         return APIError(status: .serviceUnavailable, message: message, type: .server, code: code, headers: headers)
     }
 
-    public static func internalError(_ message: String = "The server had an error while processing your request.") -> APIError {
+    public static func internalError(_ message: String = "The server had an error while processing your request.")
+        -> APIError
+    {
         APIError(status: .internalServerError, message: message, type: .server, code: "internal_error")
     }
 }

@@ -15,7 +15,9 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
         self.catalog = catalog
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch {
@@ -49,7 +51,8 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
             if !allowed.isEmpty && !allowed.contains(request.method.rawValue) {
                 return APIError(
                     status: .methodNotAllowed,
-                    message: "Method \(request.method.rawValue) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", ")).",
+                    message:
+                        "Method \(request.method.rawValue) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", ")).",
                     type: .invalidRequest,
                     code: "method_not_allowed",
                     headers: ["Allow": allowed.joined(separator: ", ")]
@@ -58,14 +61,18 @@ public struct ErrorEnvelopeMiddleware: RouterMiddleware {
             if let message = error.body, !message.isEmpty {
                 return .notFound(message)
             }
-            return .notFound("Unknown request URL: \(request.method.rawValue) \(request.uri.path).", code: "unknown_url")
+            return .notFound(
+                "Unknown request URL: \(request.method.rawValue) \(request.uri.path).", code: "unknown_url")
         case .contentTooLarge:
-            return APIError(status: .contentTooLarge, message: error.body ?? "Request body is too large.", type: .invalidRequest, code: "request_too_large")
+            return APIError(
+                status: .contentTooLarge, message: error.body ?? "Request body is too large.", type: .invalidRequest,
+                code: "request_too_large")
         case .unauthorized:
             return .unauthorized(error.body ?? "Missing or invalid bearer token.")
         default:
             let type: ErrorType = error.status.code >= 500 ? .server : .invalidRequest
-            return APIError(status: error.status, message: error.body ?? error.status.reasonPhrase, type: type, code: nil)
+            return APIError(
+                status: error.status, message: error.body ?? error.status.reasonPhrase, type: type, code: nil)
         }
     }
 }
@@ -82,7 +89,9 @@ public struct RequestIDMiddleware: RouterMiddleware {
         self.maxJSONDepth = maxJSONDepth
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         var context = context
         context.requestID = RequestID.resolve(request.headers[RequestID.field])
         context.maxBodyBytes = maxBodyBytes
@@ -116,7 +125,8 @@ public enum RequestID {
         var generator = SystemRandomNumberGenerator()
         let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
         let random = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF
-        return prefix + String(milliseconds, radix: 16).leftPadded(to: 12) + String(random, radix: 16).leftPadded(to: 12)
+        return prefix + String(milliseconds, radix: 16).leftPadded(to: 12)
+            + String(random, radix: 16).leftPadded(to: 12)
     }
 }
 

@@ -40,7 +40,9 @@ public enum JSONBody {
     public static func decode<T: Decodable>(
         _ type: T.Type, from buffer: ByteBuffer, maxDepth: Int, fastPath read: (inout JSONReader) -> T?
     ) throws -> T {
-        if let fast = buffer.withUnsafeReadableBytes({ JSONReader.document($0, maxDepth: maxDepth, read) }) { return fast }
+        if let fast = buffer.withUnsafeReadableBytes({ JSONReader.document($0, maxDepth: maxDepth, read) }) {
+            return fast
+        }
         return try decode(type, from: Data(buffer.readableBytesView), maxDepth: maxDepth)
     }
 
@@ -107,10 +109,13 @@ public enum JSONBody {
             return .missingParameter(path(context.codingPath, appending: key))
         case .typeMismatch(let type, let context):
             let field = path(context.codingPath)
-            return .invalidRequest("Invalid type for '\(field)': expected \(describe(type)).", param: field, code: "invalid_type")
+            return .invalidRequest(
+                "Invalid type for '\(field)': expected \(describe(type)).", param: field, code: "invalid_type")
         case .valueNotFound(let type, let context):
             let field = path(context.codingPath)
-            return .invalidRequest("Invalid type for '\(field)': expected \(describe(type)), but got null.", param: field, code: "invalid_type")
+            return .invalidRequest(
+                "Invalid type for '\(field)': expected \(describe(type)), but got null.", param: field,
+                code: "invalid_type")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return .invalidRequest(
@@ -144,13 +149,17 @@ public enum JSONBody {
 
 extension Response {
     /// A JSON response with the given status, encoded from a Contracts type.
-    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
+    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:])
+        throws -> Response
+    {
         json(ByteBuffer(bytes: try JSONBody.encoder.encode(value)), status: status, headers: extra)
     }
 
     /// A JSON response written by `StreamingJSONEncoder`: for hot routes whose body has no dictionaries (keys come
     /// out in the type's own order) and no Date, Data or URL fields.
-    public static func streamedJSON(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
+    public static func streamedJSON(
+        _ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]
+    ) throws -> Response {
         json(try StreamingJSONEncoder().encode(value), status: status, headers: extra)
     }
 

@@ -41,7 +41,9 @@ public final class RouteCatalog: Sendable {
 
     /// Records every route of `router`; call after all routes are added.
     public func record(from router: Router<ServiceRequestContext>) {
-        let described = router.routes.map { (method: $0.method.rawValue, components: Self.components(of: $0.path.description)) }
+        let described = router.routes.map {
+            (method: $0.method.rawValue, components: Self.components(of: $0.path.description))
+        }
         routes.withLockedValue { $0 = described }
     }
 

@@ -39,7 +39,8 @@ public struct ServiceRouter {
     ) {
         let router = Router(context: ServiceRequestContext.self)
         let catalog = RouteCatalog()
-        router.add(middleware: RequestIDMiddleware(maxBodyBytes: server.maxBodyBytes, maxJSONDepth: server.maxJSONDepth))
+        router.add(
+            middleware: RequestIDMiddleware(maxBodyBytes: server.maxBodyBytes, maxJSONDepth: server.maxJSONDepth))
         router.add(middleware: ErrorEnvelopeMiddleware(catalog: catalog))
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.get("/health") { _, _ in
@@ -58,7 +59,9 @@ public struct ServiceRouter {
             case .prometheus:
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.prometheusText())))
+                return Response(
+                    status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.prometheusText()))
+                )
             case .json:
                 var snapshot = metrics.snapshot(service: identity.name)
                 snapshot.state = await state()
@@ -121,7 +124,8 @@ extension Application where Responder == RouterResponder<ServiceRequestContext> 
         Application(
             router: router.finish(),
             server: .http1(configuration: .init(additionalChannelHandlers: channelHandlers())),
-            configuration: .init(address: .hostname(server.host, port: server.port), serverName: "maitre-\(identity.name)"),
+            configuration: .init(
+                address: .hostname(server.host, port: server.port), serverName: "maitre-\(identity.name)"),
             services: services,
             onServerRunning: onServerRunning,
             logger: logger

@@ -193,7 +193,9 @@ struct StreamingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try writer.out.writeDouble(value)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
         writer.out.writeKey(key.stringValue, level: level)
         return StreamingEncoder(writer: writer, level: level + 1).container(keyedBy: keyType)
     }
@@ -243,7 +245,9 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
         count += 1
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         writer.out.beginElement(level: level)
         count += 1
         return StreamingEncoder(writer: writer, level: level + 1).container(keyedBy: keyType)

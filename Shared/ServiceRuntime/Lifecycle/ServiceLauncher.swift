@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import UnixSignals
@@ -12,7 +12,9 @@ import UnixSignals
 /// metrics once, and report start-up errors as one clear line with exit code 2.
 public enum ServiceLauncher {
     /// Resolves settings from the command line and environment, or exits: 0 after `--help`, 2 on a bad setting.
-    public static func resolveSettings(service: String, specs: [SettingSpec], arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> ResolvedSettings {
+    public static func resolveSettings(
+        service: String, specs: [SettingSpec], arguments: [String] = Array(CommandLine.arguments.dropFirst())
+    ) -> ResolvedSettings {
         // A file-size limit (RLIMIT_FSIZE) must fail the write that crosses it, with an error the service answers
         // and logs, not kill the process: SIGXFSZ's default action is to terminate it.
         signal(SIGXFSZ, SIG_IGN)
@@ -26,7 +28,8 @@ public enum ServiceLauncher {
             exit(0)
         }
         do {
-            return try ResolvedSettings(specs: specs, arguments: arguments, environment: ProcessInfo.processInfo.environment)
+            return try ResolvedSettings(
+                specs: specs, arguments: arguments, environment: ProcessInfo.processInfo.environment)
         } catch {
             fail(service: service, error)
         }

@@ -23,7 +23,8 @@ public enum MetricsSnapshotBuilder {
             if line.hasPrefix("#") { continue }
             guard let sample = parseSample(line) else { continue }
             let family = familyName(of: sample.name, known: types)
-            var entry = families[family] ?? MetricFamily(type: types[family] ?? "untyped", help: helps[family], samples: [])
+            var entry =
+                families[family] ?? MetricFamily(type: types[family] ?? "untyped", help: helps[family], samples: [])
             entry.samples.append(sample)
             families[family] = entry
         }
@@ -63,7 +64,11 @@ public enum MetricsSnapshotBuilder {
             guard let parsed = Double(valueText) else { return nil }
             value = parsed
         }
-        return MetricSample(name: name, labels: labels, value: value.isFinite ? value : (value.isNaN ? 0 : (value > 0 ? Double.greatestFiniteMagnitude : -Double.greatestFiniteMagnitude)))
+        return MetricSample(
+            name: name, labels: labels,
+            value: value.isFinite
+                ? value
+                : (value.isNaN ? 0 : (value > 0 ? Double.greatestFiniteMagnitude : -Double.greatestFiniteMagnitude)))
     }
 
     static func parseLabels(_ text: Substring) -> [String: String] {

@@ -14,7 +14,9 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
         self.metrics = metrics
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
@@ -39,13 +41,19 @@ public final class RequestInstruments: Sendable {
 
     private let cache = NIOLockedValueBox<[Key: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
 
-    public func get(route: String, method: String, status: Int, factory: any MetricsFactory) -> (CoreMetrics.Counter, CoreMetrics.Timer) {
+    public func get(route: String, method: String, status: Int, factory: any MetricsFactory) -> (
+        CoreMetrics.Counter, CoreMetrics.Timer
+    ) {
         let key = Key(route: route, method: method, status: status)
         return cache.withLockedValue { cache in
             if let found = cache[key] { return found }
             let made = (
-                Counter(label: "http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
-                CoreMetrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+                Counter(
+                    label: "http_requests_total",
+                    dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                CoreMetrics.Timer(
+                    label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)],
+                    factory: factory)
             )
             cache[key] = made
             return made

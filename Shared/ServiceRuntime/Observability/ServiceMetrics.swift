@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
-import Prometheus
 import NIOConcurrencyHelpers
+import Prometheus
 
 /// One service's metrics registry, passed into `buildApplication` so tests get their own registry and the
 /// executable bootstraps `MetricsSystem` with the same one.
@@ -39,7 +39,9 @@ public struct ServiceMetrics: Sendable {
         for line in raw.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("# HELP ") {
                 if let name = line.dropFirst(7).split(separator: " ").first { helped.insert(name) }
-            } else if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, !helped.contains(name) {
+            } else if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first,
+                !helped.contains(name)
+            {
                 output += "# HELP \(name) \(descriptions.text(for: String(name)))\n"
                 helped.insert(name)
             }

@@ -121,7 +121,9 @@ struct OpenAPISpec {
                     problems.append("\(path): schema lists '\(key)' that the value does not encode")
                 }
                 for (key, field) in fields {
-                    if let property = properties[key] { compare(field, property, at: "\(path).\(key)", into: &problems) }
+                    if let property = properties[key] {
+                        compare(field, property, at: "\(path).\(key)", into: &problems)
+                    }
                 }
             } else if let values = schema["additionalProperties"], case .object = values {
                 for (key, field) in fields { compare(field, values, at: "\(path).\(key)", into: &problems) }
@@ -133,7 +135,9 @@ struct OpenAPISpec {
             }
         case .array(let items):
             if let itemSchema = schema["items"] {
-                for (index, item) in items.enumerated() { compare(item, itemSchema, at: "\(path)[\(index)]", into: &problems) }
+                for (index, item) in items.enumerated() {
+                    compare(item, itemSchema, at: "\(path)[\(index)]", into: &problems)
+                }
             }
         default:
             break

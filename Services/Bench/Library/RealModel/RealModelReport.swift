@@ -71,8 +71,12 @@ struct RealModelReport: Sendable, Codable {
     var seed: Seed?
     var modes: [ModeResult] = []
 
-    mutating func add(mode: String, calls: [StreamedCall], prompts: [RealModelWorkload.Prompt], scheduler: SchedulerView?) {
-        let measured = zip(prompts, calls).map { Call(index: $0.index, kind: $0.kind, arrivalMs: $0.arrivalMs, call: $1) }
+    mutating func add(
+        mode: String, calls: [StreamedCall], prompts: [RealModelWorkload.Prompt], scheduler: SchedulerView?
+    ) {
+        let measured = zip(prompts, calls).map {
+            Call(index: $0.index, kind: $0.kind, arrivalMs: $0.arrivalMs, call: $1)
+        }
         let makespan = measured.map { $0.arrivalMs + $0.call.latencyMs }.max() ?? 0
         modes.append(
             ModeResult(
@@ -84,9 +88,12 @@ struct RealModelReport: Sendable, Codable {
     /// Latencies per kind for the CDF chart.
     var cdfSeries: [(mode: String, byClass: [String: [Double]])] {
         modes.map { mode in
-            (mode.mode, ["short", "long"].reduce(into: [String: [Double]]()) { series, kind in
-                series[kind] = mode.calls.filter { $0.kind == kind && $0.completed }.map(\.call.latencyMs)
-            })
+            (
+                mode.mode,
+                ["short", "long"].reduce(into: [String: [Double]]()) { series, kind in
+                    series[kind] = mode.calls.filter { $0.kind == kind && $0.completed }.map(\.call.latencyMs)
+                }
+            )
         }
     }
 
@@ -96,7 +103,9 @@ struct RealModelReport: Sendable, Codable {
         if let seed {
             lines.append(
                 "- seed: \(seed.answered)/\(seed.sent) answered, \(seed.stored) outcome reports stored; mean reply "
-                    + String(format: "%.0f tokens to short asks, %.0f to long ones", seed.meanShortTokens, seed.meanLongTokens))
+                    + String(
+                        format: "%.0f tokens to short asks, %.0f to long ones", seed.meanShortTokens,
+                        seed.meanLongTokens))
         }
         let naive = modes.first { $0.mode == "naive" }
         func seconds(_ ms: Double) -> String { String(format: "%.1f", ms / 1000) }
@@ -129,7 +138,10 @@ struct RealModelReport: Sendable, Codable {
         }
         lines.append("")
         lines.append(
-            "Mean reply: " + modes.map { String(format: "%@ %.0f short / %.0f long tokens", $0.mode, $0.short.meanTokens, $0.long.meanTokens) }
+            "Mean reply: "
+                + modes.map {
+                    String(format: "%@ %.0f short / %.0f long tokens", $0.mode, $0.short.meanTokens, $0.long.meanTokens)
+                }
                 .joined(separator: "; "))
         return lines.joined(separator: "\n")
     }

@@ -45,7 +45,8 @@ struct RealModelWorkload: Sendable {
             seedCount == 0
                 ? []
                 : try ShareGPTDataset.samples(
-                    count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer, from: exchanges),
+                    count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer,
+                    from: exchanges),
             spacingMs: 0)
         burst = prompts(
             try ShareGPTDataset.samples(

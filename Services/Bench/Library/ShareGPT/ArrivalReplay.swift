@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Contracts
 import Foundation
-import PredictorCore
 import NIOCore
 import NIOHTTP1
+import PredictorCore
 
 /// One measured request as the client saw it (times in model milliseconds from the start of the replay).
 struct ReplayedRequest: Sendable, Codable {
@@ -63,9 +63,11 @@ struct ArrivalReplay: Sendable {
         let results = await withTaskGroup(of: ReplayedRequest.self, returning: [ReplayedRequest].self) { group in
             for (request, sample) in zip(workload.requests, workload.measured) {
                 group.addTask {
-                    try? await Task.sleep(until: start + .microseconds(Int64(request.arrivalMs * 1000 * timeScale)), clock: .continuous)
+                    try? await Task.sleep(
+                        until: start + .microseconds(Int64(request.arrivalMs * 1000 * timeScale)), clock: .continuous)
                     await progress.sent()
-                    let result = await send(request, sample: sample, target: target, start: start, startUnixMs: startUnixMs)
+                    let result = await send(
+                        request, sample: sample, target: target, start: start, startUnixMs: startUnixMs)
                     await progress.finished(ok: result.completed)
                     return result
                 }
@@ -76,7 +78,8 @@ struct ArrivalReplay: Sendable {
                     try? await Task.sleep(for: .seconds(1))
                 }
                 return ReplayedRequest(
-                    index: -1, clientClass: .interactive, promptTokens: 0, referenceOutputTokens: 0, maxTokens: 0, arrivalMs: 0,
+                    index: -1, clientClass: .interactive, promptTokens: 0, referenceOutputTokens: 0, maxTokens: 0,
+                    arrivalMs: 0,
                     deadlineMs: 0)
             }
             var results: [ReplayedRequest] = []
@@ -87,7 +90,10 @@ struct ArrivalReplay: Sendable {
         return results
     }
 
-    private func send(_ request: WorkloadRequest, sample: ShareGPTSample, target: ReplayTarget, start: ContinuousClock.Instant, startUnixMs: Double) async -> ReplayedRequest {
+    private func send(
+        _ request: WorkloadRequest, sample: ShareGPTSample, target: ReplayTarget, start: ContinuousClock.Instant,
+        startUnixMs: Double
+    ) async -> ReplayedRequest {
         var record = ReplayedRequest(
             index: request.index, clientClass: request.clientClass, promptTokens: request.promptTokens,
             referenceOutputTokens: sample.outputTokens, maxTokens: request.maxTokens, arrivalMs: request.arrivalMs,
@@ -97,19 +103,24 @@ struct ArrivalReplay: Sendable {
         do {
             switch target {
             case .proxy(let baseURL):
-                let body = ChatCompletionRequest(model: model, messages: ShareGPTWorkload.messages(sample), maxTokens: request.maxTokens)
-                let (status, bytes) = try await post(baseURL + "/v1/chat/completions", body: body, headers: [MaitreHeader.requestID: "bench-\(request.index)"])
+                let body = ChatCompletionRequest(
+                    model: model, messages: ShareGPTWorkload.messages(sample), maxTokens: request.maxTokens)
+                let (status, bytes) = try await post(
+                    baseURL + "/v1/chat/completions", body: body,
+                    headers: [MaitreHeader.requestID: "bench-\(request.index)"])
                 record.finishedMs = modelNow()
                 record.status = status
                 if status == 200 {
-                    record.outputTokens = try JSONDecoder().decode(ChatCompletionResponse.self, from: bytes).usage?.completionTokens
+                    record.outputTokens = try JSONDecoder().decode(ChatCompletionResponse.self, from: bytes).usage?
+                        .completionTokens
                 } else {
                     record.error = String(decoding: bytes.prefix(300), as: UTF8.self)
                 }
             case .scheduler(let baseURL, let oracle):
                 let submit = SubmitRequest(
                     messages: ShareGPTWorkload.messages(sample), maxTokens: request.maxTokens, model: model,
-                    requestClass: request.labelled ? (request.clientClass == .interactive ? .interactive : .heavy) : nil,
+                    requestClass: request.labelled
+                        ? (request.clientClass == .interactive ? .interactive : .heavy) : nil,
                     deadlineMs: (request.deadlineMs - request.arrivalMs) * timeScale)
                 var headers = [MaitreHeader.requestID: "bench-\(request.index)"]
                 if oracle { headers["X-Oracle-Output-Tokens"] = String(min(sample.outputTokens, request.maxTokens)) }
@@ -128,7 +139,8 @@ struct ArrivalReplay: Sendable {
                     record.outputTokens = final.result?.usage?.completionTokens
                 } else {
                     record.status = final.result?.statusCode ?? 0
-                    record.error = "\(final.state.rawValue): \(final.reason?.message ?? final.result?.error?.message ?? "")"
+                    record.error =
+                        "\(final.state.rawValue): \(final.reason?.message ?? final.result?.error?.message ?? "")"
                 }
             }
         } catch {
@@ -182,7 +194,8 @@ actor ReplayProgress {
 
     func print(elapsed: Double, final: Bool = false) {
         let line = String(
-            format: "\r%@: sent %d/%d, done %d/%d, failed %d, %.0f s", label, sentCount, total, doneCount, total, failedCount, elapsed)
+            format: "\r%@: sent %d/%d, done %d/%d, failed %d, %.0f s", label, sentCount, total, doneCount, total,
+            failedCount, elapsed)
         FileHandle.standardError.write(Data((line + (final ? "\n" : "")).utf8))
     }
 }

@@ -31,7 +31,9 @@ struct ShareGPTReport: Sendable, Codable {
 
     static func metrics(_ requests: [ReplayedRequest], rule: DeadlineRule) -> RunMetrics {
         RunMetrics(
-            requests.map { ($0.arrivalMs, $0.completed ? $0.finishedMs : nil, $0.deadlineMs, $0.referenceOutputTokens) },
+            requests.map {
+                ($0.arrivalMs, $0.completed ? $0.finishedMs : nil, $0.deadlineMs, $0.referenceOutputTokens)
+            },
             shortMaxOutputTokens: rule.shortMaxOutputTokens)
     }
 
@@ -61,15 +63,20 @@ struct ShareGPTReport: Sendable, Codable {
         var lines: [String] = []
         lines.append("$ \(command)")
         lines.append("")
-        lines.append("settings: " + settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        lines.append(
+            "settings: " + settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         lines.append("rule: \(ruleText)")
         lines.append(
-            "class shares: " + classShares.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f%%", $0.key, $0.value * 100) }.joined(separator: ", "))
+            "class shares: "
+                + classShares.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f%%", $0.key, $0.value * 100) }
+                .joined(separator: ", "))
         lines.append("")
         let naive = modes.first { $0.mode == "naive" }
         let header = ["metric"] + modes.map(\.mode)
         var rows: [[String]] = []
-        func row(_ name: String, _ value: (RunMetrics) -> Double, _ format: String, delta key: String?, points: Bool = false) {
+        func row(
+            _ name: String, _ value: (RunMetrics) -> Double, _ format: String, delta key: String?, points: Bool = false
+        ) {
             var cells = [name]
             for mode in modes {
                 var cell = String(format: format, value(mode.metrics))
@@ -84,21 +91,29 @@ struct ShareGPTReport: Sendable, Codable {
         row("short P50 ms", \.shortP50Ms, "%.0f", delta: "short_p50")
         row("short P90 ms", \.shortP90Ms, "%.0f", delta: "short_p90")
         row("short P95 ms", \.shortP95Ms, "%.0f", delta: "short_p95")
-        row("deadline satisfaction %", { $0.deadlineSatisfaction * 100 }, "%.1f", delta: "deadline_satisfaction_points", points: true)
+        row(
+            "deadline satisfaction %", { $0.deadlineSatisfaction * 100 }, "%.1f", delta: "deadline_satisfaction_points",
+            points: true)
         row("completion %", { $0.completionRate * 100 }, "%.1f", delta: "completion_rate_points", points: true)
         row("makespan s", { $0.makespanMs / 1000 }, "%.1f", delta: "makespan")
         row("heavy P95 ms", \.heavyP95Ms, "%.0f", delta: "heavy_p95")
         row("global P95 ms", \.globalP95Ms, "%.0f", delta: "global_p95")
         row("goodput req/s", \.goodputPerSecond, "%.3f", delta: "goodput")
-        let widths = header.indices.map { column in max(header[column].count, rows.map { $0[column].count }.max() ?? 0) }
+        let widths = header.indices.map { column in max(header[column].count, rows.map { $0[column].count }.max() ?? 0)
+        }
         func format(_ cells: [String]) -> String {
-            "| " + cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
+            "| "
+                + cells.enumerated().map {
+                    $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0)
+                }.joined(separator: " | ") + " |"
         }
         lines.append(format(header))
         lines.append("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
         lines += rows.map(format)
         lines.append("")
-        lines.append("Times are model milliseconds (wall time ÷ time scale). Short/heavy: reference reply ≤ / > \(deadlineRule.shortMaxOutputTokens) tokens.")
+        lines.append(
+            "Times are model milliseconds (wall time ÷ time scale). Short/heavy: reference reply ≤ / > \(deadlineRule.shortMaxOutputTokens) tokens."
+        )
         return lines.joined(separator: "\n")
     }
 }

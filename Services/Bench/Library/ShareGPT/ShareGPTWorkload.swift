@@ -19,11 +19,16 @@ struct ShareGPTWorkload: Sendable {
     /// throughput (mean reference reply of the measured set × rate = load × tokens/s at the knee): an experiment
     /// setting, fixed before any mode runs, never shown to the scheduler. `labelled` false: clients send no class
     /// (see `DeadlineRule.request`).
-    init(seedCount: Int, total: Int, seed: UInt64, records: Range<Int>, rate: Double?, load: Double, rule: DeadlineRule,
-         model: KneeLatencyModel, labelled: Bool, tokenizer: CL100KTokenizer) throws {
+    init(
+        seedCount: Int, total: Int, seed: UInt64, records: Range<Int>, rate: Double?, load: Double, rule: DeadlineRule,
+        model: KneeLatencyModel, labelled: Bool, tokenizer: CL100KTokenizer
+    ) throws {
         let exchanges = try ShareGPTDataset.exchanges()
-        seedSet = seedCount == 0 ? [] : try ShareGPTDataset.samples(
-            count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer, from: exchanges)
+        seedSet =
+            seedCount == 0
+            ? []
+            : try ShareGPTDataset.samples(
+                count: seedCount, seed: seed, records: ShareGPTRecords.training, tokenizer: tokenizer, from: exchanges)
         measured = try ShareGPTDataset.samples(
             count: total, seed: seed, records: records, unseenBy: ShareGPTRecords.training, tokenizer: tokenizer,
             from: exchanges)
@@ -35,7 +40,8 @@ struct ShareGPTWorkload: Sendable {
         requests = measured.enumerated().map { index, sample in
             clock += generator.exponential(mean: 1000 / rate)
             return rule.request(
-                index: index, sample: sample.lengths, arrivalMs: clock, model: model, generator: &generator, labelled: labelled)
+                index: index, sample: sample.lengths, arrivalMs: clock, model: model, generator: &generator,
+                labelled: labelled)
         }
     }
 
@@ -47,8 +53,10 @@ struct ShareGPTWorkload: Sendable {
     /// The mock's trace: every prompt of both sets with its reference output length.
     func traceLines() throws -> String {
         try (seedSet + measured).map {
-            try TraceEntry(fingerprint: PromptFingerprint(prompt: nil, messages: Self.messages($0)), outputTokens: $0.outputTokens)
-                .jsonLine()
+            try TraceEntry(
+                fingerprint: PromptFingerprint(prompt: nil, messages: Self.messages($0)), outputTokens: $0.outputTokens
+            )
+            .jsonLine()
         }.joined(separator: "\n") + "\n"
     }
 

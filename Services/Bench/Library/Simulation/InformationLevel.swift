@@ -30,7 +30,9 @@ public struct PredictionErrorModel: Sendable, Equatable, Codable {
 
     /// A prediction of a reply of `trueTokens`, with the calibrated probability that the reply is at most
     /// `shortMaxTokens` given that prediction (the truth is the prediction × exp(−σZ)).
-    public func predict(trueTokens: Int, shortMaxTokens: Int, generator: inout SeededGenerator) -> (p50: Int, p90: Int, pShort: Double) {
+    public func predict(trueTokens: Int, shortMaxTokens: Int, generator: inout SeededGenerator) -> (
+        p50: Int, p90: Int, pShort: Double
+    ) {
         let z = generator.normal()
         let p50 = max(1, Int((Double(trueTokens) * exp(sigma * z)).rounded()))
         let p90 = max(p50, Int((Double(p50) * exp(1.2816 * sigma)).rounded()))
@@ -61,7 +63,8 @@ public struct JobFactory: Sendable {
     }
 
     /// Medians of a history of samples labelled by `rule` (labels without noise: the history records outcomes).
-    public init(level: InformationLevel, errorModel: PredictionErrorModel, history: [LengthSample], rule: DeadlineRule) {
+    public init(level: InformationLevel, errorModel: PredictionErrorModel, history: [LengthSample], rule: DeadlineRule)
+    {
         func median(_ values: [Int]) -> Int {
             guard !values.isEmpty else { return 1 }
             let sorted = values.sorted()
@@ -86,7 +89,8 @@ public struct JobFactory: Sendable {
             let median = known ? classMedianOutputTokens[request.clientClass] ?? medianOutputTokens : medianOutputTokens
             prediction = (median, median, nil)
         case .predicted:
-            let drawn = errorModel.predict(trueTokens: request.outputTokens, shortMaxTokens: shortMaxTokens, generator: &generator)
+            let drawn = errorModel.predict(
+                trueTokens: request.outputTokens, shortMaxTokens: shortMaxTokens, generator: &generator)
             prediction = (drawn.p50, drawn.p90, drawn.pShort)
         case .replayed:
             let p50 = request.replayedP50 ?? medianOutputTokens
@@ -98,7 +102,7 @@ public struct JobFactory: Sendable {
             id: String(request.index), tenantId: "default", requestedClass: requestClass,
             submittedAtMs: request.arrivalMs, deadlineAtMs: request.deadlineMs,
             predictedOutputTokensP50: prediction.p50, predictedOutputTokensP90: prediction.p90,
-            predictedShortProbability: prediction.pShort, promptTokens: request.promptTokens, maxTokens: level == .none ? Int.max : request.maxTokens)
+            predictedShortProbability: prediction.pShort, promptTokens: request.promptTokens,
+            maxTokens: level == .none ? Int.max : request.maxTokens)
     }
 }
-

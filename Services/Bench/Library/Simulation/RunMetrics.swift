@@ -35,7 +35,10 @@ public struct RunMetrics: Sendable, Equatable, Codable {
     }
 
     /// Latency is arrival to last token of completed requests; makespan is first arrival to last completion.
-    public init(_ outcomes: [(arrivalMs: Double, finishedAtMs: Double?, deadlineMs: Double, outputTokens: Int)], shortMaxOutputTokens: Int) {
+    public init(
+        _ outcomes: [(arrivalMs: Double, finishedAtMs: Double?, deadlineMs: Double, outputTokens: Int)],
+        shortMaxOutputTokens: Int
+    ) {
         requests = outcomes.count
         let completed = outcomes.filter { $0.finishedAtMs != nil }
         let met = completed.filter { $0.finishedAtMs! <= $0.deadlineMs }.count
@@ -60,7 +63,9 @@ public struct RunMetrics: Sendable, Equatable, Codable {
 
     public init(_ outcomes: [SimulatedOutcome], shortMaxOutputTokens: Int) {
         self.init(
-            outcomes.map { ($0.arrivalMs, $0.status == .completed ? $0.finishedAtMs : nil, $0.deadlineMs, $0.outputTokens) },
+            outcomes.map {
+                ($0.arrivalMs, $0.status == .completed ? $0.finishedAtMs : nil, $0.deadlineMs, $0.outputTokens)
+            },
             shortMaxOutputTokens: shortMaxOutputTokens)
     }
 }

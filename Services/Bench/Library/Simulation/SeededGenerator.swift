@@ -29,4 +29,3 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// Exponential with the given mean.
     public mutating func exponential(mean: Double) -> Double { -log(unit()) * mean }
 }
-

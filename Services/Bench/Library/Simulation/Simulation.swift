@@ -52,7 +52,9 @@ public struct Simulation<Model: UpstreamLatencyModel>: Sendable {
 
         func send(_ offset: Int, at now: Double) {
             outcomes[offset].dispatchedAtMs = now
-            upstream.send(id: offset, promptTokens: requests[offset].promptTokens, outputTokens: requests[offset].outputTokens, now: now)
+            upstream.send(
+                id: offset, promptTokens: requests[offset].promptTokens, outputTokens: requests[offset].outputTokens,
+                now: now)
         }
 
         guard case .scheduled(let policy, let jobs) = mode else {
@@ -83,7 +85,9 @@ public struct Simulation<Model: UpstreamLatencyModel>: Sendable {
                 let latency = done.finishedAtMs - done.sentAtMs
                 engine.complete(
                     String(requests[done.id].index),
-                    outcome: .succeeded(outputTokens: done.outputTokens, latencyMs: latency, ttftMs: done.firstTokenAtMs - done.sentAtMs),
+                    outcome: .succeeded(
+                        outputTokens: done.outputTokens, latencyMs: latency, ttftMs: done.firstTokenAtMs - done.sentAtMs
+                    ),
                     now: time)
                 resolved += 1
             }

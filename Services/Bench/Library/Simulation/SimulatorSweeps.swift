@@ -66,7 +66,8 @@ public struct SchedulerVariant: Sendable {
     public var error: Double
 
     public static func policy(
-        _ allocation: AllocationPolicyName, ordering: OrderingPolicyName = .feasibleSet, base: SchedulerPolicy = SchedulerPolicy()
+        _ allocation: AllocationPolicyName, ordering: OrderingPolicyName = .feasibleSet,
+        base: SchedulerPolicy = SchedulerPolicy()
     ) -> SchedulerPolicy {
         var policy = base
         policy.allocation = allocation
@@ -96,7 +97,8 @@ public struct SimulatorSweeps: Sendable {
 
     /// Medians the lower information rungs use (overall, interactive, heavy).
     public var medians: [String: Int] {
-        let factory = JobFactory(level: .none, errorModel: PredictionErrorModel(error: 0), history: history, rule: config.rule)
+        let factory = JobFactory(
+            level: .none, errorModel: PredictionErrorModel(error: 0), history: history, rule: config.rule)
         return [
             "all": factory.medianOutputTokens, "interactive": factory.classMedianOutputTokens[.interactive] ?? 0,
             "heavy": factory.classMedianOutputTokens[.heavy] ?? 0,
@@ -105,12 +107,22 @@ public struct SimulatorSweeps: Sendable {
 
     public mutating func policySweep() -> [SweepCell] {
         let variants: [SchedulerVariant] = [
-            SchedulerVariant(name: "direct (no scheduler)", policy: nil, level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo, base: base), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "short_priority", policy: SchedulerVariant.policy(.shortPriority, base: base), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "fair_queuing", policy: SchedulerVariant.policy(.fairQueuing, base: base), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "quota_tiered", policy: SchedulerVariant.policy(.quotaTiered, base: base), level: .predicted, error: config.predictedError),
-            SchedulerVariant(name: "adaptive_drr (full stack)", policy: base, level: .predicted, error: config.predictedError),
+            SchedulerVariant(
+                name: "direct (no scheduler)", policy: nil, level: .predicted, error: config.predictedError),
+            SchedulerVariant(
+                name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo, base: base), level: .predicted,
+                error: config.predictedError),
+            SchedulerVariant(
+                name: "short_priority", policy: SchedulerVariant.policy(.shortPriority, base: base), level: .predicted,
+                error: config.predictedError),
+            SchedulerVariant(
+                name: "fair_queuing", policy: SchedulerVariant.policy(.fairQueuing, base: base), level: .predicted,
+                error: config.predictedError),
+            SchedulerVariant(
+                name: "quota_tiered", policy: SchedulerVariant.policy(.quotaTiered, base: base), level: .predicted,
+                error: config.predictedError),
+            SchedulerVariant(
+                name: "adaptive_drr (full stack)", policy: base, level: .predicted, error: config.predictedError),
         ]
         return sweep(variants)
     }
@@ -122,11 +134,15 @@ public struct SimulatorSweeps: Sendable {
         }
         return sweep(
             InformationLevel.allCases.filter { $0 != .replayed || replayed }
-                .map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) } + noisy)
+                .map { SchedulerVariant(name: $0.rawValue, policy: base, level: $0, error: config.predictedError) }
+                + noisy)
     }
 
     public mutating func noiseSweep() -> [SweepCell] {
-        sweep(config.noiseLevels.map { SchedulerVariant(name: "\(Int(($0 * 100).rounded()))%", policy: base, level: .predicted, error: $0) })
+        sweep(
+            config.noiseLevels.map {
+                SchedulerVariant(name: "\(Int(($0 * 100).rounded()))%", policy: base, level: .predicted, error: $0)
+            })
     }
 
     private mutating func sweep(_ variants: [SchedulerVariant]) -> [SweepCell] {
@@ -149,21 +165,29 @@ public struct SimulatorSweeps: Sendable {
 
     private mutating func fifoBaseline(_ regime: Regime, regimeIndex: Int) -> [Double] {
         if let cached = fifoHeavyAverage[regime.name] { return cached }
-        let variant = SchedulerVariant(name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo, base: base), level: .predicted, error: config.predictedError)
-        let averages = (0..<config.seeds).map { run(variant, regime: regime, regimeIndex: regimeIndex, seed: $0).metrics.heavyAverageMs }
+        let variant = SchedulerVariant(
+            name: "fifo", policy: SchedulerVariant.policy(.fifo, ordering: .fifo, base: base), level: .predicted,
+            error: config.predictedError)
+        let averages = (0..<config.seeds).map {
+            run(variant, regime: regime, regimeIndex: regimeIndex, seed: $0).metrics.heavyAverageMs
+        }
         fifoHeavyAverage[regime.name] = averages
         return averages
     }
 
     /// One run; the workload depends only on (regime, seed), never on the variant.
-    public mutating func run(_ variant: SchedulerVariant, regime: Regime, regimeIndex: Int, seed: Int) -> (metrics: RunMetrics, rate: Double) {
+    public mutating func run(_ variant: SchedulerVariant, regime: Regime, regimeIndex: Int, seed: Int) -> (
+        metrics: RunMetrics, rate: Double
+    ) {
         let workloadSeed = UInt64(seed + 1) &* 7919 &+ UInt64(regimeIndex)
         let generator = WorkloadGenerator(pool: pool, rule: config.rule, model: config.model)
         let (requests, rate) = generator.make(regime: regime, count: config.requests, seed: workloadSeed)
         let simulation = Simulation(model: config.model, tickMs: config.tickMs)
         let mode: SimulationMode
         if let policy = variant.policy {
-            let jobs = JobFactory(level: variant.level, errorModel: PredictionErrorModel(error: variant.error), history: history, rule: config.rule)
+            let jobs = JobFactory(
+                level: variant.level, errorModel: PredictionErrorModel(error: variant.error), history: history,
+                rule: config.rule)
             mode = .scheduled(policy: policy, jobs: jobs)
         } else {
             mode = .direct

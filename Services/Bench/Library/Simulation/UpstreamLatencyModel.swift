@@ -40,7 +40,8 @@ public struct KneeLatencyModel: UpstreamLatencyModel, Codable, Equatable {
     /// formulas the `maitre-mock-llm` serves with.
     public var profile: LatencyProfile {
         LatencyProfile(
-            baseSeconds: baseTTFTMs / 1000, prefillSecondsPerToken: prefillMsPerToken / 1000, tpotSeconds: tpotMs / 1000,
+            baseSeconds: baseTTFTMs / 1000, prefillSecondsPerToken: prefillMsPerToken / 1000,
+            tpotSeconds: tpotMs / 1000,
             alpha: alpha, knee: Double(knee))
     }
 

@@ -216,7 +216,9 @@ public struct WorkloadGenerator: Sendable {
         for (index, sample) in samples.enumerated() {
             clock += generator.exponential(mean: 1000 / rate)
             requests.append(
-                rule.request(index: index, sample: sample, arrivalMs: clock, model: model, generator: &generator, labelled: regime.labelled))
+                rule.request(
+                    index: index, sample: sample, arrivalMs: clock, model: model, generator: &generator,
+                    labelled: regime.labelled))
         }
         return (requests, rate)
     }

@@ -122,8 +122,10 @@ struct SoakReport: Codable, Sendable {
     }
 
     init(
-        command: String, settings: [String: String], outcomes: [SoakOutcome], idle: [ResourceSample], warm: [ResourceSample],
-        end: [ResourceSample], drained: [ResourceSample], samples: [ResourceSample], warmupSeconds: Double, seconds: Double, windowCount: Int, maxSendLagSeconds: Double,
+        command: String, settings: [String: String], outcomes: [SoakOutcome], idle: [ResourceSample],
+        warm: [ResourceSample],
+        end: [ResourceSample], drained: [ResourceSample], samples: [ResourceSample], warmupSeconds: Double,
+        seconds: Double, windowCount: Int, maxSendLagSeconds: Double,
         limits: SoakLimits
     ) {
         self.command = command
@@ -148,7 +150,8 @@ struct SoakReport: Codable, Sendable {
             let early = ([warm] + measured.filter { $0.elapsedSeconds < middle }).map(\.rssKB).max() ?? warm.rssKB
             let late = ([end] + measured.filter { $0.elapsedSeconds >= middle }).map(\.rssKB).max() ?? end.rssKB
             return ServiceResources(
-                service: warm.service, rssKBWarmup: warm.rssKB, rssKBEnd: end.rssKB, rssKBMax: all.map(\.rssKB).max() ?? end.rssKB,
+                service: warm.service, rssKBWarmup: warm.rssKB, rssKBEnd: end.rssKB,
+                rssKBMax: all.map(\.rssKB).max() ?? end.rssKB,
                 rssKBPeakEarly: early, rssKBPeakLate: late,
                 rssGrowthPercent: early > 0 ? Double(late - early) / Double(early) * 100 : 0,
                 rssPointGrowthPercent: warm.rssKB > 0 ? Double(end.rssKB - warm.rssKB) / Double(warm.rssKB) * 100 : 0,
@@ -169,35 +172,50 @@ struct SoakReport: Codable, Sendable {
 
         var criteria: [Criterion] = []
         for service in services {
-            criteria.append(Criterion(
-                name: "rss \(service.service)", passed: service.rssKBWarmup > 0 && service.rssGrowthPercent <= limits.maxRssGrowthPercent,
-                detail: String(format: "peak %d kB in the first half after warm-up → %d kB in the second (%+.1f%%, bound %.0f%%)",
-                    service.rssKBPeakEarly, service.rssKBPeakLate, service.rssGrowthPercent, limits.maxRssGrowthPercent)))
+            criteria.append(
+                Criterion(
+                    name: "rss \(service.service)",
+                    passed: service.rssKBWarmup > 0 && service.rssGrowthPercent <= limits.maxRssGrowthPercent,
+                    detail: String(
+                        format:
+                            "peak %d kB in the first half after warm-up → %d kB in the second (%+.1f%%, bound %.0f%%)",
+                        service.rssKBPeakEarly, service.rssKBPeakLate, service.rssGrowthPercent,
+                        limits.maxRssGrowthPercent)))
         }
         // Under load a service's descriptors follow its open connections, which follow latency: counting them
         // mid-run measures the load, not a leak. A leaked descriptor is one still open once every connection has gone.
         for service in services {
-            criteria.append(Criterion(
-                name: "fds \(service.service)",
-                passed: service.fdsIdle > 0 && service.fdsDrained > 0 && service.fdsDrained - service.fdsIdle <= limits.fdSlack,
-                detail: "\(service.fdsIdle) before the load → \(service.fdsDrained) after it drained (slack +\(limits.fdSlack); peak \(service.fdsMax))"))
+            criteria.append(
+                Criterion(
+                    name: "fds \(service.service)",
+                    passed: service.fdsIdle > 0 && service.fdsDrained > 0
+                        && service.fdsDrained - service.fdsIdle <= limits.fdSlack,
+                    detail:
+                        "\(service.fdsIdle) before the load → \(service.fdsDrained) after it drained (slack +\(limits.fdSlack); peak \(service.fdsMax))"
+                ))
         }
         if let first = windows.first, let last = windows.last {
             let bound = max(first.p99Ms * limits.maxP99Ratio, first.p99Ms + limits.p99FloorMs)
             let stable = first.completed > 0 && last.completed > 0 && last.p99Ms <= bound
-            let detail = String(format: "last window %.1f ms vs first %.1f ms (bound %.1f ms: ×%.2f or +%.0f ms)",
+            let detail = String(
+                format: "last window %.1f ms vs first %.1f ms (bound %.1f ms: ×%.2f or +%.0f ms)",
                 last.p99Ms, first.p99Ms, bound, limits.maxP99Ratio, limits.p99FloorMs)
-            criteria.append(Criterion(
-                name: "p99 stable", passed: stable || limits.p99Informational,
-                detail: limits.p99Informational ? detail + (stable ? "" : "; informational only, not judged") : detail))
+            criteria.append(
+                Criterion(
+                    name: "p99 stable", passed: stable || limits.p99Informational,
+                    detail: limits.p99Informational
+                        ? detail + (stable ? "" : "; informational only, not judged") : detail))
         }
         // A load generator that falls behind offers less than the stated rate, and every figure above would flatter.
-        criteria.append(Criterion(
-            name: "rate kept", passed: maxSendLagSeconds <= 1,
-            detail: String(format: "worst send lag %.3f s behind the open-loop schedule (bound 1 s)", maxSendLagSeconds)))
-        criteria.append(Criterion(
-            name: "every request ended", passed: failed == 0 && sent > 0,
-            detail: "\(completed) completed, \(rejected) refused with a reason, \(failed) failed of \(sent) sent"))
+        criteria.append(
+            Criterion(
+                name: "rate kept", passed: maxSendLagSeconds <= 1,
+                detail: String(
+                    format: "worst send lag %.3f s behind the open-loop schedule (bound 1 s)", maxSendLagSeconds)))
+        criteria.append(
+            Criterion(
+                name: "every request ended", passed: failed == 0 && sent > 0,
+                detail: "\(completed) completed, \(rejected) refused with a reason, \(failed) failed of \(sent) sent"))
         self.criteria = criteria
         passed = criteria.allSatisfy(\.passed)
     }
@@ -210,18 +228,24 @@ struct SoakReport: Codable, Sendable {
             lines.append("  \(count) × \(reason)")
         }
         lines.append(
-            "service            RSS warm-up kB   RSS end kB   peak 1st half   peak 2nd half   growth   FDs idle   FDs warm-up   FDs end   FDs max   FDs drained")
+            "service            RSS warm-up kB   RSS end kB   peak 1st half   peak 2nd half   growth   FDs idle   FDs warm-up   FDs end   FDs max   FDs drained"
+        )
         for service in services {
             lines.append(
                 service.service.padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + String(format: " %14d %12d %15d %15d %+7.1f%% %10d %13d %9d %9d %13d", service.rssKBWarmup, service.rssKBEnd,
-                        service.rssKBPeakEarly, service.rssKBPeakLate, service.rssGrowthPercent, service.fdsIdle, service.fdsWarmup,
+                    + String(
+                        format: " %14d %12d %15d %15d %+7.1f%% %10d %13d %9d %9d %13d", service.rssKBWarmup,
+                        service.rssKBEnd,
+                        service.rssKBPeakEarly, service.rssKBPeakLate, service.rssGrowthPercent, service.fdsIdle,
+                        service.fdsWarmup,
                         service.fdsEnd, service.fdsMax, service.fdsDrained))
         }
         lines.append("window        requests  completed   p50 ms   p99 ms")
         for window in windows {
             lines.append(
-                String(format: "%5.0f–%-5.0f s %9d %10d %8.1f %8.1f", window.fromSeconds, window.toSeconds, window.requests,
+                String(
+                    format: "%5.0f–%-5.0f s %9d %10d %8.1f %8.1f", window.fromSeconds, window.toSeconds,
+                    window.requests,
                     window.completed, window.p50Ms, window.p99Ms))
         }
         for criterion in criteria {

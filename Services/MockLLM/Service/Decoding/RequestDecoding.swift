@@ -10,7 +10,8 @@ import ServiceRuntime
 enum RequestDecoding {
     static func chat(_ request: Request, context: ServiceRequestContext) async throws -> ChatCompletionRequest {
         let buffer = try await request.collectBody(context: context)
-        return try JSONBody.decode(ChatCompletionRequest.self, from: buffer, maxDepth: context.maxJSONDepth, fastPath: readChat)
+        return try JSONBody.decode(
+            ChatCompletionRequest.self, from: buffer, maxDepth: context.maxJSONDepth, fastPath: readChat)
     }
 
     static let chatKeys = [
@@ -32,7 +33,8 @@ enum RequestDecoding {
                 messages = ChatMessage.readList(&reader)
                 return messages != nil
             case "max_tokens": return reader.readOptional({ $0.readInt() }, into: &request.maxTokens)
-            case "max_completion_tokens": return reader.readOptional({ $0.readInt() }, into: &request.maxCompletionTokens)
+            case "max_completion_tokens":
+                return reader.readOptional({ $0.readInt() }, into: &request.maxCompletionTokens)
             case "stream": return reader.readOptional({ $0.readBool() }, into: &request.stream)
             case "stream_options": return reader.readOptional(StreamOptions.read, into: &request.streamOptions)
             case "temperature": return reader.readOptional({ $0.readDouble() }, into: &request.temperature)

@@ -72,8 +72,10 @@ public struct IsotonicCalibration: Sendable, Equatable, Codable {
                 let previous = blocks.removeLast()
                 let weight = previous.weight + last.weight
                 blocks.append(
-                    ((previous.score * previous.weight + last.score * last.weight) / weight,
-                        (previous.rate * previous.weight + last.rate * last.weight) / weight, weight))
+                    (
+                        (previous.score * previous.weight + last.score * last.weight) / weight,
+                        (previous.rate * previous.weight + last.rate * last.weight) / weight, weight
+                    ))
             }
         }
         scores = blocks.map(\.score)

@@ -197,7 +197,8 @@ struct TreeBuilder {
                 let rightCount = rows.count - leftCount
                 guard leftCount >= parameters.minSamplesLeaf, rightCount >= parameters.minSamplesLeaf else { continue }
                 let rightSum = total - leftSum
-                let gain = leftSum * leftSum / Double(leftCount) + rightSum * rightSum / Double(rightCount) - total * total / n
+                let gain =
+                    leftSum * leftSum / Double(leftCount) + rightSum * rightSum / Double(rightCount) - total * total / n
                 if gain > bestGain {
                     bestGain = gain
                     best = (feature, bin)

@@ -95,7 +95,13 @@ public enum ShareGPTCorpus {
         while index < bytes.count {
             let byte = bytes[index]
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
             } else if byte == UInt8(ascii: "\"") {
                 inString = true
             } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
@@ -151,7 +157,8 @@ public enum ShareGPTCorpus {
             guard outputTokens >= 4, promptTokens + outputTokens <= 2048 else { continue }
             result.append(
                 ShareGPTSample(
-                    id: exchange.id, record: exchange.record, prompt: exchange.prompt, reply: exchange.reply, promptTokens: promptTokens,
+                    id: exchange.id, record: exchange.record, prompt: exchange.prompt, reply: exchange.reply,
+                    promptTokens: promptTokens,
                     outputTokens: outputTokens
                 ))
         }
@@ -173,7 +180,9 @@ public enum ShareGPTCorpus {
 
 /// Finds files installed by Python packages, for data the services read but never run Python for.
 public enum SitePackages {
-    public static func find(_ relative: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    public static func find(_ relative: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String?
+    {
         var roots: [String] = []
         if let home = environment["HOME"] {
             roots.append(home + "/.pyenv/versions")
@@ -191,7 +200,9 @@ public enum SitePackages {
                 ]
                 var found = candidates.first { manager.fileExists(atPath: $0) }
                 if found == nil, let libs = try? manager.contentsOfDirectory(atPath: "\(root)/\(entry)/lib") {
-                    found = libs.map { "\(root)/\(entry)/lib/\($0)/site-packages/\(relative)" }.first { manager.fileExists(atPath: $0) }
+                    found = libs.map { "\(root)/\(entry)/lib/\($0)/site-packages/\(relative)" }.first {
+                        manager.fileExists(atPath: $0)
+                    }
                 }
                 if let found { return found }
             }

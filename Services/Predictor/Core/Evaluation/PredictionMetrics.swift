@@ -40,14 +40,15 @@ public struct PredictionMetrics: Sendable, Equatable {
         self.confusion = confusion
         predictedShares = (0..<3).map { column in Double((0..<3).reduce(0) { $0 + confusion[$1][column] }) / n }
         trueShares = (0..<3).map { Double(confusion[$0].reduce(0, +)) / n }
-        macroF1 = (0..<3).reduce(0.0) { sum, c in
-            let tp = Double(confusion[c][c])
-            let predicted = Double((0..<3).reduce(0) { $0 + confusion[$1][c] })
-            let actual = Double(confusion[c].reduce(0, +))
-            let precision = predicted > 0 ? tp / predicted : 0
-            let recall = actual > 0 ? tp / actual : 0
-            return sum + (precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0)
-        } / 3
+        macroF1 =
+            (0..<3).reduce(0.0) { sum, c in
+                let tp = Double(confusion[c][c])
+                let predicted = Double((0..<3).reduce(0) { $0 + confusion[$1][c] })
+                let actual = Double(confusion[c].reduce(0, +))
+                let precision = predicted > 0 ? tp / predicted : 0
+                let recall = actual > 0 ? tp / actual : 0
+                return sum + (precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0)
+            } / 3
     }
 
     static func pinball(_ prediction: Double, _ truth: Double, _ q: Double) -> Double {

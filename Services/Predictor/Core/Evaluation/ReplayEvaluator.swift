@@ -74,7 +74,8 @@ public struct ReplayEvaluator: Sendable {
             ([predictor] + baselines).map(\.report).joined(separator: "\n")
                 + (shortProbability.map { "\n" + $0.report } ?? "")
                 + String(format: "\nrisk: mean predicted %.3f, observed %.3f", meanRisk, observedRiskRate)
-                + "\nfallback levels: " + levels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                + "\nfallback levels: "
+                + levels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
     }
 
@@ -94,7 +95,10 @@ public struct ReplayEvaluator: Sendable {
         var model: OutputLengthModel?
         var priors = PriorTable(pools)
         var series: [String: (p50: [Double], p90: [Double])] = [:]
-        let names = ["predictor", "global_median", "model_prior", "neighbors_median_k", "neighbors_weighted_wide", "boosting_only"]
+        let names = [
+            "predictor", "global_median", "model_prior", "neighbors_median_k", "neighbors_weighted_wide",
+            "boosting_only",
+        ]
         for name in names { series[name] = ([], []) }
         var truth: [Double] = []
         var risks: [Double] = []
@@ -119,9 +123,11 @@ public struct ReplayEvaluator: Sendable {
                 record("predictor", Double(response.expectedOutputTokensP50), Double(response.expectedOutputTokensP90))
                 replayed.append(
                     ReplayedPrediction(
-                        promptTokens: row.promptTokens, outputTokens: row.outputTokens, p50: response.expectedOutputTokensP50,
+                        promptTokens: row.promptTokens, outputTokens: row.outputTokens,
+                        p50: response.expectedOutputTokensP50,
                         p90: max(response.expectedOutputTokensP50, response.expectedOutputTokensP90),
-                        p10: response.expectedOutputTokensP10, p99: response.expectedOutputTokensP99, pShort: response.pShort))
+                        p10: response.expectedOutputTokensP10, p99: response.expectedOutputTokensP99,
+                        pShort: response.pShort))
                 if let pShort = response.pShort, let prior {
                     shortProbabilities.append(pShort)
                     shortOutcomes.append(row.outputTokens <= prior.shortMaxTokens)
@@ -136,7 +142,9 @@ public struct ReplayEvaluator: Sendable {
                 let modelOutputs = pools.modelOutputs[row.model] ?? history
                 record("model_prior", Quantiles.of(modelOutputs, 0.5), Quantiles.of(modelOutputs, 0.9))
                 let scores = pools.global.index.similarities(to: row.embedding)
-                let nearest = NeighborIndex.topK(scores, k: settings.topK).map { Double(pools.global.rows[$0.slot].outputTokens) }
+                let nearest = NeighborIndex.topK(scores, k: settings.topK).map {
+                    Double(pools.global.rows[$0.slot].outputTokens)
+                }
                 record("neighbors_median_k", Quantiles.of(nearest, 0.5), Quantiles.of(nearest, 0.9))
                 let wide = raw.summary
                 record("neighbors_weighted_wide", expm1(wide.weightedMean), expm1(wide.q90))
@@ -146,7 +154,8 @@ public struct ReplayEvaluator: Sendable {
                         modelMedian: priors.logMedian(model: row.model, taskType: nil),
                         taskMedian: priors.logMedian(model: row.model, taskType: row.taskType),
                         embeddingRegression: model.regression.predict(
-                            OutputLengthTrainer.regressionInput(embedding: row.embedding, promptTokens: row.promptTokens))
+                            OutputLengthTrainer.regressionInput(
+                                embedding: row.embedding, promptTokens: row.promptTokens))
                     )
                     record("boosting_only", expm1(model.p50.predict(features)), expm1(model.p90.predict(features)))
                 } else {
@@ -159,7 +168,8 @@ public struct ReplayEvaluator: Sendable {
             }
         }
         let metrics = names.map { name in
-            PredictionMetrics(name: name, p50: series[name]!.p50, p90: series[name]!.p90, truth: truth, buckets: settings.buckets)
+            PredictionMetrics(
+                name: name, p50: series[name]!.p50, p90: series[name]!.p90, truth: truth, buckets: settings.buckets)
         }
         return Report(
             predictor: metrics[0], predictions: replayed, baselines: Array(metrics.dropFirst()),

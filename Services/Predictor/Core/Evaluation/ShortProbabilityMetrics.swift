@@ -27,7 +27,8 @@ public struct ShortProbabilityMetrics: Sendable, Equatable {
             let lower = Double(b) / Double(binCount)
             let upper = Double(b + 1) / Double(binCount)
             let members = probabilities.indices.filter {
-                probabilities[$0] >= lower && (probabilities[$0] < upper || (b == binCount - 1 && probabilities[$0] <= upper))
+                probabilities[$0] >= lower
+                    && (probabilities[$0] < upper || (b == binCount - 1 && probabilities[$0] <= upper))
             }
             guard !members.isEmpty else {
                 bins.append(Bin(lower: lower, upper: upper, count: 0, meanPredicted: 0, observedRate: 0))
@@ -36,7 +37,8 @@ public struct ShortProbabilityMetrics: Sendable, Equatable {
             let predicted = members.reduce(0) { $0 + probabilities[$1] } / Double(members.count)
             let observed = Double(members.filter { outcomes[$0] }.count) / Double(members.count)
             error += Double(members.count) / Double(max(count, 1)) * abs(predicted - observed)
-            bins.append(Bin(lower: lower, upper: upper, count: members.count, meanPredicted: predicted, observedRate: observed))
+            bins.append(
+                Bin(lower: lower, upper: upper, count: members.count, meanPredicted: predicted, observedRate: observed))
         }
         self.bins = bins
         calibrationError = error

@@ -76,11 +76,12 @@ public struct FeatureExtractor: Sendable {
         self.weightPower = weightPower
     }
 
-    public static let names = [
-        "log_prompt_tokens", "log_max_tokens", "has_max_tokens", "model_log_median", "task_log_median",
-        "nn_count_log", "nn_close_count", "nn_top_sim", "nn_mean_sim", "nn_wmean", "nn_wstd", "nn_q25", "nn_q50",
-        "nn_q75", "nn_q90", "nn_nearest_mean", "nn_nearest_median", "nn_limit_share", "embedding_regression",
-    ] + PromptSurface.names
+    public static let names =
+        [
+            "log_prompt_tokens", "log_max_tokens", "has_max_tokens", "model_log_median", "task_log_median",
+            "nn_count_log", "nn_close_count", "nn_top_sim", "nn_mean_sim", "nn_wmean", "nn_wstd", "nn_q25", "nn_q50",
+            "nn_q75", "nn_q90", "nn_nearest_mean", "nn_nearest_median", "nn_limit_share", "embedding_regression",
+        ] + PromptSurface.names
 
     /// Neighbour statistics of `query` in `pool`, leaving out `excluding` (a row's own slot during training).
     public func summarize(_ pool: HistoryPool, scores: [Float], excluding: Int? = nil) -> NeighborSummary {
@@ -98,12 +99,14 @@ public struct FeatureExtractor: Sendable {
         let nearest = Array(values.prefix(topK))
         let close = neighbors.indices.filter { neighbors[$0].similarity >= similarityThreshold }
         let closeWeights = close.map { weights[$0] }
-        let closeMean = close.isEmpty ? Double.nan : close.reduce(0) { $0 + values[$1] * weights[$1] } / closeWeights.reduce(0, +)
+        let closeMean =
+            close.isEmpty ? Double.nan : close.reduce(0) { $0 + values[$1] * weights[$1] } / closeWeights.reduce(0, +)
         return NeighborSummary(
             count: neighbors.count,
             closeCount: close.count,
             topSimilarity: Double(neighbors[0].similarity),
-            meanSimilarity: neighbors.prefix(topK).reduce(0) { $0 + Double($1.similarity) } / Double(min(topK, neighbors.count)),
+            meanSimilarity: neighbors.prefix(topK).reduce(0) { $0 + Double($1.similarity) }
+                / Double(min(topK, neighbors.count)),
             weightedMean: mean,
             weightedStd: variance.squareRoot(),
             q25: Quantiles.weighted(values, weights: weights, 0.25),

@@ -49,15 +49,23 @@ public struct PromptSurface: Sendable, Equatable {
             let t = line.drop { $0 == " " || $0 == "\t" }
             if t.hasPrefix("- ") || t.hasPrefix("* ") || t.hasPrefix("• ") { return true }
             let digits = t.prefix { $0.isNumber }
-            return !digits.isEmpty && digits.count <= 3 && (t.dropFirst(digits.count).first == "." || t.dropFirst(digits.count).first == ")")
+            return !digits.isEmpty && digits.count <= 3
+                && (t.dropFirst(digits.count).first == "." || t.dropFirst(digits.count).first == ")")
         }.count
-        let codeMarkers = ["```", "def ", "function ", "#include", "import ", "class ", "public ", "const ", "=>", "};", "</"]
-        let hasCode = codeMarkers.contains { lower.contains($0) } || lines.filter { $0.hasSuffix(";") || $0.hasSuffix("{") }.count >= 2
+        let codeMarkers = [
+            "```", "def ", "function ", "#include", "import ", "class ", "public ", "const ", "=>", "};", "</",
+        ]
+        let hasCode =
+            codeMarkers.contains { lower.contains($0) }
+            || lines.filter { $0.hasSuffix(";") || $0.hasSuffix("{") }.count >= 2
         let opening = words.prefix(4).map(String.init)
         var verbs = [Float](repeating: 0, count: verbGroups.count)
         for (index, group) in verbGroups.enumerated() {
-            if opening.contains(where: { group.contains($0) }) { verbs[index] = 1 }
-            else if words.contains(where: { group.contains(String($0)) }) { verbs[index] = 0.5 }
+            if opening.contains(where: { group.contains($0) }) {
+                verbs[index] = 1
+            } else if words.contains(where: { group.contains(String($0)) }) {
+                verbs[index] = 0.5
+            }
         }
         let questionWord: Float = words.first.map { questionWords.contains(String($0)) } == true ? 1 : 0
         let requested = requestedLength(words.map(String.init))
@@ -68,7 +76,10 @@ public struct PromptSurface: Sendable, Equatable {
             letters += 1
             if !scalar.isASCII { nonASCII += 1 }
             if (0x3040...0x30FF).contains(scalar.value) || (0x4E00...0x9FFF).contains(scalar.value)
-                || (0xAC00...0xD7AF).contains(scalar.value) { cjk += 1 }
+                || (0xAC00...0xD7AF).contains(scalar.value)
+            {
+                cjk += 1
+            }
         }
         let letterCount = Float(max(letters, 1))
         var values: [Float] = [

@@ -50,7 +50,10 @@ public struct PriceTable: Sendable, Equatable {
     public var prices: [String: ModelPrice]
     public var fallback: ModelPrice
 
-    public init(prices: [String: ModelPrice] = PriceTable.builtIn, fallback: ModelPrice = ModelPrice(inputPer1k: 0.0005, outputPer1k: 0.0015)) {
+    public init(
+        prices: [String: ModelPrice] = PriceTable.builtIn,
+        fallback: ModelPrice = ModelPrice(inputPer1k: 0.0005, outputPer1k: 0.0015)
+    ) {
         self.prices = prices
         self.fallback = fallback
     }

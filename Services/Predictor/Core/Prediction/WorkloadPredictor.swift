@@ -56,7 +56,9 @@ public struct WorkloadPredictor: Sendable {
     }
 
     /// Log-space quantiles of `query`, using the tenant pool first and the global pool second.
-    public func raw(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable) -> RawPrediction {
+    public func raw(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable)
+        -> RawPrediction
+    {
         if let prior { return raw(query, pools: pools, prior: prior) }
         return rawFromHistory(query, pools: pools, model: model, priors: priors)
     }
@@ -69,10 +71,12 @@ public struct WorkloadPredictor: Sendable {
         let summary = global.count > 0 ? settings.extractor.summarize(global, scores: scores) : .empty
         var tenantClose = false
         if let tenant = query.tenantId, let pool = pools.tenants[tenant], pool.count > 0 {
-            tenantClose = settings.extractor.summarize(pool, scores: pool.index.similarities(to: query.embedding)).closeCount > 0
+            tenantClose =
+                settings.extractor.summarize(pool, scores: pool.index.similarities(to: query.embedding)).closeCount > 0
         }
         let level: FallbackLevel =
-            tenantClose ? .tenantNeighbors : (global.count >= settings.minimumNeighborHistory ? .globalNeighbors : .trainedPrior)
+            tenantClose
+            ? .tenantNeighbors : (global.count >= settings.minimumNeighborHistory ? .globalNeighbors : .trainedPrior)
         return RawPrediction(
             logP50: distribution.logP50, logP90: distribution.logP90, logP10: distribution.logP10,
             logP99: distribution.logP99, pShort: distribution.pShort, level: level,
@@ -81,10 +85,14 @@ public struct WorkloadPredictor: Sendable {
     }
 
     /// The answer from the history alone (no trained prior): neighbours and trees trained online.
-    func rawFromHistory(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable) -> RawPrediction {
+    func rawFromHistory(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable)
+        -> RawPrediction
+    {
         let extractor = settings.extractor
         let global = pools.global
-        let globalSummary = global.count > 0 ? extractor.summarize(global, scores: global.index.similarities(to: query.embedding)) : .empty
+        let globalSummary =
+            global.count > 0
+            ? extractor.summarize(global, scores: global.index.similarities(to: query.embedding)) : .empty
         var tenantSummary = NeighborSummary.empty
         if let tenant = query.tenantId, let pool = pools.tenants[tenant], pool.count > 0 {
             tenantSummary = extractor.summarize(pool, scores: pool.index.similarities(to: query.embedding))
@@ -135,7 +143,8 @@ public struct WorkloadPredictor: Sendable {
             // closeness, the tenant's own first.
             let close = tenantSummary.closeCount > 0 ? tenantSummary : globalSummary
             if close.closeCount > 0 && !close.closeMean.isNaN {
-                let closeness = (close.topSimilarity - Double(settings.similarityThreshold))
+                let closeness =
+                    (close.topSimilarity - Double(settings.similarityThreshold))
                     / max(1e-6, 1 - Double(settings.similarityThreshold))
                 let weight = min(0.8, Double(close.closeCount) / Double(close.closeCount + 4) * (0.5 + 0.5 * closeness))
                 let shift = weight * (close.closeMean - logP50)
@@ -146,13 +155,16 @@ public struct WorkloadPredictor: Sendable {
             }
         }
         return RawPrediction(
-            logP50: logP50, logP90: max(logP90, logP50), logP10: nil, logP99: nil, pShort: nil, level: level, neighborsUsed: used,
+            logP50: logP50, logP90: max(logP90, logP50), logP10: nil, logP99: nil, pShort: nil, level: level,
+            neighborsUsed: used,
             summary: tenantSummary.closeCount > 0 ? tenantSummary : globalSummary, historySize: global.count
         )
     }
 
     /// The full response for `query`.
-    public func predict(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable) -> PredictResponse {
+    public func predict(_ query: PredictionQuery, pools: HistoryPools, model: OutputLengthModel?, priors: PriorTable)
+        -> PredictResponse
+    {
         respond(query, raw(query, pools: pools, model: model, priors: priors), version: model?.version ?? "prior")
     }
 
@@ -169,7 +181,8 @@ public struct WorkloadPredictor: Sendable {
             expectedOutputTokensP50: Int(p50),
             expectedOutputTokensP90: Int(p90),
             promptTokens: query.promptTokens,
-            predictedCostP50: settings.prices.cost(model: query.model, promptTokens: query.promptTokens, outputTokens: p50),
+            predictedCostP50: settings.prices.cost(
+                model: query.model, promptTokens: query.promptTokens, outputTokens: p50),
             riskScore: risk(raw, bucket: bucket, maxTokens: query.maxTokens),
             confidenceScore: confidence(raw),
             fallbackLevel: raw.level,
@@ -188,7 +201,8 @@ public struct WorkloadPredictor: Sendable {
     /// Probability that the output exceeds its bucket's bound or reaches max_tokens, under a log-normal whose
     /// median and 90th percentile are the (calibrated) p50 and p90.
     public func risk(_ raw: RawPrediction, bucket: SizeBucket, maxTokens: Int?) -> Double {
-        let bounds = [settings.buckets.upperBound(of: bucket).map(Double.init), maxTokens.map { Double($0) - 0.5 }].compactMap { $0 }
+        let bounds = [settings.buckets.upperBound(of: bucket).map(Double.init), maxTokens.map { Double($0) - 0.5 }]
+            .compactMap { $0 }
         guard let bound = bounds.min() else { return 0 }
         let sigma = max(0.05, (raw.logP90 - raw.logP50) / 1.2816)
         let z = (log1p(bound) - raw.logP50) / sigma

@@ -55,11 +55,13 @@ public enum NeighborStatistics {
             Quantiles.weighted(values, weights: weights, 0.9),
             values[0], top.reduce(0) { $0 + $1.logOutput } / Double(top.count),
             Double(neighbors[0].similarity), top.reduce(0) { $0 + Double($1.similarity) } / Double(top.count),
-            Double(neighbors.filter { $0.similarity >= 0.8 }.count), Double(neighbors.filter { $0.similarity >= 0.9 }.count),
+            Double(neighbors.filter { $0.similarity >= 0.8 }.count),
+            Double(neighbors.filter { $0.similarity >= 0.9 }.count),
             shortWeight / total,
             zip(values, sharp).reduce(0) { $0 + $1.0 * $1.1 } / sharpTotal,
             zip(values, sharp).reduce(0) { $0 + ($1.0 <= shortLog ? $1.1 : 0) } / sharpTotal,
-            Double(close95.count), close95.isEmpty ? mean : close95.reduce(0) { $0 + $1.logOutput } / Double(close95.count),
+            Double(close95.count),
+            close95.isEmpty ? mean : close95.reduce(0) { $0 + $1.logOutput } / Double(close95.count),
         ]
     }
 

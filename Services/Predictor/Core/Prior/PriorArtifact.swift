@@ -93,7 +93,8 @@ public struct PriorArtifact: Codable, Sendable {
         else { throw PriorArtifactError("memory vectors do not match their outputs") }
         let buckets = HashedTextRegression.buckets
         guard let idf = Self.floats(textIDF), let rank = Self.floats(textRankWeights),
-            let short = Self.floats(textShortWeights), idf.count == buckets, rank.count == buckets, short.count == buckets
+            let short = Self.floats(textShortWeights), idf.count == buckets, rank.count == buckets,
+            short.count == buckets
         else { throw PriorArtifactError("word regressions are not \(buckets) Float32 values each") }
         var memory = NeighborIndex(dimension: memoryDimension, capacity: memoryLogOutputs.count)
         let values = bytes.map { Float(Int8(bitPattern: $0)) / 127 }
@@ -121,7 +122,9 @@ public struct PriorArtifact: Codable, Sendable {
     static func floats(_ text: String) -> [Float]? {
         guard let bytes = Data(base64Encoded: text), bytes.count % 4 == 0 else { return nil }
         return stride(from: 0, to: bytes.count, by: 4).map { offset in
-            let bits = bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
+            let bits = bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) {
+                $0 | UInt32($1.element) << (8 * $1.offset)
+            }
             return Float(bitPattern: bits)
         }
     }

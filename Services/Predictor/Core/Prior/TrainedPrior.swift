@@ -27,8 +27,10 @@ public struct TrainedPrior: Sendable {
     public var memoryOutputs: [Double]
 
     public static let featureNames =
-        ["log_prompt_tokens", "embedding_regression", "embedding_rank_regression", "embedding_short_regression",
-         "text_rank_regression", "text_short_regression"]
+        [
+            "log_prompt_tokens", "embedding_regression", "embedding_rank_regression", "embedding_short_regression",
+            "text_rank_regression", "text_short_regression",
+        ]
         + PromptSurface.names + NeighborStatistics.names
 
     var shortLog: Double { log1p(Double(shortMaxTokens)) }
@@ -136,7 +138,9 @@ public struct PriorTrainer: Sendable {
         let targets = examples.map { log1p(Double($0.outputTokens)) }
         let ranks = PredictionMetrics.ranks(targets).map { ($0 - 0.5) / Double(n) }
         let shortTargets = examples.map { $0.outputTokens <= parameters.shortMaxTokens ? 1.0 : 0.0 }
-        let inputs = examples.map { OutputLengthTrainer.regressionInput(embedding: $0.embedding, promptTokens: $0.promptTokens) }
+        let inputs = examples.map {
+            OutputLengthTrainer.regressionInput(embedding: $0.embedding, promptTokens: $0.promptTokens)
+        }
         let folds = max(2, parameters.folds)
         // Out of fold, so that the trees see each regression as good as it is on prompts it never saw.
         let idf = HashedTextRegression.idf(examples.map(\.text))
@@ -151,7 +155,8 @@ public struct PriorTrainer: Sendable {
             }
             for (column, y) in [ranks, shortTargets].enumerated() {
                 let model = HashedTextRegression(
-                    rows: train.map { words[$0] }, targets: train.map { y[$0] }, idf: idf, lambda: parameters.textLambda)
+                    rows: train.map { words[$0] }, targets: train.map { y[$0] }, idf: idf, lambda: parameters.textLambda
+                )
                 for i in stride(from: fold, to: n, by: folds) { outOfFold[i][3 + column] = model.predict(words[i]) }
             }
         }
@@ -162,7 +167,8 @@ public struct PriorTrainer: Sendable {
             regression: RidgeRegression(rows: inputs, targets: targets, lambda: parameters.ridgeLambda),
             rankRegression: RidgeRegression(rows: inputs, targets: ranks, lambda: parameters.ridgeLambda),
             shortRegression: RidgeRegression(rows: inputs, targets: shortTargets, lambda: parameters.ridgeLambda),
-            textRankRegression: HashedTextRegression(rows: words, targets: ranks, idf: idf, lambda: parameters.textLambda),
+            textRankRegression: HashedTextRegression(
+                rows: words, targets: ranks, idf: idf, lambda: parameters.textLambda),
             textShortRegression: HashedTextRegression(
                 rows: words, targets: shortTargets, idf: idf, lambda: parameters.textLambda),
             quantileTrees: [], quantileOffsets: [], shortTrees: LogisticBoostedTrees.empty,
@@ -177,7 +183,8 @@ public struct PriorTrainer: Sendable {
                 features.append(
                     TrainedPrior.features(
                         promptTokens: examples[slot].promptTokens, surface: examples[slot].surface,
-                        regressions: outOfFold[slot], neighbors: prior.memoryNeighbors(scores: slotScores, excluding: slot),
+                        regressions: outOfFold[slot],
+                        neighbors: prior.memoryNeighbors(scores: slotScores, excluding: slot),
                         shortLog: prior.shortLog))
             }
         }
@@ -218,6 +225,7 @@ public struct PriorTrainer: Sendable {
     }
 
     func shortModel(features: [[Double]], labels: [Bool], rows: [Int]) -> LogisticBoostedTrees {
-        LogisticBoostedTrees(features: rows.map { features[$0] }, labels: rows.map { labels[$0] }, parameters: boosting(0.5))
+        LogisticBoostedTrees(
+            features: rows.map { features[$0] }, labels: rows.map { labels[$0] }, parameters: boosting(0.5))
     }
 }

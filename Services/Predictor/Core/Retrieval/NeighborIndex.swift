@@ -81,8 +81,10 @@ public struct NeighborIndex: Sendable {
             flat.withUnsafeBufferPointer { q in
                 scores.withUnsafeMutableBufferPointer { out in
                     cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queries.count), Int32(count), Int32(dimension), 1,
-                        q.baseAddress, Int32(dimension), rows.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(count)
+                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queries.count), Int32(count), Int32(dimension),
+                        1,
+                        q.baseAddress, Int32(dimension), rows.baseAddress, Int32(dimension), 0, out.baseAddress,
+                        Int32(count)
                     )
                 }
             }

@@ -27,7 +27,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Embedder: auto, minilm or hashed.")
     var embedder: String = "auto"
 
-    @Option(name: .customLong("setting"), help: "Any serve setting as key=value (repeatable), e.g. --setting top-k-neighbors=5.")
+    @Option(
+        name: .customLong("setting"),
+        help: "Any serve setting as key=value (repeatable), e.g. --setting top-k-neighbors=5.")
     var settings: [String] = []
 
     func configuration(extra: [String: String] = [:]) throws -> PredictorConfiguration {
@@ -39,7 +41,9 @@ struct EngineOptions: ParsableArguments {
             arguments += ["--\(parts[0])", parts[1]]
         }
         return try PredictorConfiguration(
-            ResolvedSettings(specs: PredictorConfiguration.specs, arguments: arguments, environment: ProcessInfo.processInfo.environment))
+            ResolvedSettings(
+                specs: PredictorConfiguration.specs, arguments: arguments,
+                environment: ProcessInfo.processInfo.environment))
     }
 }
 
@@ -59,7 +63,8 @@ enum ShareGPTRows {
             exchanges, count: count ?? Int.max, seed: seed, records: records, unseenBy: unseenBy,
             tokenCount: engines.countTokens)
         let range = records.map { "records \($0.lowerBound)..<\($0.upperBound)" } ?? "all records"
-        logger.info("ShareGPT: \(exchanges.count) first exchanges, \(samples.count) sampled from \(range) (seed \(seed))")
+        logger.info(
+            "ShareGPT: \(exchanges.count) first exchanges, \(samples.count) sampled from \(range) (seed \(seed))")
         return samples
     }
 
@@ -79,7 +84,8 @@ enum ShareGPTRows {
                 rows.append(
                     HistoryRow(
                         id: Int64(rows.count + 1), embedding: vector, surface: PromptSurface.of(sample.prompt).values,
-                        promptTokens: sample.promptTokens, outputTokens: sample.outputTokens, maxTokens: nil, model: model,
+                        promptTokens: sample.promptTokens, outputTokens: sample.outputTokens, maxTokens: nil,
+                        model: model,
                         taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count)
                     ))
             }
@@ -182,11 +188,14 @@ enum JSONLRows {
         var vectors: [Int: [Float]] = [:]
         for start in stride(from: 0, to: missing.count, by: 64) {
             let chunk = Array(missing[start..<min(missing.count, start + 64)])
-            for (index, vector) in zip(chunk, try engines.embedder.embed(chunk.map { lines[$0].prompt })) { vectors[index] = vector }
+            for (index, vector) in zip(chunk, try engines.embedder.embed(chunk.map { lines[$0].prompt })) {
+                vectors[index] = vector
+            }
         }
         return lines.enumerated().map { index, line in
             HistoryRow(
-                id: Int64(index + 1), embedding: line.embedding ?? vectors[index]!, surface: PromptSurface.of(line.prompt).values,
+                id: Int64(index + 1), embedding: line.embedding ?? vectors[index]!,
+                surface: PromptSurface.of(line.prompt).values,
                 promptTokens: line.promptTokens ?? engines.countTokens(line.prompt), outputTokens: line.outputTokens,
                 maxTokens: line.maxTokens, model: line.model ?? model, taskType: line.taskType, tenantId: line.tenantId,
                 success: true, finishReason: "stop", time: Double(index))
@@ -207,10 +216,16 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Replay at most this many ShareGPT first exchanges (vLLM's filters) of --records.")
     var sharegpt: Int?
 
-    @Option(help: "ShareGPT records to replay, A:B (default: the evaluation pool, 10000:13671); prompts that also occur in the training records 0:10000 are left out.")
+    @Option(
+        help:
+            "ShareGPT records to replay, A:B (default: the evaluation pool, 10000:13671); prompts that also occur in the training records 0:10000 are left out."
+    )
     var records: String?
 
-    @Option(help: "Replay a JSONL file of {prompt, prompt_tokens, output_tokens, embedding?, model?, tenant_id?, task_type?, max_tokens?}.")
+    @Option(
+        help:
+            "Replay a JSONL file of {prompt, prompt_tokens, output_tokens, embedding?, model?, tenant_id?, task_type?, max_tokens?}."
+    )
     var jsonl: String?
 
     @Option(help: "Shuffle seed of the ShareGPT slice.")
@@ -225,7 +240,10 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Model name given to ShareGPT rows.")
     var model: String = "gpt-3.5-turbo"
 
-    @Option(help: "Write every scored request's prediction and truth here as JSON lines ({prompt_tokens, output_tokens, p50, p90}); `maitre-bench simulate --replay` reads them.")
+    @Option(
+        help:
+            "Write every scored request's prediction and truth here as JSON lines ({prompt_tokens, output_tokens, p50, p90}); `maitre-bench simulate --replay` reads them."
+    )
     var dump: String?
 
     @Option(help: "Trained prior: auto (the shipped one), none (history only), or a file.")
@@ -247,7 +265,8 @@ struct EvaluateCommand: AsyncParsableCommand {
         if let sqlite {
             let store = try SQLiteHistoryStore.open(file: sqlite)
             rows = try await store.loadAll()
-            descriptor = EmbedderDescriptor(name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
+            descriptor = EmbedderDescriptor(
+                name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
         } else if let jsonl {
             let engines = try TextEngines.load(configuration: configuration, logger: logger)
             descriptor = engines.embedder.descriptor
@@ -262,7 +281,9 @@ struct EvaluateCommand: AsyncParsableCommand {
                 engines: engines, logger: logger)
             rows = loaded.rows
             texts = loaded.samples.map(\.prompt)
-            print("embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)")
+            print(
+                "embedded \(rows.count) prompts with \(engines.embedder.descriptor.name) in \(ContinuousClock.now - start)"
+            )
         }
         var evaluator = ReplayEvaluator(
             settings: configuration.prediction,
@@ -273,7 +294,9 @@ struct EvaluateCommand: AsyncParsableCommand {
         evaluator.coldStart = coldStart
         let start = ContinuousClock.now
         let report = evaluator.run(rows, texts: texts)
-        print("strict replay: \(rows.count) rows, warm-up \(warmup), retrain every \(retrainEvery), in \(ContinuousClock.now - start)")
+        print(
+            "strict replay: \(rows.count) rows, warm-up \(warmup), retrain every \(retrainEvery), in \(ContinuousClock.now - start)"
+        )
         print(report.text)
         if let dump {
             let encoder = JSONEncoder()
@@ -312,17 +335,25 @@ struct SeedCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let configuration = try engine.configuration(extra: dataDir.map { ["data-dir": $0] } ?? [:])
         let engines = try TextEngines.load(configuration: configuration, logger: logger)
-        let samples = try ShareGPTRows.load(count: sharegpt, seed: seed, records: ShareGPTRecords.training, model: model, engines: engines, logger: logger).samples
+        let samples = try ShareGPTRows.load(
+            count: sharegpt, seed: seed, records: ShareGPTRecords.training, model: model, engines: engines,
+            logger: logger
+        ).samples
         let directory = try ServiceLauncher.prepareDataDirectory(configuration.server.dataDirectory)
         let predictor = try await PredictorEngine(
-            configuration: configuration, store: try SQLiteHistoryStore.open(directory: directory), engines: engines, logger: logger)
+            configuration: configuration, store: try SQLiteHistoryStore.open(directory: directory), engines: engines,
+            logger: logger)
         for start in stride(from: 0, to: samples.count, by: 256) {
             let reports = samples[start..<min(samples.count, start + 256)].map {
-                OutcomeReport(prompt: $0.prompt, outputTokens: $0.outputTokens, promptTokens: $0.promptTokens, model: model, success: true, finishReason: "stop")
+                OutcomeReport(
+                    prompt: $0.prompt, outputTokens: $0.outputTokens, promptTokens: $0.promptTokens, model: model,
+                    success: true, finishReason: "stop")
             }
             _ = try await predictor.ingest(reports)
         }
         await predictor.retrainNow()
-        print("seeded \(samples.count) rows into \(directory.path)/history.sqlite; history size \(await predictor.historySize), model \(await predictor.modelVersion)")
+        print(
+            "seeded \(samples.count) rows into \(directory.path)/history.sqlite; history size \(await predictor.historySize), model \(await predictor.modelVersion)"
+        )
     }
 }

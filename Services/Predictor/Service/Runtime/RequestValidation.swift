@@ -26,7 +26,9 @@ enum RequestValidation {
         index.map { "\(container)[\($0)].\(name)" } ?? name
     }
 
-    static func texts(prompt: String?, messages: [ChatMessage]?, index: Int?, container: String, configuration: PredictorConfiguration) throws -> (String, String) {
+    static func texts(
+        prompt: String?, messages: [ChatMessage]?, index: Int?, container: String, configuration: PredictorConfiguration
+    ) throws -> (String, String) {
         if prompt == nil, let messages, messages.isEmpty {
             throw APIError.invalidRequest("'messages' must not be empty.", param: field("messages", index, container))
         }
@@ -34,11 +36,13 @@ enum RequestValidation {
             let user = PromptText.userText(prompt: prompt, messages: messages)
         else {
             throw APIError.invalidRequest(
-                "One of 'prompt' or 'messages' is required.", param: field("prompt", index, container), code: "missing_required_parameter")
+                "One of 'prompt' or 'messages' is required.", param: field("prompt", index, container),
+                code: "missing_required_parameter")
         }
         guard full.count <= configuration.maxPromptCharacters else {
             throw APIError.invalidRequest(
-                "The prompt is longer than \(configuration.maxPromptCharacters) characters.", param: field(prompt == nil ? "messages" : "prompt", index, container),
+                "The prompt is longer than \(configuration.maxPromptCharacters) characters.",
+                param: field(prompt == nil ? "messages" : "prompt", index, container),
                 code: "prompt_too_long")
         }
         return (user, full)
@@ -48,7 +52,8 @@ enum RequestValidation {
         guard let value else { return }
         guard value >= 1 && value <= maxTokensLimit else {
             throw APIError.invalidRequest(
-                "'max_tokens' must be between 1 and \(maxTokensLimit), got \(value).", param: field("max_tokens", index, container))
+                "'max_tokens' must be between 1 and \(maxTokensLimit), got \(value).",
+                param: field("max_tokens", index, container))
         }
     }
 
@@ -58,8 +63,12 @@ enum RequestValidation {
         }
     }
 
-    static func predictInput(_ request: PredictRequest, index: Int?, configuration: PredictorConfiguration) throws -> PredictInput {
-        let (user, full) = try texts(prompt: request.prompt, messages: request.messages, index: index, container: "requests", configuration: configuration)
+    static func predictInput(_ request: PredictRequest, index: Int?, configuration: PredictorConfiguration) throws
+        -> PredictInput
+    {
+        let (user, full) = try texts(
+            prompt: request.prompt, messages: request.messages, index: index, container: "requests",
+            configuration: configuration)
         try checkMaxTokens(request.maxTokens, index: index, container: "requests")
         try checkModel(request.model, index: index, container: "requests")
         return PredictInput(
@@ -68,8 +77,12 @@ enum RequestValidation {
         )
     }
 
-    static func ingestInput(_ report: OutcomeReport, index: Int?, configuration: PredictorConfiguration) throws -> IngestInput {
-        let (user, full) = try texts(prompt: report.prompt, messages: report.messages, index: index, container: "records", configuration: configuration)
+    static func ingestInput(_ report: OutcomeReport, index: Int?, configuration: PredictorConfiguration) throws
+        -> IngestInput
+    {
+        let (user, full) = try texts(
+            prompt: report.prompt, messages: report.messages, index: index, container: "records",
+            configuration: configuration)
         try checkMaxTokens(report.maxTokens, index: index, container: "records")
         try checkModel(report.model, index: index, container: "records")
         guard report.outputTokens >= 0 && report.outputTokens <= maxTokensLimit else {
@@ -79,10 +92,12 @@ enum RequestValidation {
         }
         if let promptTokens = report.promptTokens, promptTokens < 0 || promptTokens > maxTokensLimit {
             throw APIError.invalidRequest(
-                "'prompt_tokens' must be between 0 and \(maxTokensLimit), got \(promptTokens).", param: field("prompt_tokens", index, "records"))
+                "'prompt_tokens' must be between 0 and \(maxTokensLimit), got \(promptTokens).",
+                param: field("prompt_tokens", index, "records"))
         }
         if let latency = report.latencyMs, !(latency >= 0) || !latency.isFinite {
-            throw APIError.invalidRequest("'latency_ms' must be a non-negative number.", param: field("latency_ms", index, "records"))
+            throw APIError.invalidRequest(
+                "'latency_ms' must be a non-negative number.", param: field("latency_ms", index, "records"))
         }
         return IngestInput(embeddingText: user, fullText: full, report: report)
     }

@@ -10,7 +10,8 @@ public struct TextEngines: Sendable {
     /// Which counter `countTokens` is (`cl100k_base`, or the approximation when the rank file is missing).
     public var tokenizerName: String
 
-    public init(embedder: any SentenceEmbedder, countTokens: @escaping @Sendable (String) -> Int, tokenizerName: String) {
+    public init(embedder: any SentenceEmbedder, countTokens: @escaping @Sendable (String) -> Int, tokenizerName: String)
+    {
         self.embedder = embedder
         self.countTokens = countTokens
         self.tokenizerName = tokenizerName
@@ -18,7 +19,9 @@ public struct TextEngines: Sendable {
 
     /// The hashed embedder and an approximate counter: fast and deterministic, for tests.
     public static func hashed(dimension: Int = 384) -> TextEngines {
-        TextEngines(embedder: HashedNGramEmbedder(dimension: dimension), countTokens: approximateTokens, tokenizerName: "approximate")
+        TextEngines(
+            embedder: HashedNGramEmbedder(dimension: dimension), countTokens: approximateTokens,
+            tokenizerName: "approximate")
     }
 
     /// About four bytes per token: the last resort when no cl100k rank file is found.
@@ -39,13 +42,18 @@ public struct TextEngines: Sendable {
                 throw PredictorStartupError("embedder=minilm but MiniLM could not be loaded: \(selection.message)")
             }
             embedder = selection.embedder
-            if selection.modelDirectory == nil { logger.warning("\(selection.message)") } else { logger.info("\(selection.message)") }
+            if selection.modelDirectory == nil {
+                logger.warning("\(selection.message)")
+            } else {
+                logger.info("\(selection.message)")
+            }
         }
         do {
             let tokenizer = try CL100KTokenizer.loadDefault()
             return TextEngines(embedder: embedder, countTokens: { tokenizer.count($0) }, tokenizerName: "cl100k_base")
         } catch {
-            logger.warning("cl100k_base tokenizer not available (\(error)); prompt_tokens are approximate (4 bytes per token)")
+            logger.warning(
+                "cl100k_base tokenizer not available (\(error)); prompt_tokens are approximate (4 bytes per token)")
             return TextEngines(embedder: embedder, countTokens: approximateTokens, tokenizerName: "approximate")
         }
     }

@@ -10,7 +10,10 @@ public struct PoolSettings: Sendable, Equatable {
     /// Cooldown after that many failures, in seconds.
     public var failureCooldown: Double
 
-    public init(aimd: AIMDSettings = AIMDSettings(), rateLimitCooldown: Double = 1, maxCooldown: Double = 300, failuresBeforeCooldown: Int = 3, failureCooldown: Double = 5) {
+    public init(
+        aimd: AIMDSettings = AIMDSettings(), rateLimitCooldown: Double = 1, maxCooldown: Double = 300,
+        failuresBeforeCooldown: Int = 3, failureCooldown: Double = 5
+    ) {
         self.aimd = aimd
         self.rateLimitCooldown = rateLimitCooldown
         self.maxCooldown = maxCooldown
@@ -91,7 +94,9 @@ public struct AccountPool: Sendable {
 
     /// Grants a slot for a call of about `tokens` tokens to `model`, avoiding `excluded` accounts (those a
     /// retry already tried) unless nothing else serves the model.
-    public mutating func acquire(model: String, tokens: Int, excluding excluded: Set<Int> = [], now: Double) -> Acquisition {
+    public mutating func acquire(model: String, tokens: Int, excluding excluded: Set<Int> = [], now: Double)
+        -> Acquisition
+    {
         guard let group = accountIndices(for: model) else { return .unknownModel }
         var candidates = group
         if !excluded.isEmpty {
@@ -117,7 +122,9 @@ public struct AccountPool: Sendable {
             if let current = best {
                 let incumbent = accounts[current]
                 let candidate = accounts[index]
-                if candidate.load < incumbent.load || (candidate.load == incumbent.load && candidate.credit > incumbent.credit) {
+                if candidate.load < incumbent.load
+                    || (candidate.load == incumbent.load && candidate.credit > incumbent.credit)
+                {
                     best = index
                 }
             } else {
@@ -129,7 +136,8 @@ public struct AccountPool: Sendable {
         accounts[chosen].inFlight += 1
         accounts[chosen].requests += 1
         let reservation = accounts[chosen].rate.reserve(tokens: tokens, now: now)
-        return .granted(Lease(account: chosen, epoch: accounts[chosen].window.epoch, reservation: reservation, startedAt: now))
+        return .granted(
+            Lease(account: chosen, epoch: accounts[chosen].window.epoch, reservation: reservation, startedAt: now))
     }
 
     /// Feeds a stream's time to first byte to the account's window as soon as it is known, instead of at the end
@@ -137,13 +145,16 @@ public struct AccountPool: Sendable {
     /// would hold work back for a minute; the first byte says as much about the account's congestion.
     @discardableResult
     public mutating func observeFirstByte(_ lease: Lease, latencyMs: Double) -> WindowChange {
-        accounts[lease.account].window.recordSuccess(latencyMs: latencyMs, kind: .firstByte, sentEpoch: lease.epoch, elapsedMs: latencyMs)
+        accounts[lease.account].window.recordSuccess(
+            latencyMs: latencyMs, kind: .firstByte, sentEpoch: lease.epoch, elapsedMs: latencyMs)
     }
 
     /// Returns a slot with the call's outcome: adapts the window, reconciles the rate window, sets cooldowns.
     /// Returns what happened to the window and whether a cooldown started.
     @discardableResult
-    public mutating func release(_ lease: Lease, outcome: CallOutcome, now: Double) -> (change: WindowChange, cooledDown: Bool) {
+    public mutating func release(_ lease: Lease, outcome: CallOutcome, now: Double) -> (
+        change: WindowChange, cooledDown: Bool
+    ) {
         var account = accounts[lease.account]
         account.inFlight = max(0, account.inFlight - 1)
         var change = WindowChange.unchanged
@@ -154,7 +165,8 @@ public struct AccountPool: Sendable {
             account.consecutiveFailures = 0
             account.rate.reconcile(lease.reservation, actualTokens: totalTokens)
             if let latencyMs {
-                change = account.window.recordSuccess(latencyMs: latencyMs, kind: kind, sentEpoch: lease.epoch, elapsedMs: elapsedMs)
+                change = account.window.recordSuccess(
+                    latencyMs: latencyMs, kind: kind, sentEpoch: lease.epoch, elapsedMs: elapsedMs)
             }
         case .rateLimited(let retryAfter):
             account.rateLimited += 1

@@ -23,7 +23,8 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
     public static func == (lhs: Deployment, rhs: Deployment) -> Bool {
         lhs.name == rhs.name && lhs.modelName == rhs.modelName && lhs.upstreamModel == rhs.upstreamModel
             && lhs.apiBase == rhs.apiBase && lhs.apiKey == rhs.apiKey && lhs.weight == rhs.weight && lhs.rpm == rhs.rpm
-            && lhs.tpm == rhs.tpm && lhs.maxConcurrency == rhs.maxConcurrency && lhs.latencyTargetMs == rhs.latencyTargetMs
+            && lhs.tpm == rhs.tpm && lhs.maxConcurrency == rhs.maxConcurrency
+            && lhs.latencyTargetMs == rhs.latencyTargetMs
             && lhs.extraHeaders.map(\.name) == rhs.extraHeaders.map(\.name)
             && lhs.extraHeaders.map(\.value) == rhs.extraHeaders.map(\.value)
     }

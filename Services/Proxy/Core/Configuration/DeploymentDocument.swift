@@ -23,9 +23,13 @@ public struct DeploymentConfigError: Error, Equatable, CustomStringConvertible {
 /// `api_key: os.environ/NAME` reads the key from the environment.
 public enum DeploymentDocument {
     /// Provider prefixes LiteLLM puts in front of OpenAI-compatible model ids; the upstream wants the bare id.
-    static let openAICompatiblePrefixes = ["openai/", "text-completion-openai/", "hosted_vllm/", "custom_openai/", "vllm/"]
+    static let openAICompatiblePrefixes = [
+        "openai/", "text-completion-openai/", "hosted_vllm/", "custom_openai/", "vllm/",
+    ]
 
-    public static func parse(_ document: Any?, environment: [String: String], defaultMaxConcurrency: Int = 64) throws -> [Deployment] {
+    public static func parse(_ document: Any?, environment: [String: String], defaultMaxConcurrency: Int = 64) throws
+        -> [Deployment]
+    {
         guard let root = document as? [String: Any] else {
             throw DeploymentConfigError(path: "(root)", message: "expected a mapping with `models` or `model_list`")
         }
@@ -35,18 +39,25 @@ public enum DeploymentDocument {
                 throw DeploymentConfigError(path: "model_list", message: "expected a list")
             }
             for (index, entry) in entries.enumerated() {
-                deployments.append(try liteLLMEntry(entry, path: "model_list[\(index)]", environment: environment, defaultMaxConcurrency: defaultMaxConcurrency))
+                deployments.append(
+                    try liteLLMEntry(
+                        entry, path: "model_list[\(index)]", environment: environment,
+                        defaultMaxConcurrency: defaultMaxConcurrency))
             }
         }
         if let models = root["models"] {
             guard let mapping = models as? [String: Any] else {
-                throw DeploymentConfigError(path: "models", message: "expected a mapping of model name to a list of deployments")
+                throw DeploymentConfigError(
+                    path: "models", message: "expected a mapping of model name to a list of deployments")
             }
             for modelName in mapping.keys.sorted() {
                 let value = mapping[modelName]
                 let entries = (value as? [Any]) ?? (value.map { [$0] } ?? [])
                 for (index, entry) in entries.enumerated() {
-                    deployments.append(try nativeEntry(entry, modelName: modelName, path: "models.\(modelName)[\(index)]", environment: environment, defaultMaxConcurrency: defaultMaxConcurrency))
+                    deployments.append(
+                        try nativeEntry(
+                            entry, modelName: modelName, path: "models.\(modelName)[\(index)]",
+                            environment: environment, defaultMaxConcurrency: defaultMaxConcurrency))
                 }
             }
         }
@@ -81,14 +92,20 @@ public enum DeploymentDocument {
         }
     }
 
-    static func nativeEntry(_ entry: Any, modelName: String, path: String, environment: [String: String], defaultMaxConcurrency: Int) throws -> Deployment {
+    static func nativeEntry(
+        _ entry: Any, modelName: String, path: String, environment: [String: String], defaultMaxConcurrency: Int
+    ) throws -> Deployment {
         guard let fields = entry as? [String: Any] else {
             throw DeploymentConfigError(path: path, message: "expected a mapping with api_base, api_key, model")
         }
-        return try deployment(fields, modelName: modelName, path: path, environment: environment, defaultMaxConcurrency: defaultMaxConcurrency)
+        return try deployment(
+            fields, modelName: modelName, path: path, environment: environment,
+            defaultMaxConcurrency: defaultMaxConcurrency)
     }
 
-    static func liteLLMEntry(_ entry: Any, path: String, environment: [String: String], defaultMaxConcurrency: Int) throws -> Deployment {
+    static func liteLLMEntry(_ entry: Any, path: String, environment: [String: String], defaultMaxConcurrency: Int)
+        throws -> Deployment
+    {
         guard let fields = entry as? [String: Any] else {
             throw DeploymentConfigError(path: path, message: "expected a mapping with model_name and litellm_params")
         }
@@ -99,14 +116,25 @@ public enum DeploymentDocument {
             throw DeploymentConfigError(path: "\(path).litellm_params", message: "missing or not a mapping")
         }
         var merged = params
-        if merged["max_concurrency"] == nil, let parallel = params["max_parallel_requests"] { merged["max_concurrency"] = parallel }
-        if let info = fields["model_info"] as? [String: Any], merged["name"] == nil, let id = info["id"] { merged["name"] = id }
-        return try deployment(merged, modelName: modelName, path: "\(path).litellm_params", environment: environment, defaultMaxConcurrency: defaultMaxConcurrency)
+        if merged["max_concurrency"] == nil, let parallel = params["max_parallel_requests"] {
+            merged["max_concurrency"] = parallel
+        }
+        if let info = fields["model_info"] as? [String: Any], merged["name"] == nil, let id = info["id"] {
+            merged["name"] = id
+        }
+        return try deployment(
+            merged, modelName: modelName, path: "\(path).litellm_params", environment: environment,
+            defaultMaxConcurrency: defaultMaxConcurrency)
     }
 
-    static func deployment(_ fields: [String: Any], modelName: String, path: String, environment: [String: String], defaultMaxConcurrency: Int) throws -> Deployment {
+    static func deployment(
+        _ fields: [String: Any], modelName: String, path: String, environment: [String: String],
+        defaultMaxConcurrency: Int
+    ) throws -> Deployment {
         guard let apiBase = try string(fields["api_base"] ?? fields["base_url"], path: "\(path).api_base") else {
-            throw DeploymentConfigError(path: "\(path).api_base", message: "missing; give the upstream's base URL, e.g. https://api.openai.com/v1")
+            throw DeploymentConfigError(
+                path: "\(path).api_base",
+                message: "missing; give the upstream's base URL, e.g. https://api.openai.com/v1")
         }
         guard apiBase.hasPrefix("http://") || apiBase.hasPrefix("https://") else {
             throw DeploymentConfigError(path: "\(path).api_base", message: "must start with http:// or https://")
@@ -119,8 +147,12 @@ public enum DeploymentDocument {
         let apiKey = try resolveKey(fields["api_key"], path: "\(path).api_key", environment: environment)
         let weight = try number(fields["weight"], path: "\(path).weight") ?? 1
         guard weight > 0 else { throw DeploymentConfigError(path: "\(path).weight", message: "must be greater than 0") }
-        let maxConcurrency = try number(fields["max_concurrency"], path: "\(path).max_concurrency").map { Int($0) } ?? defaultMaxConcurrency
-        guard maxConcurrency >= 1 else { throw DeploymentConfigError(path: "\(path).max_concurrency", message: "must be at least 1") }
+        let maxConcurrency =
+            try number(fields["max_concurrency"], path: "\(path).max_concurrency").map { Int($0) }
+            ?? defaultMaxConcurrency
+        guard maxConcurrency >= 1 else {
+            throw DeploymentConfigError(path: "\(path).max_concurrency", message: "must be at least 1")
+        }
         return Deployment(
             name: try string(fields["name"], path: "\(path).name") ?? "",
             modelName: modelName,
@@ -132,12 +164,15 @@ public enum DeploymentDocument {
             tpm: try number(fields["tpm"], path: "\(path).tpm").map { Int($0) },
             maxConcurrency: maxConcurrency,
             latencyTargetMs: try number(fields["latency_target_ms"], path: "\(path).latency_target_ms"),
-            extraHeaders: try extraHeaders(fields["extra_headers"], path: "\(path).extra_headers", environment: environment)
+            extraHeaders: try extraHeaders(
+                fields["extra_headers"], path: "\(path).extra_headers", environment: environment)
         )
     }
 
     /// `extra_headers: {Name: value}`; a value may be `os.environ/NAME`, like `api_key`.
-    static func extraHeaders(_ value: Any?, path: String, environment: [String: String]) throws -> [(name: String, value: String)] {
+    static func extraHeaders(_ value: Any?, path: String, environment: [String: String]) throws -> [(
+        name: String, value: String
+    )] {
         guard let value else { return [] }
         guard let mapping = value as? [String: Any] else {
             throw DeploymentConfigError(path: path, message: "expected a mapping of header names to values")
@@ -150,7 +185,8 @@ public enum DeploymentDocument {
             guard let text = try resolveKey(mapping[name], path: fieldPath, environment: environment),
                 text.utf8.allSatisfy({ $0 >= 32 && $0 != 127 })
             else {
-                throw DeploymentConfigError(path: fieldPath, message: "expected a header value without control characters")
+                throw DeploymentConfigError(
+                    path: fieldPath, message: "expected a header value without control characters")
             }
             return (name, text)
         }

@@ -94,7 +94,9 @@ public struct AIMDWindow: Sendable, Equatable {
     /// The latency above which a success counts as a spike, when known.
     public func targetMs(_ kind: LatencyKind) -> Double? {
         if let fixed = settings.latencyTargetMs { return fixed }
-        guard samples[kind.rawValue] >= settings.minimumSamples, let baseline = baselines[kind.rawValue] else { return nil }
+        guard samples[kind.rawValue] >= settings.minimumSamples, let baseline = baselines[kind.rawValue] else {
+            return nil
+        }
         return max(baseline * settings.spikeFactor, baseline + settings.spikeSlackMs)
     }
 
@@ -102,7 +104,9 @@ public struct AIMDWindow: Sendable, Equatable {
     /// `sentEpoch`. A fixed `latencyTargetMs` is compared with `elapsedMs` (time to first byte, or the whole
     /// call) when given.
     @discardableResult
-    public mutating func recordSuccess(latencyMs: Double, kind: LatencyKind, sentEpoch: Int, elapsedMs: Double? = nil) -> WindowChange {
+    public mutating func recordSuccess(latencyMs: Double, kind: LatencyKind, sentEpoch: Int, elapsedMs: Double? = nil)
+        -> WindowChange
+    {
         let latency = max(0, latencyMs)
         let isSpike: Bool
         if let fixed = settings.latencyTargetMs {

@@ -15,7 +15,10 @@ public struct RequestSummary: Decodable, Sendable, Equatable {
     public var inputTexts: [String]
     public var inputTokenArrays: Int
 
-    public init(model: String, stream: Bool = false, includeUsage: Bool = false, maxTokens: Int? = nil, messages: [ChatMessage]? = nil, prompt: String? = nil, inputTexts: [String] = [], inputTokenArrays: Int = 0) {
+    public init(
+        model: String, stream: Bool = false, includeUsage: Bool = false, maxTokens: Int? = nil,
+        messages: [ChatMessage]? = nil, prompt: String? = nil, inputTexts: [String] = [], inputTokenArrays: Int = 0
+    ) {
         self.model = model
         self.stream = stream
         self.includeUsage = includeUsage
@@ -37,7 +40,8 @@ public struct RequestSummary: Decodable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.model = try container.decode(String.self, forKey: .model)
         self.stream = (try? container.decodeIfPresent(Bool.self, forKey: .stream)) ?? false
-        self.includeUsage = ((try? container.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)) ?? nil)?.includeUsage ?? false
+        self.includeUsage =
+            ((try? container.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)) ?? nil)?.includeUsage ?? false
         let completionTokens = (try? container.decodeIfPresent(Int.self, forKey: .maxCompletionTokens)) ?? nil
         self.maxTokens = completionTokens ?? ((try? container.decodeIfPresent(Int.self, forKey: .maxTokens)) ?? nil)
         self.messages = (try? container.decodeIfPresent([ChatMessage].self, forKey: .messages)) ?? nil
@@ -84,7 +88,8 @@ public struct RequestSummary: Decodable, Sendable, Equatable {
             case "max_tokens": return reader.readOptional({ $0.readInt() }, into: &maxTokens)
             case "max_completion_tokens": return reader.readOptional({ $0.readInt() }, into: &maxCompletionTokens)
             case "messages": return reader.readOptional(ChatMessage.readList, into: &summary.messages)
-            case "prompt": return reader.readOptional({ Self.readTexts(&$0)?.joined(separator: "\n") }, into: &summary.prompt)
+            case "prompt":
+                return reader.readOptional({ Self.readTexts(&$0)?.joined(separator: "\n") }, into: &summary.prompt)
             default:
                 var texts: [String]?
                 guard reader.readOptional({ Self.readTexts(&$0) }, into: &texts) else { return false }
@@ -100,7 +105,9 @@ public struct RequestSummary: Decodable, Sendable, Equatable {
         return summary
     }
 
-    static let readKeys = ["model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "messages", "prompt", "input"]
+    static let readKeys = [
+        "model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "messages", "prompt", "input",
+    ]
 
     /// A string as one text, or an array of strings.
     private static func readTexts(_ reader: inout JSONReader) -> [String]? {

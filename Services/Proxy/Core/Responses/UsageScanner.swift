@@ -90,7 +90,9 @@ public struct UsageScanner: Sendable {
         }
         for choice in answer.choices ?? [] {
             if let reason = choice.finishReason { facts.finishReason = reason }
-            if let text = choice.delta?.content ?? choice.message?.content ?? choice.text, facts.streamedText.utf8.count < Self.textLimit {
+            if let text = choice.delta?.content ?? choice.message?.content ?? choice.text,
+                facts.streamedText.utf8.count < Self.textLimit
+            {
                 facts.streamedText += text
             }
         }

@@ -33,7 +33,9 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The backoff before retry number `retry`, or nil when no retry should happen: too many tries already,
     /// an outcome not worth retrying, or a deadline (monotonic seconds) the backoff would pass.
-    public func nextDelay(after outcome: CallOutcome, retry: Int, now: Double, deadline: Double, jitter: Double) -> Double? {
+    public func nextDelay(after outcome: CallOutcome, retry: Int, now: Double, deadline: Double, jitter: Double)
+        -> Double?
+    {
         guard Self.isRetryable(outcome), retry <= maxRetries else { return nil }
         let delay = backoff(retry: retry, jitter: jitter)
         return now + delay < deadline ? delay : nil
@@ -44,7 +46,9 @@ public struct RetryPolicy: Sendable, Equatable {
 public enum RetryAfter {
     /// Seconds to wait, preferring the millisecond header; nil when neither parses.
     public static func seconds(retryAfterMs: String?, retryAfter: String?, now: Date = Date()) -> Double? {
-        if let text = retryAfterMs?.trimmingCharacters(in: .whitespaces), let milliseconds = Double(text), milliseconds >= 0 {
+        if let text = retryAfterMs?.trimmingCharacters(in: .whitespaces), let milliseconds = Double(text),
+            milliseconds >= 0
+        {
             return milliseconds / 1000
         }
         guard let text = retryAfter?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }

@@ -12,7 +12,9 @@ public struct ClientAuthMiddleware: RouterMiddleware {
         self.keys = keys.map { Array($0.utf8) }
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         try authorize(request.headers)
         return try await next(request, context)
     }
@@ -20,8 +22,10 @@ public struct ClientAuthMiddleware: RouterMiddleware {
     /// Throws the 401 unless no keys are configured or `headers` present one of them.
     public func authorize(_ headers: HTTPFields) throws {
         guard !keys.isEmpty else { return }
-        guard let presented = Self.presentedKey(headers), keys.contains(where: { ConstantTime.equals($0, presented) }) else {
-            throw APIError.unauthorized("Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
+        guard let presented = Self.presentedKey(headers), keys.contains(where: { ConstantTime.equals($0, presented) })
+        else {
+            throw APIError.unauthorized(
+                "Incorrect or missing API key. Send one of the proxy's keys as `Authorization: Bearer <key>`.")
         }
     }
 
@@ -31,7 +35,9 @@ public struct ClientAuthMiddleware: RouterMiddleware {
     static func presentedKey(_ headers: HTTPFields) -> [UInt8]? {
         if let authorization = headers[.authorization] {
             let prefix = "bearer "
-            guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else { return nil }
+            guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else {
+                return nil
+            }
             return Array(authorization.utf8.dropFirst(prefix.count))
         }
         return headers[apiKeyField].map { Array($0.utf8) }

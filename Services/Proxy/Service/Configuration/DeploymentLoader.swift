@@ -9,18 +9,26 @@ public enum DeploymentLoader {
     /// Model names the default configuration lists on `/v1/models`.
     public static let defaultModelNames = ["gpt-3.5-turbo", "gpt-4o-mini"]
 
-    public static func load(_ configuration: ProxyConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [Deployment] {
+    public static func load(
+        _ configuration: ProxyConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> [Deployment] {
         guard let path = configuration.deploymentFile else {
-            return defaults(upstream: configuration.defaultUpstream, maxConcurrency: configuration.defaultMaxConcurrency)
+            return defaults(
+                upstream: configuration.defaultUpstream, maxConcurrency: configuration.defaultMaxConcurrency)
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SettingError(key: "proxy-config", message: "cannot read file \(path)")
         }
-        return try parse(yaml: text, source: path, environment: environment, defaultMaxConcurrency: configuration.defaultMaxConcurrency)
+        return try parse(
+            yaml: text, source: path, environment: environment,
+            defaultMaxConcurrency: configuration.defaultMaxConcurrency)
     }
 
     /// Parses deployment YAML; errors name the file and the offending entry.
-    public static func parse(yaml text: String, source: String = "PROXY_CONFIG", environment: [String: String], defaultMaxConcurrency: Int = 64) throws -> [Deployment] {
+    public static func parse(
+        yaml text: String, source: String = "PROXY_CONFIG", environment: [String: String],
+        defaultMaxConcurrency: Int = 64
+    ) throws -> [Deployment] {
         let document: Any?
         do {
             document = try Yams.load(yaml: text)
@@ -28,7 +36,8 @@ public enum DeploymentLoader {
             throw SettingError(key: "proxy-config", message: "\(source) is not valid YAML: \(error)")
         }
         do {
-            return try DeploymentDocument.parse(document, environment: environment, defaultMaxConcurrency: defaultMaxConcurrency)
+            return try DeploymentDocument.parse(
+                document, environment: environment, defaultMaxConcurrency: defaultMaxConcurrency)
         } catch let error as DeploymentConfigError {
             throw SettingError(key: "proxy-config", message: "\(source): \(error)")
         }

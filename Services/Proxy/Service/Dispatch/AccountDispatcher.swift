@@ -1,10 +1,10 @@
 import Contracts
 import Foundation
-import NIOCore
-import ProxyCore
-import Prometheus
-import ServiceRuntime
 import NIOConcurrencyHelpers
+import NIOCore
+import Prometheus
+import ProxyCore
+import ServiceRuntime
 
 /// Why a request could not get a slot.
 public enum DispatchError: Error, APIErrorConvertible {
@@ -16,11 +16,17 @@ public enum DispatchError: Error, APIErrorConvertible {
         switch self {
         case .unknownModel(let model, let known):
             let list = known.isEmpty ? "none" : known.joined(separator: ", ")
-            return .notFound("The model `\(model)` does not exist or you do not have access to it. Known models: \(list).", code: "model_not_found", param: "model")
+            return .notFound(
+                "The model `\(model)` does not exist or you do not have access to it. Known models: \(list).",
+                code: "model_not_found", param: "model")
         case .queueFull(let model, let retryAfter):
-            return .rateLimited("Every upstream account for `\(model)` is at capacity and the proxy's wait queue is full; retry later.", retryAfterSeconds: retryAfter, code: "proxy_queue_full")
+            return .rateLimited(
+                "Every upstream account for `\(model)` is at capacity and the proxy's wait queue is full; retry later.",
+                retryAfterSeconds: retryAfter, code: "proxy_queue_full")
         case .deadlinePassed(let model, let retryAfter):
-            return .rateLimited("No upstream account for `\(model)` had room before the request's deadline.", retryAfterSeconds: retryAfter, code: "proxy_queue_timeout")
+            return .rateLimited(
+                "No upstream account for `\(model)` had room before the request's deadline.",
+                retryAfterSeconds: retryAfter, code: "proxy_queue_timeout")
         }
     }
 }
@@ -59,7 +65,10 @@ public final class AccountDispatcher: Sendable {
     let metrics: ProxyMetrics
     let clock: MonotonicClock
 
-    public init(deployments: [Deployment], settings: PoolSettings, queueLimit: Int, metrics: ProxyMetrics, clock: MonotonicClock = MonotonicClock()) {
+    public init(
+        deployments: [Deployment], settings: PoolSettings, queueLimit: Int, metrics: ProxyMetrics,
+        clock: MonotonicClock = MonotonicClock()
+    ) {
         self.state = NIOLockedValueBox(State(pool: AccountPool(deployments: deployments, settings: settings)))
         self.deployments = deployments
         self.queueLimit = queueLimit
@@ -78,11 +87,15 @@ public final class AccountDispatcher: Sendable {
     public func serves(_ model: String) -> Bool { state.withLockedValue { $0.pool.accountIndices(for: model) != nil } }
 
     /// A copy of the pool, for `/_stats`.
-    public func snapshot() -> (pool: AccountPool, queueDepth: Int) { state.withLockedValue { ($0.pool, $0.waiters.count) } }
+    public func snapshot() -> (pool: AccountPool, queueDepth: Int) {
+        state.withLockedValue { ($0.pool, $0.waiters.count) }
+    }
 
     /// A slot on an account serving `model`, waiting in the queue when needed. Throws `DispatchError` when
     /// the model is unknown, the queue is full, or `deadline` (monotonic seconds) passes first.
-    public func acquire(model: String, tokens: Int, excluding excluded: Set<Int> = [], deadline: Double) async throws -> Lease {
+    public func acquire(model: String, tokens: Int, excluding excluded: Set<Int> = [], deadline: Double) async throws
+        -> Lease
+    {
         while true {
             let now = clock.now()
             let (first, window, inFlight) = state.withLockedValue { state -> (Acquisition, Double, Int) in
@@ -99,7 +112,9 @@ public final class AccountDispatcher: Sendable {
                 throw DispatchError.unknownModel(model, known: modelNames)
             case .wait(let retryAt):
                 if now >= deadline { throw timeout(model) }
-                if let lease = try await wait(model: model, tokens: tokens, excluded: excluded, deadline: deadline, retryAt: retryAt) {
+                if let lease = try await wait(
+                    model: model, tokens: tokens, excluded: excluded, deadline: deadline, retryAt: retryAt)
+                {
                     recordAccount(lease.account)
                     return lease
                 }
@@ -111,7 +126,10 @@ public final class AccountDispatcher: Sendable {
     public func tryAcquire(model: String, tokens: Int, excluding excluded: Set<Int> = []) -> Lease? {
         let now = clock.now()
         let granted = state.withLockedValue { state -> (Lease, Double, Int)? in
-            guard case .granted(let lease) = state.pool.acquire(model: model, tokens: tokens, excluding: excluded, now: now) else { return nil }
+            guard
+                case .granted(let lease) = state.pool.acquire(
+                    model: model, tokens: tokens, excluding: excluded, now: now)
+            else { return nil }
             let account = state.pool.accounts[lease.account]
             return (lease, account.window.size, account.inFlight)
         }
@@ -131,7 +149,9 @@ public final class AccountDispatcher: Sendable {
             return (result, state.pool.accounts[lease.account], state.waiters.count, granted)
         }
         metrics.record(outcome: outcome, account: lease.account, cooledDown: result.cooledDown)
-        metrics.record(account: lease.account, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
+        metrics.record(
+            account: lease.account, window: account.window.size, inFlight: account.inFlight,
+            cooling: account.cooldownUntil > now)
         metrics.queueDepth.set(Double(depth))
         resume(granted)
     }
@@ -146,7 +166,9 @@ public final class AccountDispatcher: Sendable {
             return (change, state.pool.accounts[lease.account], state.waiters.count, granted)
         }
         guard change != .unchanged else { return }
-        metrics.record(account: lease.account, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
+        metrics.record(
+            account: lease.account, window: account.window.size, inFlight: account.inFlight,
+            cooling: account.cooldownUntil > now)
         metrics.queueDepth.set(Double(depth))
         resume(granted)
     }
@@ -162,7 +184,9 @@ public final class AccountDispatcher: Sendable {
                 index += 1
                 continue
             }
-            if case .granted(let next) = state.pool.acquire(model: waiter.model, tokens: waiter.tokens, excluding: waiter.excluded, now: now) {
+            if case .granted(let next) = state.pool.acquire(
+                model: waiter.model, tokens: waiter.tokens, excluding: waiter.excluded, now: now)
+            {
                 granted.append((waiter.continuation, next, waiter.timer))
                 state.waiters.remove(at: index)
             } else {
@@ -183,7 +207,9 @@ public final class AccountDispatcher: Sendable {
 
     /// Parks the caller; returns a lease granted by a release, or nil when it should try again itself
     /// (a cooldown or rate window it was waiting for ended).
-    private func wait(model: String, tokens: Int, excluded: Set<Int>, deadline: Double, retryAt: Double?) async throws -> Lease? {
+    private func wait(model: String, tokens: Int, excluded: Set<Int>, deadline: Double, retryAt: Double?) async throws
+        -> Lease?
+    {
         let id = state.withLockedValue { state -> Int in
             state.nextID += 1
             return state.nextID
@@ -203,14 +229,18 @@ public final class AccountDispatcher: Sendable {
                         // Earliest deadline first; equal deadlines keep their arrival order.
                         let position = state.waiters.lastIndex(where: { $0.deadline <= deadline }).map { $0 + 1 } ?? 0
                         state.waiters.insert(
-                            Waiter(id: id, model: model, tokens: tokens, excluded: excluded, deadline: deadline, continuation: continuation),
+                            Waiter(
+                                id: id, model: model, tokens: tokens, excluded: excluded, deadline: deadline,
+                                continuation: continuation),
                             at: position)
                         metrics.queueDepth.set(Double(state.waiters.count))
                         return nil
                     }
                 }
                 if let immediate {
-                    if case .failure(let error) = immediate, error is DispatchError { metrics.queueRejected.increment() }
+                    if case .failure(let error) = immediate, error is DispatchError {
+                        metrics.queueRejected.increment()
+                    }
                     continuation.resume(with: immediate)
                     return
                 }
@@ -274,6 +304,8 @@ public final class AccountDispatcher: Sendable {
     private func recordAccount(_ index: Int) {
         let now = clock.now()
         let account = state.withLockedValue { $0.pool.accounts[index] }
-        metrics.record(account: index, window: account.window.size, inFlight: account.inFlight, cooling: account.cooldownUntil > now)
+        metrics.record(
+            account: index, window: account.window.size, inFlight: account.inFlight,
+            cooling: account.cooldownUntil > now)
     }
 }

@@ -18,10 +18,13 @@ public final class ProxyMetrics: Sendable {
         let outcomes: [Counter]
     }
 
-    static let outcomeNames = ["success", "rate_limited", "server_error", "timeout", "connect_error", "client_error", "cancelled"]
+    static let outcomeNames = [
+        "success", "rate_limited", "server_error", "timeout", "connect_error", "client_error", "cancelled",
+    ]
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        .seconds(60),
     ]
 
     public let accounts: [Account]
@@ -39,24 +42,51 @@ public final class ProxyMetrics: Sendable {
         self.accounts = deployments.map { deployment in
             let labels = [("account", deployment.name), ("model", deployment.modelName)]
             return Account(
-                window: registry.makeGauge(descriptor: descriptor("account_window", "AIMD concurrency window of the account."), labels: labels),
-                inFlight: registry.makeGauge(descriptor: descriptor("account_in_flight", "Requests in flight on the account."), labels: labels),
-                cooling: registry.makeGauge(descriptor: descriptor("account_cooling", "1 while the account is cooling down."), labels: labels),
-                cooldowns: registry.makeCounter(descriptor: descriptor("account_cooldowns", "Cooldowns started on the account.", unit: "total"), labels: labels),
-                retries: registry.makeCounter(descriptor: descriptor("account_retries", "Calls to the account retried elsewhere.", unit: "total"), labels: labels),
-                latency: registry.makeDurationHistogram(descriptor: descriptor("upstream_latency", "Upstream call duration to the last byte.", unit: "seconds"), labels: labels, buckets: Self.latencyBuckets),
-                timeToFirstToken: registry.makeDurationHistogram(descriptor: descriptor("upstream_ttft", "Time to the first streamed chunk.", unit: "seconds"), labels: labels, buckets: Self.latencyBuckets),
+                window: registry.makeGauge(
+                    descriptor: descriptor("account_window", "AIMD concurrency window of the account."), labels: labels),
+                inFlight: registry.makeGauge(
+                    descriptor: descriptor("account_in_flight", "Requests in flight on the account."), labels: labels),
+                cooling: registry.makeGauge(
+                    descriptor: descriptor("account_cooling", "1 while the account is cooling down."), labels: labels),
+                cooldowns: registry.makeCounter(
+                    descriptor: descriptor("account_cooldowns", "Cooldowns started on the account.", unit: "total"),
+                    labels: labels),
+                retries: registry.makeCounter(
+                    descriptor: descriptor("account_retries", "Calls to the account retried elsewhere.", unit: "total"),
+                    labels: labels),
+                latency: registry.makeDurationHistogram(
+                    descriptor: descriptor(
+                        "upstream_latency", "Upstream call duration to the last byte.", unit: "seconds"),
+                    labels: labels, buckets: Self.latencyBuckets),
+                timeToFirstToken: registry.makeDurationHistogram(
+                    descriptor: descriptor("upstream_ttft", "Time to the first streamed chunk.", unit: "seconds"),
+                    labels: labels, buckets: Self.latencyBuckets),
                 outcomes: Self.outcomeNames.map { outcome in
-                    registry.makeCounter(descriptor: descriptor("account_calls", "Upstream calls by outcome (429s are rate_limited).", unit: "total"), labels: labels + [("outcome", outcome)])
+                    registry.makeCounter(
+                        descriptor: descriptor(
+                            "account_calls", "Upstream calls by outcome (429s are rate_limited).", unit: "total"),
+                        labels: labels + [("outcome", outcome)])
                 }
             )
         }
-        self.queueDepth = registry.makeGauge(descriptor: descriptor("queue_depth", "Requests waiting for a free window."), labels: [])
-        self.queueRejected = registry.makeCounter(descriptor: descriptor("queue_rejected", "Requests refused because the wait queue was full.", unit: "total"), labels: [])
-        self.queueTimeouts = registry.makeCounter(descriptor: descriptor("queue_timeouts", "Requests whose deadline passed while waiting.", unit: "total"), labels: [])
-        self.reportsSent = registry.makeCounter(descriptor: descriptor("reports_sent", "Outcome reports delivered to the predictor.", unit: "total"), labels: [])
-        self.reportsDropped = registry.makeCounter(descriptor: descriptor("reports_dropped", "Outcome reports dropped (buffer full or predictor down).", unit: "total"), labels: [])
-        self.reportsFailed = registry.makeCounter(descriptor: descriptor("report_batches_failed", "Report batches the predictor did not accept.", unit: "total"), labels: [])
+        self.queueDepth = registry.makeGauge(
+            descriptor: descriptor("queue_depth", "Requests waiting for a free window."), labels: [])
+        self.queueRejected = registry.makeCounter(
+            descriptor: descriptor(
+                "queue_rejected", "Requests refused because the wait queue was full.", unit: "total"), labels: [])
+        self.queueTimeouts = registry.makeCounter(
+            descriptor: descriptor("queue_timeouts", "Requests whose deadline passed while waiting.", unit: "total"),
+            labels: [])
+        self.reportsSent = registry.makeCounter(
+            descriptor: descriptor("reports_sent", "Outcome reports delivered to the predictor.", unit: "total"),
+            labels: [])
+        self.reportsDropped = registry.makeCounter(
+            descriptor: descriptor(
+                "reports_dropped", "Outcome reports dropped (buffer full or predictor down).", unit: "total"),
+            labels: [])
+        self.reportsFailed = registry.makeCounter(
+            descriptor: descriptor(
+                "report_batches_failed", "Report batches the predictor did not accept.", unit: "total"), labels: [])
         for (index, deployment) in deployments.enumerated() {
             accounts[index].window.set(Double(min(deployment.maxConcurrency, 2)))
         }

@@ -2,11 +2,11 @@ import AsyncHTTPClient
 import Contracts
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Prometheus
 import ServiceLifecycle
-import NIOConcurrencyHelpers
 
 /// Sends outcome reports to the predictor's `/ingest/batch` in the background. `submit` never waits: reports
 /// go into a bounded buffer, and when the buffer is full or the predictor fails they are dropped and
@@ -28,7 +28,10 @@ public final class OutcomeReporter: Service, Sendable {
     /// Pause after a failed delivery, in seconds, so a dead predictor is not hammered.
     static let failurePause = 5.0
 
-    public init(predictorBaseURL: String?, client: HTTPClient, capacity: Int, batchSize: Int, intervalMs: Int, metrics: ProxyMetrics, logger: Logger) {
+    public init(
+        predictorBaseURL: String?, client: HTTPClient, capacity: Int, batchSize: Int, intervalMs: Int,
+        metrics: ProxyMetrics, logger: Logger
+    ) {
         self.endpoint = predictorBaseURL.map { $0 + "/ingest/batch" }
         self.client = client
         self.capacity = capacity
@@ -100,12 +103,16 @@ public final class OutcomeReporter: Service, Sendable {
             let response = try await client.execute(request, timeout: .seconds(2))
             _ = try? await response.body.collect(upTo: 1 << 16)
             guard (200..<300).contains(Int(response.status.code)) else {
-                logger.warning("predictor refused outcome reports", metadata: ["status": "\(response.status.code)", "count": "\(batch.count)"])
+                logger.warning(
+                    "predictor refused outcome reports",
+                    metadata: ["status": "\(response.status.code)", "count": "\(batch.count)"])
                 return false
             }
             return true
         } catch {
-            logger.debug("predictor unreachable; outcome reports dropped", metadata: ["error": "\(error)", "count": "\(batch.count)"])
+            logger.debug(
+                "predictor unreachable; outcome reports dropped",
+                metadata: ["error": "\(error)", "count": "\(batch.count)"])
             return false
         }
     }

@@ -12,7 +12,9 @@ enum TokenCounterLoader {
             logger.info("token counts use cl100k_base")
             return tokenizer
         } catch {
-            logger.notice("cl100k rank file not available; token counts are approximated as bytes / 4", metadata: ["reason": "\(error)"])
+            logger.notice(
+                "cl100k rank file not available; token counts are approximated as bytes / 4",
+                metadata: ["reason": "\(error)"])
             return ApproximateTokenCounter()
         }
     }

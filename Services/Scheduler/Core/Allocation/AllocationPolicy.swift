@@ -41,7 +41,9 @@ public struct ClassLoad: Sendable, Equatable {
 
     /// Whether the next request fits the class's own budget (a class with nothing in flight always may send one,
     /// so a request larger than the whole budget cannot block forever).
-    public var fitsOwnBudget: Bool { queued > 0 && (inflightRequests == 0 || inflightTokens + headCost <= budgetTokens) }
+    public var fitsOwnBudget: Bool {
+        queued > 0 && (inflightRequests == 0 || inflightTokens + headCost <= budgetTokens)
+    }
     /// Room left in the class's own budget.
     public var idleTokens: Int { max(0, budgetTokens - inflightTokens) }
 }
@@ -69,7 +71,8 @@ public struct AllocationView: Sendable, Equatable {
     /// Whether the class's next request fits the shared budget (always when nothing at all is in flight).
     public func fitsTotal(_ requestClass: RequestClass) -> Bool {
         let load = self[requestClass]
-        return load.queued > 0 && (totalInflightRequests == 0 || totalInflightTokens + load.headCost <= totalBudgetTokens)
+        return load.queued > 0
+            && (totalInflightRequests == 0 || totalInflightTokens + load.headCost <= totalBudgetTokens)
     }
 }
 
@@ -105,7 +108,9 @@ public struct FIFOAllocator: AllocationPolicy {
 
     public mutating func select(_ view: AllocationView) -> RequestClass? {
         let waiting = RequestClass.allCases.filter { view[$0].queued > 0 }
-        guard let oldest = waiting.min(by: { view[$0].headSubmittedAtMs < view[$1].headSubmittedAtMs }) else { return nil }
+        guard let oldest = waiting.min(by: { view[$0].headSubmittedAtMs < view[$1].headSubmittedAtMs }) else {
+            return nil
+        }
         return view.fitsTotal(oldest) ? oldest : nil
     }
 }

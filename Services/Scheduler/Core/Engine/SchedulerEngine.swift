@@ -101,9 +101,12 @@ public struct SchedulerEngine: Sendable {
     private mutating func admit(_ job: Job, now: Double, restoring: Bool) -> Decision {
         let requestClass = classify(job)
         // The default budget follows what the client asked for: promotion changes the queue, not the deadline.
-        let deadline = job.deadlineAtMs ?? job.submittedAtMs + policy.deadlineBudgetMs(job.requestedClass ?? requestClass)
+        let deadline =
+            job.deadlineAtMs ?? job.submittedAtMs + policy.deadlineBudgetMs(job.requestedClass ?? requestClass)
         if let existing = slotById[job.id], let record = slots[existing] {
-            return Decision(requestId: job.id, state: record.state, requestClass: record.requestClass, deadlineAtMs: record.deadlineAtMs)
+            return Decision(
+                requestId: job.id, state: record.state, requestClass: record.requestClass,
+                deadlineAtMs: record.deadlineAtMs)
         }
         sequence += 1
         var record = JobRecord(
@@ -132,7 +135,10 @@ public struct SchedulerEngine: Sendable {
         record.state = action == .defer ? .deferred : .queued
         record.reason = reason
         let slot = store(record)
-        expiries.push(RankEntry(key: record.expiresAtMs(graceFactor: policy.expiryGraceFactor), sequence: record.sequence, slot: slot, generation: 0))
+        expiries.push(
+            RankEntry(
+                key: record.expiresAtMs(graceFactor: policy.expiryGraceFactor), sequence: record.sequence, slot: slot,
+                generation: 0))
         counters.queuedByTenant[job.tenantId, default: 0] += 1
         if action == .defer {
             counters.deferred += 1
@@ -144,12 +150,14 @@ public struct SchedulerEngine: Sendable {
             enqueue(slot)
             log.append(.admit, now: now, record: record)
         }
-        return Decision(requestId: job.id, state: record.state, requestClass: requestClass, deadlineAtMs: deadline, reason: reason)
+        return Decision(
+            requestId: job.id, state: record.state, requestClass: requestClass, deadlineAtMs: deadline, reason: reason)
     }
 
     private func rejection(for record: JobRecord, now: Double) -> (reason: DecisionReason, retryAfterMs: Double)? {
         if queuedCount >= policy.maxQueueLength {
-            let reason = ReasonCode.queueFull.reason("The queue holds \(queuedCount) requests, its limit (max_queue_length).")
+            let reason = ReasonCode.queueFull.reason(
+                "The queue holds \(queuedCount) requests, its limit (max_queue_length).")
             return (reason, policy.rejectRetryAfterMs)
         }
         if policy.shedInfeasibleAtSubmit, now + record.item.predictedDurationMs > record.deadlineAtMs {
@@ -180,8 +188,10 @@ public struct SchedulerEngine: Sendable {
         let interactiveMargin = max(1, requestCap - heavyCap)
         while dispatches.count < limit {
             let total = totalInflightRequests
-            let interactiveRoom = total < requestCap
-                || (classAware && requestCap < policy.maxInflightRequests && inflightRequests[RequestClass.interactive.index] < interactiveMargin)
+            let interactiveRoom =
+                total < requestCap
+                || (classAware && requestCap < policy.maxInflightRequests
+                    && inflightRequests[RequestClass.interactive.index] < interactiveMargin)
             var heavyRoom = total < requestCap && (!classAware || inflightRequests[RequestClass.heavy.index] < heavyCap)
             guard interactiveRoom || heavyRoom else { break }
             let interactiveHead = interactiveRoom ? head(.interactive, now: now) : nil
@@ -215,7 +225,9 @@ public struct SchedulerEngine: Sendable {
     }
 
     /// Deferred work is not dropped: when nothing else waits and there is room, it goes (work conservation).
-    private mutating func dispatchDeferredWhenIdle(now: Double, limit: Int, requestCap: Int, into dispatches: inout [Dispatch]) {
+    private mutating func dispatchDeferredWhenIdle(
+        now: Double, limit: Int, requestCap: Int, into dispatches: inout [Dispatch]
+    ) {
         guard queues[0].count == 0, queues[1].count == 0 else { return }
         for requestClass in RequestClass.allCases {
             while dispatches.count < limit, totalInflightRequests < requestCap,
@@ -280,7 +292,8 @@ public struct SchedulerEngine: Sendable {
             if let tokens = outcome.outputTokens, tokens < record.job.maxTokens {
                 let before = trust.trust
                 trust.observe(
-                    predictedTokens: record.job.boundedP50, predictedP90Tokens: record.job.boundedP90, outputTokens: tokens)
+                    predictedTokens: record.job.boundedP50, predictedP90Tokens: record.job.boundedP90,
+                    outputTokens: tokens)
                 if trust.trust != before { orderings = Self.orderings(policy, trust: trust.trust) }
             }
             if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
@@ -292,10 +305,13 @@ public struct SchedulerEngine: Sendable {
                 if outcome.ttftMs != nil { queueDelayMs += policy.estimateAlpha * (queueing.delayMs - queueDelayMs) }
                 let queued = queueing.isQueued(fraction: policy.kneeQueueFraction)
                 model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queued: queued)
-                observeKnee(record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queueing: queueing, now: now)
+                observeKnee(
+                    record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queueing: queueing,
+                    now: now)
                 congestion.kneeEngaged = knee.engaged
             }
-            congestion.recordCompletion(rateLimited: false, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
+            congestion.recordCompletion(
+                rateLimited: false, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
             counters.completed += 1
             log.append(.complete, now: now, record: record)
             finish(slot)
@@ -303,24 +319,32 @@ public struct SchedulerEngine: Sendable {
         case .rateLimited, .retryable:
             let rateLimited = outcome.status == .rateLimited
             if rateLimited {
-                congestion.recordCompletion(rateLimited: true, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
+                congestion.recordCompletion(
+                    rateLimited: true, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
             }
             // A late request is still worth sending (it would be dispatched late anyway): retry until it expires.
             if record.attempts < policy.maxAttempts, now < record.expiresAtMs(graceFactor: policy.expiryGraceFactor) {
                 let doubling = Double(1 << min(record.attempts - 1, 3))
                 let wait = outcome.retryAfterMs ?? policy.rateLimitRetryMs * doubling
                 let what = rateLimited ? "answered 429" : "could not be reached"
-                let reason = outcome.reason.map { ReasonCode.rateLimitedRequeue.reason("\($0.message) Retrying in \(Int(wait)) ms.") }
-                    ?? ReasonCode.rateLimitedRequeue.reason("The upstream \(what) on attempt \(record.attempts); retrying in \(Int(wait)) ms.")
+                let reason =
+                    outcome.reason.map {
+                        ReasonCode.rateLimitedRequeue.reason("\($0.message) Retrying in \(Int(wait)) ms.")
+                    }
+                    ?? ReasonCode.rateLimitedRequeue.reason(
+                        "The upstream \(what) on attempt \(record.attempts); retrying in \(Int(wait)) ms.")
                 record.state = .queued
                 record.backingOff = true
                 record.reason = reason
                 record.generation += 1
                 slots[slot] = record
-                backoff.push(RankEntry(key: now + wait, sequence: record.sequence, slot: slot, generation: record.generation))
+                backoff.push(
+                    RankEntry(key: now + wait, sequence: record.sequence, slot: slot, generation: record.generation))
                 counters.backingOff[index] += 1
                 expiries.push(
-                    RankEntry(key: record.expiresAtMs(graceFactor: policy.expiryGraceFactor), sequence: record.sequence, slot: slot, generation: 0))
+                    RankEntry(
+                        key: record.expiresAtMs(graceFactor: policy.expiryGraceFactor), sequence: record.sequence,
+                        slot: slot, generation: 0))
                 counters.requeued += 1
                 counters.queuedByTenant[record.job.tenantId, default: 0] += 1
                 log.append(.requeue, now: now, record: record, reason: reason)
@@ -333,7 +357,9 @@ public struct SchedulerEngine: Sendable {
                 effect = .failed
             }
         case .failed:
-            fail(slot, reason: outcome.reason ?? ReasonCode.upstreamFailed.reason("The upstream request failed."), now: now)
+            fail(
+                slot, reason: outcome.reason ?? ReasonCode.upstreamFailed.reason("The upstream request failed."),
+                now: now)
             effect = .failed
         }
         updateMode(now: now)
@@ -353,7 +379,9 @@ public struct SchedulerEngine: Sendable {
         var expired: [Expiry] = []
         while let top = expiries.top, top.key <= now {
             expiries.pop()
-            guard let record = slots[top.slot], record.sequence == top.sequence, record.state.isWaiting else { continue }
+            guard let record = slots[top.slot], record.sequence == top.sequence, record.state.isWaiting else {
+                continue
+            }
             let reason = ReasonCode.deadlineExpired.reason(
                 "Still waiting \(Int(now - record.deadlineAtMs)) ms after its deadline; given up.")
             removeWaiting(top.slot)
@@ -484,7 +512,8 @@ public struct SchedulerEngine: Sendable {
         let key = ordering.rank(record.item) - priorityShift(record)
         let entry = RankEntry(key: key, sequence: record.sequence, slot: slot, generation: record.generation)
         queues[record.requestClass.index].push(
-            entry, tenant: record.job.tenantId, urgentFromMs: ordering.urgentFromMs(record.item).map { $0 - priorityShift(record) })
+            entry, tenant: record.job.tenantId,
+            urgentFromMs: ordering.urgentFromMs(record.item).map { $0 - priorityShift(record) })
     }
 
     private mutating func parkDeferred(_ slot: Int) {
@@ -547,7 +576,8 @@ public struct SchedulerEngine: Sendable {
             "Provider now \(mode.rawValue): answers take \((model.slowdownRatio * 100).rounded() / 100)× their uncongested time, "
                 + "\(Int((congestion.rateLimitedShare * 100).rounded()))% of recent answers rate-limited.")
         log.append(.modeChange, now: now, reason: reason)
-        lastModeChange = SchedulerEvent(sequence: log.nextSequence - 1, timeUnixMs: now, kind: .modeChange, reason: reason)
+        lastModeChange = SchedulerEvent(
+            sequence: log.nextSequence - 1, timeUnixMs: now, kind: .modeChange, reason: reason)
         reconsiderDeferred(now: now)
     }
 
@@ -569,7 +599,9 @@ public struct SchedulerEngine: Sendable {
                 guard let record = slots[entry.slot] else { return false }
                 return record.sequence == entry.sequence && record.generation == entry.generation
             },
-            isFeasible: { entry, now in now + slots[entry.slot]!.item.predictedDurationMs <= slots[entry.slot]!.deadlineAtMs },
+            isFeasible: { entry, now in
+                now + slots[entry.slot]!.item.predictedDurationMs <= slots[entry.slot]!.deadlineAtMs
+            },
             infeasibleKey: { entry in
                 ordering.infeasibleRank(slots[entry.slot]!.item) - Double(slots[entry.slot]!.job.priority - 5) * step
             },
@@ -577,7 +609,8 @@ public struct SchedulerEngine: Sendable {
         )
     }
 
-    private func load(_ requestClass: RequestClass, head: (tenant: String, entry: RankEntry)?, now: Double) -> ClassLoad {
+    private func load(_ requestClass: RequestClass, head: (tenant: String, entry: RankEntry)?, now: Double) -> ClassLoad
+    {
         let index = requestClass.index
         var load = ClassLoad(
             requestClass: requestClass,
@@ -627,7 +660,9 @@ public struct SchedulerEngine: Sendable {
     /// provider's knee is known (one estimate for both).
     public func requestCaps(now: Double) -> (total: Int, heavy: Int) {
         let caps = knee.caps(baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
-        return (min(policy.maxInflightRequests, caps?.total ?? .max), min(policy.maxInflightRequests, caps?.heavy ?? .max))
+        return (
+            min(policy.maxInflightRequests, caps?.total ?? .max), min(policy.maxInflightRequests, caps?.heavy ?? .max)
+        )
     }
 
     /// Requests that may be in flight now (`requestCaps(now:).total`).
@@ -674,7 +709,9 @@ public struct SchedulerEngine: Sendable {
 
     /// Requests waiting per class, and for the `tenantLimit` tenants with the most waiting, with the oldest wait of
     /// each; one pass over the live requests.
-    public func waiting(now: Double, tenantLimit: Int) -> (byClass: [WaitingGroup], byTenant: [WaitingGroup], tenants: Int) {
+    public func waiting(now: Double, tenantLimit: Int) -> (
+        byClass: [WaitingGroup], byTenant: [WaitingGroup], tenants: Int
+    ) {
         var classes = RequestClass.allCases.map { WaitingGroup(name: $0.rawValue, queued: 0, oldestWaitMs: 0) }
         var tenants: [String: WaitingGroup] = [:]
         for case let record? in slots where record.state.isWaiting {
@@ -715,7 +752,8 @@ public struct SchedulerEngine: Sendable {
         var budgets: [String: Int] = [:]
         for requestClass in RequestClass.allCases {
             let index = requestClass.index
-            byClass[requestClass.rawValue] = queues[index].count + counters.waitingDeferred[index] + counters.backingOff[index]
+            byClass[requestClass.rawValue] =
+                queues[index].count + counters.waitingDeferred[index] + counters.backingOff[index]
             tokens[requestClass.rawValue] = inflightTokens[index]
             budgets[requestClass.rawValue] = budgetTokens(requestClass)
         }

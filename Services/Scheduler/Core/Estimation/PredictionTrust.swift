@@ -60,7 +60,8 @@ public struct PredictionTrust: Sendable, Equatable {
         let order = Array(next..<predicted.count) + Array(0..<next)
         return order.map { index in
             PredictionSample(
-                predictedP50: Int(predicted[index]), predictedP90: Int(predictedP90[index]), outputTokens: Int(actual[index]))
+                predictedP50: Int(predicted[index]), predictedP90: Int(predictedP90[index]),
+                outputTokens: Int(actual[index]))
         }
     }
 

@@ -110,7 +110,8 @@ extension SchedulerPolicy {
         var next = self
         if let name = document.allocationPolicy {
             guard let value = AllocationPolicyName(rawValue: name) else {
-                throw Self.invalid("allocation_policy", "must be one of \(AllocationPolicyName.allCases.map(\.rawValue))")
+                throw Self.invalid(
+                    "allocation_policy", "must be one of \(AllocationPolicyName.allCases.map(\.rawValue))")
             }
             next.allocation = value
         }
@@ -140,7 +141,9 @@ extension SchedulerPolicy {
             return
         }
         guard case .number(let number) = value else {
-            if Self.numericKnobs.contains(where: { $0.key == key }) || Self.integerKnobs.contains(where: { $0.key == key }) {
+            if Self.numericKnobs.contains(where: { $0.key == key })
+                || Self.integerKnobs.contains(where: { $0.key == key })
+            {
                 throw Self.invalid(key, "must be a number")
             }
             throw Self.invalid(key, "is not a scheduler setting")
@@ -162,7 +165,9 @@ extension SchedulerPolicy {
 
     /// Checks the relations between fields that no single range can express.
     public func validate() throws {
-        guard interactiveInflightTokens > 0 else { throw Self.invalid("interactive_inflight_tokens", "must be positive") }
+        guard interactiveInflightTokens > 0 else {
+            throw Self.invalid("interactive_inflight_tokens", "must be positive")
+        }
         guard heavyInflightTokens > 0 else { throw Self.invalid("heavy_inflight_tokens", "must be positive") }
         guard interactiveDeadlineMs > 0, interactiveDeadlineMs.isFinite else {
             throw Self.invalid("interactive_deadline_ms", "must be a positive number of milliseconds")
@@ -186,7 +191,9 @@ extension SchedulerPolicy {
         guard congestedExit429Rate < congestedEnter429Rate || congestedEnter429Rate == 0 else {
             throw Self.invalid("congested_exit_429_rate", "must be below congested_enter_429_rate (hysteresis)")
         }
-        guard probeLowRatio <= probeHighRatio else { throw Self.invalid("probe_low_ratio", "must not exceed probe_high_ratio") }
+        guard probeLowRatio <= probeHighRatio else {
+            throw Self.invalid("probe_low_ratio", "must not exceed probe_high_ratio")
+        }
         guard minCapacityScale <= maxCapacityScale else {
             throw Self.invalid("min_capacity_scale", "must not exceed max_capacity_scale")
         }

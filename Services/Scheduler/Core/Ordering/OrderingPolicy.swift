@@ -38,7 +38,8 @@ public struct OrderingItem: Sendable, Equatable {
     /// Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more than its p50.
     public var expectedWorkMs: Double {
         durationMs(
-            outputTokens: GittinsOrdering.expectedTokensPerCompletion(p50: predictedOutputTokensP50, p90: predictedOutputTokensP90))
+            outputTokens: GittinsOrdering.expectedTokensPerCompletion(
+                p50: predictedOutputTokensP50, p90: predictedOutputTokensP90))
     }
 
     /// Time from dispatch to the last of `outputTokens`, at the speeds this item was ranked with.
@@ -76,12 +77,14 @@ public func makeOrderingPolicy(
 ) -> any OrderingPolicy {
     switch policy.ordering {
     case .feasibleSet:
-        return FeasibleSetOrdering(sizeWeight: requestClass == .heavy ? policy.heavyFeasibleSizeWeight : policy.feasibleSizeWeight)
+        return FeasibleSetOrdering(
+            sizeWeight: requestClass == .heavy ? policy.heavyFeasibleSizeWeight : policy.feasibleSizeWeight)
     case .edf: return EDFOrdering()
     case .shortestFirst: return ShortestFirstOrdering()
     case .gittins: return GittinsOrdering()
     case .shortestExpectedWork:
-        return ShortestExpectedWorkOrdering(weight: policy.expectedWorkWeight * trust, urgentShare: policy.urgentSlackShare)
+        return ShortestExpectedWorkOrdering(
+            weight: policy.expectedWorkWeight * trust, urgentShare: policy.urgentSlackShare)
     case .fifo: return FIFOOrdering()
     }
 }

@@ -62,15 +62,21 @@ public struct CongestionController: Sendable, Equatable {
         let target: CongestionModeName
         switch mode {
         case .free:
-            if ratio >= policy.congestedEnterRatio || share >= policy.congestedEnter429Rate && policy.congestedEnter429Rate > 0 {
+            if ratio >= policy.congestedEnterRatio
+                || share >= policy.congestedEnter429Rate && policy.congestedEnter429Rate > 0
+            {
                 target = .congested
-            } else if ratio >= policy.moderateEnterRatio || share >= policy.moderateEnter429Rate && policy.moderateEnter429Rate > 0 {
+            } else if ratio >= policy.moderateEnterRatio
+                || share >= policy.moderateEnter429Rate && policy.moderateEnter429Rate > 0
+            {
                 target = .moderate
             } else {
                 target = .free
             }
         case .moderate:
-            if ratio >= policy.congestedEnterRatio || share >= policy.congestedEnter429Rate && policy.congestedEnter429Rate > 0 {
+            if ratio >= policy.congestedEnterRatio
+                || share >= policy.congestedEnter429Rate && policy.congestedEnter429Rate > 0
+            {
                 target = .congested
             } else if ratio <= policy.moderateExitRatio && share <= policy.moderateExit429Rate {
                 target = .free

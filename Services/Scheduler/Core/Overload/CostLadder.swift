@@ -25,15 +25,22 @@ public struct CostLadder: Sendable, Equatable {
         case .moderate: action = rung.moderate
         case .congested: action = rung.congested
         }
-        let bound = rung.maxCost.map { "≤ \(Int($0))" } ?? "above \(Int(rungs.count > 1 ? rungs[index - 1].maxCost ?? 0 : 0))"
+        let bound =
+            rung.maxCost.map { "≤ \(Int($0))" } ?? "above \(Int(rungs.count > 1 ? rungs[index - 1].maxCost ?? 0 : 0))"
         let costText = "Predicted cost \(Int(cost)) tokens falls on ladder rung \(index) (\(bound))"
         switch action {
         case .admit:
             return (.admit, nil)
         case .defer:
-            return (.defer, ReasonCode.ladderDefer.reason("\(costText), which waits while the provider is \(mode.rawValue)."))
+            return (
+                .defer,
+                ReasonCode.ladderDefer.reason("\(costText), which waits while the provider is \(mode.rawValue).")
+            )
         case .reject:
-            return (.reject, ReasonCode.ladderReject.reason("\(costText), which is refused while the provider is \(mode.rawValue)."))
+            return (
+                .reject,
+                ReasonCode.ladderReject.reason("\(costText), which is refused while the provider is \(mode.rawValue).")
+            )
         }
     }
 }

@@ -22,8 +22,10 @@ struct UpstreamCallResult: Sendable {
     /// The outcome the engine learns from.
     var outcome: Outcome {
         if transportError != nil {
-            return Outcome(status: .retryable, retryAfterMs: retryAfterMs,
-                reason: DecisionReason(code: "upstream_unreachable", message: "The proxy could not be reached: \(transportError ?? "").")
+            return Outcome(
+                status: .retryable, retryAfterMs: retryAfterMs,
+                reason: DecisionReason(
+                    code: "upstream_unreachable", message: "The proxy could not be reached: \(transportError ?? "").")
             )
         }
         switch statusCode {
@@ -32,8 +34,11 @@ struct UpstreamCallResult: Sendable {
         case 429:
             return Outcome(status: .rateLimited, retryAfterMs: retryAfterMs)
         default:
-            return Outcome(status: .failed,
-                reason: DecisionReason(code: "upstream_failed", message: "The upstream answered \(statusCode): \(error?.message ?? "no message")."))
+            return Outcome(
+                status: .failed,
+                reason: DecisionReason(
+                    code: "upstream_failed",
+                    message: "The upstream answered \(statusCode): \(error?.message ?? "no message")."))
         }
     }
 
@@ -71,7 +76,9 @@ struct ProxyCaller: Sendable {
 
     /// The HTTP request for a dispatch: the stored chat completion body, plus `X-Predicted-Output-Tokens`,
     /// `X-Request-ID`, `X-Tenant-ID` and `X-Deadline-Ms` (time left until the deadline).
-    func request(body: ByteBuffer, dispatch: Dispatch, nowMs: Double, base: String, extraHeaders: [(String, String)] = []) -> HTTPClientRequest {
+    func request(
+        body: ByteBuffer, dispatch: Dispatch, nowMs: Double, base: String, extraHeaders: [(String, String)] = []
+    ) -> HTTPClientRequest {
         var http = HTTPClientRequest(url: base + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")
@@ -146,7 +153,8 @@ struct ProxyCaller: Sendable {
             let latencyMs = (ContinuousClock.now - start).milliseconds
             // A call cancelled by its own caller says nothing about the proxy.
             if Task.isCancelled {
-                let cancelled = UpstreamCallResult(statusCode: 0, outputTokens: 0, latencyMs: latencyMs, transportError: "cancelled")
+                let cancelled = UpstreamCallResult(
+                    statusCode: 0, outputTokens: 0, latencyMs: latencyMs, transportError: "cancelled")
                 return .ended(cancelled, body: ByteBuffer(), headers: [:])
             }
             return .ended(unreachable(base, error: error, latencyMs: latencyMs), body: ByteBuffer(), headers: [:])

@@ -83,7 +83,9 @@ final class ProxyTargets: Sendable {
 
     /// Resolves the configured host name again and adopts its addresses (keeps the old list when resolution fails).
     func refresh() {
-        guard resolvesHostName, var components = URLComponents(string: configured[0]), let host = components.host else { return }
+        guard resolvesHostName, var components = URLComponents(string: configured[0]), let host = components.host else {
+            return
+        }
         let addresses = Self.resolve(host)
         guard !addresses.isEmpty else { return }
         let urls = addresses.map { address -> String in
@@ -111,7 +113,10 @@ final class ProxyTargets: Sendable {
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let info = cursor {
             var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            if getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+            if getnameinfo(
+                info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST)
+                == 0
+            {
                 addresses.insert(String(cString: buffer))
             }
             cursor = info.pointee.ai_next

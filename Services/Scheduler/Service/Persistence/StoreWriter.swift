@@ -107,7 +107,9 @@ final class StoreWriter: Sendable {
                 state.fencedOut.formUnion(fenced)
                 if let failure {
                     state.failures.append((first...through, failure))
-                    if state.failures.count > Self.failuresKept { state.failures.removeFirst(state.failures.count - Self.failuresKept) }
+                    if state.failures.count > Self.failuresKept {
+                        state.failures.removeFirst(state.failures.count - Self.failuresKept)
+                    }
                 }
                 let ready = state.waiters.filter { $0.ticket <= through }
                 state.waiters.removeAll { $0.ticket <= through }

@@ -87,7 +87,8 @@ final class PredictorClient: Sendable {
             http.method = .POST
             http.headers.add(name: "content-type", value: "application/json")
             let encoder = StreamingJSONEncoder()
-            http.body = .bytes(single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests)))
+            http.body = .bytes(
+                single ? try encoder.encode(requests[0]) : try encoder.encode(PredictBatchRequest(requests: requests)))
             // A batch may take longer than one question: the timeout grows by one share per 16 questions.
             let timeout = Double(timeoutMs) * (1 + Double(requests.count - 1) / 16)
             let response = try await client.execute(http, timeout: .milliseconds(Int64(timeout)))
@@ -104,12 +105,16 @@ final class PredictorClient: Sendable {
             let data = Data(body.readableBytesView)
             if single { return [try Self.decoder.decode(PredictResponse.self, from: data)] }
             let predictions = try Self.decoder.decode(PredictBatchResponse.self, from: data).predictions
-            guard predictions.count == requests.count else { throw PredictorUnavailable(status: Int(response.status.code)) }
+            guard predictions.count == requests.count else {
+                throw PredictorUnavailable(status: Int(response.status.code))
+            }
             return predictions
         } catch {
             let pause = pauseAfterFailureMs
             skipUntil.withLock { $0 = ContinuousClock.now + .milliseconds(pause) }
-            logger.debug("predictor unavailable, using the local prior", metadata: ["error": "\(error)", "requests": "\(requests.count)"])
+            logger.debug(
+                "predictor unavailable, using the local prior",
+                metadata: ["error": "\(error)", "requests": "\(requests.count)"])
             return requests.map(LocalPrior.predict)
         }
     }

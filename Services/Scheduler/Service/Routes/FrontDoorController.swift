@@ -18,8 +18,10 @@ struct FrontDoorController {
     func register(on router: Router<ServiceRequestContext>) {
         router.post("/v1/chat/completions") { request, context in
             let raw = try await request.collectBody(context: context)
-            let body = try JSONBody.decode(ChatCompletionRequest.self, from: Data(raw.readableBytesView), maxDepth: context.maxJSONDepth)
-            let ask = try Self.ask(body: body, headers: request.headers, oracle: try SchedulerController.oracleTokens(request))
+            let body = try JSONBody.decode(
+                ChatCompletionRequest.self, from: Data(raw.readableBytesView), maxDepth: context.maxJSONDepth)
+            let ask = try Self.ask(
+                body: body, headers: request.headers, oracle: try SchedulerController.oracleTokens(request))
             let admission = try await intake.admit(ask)
             let streaming = body.stream == true
             return try await context.cancellingWhenClientLeaves {
@@ -42,14 +44,16 @@ struct FrontDoorController {
         var requestClass: RequestClass?
         if let text = header(headers, MaitreHeader.requestClass) {
             guard let value = RequestClass(rawValue: text.lowercased()) else {
-                throw APIError.invalidRequest("'\(MaitreHeader.requestClass)' must be interactive or heavy.", param: MaitreHeader.requestClass)
+                throw APIError.invalidRequest(
+                    "'\(MaitreHeader.requestClass)' must be interactive or heavy.", param: MaitreHeader.requestClass)
             }
             requestClass = value
         }
         var deadline: Double?
         if let text = header(headers, MaitreHeader.deadlineMs) {
             guard let value = Double(text) else {
-                throw APIError.invalidRequest("'\(MaitreHeader.deadlineMs)' must be a number of milliseconds.", param: MaitreHeader.deadlineMs)
+                throw APIError.invalidRequest(
+                    "'\(MaitreHeader.deadlineMs)' must be a number of milliseconds.", param: MaitreHeader.deadlineMs)
             }
             try Intake.validate(deadlineMs: value, param: MaitreHeader.deadlineMs)
             deadline = value
@@ -57,7 +61,8 @@ struct FrontDoorController {
         var priority = 5
         if let text = header(headers, MaitreHeader.priority) {
             guard let value = Int(text) else {
-                throw APIError.invalidRequest("'\(MaitreHeader.priority)' must be an integer from 0 to 9.", param: MaitreHeader.priority)
+                throw APIError.invalidRequest(
+                    "'\(MaitreHeader.priority)' must be an integer from 0 to 9.", param: MaitreHeader.priority)
             }
             try Intake.validate(priority: value, param: MaitreHeader.priority)
             priority = value
@@ -85,7 +90,8 @@ struct FrontDoorController {
             let dispatch: Dispatch
             switch await runtime.waitForDispatch(id) {
             case .refused(let reason, let retryAfterMs):
-                throw APIError.rateLimited("\(reason.message) [\(reason.code)]", retryAfterSeconds: retryAfterMs / 1000, code: reason.code)
+                throw APIError.rateLimited(
+                    "\(reason.message) [\(reason.code)]", retryAfterSeconds: retryAfterMs / 1000, code: reason.code)
             case .dispatched(let value):
                 dispatch = value
             case .cancelled:
@@ -109,7 +115,8 @@ struct FrontDoorController {
                     do {
                         result = try await caller.relay(stream, streaming: streaming) { try await writer.write($0) }
                     } catch {
-                        let reason = ReasonCode.clientDisconnected.reason("The client closed the connection during the answer.")
+                        let reason = ReasonCode.clientDisconnected.reason(
+                            "The client closed the connection during the answer.")
                         await runtime.cancel(id, reason: reason)
                         throw error
                     }
@@ -126,7 +133,8 @@ struct FrontDoorController {
                     try await writer.finish(nil)
                 }
                 return Response(
-                    status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id), body: body)
+                    status: .init(code: stream.status), headers: Self.passThroughHeaders(stream.headers, id: id),
+                    body: body)
             }
         }
     }

@@ -104,7 +104,8 @@ struct Intake: Sendable {
             try? await runtime.waitDurable(ticket)
             let reason = decision.reason ?? DecisionReason(code: "rejected", message: "The request was refused.")
             throw APIError.rateLimited(
-                "\(reason.message) [\(reason.code)]", retryAfterSeconds: (decision.retryAfterMs ?? 1000) / 1000, code: reason.code)
+                "\(reason.message) [\(reason.code)]", retryAfterSeconds: (decision.retryAfterMs ?? 1000) / 1000,
+                code: reason.code)
         }
         return Admission(requestId: requestId, decision: decision, prediction: prediction)
     }
@@ -115,7 +116,8 @@ struct Intake: Sendable {
         let hasPrompt = !(submit.prompt ?? "").isEmpty
         let hasMessages = !(submit.messages ?? []).isEmpty
         guard hasPrompt || hasMessages else {
-            throw APIError.invalidRequest("Either 'prompt' or 'messages' is required.", param: "prompt", code: "missing_required_parameter")
+            throw APIError.invalidRequest(
+                "Either 'prompt' or 'messages' is required.", param: "prompt", code: "missing_required_parameter")
         }
         guard submit.maxTokens > 0 else {
             throw APIError.invalidRequest("'max_tokens' must be a positive integer.", param: "max_tokens")

@@ -56,7 +56,8 @@ struct SchedulerController {
     static func oracleTokens(_ request: Request) throws -> Int? {
         guard let name = HTTPField.Name(Intake.oracleHeader), let text = request.headers[name] else { return nil }
         guard let value = Int(text), value > 0 else {
-            throw APIError.invalidRequest("'\(Intake.oracleHeader)' must be a positive integer.", param: Intake.oracleHeader)
+            throw APIError.invalidRequest(
+                "'\(Intake.oracleHeader)' must be a positive integer.", param: Intake.oracleHeader)
         }
         return value
     }
@@ -78,7 +79,8 @@ struct AdminController {
             do {
                 return try Response.json(try await runtime.reconfigure(document))
             } catch let error as PolicyValidationError {
-                throw APIError.invalidRequest("Invalid configuration: \(error.field) \(error.message).", param: error.field)
+                throw APIError.invalidRequest(
+                    "Invalid configuration: \(error.field) \(error.message).", param: error.field)
             }
         }
         router.post("/reset") { request, _ in
@@ -94,7 +96,9 @@ struct AdminController {
         }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), ConstantTime.equals(Array(adminToken.utf8), Array(header.dropFirst(prefix.count).utf8)) else {
+        guard header.hasPrefix(prefix),
+            ConstantTime.equals(Array(adminToken.utf8), Array(header.dropFirst(prefix.count).utf8))
+        else {
             throw APIError.unauthorized()
         }
     }

@@ -23,7 +23,8 @@ struct LatencyHistograms: Sendable {
                 return running
             }
             let total = totals[name] ?? (0, 0)
-            result[name] = LatencyHistogram(upperBoundsMs: Self.boundsMs, cumulativeCounts: cumulative, count: total.count, sumMs: total.sum)
+            result[name] = LatencyHistogram(
+                upperBoundsMs: Self.boundsMs, cumulativeCounts: cumulative, count: total.count, sumMs: total.sum)
         }
         return result
     }

@@ -205,7 +205,9 @@ actor SchedulerRuntime {
     private func dispatchWritten(_ dispatch: Dispatch, committed: Bool, now: Double) {
         let id = dispatch.requestId
         if committed {
-            guard rows[id]?.state == RequestState.dispatched.rawValue, engine.state(of: id) == .dispatched else { return }
+            guard rows[id]?.state == RequestState.dispatched.rawValue, engine.state(of: id) == .dispatched else {
+                return
+            }
             start(dispatch, now: now)
             return
         }
@@ -213,7 +215,8 @@ actor SchedulerRuntime {
         if writer.isFencedOut(id) {
             let reason = ReasonCode.replicaLost.reason(
                 "Another scheduler replica took the request over; this one did not send it.")
-            logger.notice("dispatch refused by the shared store: another replica owns the request", metadata: ["id": "\(id)"])
+            logger.notice(
+                "dispatch refused by the shared store: another replica owns the request", metadata: ["id": "\(id)"])
             engine.abandon(id, reason: reason, now: self.now)
             // Another replica owns it: /status reads the shared table from now on.
             rows[id] = nil
@@ -251,7 +254,8 @@ actor SchedulerRuntime {
     func waitForDispatch(_ id: String) async -> DispatchWait {
         if let ready = frontDoorReady.removeValue(forKey: id) { return ready }
         if let row = rows[id], let state = RequestState(rawValue: row.state), state.isTerminal {
-            let reason = DecisionReason(code: row.reasonCode ?? "gone", message: row.reasonMessage ?? "The request is no longer waiting.")
+            let reason = DecisionReason(
+                code: row.reasonCode ?? "gone", message: row.reasonMessage ?? "The request is no longer waiting.")
             return .refused(reason, retryAfterMs: engine.policy.rejectRetryAfterMs)
         }
         return await withTaskCancellationHandler {
@@ -300,17 +304,24 @@ actor SchedulerRuntime {
             row.result = Self.json(result.upstreamResult)
             if outcome.status == .succeeded {
                 let requestClass = row.requestClass
-                if let dispatched = row.dispatchedMs { histograms.record("queue_\(requestClass)", ms: dispatched - row.submittedMs) }
+                if let dispatched = row.dispatchedMs {
+                    histograms.record("queue_\(requestClass)", ms: dispatched - row.submittedMs)
+                }
                 histograms.record("total_\(requestClass)", ms: now - row.submittedMs)
                 if let known = RequestClass(rawValue: requestClass) {
                     latencyTimeline.record(known, ms: now - row.submittedMs, now: now)
                 }
-                if let first = row.firstTokenMs { histograms.record("ttft_\(requestClass)", ms: first - row.submittedMs) }
+                if let first = row.firstTokenMs {
+                    histograms.record("ttft_\(requestClass)", ms: first - row.submittedMs)
+                }
             }
             remember(row, finished: true)
         case .failed:
-            let reason = outcome.reason ?? ReasonCode.rateLimitedExhausted.reason(
-                "The upstream answered \(result.statusCode == 0 ? "nothing" : String(result.statusCode)) on every attempt.")
+            let reason =
+                outcome.reason
+                ?? ReasonCode.rateLimitedExhausted.reason(
+                    "The upstream answered \(result.statusCode == 0 ? "nothing" : String(result.statusCode)) on every attempt."
+                )
             row.state = RequestState.failed.rawValue
             row.finishedMs = now
             row.reasonCode = reason.code
@@ -365,7 +376,8 @@ actor SchedulerRuntime {
         // only; a bound in requests, not time, so memory stays flat whatever the rate.
         if finishedOrder.count > finishedInMemory + finishedInMemory / 5 {
             let drop = finishedOrder.count - finishedInMemory
-            for id in finishedOrder.prefix(drop) where RequestState(rawValue: rows[id]?.state ?? "")?.isTerminal == true {
+            for id in finishedOrder.prefix(drop) where RequestState(rawValue: rows[id]?.state ?? "")?.isTerminal == true
+            {
                 rows[id] = nil
             }
             finishedOrder.removeFirst(drop)
@@ -411,7 +423,8 @@ actor SchedulerRuntime {
             if wasInflight && action == .fail {
                 row.state = RequestState.failed.rawValue
                 row.reasonCode = ReasonCode.restartFailed.rawValue
-                row.reasonMessage = "The scheduler restarted while the request was in flight (INFLIGHT_ON_RESTART=fail)."
+                row.reasonMessage =
+                    "The scheduler restarted while the request was in flight (INFLIGHT_ON_RESTART=fail)."
                 row.finishedMs = now
                 remember(row, finished: true)
                 writer.enqueue(.insert(row))
@@ -446,7 +459,8 @@ actor SchedulerRuntime {
         Job(
             id: row.id,
             tenantId: row.tenantId,
-            requestedClass: (row.requestedClass ?? (row.decided ? row.requestClass : nil)).flatMap(RequestClass.init(rawValue:)),
+            requestedClass: (row.requestedClass ?? (row.decided ? row.requestClass : nil)).flatMap(
+                RequestClass.init(rawValue:)),
             priority: row.priority,
             submittedAtMs: row.submittedMs,
             deadlineAtMs: row.deadlineMs > row.submittedMs ? row.deadlineMs : nil,
@@ -540,7 +554,8 @@ actor SchedulerRuntime {
         let now = self.now
         let reason = DecisionReason(code: "reset", message: "The scheduler was reset by an administrator.")
         var dropped = 0
-        for (id, row) in rows.sorted(by: { $0.key < $1.key }) where RequestState(rawValue: row.state)?.isWaitingState == true {
+        for (id, row) in rows.sorted(by: { $0.key < $1.key })
+        where RequestState(rawValue: row.state)?.isWaitingState == true {
             finishWaiting(id, state: .failed, reason: reason, now: now)
             dropped += 1
         }
