@@ -98,28 +98,9 @@ struct PostgresRequestStore: RequestStore {
 
     @discardableResult
     func apply(_ operations: [StoreOperation]) async throws -> Set<String> {
-        var latest: [String: Int] = [:]
-        var rows: [RequestRow] = []
-        var deleteAll = false
-        var events: [SchedulerEvent] = []
-        for operation in operations {
-            switch operation {
-            case .insert(let row):
-                if let index = latest[row.id] {
-                    rows[index] = row
-                } else {
-                    latest[row.id] = rows.count
-                    rows.append(row)
-                }
-            case .deleteAll:
-                rows.removeAll(keepingCapacity: true)
-                latest.removeAll(keepingCapacity: true)
-                deleteAll = true
-            case .events(let batch):
-                events += batch
-            }
-        }
-        if rows.isEmpty && !deleteAll && events.isEmpty { return [] }
+        let batch = StoreBatch(operations)
+        if batch.isEmpty { return [] }
+        let (rows, events, deleteAll) = (batch.rows, batch.events, batch.deletesAll)
         return try await SharedDatabase.describingErrors { [rows, events, deleteAll] in
             try await client.withTransaction(logger: logger) { connection in
                 if deleteAll {

@@ -91,3 +91,34 @@ enum StoreOperation: Sendable {
     /// Appends decisions to the shared log (a shared store only).
     case events([SchedulerEvent])
 }
+
+/// A batch of store operations folded into what a store writes: each request's last version (in the order of
+/// first writes), whether every row is deleted first (writes before the delete go with it), and the decisions.
+struct StoreBatch {
+    var rows: [RequestRow] = []
+    var deletesAll = false
+    var events: [SchedulerEvent] = []
+
+    init(_ operations: [StoreOperation]) {
+        var latest: [String: Int] = [:]
+        for operation in operations {
+            switch operation {
+            case .insert(let row):
+                if let index = latest[row.id] {
+                    rows[index] = row
+                } else {
+                    latest[row.id] = rows.count
+                    rows.append(row)
+                }
+            case .deleteAll:
+                rows.removeAll(keepingCapacity: true)
+                latest.removeAll(keepingCapacity: true)
+                deletesAll = true
+            case .events(let batch):
+                events += batch
+            }
+        }
+    }
+
+    var isEmpty: Bool { rows.isEmpty && !deletesAll && events.isEmpty }
+}

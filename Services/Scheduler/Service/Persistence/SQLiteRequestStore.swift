@@ -70,27 +70,10 @@ struct SQLiteRequestStore: RequestStore {
     @discardableResult
     func apply(_ operations: [StoreOperation]) async throws -> Set<String> {
         try await writer.write { db in
-            var latest: [String: Int] = [:]
-            var rows: [RequestRow] = []
-            for operation in operations {
-                switch operation {
-                case .insert(let row):
-                    if let index = latest[row.id] {
-                        rows[index] = row
-                    } else {
-                        latest[row.id] = rows.count
-                        rows.append(row)
-                    }
-                case .events:
-                    // One process: its decisions are in its engine's log.
-                    break
-                case .deleteAll:
-                    // Everything before it in this batch would be deleted too.
-                    rows.removeAll(keepingCapacity: true)
-                    latest.removeAll(keepingCapacity: true)
-                    try RequestRow.deleteAll(db)
-                }
-            }
+            // One process: its decisions are in its engine's log, so the batch's events are not written.
+            let batch = StoreBatch(operations)
+            if batch.deletesAll { try RequestRow.deleteAll(db) }
+            let rows = batch.rows
             guard !rows.isEmpty else { return [] }
             let statement = try db.cachedStatement(sql: Self.upsert)
             for row in rows { try statement.execute(arguments: row.arguments) }
