@@ -57,7 +57,7 @@ struct RequestRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     /// after a restart the engine decides it again from the client's own class and deadline.
     var decided: Bool = true
 
-    /// The columns in `SchedulerStore.upsert`'s order.
+    /// The columns in `SQLiteRequestStore.upsert`'s order.
     var arguments: StatementArguments {
         [
             id, tenantId, requestClass, model, state, priority, frontDoor, submittedMs, deadlineMs, dispatchedMs,
