@@ -99,6 +99,11 @@ import Testing
         #expect(try await Self.upstreamRequests(mock) == 1)
         let after = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
         #expect(after.state == .cancelled)
+        // Counted apart from expiries and failures.
+        let metrics = try await TestHTTP.get("\(scheduler.baseURL)/metrics").decode(MetricsSnapshot.self)
+        let state = try #require(metrics.state)
+        #expect(state["cancelled_total"] == .number(1))
+        #expect(state["expired_total"] == .number(0) && state["failed_total"] == .number(0))
     }
 
     @Test func anInFlightRequestWhoseClientLeftIsCancelled() async throws {

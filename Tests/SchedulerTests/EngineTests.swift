@@ -152,6 +152,8 @@ import Testing
             })
         let again = engine.cancel("leaver", reason: ReasonCode.clientDisconnected.reason("again"), now: 200)
         #expect(!again)
+        #expect(engine.snapshot().cancelledTotal == 1)
+        #expect(engine.snapshot().expiredTotal == 0 && engine.snapshot().failedTotal == 0)
     }
 
     @Test func cancellingAnInflightRequestFreesItsSlotAndLearnsNothing() {
@@ -167,6 +169,7 @@ import Testing
         #expect(engine.totalInflightTokens == 0)
         #expect(engine.model.msPerOutputToken == learned)
         #expect(engine.nextDispatches(now: 50).map(\.requestId) == ["next"])
+        #expect(engine.snapshot().cancelledTotal == 1)
         // An answer that still arrives for it changes nothing.
         #expect(
             engine.complete("leaver", outcome: .succeeded(outputTokens: 10, latencyMs: 100, ttftMs: 20), now: 100)

@@ -102,6 +102,8 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var deferredByReason: [String: Int]?
     /// Requests re-queued after an upstream 429 since start.
     public var requeuedTotal: Int?
+    /// Requests withdrawn since start because their client left (or the scheduler shut down) before the answer.
+    public var cancelledTotal: Int?
     /// Multiplier the congestion mode and knee probing apply to the base budgets.
     public var budgetScale: Double?
     /// The knee-probing part of `budget_scale`.
@@ -174,6 +176,7 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
         case deferredTotal = "deferred_total"
         case deferredByReason = "deferred_by_reason"
         case requeuedTotal = "requeued_total"
+        case cancelledTotal = "cancelled_total"
         case budgetScale = "budget_scale"
         case capacityScale = "capacity_scale"
         case slowdownRatio = "slowdown_ratio"

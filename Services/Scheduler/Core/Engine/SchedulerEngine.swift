@@ -47,6 +47,7 @@ public struct SchedulerEngine: Sendable {
         var completed = 0
         var failed = 0
         var expired = 0
+        var cancelled = 0
         var deferred = 0
         var requeued = 0
         var rejectedByReason: [String: Int] = [:]
@@ -414,6 +415,7 @@ public struct SchedulerEngine: Sendable {
         } else {
             releaseInflight(record, now: now)
         }
+        counters.cancelled += 1
         log.append(.cancel, now: now, record: record, reason: reason)
         finish(slot)
         return true
@@ -773,6 +775,7 @@ public struct SchedulerEngine: Sendable {
         snapshot.deferredTotal = counters.deferred
         snapshot.deferredByReason = counters.deferredByReason
         snapshot.requeuedTotal = counters.requeued
+        snapshot.cancelledTotal = counters.cancelled
         snapshot.budgetScale = congestion.budgetScale
         snapshot.capacityScale = congestion.capacityScale
         snapshot.slowdownRatio = model.slowdownRatio

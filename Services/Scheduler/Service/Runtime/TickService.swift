@@ -70,6 +70,10 @@ struct TickService: Service {
         .set(to: Double(snapshot.expiredTotal))
         registry.makeGauge(name: "scheduler_failed_requests", help: "Requests failed since start.").set(
             to: Double(snapshot.failedTotal))
+        registry.makeGauge(
+            name: "scheduler_cancelled_requests", help: "Requests withdrawn since start because their client left."
+        )
+        .set(to: Double(snapshot.cancelledTotal ?? 0))
         for (reason, count) in snapshot.rejectedByReason {
             registry.makeGauge(
                 name: "scheduler_rejected_requests", labels: [("reason", reason)],
