@@ -109,7 +109,7 @@ import Testing
     @Test func anInFlightRequestWhoseClientLeftIsCancelled() async throws {
         let stack = try await startStack(ttftMs: 4_000)
         defer { stack.stop() }
-        let (mock, scheduler) = (stack.mock, stack.scheduler)
+        let scheduler = stack.scheduler
         await Self.leaveAfterASecond(scheduler, tenant: "leaver")
         let id = try #require(await Self.request(scheduler, tenant: "leaver"))
         let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
