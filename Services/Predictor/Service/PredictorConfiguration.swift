@@ -85,14 +85,7 @@ public struct PredictorConfiguration: Sendable {
     public var historyRefreshMs: Int
 
     public init(_ settings: ResolvedSettings) throws {
-        var databaseURL: DatabaseURL?
-        if let text = try settings.optionalString("database-url") {
-            do {
-                databaseURL = try DatabaseURL(text)
-            } catch {
-                throw SettingError(key: "database-url", message: error.message)
-            }
-        }
+        let databaseURL = try settings.databaseURL("database-url")
         self.databaseURL = databaseURL
         historyRefreshMs = try settings.int("history-refresh-ms", in: 50...600_000)
         server = try ServerSettings(settings)

@@ -140,14 +140,7 @@ public struct SchedulerConfiguration: Sendable {
         let inflightOnRestart = InflightRestartAction(
             rawValue: try settings.choice("inflight-on-restart", of: InflightRestartAction.allCases.map(\.rawValue)))!
         let databaseFile = try settings.string("database-file")
-        var databaseURL: DatabaseURL?
-        if let text = try settings.optionalString("database-url") {
-            do {
-                databaseURL = try DatabaseURL(text)
-            } catch {
-                throw SettingError(key: "database-url", message: error.message)
-            }
-        }
+        let databaseURL = try settings.databaseURL("database-url")
         let replicaLeaseMs = try settings.int("replica-lease-ms", in: 500...600_000)
         let eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
         let finishedInMemory = try settings.int("finished-in-memory", in: 1...10_000_000)

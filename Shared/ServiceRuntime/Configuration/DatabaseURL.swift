@@ -74,3 +74,15 @@ public struct DatabaseURLError: Error, Equatable, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { "DATABASE_URL \(message)" }
 }
+
+extension ResolvedSettings {
+    /// The PostgreSQL address under `key`, nil when it is empty; a malformed one is an error naming the setting.
+    public func databaseURL(_ key: String) throws -> DatabaseURL? {
+        guard let text = try optionalString(key) else { return nil }
+        do {
+            return try DatabaseURL(text)
+        } catch {
+            throw SettingError(key: key, message: error.message)
+        }
+    }
+}
