@@ -80,7 +80,9 @@ let package = Package(
             name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "FastKernels", path: "Shared/FastKernels"),
         .target(
-            name: "TextEngine", dependencies: ["CBLAS", "FastKernels"], path: "Shared/TextEngine",
+            name: "TextEngine",
+            dependencies: ["CBLAS", "FastKernels", .product(name: "Logging", package: "swift-log")],
+            path: "Shared/TextEngine",
             swiftSettings: swiftSettings),
 
         // Predictor.
@@ -161,7 +163,7 @@ let package = Package(
 
         // Simulated upstream.
         .target(
-            name: "MockLLMCore", dependencies: ["Contracts"], path: "Services/MockLLM/Core",
+            name: "MockLLMCore", dependencies: ["Contracts", "TextEngine"], path: "Services/MockLLM/Core",
             swiftSettings: swiftSettings),
         .target(
             name: "MockLLM",
@@ -227,7 +229,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "ProxyCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "Proxy", "ProxyCore", "TextEngine", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/ProxyTests",
@@ -248,6 +250,7 @@ let package = Package(
             name: "DeploymentTests",
             dependencies: [
                 "Contracts", "ServiceRuntime", "Predictor", "Scheduler", "Proxy", "MockLLM", "ProcessLauncher",
+                "TextEngine",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

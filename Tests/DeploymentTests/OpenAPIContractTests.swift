@@ -12,6 +12,7 @@ import Proxy
 import Scheduler
 import ServiceRuntime
 import Testing
+import TextEngine
 
 /// The committed OpenAPI documents against the code: each service registers exactly the operations its
 /// document lists and serves the committed bytes at `GET /openapi.json`.
@@ -72,7 +73,7 @@ import Testing
         try await expectAgreement("proxy", embedded: ProxyOpenAPI.json) {
             try await Proxy.buildApplication(
                 configuration: try ProxyConfiguration.defaults(["predictor-base-url": ""]), metrics: ServiceMetrics(),
-                logger: Self.quietLogger, tokenCounter: Proxy.ApproximateTokenCounter())
+                logger: Self.quietLogger, tokenCounter: TextEngine.ApproximateTokenCounter())
         }
     }
 
@@ -81,7 +82,7 @@ import Testing
             try await MockLLM.buildApplication(
                 configuration: try MockLLMConfiguration.defaults(["latency-profile": "instant"]),
                 metrics: ServiceMetrics(),
-                logger: Self.quietLogger, tokenCounter: MockLLMCore.ApproximateTokenCounter())
+                logger: Self.quietLogger, tokenCounter: TextEngine.ApproximateTokenCounter())
         }
     }
 

@@ -8,6 +8,7 @@ import Proxy
 import ProxyCore
 import ServiceRuntime
 import Testing
+import TextEngine
 
 /// The proxy's application in process: the forwarded endpoints through a live server (they are served below the
 /// router, in each connection's `ForwardingHandler`), the other routes through the router.

@@ -306,7 +306,7 @@ struct ProxyBenchmark: AsyncParsableCommand {
 
 /// Latency figures of one measured cell, or of several merged.
 struct ProxyLoadResult {
-    var latencies = LatencyHistogram()
+    var latencies = LoadLatencyHistogram()
     var rate = 0.0
     var errors = 0
     /// Seconds measured (for the rate of merged cells).
@@ -376,7 +376,7 @@ struct ProxyLoadGenerator {
             return (all, errors)
         }
         let elapsed = Date().timeIntervalSince(started)
-        var latencies = LatencyHistogram()
+        var latencies = LoadLatencyHistogram()
         for latency in results.0 { latencies.add(seconds: latency) }
         return ProxyLoadResult(latencies: latencies, rate: Double(latencies.total) / elapsed, errors: results.1)
     }

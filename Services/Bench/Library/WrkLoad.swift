@@ -46,7 +46,7 @@ struct WrkLoad {
         }
         guard let rate = number("rate"), let requests = number("requests"), let failures = number("failures")
         else { throw ValidationError("Could not read wrk's summary:\n\(output)") }
-        var latencies = LatencyHistogram()
+        var latencies = LoadLatencyHistogram()
         for line in output.split(separator: "\n") where line.hasPrefix("maitre-us: ") {
             let fields = line.dropFirst("maitre-us: ".count).split(separator: " ")
             guard fields.count == 2, let micros = Int(fields[0]), let count = Int(fields[1]) else {
@@ -127,14 +127,14 @@ struct WrkResult {
     var rate: Double
     var requests: Int
     var failures: Int
-    var latencies: LatencyHistogram
+    var latencies: LoadLatencyHistogram
 
     var p50Ms: Double { latencies.quantile(0.5) * 1000 }
     var p99Ms: Double { latencies.quantile(0.99) * 1000 }
 }
 
 /// Request latencies at microsecond resolution (wrk's own), mergeable across cells.
-struct LatencyHistogram {
+struct LoadLatencyHistogram {
     private(set) var counts: [Int: Int] = [:]
     private(set) var total = 0
 
@@ -148,7 +148,7 @@ struct LatencyHistogram {
         add(microseconds: Int((seconds * 1e6).rounded()))
     }
 
-    mutating func merge(_ other: LatencyHistogram) {
+    mutating func merge(_ other: LoadLatencyHistogram) {
         for (micros, count) in other.counts { add(microseconds: micros, count: count) }
     }
 

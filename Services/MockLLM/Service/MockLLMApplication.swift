@@ -6,6 +6,7 @@ import Logging
 import MockLLMCore
 import NIOSSL
 import ServiceRuntime
+import TextEngine
 
 /// Builds the mock-llm's HTTP application; the executable and the tests both call this.
 public func buildApplication(
@@ -101,11 +102,11 @@ public func makeRuntime(
     return ProviderRuntime(
         latency: configuration.scaledLatency,
         faults: configuration.scaledFaults,
-        outputLengths: OutputLengthModel(
+        outputLengths: ReplyLengthModel(
             mu: configuration.outputMu, sigma: configuration.outputSigma,
             maxDrawnTokens: configuration.maxOutputTokens, seed: configuration.seed, trace: trace
         ),
-        tokenCounter: tokenCounter ?? TokenCounting.load(logger: logger),
+        tokenCounter: tokenCounter ?? CachingTokenCounter(StandardTokenCounter.load(logger: logger)),
         accounts: accounts,
         windowSeconds: 60 * configuration.timeScale,
         maxConcurrency: configuration.maxConcurrency,

@@ -7,6 +7,7 @@ import NIOCore
 import ProxyCore
 import ServiceLifecycle
 import ServiceRuntime
+import TextEngine
 
 /// Builds the proxy's HTTP application; the executable and the tests both call this. `deployments` replaces
 /// the configured ones (tests); `httpClient`, the client outcome reports are sent with, lets tests share a client
@@ -16,7 +17,7 @@ public func buildApplication(
     metrics: ServiceMetrics,
     logger: Logger,
     deployments: [Deployment]? = nil,
-    tokenCounter: (any TokenCounting)? = nil,
+    tokenCounter: (any TokenCounter)? = nil,
     httpClient: HTTPClient? = nil
 ) async throws -> some ApplicationProtocol {
     let identity = ServiceIdentity(name: "proxy")
@@ -47,7 +48,7 @@ public func buildApplication(
     )
     // The reporter stops before the client it sends with (services shut down in reverse order).
     services.append(reporter)
-    let counter = tokenCounter ?? TokenCounterLoader.load(logger: logger)
+    let counter = tokenCounter ?? StandardTokenCounter.load(logger: logger)
     let forwarder = try Forwarder(
         dispatcher: dispatcher,
         tokenCounter: counter,

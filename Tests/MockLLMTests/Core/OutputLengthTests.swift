@@ -2,18 +2,19 @@ import Contracts
 import Foundation
 import MockLLMCore
 import Testing
+import TextEngine
 
 @Suite struct OutputLengthTests {
     @Test func aTracedPromptGetsExactlyItsRecordedLength() {
         let fingerprint = PromptFingerprint(text: "user: hello")
-        let model = OutputLengthModel(seed: 1, trace: [fingerprint.hex: 1234])
+        let model = ReplyLengthModel(seed: 1, trace: [fingerprint.hex: 1234])
         let plan = model.plan(fingerprint: fingerprint, maxTokens: nil)
         #expect(plan == OutputPlan(tokens: 1234, finishReason: "stop", naturalTokens: 1234, source: .trace))
     }
 
     @Test func maxTokensCapsTheAnswerWithFinishReasonLength() {
         let fingerprint = PromptFingerprint(text: "x")
-        let model = OutputLengthModel(trace: [fingerprint.hex: 300])
+        let model = ReplyLengthModel(trace: [fingerprint.hex: 300])
         #expect(
             model.plan(fingerprint: fingerprint, maxTokens: 100)
                 == OutputPlan(tokens: 100, finishReason: "length", naturalTokens: 300, source: .trace))
@@ -21,9 +22,9 @@ import Testing
     }
 
     @Test func drawsAreTheSameForTheSameSeedAndPromptAndDifferOtherwise() {
-        let a = OutputLengthModel(seed: 5)
-        let b = OutputLengthModel(seed: 5)
-        let c = OutputLengthModel(seed: 6)
+        let a = ReplyLengthModel(seed: 5)
+        let b = ReplyLengthModel(seed: 5)
+        let c = ReplyLengthModel(seed: 6)
         var differences = 0
         for index in 0..<200 {
             let fingerprint = PromptFingerprint(text: "prompt \(index)")
@@ -36,7 +37,7 @@ import Testing
     }
 
     @Test func drawnLengthsFollowTheFittedLogNormal() {
-        let model = OutputLengthModel(maxDrawnTokens: 1_000_000, seed: 3)
+        let model = ReplyLengthModel(maxDrawnTokens: 1_000_000, seed: 3)
         var logs: [Double] = []
         for index in 0..<20_000 {
             let tokens = model.naturalLength(fingerprint: PromptFingerprint(text: "p\(index)")).tokens
@@ -46,12 +47,12 @@ import Testing
         var squares = 0.0
         for value in logs { squares += (value - mean) * (value - mean) }
         let spread = (squares / Double(logs.count - 1)).squareRoot()
-        #expect(abs(mean - OutputLengthModel.shareGPTMu) < 0.05)
-        #expect(abs(spread - OutputLengthModel.shareGPTSigma) < 0.05)
+        #expect(abs(mean - ReplyLengthModel.shareGPTMu) < 0.05)
+        #expect(abs(spread - ReplyLengthModel.shareGPTSigma) < 0.05)
     }
 
     @Test func drawnLengthsStayWithinOneAndTheCap() {
-        let model = OutputLengthModel(mu: 8, sigma: 3, maxDrawnTokens: 700, seed: 0)
+        let model = ReplyLengthModel(mu: 8, sigma: 3, maxDrawnTokens: 700, seed: 0)
         for index in 0..<2000 {
             let tokens = model.naturalLength(fingerprint: PromptFingerprint(text: "\(index)")).tokens
             #expect((1...700).contains(tokens))

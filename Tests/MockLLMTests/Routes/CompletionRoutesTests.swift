@@ -7,6 +7,7 @@ import MockLLM
 import MockLLMCore
 import NIOCore
 import Testing
+import TextEngine
 
 @Suite struct CompletionRoutesTests {
     typealias Support = MockLLMTestSupport
@@ -20,7 +21,7 @@ import Testing
             ) { response in
                 #expect(response.status == .ok)
                 let body = try Support.decode(ChatCompletionResponse.self, response.body)
-                let plan = OutputLengthModel(seed: 11).plan(
+                let plan = ReplyLengthModel(seed: 11).plan(
                     fingerprint: PromptFingerprint(prompt: nil, messages: Support.chat.messages), maxTokens: nil)
                 #expect(body.object == "chat.completion")
                 #expect(body.model == "gpt-4o-mini")

@@ -8,6 +8,7 @@ import MockLLM
 import MockLLMCore
 import NIOCore
 import ServiceRuntime
+import TextEngine
 
 /// Shared set-up of the router tests: an application over the instant profile unless told otherwise.
 enum MockLLMTestSupport {

@@ -3,13 +3,13 @@
 public struct AccountLedger: Sendable {
     /// Length of a rate window: 60 s at real speed, scaled with the time-scale flag.
     public let windowSeconds: Double
-    private var accounts: [String: AccountState]
+    private var accounts: [String: AccountBuckets]
 
     public init(accounts: [AccountLimits], windowSeconds: Double = 60, now: Double) {
         self.windowSeconds = windowSeconds
         self.accounts = [:]
         for limits in accounts {
-            self.accounts[limits.key] = AccountState(limits: limits, windowSeconds: windowSeconds, now: now)
+            self.accounts[limits.key] = AccountBuckets(limits: limits, windowSeconds: windowSeconds, now: now)
         }
     }
 
@@ -142,18 +142,18 @@ public struct RateLimitStatus: Sendable, Equatable {
     }
 }
 
-struct AccountState: Sendable {
+struct AccountBuckets: Sendable {
     let limits: AccountLimits
-    var requests: RateWindow?
-    var tokens: RateWindow?
+    var requests: TokenBucket?
+    var tokens: TokenBucket?
     var inFlight = 0
 
     init(limits: AccountLimits, windowSeconds: Double, now: Double) {
         self.limits = limits
         self.requests = limits.requestsPerMinute.map {
-            RateWindow(capacity: $0, windowSeconds: windowSeconds, now: now)
+            TokenBucket(capacity: $0, windowSeconds: windowSeconds, now: now)
         }
-        self.tokens = limits.tokensPerMinute.map { RateWindow(capacity: $0, windowSeconds: windowSeconds, now: now) }
+        self.tokens = limits.tokensPerMinute.map { TokenBucket(capacity: $0, windowSeconds: windowSeconds, now: now) }
     }
 
     var status: RateLimitStatus {

@@ -1,19 +1,5 @@
 import Contracts
-
-/// Counts the tokens of a text; the service plugs in exact cl100k, tests and the fallback use others.
-public protocol TokenCounter: Sendable {
-    func count(_ text: String) -> Int
-}
-
-/// The fallback when the cl100k rank file is missing: one token per four UTF-8 bytes, rounded up —
-/// OpenAI's own rule of thumb for English.
-public struct ApproximateTokenCounter: TokenCounter {
-    public init() {}
-
-    public func count(_ text: String) -> Int {
-        (text.utf8.count + 3) / 4
-    }
-}
+import TextEngine
 
 /// `usage.prompt_tokens` as OpenAI reports it.
 public enum PromptTokens {

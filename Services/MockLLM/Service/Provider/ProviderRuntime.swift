@@ -2,13 +2,14 @@ import Contracts
 import MockLLMCore
 import ServiceRuntime
 import Synchronization
+import TextEngine
 
 /// The simulated provider's shared state: the concurrency cap and its FIFO line, the per-key rate
 /// windows, the fault generator and the counters `/metrics` shows. One lock, never held across `await`.
 public final class ProviderRuntime: Sendable {
     public let latency: LatencyProfile
     public let faults: FaultPlan
-    public let outputLengths: OutputLengthModel
+    public let outputLengths: ReplyLengthModel
     public let tokenCounter: any TokenCounter
     public let accountsOpen: Bool
     let instruments: ProviderInstruments
@@ -31,7 +32,7 @@ public final class ProviderRuntime: Sendable {
     public init(
         latency: LatencyProfile,
         faults: FaultPlan,
-        outputLengths: OutputLengthModel,
+        outputLengths: ReplyLengthModel,
         tokenCounter: any TokenCounter,
         accounts: [AccountLimits],
         windowSeconds: Double,

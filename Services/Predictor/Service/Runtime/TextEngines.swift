@@ -26,7 +26,7 @@ public struct TextEngines: Sendable {
 
     /// About four bytes per token: the last resort when no cl100k rank file is found.
     @Sendable public static func approximateTokens(_ text: String) -> Int {
-        max(1, (text.utf8.count + 3) / 4)
+        max(1, ApproximateTokenCounter().count(text))
     }
 
     /// The engines the configuration asks for, degrading with a clear log line when model files are missing.

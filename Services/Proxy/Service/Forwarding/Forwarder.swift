@@ -9,6 +9,7 @@ import NIOSSL
 import Prometheus
 import ProxyCore
 import ServiceRuntime
+import TextEngine
 
 /// The OpenAI endpoints the proxy forwards, as paths below an account's `api_base`.
 public enum UpstreamEndpoint: Int, Sendable, CaseIterable {
@@ -73,7 +74,7 @@ final class Forwarder: Sendable {
     }
 
     let dispatcher: AccountDispatcher
-    let tokenCounter: any TokenCounting
+    let tokenCounter: any TokenCounter
     let reporter: OutcomeReporter
     let metrics: ProxyMetrics
     let options: Options
@@ -93,7 +94,7 @@ final class Forwarder: Sendable {
 
     /// Throws a `SettingError` when an account's `api_base` is not a usable http(s) URL or the CA file cannot be read.
     init(
-        dispatcher: AccountDispatcher, tokenCounter: any TokenCounting, reporter: OutcomeReporter,
+        dispatcher: AccountDispatcher, tokenCounter: any TokenCounter, reporter: OutcomeReporter,
         metrics: ProxyMetrics, options: Options,
         clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerUpstream: Int, caFile: String?,
         metricsFactory: any MetricsFactory
@@ -173,7 +174,9 @@ final class Forwarder: Sendable {
             endpoint == .embeddings
             ? 0 : (headers[Self.predictedField].flatMap { Int($0) } ?? summary.maxTokens ?? options.defaultOutputTokens)
         let promptEstimate =
-            needsExactCount ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays : bodyBytes / 4
+            needsExactCount
+            ? tokenCounter.count(summary.promptText) + summary.inputTokenArrays
+            : ApproximateTokenCounter.tokens(utf8Count: bodyBytes)
         return (promptEstimate, expectedOutput)
     }
 

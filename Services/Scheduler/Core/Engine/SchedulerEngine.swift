@@ -19,9 +19,7 @@ public struct SchedulerEngine: Sendable {
     /// Ordering per class, by `RequestClass.index` (the size weight may differ between classes).
     private var orderings: [any OrderingPolicy]
 
-    private var slots: [JobRecord?] = []
-    private var freeSlots: [Int] = []
-    private var slotById: [String: Int] = [:]
+    private var slots = JobTable()
     private var queues: [ClassQueue] = [ClassQueue(), ClassQueue()]
     private var deferred: [RankHeap] = [RankHeap(), RankHeap()]
     private var backoff = RankHeap()
@@ -104,7 +102,7 @@ public struct SchedulerEngine: Sendable {
         // The default budget follows what the client asked for: promotion changes the queue, not the deadline.
         let deadline =
             job.deadlineAtMs ?? job.submittedAtMs + policy.deadlineBudgetMs(job.requestedClass ?? requestClass)
-        if let existing = slotById[job.id], let record = slots[existing] {
+        if let existing = slots.slot(of: job.id), let record = slots[existing] {
             return Decision(
                 requestId: job.id, state: record.state, requestClass: record.requestClass,
                 deadlineAtMs: record.deadlineAtMs)
@@ -280,7 +278,9 @@ public struct SchedulerEngine: Sendable {
     /// controller, and re-queues a rate-limited request while attempts and its deadline allow.
     @discardableResult
     public mutating func complete(_ id: String, outcome: Outcome, now: Double) -> CompletionEffect {
-        guard let slot = slotById[id], var record = slots[slot], record.state == .dispatched else { return .unknown }
+        guard let slot = slots.slot(of: id), var record = slots[slot], record.state == .dispatched else {
+            return .unknown
+        }
         advanceInflightArea(now: now)
         let index = record.requestClass.index
         let utilization = budgetBound ? 1 : Double(totalInflightTokens) / Double(max(totalBudgetTokens, 1))
@@ -397,7 +397,7 @@ public struct SchedulerEngine: Sendable {
     /// Gives up on one waiting request now (a front-door request whose deadline passed). False when it is not waiting.
     @discardableResult
     public mutating func expire(_ id: String, reason: DecisionReason, now: Double) -> Bool {
-        guard let slot = slotById[id], let record = slots[slot], record.state.isWaiting else { return false }
+        guard let slot = slots.slot(of: id), let record = slots[slot], record.state.isWaiting else { return false }
         removeWaiting(slot)
         counters.expired += 1
         log.append(.expire, now: now, record: record, reason: reason)
@@ -409,7 +409,7 @@ public struct SchedulerEngine: Sendable {
     /// caller stops the upstream call; nothing is learned from it). False when the engine no longer holds it.
     @discardableResult
     public mutating func cancel(_ id: String, reason: DecisionReason, now: Double) -> Bool {
-        guard let slot = slotById[id], let record = slots[slot] else { return false }
+        guard let slot = slots.slot(of: id), let record = slots[slot] else { return false }
         if record.state.isWaiting {
             removeWaiting(slot)
         } else {
@@ -424,7 +424,7 @@ public struct SchedulerEngine: Sendable {
     /// Forgets a dispatched request whose outcome will never come (e.g. marked failed after a restart).
     @discardableResult
     public mutating func abandon(_ id: String, reason: DecisionReason, now: Double) -> Bool {
-        guard let slot = slotById[id], let record = slots[slot], record.state == .dispatched else { return false }
+        guard let slot = slots.slot(of: id), let record = slots[slot], record.state == .dispatched else { return false }
         releaseInflight(record, now: now)
         fail(slot, reason: reason, now: now)
         return true
@@ -483,24 +483,13 @@ public struct SchedulerEngine: Sendable {
     }
 
     private mutating func store(_ record: JobRecord) -> Int {
-        let slot: Int
-        if let free = freeSlots.popLast() {
-            slots[free] = record
-            slot = free
-        } else {
-            slots.append(record)
-            slot = slots.count - 1
-        }
-        slotById[record.job.id] = slot
-        return slot
+        slots.insert(record)
     }
 
     private mutating func finish(_ slot: Int) {
         guard let record = slots[slot] else { return }
         if record.state.isWaiting { decrementTenant(record.job.tenantId) }
-        slotById[record.job.id] = nil
-        slots[slot] = nil
-        freeSlots.append(slot)
+        slots.remove(slot)
     }
 
     private mutating func decrementTenant(_ tenant: String) {
@@ -584,8 +573,7 @@ public struct SchedulerEngine: Sendable {
     }
 
     private func isLive(_ entry: RankEntry) -> Bool {
-        guard entry.slot < slots.count, let record = slots[entry.slot] else { return false }
-        return record.sequence == entry.sequence && record.generation == entry.generation
+        slots.isLive(entry)
     }
 
     private mutating func head(_ requestClass: RequestClass, now: Double) -> (tenant: String, entry: RankEntry)? {
@@ -597,10 +585,7 @@ public struct SchedulerEngine: Sendable {
             now: now,
             quantum: quantum,
             ordering: ordering,
-            isLive: { entry in
-                guard let record = slots[entry.slot] else { return false }
-                return record.sequence == entry.sequence && record.generation == entry.generation
-            },
+            isLive: { slots.isLive($0) },
             isFeasible: { entry, now in
                 now + slots[entry.slot]!.item.predictedDurationMs <= slots[entry.slot]!.deadlineAtMs
             },
@@ -691,12 +676,12 @@ public struct SchedulerEngine: Sendable {
 
     /// Where a live request is; nil once it finished (the caller keeps history).
     public func state(of id: String) -> RequestState? {
-        slotById[id].flatMap { slots[$0]?.state }
+        slots.record(of: id)?.state
     }
 
     /// The reason attached to a live request (deferral, re-queue).
     public func reason(of id: String) -> DecisionReason? {
-        slotById[id].flatMap { slots[$0]?.reason }
+        slots.record(of: id)?.reason
     }
 
     /// Recent decisions after sequence `since`.
@@ -716,7 +701,7 @@ public struct SchedulerEngine: Sendable {
     ) {
         var classes = RequestClass.allCases.map { WaitingGroup(name: $0.rawValue, queued: 0, oldestWaitMs: 0) }
         var tenants: [String: WaitingGroup] = [:]
-        for case let record? in slots where record.state.isWaiting {
+        for record in slots.all where record.state.isWaiting {
             let wait = max(0, now - record.job.submittedAtMs)
             let index = record.requestClass.index
             classes[index].queued += 1

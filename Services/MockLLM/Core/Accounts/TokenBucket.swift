@@ -1,7 +1,7 @@
 /// One rate limit as OpenAI applies it: a bucket of `capacity` units (requests or tokens) that refills
 /// evenly over `windowSeconds`. A request takes its units at admission, or is refused with the wait
 /// until the bucket holds enough again.
-public struct RateWindow: Sendable, Equatable {
+public struct TokenBucket: Sendable, Equatable {
     public let capacity: Double
     public let windowSeconds: Double
     public private(set) var level: Double

@@ -6,22 +6,22 @@ import Testing
 /// quantiles as one histogram of all the samples, and quantiles follow the nearest-rank rule.
 @Suite struct LatencyHistogramTests {
     @Test func quantilesFollowTheNearestRank() {
-        var histogram = LatencyHistogram()
+        var histogram = LoadLatencyHistogram()
         for micros in 1...100 { histogram.add(microseconds: micros * 10) }
         #expect(histogram.total == 100)
         #expect(histogram.quantile(0.5) == 0.000_500)
         #expect(histogram.quantile(0.99) == 0.000_990)
         #expect(histogram.quantile(1) == 0.001_000)
         #expect(histogram.quantile(0) == 0.000_010)
-        #expect(LatencyHistogram().quantile(0.99) == 0)
+        #expect(LoadLatencyHistogram().quantile(0.99) == 0)
     }
 
     @Test func mergingCellsEqualsOneHistogramOfEverySample() {
         var generator = SystemRandomNumberGenerator()
-        var whole = LatencyHistogram()
-        var merged = LatencyHistogram()
+        var whole = LoadLatencyHistogram()
+        var merged = LoadLatencyHistogram()
         for _ in 0..<5 {
-            var cell = LatencyHistogram()
+            var cell = LoadLatencyHistogram()
             for _ in 0..<Int.random(in: 50...400, using: &generator) {
                 let micros = Int.random(in: 100...90_000, using: &generator)
                 cell.add(microseconds: micros)
@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func repeatedValuesCountOnceEach() {
-        var histogram = LatencyHistogram()
+        var histogram = LoadLatencyHistogram()
         histogram.add(microseconds: 1_000, count: 98)
         histogram.add(microseconds: 5_000, count: 2)
         #expect(histogram.quantile(0.98) == 0.001)

@@ -3,7 +3,7 @@ import Foundation
 
 /// How many tokens the simulated model answers: the recorded length for a prompt in the trace, else a
 /// seeded draw from a log-normal fitted to ShareGPT replies; always capped by the request's max_tokens.
-public struct OutputLengthModel: Sendable {
+public struct ReplyLengthModel: Sendable {
     /// Log-normal parameters of ln(output tokens). Fitted by `scripts/fixtures/fit_sharegpt_output_lengths.py`.
     public var mu: Double
     public var sigma: Double
