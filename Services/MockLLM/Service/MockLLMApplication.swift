@@ -24,7 +24,7 @@ public func buildApplication(
             return ["in_flight": String(snapshot.inFlight), "queue_depth": String(snapshot.queueDepth)]
         },
         state: { runtime.snapshot().json },
-        openAPI: MockLLMOpenAPI.json
+        openAPI: MockLLMOpenAPI.document
     )
     let generator = Generator(
         runtime: runtime,
@@ -113,4 +113,13 @@ public func makeRuntime(
         seed: configuration.seed,
         instruments: ProviderInstruments(metrics: metrics)
     )
+}
+
+/// The mock-llm's OpenAPI document.
+public enum MockLLMOpenAPI {
+    /// Built on first use from the routes' operations and the Contracts types.
+    public static let document = OpenAPIDocument(
+        title: "maitre mock-llm",
+        description: "Simulated OpenAI-compatible upstream with latency, limits and faults.", port: 8080,
+        operations: CompletionRoutes.operations)
 }

@@ -72,3 +72,15 @@ public struct SchedulerConfigDocument: Codable, Sendable, Equatable {
         case maxQueueLength = "max_queue_length"
     }
 }
+
+extension LadderAction: OpenAPIEnumeration {
+    public static let schemaDescription = "What a cost-ladder rung does in a mode."
+}
+
+extension LadderRungDocument: OpenAPIComponent {
+    public static let schemaDescription = "One rung of the cost ladder."
+}
+
+extension SchedulerConfigDocument: OpenAPIComponent {
+    public static let schemaDescription = "The live-tunable policy (`GET`/`POST /admin/config`)."
+}

@@ -237,3 +237,40 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         case deadlineUnixMs = "deadline_unix_ms"
     }
 }
+
+extension RequestClass: OpenAPIEnumeration {
+    public static let schemaDescription = "Service class."
+}
+
+extension RequestState: OpenAPIEnumeration {
+    public static let schemaDescription = "Life-cycle state of a request."
+}
+
+extension SubmitRequest: OpenAPIComponent {
+    public static let schemaDescription = "A request to schedule."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "max_tokens": [.minimum(1)],
+        "priority": [.minimum(0), .maximum(9)],
+        "deadline_ms": [.exclusiveMinimum(0), .maximum(604_800_000)],
+    ]
+}
+
+extension DecisionReason: OpenAPIComponent {
+    public static let schemaDescription = "Why the scheduler decided as it did."
+}
+
+extension SubmitResponse: OpenAPIComponent {
+    public static let schemaDescription = "The admission decision."
+}
+
+extension RequestTimings: OpenAPIComponent {
+    public static let schemaDescription = "When a request passed each stage (Unix ms) and the derived waits."
+}
+
+extension UpstreamResult: OpenAPIComponent {
+    public static let schemaDescription = "What the upstream answered."
+}
+
+extension StatusResponse: OpenAPIComponent {
+    public static let schemaDescription = "State, timings and result of one request."
+}
