@@ -103,24 +103,4 @@ import Testing
             )
         }
     }
-
-    /// The derivation sees what the coders do: required and optional keys, explicit nulls, encoder-only keys,
-    /// alternatives of a single value, refinements, and it reports a keyed type that is not a component.
-    @Test func derivationFollowsTheCodableConformances() throws {
-        let timings = try #require(DerivedSchema(of: RequestTimings.self).components["RequestTimings"]?.json)
-        #expect(timings["required"] == .array([.string("submitted_unix_ms")]))
-        #expect(timings["properties"]?["queue_ms"] == OpenAPISchema.number.json)
-        let error = try #require(DerivedSchema(of: ErrorBody.self).components["ErrorBody"]?.json)
-        #expect(error["required"] == .array(["message", "type", "code", "param"].map(JSONValue.string)))
-        #expect(error["properties"]?["code"] == OpenAPISchema.string.nullable.json)
-        let message = try #require(DerivedSchema(of: ChatMessage.self).components["ChatMessage"]?.json)
-        #expect(
-            message["properties"]?["content"]
-                == OpenAPISchema.anyOf([.string, .array(of: .reference("ContentPart")), .null]).json)
-        let request = try #require(
-            DerivedSchema(of: ChatCompletionRequest.self).components["ChatCompletionRequest"]?.json)
-        #expect(request["properties"]?["max_tokens"] == OpenAPISchema.integer.refined(.minimum(1)).json)
-        struct Unnamed: Codable { var field: Int }
-        #expect(!DerivedSchema(of: Unnamed.self).problems.isEmpty)
-    }
 }

@@ -120,6 +120,7 @@ public enum MockLLMOpenAPI {
     /// Built on first use from the routes' operations and the Contracts types.
     public static let document = OpenAPIDocument(
         title: "maitre mock-llm",
-        description: "Simulated OpenAI-compatible upstream with latency, limits and faults.", port: 8080,
+        description: "Simulated OpenAI-compatible upstream with latency, limits and faults.",
+        settings: MockLLMConfiguration.specs,
         operations: CompletionRoutes.operations)
 }

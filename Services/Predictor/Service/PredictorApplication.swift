@@ -59,5 +59,5 @@ public enum PredictorOpenAPI {
     /// Built on first use from the routes' operations and the Contracts types.
     public static let document = OpenAPIDocument(
         title: "maitre predictor", description: "Predicts output length and cost of prompts; learns from outcomes.",
-        port: 8000, operations: PredictorRoutes.operations)
+        settings: PredictorConfiguration.specs, operations: PredictorRoutes.operations)
 }

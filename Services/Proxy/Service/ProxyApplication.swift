@@ -112,6 +112,7 @@ public enum ProxyOpenAPI {
     /// Built on first use from the controller's operations and the Contracts types.
     public static let document = OpenAPIDocument(
         title: "maitre proxy",
-        description: "OpenAI-compatible proxy over a pool of upstream accounts (AIMD windows).", port: 3000,
+        description: "OpenAI-compatible proxy over a pool of upstream accounts (AIMD windows).",
+        settings: ProxyConfiguration.specs,
         operations: ProxyController.operations)
 }

@@ -119,7 +119,7 @@ public enum SchedulerOpenAPI {
     /// Built on first use from the controllers' operations and the Contracts types.
     public static let document = OpenAPIDocument(
         title: "maitre scheduler", description: "Admits, orders and dispatches LLM requests under overload.",
-        port: 8010,
+        settings: SchedulerConfiguration.specs,
         operations: SchedulerController.operations + AdminController.operations + FrontDoorController.operations
             + OperatorPageController.operations)
 }

@@ -12,7 +12,8 @@ public struct OpenAPIDocument: Sendable {
     /// The document as JSON: sorted keys, two-space indentation, a final newline, the same bytes on every build.
     public let json: String
 
-    public init(title: String, description: String, port: Int, operations: [OpenAPIOperation]) {
+    /// The document of a service whose settings are `settings` (the server listed is their default host and port).
+    public init(title: String, description: String, settings: [SettingSpec], operations: [OpenAPIOperation]) {
         let operations = ServiceRouter.operations + operations
         var problems: [String] = []
         var paths: [String: [String: JSONValue]] = [:]
@@ -45,7 +46,7 @@ public struct OpenAPIDocument: Sendable {
                 "title": .string(title), "version": .string(ServiceIdentity.maitreVersion),
                 "description": .string(description),
             ]),
-            "servers": .array([.object(["url": .string("http://127.0.0.1:\(port)")])]),
+            "servers": .array([.object(["url": .string("http://\(Self.defaultAddress(settings))")])]),
             "paths": .object(paths.mapValues(JSONValue.object)),
             "components": .object(components),
         ])
@@ -59,6 +60,11 @@ public struct OpenAPIDocument: Sendable {
         }
         self.operations = operations
         self.problems = problems
+    }
+
+    private static func defaultAddress(_ settings: [SettingSpec]) -> String {
+        func value(_ key: String) -> String { settings.first { $0.key == key }?.defaultValue ?? "" }
+        return "\(value("host")):\(value("port"))"
     }
 
     /// Method and path of every operation, as `RouteCatalog` names routes.

@@ -137,16 +137,3 @@ struct AdminController {
         }
     }
 }
-
-/// `POST /reset` response.
-struct ResetResponse: Codable, Sendable, OpenAPIComponent {
-    static let schemaDescription = "What `POST /reset` dropped."
-
-    var reset: Bool
-    var droppedWaiting: Int
-
-    enum CodingKeys: String, CodingKey {
-        case reset
-        case droppedWaiting = "dropped_waiting"
-    }
-}
