@@ -5,7 +5,7 @@ import Foundation
 /// `SchemaRecorder` runs the type's own `init(from:)` against a decoder that answers with placeholders and notes
 /// each key: `decode` makes it required, `decodeIfPresent` (or `contains` first) optional. It then encodes the
 /// placeholder, which adds keys only the encoder writes and marks as nullable and present those written even when
-/// nil. So the document cannot drift from what the services decode and encode.
+/// nil. So the document follows the types' own decoding and encoding, field by field.
 public struct DerivedSchema: Sendable, Equatable {
     /// The schema itself: a `$ref` for a component, inline otherwise.
     public var schema: OpenAPISchema
