@@ -23,6 +23,8 @@ public enum ServiceLauncher {
         if arguments.contains("--help") || arguments.contains("-h") {
             print("maitre-\(service) \(ServiceIdentity.maitreVersion)\n")
             print(ResolvedSettings.helpText(service: "maitre-\(service)", specs: specs))
+            print(
+                "\nAlso: --version prints the version; --print-openapi prints the OpenAPI document this build serves.")
             exit(0)
         }
         if arguments.contains("--version") {
