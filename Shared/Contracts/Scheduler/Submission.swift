@@ -42,6 +42,11 @@ public struct SubmitRequest: Codable, Sendable, Equatable {
     /// Time budget from submission, in milliseconds.
     public var deadlineMs: Double?
 
+    /// The longest time budget a request may ask for: 7 days.
+    public static let maxDeadlineMs = 604_800_000.0
+    /// The priorities a request may ask for, lowest first.
+    public static let priorities = 0...9
+
     public init(
         prompt: String? = nil,
         messages: [ChatMessage]? = nil,
@@ -250,8 +255,8 @@ extension SubmitRequest: OpenAPIComponent {
     public static let schemaDescription = "A request to schedule."
     public static let schemaRefinements: [String: [SchemaRefinement]] = [
         "max_tokens": [.minimum(1)],
-        "priority": [.minimum(0), .maximum(9)],
-        "deadline_ms": [.exclusiveMinimum(0), .maximum(604_800_000)],
+        "priority": [.minimum(Double(priorities.lowerBound)), .maximum(Double(priorities.upperBound))],
+        "deadline_ms": [.exclusiveMinimum(0), .maximum(maxDeadlineMs)],
     ]
 }
 

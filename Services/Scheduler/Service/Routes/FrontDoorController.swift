@@ -22,15 +22,19 @@ struct FrontDoorController {
             summary:
                 "OpenAI-compatible front door: waits in the queue, then answers from the proxy (its errors pass through).",
             body: ChatCompletionRequest.self, answer: ChatCompletionResponse.self,
-            errors: [401, 404, 429, 500, 502, 503, 504],
+            errors: OpenAPIOperation.openAIGenerationErrors + [401],
             parameters: [
                 .header("X-Tenant-ID", .string, "Tenant (default: the body's `user`, else `default`)."),
                 .header("X-Request-Class", .enumeration(RequestClass.allCases.map(\.rawValue)), "Service class."),
                 .header(
-                    "X-Deadline-Ms", OpenAPISchema.number.refined(.exclusiveMinimum(0), .maximum(604_800_000)),
+                    "X-Deadline-Ms",
+                    OpenAPISchema.number.refined(.exclusiveMinimum(0), .maximum(SubmitRequest.maxDeadlineMs)),
                     "Time budget in ms."),
                 .header(
-                    "X-Priority", OpenAPISchema.integer.refined(.minimum(0), .maximum(9)),
+                    "X-Priority",
+                    OpenAPISchema.integer.refined(
+                        .minimum(Double(SubmitRequest.priorities.lowerBound)),
+                        .maximum(Double(SubmitRequest.priorities.upperBound))),
                     "Priority, 0 to 9 (default 5)."),
                 .header("X-Task-Type", .string, "Task type, for prediction."),
             ],
