@@ -239,6 +239,9 @@ final class MiniLMScratch: @unchecked Sendable {
     private(set) var rowSums = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var rowCapacity = 0
     private var scoreCapacity = 0
+    /// Apart from `scoreCapacity`: a scratch first used by one worker on a long sequence has room for two workers'
+    /// shorter score matrices but not for their normalisers.
+    private(set) var rowSumCapacity = 0
 
     /// Makes room for `rows` token rows and one `longest` × `longest` score matrix per worker.
     func reserve(rows: Int, longest: Int, workers: Int, configuration: BertConfiguration) {
@@ -257,10 +260,13 @@ final class MiniLMScratch: @unchecked Sendable {
         }
         if workers * longest * longest > scoreCapacity {
             scores.deallocate()
-            rowSums.deallocate()
             scoreCapacity = workers * longest * longest
             scores = .allocate(capacity: scoreCapacity)
-            rowSums = .allocate(capacity: workers * longest)
+        }
+        if workers * longest > rowSumCapacity {
+            rowSums.deallocate()
+            rowSumCapacity = workers * longest
+            rowSums = .allocate(capacity: rowSumCapacity)
         }
     }
 

@@ -212,6 +212,7 @@ import Testing
                         error: "none")
                 ])
         ),
+        ("scheduler", "ResetResponse", ResetResponse(reset: true, droppedWaiting: 3)),
         ("proxy", "ProxyStats", ProxyStats(instance: "host:1", queueDepth: 2, accounts: [accountStats])),
     ]
 

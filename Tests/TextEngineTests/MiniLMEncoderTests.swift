@@ -67,6 +67,17 @@ import Testing
         #expect(worst >= 0.9999)
     }
 
+    /// A scratch sized first for one worker's long sequence, then for two workers' shorter ones (the score matrices
+    /// fit in the first allocation), has room for both workers' softmax normalisers: they were written past their
+    /// end before, corrupting the heap when `/v1/embeddings` calls of different shapes took turns.
+    @Test func scratchGrowsItsNormalisersWhenOnlyTheWorkerCountGrows() {
+        let scratch = MiniLMScratch()
+        let configuration = BertConfiguration()
+        scratch.reserve(rows: 20, longest: 20, workers: 1, configuration: configuration)
+        scratch.reserve(rows: 28, longest: 14, workers: 2, configuration: configuration)
+        #expect(scratch.rowSumCapacity >= 2 * 14)
+    }
+
     @Test func vectorKernelsMatchLibm() {
         var values = (0..<64).map { Float($0 - 32) * 0.37 }
         let reference = values.map { $0 * 0.5 * (1 + Foundation.erf($0 / Float(2).squareRoot())) }

@@ -1,7 +1,8 @@
 import MockLLM
 import ServiceRuntime
 
-let settings = ServiceLauncher.resolveSettings(service: "mock-llm", specs: MockLLMConfiguration.specs)
+let settings = ServiceLauncher.resolveSettings(
+    service: "mock-llm", specs: MockLLMConfiguration.specs, openAPI: MockLLMOpenAPI.document)
 do {
     let configuration = try MockLLMConfiguration(settings)
     let metrics = ServiceMetrics()

@@ -25,7 +25,7 @@ public func buildApplication(
             return ["in_flight": String(snapshot.inFlight), "queue_depth": String(snapshot.queueDepth)]
         },
         state: { runtime.snapshot().json },
-        openAPI: MockLLMOpenAPI.json
+        openAPI: MockLLMOpenAPI.document
     )
     let generator = Generator(
         runtime: runtime,
@@ -114,4 +114,14 @@ public func makeRuntime(
         seed: configuration.seed,
         instruments: ProviderInstruments(metrics: metrics)
     )
+}
+
+/// The mock-llm's OpenAPI document.
+public enum MockLLMOpenAPI {
+    /// Built on first use from the routes' operations and the Contracts types.
+    public static let document = OpenAPIDocument(
+        title: "maitre mock-llm",
+        description: "Simulated OpenAI-compatible upstream with latency, limits and faults.",
+        settings: MockLLMConfiguration.specs,
+        operations: CompletionRoutes.operations)
 }

@@ -9,7 +9,8 @@ case "evaluate", "seed", "export", "train-prior":
 default:
     let serveArguments = arguments.first == "serve" ? Array(arguments.dropFirst()) : arguments
     let settings = ServiceLauncher.resolveSettings(
-        service: "predictor", specs: PredictorConfiguration.specs, arguments: serveArguments)
+        service: "predictor", specs: PredictorConfiguration.specs, openAPI: PredictorOpenAPI.document,
+        arguments: serveArguments)
     do {
         let configuration = try PredictorConfiguration(settings)
         let metrics = ServiceMetrics()

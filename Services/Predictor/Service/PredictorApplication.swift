@@ -47,9 +47,17 @@ public func buildApplication(
         identity: identity, server: configuration.server, metrics: metrics,
         health: { await engine.state() },
         state: { .object(await engine.state().mapValues { .string($0) }) },
-        openAPI: PredictorOpenAPI.json
+        openAPI: PredictorOpenAPI.document
     )
     PredictorRoutes(engine: engine, maxBatch: configuration.maxBatch).register(on: routes.router)
     return Application.service(
         router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
+}
+
+/// The predictor's OpenAPI document.
+public enum PredictorOpenAPI {
+    /// Built on first use from the routes' operations and the Contracts types.
+    public static let document = OpenAPIDocument(
+        title: "maitre predictor", description: "Predicts output length and cost of prompts; learns from outcomes.",
+        settings: PredictorConfiguration.specs, operations: PredictorRoutes.operations)
 }

@@ -1,7 +1,8 @@
 import Proxy
 import ServiceRuntime
 
-let settings = ServiceLauncher.resolveSettings(service: "proxy", specs: ProxyConfiguration.specs)
+let settings = ServiceLauncher.resolveSettings(
+    service: "proxy", specs: ProxyConfiguration.specs, openAPI: ProxyOpenAPI.document)
 do {
     let configuration = try ProxyConfiguration(settings)
     let metrics = ServiceMetrics()

@@ -89,7 +89,7 @@ public func buildApplication(
             guard let data = try? JSONEncoder().encode(stats) else { return nil }
             return try? JSONDecoder().decode(JSONValue.self, from: data)
         },
-        openAPI: ProxyOpenAPI.json
+        openAPI: ProxyOpenAPI.document
     )
     controller.register(on: routes.router)
     logger.info(
@@ -106,4 +106,14 @@ public func buildApplication(
         router: routes, identity: identity, server: configuration.server, services: services, logger: logger,
         channelHandlers: { [forwarder.makeHandler()] }
     )
+}
+
+/// The proxy's OpenAPI document.
+public enum ProxyOpenAPI {
+    /// Built on first use from the controller's operations and the Contracts types.
+    public static let document = OpenAPIDocument(
+        title: "maitre proxy",
+        description: "OpenAI-compatible proxy over a pool of upstream accounts (AIMD windows).",
+        settings: ProxyConfiguration.specs,
+        operations: ProxyController.operations)
 }

@@ -1,7 +1,8 @@
 import Scheduler
 import ServiceRuntime
 
-let settings = ServiceLauncher.resolveSettings(service: "scheduler", specs: SchedulerConfiguration.specs)
+let settings = ServiceLauncher.resolveSettings(
+    service: "scheduler", specs: SchedulerConfiguration.specs, openAPI: SchedulerOpenAPI.document)
 do {
     let configuration = try SchedulerConfiguration(settings)
     let metrics = ServiceMetrics()

@@ -92,7 +92,7 @@ public func buildApplication(
             guard let data = try? JSONEncoder().encode(snapshot) else { return nil }
             return try? JSONDecoder().decode(JSONValue.self, from: data)
         },
-        openAPI: SchedulerOpenAPI.json
+        openAPI: SchedulerOpenAPI.document
     )
     SchedulerController(intake: intake).register(on: routes.router)
     AdminController(runtime: runtime, adminToken: configuration.adminToken).register(on: routes.router)
@@ -112,4 +112,14 @@ public func buildApplication(
     ]
     return Application.service(
         router: routes, identity: identity, server: configuration.server, services: services, logger: logger)
+}
+
+/// The scheduler's OpenAPI document.
+public enum SchedulerOpenAPI {
+    /// Built on first use from the controllers' operations and the Contracts types.
+    public static let document = OpenAPIDocument(
+        title: "maitre scheduler", description: "Admits, orders and dispatches LLM requests under overload.",
+        settings: SchedulerConfiguration.specs,
+        operations: SchedulerController.operations + AdminController.operations + FrontDoorController.operations
+            + OperatorPageController.operations)
 }

@@ -49,3 +49,11 @@ public enum ErrorType: String, Codable, Sendable {
     case timeout = "timeout_error"
     case overloaded = "overloaded_error"
 }
+
+extension ErrorEnvelope: OpenAPIComponent {
+    public static let schemaDescription = "OpenAI's error envelope; every error of every service has this shape."
+}
+
+extension ErrorBody: OpenAPIComponent {
+    public static let schemaDescription = "The error itself; `code` and `param` are explicit nulls when unknown."
+}

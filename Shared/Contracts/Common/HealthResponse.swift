@@ -63,3 +63,19 @@ public struct MetricSample: Codable, Sendable, Equatable {
         self.value = value
     }
 }
+
+extension HealthResponse: OpenAPIComponent {
+    public static let schemaDescription = "Liveness and identity of a service."
+}
+
+extension MetricsSnapshot: OpenAPIComponent {
+    public static let schemaDescription = "`/metrics` as JSON: metric families plus the service's readable state."
+}
+
+extension MetricFamily: OpenAPIComponent {
+    public static let schemaDescription = "One Prometheus metric family."
+}
+
+extension MetricSample: OpenAPIComponent {
+    public static let schemaDescription = "One sample of a metric family."
+}

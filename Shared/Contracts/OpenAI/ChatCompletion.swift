@@ -225,3 +225,58 @@ public struct ChatCompletionChunk: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension ChatMessage: OpenAPIComponent {
+    public static let schemaDescription = "One message of a conversation; `content` is text or typed parts."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "content": [.nullable]
+    ]
+}
+
+extension ContentPart: OpenAPIComponent {
+    public static let schemaDescription = "A typed part of a message's content; only text parts count for tokens."
+}
+
+extension StreamOptions: OpenAPIComponent {
+    public static let schemaDescription = "`stream_options` of a streaming request."
+}
+
+extension ChatCompletionRequest: OpenAPIComponent {
+    public static let schemaDescription =
+        "OpenAI chat completion request: the fields maitre reads (others pass through)."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "messages": [.minItems(1)],
+        "max_tokens": [.minimum(1)],
+        "max_completion_tokens": [.minimum(1)],
+    ]
+}
+
+extension Usage: OpenAPIComponent {
+    public static let schemaDescription = "Token usage of a completion."
+}
+
+extension ChatCompletionResponse: OpenAPIComponent {
+    public static let schemaDescription = "Non-streaming `chat.completion` answer."
+}
+
+extension ChatCompletionResponse.Choice: OpenAPIComponent {
+    public static let schemaName = "ChatCompletionChoice"
+    public static let schemaDescription = "One generated alternative."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "finish_reason": [.nullable]
+    ]
+}
+
+extension ChatCompletionChunk: OpenAPIComponent {
+    public static let schemaDescription = "One server-sent `data:` chunk of a streamed chat completion."
+}
+
+extension ChatCompletionChunk.Choice: OpenAPIComponent {
+    public static let schemaName = "ChatCompletionChunkChoice"
+    public static let schemaDescription = "The increment of one alternative."
+}
+
+extension ChatCompletionChunk.Delta: OpenAPIComponent {
+    public static let schemaName = "ChatCompletionDelta"
+    public static let schemaDescription = "New role and/or text of a chunk."
+}

@@ -102,3 +102,19 @@ public struct CompletionResponse: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension CompletionRequest: OpenAPIComponent {
+    public static let schemaDescription = "Legacy completion request."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "max_tokens": [.minimum(1)]
+    ]
+}
+
+extension CompletionResponse: OpenAPIComponent {
+    public static let schemaDescription = "Non-streaming `text_completion` answer."
+}
+
+extension CompletionResponse.Choice: OpenAPIComponent {
+    public static let schemaName = "CompletionChoice"
+    public static let schemaDescription = "One generated text."
+}

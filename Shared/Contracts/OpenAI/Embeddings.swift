@@ -127,3 +127,27 @@ public struct ModelInfo: Codable, Sendable, Equatable {
         case ownedBy = "owned_by"
     }
 }
+
+extension EmbeddingRequest: OpenAPIComponent {
+    public static let schemaDescription = "OpenAI embeddings request."
+}
+
+extension EmbeddingResponse: OpenAPIComponent {
+    public static let schemaDescription = "OpenAI embeddings answer."
+}
+
+extension EmbeddingResponse.Embedding: OpenAPIComponent {
+    public static let schemaDescription = "One L2-normalised vector."
+}
+
+extension EmbeddingUsage: OpenAPIComponent {
+    public static let schemaDescription = "Tokens an embeddings call read."
+}
+
+extension ModelList: OpenAPIComponent {
+    public static let schemaDescription = "`GET /v1/models`."
+}
+
+extension ModelInfo: OpenAPIComponent {
+    public static let schemaDescription = "One model."
+}

@@ -157,3 +157,31 @@ public struct EmbedderInfo: Codable, Sendable, Equatable {
         self.dimension = dimension
     }
 }
+
+extension OutcomeReport: OpenAPIComponent {
+    public static let schemaDescription =
+        "What one finished request produced (the proxy's report, the body of `/ingest`)."
+}
+
+extension OutcomeBatch: OpenAPIComponent {
+    public static let schemaDescription = "Several outcome reports."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "records": [.minItems(1)]
+    ]
+}
+
+extension IngestResponse: OpenAPIComponent {
+    public static let schemaDescription = "How many reports were stored."
+}
+
+extension ModelProfilesResponse: OpenAPIComponent {
+    public static let schemaDescription = "Per-model output-length profiles and the embedder in use."
+}
+
+extension ModelProfile: OpenAPIComponent {
+    public static let schemaDescription = "Output-length quantiles and prices of one model."
+}
+
+extension EmbedderInfo: OpenAPIComponent {
+    public static let schemaDescription = "The sentence embedder in use."
+}

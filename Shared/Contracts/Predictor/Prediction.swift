@@ -139,3 +139,30 @@ public struct PredictBatchResponse: Codable, Sendable, Equatable {
         self.predictions = predictions
     }
 }
+
+extension SizeBucket: OpenAPIEnumeration {
+    public static let schemaDescription = "Coarse output size."
+}
+
+extension FallbackLevel: OpenAPIEnumeration {
+    public static let schemaDescription = "Which evidence a prediction rests on."
+}
+
+extension PredictRequest: OpenAPIComponent {
+    public static let schemaDescription = "A prompt (text or messages) to predict the output length and cost of."
+}
+
+extension PredictResponse: OpenAPIComponent {
+    public static let schemaDescription = "Predicted output length, cost and confidence."
+}
+
+extension PredictBatchRequest: OpenAPIComponent {
+    public static let schemaDescription = "Several predictions in one call."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "requests": [.minItems(1)]
+    ]
+}
+
+extension PredictBatchResponse: OpenAPIComponent {
+    public static let schemaDescription = "Predictions in request order."
+}

@@ -106,3 +106,11 @@ public enum MaitreHeader {
     /// Test-only fault injection on the simulated upstream.
     public static let mockFault = "X-Mock-Fault"
 }
+
+extension ProxyStats: OpenAPIComponent {
+    public static let schemaDescription = "Per-account state of one proxy instance (no keys)."
+}
+
+extension AccountStats: OpenAPIComponent {
+    public static let schemaDescription = "One upstream account."
+}

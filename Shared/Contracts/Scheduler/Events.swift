@@ -218,3 +218,23 @@ public struct LatencyHistogram: Codable, Sendable, Equatable {
         case sumMs = "sum_ms"
     }
 }
+
+extension SchedulerEventKind: OpenAPIEnumeration {
+    public static let schemaDescription = "Kind of a scheduling decision."
+}
+
+extension SchedulerEvent: OpenAPIComponent {
+    public static let schemaDescription = "One recorded decision."
+}
+
+extension EventsResponse: OpenAPIComponent {
+    public static let schemaDescription = "Recent decisions after `since`."
+}
+
+extension CongestionModeName: OpenAPIEnumeration {
+    public static let schemaDescription = "Congestion mode."
+}
+
+extension TickResponse: OpenAPIComponent {
+    public static let schemaDescription = "What one scheduling tick did."
+}

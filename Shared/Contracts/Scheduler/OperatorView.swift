@@ -262,3 +262,42 @@ public struct OperatorAccount: Codable, Sendable, Equatable {
         case ewmaLatencyMs = "ewma_latency_ms"
     }
 }
+
+extension OperatorState: OpenAPIComponent {
+    public static let schemaDescription = "What the operator page shows, bounded in size however long the queue is."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "waiting_by_tenant": [.maxItems(20)],
+        "decisions": [.maxItems(1000)],
+    ]
+}
+
+extension WaitingGroup: OpenAPIComponent {
+    public static let schemaDescription = "Requests waiting in one class or for one tenant."
+}
+
+extension PredictionSample: OpenAPIComponent {
+    public static let schemaDescription = "One answer: predicted p50 and p90 against the output tokens that came back."
+}
+
+extension PredictionQuality: OpenAPIComponent {
+    public static let schemaDescription = "How good the predictions have been on the last answers."
+}
+
+extension LatencyPoint: OpenAPIComponent {
+    public static let schemaDescription = "Latency of one class's requests that finished in one 5-second bucket."
+}
+
+extension OperatorAccounts: OpenAPIComponent {
+    public static let schemaDescription = "The accounts of every proxy the scheduler dispatches to."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "proxies": [.maxItems(16)]
+    ]
+}
+
+extension ProxyAccounts: OpenAPIComponent {
+    public static let schemaDescription = "One proxy's accounts, or why they could not be read."
+}
+
+extension OperatorAccount: OpenAPIComponent {
+    public static let schemaDescription = "An upstream account's AIMD window and load (no address, no key)."
+}

@@ -72,3 +72,35 @@ public struct SchedulerConfigDocument: Codable, Sendable, Equatable {
         case maxQueueLength = "max_queue_length"
     }
 }
+
+/// `POST /reset` response: what the reset dropped.
+public struct ResetResponse: Codable, Sendable, Equatable {
+    public var reset: Bool
+    public var droppedWaiting: Int
+
+    public init(reset: Bool, droppedWaiting: Int) {
+        self.reset = reset
+        self.droppedWaiting = droppedWaiting
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reset
+        case droppedWaiting = "dropped_waiting"
+    }
+}
+
+extension LadderAction: OpenAPIEnumeration {
+    public static let schemaDescription = "What a cost-ladder rung does in a mode."
+}
+
+extension LadderRungDocument: OpenAPIComponent {
+    public static let schemaDescription = "One rung of the cost ladder."
+}
+
+extension SchedulerConfigDocument: OpenAPIComponent {
+    public static let schemaDescription = "The live-tunable policy (`GET`/`POST /admin/config`)."
+}
+
+extension ResetResponse: OpenAPIComponent {
+    public static let schemaDescription = "What `POST /reset` dropped."
+}

@@ -42,6 +42,11 @@ public struct SubmitRequest: Codable, Sendable, Equatable {
     /// Time budget from submission, in milliseconds.
     public var deadlineMs: Double?
 
+    /// The longest time budget a request may ask for: 7 days.
+    public static let maxDeadlineMs = 604_800_000.0
+    /// The priorities a request may ask for, lowest first.
+    public static let priorities = 0...9
+
     public init(
         prompt: String? = nil,
         messages: [ChatMessage]? = nil,
@@ -236,4 +241,41 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         case tenantId = "tenant_id"
         case deadlineUnixMs = "deadline_unix_ms"
     }
+}
+
+extension RequestClass: OpenAPIEnumeration {
+    public static let schemaDescription = "Service class."
+}
+
+extension RequestState: OpenAPIEnumeration {
+    public static let schemaDescription = "Life-cycle state of a request."
+}
+
+extension SubmitRequest: OpenAPIComponent {
+    public static let schemaDescription = "A request to schedule."
+    public static let schemaRefinements: [String: [SchemaRefinement]] = [
+        "max_tokens": [.minimum(1)],
+        "priority": [.minimum(Double(priorities.lowerBound)), .maximum(Double(priorities.upperBound))],
+        "deadline_ms": [.exclusiveMinimum(0), .maximum(maxDeadlineMs)],
+    ]
+}
+
+extension DecisionReason: OpenAPIComponent {
+    public static let schemaDescription = "Why the scheduler decided as it did."
+}
+
+extension SubmitResponse: OpenAPIComponent {
+    public static let schemaDescription = "The admission decision."
+}
+
+extension RequestTimings: OpenAPIComponent {
+    public static let schemaDescription = "When a request passed each stage (Unix ms) and the derived waits."
+}
+
+extension UpstreamResult: OpenAPIComponent {
+    public static let schemaDescription = "What the upstream answered."
+}
+
+extension StatusResponse: OpenAPIComponent {
+    public static let schemaDescription = "State, timings and result of one request."
 }

@@ -35,7 +35,7 @@ public struct ServiceRouter {
         metrics: ServiceMetrics,
         health: @escaping @Sendable () async -> [String: String] = { [:] },
         state: @escaping @Sendable () async -> JSONValue? = { nil },
-        openAPI: String? = nil
+        openAPI: OpenAPIDocument? = nil
     ) {
         let router = Router(context: ServiceRequestContext.self)
         let catalog = RouteCatalog()
@@ -69,8 +69,8 @@ public struct ServiceRouter {
             }
         }
         if let openAPI {
-            // The document is compiled into the binary, so every build serves exactly its own spec.
-            let document = ByteBuffer(string: openAPI)
+            // Built from the code at start, so every build serves exactly its own spec.
+            let document = ByteBuffer(string: openAPI.json)
             router.get("/openapi.json") { _, _ in
                 var headers = HTTPFields()
                 headers[.contentType] = "application/json"
@@ -81,6 +81,27 @@ public struct ServiceRouter {
         self.catalog = catalog
     }
 
+    /// The operations of the routes above, which every service's document lists.
+    static let operations: [OpenAPIOperation] = [
+        .json(.get, "/health", id: "health", summary: "Liveness, version and uptime.", answer: HealthResponse.self),
+        OpenAPIOperation(
+            .get, "/metrics", id: "metrics",
+            summary: "Prometheus text (Accept: text/plain or ?format=prometheus) or a JSON snapshot.",
+            parameters: [
+                .query("format", .enumeration(MetricsFormat.allCases.map(\.rawValue)), "Forces the format.")
+            ],
+            responses: [
+                OpenAPIResponse(
+                    status: 200, description: "OK",
+                    content: [
+                        "application/json": OpenAPIMediaType(DerivedSchema(of: MetricsSnapshot.self)),
+                        "text/plain": OpenAPIMediaType(.string),
+                    ]),
+                .error(400),
+            ]),
+        .json(.get, "/openapi.json", id: "openapi", summary: "This document.", answer: DerivedSchema(.object)),
+    ]
+
     /// Records the final route table (for 405 answers) and returns the router to serve.
     public func finish() -> Router<ServiceRequestContext> {
         catalog.record(from: router)
@@ -90,7 +111,7 @@ public struct ServiceRouter {
 }
 
 /// How `/metrics` answers: Prometheus text for scrapers, JSON for people.
-public enum MetricsFormat: String, Sendable {
+public enum MetricsFormat: String, Sendable, CaseIterable {
     case prometheus, json
 
     /// `?format=` wins; otherwise an Accept of text/plain or openmetrics gets Prometheus text, anything else JSON.

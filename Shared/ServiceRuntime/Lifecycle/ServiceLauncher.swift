@@ -11,9 +11,11 @@ import UnixSignals
 /// What a service executable does before serving: read settings (printing `--help`), bootstrap logging and
 /// metrics once, and report start-up errors as one clear line with exit code 2.
 public enum ServiceLauncher {
-    /// Resolves settings from the command line and environment, or exits: 0 after `--help`, 2 on a bad setting.
+    /// Resolves settings from the command line and environment, or exits: 0 after `--help`, `--version` or
+    /// `--print-openapi` (the document the service serves, as committed under `deploy/openapi`), 2 on a bad setting.
     public static func resolveSettings(
-        service: String, specs: [SettingSpec], arguments: [String] = Array(CommandLine.arguments.dropFirst())
+        service: String, specs: [SettingSpec], openAPI: OpenAPIDocument,
+        arguments: [String] = Array(CommandLine.arguments.dropFirst())
     ) -> ResolvedSettings {
         // A file-size limit (RLIMIT_FSIZE) must fail the write that crosses it, with an error the service answers
         // and logs, not kill the process: SIGXFSZ's default action is to terminate it.
@@ -21,10 +23,16 @@ public enum ServiceLauncher {
         if arguments.contains("--help") || arguments.contains("-h") {
             print("maitre-\(service) \(ServiceIdentity.maitreVersion)\n")
             print(ResolvedSettings.helpText(service: "maitre-\(service)", specs: specs))
+            print(
+                "\nAlso: --version prints the version; --print-openapi prints the OpenAPI document this build serves.")
             exit(0)
         }
         if arguments.contains("--version") {
             print(ServiceIdentity.maitreVersion)
+            exit(0)
+        }
+        if arguments.contains("--print-openapi") {
+            print(openAPI.json, terminator: "")
             exit(0)
         }
         do {

@@ -19,6 +19,10 @@ struct CompletionRoutes: Sendable {
 
     static let faultHeader = HTTPField.Name("X-Mock-Fault")!
 
+    /// The operations `add` registers, for the OpenAPI document.
+    static let operations = OpenAPIOperation.openAI(
+        idPrefix: "mock", embeddings: false, bearerAuth: false, modelsOwner: "the mock serves")
+
     func add(to router: Router<ServiceRequestContext>) {
         router.post("/v1/chat/completions") { request, context in try await chat(request, context: context) }
         router.post("/v1/completions") { request, context in try await completion(request, context: context) }

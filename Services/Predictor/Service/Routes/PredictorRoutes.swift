@@ -1,4 +1,5 @@
 import Contracts
+import HTTPTypes
 import Hummingbird
 import ServiceRuntime
 
@@ -6,6 +7,28 @@ import ServiceRuntime
 struct PredictorRoutes {
     let engine: PredictorEngine
     let maxBatch: Int
+
+    /// The operations `register` adds, for the OpenAPI document.
+    static let operations: [OpenAPIOperation] = [
+        .json(
+            .post, "/predict", id: "predict", summary: "Predict output length and cost of one prompt.",
+            body: PredictRequest.self, answer: PredictResponse.self),
+        .json(
+            .post, "/predict/batch", id: "predictBatch", summary: "Predict several prompts at once.",
+            body: PredictBatchRequest.self, answer: PredictBatchResponse.self),
+        .json(
+            .post, "/ingest", id: "ingest", summary: "Store one finished request's outcome.", body: OutcomeReport.self,
+            answer: IngestResponse.self, status: 201, answerText: "Stored"),
+        .json(
+            .post, "/ingest/batch", id: "ingestBatch", summary: "Store several outcomes.", body: OutcomeBatch.self,
+            answer: IngestResponse.self, status: 201, answerText: "Stored"),
+        .json(
+            .get, "/models", id: "modelProfiles", summary: "Per-model output-length profiles.",
+            answer: ModelProfilesResponse.self),
+        .json(
+            .post, "/v1/embeddings", id: "embeddings", summary: "OpenAI-compatible sentence embeddings.",
+            body: EmbeddingRequest.self, answer: EmbeddingResponse.self),
+    ]
 
     func register(on router: Router<ServiceRequestContext>) {
         router.post("/predict") { request, context in

@@ -13,6 +13,16 @@ struct ProxyController {
     let statsToken: String?
     let instance: String
 
+    /// The operations `register` adds, for the OpenAPI document.
+    static let operations =
+        OpenAPIOperation.openAI(
+            idPrefix: "proxy", embeddings: true, bearerAuth: true, modelsOwner: "the proxy's deployments serve")
+        + [
+            .json(
+                .get, "/_stats", id: "stats", summary: "Per-account windows, counters and cooldowns (no keys).",
+                answer: ProxyStats.self, errors: [401], bearerAuth: true)
+        ]
+
     func register(on router: Router<ServiceRequestContext>) {
         let api = router.group("v1").add(middleware: ClientAuthMiddleware(keys: clientKeys))
         // The forwarded endpoints are listed in the route table (405 with `Allow` for other methods, the OpenAPI

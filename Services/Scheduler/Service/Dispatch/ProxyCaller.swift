@@ -88,7 +88,7 @@ struct ProxyCaller: Sendable {
         http.headers.add(name: MaitreHeader.tenant, value: Self.headerSafe(dispatch.tenantId))
         // The proxy may queue a request for this long. A request dispatched late is still meant to be served, so
         // the proxy gets at least `minDeadlineMs`, never a budget of zero.
-        let budgetMs = min(max(dispatch.deadlineAtMs - nowMs, minDeadlineMs), Intake.maxDeadlineMs)
+        let budgetMs = min(max(dispatch.deadlineAtMs - nowMs, minDeadlineMs), SubmitRequest.maxDeadlineMs)
         http.headers.add(name: MaitreHeader.deadlineMs, value: String(Int(budgetMs)))
         http.headers.add(name: MaitreHeader.requestClass, value: dispatch.requestClass.rawValue)
         for (name, value) in extraHeaders { http.headers.add(name: name, value: value) }

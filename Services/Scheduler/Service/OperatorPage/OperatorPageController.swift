@@ -18,6 +18,30 @@ struct OperatorPageController {
     /// Tenants listed by waiting requests, most first.
     static let tenantLimit = 20
 
+    /// The operations `register` adds, for the OpenAPI document.
+    static let operations: [OpenAPIOperation] = [
+        .page("/", id: "operatorPage", summary: "The operator page (also at /ui).", mediaType: "text/html"),
+        .page("/ui", id: "operatorPageUI", summary: "The operator page.", mediaType: "text/html"),
+        .page(
+            "/ui/page.js", id: "operatorPageScript", summary: "The operator page's script.",
+            mediaType: "text/javascript"),
+        .page(
+            "/ui/page.css", id: "operatorPageStyle", summary: "The operator page's style sheet.", mediaType: "text/css"),
+        .json(
+            .get, "/ui/state", id: "operatorState",
+            summary: "What the operator page shows: queues, capacity, decisions, predictions, latency.",
+            answer: OperatorState.self, errors: [400],
+            parameters: [
+                .query("tenant", .string, "Only this tenant's decisions."),
+                .query(
+                    "decisions", OpenAPISchema.integer.refined(.minimum(1), .maximum(Double(maxDecisions))),
+                    "Most decisions to return, newest first (default \(defaultDecisions))."),
+            ]),
+        .json(
+            .get, "/ui/accounts", id: "operatorAccounts",
+            summary: "The upstream accounts of every proxy, from their /_stats.", answer: OperatorAccounts.self),
+    ]
+
     func register(on router: Router<ServiceRequestContext>) {
         let html = Self.asset(PackageResources.page_html, type: "text/html; charset=utf-8")
         router.get("/") { _, _ in html }

@@ -15,6 +15,32 @@ struct FrontDoorController {
     let intake: Intake
     let caller: ProxyCaller
 
+    /// The operation `register` adds, for the OpenAPI document.
+    static let operations: [OpenAPIOperation] = [
+        .json(
+            .post, "/v1/chat/completions", id: "chatCompletions",
+            summary:
+                "OpenAI-compatible front door: waits in the queue, then answers from the proxy (its errors pass through).",
+            body: ChatCompletionRequest.self, answer: ChatCompletionResponse.self,
+            errors: OpenAPIOperation.openAIGenerationErrors + [401],
+            parameters: [
+                .header("X-Tenant-ID", .string, "Tenant (default: the body's `user`, else `default`)."),
+                .header("X-Request-Class", .enumeration(RequestClass.allCases.map(\.rawValue)), "Service class."),
+                .header(
+                    "X-Deadline-Ms",
+                    OpenAPISchema.number.refined(.exclusiveMinimum(0), .maximum(SubmitRequest.maxDeadlineMs)),
+                    "Time budget in ms."),
+                .header(
+                    "X-Priority",
+                    OpenAPISchema.integer.refined(
+                        .minimum(Double(SubmitRequest.priorities.lowerBound)),
+                        .maximum(Double(SubmitRequest.priorities.upperBound))),
+                    "Priority, 0 to 9 (default 5)."),
+                .header("X-Task-Type", .string, "Task type, for prediction."),
+            ],
+            stream: ChatCompletionChunk.self)
+    ]
+
     func register(on router: Router<ServiceRequestContext>) {
         router.post("/v1/chat/completions") { request, context in
             let raw = try await request.collectBody(context: context)

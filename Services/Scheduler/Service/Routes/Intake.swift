@@ -145,18 +145,17 @@ struct Intake: Sendable {
                 "'\(param)' is a time budget from now in milliseconds and must be positive (a deadline in the past cannot be met).",
                 param: param)
         }
-        if let deadline = deadlineMs, deadline > maxDeadlineMs {
+        if let deadline = deadlineMs, deadline > SubmitRequest.maxDeadlineMs {
             throw APIError.invalidRequest(
-                "'\(param)' must be at most \(Int(maxDeadlineMs)) milliseconds (7 days).", param: param)
+                "'\(param)' must be at most \(Int(SubmitRequest.maxDeadlineMs)) milliseconds (7 days).", param: param)
         }
     }
 
-    /// The longest time budget a request may ask for: 7 days.
-    static let maxDeadlineMs = 604_800_000.0
-
     static func validate(priority: Int?, param: String) throws {
-        if let priority, !(0...9).contains(priority) {
-            throw APIError.invalidRequest("'\(param)' must be between 0 and 9.", param: param)
+        if let priority, !SubmitRequest.priorities.contains(priority) {
+            let range = SubmitRequest.priorities
+            throw APIError.invalidRequest(
+                "'\(param)' must be between \(range.lowerBound) and \(range.upperBound).", param: param)
         }
     }
 }

@@ -9,6 +9,26 @@ import ServiceRuntime
 struct SchedulerController {
     let intake: Intake
 
+    /// The operations `register` adds, for the OpenAPI document.
+    static let operations: [OpenAPIOperation] = [
+        .json(
+            .post, "/submit", id: "submit", summary: "Schedule a request; answers the admission decision.",
+            body: SubmitRequest.self, answer: SubmitResponse.self, status: 202, answerText: "Accepted", errors: [429]),
+        .json(
+            .get, "/status/{id}", id: "status", summary: "State, timings and result of one request.",
+            answer: StatusResponse.self, errors: [404], parameters: [.path("id", "Request id from /submit.")]),
+        .json(.post, "/tick", id: "tick", summary: "Run one scheduling tick now.", answer: TickResponse.self),
+        .json(
+            .get, "/events", id: "events", summary: "Recent scheduling decisions.", answer: EventsResponse.self,
+            errors: [400],
+            parameters: [
+                .query("since", OpenAPISchema.integer.refined(.minimum(0)), "Sequence to start after."),
+                .query(
+                    "limit", OpenAPISchema.integer.refined(.minimum(1), .maximum(10_000)),
+                    "Most events to return (default 1000)."),
+            ]),
+    ]
+
     func register(on router: Router<ServiceRequestContext>) {
         router.post("/submit") { request, context in
             let submit = try await request.decodeJSON(as: SubmitRequest.self, context: context)
@@ -68,6 +88,20 @@ struct AdminController {
     let runtime: SchedulerRuntime
     let adminToken: String
 
+    /// The operations `register` adds, for the OpenAPI document.
+    static let operations: [OpenAPIOperation] = [
+        .json(
+            .get, "/admin/config", id: "getConfig", summary: "The live policy.", answer: SchedulerConfigDocument.self,
+            errors: [401], bearerAuth: true),
+        .json(
+            .post, "/admin/config", id: "setConfig",
+            summary: "Change the live policy (fields left out stay as they are).",
+            body: SchedulerConfigDocument.self, answer: SchedulerConfigDocument.self, errors: [401], bearerAuth: true),
+        .json(
+            .post, "/reset", id: "reset", summary: "Drop every waiting request.", answer: ResetResponse.self,
+            errors: [401], bearerAuth: true),
+    ]
+
     func register(on router: Router<ServiceRequestContext>) {
         router.get("/admin/config") { request, _ in
             try authorize(request)
@@ -101,16 +135,5 @@ struct AdminController {
         else {
             throw APIError.unauthorized()
         }
-    }
-}
-
-/// `POST /reset` response.
-struct ResetResponse: Codable, Sendable {
-    var reset: Bool
-    var droppedWaiting: Int
-
-    enum CodingKeys: String, CodingKey {
-        case reset
-        case droppedWaiting = "dropped_waiting"
     }
 }
