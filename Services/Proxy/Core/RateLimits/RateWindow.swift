@@ -77,6 +77,7 @@ public struct RateWindow: Sendable, Equatable {
     /// With shared limits, tells the budget a call of `tokens` asked for room now (the refill follows demand).
     public mutating func noteDemand(tokens needed: Int, now: Double) {
         guard case .shared(var budget) = source else { return }
+        source = .local  // the budget's slices stay uniquely referenced: changed in place, not copied
         budget.noteDemand(tokens: needed, tokenLimit: tokensPerMinute, now: now)
         source = .shared(budget)
     }
@@ -109,6 +110,7 @@ public struct RateWindow: Sendable, Equatable {
         tokens[index] += max(0, reserved)
         var slice: Int64?
         if case .shared(var budget) = source {
+            source = .local
             slice = budget.spend(
                 tokens: reserved, limitsRequests: requestsPerMinute != nil, limitsTokens: tokensPerMinute != nil,
                 now: now)
@@ -123,6 +125,7 @@ public struct RateWindow: Sendable, Equatable {
         _ reservation: RateReservation, actualTokens: Int?, reachedUpstream: Bool = true, now: Double
     ) {
         if case .shared(var budget) = source {
+            source = .local
             let used = actualTokens.map { max(0, $0) } ?? (reachedUpstream ? reservation.tokens : 0)
             budget.reconcile(
                 slice: reservation.slice, tokenDelta: tokensPerMinute == nil ? 0 : used - reservation.tokens,
