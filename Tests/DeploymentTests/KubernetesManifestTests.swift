@@ -33,6 +33,27 @@ import Testing
                 == (try KubernetesManifests.load().documents.count))
     }
 
+    @Test(.enabled(if: RepositoryFiles.which("kubectl") != nil, "kubectl is not on the PATH"))
+    func thePostgresOverlayReplicatesEveryServiceOnTheSharedStore() throws {
+        let manifests = try KubernetesManifests.rendered(
+            "deploy/k8s-postgres", kubectl: try #require(RepositoryFiles.which("kubectl")))
+        #expect(manifests.problems() == [])
+        for (name, replicas) in [("scheduler", 2), ("predictor", 2), ("proxy", 3)] {
+            let deployment = try #require(manifests.named("Deployment", name))
+            #expect(deployment.value(at: "spec.replicas") as? Int == replicas, "\(name)")
+            #expect(manifests.usesSharedStore(deployment), "\(name) has no DATABASE_URL")
+            let claims = ((deployment.value(at: "spec.template.spec.volumes") as? [[String: Any]]) ?? []).compactMap {
+                $0.value(at: "persistentVolumeClaim.claimName") as? String
+            }
+            #expect(claims.isEmpty, "\(name) still mounts \(claims)")
+        }
+        #expect(manifests.named("StatefulSet", "postgres") != nil)
+        #expect(manifests.named("PersistentVolumeClaim", "scheduler-data") == nil)
+        let secret = try #require(manifests.named("Secret", "maitre-database"))
+        let url = try #require((secret["stringData"] as? [String: Any])?.string("DATABASE_URL"))
+        #expect(url.hasPrefix("postgres://") && url.contains("@postgres:5432/"))
+    }
+
     @Test func proxyConfigMapAndMockAccountsEqualTheComposeConfiguration() throws {
         let manifests = try KubernetesManifests.load()
         let configMap = try #require(manifests.named("ConfigMap", "maitre-proxy-config"))

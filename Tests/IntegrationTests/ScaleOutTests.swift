@@ -20,7 +20,7 @@ struct ScaleOutTests {
         var predictors: [LaunchedService]
         var proxies: [LaunchedService]
         var schedulers: [LaunchedService]
-        /// The mock's log of received requests, one prompt fingerprint a line.
+        /// The mock's log of received requests, one a line, starting with the prompt's fingerprint.
         var requestLog: URL
 
         func stop() {
@@ -35,7 +35,9 @@ struct ScaleOutTests {
         func upstreamCounts() -> [String: Int] {
             let text = (try? String(contentsOf: requestLog, encoding: .utf8)) ?? ""
             var counts: [String: Int] = [:]
-            for line in text.split(separator: "\n") { counts[String(line), default: 0] += 1 }
+            for line in text.split(separator: "\n") {
+                counts[String(line.split(separator: "\t").first ?? line), default: 0] += 1
+            }
             return counts
         }
     }

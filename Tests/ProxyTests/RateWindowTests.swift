@@ -17,7 +17,7 @@ import Testing
         var window = RateWindow(requestsPerMinute: nil, tokensPerMinute: 1000)
         let reservation = window.reserve(tokens: 800, now: 5)
         #expect(!window.admits(tokens: 300, now: 6))
-        window.reconcile(reservation, actualTokens: 200)
+        window.reconcile(reservation, actualTokens: 200, now: 6)
         #expect(window.usage(now: 6).tokens == 200)
         #expect(window.admits(tokens: 300, now: 6))
     }
@@ -26,7 +26,7 @@ import Testing
         var window = RateWindow(requestsPerMinute: 1, tokensPerMinute: 100)
         let reservation = window.reserve(tokens: 50, now: 1)
         #expect(!window.admits(tokens: 1, now: 1))
-        window.reconcile(reservation, actualTokens: nil, reachedUpstream: false)
+        window.reconcile(reservation, actualTokens: nil, reachedUpstream: false, now: 1)
         let usage = window.usage(now: 1)
         #expect(usage.requests == 0 && usage.tokens == 0)
         #expect(window.admits(tokens: 1, now: 1))

@@ -67,6 +67,18 @@ struct ProxyBenchmark: AsyncParsableCommand {
     )
     var schemes = "http,https"
 
+    @Option(
+        help:
+            "Per-minute limits of the proxies' account, as rpm,tpm (high enough never to bind, so the limit path runs on every call); empty: none."
+    )
+    var accountLimits = ""
+
+    @Option(
+        help:
+            "PostgreSQL the proxies share their account limits through (DATABASE_URL); needs --account-limits. Empty: each proxy counts its limits alone."
+    )
+    var databaseURL = ""
+
     /// The `--schemes` named, http first.
     var chosenSchemes: [String] {
         let named = Set(schemes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -92,6 +104,33 @@ struct ProxyBenchmark: AsyncParsableCommand {
         guard !chosenSchemes.isEmpty, schemes.split(separator: ",").count == chosenSchemes.count else {
             throw ValidationError("--schemes takes http and/or https, comma-separated.")
         }
+        guard accountLimits.isEmpty || limits != nil else {
+            throw ValidationError("--account-limits takes rpm,tpm (positive integers), e.g. 1000000,1000000000.")
+        }
+        guard databaseURL.isEmpty || !accountLimits.isEmpty else {
+            throw ValidationError("--database-url shares account limits: give --account-limits too.")
+        }
+    }
+
+    /// `--account-limits` as numbers.
+    var limits: (rpm: Int, tpm: Int)? {
+        let parts = accountLimits.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    /// The proxy's settings to reach `base`: the default upstream, or with `--account-limits` a deployment file
+    /// (written to `folder`) whose one account serves every model name under those limits; with `--database-url`.
+    func proxySettings(base: String, scheme: String, folder: URL) throws -> [String] {
+        guard let limits else { return ["--default-upstream", base + "/v1"] }
+        let file = folder.appendingPathComponent("maitre-bench-proxy-\(scheme)-\(UUID().uuidString.prefix(8)).yaml")
+        let yaml = """
+            models:
+              "*":
+                - {name: bench-\(scheme), api_base: \(base)/v1, model: "*", rpm: \(limits.rpm), tpm: \(limits.tpm)}
+            """
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        return ["--proxy-config", file.path] + (databaseURL.isEmpty ? [] : ["--database-url", databaseURL])
     }
 
     func run() async throws {
@@ -112,7 +151,14 @@ struct ProxyBenchmark: AsyncParsableCommand {
         do {
             let wrk = loadGenerator.wrk()
             let plan = String(format: "%.0f s per cell, ", cellSeconds) + (wrk == nil ? "swift client" : "wrk -t1")
-            print("maitre-bench proxy: \(plan); upstream reached over \(chosenSchemes.joined(separator: " and "))")
+            let limited =
+                limits.map {
+                    "; account limits \($0.rpm) rpm, \($0.tpm) tpm, " + (databaseURL.isEmpty ? "local" : "shared")
+                }
+                ?? ""
+            print(
+                "maitre-bench proxy: \(plan); upstream reached over \(chosenSchemes.joined(separator: " and "))\(limited)"
+            )
             if chosenSections.contains("instant") {
                 try await withStack(folder: folder, certificate: certificate, mock: ["--latency-profile", "instant"]) {
                     routes in
@@ -165,10 +211,10 @@ struct ProxyBenchmark: AsyncParsableCommand {
         var routes: [Route] = []
         for scheme in chosenSchemes {
             let base = scheme == "https" ? "https://localhost:\(tlsPort)" : mock.baseURL
-            var proxyArguments = [
-                "--default-upstream", base + "/v1", "--predictor-base-url", "",
-                "--max-concurrency", "1024", "--initial-window", "1024",
-            ]
+            var proxyArguments =
+                try proxySettings(base: base, scheme: scheme, folder: FileManager.default.temporaryDirectory) + [
+                    "--predictor-base-url", "", "--max-concurrency", "1024", "--initial-window", "1024",
+                ]
             if scheme == "https", let certificate { proxyArguments += ["--ca-file", certificate.certificate] }
             let proxy = try await LaunchedService.start(
                 "maitre-proxy", binDirectory: bin, arguments: proxyArguments, logLevel: "error")

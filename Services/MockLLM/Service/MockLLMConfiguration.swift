@@ -54,7 +54,7 @@ public struct MockLLMConfiguration: Sendable {
             SettingSpec(
                 "request-log", env: "MOCK_REQUEST_LOG", default: "",
                 help:
-                    "File to which the fingerprint of every completion request received is appended, one line each (tests count what reached the upstream, and how often); empty: none."
+                    "File to which every completion request received is appended, one line each: prompt fingerprint, arrival (Unix ms), prompt tokens and planned output tokens, tab-separated (tests count what reached the upstream, how often and when); empty: none."
             ),
             SettingSpec(
                 "output-mu", env: "MOCK_OUTPUT_MU", default: "5.3314",

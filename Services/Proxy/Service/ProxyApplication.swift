@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PostgresSupport
 import ProxyCore
 import ServiceLifecycle
 import ServiceRuntime
@@ -23,6 +24,30 @@ public func buildApplication(
     let identity = ServiceIdentity(name: "proxy")
     let deployments = try deployments ?? DeploymentLoader.load(configuration)
     var services: [any Service] = []
+    let proxyMetrics = ProxyMetrics(registry: metrics.registry, deployments: deployments)
+    let dispatcher = AccountDispatcher(
+        deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize,
+        metrics: proxyMetrics)
+    let budgetList = try DeploymentLoader.budgets(configuration, deployments: deployments)
+    var sharedLimits: SharedLimits?
+    var budgetStore: TenantBudgetStore?
+    if let url = configuration.databaseURL {
+        let store = try await SharedLimitStore.open(
+            url, accounts: deployments.filter { $0.rpm != nil || $0.tpm != nil }.map(\.name),
+            timeout: SharedLimits.operationTimeout, logger: logger)
+        let limits = SharedLimits(
+            store: store, dispatcher: dispatcher, policy: configuration.limitSlices, metrics: proxyMetrics,
+            logger: logger)
+        // The pool opens first and closes last; the limits give their slices back before it closes.
+        services.insert(store.database.connections, at: 0)
+        services.append(limits)
+        sharedLimits = limits
+        budgetStore = TenantBudgetStore(database: store.database)
+        logger.notice(
+            "account limits and tenant budgets shared in PostgreSQL",
+            metadata: ["database": "\(url)", "replica": "\(store.replica)"])
+    }
+    // Created only once nothing before it can fail: an HTTPClient released without shutdown() traps.
     let reportClient: HTTPClient
     if let httpClient {
         reportClient = httpClient
@@ -33,10 +58,10 @@ public func buildApplication(
         reportClient = clientService.client
         services.append(clientService)
     }
-    let proxyMetrics = ProxyMetrics(registry: metrics.registry, deployments: deployments)
-    let dispatcher = AccountDispatcher(
-        deployments: deployments, settings: configuration.pool, queueLimit: configuration.queueSize,
-        metrics: proxyMetrics)
+    let budgets =
+        budgetList.isEmpty
+        ? nil
+        : TenantBudgets(budgetList, deployments: deployments, store: budgetStore, metrics: proxyMetrics, logger: logger)
     let reporter = OutcomeReporter(
         predictorBaseURL: configuration.predictorBaseURL,
         client: reportClient,
@@ -51,6 +76,7 @@ public func buildApplication(
     let counter = tokenCounter ?? StandardTokenCounter.load(logger: logger)
     let forwarder = try Forwarder(
         dispatcher: dispatcher,
+        budgets: budgets,
         tokenCounter: counter,
         reporter: reporter,
         metrics: proxyMetrics,
@@ -73,6 +99,7 @@ public func buildApplication(
     let controller = ProxyController(
         dispatcher: dispatcher, clientKeys: configuration.clientKeys, statsToken: configuration.statsToken,
         instance: instance)
+    let limits = sharedLimits
     let routes = ServiceRouter(
         identity: identity,
         server: configuration.server,
@@ -82,7 +109,7 @@ public func buildApplication(
                 "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
                 "reports_pending": String(reporter.pending), "https_accounts": String(forwarder.httpsAccounts),
                 "upstream_trust": trust,
-            ]
+            ].merging(limitsHealth(limits)) { $1 }
         },
         state: {
             let stats = controller.stats()
@@ -100,6 +127,7 @@ public func buildApplication(
             "predictor": "\(configuration.predictorBaseURL ?? "off")",
             "https_accounts": "\(forwarder.httpsAccounts)",
             "upstream_trust": "\(trust)",
+            "tenant_budgets": "\(budgetList.count)",
         ]
     )
     return Application.service(
@@ -116,4 +144,16 @@ public enum ProxyOpenAPI {
         description: "OpenAI-compatible proxy over a pool of upstream accounts (AIMD windows).",
         settings: ProxyConfiguration.specs,
         operations: ProxyController.operations)
+}
+
+/// The `/health` fields that say where the account limits come from: `limits` (`local`, `shared` or `local_share`),
+/// and while degraded, `limits_reason` and the replica count the limits are divided by.
+func limitsHealth(_ limits: SharedLimits?) -> [String: String] {
+    guard let limits else { return ["limits": LimitsMode.local.rawValue] }
+    let status = limits.status
+    var fields = ["limits": status.mode.rawValue, "limits_replicas": String(status.replicas)]
+    if let reason = status.reason {
+        fields["limits_reason"] = "\(reason); each account's limits divided by \(status.replicas) replicas"
+    }
+    return fields
 }

@@ -98,6 +98,7 @@ public struct AccountStats: Codable, Sendable, Equatable {
 public enum MaitreHeader {
     public static let requestID = "X-Request-ID"
     public static let predictedOutputTokens = "X-Predicted-Output-Tokens"
+    public static let predictedOutputTokensP90 = "X-Predicted-Output-Tokens-P90"
     public static let tenant = "X-Tenant-ID"
     public static let requestClass = "X-Request-Class"
     public static let deadlineMs = "X-Deadline-Ms"

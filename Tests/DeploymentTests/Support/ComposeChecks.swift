@@ -119,16 +119,20 @@ struct ComposeChecks {
         return problems
     }
 
-    /// `--scale proxy=N` needs no fixed container name and no single fixed host port.
+    /// `--scale <service>=N` (the proxy always; the scheduler and predictor with the postgres profile) needs no fixed
+    /// container name and no single fixed host port.
     func scalingProblems() -> [String] {
         var problems: [String] = []
-        let proxy = service("proxy")
-        if proxy["container_name"] != nil { problems.append("proxy: container_name prevents --scale proxy=N") }
-        for published in publishedPorts("proxy") {
-            let hostPort = published.host.split(separator: ":").last.map(String.init) ?? ""
-            if !hostPort.isEmpty && !hostPort.contains("-") {
-                problems.append(
-                    "proxy: fixed host port \(hostPort) lets only one replica start; publish a range or none")
+        for name in ["proxy", "scheduler", "predictor"] {
+            if service(name)["container_name"] != nil {
+                problems.append("\(name): container_name prevents --scale \(name)=N")
+            }
+            for published in publishedPorts(name) {
+                let hostPort = published.host.split(separator: ":").last.map(String.init) ?? ""
+                if !hostPort.isEmpty && !hostPort.contains("-") {
+                    problems.append(
+                        "\(name): fixed host port \(hostPort) lets only one replica start; publish a range or none")
+                }
             }
         }
         return problems
@@ -228,13 +232,16 @@ struct ComposeChecks {
         return problems
     }
 
-    /// Prometheus and Grafana only in the `observability` profile; the maitre services in every profile.
+    /// Prometheus and Grafana only in the `observability` profile, PostgreSQL only in `postgres`; the maitre services
+    /// in every profile.
     func profileProblems() -> [String] {
         var problems: [String] = []
-        for name in ["prometheus", "grafana"] {
+        for (name, profile) in [
+            ("prometheus", "observability"), ("grafana", "observability"), ("postgres", "postgres"),
+        ] {
             let profiles = (service(name)["profiles"] as? [Any])?.map { "\($0)" } ?? []
-            if profiles != ["observability"] {
-                problems.append("\(name): should be in profile observability only, is in \(profiles)")
+            if profiles != [profile] {
+                problems.append("\(name): should be in profile \(profile) only, is in \(profiles)")
             }
         }
         for name in Self.maitreServices where service(name)["profiles"] != nil {

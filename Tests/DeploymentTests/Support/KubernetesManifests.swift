@@ -1,4 +1,5 @@
 import Foundation
+import ProcessLauncher
 
 /// The manifests under deploy/k8s, as kustomization.yaml lists them, with the checks a cluster would only
 /// report at apply time or, worse, at run time (selectors that match nothing, probes on the wrong port).
@@ -14,6 +15,18 @@ struct KubernetesManifests {
             for document in try RepositoryFiles.yamlDocuments("\(folder)/\(resource)") {
                 documents.append(document as? [String: Any] ?? ["invalid": "\(resource) holds a non-mapping document"])
             }
+        }
+        return KubernetesManifests(documents: documents, contract: try? EnvironmentContract.load())
+    }
+
+    /// The manifests `kubectl kustomize <folder>` renders (an overlay such as deploy/k8s-postgres).
+    static func rendered(_ folder: String, kubectl: String) throws -> KubernetesManifests {
+        let result = try RepositoryFiles.run(kubectl, ["kustomize", folder])
+        guard result.status == 0 else {
+            return KubernetesManifests(documents: [["invalid": "kubectl kustomize \(folder): \(result.errors)"]])
+        }
+        let documents = try RepositoryFiles.parseYAMLDocuments(result.output).map {
+            $0 as? [String: Any] ?? ["invalid": "\(folder) renders a non-mapping document"]
         }
         return KubernetesManifests(documents: documents, contract: try? EnvironmentContract.load())
     }
@@ -74,7 +87,8 @@ struct KubernetesManifests {
             problems.append("no HorizontalPodAutoscaler for the proxy")
         }
         for single in ["predictor", "scheduler"] {
-            guard let deployment = named("Deployment", single) else { continue }
+            // With a shared store (DATABASE_URL) the service is not a single writer and may run replicas.
+            guard let deployment = named("Deployment", single), !usesSharedStore(deployment) else { continue }
             if deployment.value(at: "spec.replicas") as? Int != 1 {
                 problems.append("\(single): single writer, needs replicas: 1")
             }
@@ -87,6 +101,19 @@ struct KubernetesManifests {
             if claims.isEmpty { problems.append("\(single): no PersistentVolumeClaim volume for its data") }
         }
         return problems
+    }
+
+    /// Whether every container of a deployment gets `DATABASE_URL` (a literal URL or a Secret key).
+    func usesSharedStore(_ deployment: [String: Any]) -> Bool {
+        let containers = Self.containers(deployment)
+        return !containers.isEmpty
+            && containers.allSatisfy { container in
+                ((container["env"] as? [[String: Any]]) ?? []).contains { entry in
+                    entry.string("name") == "DATABASE_URL"
+                        && (entry.string("value")?.hasPrefix("postgres") == true
+                            || entry.value(at: "valueFrom.secretKeyRef.key") != nil)
+                }
+            }
     }
 
     func deploymentProblems(_ deployment: [String: Any]) -> [String] {
@@ -201,7 +228,7 @@ struct KubernetesManifests {
         let name = service.value(at: "metadata.name") as? String ?? "?"
         let selector = (service.value(at: "spec.selector") as? [String: Any]) ?? [:]
         guard !selector.isEmpty else { return ["Service \(name): no selector"] }
-        let matching = deployments.filter { deployment in
+        let matching = (deployments + kind("StatefulSet")).filter { deployment in
             let labels = (deployment.value(at: "spec.template.metadata.labels") as? [String: Any]) ?? [:]
             return selector.allSatisfy { labels.string($0.key) == "\($0.value)" }
         }

@@ -26,7 +26,11 @@ enum RepositoryFiles {
 
     /// Every document of a multi-document YAML file, empty documents dropped.
     static func yamlDocuments(_ relativePath: String) throws -> [Any] {
-        try Yams.load_all(yaml: try text(relativePath)).map(normalised).filter { !($0 is NSNull) }
+        try parseYAMLDocuments(try text(relativePath))
+    }
+
+    static func parseYAMLDocuments(_ text: String) throws -> [Any] {
+        try Yams.load_all(yaml: text).map(normalised).filter { !($0 is NSNull) }
     }
 
     static func normalised(_ value: Any?) -> Any {

@@ -3,8 +3,8 @@ import Foundation
 import ServiceRuntime
 import Synchronization
 
-/// An append-only file of the prompt fingerprints of the requests received, one line each, written as each request
-/// arrives: tests read it to check that no request reached the upstream twice.
+/// An append-only file of the requests received (fingerprint, arrival, tokens), one line each, written as each request
+/// arrives: tests read it to check that no request reached the upstream twice, and how many arrived per minute.
 final class RequestLog: Sendable {
     private let file: Mutex<FileHandle>
 
@@ -21,8 +21,10 @@ final class RequestLog: Sendable {
         file = Mutex(handle)
     }
 
-    func record(_ fingerprint: PromptFingerprint) {
-        let line = Data("\(fingerprint)\n".utf8)
+    /// Appends `fingerprint<TAB>unix ms<TAB>prompt tokens<TAB>planned output tokens`.
+    func record(_ fingerprint: PromptFingerprint, promptTokens: Int, outputTokens: Int) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let line = Data("\(fingerprint)\t\(now)\t\(promptTokens)\t\(outputTokens)\n".utf8)
         file.withLock { $0.write(line) }
     }
 }

@@ -70,9 +70,9 @@ struct CompletionRoutes: Sendable {
         _ endpoint: GenerationJob.Endpoint, model: String, promptTokens: Int, fingerprint: PromptFingerprint,
         maxTokens: Int?, stream: Bool, includeUsage: Bool, request: Request
     ) async throws -> Response {
-        requestLog?.record(fingerprint)
-        if strictModels && !models.contains(model) { throw Self.unknownModel(model) }
         let plan = runtime.outputLengths.plan(fingerprint: fingerprint, maxTokens: maxTokens)
+        requestLog?.record(fingerprint, promptTokens: promptTokens, outputTokens: plan.tokens)
+        if strictModels && !models.contains(model) { throw Self.unknownModel(model) }
         var fault = runtime.drawFault(outputTokens: plan.tokens)
         if faultHeaderEnabled, let header = request.headers[Self.faultHeader] {
             do {

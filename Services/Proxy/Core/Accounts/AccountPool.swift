@@ -65,7 +65,7 @@ public enum Acquisition: Sendable, Equatable {
 /// (ties by smooth weighted round-robin, so idle traffic spreads exactly by weight). Pure: time is passed in.
 public struct AccountPool: Sendable {
     public let settings: PoolSettings
-    public private(set) var accounts: [AccountState]
+    public internal(set) var accounts: [AccountState]
     private let groups: [String: [Int]]
     private let wildcard: [Int]
 
@@ -107,13 +107,14 @@ public struct AccountPool: Sendable {
         var totalWeight = 0.0
         var retryAt: Double?
         for index in candidates {
+            accounts[index].rate.noteDemand(tokens: tokens, now: now)
             let account = accounts[index]
             if account.isCooling(now: now) {
                 retryAt = min(retryAt ?? .infinity, account.cooldownUntil)
                 continue
             }
             if account.inFlight >= account.window.limit { continue }
-            if !account.rate.admits(tokens: tokens, now: now) {
+            if !accounts[index].rate.admits(tokens: tokens, now: now) {
                 retryAt = min(retryAt ?? .infinity, account.rate.nextAdmission(now: now))
                 continue
             }
@@ -163,7 +164,7 @@ public struct AccountPool: Sendable {
         case .success(let latencyMs, let kind, let totalTokens, let elapsedMs):
             account.successes += 1
             account.consecutiveFailures = 0
-            account.rate.reconcile(lease.reservation, actualTokens: totalTokens)
+            account.rate.reconcile(lease.reservation, actualTokens: totalTokens, now: now)
             if let latencyMs {
                 change = account.window.recordSuccess(
                     latencyMs: latencyMs, kind: kind, sentEpoch: lease.epoch, elapsedMs: elapsedMs)
@@ -183,7 +184,7 @@ public struct AccountPool: Sendable {
             cooldown = failureCooldown(&account, retryAfter: nil)
         case .connectFailure:
             account.errors += 1
-            account.rate.reconcile(lease.reservation, actualTokens: nil, reachedUpstream: false)
+            account.rate.reconcile(lease.reservation, actualTokens: nil, reachedUpstream: false, now: now)
             cooldown = failureCooldown(&account, retryAfter: nil)
         case .clientError:
             account.consecutiveFailures = 0

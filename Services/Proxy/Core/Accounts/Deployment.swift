@@ -19,12 +19,14 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
     /// Headers added to every upstream request of this account (LiteLLM's `extra_headers`), after the client's
     /// allowlisted ones; never logged (they may carry credentials).
     public var extraHeaders: [(name: String, value: String)]
+    /// What the account charges per 1,000 tokens, for money budgets; nil when not configured.
+    public var price: ModelPrice?
 
     public static func == (lhs: Deployment, rhs: Deployment) -> Bool {
         lhs.name == rhs.name && lhs.modelName == rhs.modelName && lhs.upstreamModel == rhs.upstreamModel
             && lhs.apiBase == rhs.apiBase && lhs.apiKey == rhs.apiKey && lhs.weight == rhs.weight && lhs.rpm == rhs.rpm
             && lhs.tpm == rhs.tpm && lhs.maxConcurrency == rhs.maxConcurrency
-            && lhs.latencyTargetMs == rhs.latencyTargetMs
+            && lhs.latencyTargetMs == rhs.latencyTargetMs && lhs.price == rhs.price
             && lhs.extraHeaders.map(\.name) == rhs.extraHeaders.map(\.name)
             && lhs.extraHeaders.map(\.value) == rhs.extraHeaders.map(\.value)
     }
@@ -40,7 +42,8 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
         tpm: Int? = nil,
         maxConcurrency: Int = 64,
         latencyTargetMs: Double? = nil,
-        extraHeaders: [(name: String, value: String)] = []
+        extraHeaders: [(name: String, value: String)] = [],
+        price: ModelPrice? = nil
     ) {
         self.name = name
         self.modelName = modelName
@@ -53,6 +56,7 @@ public struct Deployment: Sendable, Equatable, CustomStringConvertible {
         self.maxConcurrency = maxConcurrency
         self.latencyTargetMs = latencyTargetMs
         self.extraHeaders = extraHeaders
+        self.price = price
     }
 
     /// The model id to send upstream for a client's `requested` name.

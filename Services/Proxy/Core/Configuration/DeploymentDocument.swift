@@ -165,8 +165,36 @@ public enum DeploymentDocument {
             maxConcurrency: maxConcurrency,
             latencyTargetMs: try number(fields["latency_target_ms"], path: "\(path).latency_target_ms"),
             extraHeaders: try extraHeaders(
-                fields["extra_headers"], path: "\(path).extra_headers", environment: environment)
+                fields["extra_headers"], path: "\(path).extra_headers", environment: environment),
+            price: try price(fields, path: path)
         )
+    }
+
+    /// `input_cost_per_1k` and `output_cost_per_1k` (US dollars), or LiteLLM's `input_cost_per_token` and
+    /// `output_cost_per_token`; both or neither.
+    static func price(_ fields: [String: Any], path: String) throws -> ModelPrice? {
+        func cost(_ perThousand: String, _ perToken: String) throws -> Double? {
+            if let value = try number(fields[perThousand], path: "\(path).\(perThousand)") {
+                guard value >= 0 else {
+                    throw DeploymentConfigError(path: "\(path).\(perThousand)", message: "must not be negative")
+                }
+                return value
+            }
+            guard let value = try number(fields[perToken], path: "\(path).\(perToken)") else { return nil }
+            guard value >= 0 else {
+                throw DeploymentConfigError(path: "\(path).\(perToken)", message: "must not be negative")
+            }
+            return value * 1000
+        }
+        let input = try cost("input_cost_per_1k", "input_cost_per_token")
+        let output = try cost("output_cost_per_1k", "output_cost_per_token")
+        switch (input, output) {
+        case (nil, nil): return nil
+        case (let input?, let output?): return ModelPrice(inputPer1k: input, outputPer1k: output)
+        default:
+            throw DeploymentConfigError(
+                path: path, message: "give both input_cost_per_1k and output_cost_per_1k, or neither")
+        }
     }
 
     /// `extra_headers: {Name: value}`; a value may be `os.environ/NAME`, like `api_key`.

@@ -3,19 +3,25 @@ public struct RateReservation: Sendable, Hashable {
     /// The one-second slot the reservation was booked in.
     public var second: Int64
     public var tokens: Int
+    /// The leased slice it was charged to, with shared limits.
+    public var slice: Int64?
 
-    public init(second: Int64, tokens: Int) {
+    public init(second: Int64, tokens: Int, slice: Int64? = nil) {
         self.second = second
         self.tokens = tokens
+        self.slice = slice
     }
 }
 
 /// A sliding one-minute window of requests and tokens for one account, kept in sixty one-second slots so
 /// it costs the same at 5 or 5,000 requests a second. Calls reserve their expected tokens before they are
-/// sent and are reconciled with the real usage afterwards.
+/// sent and are reconciled with the real usage afterwards. The window always counts this process's calls; its
+/// `source` says what bounds them: the configured limits, slices of the limits leased from the shared store, or a
+/// share of the limits while that store is unreachable.
 public struct RateWindow: Sendable, Equatable {
     public let requestsPerMinute: Int?
     public let tokensPerMinute: Int?
+    public var source: RateBudgetSource = .local
     private var seconds: [Int64]
     private var requests: [Int]
     private var tokens: [Int]
@@ -45,18 +51,41 @@ public struct RateWindow: Sendable, Equatable {
         return (requestCount, tokenCount)
     }
 
+    /// Whether the account has per-minute limits at all.
+    public var isLimited: Bool { requestsPerMinute != nil || tokensPerMinute != nil }
+
     /// Whether one more request of `tokens` fits. A request larger than the whole token limit is let through
-    /// when the window is empty, so it is slow rather than stuck forever.
+    /// when the window is empty, so it is slow rather than stuck forever. With shared limits it must also fit in the
+    /// slices in hand.
     public func admits(tokens needed: Int, now: Double) -> Bool {
-        guard requestsPerMinute != nil || tokensPerMinute != nil else { return true }
+        guard isLimited else { return true }
+        var divisor = 1
+        switch source {
+        case .local: break
+        case .localShare(let replicas): divisor = max(1, replicas)
+        case .shared(let budget):
+            let fits = budget.fits(
+                tokens: needed, limitsRequests: requestsPerMinute != nil, tokenLimit: tokensPerMinute, now: now)
+            if !fits { return false }
+        }
         let used = usage(now: now)
-        if let rpm = requestsPerMinute, used.requests + 1 > rpm { return false }
-        if let tpm = tokensPerMinute, used.tokens + needed > tpm, used.tokens > 0 { return false }
+        if let rpm = requestsPerMinute, used.requests + 1 > max(1, rpm / divisor) { return false }
+        if let tpm = tokensPerMinute, used.tokens + needed > max(1, tpm / divisor), used.tokens > 0 { return false }
         return true
     }
 
-    /// The earliest time at which `admits` may turn true: when the oldest booked second leaves the window.
+    /// With shared limits, tells the budget a call of `tokens` asked for room now (the refill follows demand).
+    public mutating func noteDemand(tokens needed: Int, now: Double) {
+        guard case .shared(var budget) = source else { return }
+        source = .local  // the budget's slices stay uniquely referenced: changed in place, not copied
+        budget.noteDemand(tokens: needed, tokenLimit: tokensPerMinute, now: now)
+        source = .shared(budget)
+    }
+
+    /// The earliest time at which `admits` may turn true: when the oldest booked second leaves the window, or, with
+    /// shared limits, soon (a leased slice arrives in the background and wakes the waiting calls itself).
     public func nextAdmission(now: Double) -> Double {
+        if case .shared = source { return now + Self.sharedRecheck }
         let current = Self.second(now)
         var oldest = current
         for index in 0..<Self.slotCount where seconds[index] > current - 60 && seconds[index] <= current {
@@ -64,6 +93,9 @@ public struct RateWindow: Sendable, Equatable {
         }
         return Double(oldest + 60)
     }
+
+    /// How soon a call waiting for a leased slice looks again, should no refill wake it first.
+    static let sharedRecheck = 0.25
 
     /// Books one request of `tokens` now.
     public mutating func reserve(tokens reserved: Int, now: Double) -> RateReservation {
@@ -76,12 +108,30 @@ public struct RateWindow: Sendable, Equatable {
         }
         requests[index] += 1
         tokens[index] += max(0, reserved)
-        return RateReservation(second: current, tokens: max(0, reserved))
+        var slice: Int64?
+        if case .shared(var budget) = source {
+            source = .local
+            slice = budget.spend(
+                tokens: reserved, limitsRequests: requestsPerMinute != nil, limitsTokens: tokensPerMinute != nil,
+                now: now)
+            source = .shared(budget)
+        }
+        return RateReservation(second: current, tokens: max(0, reserved), slice: slice)
     }
 
     /// Replaces a reservation's tokens with what the call really used (nil: keep the estimate). A request
     /// that never reached the upstream gives its request back too. Slots already out of the window are left.
-    public mutating func reconcile(_ reservation: RateReservation, actualTokens: Int?, reachedUpstream: Bool = true) {
+    public mutating func reconcile(
+        _ reservation: RateReservation, actualTokens: Int?, reachedUpstream: Bool = true, now: Double
+    ) {
+        if case .shared(var budget) = source {
+            source = .local
+            let used = actualTokens.map { max(0, $0) } ?? (reachedUpstream ? reservation.tokens : 0)
+            budget.reconcile(
+                slice: reservation.slice, tokenDelta: tokensPerMinute == nil ? 0 : used - reservation.tokens,
+                returnRequest: !reachedUpstream && requestsPerMinute != nil, now: now)
+            source = .shared(budget)
+        }
         let index = Self.slot(reservation.second)
         guard seconds[index] == reservation.second else { return }
         if let actualTokens {

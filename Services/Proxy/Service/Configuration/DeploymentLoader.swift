@@ -16,12 +16,37 @@ public enum DeploymentLoader {
             return defaults(
                 upstream: configuration.defaultUpstream, maxConcurrency: configuration.defaultMaxConcurrency)
         }
+        return try parse(
+            yaml: try read(path), source: path, environment: environment,
+            defaultMaxConcurrency: configuration.defaultMaxConcurrency)
+    }
+
+    /// The tenant budgets of the `PROXY_CONFIG` file (`budgets:`), checked against `deployments`; none without a file.
+    public static func budgets(_ configuration: ProxyConfiguration, deployments: [Deployment]) throws
+        -> [TenantBudget]
+    {
+        guard let path = configuration.deploymentFile else { return [] }
+        return try parseBudgets(yaml: try read(path), source: path, deployments: deployments)
+    }
+
+    /// Parses `budgets:` of deployment YAML; errors name the file and the offending entry.
+    public static func parseBudgets(yaml text: String, source: String = "PROXY_CONFIG", deployments: [Deployment])
+        throws -> [TenantBudget]
+    {
+        do {
+            return try BudgetDocument.parse(try Yams.load(yaml: text), deployments: deployments)
+        } catch let error as DeploymentConfigError {
+            throw SettingError(key: "proxy-config", message: "\(source): \(error)")
+        } catch {
+            throw SettingError(key: "proxy-config", message: "\(source) is not valid YAML: \(error)")
+        }
+    }
+
+    private static func read(_ path: String) throws -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SettingError(key: "proxy-config", message: "cannot read file \(path)")
         }
-        return try parse(
-            yaml: text, source: path, environment: environment,
-            defaultMaxConcurrency: configuration.defaultMaxConcurrency)
+        return text
     }
 
     /// Parses deployment YAML; errors name the file and the offending entry.

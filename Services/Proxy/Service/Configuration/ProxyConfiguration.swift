@@ -87,6 +87,16 @@ public struct ProxyConfiguration: Sendable {
             SettingSpec(
                 "report-interval-ms", env: "PROXY_REPORT_INTERVAL_MS", default: "1000",
                 help: "Longest time a report waits before it is sent."),
+            SettingSpec(
+                "database-url", env: "DATABASE_URL", default: "",
+                help:
+                    "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: account limits and tenant budgets shared by every proxy using the same database; empty: each proxy counts alone."
+            ),
+            SettingSpec(
+                "limit-slice-ms", env: "PROXY_LIMIT_SLICE_MS", default: "1000",
+                help:
+                    "With DATABASE_URL: an account's limits are leased in slices of this much of its per-minute limit, each usable for twice as long."
+            ),
         ]
 
     public var server: ServerSettings
@@ -109,6 +119,8 @@ public struct ProxyConfiguration: Sendable {
     public var reportBuffer: Int
     public var reportBatchSize: Int
     public var reportIntervalMs: Int
+    public var databaseURL: DatabaseURL?
+    public var limitSlices: SliceLeasePolicy
 
     public init(_ settings: ResolvedSettings) throws {
         self.server = try ServerSettings(settings)
@@ -147,6 +159,9 @@ public struct ProxyConfiguration: Sendable {
         self.reportBuffer = try settings.int("report-buffer", in: 0...10_000_000)
         self.reportBatchSize = try settings.int("report-batch-size", in: 1...100_000)
         self.reportIntervalMs = try settings.int("report-interval-ms", in: 1...3_600_000)
+        self.databaseURL = try settings.databaseURL("database-url")
+        let sliceSeconds = Double(try settings.int("limit-slice-ms", in: 10...30_000)) / 1000
+        self.limitSlices = SliceLeasePolicy(sliceSeconds: sliceSeconds, validitySeconds: 2 * sliceSeconds)
     }
 
     /// Defaults with overrides, for tests.

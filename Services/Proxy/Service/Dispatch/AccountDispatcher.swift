@@ -173,6 +173,34 @@ public final class AccountDispatcher: Sendable {
         resume(granted)
     }
 
+    /// What to lease from the shared store and give back to it now (see `AccountPool.planLeases`).
+    func planLeases(policy: SliceLeasePolicy, leasing: Set<Int>) -> (requests: [SliceRequest], expired: [ExpiredSlices])
+    {
+        let now = clock.now()
+        return state.withLockedValue { $0.pool.planLeases(policy: policy, leasing: leasing, now: now) }
+    }
+
+    /// Adds a slice leased for `account`; callers waiting for room get it at once.
+    func addSlice(_ slice: RateSlice, account: Int, settledDebt: Int) {
+        let now = clock.now()
+        let granted = state.withLockedValue { state -> [Grant] in
+            guard state.pool.addSlice(slice, account: account, settledDebt: settledDebt) else { return [] }
+            return Self.grantWaiting(&state, now: now)
+        }
+        resume(granted)
+    }
+
+    /// Switches the limited accounts' budget to `source`; returns the slices held until then, to be given back.
+    func setRateSource(_ source: RateBudgetSource) -> [ExpiredSlices] {
+        let now = clock.now()
+        let (returned, granted) = state.withLockedValue { state in
+            let returned = state.pool.setRateSource(source)
+            return (returned, Self.grantWaiting(&state, now: now))
+        }
+        resume(granted)
+        return returned
+    }
+
     /// Grants slots to waiters in queue order (earliest deadline first) while their model has room.
     private static func grantWaiting(_ state: inout State, now: Double) -> [Grant] {
         var granted: [Grant] = []

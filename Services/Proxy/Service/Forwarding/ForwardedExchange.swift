@@ -53,6 +53,9 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     /// Why the latest attempt failed before its answer, for the client's error when no attempt is left.
     private var lastFailure: UpstreamConnectionError = .closed(answered: false)
     private var lease: LeaseGuard?
+    /// The call's reservation against its tenant's budget, if the tenant has one.
+    private var budgetHold: BudgetHold?
+    private var budgetOutput = 0
     /// The account of the latest attempt.
     private var currentAccount: Int?
     private var connection: UpstreamConnection?
@@ -122,7 +125,62 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             fail(error)
             return
         }
-        attempt()
+        let tenant = head.headerFields[Forwarder.tenantField]
+        guard let budgets = forwarder.budgets, budgets.budget(for: tenant) != nil, let tenant else {
+            attempt()
+            return
+        }
+        reserveBudget(budgets, tenant: tenant)
+    }
+
+    /// Reserves the call against its tenant's budget, then makes the first attempt (or answers 429 when it does not
+    /// fit).
+    private func reserveBudget(_ budgets: TenantBudgets, tenant: String) {
+        let (model, prompt, output) = (
+            summary.model, Forwarder.budgetPrompt(summary, counted: promptEstimate), budgetOutput
+        )
+        awaitOffLoop(
+            { try await budgets.reserve(tenant: tenant, model: model, promptTokens: prompt, outputTokens: output) },
+            abandoned: { $0?.release() },
+            then: { exchange, hold in
+                exchange.budgetHold = hold
+                exchange.attempt()
+            })
+    }
+
+    /// Runs `work` off the event loop (the exchange's `waiting` task, cancelled when the client leaves), then comes back
+    /// to the loop with its value (`then`) or its error (answered to the client). A value that arrives after the
+    /// exchange ended goes to `abandoned`, to give back what it holds.
+    private func awaitOffLoop<Value: Sendable>(
+        _ work: @escaping @Sendable () async throws -> Value, abandoned: @escaping @Sendable (Value) -> Void,
+        then: @escaping (ForwardedExchange, Value) -> Void
+    ) {
+        let loop = self.loop
+        let exchange = UnsafeTransfer(self)
+        let next = UnsafeTransfer(then)
+        waiting = Task {
+            let result: Result<Value, any Error>
+            do {
+                result = .success(try await work())
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute {
+                let exchange = exchange.wrappedValue
+                exchange.waiting = nil
+                switch result {
+                case .success(let value):
+                    guard !exchange.isDone else {
+                        abandoned(value)
+                        return
+                    }
+                    next.wrappedValue(exchange, value)
+                case .failure(let error):
+                    guard !exchange.isDone else { return }
+                    exchange.fail(error)
+                }
+            }
+        }
     }
 
     /// Auth, limits and the body's summary; throws what the client should hear.
@@ -136,6 +194,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         (promptEstimate, expectedOutput) = forwarder.reservation(
             summary, headers: head.headerFields, endpoint: endpoint, bodyBytes: body.readableBytes)
         tokens = promptEstimate + expectedOutput
+        budgetOutput = forwarder.budgetOutput(summary, headers: head.headerFields, endpoint: endpoint)
         upstreamHeaders = HeaderPolicy.upstreamHeaders(from: head.headerFields)
     }
 
@@ -153,34 +212,12 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             return
         }
         // Every window is full: wait in the dispatcher's queue, then come back to this loop.
-        let loop = self.loop
         let dispatcher = forwarder.dispatcher
         let (model, tokens, excluded, deadline) = (summary.model, self.tokens, self.excluded, self.deadline)
-        let exchange = UnsafeTransfer(self)
-        waiting = Task {
-            let result: Result<Lease, any Error>
-            do {
-                result = .success(
-                    try await dispatcher.acquire(model: model, tokens: tokens, excluding: excluded, deadline: deadline))
-            } catch {
-                result = .failure(error)
-            }
-            loop.execute {
-                let exchange = exchange.wrappedValue
-                exchange.waiting = nil
-                switch result {
-                case .success(let lease):
-                    guard !exchange.isDone else {
-                        dispatcher.release(lease, outcome: .cancelled)
-                        return
-                    }
-                    exchange.send(lease)
-                case .failure(let error):
-                    guard !exchange.isDone else { return }
-                    exchange.fail(error)
-                }
-            }
-        }
+        awaitOffLoop(
+            { try await dispatcher.acquire(model: model, tokens: tokens, excluding: excluded, deadline: deadline) },
+            abandoned: { dispatcher.release($0, outcome: .cancelled) },
+            then: { exchange, lease in exchange.send(lease) })
     }
 
     private func send(_ lease: Lease, freshConnection: Bool = false) {
@@ -328,19 +365,21 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             let finished = forwarder.clock.now()
             var scanner = UsageScanner(streaming: false)
             collected.withUnsafeReadableBytes { scanner.feed($0) }
-            forwarder.finish(
+            let used = forwarder.finish(
                 lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
                 callStarted: callStarted,
                 firstChunkAt: finished, finished: finished, report: report())
+            settleBudget(used, account: lease.lease.account)
             self.lease = nil
             respond(status: status, fields: clientFields(head), body: collected)
         case .streaming:
             let finished = forwarder.clock.now()
             handler.writeEnd()
-            forwarder.finish(
+            let used = forwarder.finish(
                 lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
                 callStarted: callStarted,
                 firstChunkAt: firstChunkAt, finished: finished, report: report())
+            settleBudget(used, account: lease.lease.account)
             self.lease = nil
             complete(status: status)
         default:
@@ -356,6 +395,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             // Bytes already reached the client: nothing is retried; the client gets what came, then sees the answer cut off.
             handler.flush()
             lease.release(error.outcome)
+            budgetHold?.charge()
             self.lease = nil
             recordLatency(account: lease.lease.account)
             phase = .done
@@ -450,7 +490,22 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         respond(status: Int(apiError.status.code), fields: apiError.responseHeaders, body: apiError.body)
     }
 
+    /// Charges the tenant's budget what a successful call used, at the price of the account that answered; an
+    /// unsuccessful one gives its reservation back.
+    private func settleBudget(_ used: (prompt: Int, output: Int)?, account: Int) {
+        guard let budgetHold else { return }
+        guard let used else {
+            budgetHold.release()
+            return
+        }
+        budgetHold.settle(
+            ModelPrice.charge(
+                input: used.prompt, output: used.output, price: forwarder.dispatcher.deployments[account].price))
+    }
+
     private func complete(status: Int) {
+        // Whatever did not settle the reservation (an error answer) gives it back.
+        budgetHold?.release()
         phase = .done
         recordMetrics(status: status)
         handler.exchangeFinished(self, close: closeAfter)
@@ -472,6 +527,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     /// The client closed its connection: whatever is in progress stops, and the slot is returned as cancelled.
     func clientGone() {
         guard !isDone else { return }
+        let previous = phase
         phase = .done
         waiting?.cancel()
         waiting = nil
@@ -486,6 +542,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
             lease.release(.cancelled)
             recordLatency(account: lease.lease.account)
         }
+        // Gone mid-answer: the upstream produced tokens, so the reservation stands; gone before: it is given back.
+        if case .streaming = previous { budgetHold?.charge() } else { budgetHold?.release() }
     }
 
     /// The account's call latency, for a call that ended without `Forwarder.finish`.

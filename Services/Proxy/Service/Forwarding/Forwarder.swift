@@ -74,6 +74,8 @@ final class Forwarder: Sendable {
     }
 
     let dispatcher: AccountDispatcher
+    /// Tenant budgets, when the deployment file sets some.
+    let budgets: TenantBudgets?
     let tokenCounter: any TokenCounter
     let reporter: OutcomeReporter
     let metrics: ProxyMetrics
@@ -89,12 +91,13 @@ final class Forwarder: Sendable {
     let targetOfAccount: [Int]
     /// Per account, the `Authorization` value, if it has a key.
     let authorizations: [String?]
-    /// Whether some account has a token limit (only then is the prompt counted before sending).
+    /// Whether some account has a token limit or some tenant a budget (only then is the prompt counted before sending).
     let needsExactCount: Bool
 
     /// Throws a `SettingError` when an account's `api_base` is not a usable http(s) URL or the CA file cannot be read.
     init(
-        dispatcher: AccountDispatcher, tokenCounter: any TokenCounter, reporter: OutcomeReporter,
+        dispatcher: AccountDispatcher, budgets: TenantBudgets? = nil, tokenCounter: any TokenCounter,
+        reporter: OutcomeReporter,
         metrics: ProxyMetrics, options: Options,
         clientKeys: [String], server: ServerSettings, connectTimeoutMs: Int, maxIdlePerUpstream: Int, caFile: String?,
         metricsFactory: any MetricsFactory
@@ -118,6 +121,7 @@ final class Forwarder: Sendable {
         }
         let tlsContext = targets.contains(where: \.tls) ? try UpstreamTLS.makeContext(caFile: caFile) : nil
         self.dispatcher = dispatcher
+        self.budgets = budgets
         self.tokenCounter = tokenCounter
         self.reporter = reporter
         self.metrics = metrics
@@ -131,7 +135,7 @@ final class Forwarder: Sendable {
         self.targetOfAccount = targetOfAccount
         self.metricsFactory = metricsFactory
         self.authorizations = dispatcher.deployments.map { $0.apiKey.map { "Bearer \($0)" } }
-        self.needsExactCount = dispatcher.deployments.contains { $0.tpm != nil }
+        self.needsExactCount = dispatcher.deployments.contains { $0.tpm != nil } || budgets != nil
     }
 
     /// How many accounts call their upstream over TLS.
@@ -150,6 +154,7 @@ final class Forwarder: Sendable {
     static let lengthOffsetTokens = 16
 
     static let predictedField = HTTPField.Name(MaitreHeader.predictedOutputTokens)!
+    static let predictedP90Field = HTTPField.Name(MaitreHeader.predictedOutputTokensP90)!
     static let deadlineField = HTTPField.Name(MaitreHeader.deadlineMs)!
     static let tenantField = HTTPField.Name(MaitreHeader.tenant)!
     static let taskTypeField = HTTPField.Name(MaitreHeader.taskType)!
@@ -180,6 +185,21 @@ final class Forwarder: Sendable {
         return (promptEstimate, expectedOutput)
     }
 
+    /// The prompt tokens a tenant budget reserves: the counted text, plus OpenAI's framing of chat messages (3 per
+    /// message and its role, 3 priming the reply), so the reservation covers what the upstream will bill.
+    static func budgetPrompt(_ summary: RequestSummary, counted: Int) -> Int {
+        guard let messages = summary.messages else { return counted }
+        return counted + 3 + 4 * messages.count
+    }
+
+    /// The output tokens a tenant budget reserves: the scheduler's p90 prediction (`X-Predicted-Output-Tokens-P90`),
+    /// else `max_tokens`, else the p50 prediction, else the default; none for embeddings.
+    func budgetOutput(_ summary: RequestSummary, headers: HTTPFields, endpoint: UpstreamEndpoint) -> Int {
+        guard endpoint != .embeddings else { return 0 }
+        return headers[Self.predictedP90Field].flatMap { Int($0) } ?? summary.maxTokens
+            ?? headers[Self.predictedField].flatMap { Int($0) } ?? options.defaultOutputTokens
+    }
+
     /// What a 429 or 5xx answer says about the account, with its `Retry-After`.
     static func errorOutcome(status: Int, headers: HTTPHeaders) -> CallOutcome {
         let retryAfter = RetryAfter.seconds(
@@ -203,7 +223,9 @@ final class Forwarder: Sendable {
         var promptEstimate: Int?
     }
 
-    /// Accounting after the last byte: AIMD and rate-window reconciliation, metrics, the outcome report.
+    /// Accounting after the last byte: AIMD and rate-window reconciliation, metrics, the outcome report. Returns the
+    /// tokens a successful call used (prompt and output), for its tenant's budget.
+    @discardableResult
     func finish(
         lease: LeaseGuard,
         status: Int,
@@ -214,12 +236,12 @@ final class Forwarder: Sendable {
         firstChunkAt: Double?,
         finished: Double,
         report: ReportContext
-    ) {
+    ) -> (prompt: Int, output: Int)? {
         let accountMetrics = metrics.accounts[lease.lease.account]
         accountMetrics.latency.record(.seconds(finished - callStarted))
         guard (200..<300).contains(status) else {
             lease.release(.clientError)
-            return
+            return nil
         }
         let ttft = firstChunkAt.map { $0 - callStarted }
         if summary.stream, let ttft { accountMetrics.timeToFirstToken.record(.seconds(ttft)) }
@@ -242,7 +264,8 @@ final class Forwarder: Sendable {
             .success(
                 latencyMs: signalMs, kind: summary.stream ? .firstByte : .complete, totalTokens: total,
                 elapsedMs: elapsedMs))
-        guard isChat, reporter.isEnabled else { return }
+        let used = (prompt: facts.promptTokens ?? report.promptEstimate ?? 0, output: outputTokens)
+        guard isChat, reporter.isEnabled else { return used }
         reporter.submit(
             OutcomeReport(
                 prompt: summary.messages == nil ? summary.prompt : nil,
@@ -259,6 +282,7 @@ final class Forwarder: Sendable {
                 finishReason: facts.finishReason,
                 requestId: report.requestID
             ))
+        return used
     }
 
     /// Deadline in monotonic seconds from `X-Deadline-Ms` (a budget in ms, or Unix ms when that large),

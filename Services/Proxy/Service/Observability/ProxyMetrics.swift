@@ -34,6 +34,19 @@ public final class ProxyMetrics: Sendable {
     let reportsSent: Counter
     let reportsDropped: Counter
     let reportsFailed: Counter
+    /// Leases of shared account limits by outcome (`LeaseOutcome`).
+    let limitLeaseCounters: [Counter]
+    /// 1 while this proxy enforces its local share because the shared store is unreachable.
+    let limitsLocalShare: Gauge
+    /// Calls refused because their tenant's budget was used up.
+    let budgetRejections: Counter
+    /// Calls refused because the shared budgets could not be read.
+    let budgetUnavailable: Counter
+
+    /// How a request for a slice of an account's shared limits ended.
+    enum LeaseOutcome: Int, CaseIterable {
+        case granted, refused, failed
+    }
 
     public init(registry: PrometheusCollectorRegistry, deployments: [Deployment]) {
         func descriptor(_ name: String, _ help: String, unit: String? = nil) -> MetricNameDescriptor {
@@ -87,10 +100,33 @@ public final class ProxyMetrics: Sendable {
         self.reportsFailed = registry.makeCounter(
             descriptor: descriptor(
                 "report_batches_failed", "Report batches the predictor did not accept.", unit: "total"), labels: [])
+        self.limitLeaseCounters = LeaseOutcome.allCases.map { outcome in
+            registry.makeCounter(
+                descriptor: descriptor(
+                    "limit_leases",
+                    "Requests for slices of shared account limits: granted, refused (window full) or failed (database).",
+                    unit: "total"),
+                labels: [("outcome", "\(outcome)")])
+        }
+        self.limitsLocalShare = registry.makeGauge(
+            descriptor: descriptor(
+                "limits_local_share", "1 while the shared limits are unreachable and this proxy enforces its share."),
+            labels: [])
+        self.budgetRejections = registry.makeCounter(
+            descriptor: descriptor(
+                "budget_rejections", "Calls refused 429 because their tenant's budget was used up.", unit: "total"),
+            labels: [])
+        self.budgetUnavailable = registry.makeCounter(
+            descriptor: descriptor(
+                "budget_unavailable", "Calls refused 503 because the shared tenant budgets were unreachable.",
+                unit: "total"),
+            labels: [])
         for (index, deployment) in deployments.enumerated() {
             accounts[index].window.set(Double(min(deployment.maxConcurrency, 2)))
         }
     }
+
+    func limitLeases(_ outcome: LeaseOutcome) -> Counter { limitLeaseCounters[outcome.rawValue] }
 
     static func outcomeIndex(_ outcome: CallOutcome) -> Int {
         switch outcome {

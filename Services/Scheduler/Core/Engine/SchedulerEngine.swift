@@ -267,6 +267,7 @@ public struct SchedulerEngine: Sendable {
             requestClass: record.requestClass,
             deadlineAtMs: record.deadlineAtMs,
             predictedOutputTokens: record.job.boundedP50,
+            predictedOutputTokensP90: record.job.boundedP90,
             reservedTokens: record.reservedTokens,
             attempt: record.attempts
         )

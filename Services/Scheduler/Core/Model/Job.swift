@@ -90,6 +90,9 @@ public struct Dispatch: Sendable, Equatable {
     public var deadlineAtMs: Double
     /// Predicted output tokens at p50, sent upstream as `X-Predicted-Output-Tokens`.
     public var predictedOutputTokens: Int
+    /// Predicted output tokens at p90, sent upstream as `X-Predicted-Output-Tokens-P90` (the proxy reserves tenant
+    /// budgets with it).
+    public var predictedOutputTokensP90: Int
     /// Tokens reserved against the in-flight budget until `complete`.
     public var reservedTokens: Int
     /// 1 for the first dispatch, more after rate-limit re-queues.

@@ -74,7 +74,7 @@ struct ProxyCaller: Sendable {
     /// Smallest `X-Deadline-Ms` sent upstream.
     var minDeadlineMs: Double = 30_000
 
-    /// The HTTP request for a dispatch: the stored chat completion body, plus `X-Predicted-Output-Tokens`,
+    /// The HTTP request for a dispatch: the stored chat completion body, plus `X-Predicted-Output-Tokens` (and -P90),
     /// `X-Request-ID`, `X-Tenant-ID` and `X-Deadline-Ms` (time left until the deadline).
     func request(
         body: ByteBuffer, dispatch: Dispatch, nowMs: Double, base: String, extraHeaders: [(String, String)] = []
@@ -84,6 +84,8 @@ struct ProxyCaller: Sendable {
         http.headers.add(name: "content-type", value: "application/json")
         if let apiKey, !apiKey.isEmpty { http.headers.add(name: "Authorization", value: "Bearer " + apiKey) }
         http.headers.add(name: MaitreHeader.predictedOutputTokens, value: String(dispatch.predictedOutputTokens))
+        http.headers.add(
+            name: MaitreHeader.predictedOutputTokensP90, value: String(dispatch.predictedOutputTokensP90))
         http.headers.add(name: MaitreHeader.requestID, value: dispatch.requestId)
         http.headers.add(name: MaitreHeader.tenant, value: Self.headerSafe(dispatch.tenantId))
         // The proxy may queue a request for this long. A request dispatched late is still meant to be served, so
