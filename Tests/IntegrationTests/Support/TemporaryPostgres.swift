@@ -90,18 +90,28 @@ final class TemporaryPostgres: Sendable {
             command[0], arguments: Array(command.dropFirst()), workingDirectory: folder.path, output: log.path)
         let postgres = TemporaryPostgres(port: port, folder: folder, bin: bin, server: server, runAs: runAs)
         let deadline = ContinuousClock.now + timeout
+        // What the last readiness probe said, for the error when the server never answers.
+        var lastProbe = "no probe ran"
         while ContinuousClock.now < deadline {
             if let status = server.exitStatus {
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
                 postgres.removeFolder()
                 throw HarnessError(description: "postgres exited (\(status)) before it was ready:\n\(text)")
             }
-            if let ready = try? postgres.client("pg_isready", ["-q"]), ready.status == 0 { return postgres }
+            do {
+                let probe = try postgres.client("pg_isready", [])
+                if probe.status == 0 { return postgres }
+                lastProbe = "pg_isready exited \(probe.status): \(probe.output)"
+            } catch {
+                lastProbe = "pg_isready could not run: \(error)"
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         let text = postgres.logs()
         postgres.stop()
-        throw HarnessError(description: "postgres did not accept connections within \(timeout); its log:\n\(text)")
+        throw HarnessError(
+            description:
+                "postgres did not accept connections within \(timeout) (last probe: \(lastProbe)); its log:\n\(text)")
     }
 
     /// Runs a client program of the installation against this server.
