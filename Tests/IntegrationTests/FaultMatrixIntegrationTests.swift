@@ -77,6 +77,10 @@ import Testing
             #expect(response.status == 202, "\(response.text)")
             if response.status == 202 { ids.append(try response.decode(SubmitResponse.self).requestId) }
         }
+        // Other clients keep the two keys' windows spent until the scheduler has been refused at least once, so a 429
+        // reaches it however fast or slow this machine dispatches.
+        let requeued = try await Self.keepSpendingUntilRequeue(proxy: proxy.baseURL, scheduler: scheduler.baseURL)
+        #expect(requeued, "no 429 was re-queued by the scheduler within 30 s of competing traffic")
         let final = try await SchedulerPolling.waitForTerminal(
             ids, base: scheduler.baseURL, seconds: 90, interval: .milliseconds(100))
         #expect(final.count == ids.count, "\(ids.count - final.count) requests stuck")
@@ -85,10 +89,28 @@ import Testing
             #expect(status.reason != nil, "\(status.requestId) ended \(status.state) without a reason")
             if let code = status.result?.statusCode { #expect(code < 500, "\(status.requestId) got \(code)") }
         }
-        let events = try await TestHTTP.get("\(scheduler.baseURL)/events?since=0&limit=10000").decode(
-            EventsResponse.self)
-        #expect(events.events.contains { $0.kind == .requeue }, "no 429 was re-queued by the scheduler")
         #expect(try await Self.serverErrorLines(proxy).isEmpty)
+    }
+
+    /// Sends calls straight to the proxy, four at a time, until the scheduler's `/events` shows a `requeue` (true) or
+    /// 30 s pass (false).
+    private static func keepSpendingUntilRequeue(proxy: String, scheduler: String) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let events = try await TestHTTP.get("\(scheduler)/events?since=0&limit=10000").decode(EventsResponse.self)
+            if events.events.contains(where: { $0.kind == .requeue }) { return true }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        _ = try await TestHTTP.post(
+                            "\(proxy)/v1/chat/completions", json: ProxyIntegrationTests.chat(),
+                            headers: ["X-Deadline-Ms": "30000"])
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        return false
     }
 
     // MARK: - Upstream 5xx at a rate
