@@ -119,7 +119,8 @@ import Testing
             #expect(record.latencyMs != nil)
         }
         #expect(records.contains { $0.ttftMs != nil })
-        // With the predictor gone, traffic still flows and the lost reports are counted.
+        // With the predictor gone, traffic still flows and the failed deliveries are counted (the reports wait in the
+        // buffer for the predictor to come back).
         fake.kill()
         for _ in 0..<5 {
             let response = try await TestHTTP.post(
@@ -133,7 +134,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
             let metrics = try await TestHTTP.get("\(proxy.baseURL)/metrics", headers: ["Accept": "text/plain"])
             dropped = metrics.text.split(separator: "\n").contains {
-                $0.hasPrefix("proxy_reports_dropped_total") && !$0.hasSuffix(" 0")
+                $0.hasPrefix("proxy_report_batches_failed_total") && !$0.hasSuffix(" 0")
             }
         }
         #expect(dropped)

@@ -95,7 +95,7 @@ public final class ProxyMetrics: Sendable {
             labels: [])
         self.reportsDropped = registry.makeCounter(
             descriptor: descriptor(
-                "reports_dropped", "Outcome reports dropped (buffer full or predictor down).", unit: "total"),
+                "reports_dropped", "Outcome reports dropped (buffer full or refused by the predictor).", unit: "total"),
             labels: [])
         self.reportsFailed = registry.makeCounter(
             descriptor: descriptor(

@@ -9,8 +9,9 @@ import Prometheus
 import ServiceLifecycle
 
 /// Sends outcome reports to the predictor's `/ingest/batch` in the background. `submit` never waits: reports
-/// go into a bounded buffer, and when the buffer is full or the predictor fails they are dropped and
-/// counted, so a predictor outage never slows client traffic.
+/// go into a bounded buffer. A batch the predictor did not answer goes back in the buffer and is sent again after a
+/// pause; a batch it refused, and reports that find the buffer full, are dropped and counted, so a predictor outage
+/// never slows client traffic.
 public final class OutcomeReporter: Service, Sendable {
     struct Buffer {
         var reports: [OutcomeReport] = []
@@ -83,18 +84,41 @@ public final class OutcomeReporter: Service, Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            if await send(batch, to: endpoint) {
+            switch await send(batch, to: endpoint) {
+            case .sent:
                 metrics.reportsSent.increment(by: Int64(batch.count))
-            } else {
+            case .refused:
                 metrics.reportsDropped.increment(by: Int64(batch.count))
                 metrics.reportsFailed.increment()
                 buffer.withLockedValue { $0.pausedUntil = now + Self.failurePause }
+                return
+            case .unreachable:
+                // A predictor that did not answer (down, or too slow this once) gets the batch again after the pause,
+                // ahead of newer reports, as far as the buffer has room; what does not fit is dropped and counted.
+                metrics.reportsFailed.increment()
+                let dropped = buffer.withLockedValue { buffer -> Int in
+                    buffer.pausedUntil = now + Self.failurePause
+                    let room = max(0, capacity - buffer.reports.count)
+                    let kept = batch.prefix(room)
+                    buffer.reports.insert(contentsOf: kept, at: 0)
+                    return batch.count - kept.count
+                }
+                if dropped > 0 { metrics.reportsDropped.increment(by: Int64(dropped)) }
                 return
             }
         }
     }
 
-    private func send(_ batch: [OutcomeReport], to endpoint: String) async -> Bool {
+    /// How one delivery ended.
+    enum Delivery {
+        case sent
+        /// The predictor answered with an error status: the batch is not sent again.
+        case refused
+        /// No answer (refused connection, timeout): the batch is kept for the next attempt.
+        case unreachable
+    }
+
+    private func send(_ batch: [OutcomeReport], to endpoint: String) async -> Delivery {
         do {
             var request = HTTPClientRequest(url: endpoint)
             request.method = .POST
@@ -106,14 +130,14 @@ public final class OutcomeReporter: Service, Sendable {
                 logger.warning(
                     "predictor refused outcome reports",
                     metadata: ["status": "\(response.status.code)", "count": "\(batch.count)"])
-                return false
+                return .refused
             }
-            return true
+            return .sent
         } catch {
             logger.debug(
-                "predictor unreachable; outcome reports dropped",
+                "predictor unreachable; outcome reports kept for the next attempt",
                 metadata: ["error": "\(error)", "count": "\(batch.count)"])
-            return false
+            return .unreachable
         }
     }
 }
