@@ -29,8 +29,8 @@ import Testing
                     averageInflight: inflight, msPerOutputToken: Self.tpot(inflight), baselineMsPerOutputToken: 20,
                     now: Double(step) * 100)
             }
-            // 1.2 × 16 = 19.2 → 20 requests; heavy work stops at the knee, the margin is interactive work's.
-            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 20, "at \(inflight) in flight")
+            // 1.05 × 16 = 16.8 → 17 requests; heavy work stops at the knee, the margin is interactive work's.
+            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 17, "at \(inflight) in flight")
             #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
         }
     }
@@ -41,7 +41,8 @@ import Testing
         estimator.observe(averageInflight: 32, msPerOutputToken: Self.tpot(32), baselineMsPerOutputToken: 20, now: 0)
         var cap = 8
         var now = 40_000.0
-        for _ in 0..<10 {
+        // 8 × 1.05ⁿ reaches 16 after 15 rounds.
+        for _ in 0..<16 {
             for _ in 0..<20 {
                 now += 100
                 estimator.observe(
@@ -51,7 +52,7 @@ import Testing
             now += 31_000  // each round's samples age out before the next round's
             cap = estimator.inflightCap(baselineMsPerOutputToken: 20, now: now - 31_000 + 1) ?? 0
         }
-        #expect(cap >= 16 && cap <= 20)
+        #expect(cap >= 16 && cap <= 17)
     }
 
     @Test func aStaleEstimateGrowsSoAFasterProviderIsFoundAgain() {
@@ -137,8 +138,9 @@ import Testing
         // knee, where throughput would be lost.
         #expect(
             result.averageInflight >= 16 && result.averageInflight <= 21, "average in flight \(result.averageInflight)")
-        // Heavy work stops at the knee, so a short request finds a free slot within moments.
-        #expect(result.worstInteractiveWaitMs <= 1000, "worst interactive wait \(result.worstInteractiveWaitMs) ms")
+        // Heavy work stops at the knee, so a short request finds a free slot within about one short answer (the margin
+        // is one request at gain 1.05), never behind a long one (600 tokens: 12 s and more).
+        #expect(result.worstInteractiveWaitMs <= 3000, "worst interactive wait \(result.worstInteractiveWaitMs) ms")
     }
 
     @Test func withTheKneeCapOffTheBudgetsAloneOvershootTheKnee() {
