@@ -224,7 +224,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SchedulerTests",
-            dependencies: ["Scheduler", "SchedulerCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "Scheduler", "SchedulerCore", "PostgresSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             path: "Tests/SchedulerTests",
             swiftSettings: swiftSettings
         ),

@@ -56,12 +56,10 @@ public struct PostgresHistoryStore: HistoryStore {
         try await SharedDatabase.describingErrors {
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: logger)
-                var start = 0
-                while start < rows.count {
-                    let end = min(rows.count, start + Self.rowsPerStatement)
-                    var binds = PostgresBindings(capacity: (end - start) * 12)
+                for statement in rows.indices.chunks(ofCount: Self.rowsPerStatement) {
+                    var binds = PostgresBindings(capacity: statement.count * 12)
                     var values: [String] = []
-                    for index in start..<end {
+                    for index in statement {
                         let row = rows[index]
                         let first = binds.count + 1
                         try binds.append(SQLiteHistoryStore.blob(row.embedding))
@@ -83,7 +81,6 @@ public struct PostgresHistoryStore: HistoryStore {
                             tenant_id, success, finish_reason, latency_ms, time) VALUES \(values.joined(separator: ", "))
                         """
                     try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-                    start = end
                 }
             }
         }

@@ -107,20 +107,14 @@ struct PostgresRequestStore: RequestStore {
                     try await connection.query("DELETE FROM request WHERE owner = \(replica)", logger: logger)
                 }
                 var fenced: Set<String> = []
-                var start = 0
-                while start < rows.count {
-                    let chunk = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
+                for chunk in rows.chunks(ofCount: Self.rowsPerStatement) {
                     fenced.formUnion(try await upsert(chunk, on: connection))
-                    start += Self.rowsPerStatement
                 }
                 if !events.isEmpty {
                     // Last in the transaction: the lock is held only for the insert and the commit.
                     try await connection.query("SELECT pg_advisory_xact_lock(\(Self.eventLock))", logger: logger)
-                    var start = 0
-                    while start < events.count {
-                        try await append(
-                            events[start..<min(events.count, start + Self.eventsPerStatement)], on: connection)
-                        start += Self.eventsPerStatement
+                    for chunk in events.chunks(ofCount: Self.eventsPerStatement) {
+                        try await append(chunk, on: connection)
                     }
                 }
                 return fenced
