@@ -62,6 +62,59 @@ import Testing
         #expect(!estimator.engaged)
     }
 
+    @Test func quickFirstTokensGrowTheStartUpCapUpToTwiceWhatCleanCompletionsShowed() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        // Sent into a cap it did not fill: says nothing about room for more.
+        let intoRoom = estimator.observeFirstToken(inflightAtDispatch: 2, ttftMs: 300, toleranceMs: 75)
+        #expect(!intoRoom)
+        // Sent into a full cap, its first token came as quickly as any: one more.
+        let intoFullCap = estimator.observeFirstToken(inflightAtDispatch: 4, ttftMs: 320, toleranceMs: 75)
+        #expect(intoFullCap)
+        #expect(estimator.startupCap == 5)
+        // A first token that waited a service time in the provider's line: no growth.
+        let waited = estimator.observeFirstToken(inflightAtDispatch: 5, ttftMs: 5_300, toleranceMs: 75)
+        #expect(!waited)
+        for _ in 0..<10 {
+            estimator.observeFirstToken(inflightAtDispatch: estimator.startupCap, ttftMs: 300, toleranceMs: 75)
+        }
+        // A provider that slows down instead of queueing sends first tokens on time: first tokens alone never take the
+        // cap past twice what a clean completion was sent with (the initial cap until then).
+        #expect(estimator.startupCap == 8)
+        estimator.observe(
+            averageInflight: 8, msPerOutputToken: 20, baselineMsPerOutputToken: 20,
+            queueing: .init(inflightAtDispatch: 8, delayMs: 0, meanServiceMs: 5_000), now: 1)
+        for _ in 0..<20 {
+            estimator.observeFirstToken(inflightAtDispatch: estimator.startupCap, ttftMs: 300, toleranceMs: 75)
+        }
+        #expect(estimator.startupCap == 16)
+        #expect(!estimator.engaged)
+    }
+
+    @Test func theEngineSendsMoreOnlyWhenFirstTokensComeBackWithoutWaiting() {
+        func run(ttftMs: Double) -> Int {
+            var engine = SchedulerEngine(policy: SchedulerPolicy())
+            for index in 0..<12 {
+                _ = engine.submit(
+                    Job(
+                        id: "r\(index)", submittedAtMs: 0, deadlineAtMs: 3_600_000, predictedOutputTokensP50: 100,
+                        predictedOutputTokensP90: 200, maxTokens: 2048),
+                    now: 0)
+            }
+            var sent = engine.nextDispatches(now: 0).map(\.requestId)
+            #expect(sent.count == 4)
+            // The first answer sets the yardstick for a first token that did not wait.
+            engine.firstToken(sent[0], now: 300)
+            for id in sent.dropFirst() { engine.firstToken(id, now: ttftMs) }
+            sent += engine.nextDispatches(now: ttftMs).map(\.requestId)
+            return sent.count
+        }
+        // A provider with free slots: the request that filled the cap lets one more go (the others were sent into a cap
+        // with room left, which shows nothing).
+        #expect(run(ttftMs: 310) == 5)
+        // One slot: the others' first tokens came after a whole answer; the cap stays.
+        #expect(run(ttftMs: 5_300) == 4)
+    }
+
     @Test func baselinesStartFromTheLowestOfTheFirstAnswersNotFromTheFirst() {
         var model = ServiceTimeModel(policy: SchedulerPolicy())
         // The first answer waited in the provider's queue for 4 s.

@@ -47,14 +47,16 @@ public func buildApplication(
         apiKey: configuration.proxyAPIKey)
     let executor: UpstreamExecutor
     if let execute {
-        executor = { dispatch, body, now in
+        executor = { dispatch, body, now, _ in
             let answer = await execute(dispatch, body, now)
             return UpstreamCallResult(
                 statusCode: answer.status, outputTokens: answer.outputTokens, latencyMs: answer.latencyMs,
                 retryAfterMs: answer.status == 429 ? 100 : nil)
         }
     } else {
-        executor = { dispatch, body, now in await caller.call(body: body, dispatch: dispatch, nowMs: now) }
+        executor = { dispatch, body, now, firstToken in
+            await caller.call(body: body, dispatch: dispatch, nowMs: now, firstToken: firstToken)
+        }
     }
     let runtime = SchedulerRuntime(
         policy: configuration.policy, store: store, eventCapacity: configuration.eventCapacity,

@@ -14,6 +14,7 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
         var id: Int
         var sentAtMs: Double
         var firstTokenAtMs: Double
+        var firstTokenReported = false
         /// Tokens still to emit after the first one (fractional between events).
         var remaining: Double
         var outputTokens: Int
@@ -38,6 +39,8 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
     public var inflight: Int { served.count }
     /// Requests waiting behind the concurrency cap.
     public var queued: Int { waiting.count - waitingHead }
+    /// First tokens reached by `advance(to:)` and not yet taken: request id and time.
+    public var firstTokens: [(id: Int, atMs: Double)] = []
     public var isIdle: Bool { served.isEmpty && queued == 0 }
 
     /// Hands a request to the provider at `now` (call `advance(to:)` first so the clock is there).
@@ -59,7 +62,8 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
         return next
     }
 
-    /// Moves virtual time to `time`, returning what finished on the way (in finishing order).
+    /// Moves virtual time to `time`, returning what finished on the way (in finishing order). First tokens reached on
+    /// the way are added to `firstTokens` (id, time), in order.
     public mutating func advance(to time: Double) -> [Finished] {
         var finished: [Finished] = []
         while let next = nextEventTime(), next <= time {
@@ -67,6 +71,10 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
             var index = 0
             while index < served.count {
                 let request = served[index]
+                if !request.firstTokenReported, request.firstTokenAtMs <= now + 1e-9 {
+                    served[index].firstTokenReported = true
+                    firstTokens.append((request.id, request.firstTokenAtMs))
+                }
                 if request.firstTokenAtMs <= now + 1e-9, request.remaining <= 1e-6 {
                     finished.append(
                         Finished(

@@ -80,7 +80,12 @@ public struct Simulation<Model: UpstreamLatencyModel>: Sendable {
             let arrival = nextArrival < order.count ? requests[order[nextArrival]].arrivalMs : Double.infinity
             let time = min(arrival, upstream.nextEventTime() ?? .infinity, nextTick)
             guard time.isFinite else { break }
-            for done in upstream.advance(to: time) {
+            let finished = upstream.advance(to: time)
+            for first in upstream.firstTokens {
+                engine.firstToken(String(requests[first.id].index), now: first.atMs)
+            }
+            upstream.firstTokens.removeAll()
+            for done in finished {
                 record(done, into: &outcomes[done.id])
                 let latency = done.finishedAtMs - done.sentAtMs
                 engine.complete(

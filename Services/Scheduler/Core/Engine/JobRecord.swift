@@ -18,6 +18,10 @@ struct JobRecord: Sendable {
     var inflightAreaAtDispatch = 0.0
     /// Requests in flight right after this one was dispatched (itself included).
     var inflightAtDispatch = 0
+    /// Whether this attempt's first token was reported (`SchedulerEngine.firstToken`), and whether it grew the
+    /// start-up cap.
+    var firstTokenSeen = false
+    var grewStartupCap = false
     var reason: DecisionReason?
 
     /// When a request still waiting is given up: its deadline plus `graceFactor` deadline budgets.

@@ -253,6 +253,8 @@ public struct SchedulerEngine: Sendable {
         record.inflightAreaAtDispatch = inflightArea
         record.inflightAtDispatch = totalInflightRequests + 1
         record.attempts += 1
+        record.firstTokenSeen = false
+        record.grewStartupCap = false
         record.generation += 1
         slots[slot] = record
         let index = record.requestClass.index
@@ -278,6 +280,22 @@ public struct SchedulerEngine: Sendable {
     /// Records how a dispatched request ended: releases its budget, teaches the service-time model and the congestion
     /// controller, and re-queues a rate-limited request while attempts and its deadline allow.
     @discardableResult
+    /// The first token of a dispatched request arrived (streamed answers only; a whole answer says nothing about when
+    /// its first token came). Before the provider's capacity is known this grows the start-up cap, as TCP's slow
+    /// start grows its window on each acknowledgement, when the request was sent into a full cap and its first token
+    /// came without waiting in a queue: a provider with room answers within a round trip, so the cap reaches its
+    /// capacity in a few first tokens, while one whose slots are busy answers only after a whole service time.
+    public mutating func firstToken(_ id: String, now: Double) {
+        guard let slot = slots.slot(of: id), var record = slots[slot], record.state == .dispatched,
+            !record.firstTokenSeen, let dispatchedAt = record.dispatchedAtMs
+        else { return }
+        record.firstTokenSeen = true
+        record.grewStartupCap = knee.observeFirstToken(
+            inflightAtDispatch: record.inflightAtDispatch, ttftMs: max(0, now - dispatchedAt),
+            toleranceMs: max(50, 0.25 * model.baselineTtftMs))
+        slots[slot] = record
+    }
+
     public mutating func complete(_ id: String, outcome: Outcome, now: Double) -> CompletionEffect {
         guard let slot = slots.slot(of: id), var record = slots[slot], record.state == .dispatched else {
             return .unknown
@@ -641,7 +659,8 @@ public struct SchedulerEngine: Sendable {
         let averageInflight = (inflightArea - record.inflightAreaAtDispatch) / (now - dispatchedAt)
         knee.observe(
             averageInflight: averageInflight, msPerOutputToken: perToken,
-            baselineMsPerOutputToken: model.baselineMsPerOutputToken, queueing: queueing, now: now)
+            baselineMsPerOutputToken: model.baselineMsPerOutputToken, queueing: queueing,
+            startupJudged: record.grewStartupCap, now: now)
     }
 
     /// Requests that may be in flight now, in all and for heavy work: the policy's hard cap, or less once the

@@ -25,9 +25,13 @@
 /// engages the cap. Each completion gives the smaller of the two estimates.
 ///
 /// Before the cap engages, a start-up cap (`startupInflight`, 0 = none) bounds the requests in flight while the
-/// provider is unknown, so a burst does not land whole in a queue nobody can reorder; it grows by one per completion
-/// that saw neither slowdown nor queueing while the client used at least half of it (doubling per round trip, as
-/// TCP's slow start). The price is a few round trips below a large provider's capacity when the scheduler starts.
+/// provider is unknown, so a burst does not land whole in a queue nobody can reorder. It grows as TCP's slow start
+/// grows its window: by one per streamed first token of a request sent into a full cap that came without waiting
+/// (at most twice the quickest first token seen, plus a tolerance), up to twice the most requests in flight a clean
+/// completion has shown the provider serving without slowing down; otherwise by one per completion that saw neither
+/// slowdown nor queueing while the client used at least half of it. A provider with free slots answers within a
+/// round trip, so the cap doubles per clean completion round instead of growing by one; a provider whose slots are
+/// busy makes the first token wait a whole service time, and the cap stays put.
 public struct KneeEstimator: Sendable, Equatable {
     struct Sample: Sendable, Equatable {
         var tokensPerMs: Double
@@ -53,6 +57,12 @@ public struct KneeEstimator: Sendable, Equatable {
     public private(set) var queueing = false
     /// The start-up cap in force until the provider is seen saturated (0: none).
     public private(set) var startupCap = 0
+    /// The quickest first token seen so far (ms after dispatch), the start-up cap's yardstick for "did not wait".
+    private var quickestFirstTokenMs: Double?
+    /// The most requests in flight a completion that saw neither slowdown nor queueing was sent with (at least the
+    /// initial start-up cap): first tokens grow the start-up cap to twice this at most, because a provider that slows
+    /// down instead of queueing still sends its first tokens on time.
+    private var validatedInflight = 0
 
     public init(policy: SchedulerPolicy) {
         reconfigure(policy)
@@ -64,7 +74,10 @@ public struct KneeEstimator: Sendable, Equatable {
         windowMs = policy.kneeWindowMs
         minimumCap = policy.kneeMinimumInflight
         queueFraction = policy.kneeQueueFraction
-        if !engaged { startupCap = policy.kneeStartupInflight }
+        if !engaged {
+            startupCap = policy.kneeStartupInflight
+            validatedInflight = max(validatedInflight, startupCap)
+        }
     }
 
     /// How one completion waited at the provider: the requests this client had in flight when it was sent (itself
@@ -94,12 +107,26 @@ public struct KneeEstimator: Sendable, Equatable {
         }
     }
 
+    /// Records one streamed first token, `ttftMs` after its request was sent with `inflightAtDispatch` requests in
+    /// flight (itself included): before the cap engages, the start-up cap grows by one when that request filled the
+    /// cap and its first token came without waiting. Returns whether it grew.
+    @discardableResult
+    mutating func observeFirstToken(inflightAtDispatch: Int, ttftMs: Double, toleranceMs: Double) -> Bool {
+        let quickest = min(quickestFirstTokenMs ?? ttftMs, ttftMs)
+        quickestFirstTokenMs = quickest
+        guard gain > 0, !engaged, startupCap > 0, inflightAtDispatch >= startupCap,
+            ttftMs <= 2 * quickest + toleranceMs, startupCap < 2 * validatedInflight
+        else { return false }
+        startupCap += 1
+        return true
+    }
+
     /// Records one completion: the average in-flight count during its life and its per-token time against the
     /// uncongested baseline (nil when the answer was too short to measure it), and how long it waited at the provider
-    /// (nil without a measured time to first token).
+    /// (nil without a measured time to first token). `startupJudged`: its first token already grew the start-up cap.
     mutating func observe(
         averageInflight: Double, msPerOutputToken: Double?, baselineMsPerOutputToken: Double, queueing: Queueing? = nil,
-        now: Double
+        startupJudged: Bool = false, now: Double
     ) {
         guard gain > 0, baselineMsPerOutputToken > 0 else { return }
         var rate: Double?
@@ -118,7 +145,10 @@ public struct KneeEstimator: Sendable, Equatable {
             lowerBound = nil
         }
         if queued || slowed { engaged = true }
-        if !engaged, startupCap > 0, let queueing, 2 * queueing.inflightAtDispatch >= startupCap {
+        if !queued, !slowed, let queueing, queueing.delayMs <= queueing.toleranceMs {
+            validatedInflight = max(validatedInflight, queueing.inflightAtDispatch)
+        }
+        if !engaged, startupCap > 0, !startupJudged, let queueing, 2 * queueing.inflightAtDispatch >= startupCap {
             startupCap += 1
         }
         if let queueing, self.queueing {

@@ -126,8 +126,11 @@ struct ProxyCaller: Sendable {
     }
 
     /// Calls the proxy for a queued `/submit` request, streaming so that time to first token is measured, and
-    /// collects the answer.
-    func call(body: ChatCompletionRequest, dispatch: Dispatch, nowMs: Double) async -> UpstreamCallResult {
+    /// collects the answer; `firstToken` is called when the first chunk arrives.
+    func call(
+        body: ChatCompletionRequest, dispatch: Dispatch, nowMs: Double,
+        firstToken: @escaping @Sendable () async -> Void = {}
+    ) async -> UpstreamCallResult {
         var streamed = body
         streamed.stream = true
         streamed.streamOptions = StreamOptions(includeUsage: true)
@@ -138,7 +141,7 @@ struct ProxyCaller: Sendable {
         case .ended(let result, _, _):
             return result
         case .answering(let stream):
-            return await relay(stream, streaming: true) { _ in }
+            return await relay(stream, streaming: true, firstChunk: firstToken) { _ in }
         }
     }
 
@@ -178,9 +181,11 @@ struct ProxyCaller: Sendable {
     /// Reads a 2xx answer to its end — server-sent events when `streaming`, else one JSON document — handing each
     /// chunk to `forward` as it arrives, and returns how the call ended (a transport error, retryable, when the
     /// upstream broke off). An error thrown by `forward` (the client left) stops the read, which cancels the
-    /// upstream call, and is rethrown.
+    /// upstream call, and is rethrown. `firstChunk` is called once, when a streamed answer's first chunk arrives (a
+    /// whole answer's first chunk says nothing about its first token).
     func relay(
-        _ stream: UpstreamStream, streaming: Bool, forward: (ByteBuffer) async throws -> Void
+        _ stream: UpstreamStream, streaming: Bool, firstChunk: (@Sendable () async -> Void)? = nil,
+        forward: (ByteBuffer) async throws -> Void
     ) async rethrows -> UpstreamCallResult {
         var accumulator = StreamAccumulator(streaming: streaming)
         var ttft: Double?
@@ -201,7 +206,10 @@ struct ProxyCaller: Sendable {
                 return broken
             }
             guard let chunk = next else { break }
-            if ttft == nil { ttft = (ContinuousClock.now - stream.start).milliseconds }
+            if ttft == nil {
+                ttft = (ContinuousClock.now - stream.start).milliseconds
+                if streaming, let firstChunk { await firstChunk() }
+            }
             accumulator.feed(chunk.readableBytesView)
             try await forward(chunk)
         }

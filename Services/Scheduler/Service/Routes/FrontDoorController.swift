@@ -139,7 +139,9 @@ struct FrontDoorController {
                 let body = ResponseBody { writer in
                     var result: UpstreamCallResult
                     do {
-                        result = try await caller.relay(stream, streaming: streaming) { try await writer.write($0) }
+                        result = try await caller.relay(
+                            stream, streaming: streaming, firstChunk: { await runtime.firstToken(id) }
+                        ) { try await writer.write($0) }
                     } catch {
                         let reason = ReasonCode.clientDisconnected.reason(
                             "The client closed the connection during the answer.")

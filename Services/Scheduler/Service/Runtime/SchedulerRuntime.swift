@@ -13,7 +13,11 @@ enum DispatchWait: Sendable {
 }
 
 /// Runs a dispatched queued request upstream and returns how it ended.
-typealias UpstreamExecutor = @Sendable (Dispatch, ChatCompletionRequest, Double) async -> UpstreamCallResult
+/// Calls the upstream for one dispatch of a queued request; the closure it is given is called when the answer's first
+/// token arrives.
+typealias UpstreamExecutor =
+    @Sendable (Dispatch, ChatCompletionRequest, Double, _ firstToken: @escaping @Sendable () async -> Void) async ->
+    UpstreamCallResult
 
 /// The live scheduler: the pure engine, wrapped with the clock, durability, the upstream calls and the waiting
 /// front-door requests. Every state change is written through the `StoreWriter` in call order.
@@ -193,7 +197,9 @@ actor SchedulerRuntime {
         } else if let body = bodies[dispatch.requestId] {
             let execute = self.execute
             Task { [weak self] in
-                let result = await execute(dispatch, body, now)
+                let result = await execute(dispatch, body, now) { [weak self] in
+                    await self?.firstToken(dispatch.requestId)
+                }
                 await self?.finish(dispatch.requestId, result: result)
             }
         }
@@ -269,6 +275,11 @@ actor SchedulerRuntime {
 
     private func stopWaiting(_ id: String) {
         frontDoorWaiters.removeValue(forKey: id)?.resume(returning: .cancelled)
+    }
+
+    /// The first token of a dispatched request's streamed answer arrived (the engine's start-up cap learns from it).
+    func firstToken(_ id: String) {
+        engine.firstToken(id, now: now)
     }
 
     /// Records how an upstream call ended; returns what the engine did (a re-queued front-door request waits again).
