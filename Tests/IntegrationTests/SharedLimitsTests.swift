@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import ProcessLauncher
+import Synchronization
 import Testing
 
 /// Account limits that hold across proxy replicas sharing one real PostgreSQL (initdb into a temporary folder): the
@@ -152,6 +153,51 @@ struct SharedLimitsTests {
         #expect(
             busiest.tokens <= 6000 + largest, "the upstream saw \(busiest.tokens) tokens within one minute")
         #expect(busiest.tokens >= 4000, "only \(busiest.tokens) tokens in the busiest minute: the limit starves")
+    }
+
+    @Test func anAccountsConcurrencyHoldsAcrossThreeProxies() async throws {
+        let postgres = try await TemporaryPostgres.start()
+        defer { postgres.stop() }
+        let databaseURL = try postgres.createDatabase()
+        // An upstream that takes about a second per answer, so that requests overlap.
+        let upstream = try await LaunchedService.start("maitre-mock-llm", environment: ["LOG_LEVEL": "warning"])
+        defer { upstream.stop() }
+        let config = try Self.config(
+            in: postgres.folder, model: "gpt-4o-mini", upstream: upstream.baseURL, limits: "max_concurrency: 6")
+        let proxies = try await Self.startProxies(3, config: config, databaseURL: databaseURL)
+        defer { for proxy in proxies { proxy.stop() } }
+        // Every replica counts the three (heartbeats once a second).
+        let counted = ContinuousClock.now + .seconds(10)
+        var counts: [String] = []
+        repeat {
+            try await Task.sleep(for: .milliseconds(200))
+            counts = []
+            for proxy in proxies {
+                let health = try await TestHTTP.get("\(proxy.baseURL)/health").decode(HealthResponse.self)
+                counts.append(health.details["limits_replicas"] ?? "")
+            }
+        } while counts != ["3", "3", "3"] && ContinuousClock.now < counted
+        #expect(counts == ["3", "3", "3"])
+        // The upstream's own count of requests in flight, sampled while three proxies are offered four times more.
+        let peak = Mutex(0)
+        let sampling = Task {
+            while !Task.isCancelled {
+                if let health = try? await TestHTTP.get("\(upstream.baseURL)/health").decode(HealthResponse.self),
+                    let inFlight = health.details["in_flight"].flatMap(Int.init)
+                {
+                    peak.withLock { $0 = max($0, inFlight) }
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let answered = try await Self.offer(
+            perSecond: 24, seconds: 5, to: proxies.map(\.baseURL), model: "gpt-4o-mini", maxTokens: 40, waitMs: 60_000)
+        sampling.cancel()
+        let most = peak.withLock { $0 }
+        // Alone, each proxy's window would grow to the account's 6: up to 18 together.
+        #expect(most <= 6, "the upstream had \(most) requests in flight")
+        #expect(most >= 4, "at most \(most) in flight: the shares starve the account")
+        #expect(answered.ok > 0)
     }
 
     @Test func aProxyThatLosesTheDatabaseEnforcesItsShareAndSaysSo() async throws {

@@ -61,6 +61,25 @@ import Testing
         #expect(pool.acquire(model: "m", tokens: 1, now: 0) == .wait(retryAt: nil))
     }
 
+    @Test func replicasSharingAnAccountEachKeepTheirShareOfItsConcurrency() {
+        var pool = AccountPool(
+            deployments: deployments([1], maxConcurrency: 7),
+            settings: PoolSettings(aimd: AIMDSettings(initialWindow: 7)))
+        pool.shareConcurrency(replicas: 3)
+        var leases: [Lease] = []
+        while let granted = lease(pool.acquire(model: "m", tokens: 1, now: 0)) { leases.append(granted) }
+        // 7 / 3 → 2 each: three proxies together never pass the account's 7, whatever their windows say.
+        #expect(leases.count == 2)
+        #expect(pool.accounts[0].window.limit == 7)
+        // One replica left: this proxy may use the whole account again.
+        pool.shareConcurrency(replicas: 1)
+        while let granted = lease(pool.acquire(model: "m", tokens: 1, now: 0)) { leases.append(granted) }
+        #expect(leases.count == 7)
+        // More replicas than the account's concurrency: one each, never none.
+        pool.shareConcurrency(replicas: 10)
+        #expect(pool.accounts[0].inFlightLimit == 1)
+    }
+
     @Test func rateLimitedAccountIsCutAndCooledAndTrafficMoves() {
         var pool = AccountPool(
             deployments: deployments([1, 1]), settings: PoolSettings(aimd: AIMDSettings(initialWindow: 8)))

@@ -113,7 +113,7 @@ public struct AccountPool: Sendable {
                 retryAt = min(retryAt ?? .infinity, account.cooldownUntil)
                 continue
             }
-            if account.inFlight >= account.window.limit { continue }
+            if account.inFlight >= account.inFlightLimit { continue }
             if !accounts[index].rate.admits(tokens: tokens, now: now) {
                 retryAt = min(retryAt ?? .infinity, account.rate.nextAdmission(now: now))
                 continue

@@ -14,6 +14,9 @@ public struct AccountState: Sendable {
     public internal(set) var cooldowns: Int = 0
     /// Smooth weighted round-robin credit, used to break ties between equally loaded accounts.
     var credit: Double = 0
+    /// The most requests this proxy may have in flight on the account: its `max_concurrency` divided by the proxy
+    /// replicas sharing it (at least 1), so that the replicas together stay within it.
+    public internal(set) var concurrencyShare: Int
 
     init(deployment: Deployment, aimd: AIMDSettings) {
         self.deployment = deployment
@@ -23,7 +26,11 @@ public struct AccountState: Sendable {
         if let target = deployment.latencyTargetMs { settings.latencyTargetMs = target }
         self.window = AIMDWindow(settings: settings)
         self.rate = RateWindow(requestsPerMinute: deployment.rpm, tokensPerMinute: deployment.tpm)
+        self.concurrencyShare = deployment.maxConcurrency
     }
+
+    /// Requests that may be in flight now: the AIMD window, within this proxy's share of `max_concurrency`.
+    public var inFlightLimit: Int { min(window.limit, concurrencyShare) }
 
     func isCooling(now: Double) -> Bool { cooldownUntil > now }
 

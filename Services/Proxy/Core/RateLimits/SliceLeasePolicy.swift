@@ -67,6 +67,14 @@ extension AccountPool {
         return returned
     }
 
+    /// Divides every account's `max_concurrency` by the proxy replicas sharing the accounts (1: the whole of it), at
+    /// least one request each.
+    public mutating func shareConcurrency(replicas: Int) {
+        for index in accounts.indices {
+            accounts[index].concurrencyShare = max(1, accounts[index].deployment.maxConcurrency / max(1, replicas))
+        }
+    }
+
     /// Adds a leased slice to an account (ignored unless it uses shared limits then).
     public mutating func addSlice(_ slice: RateSlice, account: Int, settledDebt: Int) -> Bool {
         guard case .shared(var budget) = accounts[account].rate.source else { return false }

@@ -190,6 +190,17 @@ public final class AccountDispatcher: Sendable {
         resume(granted)
     }
 
+    /// Divides every account's `max_concurrency` by the proxy replicas sharing the accounts; callers waiting for room
+    /// get what a larger share frees at once.
+    func shareConcurrency(replicas: Int) {
+        let now = clock.now()
+        let granted = state.withLockedValue { state -> [Grant] in
+            state.pool.shareConcurrency(replicas: replicas)
+            return Self.grantWaiting(&state, now: now)
+        }
+        resume(granted)
+    }
+
     /// Switches the limited accounts' budget to `source`; returns the slices held until then, to be given back.
     func setRateSource(_ source: RateBudgetSource) -> [ExpiredSlices] {
         let now = clock.now()

@@ -18,7 +18,8 @@ public enum LimitsMode: String, Sendable {
 /// Keeps the dispatcher's limited accounts supplied with slices of their per-minute limits leased from PostgreSQL, in
 /// the background, so a call finds a slice in hand and never waits on the database while the account is busy. Gives
 /// back what expires unspent. When the database fails, every account falls back to its local share (the limits divided
-/// by the replicas last seen alive) until a heartbeat succeeds again.
+/// by the replicas last seen alive) until a heartbeat succeeds again. Concurrency is never leased (a call would wait
+/// on the database twice): each account's `max_concurrency` is divided by the replicas the heartbeat sees alive.
 final class SharedLimits: Service, Sendable {
     struct State {
         var degradedReason: String?
@@ -140,6 +141,7 @@ final class SharedLimits: Service, Sendable {
     private func heartbeat() async {
         do {
             let replicas = try await store.heartbeat(leaseMs: Self.heartbeatLeaseMs)
+            dispatcher.shareConcurrency(replicas: replicas)
             let recovered = state.withLock { state -> Bool in
                 state.replicas = replicas
                 defer { state.degradedReason = nil }
