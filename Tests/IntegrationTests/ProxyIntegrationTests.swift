@@ -324,6 +324,53 @@ import Testing
         #expect(next.status == 200, "\(next.text)")
     }
 
+    /// Clients stop reading at a stream's `[DONE]` and may close before the upstream ends its body. That call had its
+    /// whole answer: it counts as a success and its outcome is reported, not dropped as a client that left mid-answer.
+    @Test func aClientLeavingAtDoneCompletesTheCallAndItIsReported() async throws {
+        let upstreamPort = try FreePort.allocate()
+        let upstream = try ChildProcess.spawn(
+            "/usr/bin/env",
+            arguments: [
+                "python3",
+                ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("done_then_silent_upstream.py").path,
+                String(upstreamPort),
+            ])
+        defer { upstream.kill() }
+        let upstreamBase = "http://127.0.0.1:\(upstreamPort)"
+        for _ in 0..<100 {
+            if (try? await TestHTTP.get(upstreamBase + "/v1/models", timeout: .seconds(1)))?.status == 200 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let reportsPort = try FreePort.allocate()
+        let reports = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "done-reports-\(UUID().uuidString.prefix(8)).jsonl")
+        let recorder = try await ProxyClientIntegrationTests.startFakePredictor(port: reportsPort, reports: reports)
+        defer { recorder.kill() }
+        let proxy = try await Self.startProxy(
+            [Self.account("a", base: upstreamBase)],
+            environment: [
+                "PREDICTOR_BASE_URL": "http://127.0.0.1:\(reportsPort)", "PROXY_REPORT_INTERVAL_MS": "100",
+            ])
+        defer { proxy.stop() }
+        let result = try Self.rawHTTP("untildone", proxy)
+        #expect(result.status == 0, "\(result.output)")
+        // The upstream holds its body open for 60 s: whatever the proxy records now, it records for the client's leaving.
+        var records: [OutcomeReport] = []
+        for _ in 0..<100 where records.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            let text = (try? String(contentsOf: reports, encoding: .utf8)) ?? ""
+            records = text.split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(OutcomeBatch.self, from: Data($0.utf8))
+            }
+            .flatMap(\.records)
+        }
+        #expect(records.count == 1)
+        #expect(records.first?.success == true && records.first?.finishReason == "stop", "\(records)")
+        #expect((records.first?.outputTokens ?? 0) >= 2, "\(records)")
+        let stats = try #require(try await Self.stats(proxy)["a"])
+        #expect(stats.successes == 1 && stats.inFlight == 0, "\(stats)")
+    }
+
     /// An upstream that goes silent inside a stream for longer than `PROXY_READ_TIMEOUT_MS` ends the call there: the
     /// client keeps what came and sees the stream cut, the account is charged a timeout, and its slot is free again.
     @Test func silenceInsideAStreamPastTheReadTimeoutEndsTheCall() async throws {

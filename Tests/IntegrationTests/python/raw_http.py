@@ -8,6 +8,8 @@ Usage:
                                    the interim 100 answer before sending the body; prints [interim status, final status].
   raw_http.py abandon HOST PORT    starts a streaming chat completion, reads until the first SSE event, then closes
                                    the socket; prints "left" with the seconds it took.
+  raw_http.py untildone HOST PORT  starts a streaming chat completion, reads until its `data: [DONE]`, then closes the
+                                   socket (as clients do on reading it); prints "left" with the seconds it took.
 Only the standard library; exits non-zero on any failure.
 """
 import json
@@ -120,6 +122,19 @@ def abandon(host: str, port: int) -> int:
     return 0
 
 
+def untildone(host: str, port: int) -> int:
+    body = CHAT.replace(b'"max_tokens":6', b'"max_tokens":20,"stream":true')
+    started = time.monotonic()
+    sock = socket.create_connection((host, port), timeout=30)
+    sock.sendall(request("POST", "/v1/chat/completions", "done-leaving", body))
+    reader = Reader(sock)
+    while b"data: [DONE]" not in reader.buffer:
+        reader.fill()
+    sock.close()
+    print(json.dumps({"left": round(time.monotonic() - started, 3)}))
+    return 0
+
+
 if __name__ == "__main__":
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    sys.exit({"pipeline": pipeline, "expect": expect, "abandon": abandon}[mode](host, port))
+    sys.exit({"pipeline": pipeline, "expect": expect, "abandon": abandon, "untildone": untildone}[mode](host, port))

@@ -19,6 +19,8 @@ public struct ResponseFacts: Sendable, Equatable {
 public struct UsageScanner: Sendable {
     public static let textLimit = 1 << 20
     public private(set) var facts = ResponseFacts()
+    /// Whether a stream's closing `data: [DONE]` has passed: the answer is whole even if nothing more is read.
+    public private(set) var sawDone = false
     private var pending: [UInt8] = []
     private let streaming: Bool
     /// Bytes of a non-streaming body kept for parsing at the end (bounded by `bodyLimit`).
@@ -77,7 +79,11 @@ public struct UsageScanner: Sendable {
         guard line.starts(with: "data:".utf8) else { return }
         line = line.dropFirst(5)
         while line.first == 0x20 { line = line.dropFirst() }
-        guard !line.isEmpty, !line.elementsEqual("[DONE]".utf8) else { return }
+        guard !line.isEmpty else { return }
+        if line.elementsEqual("[DONE]".utf8) {
+            sawDone = true
+            return
+        }
         guard let answer = AnswerSummary.decode(line) else { return }
         apply(answer)
     }

@@ -524,9 +524,27 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         connection?.setReading(writable)
     }
 
-    /// The client closed its connection: whatever is in progress stops, and the slot is returned as cancelled.
+    /// The client closed its connection: whatever is in progress stops, and the slot is returned as cancelled. A
+    /// client that leaves once the stream's `[DONE]` has reached it (as clients do on reading it) had its whole
+    /// answer: the call counts as completed (window, usage, budget, outcome report), and only the upstream connection,
+    /// with the rest of its body unread, is dropped.
     func clientGone() {
         guard !isDone else { return }
+        if case .streaming = phase, scanner.sawDone, let lease {
+            if let connection {
+                self.connection = nil
+                connection.abandon()
+            }
+            let used = forwarder.finish(
+                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
+                callStarted: callStarted, firstChunkAt: firstChunkAt, finished: forwarder.clock.now(), report: report())
+            settleBudget(used, account: lease.lease.account)
+            self.lease = nil
+            budgetHold?.release()
+            phase = .done
+            recordMetrics(status: status)
+            return
+        }
         let previous = phase
         phase = .done
         waiting?.cancel()
