@@ -108,31 +108,29 @@ def expect(host: str, port: int) -> int:
     return 0
 
 
-def abandon(host: str, port: int) -> int:
-    body = CHAT.replace(b'"max_tokens":6', b'"max_tokens":200,"stream":true')
+def leave_stream(host: str, port: int, max_tokens: int, until: bytes, reset: bool) -> int:
+    """Starts a streaming chat completion, reads until `until` arrived, then closes the socket (with a reset when
+    `reset`); prints "left" with the seconds it took."""
+    body = CHAT.replace(b'"max_tokens":6', b'"max_tokens":%d,"stream":true' % max_tokens)
     started = time.monotonic()
     sock = socket.create_connection((host, port), timeout=30)
     sock.sendall(request("POST", "/v1/chat/completions", "leaving", body))
     reader = Reader(sock)
-    while b"data:" not in reader.buffer:
+    while until not in reader.buffer:
         reader.fill()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     sock.close()
     print(json.dumps({"left": round(time.monotonic() - started, 3)}))
     return 0
+
+
+def abandon(host: str, port: int) -> int:
+    return leave_stream(host, port, 200, b"data:", reset=True)
 
 
 def untildone(host: str, port: int) -> int:
-    body = CHAT.replace(b'"max_tokens":6', b'"max_tokens":20,"stream":true')
-    started = time.monotonic()
-    sock = socket.create_connection((host, port), timeout=30)
-    sock.sendall(request("POST", "/v1/chat/completions", "done-leaving", body))
-    reader = Reader(sock)
-    while b"data: [DONE]" not in reader.buffer:
-        reader.fill()
-    sock.close()
-    print(json.dumps({"left": round(time.monotonic() - started, 3)}))
-    return 0
+    return leave_stream(host, port, 20, b"data: [DONE]", reset=False)
 
 
 if __name__ == "__main__":
