@@ -11,25 +11,26 @@ struct TenantBudgetTests {
     static let budget = 3_000
 
     /// A deployment file with one unlimited account at `upstream` and a day's budget of `budget` tokens for `team-a`.
-    static func config(in folder: URL, upstream: String) throws -> String {
+    static func config(in folder: URL, upstream: String, tenants: [String] = ["team-a"]) throws -> String {
         let file = folder.appendingPathComponent("proxy-budgets.yaml")
         let yaml = """
             models:
               gpt-4o-mini:
                 - api_base: \(upstream)/v1
             budgets:
-              team-a: {tokens: \(budget), per: day}
-            """
+            """ + tenants.map { "\n  \($0): {tokens: \(budget), per: day}" }.joined() + "\n"
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         return file.path
     }
 
-    /// Sends `count` calls of `team-a` over `bases`, ten at a time; returns the answers.
-    static func spend(_ count: Int, over bases: [String]) async throws -> [TestResponse] {
+    /// Sends `count` calls of `tenant` over `bases`, `together` at a time; returns the answers.
+    static func spend(_ count: Int, over bases: [String], tenant: String = "team-a", together: Int = 10)
+        async throws -> [TestResponse]
+    {
         var answers: [TestResponse] = []
-        for group in stride(from: 0, to: count, by: 10) {
+        for group in stride(from: 0, to: count, by: together) {
             try await withThrowingTaskGroup(of: TestResponse.self) { tasks in
-                for index in group..<min(count, group + 10) {
+                for index in group..<min(count, group + together) {
                     let base = bases[index % bases.count]
                     tasks.addTask {
                         let body = ChatCompletionRequest(
@@ -37,7 +38,7 @@ struct TenantBudgetTests {
                             messages: [ChatMessage(role: "user", content: "Budget check \(index) of the team")],
                             maxTokens: 60)
                         return try await TestHTTP.post(
-                            "\(base)/v1/chat/completions", body: body, headers: ["X-Tenant-ID": "team-a"])
+                            "\(base)/v1/chat/completions", body: body, headers: ["X-Tenant-ID": tenant])
                     }
                 }
                 for try await answer in tasks { answers.append(answer) }
@@ -85,6 +86,88 @@ struct TenantBudgetTests {
                 model: "gpt-4o-mini", messages: [ChatMessage(role: "user", content: "Other team")], maxTokens: 5),
             headers: ["X-Tenant-ID": "team-b"])
         #expect(other.status == 200)
+    }
+
+    @Test(.enabled(if: TemporaryPostgres.unavailableReason == nil, "\(TemporaryPostgres.unavailableReason ?? "")"))
+    func aProxyThatLosesTheDatabaseSpendsItsShareOfWhatWasLeftAndSaysSo() async throws {
+        let postgres = try await TemporaryPostgres.start()
+        var stopped = false
+        defer { if !stopped { postgres.stop() } }
+        let databaseURL = try postgres.createDatabase()
+        // The request log and the deployment file outlive the database's folder.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let upstream = try await SharedLimitsTests.Upstream.start(in: folder, name: "budget-loss")
+        defer { upstream.service.stop() }
+        let config = try Self.config(in: folder, upstream: upstream.service.baseURL, tenants: ["team-a", "team-c"])
+        let proxies = try await SharedLimitsTests.startProxies(2, config: config, databaseURL: databaseURL)
+        defer { for proxy in proxies { proxy.stop() } }
+        let base = proxies[0].baseURL
+        var replicas = ""
+        let counted = ContinuousClock.now + .seconds(10)
+        while replicas != "2" && ContinuousClock.now < counted {
+            try await Task.sleep(for: .milliseconds(200))
+            replicas =
+                try await TestHTTP.get("\(base)/health").decode(HealthResponse.self).details["limits_replicas"] ?? ""
+        }
+        #expect(replicas == "2")
+        // Ten calls while the database answers: the proxy has seen team-a's budget.
+        let before = try await Self.spend(10, over: [base])
+        #expect(before.allSatisfy { $0.status == 200 })
+        let spentBefore = upstream.arrivals().map(\.tokens).reduce(0, +)
+        postgres.stop()
+        stopped = true
+        // 40 more calls of team-a (about 3,000 tokens): one proxy of two may spend half of what was left.
+        let after = try await Self.spend(40, over: [base])
+        let arrivals = upstream.arrivals()
+        let spentAfter = arrivals.map(\.tokens).reduce(0, +) - spentBefore
+        let largest = arrivals.map(\.tokens).max() ?? 0
+        let share = (Self.budget - spentBefore) / 2
+        #expect(spentAfter <= share + largest, "spent \(spentAfter) tokens alone; its share was \(share)")
+        #expect(spentAfter >= share - 3 * largest, "only \(spentAfter) tokens of a share of \(share)")
+        let refused = after.filter { $0.status == 429 }
+        #expect(!refused.isEmpty && refused.allSatisfy { $0.text.contains("tenant_budget_exhausted") })
+        #expect(after.filter { $0.status == 200 }.count + refused.count == after.count)
+        // A tenant this proxy has not seen: nothing says what it has left.
+        let unseen = try await Self.spend(1, over: [base], tenant: "team-c")
+        #expect(unseen.first?.status == 503 && unseen.first?.text.contains("budget_unavailable") == true)
+        let health = try await TestHTTP.get("\(base)/health").decode(HealthResponse.self)
+        #expect(health.details["budgets"] == "local_share", "\(health.details)")
+    }
+
+    @Test(.enabled(if: TemporaryPostgres.unavailableReason == nil, "\(TemporaryPostgres.unavailableReason ?? "")"))
+    func whatWasSpentWhileTheDatabaseHungCountsOnceItAnswersAgain() async throws {
+        let postgres = try await TemporaryPostgres.start()
+        defer {
+            postgres.freeze(false)
+            postgres.stop()
+        }
+        let databaseURL = try postgres.createDatabase()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let upstream = try await SharedLimitsTests.Upstream.start(in: folder, name: "budget-hang")
+        defer { upstream.service.stop() }
+        let config = try Self.config(in: folder, upstream: upstream.service.baseURL)
+        let proxies = try await SharedLimitsTests.startProxies(2, config: config, databaseURL: databaseURL)
+        defer { for proxy in proxies { proxy.stop() } }
+        let before = try await Self.spend(6, over: [proxies[0].baseURL])
+        #expect(before.allSatisfy { $0.status == 200 })
+        // The database stops answering: the first proxy spends from its share. (The call that finds it hung keeps its
+        // reservation there, counted until the day ends: the statement may still be applied.)
+        postgres.freeze(true)
+        let during = try await Self.spend(6, over: [proxies[0].baseURL], together: 1)
+        #expect(during.allSatisfy { $0.status == 200 }, "\(during.map(\.status))")
+        let hung = try await TestHTTP.get("\(proxies[0].baseURL)/health").decode(HealthResponse.self)
+        #expect(hung.details["budgets"] == "local_share", "\(hung.details)")
+        postgres.freeze(false)
+        // Once it answers, the other proxy sees everything spent: the budget runs out where it would have.
+        try await Task.sleep(for: .seconds(3))
+        let rest = try await Self.spend(60, over: [proxies[0].baseURL, proxies[1].baseURL])
+        try Self.checkBudget(answers: before + during + rest, upstream: upstream)
+        let back = try await TestHTTP.get("\(proxies[0].baseURL)/health").decode(HealthResponse.self)
+        #expect(back.details["budgets"] == "shared", "\(back.details)")
     }
 
     @Test func withoutADatabaseOneProxyCountsTheBudgetAlone() async throws {

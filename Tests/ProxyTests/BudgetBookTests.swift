@@ -60,4 +60,15 @@ import Testing
                 environment: [:])
         }
     }
+
+    @Test func aProxyCutOffFromTheSharedBudgetsSpendsItsShareOfWhatWasLeft() {
+        let limit = BudgetCharge(tokens: 3_000, microUSD: TenantBudget.unbounded)
+        let share = TenantBudget.localShare(
+            limit: limit, seen: BudgetCharge(tokens: 1_000, microUSD: 50), replicas: 4)
+        #expect(share.tokens == 500)
+        #expect(share.microUSD == TenantBudget.unbounded)
+        // Already past its budget when last seen: nothing left to share.
+        let spent = TenantBudget.localShare(limit: limit, seen: BudgetCharge(tokens: 3_500, microUSD: 0), replicas: 2)
+        #expect(spent.tokens == 0)
+    }
 }

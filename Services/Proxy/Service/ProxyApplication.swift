@@ -61,7 +61,9 @@ public func buildApplication(
     let budgets =
         budgetList.isEmpty
         ? nil
-        : TenantBudgets(budgetList, deployments: deployments, store: budgetStore, metrics: proxyMetrics, logger: logger)
+        : TenantBudgets(
+            budgetList, deployments: deployments, store: budgetStore, metrics: proxyMetrics, logger: logger,
+            replicas: { [sharedLimits] in sharedLimits?.status.replicas ?? 1 })
     let reporter = OutcomeReporter(
         predictorBaseURL: configuration.predictorBaseURL,
         client: reportClient,
@@ -109,7 +111,7 @@ public func buildApplication(
                 "accounts": String(deployments.count), "models": dispatcher.modelNames.joined(separator: ","),
                 "reports_pending": String(reporter.pending), "https_accounts": String(forwarder.httpsAccounts),
                 "upstream_trust": trust,
-            ].merging(limitsHealth(limits)) { $1 }
+            ].merging(limitsHealth(limits)) { $1 }.merging(budgetsHealth(budgets)) { $1 }
         },
         state: {
             let stats = controller.stats()
@@ -144,6 +146,16 @@ public enum ProxyOpenAPI {
         description: "OpenAI-compatible proxy over a pool of upstream accounts (AIMD windows).",
         settings: ProxyConfiguration.specs,
         operations: ProxyController.operations)
+}
+
+/// The `/health` fields of the tenant budgets, when there are any: `budgets` (`local`, `shared` or `local_share`)
+/// and, while the shared store is unreachable, `budgets_reason`.
+func budgetsHealth(_ budgets: TenantBudgets?) -> [String: String] {
+    guard let budgets else { return [:] }
+    let (mode, reason) = budgets.mode
+    var fields = ["budgets": mode]
+    if let reason { fields["budgets_reason"] = "\(reason); tenants seen before spend this proxy's share" }
+    return fields
 }
 
 /// The `/health` fields that say where the account limits come from: `limits` (`local`, `shared` or `local_share`),

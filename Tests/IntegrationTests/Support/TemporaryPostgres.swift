@@ -146,6 +146,17 @@ final class TemporaryPostgres: Sendable {
         (try? String(contentsOf: folder.appendingPathComponent("postgres.log"), encoding: .utf8)) ?? ""
     }
 
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the server and every backend it forked: a database that is there but
+    /// answers nothing, as one behind a broken network.
+    func freeze(_ frozen: Bool) {
+        var pids = [server.pid]
+        // The server may run under `setpriv`, which execs it in place: its pid is the postmaster's.
+        let children =
+            (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(server.pid)/children", encoding: .utf8)) ?? ""
+        pids += children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        for pid in pids { kill(pid, frozen ? SIGSTOP : SIGCONT) }
+    }
+
     /// Fast shutdown (SIGINT: clients disconnected, no waiting for them), SIGKILL past the grace period; the
     /// process is reaped and the folder removed.
     func stop(grace: Duration = .seconds(10)) {

@@ -69,6 +69,15 @@ public struct TenantBudget: Sendable, Equatable {
     /// Stands for "no limit" in sums: far above any real budget, far below overflow.
     public static let unbounded = Int64(1) << 60
 
+    /// What one of `replicas` proxies may spend alone while the shared budgets are unreachable: its share of what the
+    /// budget had left when the store last answered (`seen`: used and reserved then). An unbounded side stays so.
+    public static func localShare(limit: BudgetCharge, seen: BudgetCharge, replicas: Int) -> BudgetCharge {
+        func share(_ limit: Int64, _ seen: Int64) -> Int64 {
+            limit >= unbounded ? limit : max(0, limit - seen) / Int64(max(1, replicas))
+        }
+        return BudgetCharge(tokens: share(limit.tokens, seen.tokens), microUSD: share(limit.microUSD, seen.microUSD))
+    }
+
     /// Whether `charge` fits beside `used` and `reserved` under `limit`.
     public static func fits(_ charge: BudgetCharge, used: BudgetCharge, reserved: BudgetCharge, limit: BudgetCharge)
         -> Bool

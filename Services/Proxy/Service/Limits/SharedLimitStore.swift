@@ -135,9 +135,15 @@ struct SharedLimitStore: Sendable {
         }
     }
 
-    /// Removes grants long out of every window and replicas gone for an hour.
+    /// Removes grants long out of every window, replicas gone for an hour, and the ids of tenant budget writes older
+    /// than an hour (a write is retried within seconds of the store answering again).
     func prune() async throws {
         try await SharedDatabase.describingErrors(timeout: timeout) {
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "DELETE FROM tenant_budget_write WHERE written_ms < \(SharedDatabase.nowMs) - 3600000"),
+                logger: logger)
             try await client.query(
                 PostgresQuery(
                     unsafeSQL: "DELETE FROM proxy_limit_grant WHERE granted_ms < \(SharedDatabase.nowMs) - 600000"),

@@ -38,6 +38,8 @@ public final class ProxyMetrics: Sendable {
     let limitLeaseCounters: [Counter]
     /// 1 while this proxy enforces its local share because the shared store is unreachable.
     let limitsLocalShare: Gauge
+    /// 1 while the shared tenant budgets are unreachable and tenants spend their local share.
+    let budgetsLocalShare: Gauge
     /// Calls refused because their tenant's budget was used up.
     let budgetRejections: Counter
     /// Calls refused because the shared budgets could not be read.
@@ -112,13 +114,19 @@ public final class ProxyMetrics: Sendable {
             descriptor: descriptor(
                 "limits_local_share", "1 while the shared limits are unreachable and this proxy enforces its share."),
             labels: [])
+        self.budgetsLocalShare = registry.makeGauge(
+            descriptor: descriptor(
+                "budgets_local_share",
+                "1 while the shared tenant budgets are unreachable and tenants seen before spend this proxy's share."),
+            labels: [])
         self.budgetRejections = registry.makeCounter(
             descriptor: descriptor(
                 "budget_rejections", "Calls refused 429 because their tenant's budget was used up.", unit: "total"),
             labels: [])
         self.budgetUnavailable = registry.makeCounter(
             descriptor: descriptor(
-                "budget_unavailable", "Calls refused 503 because the shared tenant budgets were unreachable.",
+                "budget_unavailable",
+                "Calls refused 503: the shared tenant budgets were unreachable and the tenant was not seen before.",
                 unit: "total"),
             labels: [])
         for (index, deployment) in deployments.enumerated() {
