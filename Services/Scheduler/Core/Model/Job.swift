@@ -99,6 +99,12 @@ public struct Dispatch: Sendable, Equatable {
     public var attempt: Int
 }
 
+/// A request the engine gave up on while it waited.
+public struct Expiry: Sendable, Equatable {
+    public var requestId: String
+    public var reason: DecisionReason
+}
+
 /// How a dispatched request ended upstream; feeds the service-time model and the congestion controller.
 public struct Outcome: Sendable, Equatable {
     public enum Status: String, Sendable, Equatable {
