@@ -162,7 +162,7 @@ public struct SchedulerEngine: Sendable {
     /// Records how a dispatched request ended: releases its budget, teaches the service-time model and the congestion
     /// controller, and re-queues a rate-limited request while attempts and its deadline allow.
     @discardableResult
-    public mutating func complete(_ id: String, outcome: Outcome, now: Double) -> CompletionEffect {
+    public mutating func complete(_ id: String, outcome: DispatchOutcome, now: Double) -> CompletionEffect {
         guard let slot = live.slot(of: id), let record = live[slot], record.state == .dispatched else {
             return .unknown
         }
@@ -217,7 +217,7 @@ public struct SchedulerEngine: Sendable {
 
     /// Teaches the prediction trust, the service-time model, the knee estimator and the congestion controller from a
     /// successful answer.
-    private mutating func learn(from record: JobRecord, outcome: Outcome, utilization: Double, now: Double) {
+    private mutating func learn(from record: JobRecord, outcome: DispatchOutcome, utilization: Double, now: Double) {
         // What the prediction is worth, judged on answers that were not cut by max_tokens.
         if let tokens = outcome.outputTokens, tokens < record.job.maxTokens {
             let before = trust.trust
