@@ -146,7 +146,7 @@ import Testing
             StatusResponse(
                 requestId: "r-1", state: .completed, requestClass: .interactive, tenantId: "t1", model: "gpt-4o-mini",
                 deadlineUnixMs: 2000.5, prediction: prediction, reason: reason, timings: timings,
-                result: UpstreamResult(
+                result: RequestResult(
                     statusCode: 200, outputText: "Hi", finishReason: "stop", usage: usage, error: error))
         ),
         (

@@ -93,7 +93,7 @@ import Testing
         var engine = SchedulerEngine()
         _ = engine.submit(job("a", 50), now: 0)
         _ = engine.nextDispatches(now: 0)
-        let effect = engine.complete("a", outcome: Outcome(status: .rateLimited, retryAfterMs: 500), now: 100)
+        let effect = engine.complete("a", outcome: DispatchOutcome(status: .rateLimited, retryAfterMs: 500), now: 100)
         #expect(effect == .requeued)
         #expect(engine.state(of: "a") == .queued)
         #expect(engine.reason(of: "a")?.code == "rate_limited_requeue")
@@ -109,7 +109,7 @@ import Testing
         var engine = SchedulerEngine(policy: policy)
         _ = engine.submit(job("a", 50), now: 0)
         _ = engine.nextDispatches(now: 0)
-        #expect(engine.complete("a", outcome: Outcome(status: .rateLimited), now: 100) == .failed)
+        #expect(engine.complete("a", outcome: DispatchOutcome(status: .rateLimited), now: 100) == .failed)
         #expect(engine.state(of: "a") == nil)
         #expect(engine.snapshot().failedTotal == 1)
         #expect(

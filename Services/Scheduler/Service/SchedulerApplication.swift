@@ -49,7 +49,7 @@ public func buildApplication(
     if let execute {
         executor = { dispatch, body, now, _ in
             let answer = await execute(dispatch, body, now)
-            return UpstreamCallResult(
+            return ProxyCallResult(
                 statusCode: answer.status, outputTokens: answer.outputTokens, latencyMs: answer.latencyMs,
                 retryAfterMs: answer.status == 429 ? 100 : nil)
         }

@@ -173,8 +173,9 @@ public struct RequestTimings: Codable, Sendable, Equatable {
     }
 }
 
-/// The upstream's answer to a dispatched request.
-public struct UpstreamResult: Codable, Sendable, Equatable {
+/// Wire: what the upstream answered a request, as `GET /status/{id}` shows it in `result` (and the scheduler keeps it
+/// with the request's row).
+public struct RequestResult: Codable, Sendable, Equatable {
     public var statusCode: Int
     public var outputText: String?
     public var finishReason: String?
@@ -208,7 +209,7 @@ public struct StatusResponse: Codable, Sendable, Equatable {
     public var prediction: PredictResponse
     public var reason: DecisionReason?
     public var timings: RequestTimings
-    public var result: UpstreamResult?
+    public var result: RequestResult?
 
     public init(
         requestId: String,
@@ -220,7 +221,7 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         prediction: PredictResponse,
         reason: DecisionReason?,
         timings: RequestTimings,
-        result: UpstreamResult?
+        result: RequestResult?
     ) {
         self.requestId = requestId
         self.state = state
@@ -272,7 +273,7 @@ extension RequestTimings: OpenAPIComponent {
     public static let schemaDescription = "When a request passed each stage (Unix ms) and the derived waits."
 }
 
-extension UpstreamResult: OpenAPIComponent {
+extension RequestResult: OpenAPIComponent {
     public static let schemaDescription = "What the upstream answered."
 }
 

@@ -30,8 +30,9 @@ public struct Lease: Sendable, Hashable {
     public var startedAt: Double
 }
 
-/// How a forwarded call ended, as far as the account's health is concerned.
-public enum CallOutcome: Sendable, Equatable {
+/// The proxy's view of one upstream attempt: how a call on one account ended, as far as the account's health is
+/// concerned (the AIMD window, cooldowns, retries). One forwarded request may make several attempts.
+public enum UpstreamAttemptOutcome: Sendable, Equatable {
     /// The upstream answered; latency is to the first byte for streams, to the end otherwise.
     /// `elapsedMs` is the unnormalised time (to the first byte for streams), checked against a fixed target.
     /// A nil latency means the window already took its sample (`observeFirstByte`) and only the rate window
@@ -153,7 +154,7 @@ public struct AccountPool: Sendable {
     /// Returns a slot with the call's outcome: adapts the window, reconciles the rate window, sets cooldowns.
     /// Returns what happened to the window and whether a cooldown started.
     @discardableResult
-    public mutating func release(_ lease: Lease, outcome: CallOutcome, now: Double) -> (
+    public mutating func release(_ lease: Lease, outcome: UpstreamAttemptOutcome, now: Double) -> (
         change: WindowChange, cooledDown: Bool
     ) {
         var account = accounts[lease.account]

@@ -17,7 +17,7 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// Whether this outcome is worth another account.
-    public static func isRetryable(_ outcome: CallOutcome) -> Bool {
+    public static func isRetryable(_ outcome: UpstreamAttemptOutcome) -> Bool {
         switch outcome {
         case .rateLimited, .serverError, .connectFailure, .timeout: return true
         case .success, .clientError, .cancelled: return false
@@ -33,9 +33,9 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The backoff before retry number `retry`, or nil when no retry should happen: too many tries already,
     /// an outcome not worth retrying, or a deadline (monotonic seconds) the backoff would pass.
-    public func nextDelay(after outcome: CallOutcome, retry: Int, now: Double, deadline: Double, jitter: Double)
-        -> Double?
-    {
+    public func nextDelay(
+        after outcome: UpstreamAttemptOutcome, retry: Int, now: Double, deadline: Double, jitter: Double
+    ) -> Double? {
         guard Self.isRetryable(outcome), retry <= maxRetries else { return nil }
         let delay = backoff(retry: retry, jitter: jitter)
         return now + delay < deadline ? delay : nil

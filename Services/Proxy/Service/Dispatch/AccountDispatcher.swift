@@ -141,7 +141,7 @@ public final class AccountDispatcher: Sendable {
     typealias Grant = (continuation: CheckedContinuation<Lease?, any Error>, lease: Lease, timer: Task<Void, Never>?)
 
     /// Returns a slot with its outcome and hands freed room to waiting callers, earliest deadline first.
-    public func release(_ lease: Lease, outcome: CallOutcome) {
+    public func release(_ lease: Lease, outcome: UpstreamAttemptOutcome) {
         let now = clock.now()
         let (result, account, depth, granted) = state.withLockedValue { state in
             let result = state.pool.release(lease, outcome: outcome, now: now)

@@ -432,7 +432,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     }
 
     /// Schedules the next attempt on another account after the policy's backoff; false when none should happen.
-    private func retryLater(after outcome: CallOutcome, account: Int) -> Bool {
+    private func retryLater(after outcome: UpstreamAttemptOutcome, account: Int) -> Bool {
         let options = forwarder.options
         guard
             let delay = options.retry.nextDelay(

@@ -201,7 +201,7 @@ final class Forwarder: Sendable {
     }
 
     /// What a 429 or 5xx answer says about the account, with its `Retry-After`.
-    static func errorOutcome(status: Int, headers: HTTPHeaders) -> CallOutcome {
+    static func errorOutcome(status: Int, headers: HTTPHeaders) -> UpstreamAttemptOutcome {
         let retryAfter = RetryAfter.seconds(
             retryAfterMs: headers.first(name: "retry-after-ms"), retryAfter: headers.first(name: "retry-after"))
         return status == 429 ? .rateLimited(retryAfter: retryAfter) : .serverError(retryAfter: retryAfter)

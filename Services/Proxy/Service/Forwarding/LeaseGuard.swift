@@ -13,7 +13,7 @@ final class LeaseGuard: Sendable {
         self.dispatcher = dispatcher
     }
 
-    func release(_ outcome: CallOutcome) {
+    func release(_ outcome: UpstreamAttemptOutcome) {
         let first = released.withLockedValue { released -> Bool in
             defer { released = true }
             return !released

@@ -136,7 +136,7 @@ public final class ProxyMetrics: Sendable {
 
     func limitLeases(_ outcome: LeaseOutcome) -> Counter { limitLeaseCounters[outcome.rawValue] }
 
-    static func outcomeIndex(_ outcome: CallOutcome) -> Int {
+    static func outcomeIndex(_ outcome: UpstreamAttemptOutcome) -> Int {
         switch outcome {
         case .success: return 0
         case .rateLimited: return 1
@@ -156,7 +156,7 @@ public final class ProxyMetrics: Sendable {
         account.cooling.set(to: cooling ? 1.0 : 0.0)
     }
 
-    func record(outcome: CallOutcome, account index: Int, cooledDown: Bool) {
+    func record(outcome: UpstreamAttemptOutcome, account index: Int, cooledDown: Bool) {
         let account = accounts[index]
         account.outcomes[Self.outcomeIndex(outcome)].increment()
         if cooledDown { account.cooldowns.increment() }

@@ -16,7 +16,7 @@ enum UpstreamConnectionError: Error {
     case timedOut
 
     /// What the failure says about the account.
-    var outcome: CallOutcome {
+    var outcome: UpstreamAttemptOutcome {
         switch self {
         case .timedOut: return .timeout
         case .connectFailed, .tlsRefused, .closed: return .connectFailure

@@ -99,8 +99,16 @@ public struct Dispatch: Sendable, Equatable {
     public var attempt: Int
 }
 
-/// How a dispatched request ended upstream; feeds the service-time model and the congestion controller.
-public struct Outcome: Sendable, Equatable {
+/// A request the engine gave up on while it waited.
+public struct Expiry: Sendable, Equatable {
+    public var requestId: String
+    public var reason: DecisionReason
+}
+
+/// The scheduling core's view of how a dispatched request ended upstream: what the engine learns from (service-time
+/// model, knee, congestion) and whether it re-queues. The service builds it from a `ProxyCallResult`, the simulator
+/// from its virtual upstream.
+public struct DispatchOutcome: Sendable, Equatable {
     public enum Status: String, Sendable, Equatable {
         /// The upstream answered.
         case succeeded
@@ -138,8 +146,8 @@ public struct Outcome: Sendable, Equatable {
         self.reason = reason
     }
 
-    public static func succeeded(outputTokens: Int, latencyMs: Double, ttftMs: Double? = nil) -> Outcome {
-        Outcome(status: .succeeded, outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs)
+    public static func succeeded(outputTokens: Int, latencyMs: Double, ttftMs: Double? = nil) -> DispatchOutcome {
+        DispatchOutcome(status: .succeeded, outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs)
     }
 }
 

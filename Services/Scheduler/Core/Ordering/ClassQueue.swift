@@ -1,19 +1,21 @@
-/// The waiting requests of one class: one `TenantQueue` per tenant, served by deficit round robin over tenants so
-/// that one noisy tenant cannot starve the others inside the class.
+/// The waiting requests of one class: one `TenantQueue` per tenant, the tenant served next chosen by the class's
+/// `TenantFairnessPolicy` and the request inside the tenant by its `OrderingPolicy` ranks.
 struct ClassQueue: Sendable {
     private(set) var tenants: [String: TenantQueue] = [:]
-    /// Tenants with waiting requests, in round-robin order.
-    private(set) var ring: [String] = []
-    private var cursor = 0
+    private var fairness: any TenantFairnessPolicy
     /// Live waiting requests in the class.
     private(set) var count = 0
+
+    init(fairness: any TenantFairnessPolicy) {
+        self.fairness = fairness
+    }
 
     func count(of tenant: String) -> Int { tenants[tenant]?.count ?? 0 }
 
     /// Queues `entry`; `urgentFromMs` is when it becomes urgent, for policies that age by slack.
     mutating func push(_ entry: RankEntry, tenant: String, urgentFromMs: Double? = nil) {
         if tenants[tenant] == nil { tenants[tenant] = TenantQueue() }
-        if tenants[tenant]!.count == 0 { ring.append(tenant) }
+        if tenants[tenant]!.count == 0 { fairness.join(tenant) }
         tenants[tenant]!.feasible.push(entry)
         if let urgentFromMs {
             var copy = entry
@@ -33,10 +35,9 @@ struct ClassQueue: Sendable {
         if queue.count == 0 { drop(tenant) }
     }
 
-    /// The tenant and request to serve next: deficit round robin over tenants in predicted tokens.
+    /// The tenant and request to serve next: the tenant the fairness policy admits, with its head request.
     mutating func selectHead(
         now: Double,
-        quantum: Double,
         ordering: any OrderingPolicy,
         isLive: (RankEntry) -> Bool,
         isFeasible: (RankEntry, Double) -> Bool,
@@ -44,28 +45,19 @@ struct ClassQueue: Sendable {
         cost: (RankEntry) -> Double
     ) -> (tenant: String, entry: RankEntry)? {
         guard count > 0 else { return nil }
-        func head(_ tenant: String) -> RankEntry? {
-            tenants[tenant]!.head(
+        while let tenant = fairness.candidate() {
+            let head = tenants[tenant]!.head(
                 now: now,
                 separatesInfeasible: ordering.separatesInfeasible,
                 isLive: isLive,
                 isFeasible: isFeasible,
                 infeasibleKey: infeasibleKey
             )
-        }
-        if ring.count == 1, let entry = head(ring[0]) { return (ring[0], entry) }
-        while !ring.isEmpty {
-            cursor %= ring.count
-            let tenant = ring[cursor]
-            guard let entry = head(tenant) else {
+            guard let entry = head else {
                 drop(tenant)
                 continue
             }
-            let needed = cost(entry)
-            // The cursor stays on a tenant while its credit lasts, so asking again returns the same answer.
-            if tenants[tenant]!.deficit >= needed { return (tenant, entry) }
-            tenants[tenant]!.deficit += quantum
-            cursor += 1
+            if fairness.admits(tenant, cost: cost(entry)) { return (tenant, entry) }
         }
         return nil
     }
@@ -74,27 +66,18 @@ struct ClassQueue: Sendable {
     mutating func serve(_ entry: RankEntry, tenant: String, cost: Double) {
         guard tenants[tenant] != nil else { return }
         tenants[tenant]!.removeHead(entry)
-        if ring.count > 1 { tenants[tenant]!.deficit -= cost }
+        fairness.charge(tenant, cost: cost)
         count -= 1
         if tenants[tenant]!.count == 0 { drop(tenant) }
     }
 
-    /// All live entries, for re-ranking after a policy change.
-    func allEntries() -> [(tenant: String, entry: RankEntry)] {
-        var result: [(String, RankEntry)] = []
-        for tenant in ring {
-            guard let queue = tenants[tenant] else { continue }
-            for entry in queue.feasible.entries + queue.infeasible.entries { result.append((tenant, entry)) }
-        }
-        return result
+    /// All live entries, for re-ranking after a policy change (in no particular order).
+    func allEntries() -> [RankEntry] {
+        tenants.values.flatMap { $0.feasible.entries + $0.infeasible.entries }
     }
 
     private mutating func drop(_ tenant: String) {
-        if let index = ring.firstIndex(of: tenant) {
-            ring.remove(at: index)
-            if index < cursor { cursor -= 1 }
-            if !ring.isEmpty { cursor %= ring.count } else { cursor = 0 }
-        }
+        fairness.leave(tenant)
         tenants[tenant] = nil
     }
 }

@@ -48,7 +48,7 @@ public struct OrderingItem: Sendable, Equatable {
     }
 }
 
-/// Layer 2: the order of requests inside one class and tenant. A rank is fixed when the request is queued (so a
+/// Layer 3: the order of requests inside one class and tenant. A rank is fixed when the request is queued (so a
 /// heap can serve it in O(log n)); policies that split feasible from infeasible work say so, and the queue moves a
 /// request to the infeasible side the moment it surfaces past its latest start.
 public protocol OrderingPolicy: Sendable {

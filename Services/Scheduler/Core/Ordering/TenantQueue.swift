@@ -8,8 +8,6 @@ struct TenantQueue: Sendable {
     var urgent = RankHeap()
     /// Live requests in this queue (heaps may also hold stale entries of requests that left).
     var count = 0
-    /// DRR credit of this tenant, in predicted tokens.
-    var deficit = 0.0
 
     /// The entry to serve next at `now`, dropping stale entries and moving requests past their latest start to the
     /// infeasible side. `isLive` says whether an entry still stands for a queued request; `isFeasible` whether it can

@@ -2,7 +2,7 @@ import Contracts
 
 /// Overload control over predicted cost: the first rung whose bound covers a request's cost decides, per congestion
 /// mode, whether it is admitted now, deferred until the provider recovers, or rejected with a reason.
-public struct CostLadder: Sendable, Equatable {
+public struct CostLadder: OverloadPolicy, Equatable {
     public var rungs: [LadderRungDocument]
 
     public init(rungs: [LadderRungDocument]) {

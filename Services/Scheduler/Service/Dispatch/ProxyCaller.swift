@@ -5,8 +5,9 @@ import NIOCore
 import NIOHTTP1
 import SchedulerCore
 
-/// How one upstream call ended, as the scheduler records it.
-struct UpstreamCallResult: Sendable {
+/// The scheduler service's record of one call to the proxy for a dispatch: the HTTP answer (or the transport error)
+/// with its timings. The engine learns from its `outcome` (a `DispatchOutcome`); `/status` shows its `requestResult`.
+struct ProxyCallResult: Sendable {
     var statusCode: Int
     var text: String?
     var finishReason: String?
@@ -19,10 +20,10 @@ struct UpstreamCallResult: Sendable {
     /// Set when no HTTP answer arrived at all (connection refused, timeout before the first byte).
     var transportError: String?
 
-    /// The outcome the engine learns from.
-    var outcome: Outcome {
+    /// The scheduling core's view of this call.
+    var outcome: DispatchOutcome {
         if transportError != nil {
-            return Outcome(
+            return DispatchOutcome(
                 status: .retryable, retryAfterMs: retryAfterMs,
                 reason: DecisionReason(
                     code: "upstream_unreachable", message: "The proxy could not be reached: \(transportError ?? "").")
@@ -32,9 +33,9 @@ struct UpstreamCallResult: Sendable {
         case 200..<300:
             return .succeeded(outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs)
         case 429:
-            return Outcome(status: .rateLimited, retryAfterMs: retryAfterMs)
+            return DispatchOutcome(status: .rateLimited, retryAfterMs: retryAfterMs)
         default:
-            return Outcome(
+            return DispatchOutcome(
                 status: .failed,
                 reason: DecisionReason(
                     code: "upstream_failed",
@@ -42,15 +43,15 @@ struct UpstreamCallResult: Sendable {
         }
     }
 
-    var upstreamResult: UpstreamResult {
-        UpstreamResult(statusCode: statusCode, outputText: text, finishReason: finishReason, usage: usage, error: error)
+    var requestResult: RequestResult {
+        RequestResult(statusCode: statusCode, outputText: text, finishReason: finishReason, usage: usage, error: error)
     }
 }
 
 /// The head of the proxy's answer to one dispatch.
 enum UpstreamAnswer: Sendable {
     /// No answer, or an error status: how the call ended, with the body and headers the proxy sent.
-    case ended(UpstreamCallResult, body: ByteBuffer, headers: HTTPHeaders)
+    case ended(ProxyCallResult, body: ByteBuffer, headers: HTTPHeaders)
     /// A 2xx head whose body is still to be read.
     case answering(UpstreamStream)
 }
@@ -102,9 +103,9 @@ struct ProxyCaller: Sendable {
 
     /// A call to proxy `base` that got no answer (refused, timed out before the head): that proxy is skipped for a
     /// while, and while another one is available the request may be sent again at once rather than backing off.
-    func unreachable(_ base: String, error: any Error, latencyMs: Double) -> UpstreamCallResult {
+    func unreachable(_ base: String, error: any Error, latencyMs: Double) -> ProxyCallResult {
         targets.markUnreachable(base)
-        return UpstreamCallResult(
+        return ProxyCallResult(
             statusCode: 0, outputTokens: 0, latencyMs: latencyMs, retryAfterMs: targets.hasReachable() ? 0 : nil,
             transportError: "\(error)")
     }
@@ -130,12 +131,12 @@ struct ProxyCaller: Sendable {
     func call(
         body: ChatCompletionRequest, dispatch: Dispatch, nowMs: Double,
         firstToken: @escaping @Sendable () async -> Void = {}
-    ) async -> UpstreamCallResult {
+    ) async -> ProxyCallResult {
         var streamed = body
         streamed.stream = true
         streamed.streamOptions = StreamOptions(includeUsage: true)
         guard let encoded = try? JSONEncoder().encode(streamed) else {
-            return UpstreamCallResult(statusCode: 400, outputTokens: 0, latencyMs: 0, transportError: nil)
+            return ProxyCallResult(statusCode: 400, outputTokens: 0, latencyMs: 0, transportError: nil)
         }
         switch await open(body: ByteBuffer(bytes: encoded), dispatch: dispatch, nowMs: nowMs) {
         case .ended(let result, _, _):
@@ -158,7 +159,7 @@ struct ProxyCaller: Sendable {
             let latencyMs = (ContinuousClock.now - start).milliseconds
             // A call cancelled by its own caller says nothing about the proxy.
             if Task.isCancelled {
-                let cancelled = UpstreamCallResult(
+                let cancelled = ProxyCallResult(
                     statusCode: 0, outputTokens: 0, latencyMs: latencyMs, transportError: "cancelled")
                 return .ended(cancelled, body: ByteBuffer(), headers: [:])
             }
@@ -172,7 +173,7 @@ struct ProxyCaller: Sendable {
         }
         let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
         let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(bytes.readableBytesView))
-        let result = UpstreamCallResult(
+        let result = ProxyCallResult(
             statusCode: status, outputTokens: 0, latencyMs: (ContinuousClock.now - start).milliseconds,
             retryAfterMs: Self.retryAfterMs(response.headers), error: envelope?.error)
         return .ended(result, body: bytes, headers: response.headers)
@@ -186,12 +187,12 @@ struct ProxyCaller: Sendable {
     func relay(
         _ stream: UpstreamStream, streaming: Bool, firstChunk: (@Sendable () async -> Void)? = nil,
         forward: (ByteBuffer) async throws -> Void
-    ) async rethrows -> UpstreamCallResult {
+    ) async rethrows -> ProxyCallResult {
         var accumulator = StreamAccumulator(streaming: streaming)
         var ttft: Double?
         var iterator = stream.body.makeAsyncIterator()
-        func result(_ status: Int) -> UpstreamCallResult {
-            UpstreamCallResult(
+        func result(_ status: Int) -> ProxyCallResult {
+            ProxyCallResult(
                 statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason,
                 usage: accumulator.usage, outputTokens: accumulator.outputTokens, ttftMs: ttft,
                 latencyMs: (ContinuousClock.now - stream.start).milliseconds)

@@ -48,7 +48,7 @@ struct RequestRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     var prediction: String
     /// The chat completion request sent upstream, as JSON.
     var body: String
-    /// The upstream's answer, as JSON (`UpstreamResult`).
+    /// The upstream's answer, as JSON (`RequestResult`).
     var result: String?
     /// The class the client asked for (nil: the engine classifies by the prediction). Kept apart from
     /// `requestClass`, which before the decision is only provisional.

@@ -137,7 +137,7 @@ struct FrontDoorController {
                     body: .init(byteBuffer: bytes))
             case .answering(let stream):
                 let body = ResponseBody { writer in
-                    var result: UpstreamCallResult
+                    var result: ProxyCallResult
                     do {
                         result = try await caller.relay(
                             stream, streaming: streaming, firstChunk: { await runtime.firstToken(id) }

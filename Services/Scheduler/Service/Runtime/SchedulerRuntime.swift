@@ -17,7 +17,7 @@ enum DispatchWait: Sendable {
 /// token arrives.
 typealias UpstreamExecutor =
     @Sendable (Dispatch, ChatCompletionRequest, Double, _ firstToken: @escaping @Sendable () async -> Void) async ->
-    UpstreamCallResult
+    ProxyCallResult
 
 /// The live scheduler: the pure engine, wrapped with the clock, durability, the upstream calls and the waiting
 /// front-door requests. Every state change is written through the `StoreWriter` in call order.
@@ -238,7 +238,7 @@ actor SchedulerRuntime {
         } else {
             let reason = ReasonCode.storageUnavailable.reason(
                 "The dispatch could not be written to the shared store; the request was not sent.")
-            let outcome = Outcome(status: .retryable, retryAfterMs: 1_000, reason: reason)
+            let outcome = DispatchOutcome(status: .retryable, retryAfterMs: 1_000, reason: reason)
             if engine.complete(id, outcome: outcome, now: self.now) == .requeued, var row = rows[id] {
                 row.state = RequestState.queued.rawValue
                 row.reasonCode = reason.code
@@ -284,7 +284,7 @@ actor SchedulerRuntime {
 
     /// Records how an upstream call ended; returns what the engine did (a re-queued front-door request waits again).
     @discardableResult
-    func finish(_ id: String, result: UpstreamCallResult) -> CompletionEffect {
+    func finish(_ id: String, result: ProxyCallResult) -> CompletionEffect {
         let now = self.now
         // A cancelled request's call may still end afterwards; its row stays as the cancellation left it.
         if rows[id]?.state == RequestState.cancelled.rawValue { return .unknown }
@@ -300,7 +300,7 @@ actor SchedulerRuntime {
             row.finishedMs = now
             row.reasonCode = reason.code
             row.reasonMessage = reason.message
-            row.result = Self.json(result.upstreamResult)
+            row.result = Self.json(result.requestResult)
             remember(row, finished: true)
         case .requeued:
             row.state = RequestState.queued.rawValue
@@ -312,7 +312,7 @@ actor SchedulerRuntime {
             row.state = (outcome.status == .succeeded ? RequestState.completed : .failed).rawValue
             row.finishedMs = now
             if let ttft = result.ttftMs, let dispatched = row.dispatchedMs { row.firstTokenMs = dispatched + ttft }
-            row.result = Self.json(result.upstreamResult)
+            row.result = Self.json(result.requestResult)
             if outcome.status == .succeeded {
                 let requestClass = row.requestClass
                 if let dispatched = row.dispatchedMs {
@@ -337,7 +337,7 @@ actor SchedulerRuntime {
             row.finishedMs = now
             row.reasonCode = reason.code
             row.reasonMessage = reason.message
-            row.result = Self.json(result.upstreamResult)
+            row.result = Self.json(result.requestResult)
             remember(row, finished: true)
         }
         frontDoorClaimable.remove(id)
@@ -587,7 +587,7 @@ actor SchedulerRuntime {
             let prediction = try? decoder.decode(PredictResponse.self, from: Data(row.prediction.utf8))
         else { return nil }
         let reason = row.reasonCode.map { DecisionReason(code: $0, message: row.reasonMessage ?? "") }
-        let result = row.result.flatMap { try? decoder.decode(UpstreamResult.self, from: Data($0.utf8)) }
+        let result = row.result.flatMap { try? decoder.decode(RequestResult.self, from: Data($0.utf8)) }
         return StatusResponse(
             requestId: row.id,
             state: state,

@@ -1,6 +1,7 @@
 import Foundation
 
-/// One completed request, as the proxy reports it and `POST /ingest` stores it.
+/// Wire: one completed request, as the proxy reports it to the predictor and `POST /ingest` stores it (the
+/// predictor learns output lengths from it).
 public struct OutcomeReport: Codable, Sendable, Equatable {
     public var prompt: String?
     public var messages: [ChatMessage]?
