@@ -12,9 +12,8 @@ enum DispatchWait: Sendable {
     case cancelled
 }
 
-/// Runs a dispatched queued request upstream and returns how it ended.
-/// Calls the upstream for one dispatch of a queued request; the closure it is given is called when the answer's first
-/// token arrives.
+/// Runs a dispatched queued request upstream and returns how it ended; the closure it is given is called when the
+/// answer's first token arrives.
 typealias UpstreamExecutor =
     @Sendable (Dispatch, ChatCompletionRequest, Double, _ firstToken: @escaping @Sendable () async -> Void) async ->
     ProxyCallResult
