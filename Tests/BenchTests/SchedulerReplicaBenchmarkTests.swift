@@ -27,14 +27,15 @@ import Testing
             result: WrkResult(rate: rate, requests: micros.count, failures: 0, latencies: latencies), cpu: CPUAccount())
     }
 
-    @Test func cellsCompareTheirMedianRateWithOneReplicas() {
+    @Test func cellsCompareTheirMedianRateWithOneReplicasAtTheSameConnections() {
         let one = SubmitCell(
-            replicas: 1,
+            replicas: 1, connections: 64,
             runs: [
                 run(rate: 1_000, micros: [1_000]), run(rate: 1_200, micros: [2_000]), run(rate: 900, micros: [3_000]),
             ]
         )
-        let two = SubmitCell(replicas: 2, runs: [run(rate: 1_800, micros: [4_000]), run(rate: 2_000, micros: [5_000])])
+        let two = SubmitCell(
+            replicas: 2, connections: 64, runs: [run(rate: 1_800, micros: [4_000]), run(rate: 2_000, micros: [5_000])])
         #expect(one.medianRate == 1_000)
         #expect(two.medianRate == 1_900)
         #expect(two.ratio(to: [one, two]) == 1.9)
@@ -45,6 +46,21 @@ import Testing
         #expect(table.count == 3)
         #expect(table[1].contains("1.00x") && table[2].contains("1.90x"))
         #expect(table[1].contains("1000, 1200, 900"))
+    }
+
+    @Test func severalConnectionCountsAddEachReplicaCountsHighestRate() {
+        let cells = [
+            SubmitCell(replicas: 1, connections: 64, runs: [run(rate: 1_000, micros: [1_000])]),
+            SubmitCell(replicas: 1, connections: 256, runs: [run(rate: 1_500, micros: [1_000])]),
+            SubmitCell(replicas: 2, connections: 64, runs: [run(rate: 1_100, micros: [1_000])]),
+            SubmitCell(replicas: 2, connections: 256, runs: [run(rate: 1_200, micros: [1_000])]),
+        ]
+        #expect(cells[3].ratio(to: cells) == 0.8)
+        #expect(SubmitCell.peaks(cells).map(\.connections) == [256, 256])
+        let table = SubmitCell.table(cells)
+        #expect(table.count == 7)
+        #expect(table[5] == "highest, 1 replica(s): 1500 req/s at 256 connections, 1.00x one replica's highest")
+        #expect(table[6] == "highest, 2 replica(s): 1200 req/s at 256 connections, 0.80x one replica's highest")
     }
 
     @Test func processTicksReadNamesWithSpacesAndParentheses() throws {
@@ -93,5 +109,7 @@ import Testing
             "--replicas", "1, 2", "--database-url", "postgres://maitre@127.0.0.1:5432/maitre?sslmode=disable",
         ])
         #expect(parsed.replicaCounts == [1, 2])
+        #expect(try SchedulerBenchmark.parse(["--concurrency", "64,256"]).concurrencies == [64, 256])
+        #expect(throws: (any Error).self) { try SchedulerBenchmark.parse(["--concurrency", "64,"]) }
     }
 }

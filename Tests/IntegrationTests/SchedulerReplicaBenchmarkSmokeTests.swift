@@ -17,7 +17,7 @@ struct SchedulerReplicaBenchmarkSmokeTests {
             bench.path,
             [
                 "scheduler", "--decisions", "2000", "--queued", "1000", "--database-url", databaseURL, "--replicas",
-                "1,2", "--runs", "2", "--duration", "1", "--submits", "300", "--concurrency", "8", "--dispatches",
+                "1,2", "--runs", "2", "--duration", "1", "--submits", "300", "--concurrency", "4,8", "--dispatches",
                 "100",
                 "--scheduler-path", BinaryLocator.directory.appendingPathComponent("maitre-scheduler").path,
             ])
@@ -25,7 +25,8 @@ struct SchedulerReplicaBenchmarkSmokeTests {
         #expect(printed.contains("decision cost:"))
         #expect(printed.contains("/submit throughput: PostgreSQL"))
         let rows = printed.split(separator: "\n").filter { $0.hasPrefix("       1 ") || $0.hasPrefix("       2 ") }
-        #expect(rows.count == 2, "\(printed)")
+        #expect(rows.count == 4, "\(printed)")
+        #expect(printed.contains("highest, 2 replica(s):"), "\(printed)")
         #expect(rows.allSatisfy { $0.contains("x  schedulers") }, "\(printed)")
         #expect(printed.contains("dispatch delay"), "\(printed)")
         // Only the database the URL names is left: each run's scratch database was dropped.

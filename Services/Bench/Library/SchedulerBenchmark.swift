@@ -19,7 +19,11 @@ struct SchedulerBenchmark: AsyncParsableCommand {
     @Option(help: "Decisions (submit + dispatch + complete) to time.") var decisions = 200_000
     @Option(help: "/submit requests to send per run with --client swift; 0 skips the HTTP benchmark.")
     var submits = 20_000
-    @Option(help: "Concurrent /submit connections in all, split evenly over the replicas.") var concurrency = 64
+    @Option(
+        help:
+            "Concurrent /submit connections in all, split evenly over the replicas; a comma-separated list measures each (e.g. 64,256: a replica whose commits are not yet its bound answers more with more connections, so its capacity is the highest rate of the list)."
+    )
+    var concurrency = "64"
     @OptionGroup var loadGenerator: LoadGeneratorOptions
     @Option(
         help: "Seconds of wrk load per run (with --client wrk; --submits counts requests only with --client swift).")
@@ -44,13 +48,19 @@ struct SchedulerBenchmark: AsyncParsableCommand {
     var dispatches = 2_000
 
     /// `--replicas` as numbers.
-    var replicaCounts: [Int] {
-        replicas.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    var replicaCounts: [Int] { Self.numbers(replicas) }
+
+    /// `--concurrency` as numbers.
+    var concurrencies: [Int] { Self.numbers(concurrency) }
+
+    static func numbers(_ list: String) -> [Int] {
+        list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 
     func validate() throws {
         let counts = replicaCounts
-        guard !counts.isEmpty, counts.count == replicas.split(separator: ",").count, counts.allSatisfy({ $0 >= 1 })
+        guard !counts.isEmpty, counts.count == replicas.split(separator: ",", omittingEmptySubsequences: false).count,
+            counts.allSatisfy({ $0 >= 1 })
         else { throw ValidationError("--replicas takes replica counts ≥ 1, comma-separated, e.g. 1,2.") }
         guard databaseURL.isEmpty || (try? DatabaseURL(databaseURL)) != nil else {
             throw ValidationError("--database-url must be postgres://user[:password]@host[:port]/database.")
@@ -58,8 +68,13 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         guard !databaseURL.isEmpty || counts == [1] else {
             throw ValidationError("Several replicas share one PostgreSQL database: give --database-url.")
         }
-        guard runs >= 1, concurrency >= counts.max()! else {
-            throw ValidationError("--runs must be ≥ 1 and --concurrency at least the largest replica count.")
+        let levels = concurrencies
+        guard !levels.isEmpty, levels.count == concurrency.split(separator: ",", omittingEmptySubsequences: false).count
+        else {
+            throw ValidationError("--concurrency takes connection counts, comma-separated, e.g. 64,256.")
+        }
+        guard runs >= 1, levels.min()! >= counts.max()! else {
+            throw ValidationError("--runs must be ≥ 1 and every --concurrency at least the largest replica count.")
         }
     }
 
@@ -123,30 +138,35 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             wrk == nil
             ? "swift client, \(submits) requests per run"
             : "one wrk -t1 per replica, \(duration) s per run"
-        print(
-            "/submit throughput: \(store), \(concurrency) connections split over the replicas, \(load), instant predictor"
-        )
+        print("/submit throughput: \(store), the connections split over the replicas, \(load), instant predictor")
         var cells: [SubmitCell] = []
         for count in replicaCounts {
-            var cell = SubmitCell(replicas: count)
-            for _ in 0..<runs {
-                cell.runs.append(try await submitRun(replicas: count, predictorURL: predictorURL, wrk: wrk))
+            for connections in concurrencies {
+                var cell = SubmitCell(replicas: count, connections: connections)
+                for _ in 0..<runs {
+                    cell.runs.append(
+                        try await submitRun(
+                            replicas: count, connections: connections, predictorURL: predictorURL, wrk: wrk))
+                }
+                cells.append(cell)
             }
-            cells.append(cell)
         }
         for line in SubmitCell.table(cells) { print(line) }
     }
 
     /// One run: fresh store and replicas, 200 warm-up submissions per replica, then the measured load.
-    func submitRun(replicas count: Int, predictorURL: String, wrk: WrkLoad?) async throws -> SubmitRun {
+    func submitRun(replicas count: Int, connections: Int, predictorURL: String, wrk: WrkLoad?) async throws
+        -> SubmitRun
+    {
         try await ScratchDatabase.using(beside: databaseURL) { scratch in
-            try await submitRun(replicas: count, databaseURL: scratch, predictorURL: predictorURL, wrk: wrk)
+            try await submitRun(
+                replicas: count, connections: connections, databaseURL: scratch, predictorURL: predictorURL, wrk: wrk)
         }
     }
 
-    private func submitRun(replicas count: Int, databaseURL: String?, predictorURL: String, wrk: WrkLoad?)
-        async throws -> SubmitRun
-    {
+    private func submitRun(
+        replicas count: Int, connections: Int, databaseURL: String?, predictorURL: String, wrk: WrkLoad?
+    ) async throws -> SubmitRun {
         let replicas = try await SchedulerReplicas.start(
             count: count, executable: executable, databaseURL: databaseURL,
             environment: [
@@ -165,13 +185,13 @@ struct SchedulerBenchmark: AsyncParsableCommand {
         let result: WrkResult
         if let wrk {
             result = try await SubmitLoad.wrk(
-                wrk, replicas: replicas.baseURLs, connections: concurrency, seconds: Double(duration))
+                wrk, replicas: replicas.baseURLs, connections: connections, seconds: Double(duration))
             guard result.failures == 0 else {
                 throw ValidationError("/submit answered \(result.failures) requests with an error under wrk.")
             }
         } else {
             result = try await SubmitLoad.swiftClient(
-                replicas: replicas.baseURLs, requests: submits, workers: concurrency)
+                replicas: replicas.baseURLs, requests: submits, workers: connections)
         }
         let cpu = CPUAccount(from: before, to: CPUAccount.read(), schedulers: Set(replicas.processIdentifiers))
         return SubmitRun(result: result, cpu: cpu)

@@ -6,9 +6,10 @@ struct SubmitRun {
     var cpu: CPUAccount
 }
 
-/// The runs of one replica count, and the table that compares the counts.
+/// The runs of one replica count at one number of connections, and the table that compares the counts.
 struct SubmitCell {
     var replicas: Int
+    var connections: Int
     var runs: [SubmitRun] = []
 
     var medianRate: Double { SchedulerBenchmark.median(runs.map(\.result.rate)) }
@@ -20,22 +21,36 @@ struct SubmitCell {
         return all
     }
 
-    /// Median rate over the one-replica cell's, nil without a one-replica cell.
+    /// Median rate over the one-replica cell's at the same connections, nil without one.
     func ratio(to cells: [SubmitCell]) -> Double? {
-        guard let single = cells.first(where: { $0.replicas == 1 }), single.medianRate > 0 else { return nil }
+        guard let single = cells.first(where: { $0.replicas == 1 && $0.connections == connections }),
+            single.medianRate > 0
+        else { return nil }
         return medianRate / single.medianRate
     }
 
-    /// One line per replica count: median req/s (every run's), p50 and p99 of all runs' latencies, the ratio to one
-    /// replica, and the CPU account (mean of the runs).
+    /// The cell with the highest median rate of each replica count (its capacity among the connections measured),
+    /// by replica count.
+    static func peaks(_ cells: [SubmitCell]) -> [SubmitCell] {
+        Dictionary(grouping: cells, by: \.replicas).values
+            .compactMap { $0.max { $0.medianRate < $1.medianRate } }
+            .sorted { $0.replicas < $1.replicas }
+    }
+
+    /// One line per replica count and connections: median req/s (every run's), p50 and p99 of all runs' latencies,
+    /// the ratio to one replica at the same connections, and the CPU account (mean of the runs); then, when several
+    /// connection counts were measured, each replica count's highest rate and its ratio to one replica's.
     static func table(_ cells: [SubmitCell]) -> [String] {
-        var lines = ["replicas  req/s (median)  runs                        p50 ms   p99 ms  vs 1 replica  CPU, cores"]
+        var lines = [
+            "replicas  conns  req/s (median)  runs                        p50 ms   p99 ms  vs 1 replica  CPU, cores"
+        ]
         for cell in cells {
             let runs = cell.runs.map { String(format: "%.0f", $0.result.rate) }.joined(separator: ", ")
             let ratio = cell.ratio(to: cells).map { String(format: "%.2fx", $0) } ?? "-"
             lines.append(
                 [
                     String(format: "%8d", cell.replicas),
+                    String(format: "%6d", cell.connections),
                     String(format: "%15.0f", cell.medianRate),
                     " " + runs.padding(toLength: max(26, runs.count), withPad: " ", startingAt: 0),
                     String(format: "%7.2f", cell.latencies.quantile(0.5) * 1000),
@@ -43,6 +58,16 @@ struct SubmitCell {
                     ratio.leftPadded(to: 13),
                     " " + CPUAccount.mean(cell.runs.map(\.cpu)).summary,
                 ].joined(separator: " "))
+        }
+        guard Set(cells.map(\.connections)).count > 1 else { return lines }
+        let peaks = peaks(cells)
+        let single = peaks.first { $0.replicas == 1 }
+        for peak in peaks {
+            let ratio = single.map { String(format: ", %.2fx one replica's highest", peak.medianRate / $0.medianRate) }
+            lines.append(
+                String(
+                    format: "highest, %d replica(s): %.0f req/s at %d connections", peak.replicas,
+                    peak.medianRate, peak.connections) + (ratio ?? ""))
         }
         return lines
     }
