@@ -188,7 +188,9 @@ let package = Package(
             name: "Bench",
             dependencies: [
                 "SchedulerCore", "MockLLMCore", "PredictorCore", "TextEngine", "ServiceRuntime", "ProcessLauncher",
+                "PostgresSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -66,7 +66,7 @@ public struct SharedDatabase: Sendable {
     }
 
     /// The connection settings for `url`.
-    static func configuration(_ url: DatabaseURL) -> PostgresClient.Configuration {
+    public static func configuration(_ url: DatabaseURL) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch url.tls {
         case .disable: tls = .disable

@@ -236,7 +236,8 @@ struct ProxyBenchmark: AsyncParsableCommand {
                 url: url, stream: stream, concurrency: concurrency, seconds: seconds ?? cellSeconds)
         }
         let bodies = load.bodies(stream: stream).map { String(buffer: $0) }
-        let result = try wrk.post(url: url, bodies: bodies, connections: concurrency, seconds: seconds ?? cellSeconds)
+        let result = try await wrk.post(
+            url: url, bodies: bodies, connections: concurrency, seconds: seconds ?? cellSeconds)
         return ProxyLoadResult(latencies: result.latencies, rate: result.rate, errors: result.failures)
     }
 

@@ -1,41 +1,99 @@
 import ArgumentParser
-import AsyncHTTPClient
-import Contracts
 import Foundation
 import Hummingbird
-import Logging
-import NIOCore
-import NIOHTTP1
 import ProcessLauncher
 import SchedulerCore
 import ServiceRuntime
 
 /// `maitre-bench scheduler`: the scheduler's speed goals — decision cost per request with a deep queue (pure core),
-/// and `/submit` throughput of the real executable with a predictor that answers instantly.
+/// and `/submit` throughput of the real executable with a predictor that answers instantly, on SQLite or on
+/// PostgreSQL with one or more replicas sharing the database; with PostgreSQL also the dispatch path's delay.
 struct SchedulerBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scheduler",
-        abstract: "Decision cost with 10,000 queued (goal ≤ 20 µs) and /submit throughput (goal ≥ 5,000/s)."
+        abstract:
+            "Decision cost with 10,000 queued (goal ≤ 20 µs) and /submit throughput (goal ≥ 5,000/s), with 1 or more replicas on PostgreSQL."
     )
 
     @Option(help: "Requests kept waiting while decisions are timed.") var queued = 10_000
     @Option(help: "Decisions (submit + dispatch + complete) to time.") var decisions = 200_000
-    @Option(help: "/submit requests to send; 0 skips the HTTP benchmark.") var submits = 20_000
-    @Option(help: "Concurrent /submit clients.") var concurrency = 64
+    @Option(help: "/submit requests to send per run with --client swift; 0 skips the HTTP benchmark.")
+    var submits = 20_000
+    @Option(
+        help:
+            "Concurrent /submit connections in all, split evenly over the replicas; a comma-separated list measures each (e.g. 64,256: a replica whose commits are not yet its bound answers more with more connections, so its capacity is the highest rate of the list)."
+    )
+    var concurrency = "64"
     @OptionGroup var loadGenerator: LoadGeneratorOptions
-    @Option(help: "Seconds of wrk load (with --client wrk; --submits counts requests only with --client swift).")
+    @Option(
+        help: "Seconds of wrk load per run (with --client wrk; --submits counts requests only with --client swift).")
     var duration = 10
     @Option(help: "Path of the maitre-scheduler executable (default: beside this one).") var schedulerPath: String?
+    @Option(
+        help:
+            "PostgreSQL server for the schedulers (DATABASE_URL); each run gets a new database on it, created and dropped by the benchmark (the role needs CREATEDB). Empty: SQLite, one replica."
+    )
+    var databaseURL = ""
+    @Option(help: "Replica counts to measure, comma-separated (more than 1 needs --database-url), e.g. 1,2.")
+    var replicas = "1"
+    @Option(
+        help:
+            "Runs per replica count (and of the decision-cost timing); each run starts fresh replicas on a fresh store. The median is reported."
+    )
+    var runs = 1
+    @Option(
+        help:
+            "Requests whose dispatch delay (decision → call at an instant upstream) is measured on the chosen store, with one replica; 0 skips it."
+    )
+    var dispatches = 2_000
+
+    /// `--replicas` as numbers.
+    var replicaCounts: [Int] { Self.numbers(replicas) }
+
+    /// `--concurrency` as numbers.
+    var concurrencies: [Int] { Self.numbers(concurrency) }
+
+    static func numbers(_ list: String) -> [Int] {
+        list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func validate() throws {
+        let counts = replicaCounts
+        guard !counts.isEmpty, counts.count == replicas.split(separator: ",", omittingEmptySubsequences: false).count,
+            counts.allSatisfy({ $0 >= 1 })
+        else { throw ValidationError("--replicas takes replica counts ≥ 1, comma-separated, e.g. 1,2.") }
+        guard databaseURL.isEmpty || (try? DatabaseURL(databaseURL)) != nil else {
+            throw ValidationError("--database-url must be postgres://user[:password]@host[:port]/database.")
+        }
+        guard !databaseURL.isEmpty || counts == [1] else {
+            throw ValidationError("Several replicas share one PostgreSQL database: give --database-url.")
+        }
+        let levels = concurrencies
+        guard !levels.isEmpty, levels.count == concurrency.split(separator: ",", omittingEmptySubsequences: false).count
+        else {
+            throw ValidationError("--concurrency takes connection counts, comma-separated, e.g. 64,256.")
+        }
+        guard runs >= 1, levels.min()! >= counts.max()! else {
+            throw ValidationError("--runs must be ≥ 1 and every --concurrency at least the largest replica count.")
+        }
+    }
 
     func run() async throws {
-        let cost = decisionCost()
+        let costs = (0..<runs).map { _ in decisionCost() }
+        let each = costs.map { String(format: "%.2f", $0) }.joined(separator: ", ")
         print(
             String(
-                format: "decision cost: %.2f µs per request (submit + dispatch + complete) with %d queued", cost, queued
-            ))
-        if submits > 0 {
-            try await submitThroughput()
-        }
+                format: "decision cost: %.2f µs per request (submit + dispatch + complete) with %d queued",
+                Self.median(costs), queued)
+                + "; pure engine, no store" + (runs > 1 ? " (median of \(runs): \(each))" : ""))
+        guard submits > 0 || dispatches > 0 else { return }
+        let predictorPort = try FreePort.allocate()
+        let predictor = InstantServices.predictor(port: predictorPort)
+        let predictorTask = Task { try await predictor.runService() }
+        defer { predictorTask.cancel() }
+        let predictorURL = "http://127.0.0.1:\(predictorPort)"
+        if submits > 0 { try await submitThroughput(predictorURL: predictorURL) }
+        if dispatches > 0 { try await dispatchDelay(predictorURL: predictorURL) }
     }
 
     /// Mean wall time per request of one admission, one dispatch and one completion, with `queued` requests waiting.
@@ -66,124 +124,103 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             }
             inflight += engine.nextDispatches(now: now).map(\.requestId)
         }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return seconds / Double(decisions) * 1e6
+        return (ContinuousClock.now - start).seconds / Double(decisions) * 1e6
     }
 
-    /// Starts an instant predictor in this process and the scheduler executable, then times `/submit`.
-    func submitThroughput() async throws {
-        let predictorPort = Int.random(in: 20_000..<30_000)
-        let schedulerPort = predictorPort + 1
-        let predictor = instantPredictor(port: predictorPort)
-        let predictorTask = Task { try await predictor.runService() }
-        defer { predictorTask.cancel() }
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "maitre-bench-scheduler-\(schedulerPort)")
-        let environment = ProcessInfo.processInfo.environment.merging([
-            "PORT": String(schedulerPort),
-            "DATA_DIR": data.path,
-            "PREDICTOR_BASE_URL": "http://127.0.0.1:\(predictorPort)",
-            // Nothing is dispatched during the measurement: the proxy address is closed and heavy work waits.
-            "PROXY_URLS": "http://127.0.0.1:9",
-            "MAX_INFLIGHT_REQUESTS": "1",
-            "MAX_QUEUE_LENGTH": "10000000",
-            "EVENT_CAPACITY": "1000",
-            "LOG_LEVEL": "error",
-        ]) { $1 }
-        let process = try ChildProcess.spawn(
-            schedulerPath ?? Self.sibling("maitre-scheduler"),
-            arguments: ["--port", String(schedulerPort), "--data-dir", data.path],
-            environment: environment)
-        defer {
-            process.stop()
-            try? FileManager.default.removeItem(at: data)
-        }
-        let client = HTTPClient.shared
-        let base = "http://127.0.0.1:\(schedulerPort)"
-        for _ in 0..<200 {
-            if (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)).status) == .ok
-            {
-                break
+    var executable: URL { URL(fileURLWithPath: schedulerPath ?? Self.sibling("maitre-scheduler")) }
+
+    /// `/submit` throughput for each replica count: per run a fresh store (a new database, or a new SQLite folder)
+    /// and fresh replicas, a warm-up, then the load spread evenly over the replicas.
+    func submitThroughput(predictorURL: String) async throws {
+        let wrk = loadGenerator.wrk()
+        let store = databaseURL.isEmpty ? "SQLite" : "PostgreSQL (a new database per run)"
+        let load =
+            wrk == nil
+            ? "swift client, \(submits) requests per run"
+            : "one wrk -t1 per replica, \(duration) s per run"
+        print("/submit throughput: \(store), the connections split over the replicas, \(load), instant predictor")
+        var cells: [SubmitCell] = []
+        for count in replicaCounts {
+            for connections in concurrencies {
+                var cell = SubmitCell(replicas: count, connections: connections)
+                for _ in 0..<runs {
+                    cell.runs.append(
+                        try await submitRun(
+                            replicas: count, connections: connections, predictorURL: predictorURL, wrk: wrk))
+                }
+                cells.append(cell)
             }
-            try await Task.sleep(for: .milliseconds(50))
         }
-        let body =
-            #"{"prompt": "Summarise the plot of Hamlet in two sentences.", "max_tokens": 256, "model": "gpt-4o-mini", "tenant_id": "bench"}"#
-        func send() async throws {
-            var request = HTTPClientRequest(url: base + "/submit")
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-            let response = try await client.execute(request, timeout: .seconds(30))
-            _ = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .accepted else { throw ValidationError("/submit answered \(response.status)") }
+        for line in SubmitCell.table(cells) { print(line) }
+    }
+
+    /// One run: fresh store and replicas, 200 warm-up submissions per replica, then the measured load.
+    func submitRun(replicas count: Int, connections: Int, predictorURL: String, wrk: WrkLoad?) async throws
+        -> SubmitRun
+    {
+        try await ScratchDatabase.using(beside: databaseURL) { scratch in
+            try await submitRun(
+                replicas: count, connections: connections, databaseURL: scratch, predictorURL: predictorURL, wrk: wrk)
         }
-        for _ in 0..<200 { try await send() }
-        if let wrk = loadGenerator.wrk() {
-            let result = try wrk.post(
-                url: base + "/submit", body: body, connections: concurrency, seconds: Double(duration))
+    }
+
+    private func submitRun(
+        replicas count: Int, connections: Int, databaseURL: String?, predictorURL: String, wrk: WrkLoad?
+    ) async throws -> SubmitRun {
+        let replicas = try await SchedulerReplicas.start(
+            count: count, executable: executable, databaseURL: databaseURL,
+            environment: [
+                "PREDICTOR_BASE_URL": predictorURL,
+                // Nothing is dispatched during the measurement: the proxy address is closed and heavy work waits.
+                "PROXY_URLS": "http://127.0.0.1:9",
+                "MAX_INFLIGHT_REQUESTS": "1",
+                "MAX_QUEUE_LENGTH": "10000000",
+                "EVENT_CAPACITY": "1000",
+            ])
+        defer { replicas.stop() }
+        for base in replicas.baseURLs {
+            for _ in 0..<200 { try await SubmitLoad.submit(to: base) }
+        }
+        let before = CPUAccount.read()
+        let result: WrkResult
+        if let wrk {
+            result = try await SubmitLoad.wrk(
+                wrk, replicas: replicas.baseURLs, connections: connections, seconds: Double(duration))
             guard result.failures == 0 else {
                 throw ValidationError("/submit answered \(result.failures) requests with an error under wrk.")
             }
-            print(
-                String(
-                    format:
-                        "/submit throughput: %.0f requests/s (wrk -t1 -c%d -d%ds, %d requests, p50 %.2f ms, p99 %.2f ms, instant predictor)",
-                    result.rate, concurrency, duration, result.requests, result.p50Ms, result.p99Ms))
-            return
+        } else {
+            result = try await SubmitLoad.swiftClient(
+                replicas: replicas.baseURLs, requests: submits, workers: connections)
         }
-        let total = submits
-        let workers = concurrency
-        let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<workers {
-                group.addTask {
-                    var index = worker
-                    while index < total {
-                        try await send()
-                        index += workers
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(
-            String(
-                format:
-                    "/submit throughput: %.0f requests/s (%d requests, %d concurrent, swift client, instant predictor)",
-                Double(total) / seconds, total, concurrency))
+        let cpu = CPUAccount(from: before, to: CPUAccount.read(), schedulers: Set(replicas.processIdentifiers))
+        return SubmitRun(result: result, cpu: cpu)
     }
 
-    /// A predictor that answers every `/predict` at once with a fixed medium-sized prediction.
-    func instantPredictor(port: Int) -> some ApplicationProtocol {
-        let router = Router()
-        let prediction = PredictResponse(
-            sizeBucket: .medium, expectedOutputTokensP50: 400, expectedOutputTokensP90: 900, promptTokens: 12,
-            predictedCostP50: 412, riskScore: 0.2, confidenceScore: 0.8, fallbackLevel: .globalNeighbors,
-            neighborsUsed: 8, modelVersion: "bench-instant")
-        let encoded = ByteBuffer(bytes: (try? JSONEncoder().encode(prediction)) ?? Data())
-        router.post("/predict") { request, _ -> Response in
-            _ = try await request.body.collect(upTo: 1 << 20)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: encoded))
+    /// The dispatch path's delay on the chosen store (see `DispatchDelay`).
+    func dispatchDelay(predictorURL: String) async throws {
+        let measured = try await ScratchDatabase.using(beside: databaseURL) { scratch in
+            try await DispatchDelay.measure(
+                executable: executable, databaseURL: scratch, predictorURL: predictorURL, requests: dispatches,
+                concurrency: 16)
         }
-        // The real predictor's batch route (the scheduler coalesces concurrent questions into it).
-        router.post("/predict/batch") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 16 << 20)
-            let batch = try JSONDecoder().decode(PredictBatchRequest.self, from: Data(body.readableBytesView))
-            let answer = try JSONEncoder().encode(
-                PredictBatchResponse(predictions: Array(repeating: prediction, count: batch.requests.count)))
-            return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(bytes: answer)))
-        }
-        var logger = Logger(label: "instant-predictor")
-        // Its shutdown when the benchmark ends is expected; nothing it logs is news.
-        logger.logLevel = .critical
-        return Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        let delays = measured.delays
+        let store =
+            databaseURL.isEmpty
+            ? "SQLite, the dispatched mark written behind the call"
+            : "PostgreSQL, the dispatched mark committed before the call goes out"
+        print(
+            "dispatch delay (decision → call at an instant upstream), \(store), 1 replica, \(measured.requests) requests "
+                + String(
+                    format: "from 16 clients, %d sampled: p50 %.2f ms, p99 %.2f ms", delays.total,
+                    delays.quantile(0.5) * 1000, delays.quantile(0.99) * 1000))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     static func sibling(_ name: String) -> String {

@@ -17,27 +17,33 @@ struct WrkLoad {
 
     /// Closed-loop load: `connections` connections, each sending the next POST of `body` when the last answer ends,
     /// for `seconds`. Any error answer or socket error is counted in `failures`.
-    func post(url: String, body: String, headers: [String: String] = [:], connections: Int, seconds: Double) throws
-        -> WrkResult
+    func post(url: String, body: String, headers: [String: String] = [:], connections: Int, seconds: Double)
+        async throws -> WrkResult
     {
-        try post(url: url, bodies: [body], headers: headers, connections: connections, seconds: seconds)
+        try await post(url: url, bodies: [body], headers: headers, connections: connections, seconds: seconds)
     }
 
-    /// As above, each request's body drawn at random from `bodies` (the same seeded sequence in every run).
-    func post(url: String, bodies: [String], headers: [String: String] = [:], connections: Int, seconds: Double) throws
-        -> WrkResult
+    /// As above, each request's body drawn at random from `bodies` (the same seeded sequence in every run). Waits
+    /// without holding a thread, so several wrk processes can run at once (one per scheduler replica).
+    func post(url: String, bodies: [String], headers: [String: String] = [:], connections: Int, seconds: Double)
+        async throws -> WrkResult
     {
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "maitre-bench-\(UUID().uuidString).lua")
+        let name = "maitre-bench-\(UUID().uuidString)"
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent(name + ".lua")
+        let printed = FileManager.default.temporaryDirectory.appendingPathComponent(name + ".out")
         try Self.script(bodies: bodies, headers: headers).write(to: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: script) }
-        let output = try ChildProcess.run(
+        defer {
+            try? FileManager.default.removeItem(at: script)
+            try? FileManager.default.removeItem(at: printed)
+        }
+        let child = try ChildProcess.spawn(
             executable,
             arguments: [
                 "-t1", "-c\(max(1, connections))", "-d\(max(1, Int(seconds.rounded())))s", "-s", script.path, url,
             ],
-            timeout: .seconds(seconds + 60)
-        ).output
+            output: printed.path)
+        if await child.waitAsync(timeout: .seconds(seconds + 60)) == nil { child.stop() }
+        let output = (try? String(contentsOf: printed, encoding: .utf8)) ?? ""
         func number(_ label: String) -> Double? {
             guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("maitre-\(label): ") }) else {
                 return nil
