@@ -105,6 +105,26 @@ import Testing
         #expect(drain(&fresh, from: 1000) == ["s1", "s2", "aged"])
     }
 
+    @Test func aRequestQueuedWhileTheProviderSlowsDownDoesNotPassAnEqualOneQueuedBefore() {
+        // The same size and deadline budget, one second apart; the provider is three times slower by the second.
+        func item(submittedAt: Double, msPerToken: Double) -> OrderingItem {
+            OrderingItem(
+                submittedAtMs: submittedAt, deadlineAtMs: submittedAt + 60_000,
+                predictedDurationMs: 300 + 250 * msPerToken, predictedOutputTokensP50: 250,
+                predictedOutputTokensP90: 750, msPerOutputToken: msPerToken, ttftMs: 300, rankMsPerOutputToken: 20,
+                rankTtftMs: 300)
+        }
+        let earlier = item(submittedAt: 0, msPerToken: 20)
+        let later = item(submittedAt: 1_000, msPerToken: 60)
+        let ordering = ShortestExpectedWorkOrdering(weight: 0, urgentShare: 0.1)
+        #expect(ordering.rank(earlier) < ordering.rank(later))
+        #expect(ordering.urgentRank(earlier) < ordering.urgentRank(later))
+        // What must hold now still uses the speed when queued: the later request is urgent sooner.
+        #expect(ordering.urgentFromMs(later)! < ordering.urgentFromMs(earlier)! + 1_000)
+        // At the speed when queued, the later one would have ranked first.
+        #expect(later.latestStartMs < earlier.latestStartMs)
+    }
+
     @Test func edfOrdersByDeadline() {
         var engine = serialEngine(.edf)
         for (id, deadline) in [("c", 30_000.0), ("a", 10_000), ("b", 20_000)] {

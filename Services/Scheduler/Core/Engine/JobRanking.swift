@@ -34,6 +34,11 @@ struct JobRanking: Sendable {
         ordering(record.requestClass).urgentFromMs(record.item).map { $0 - priorityShiftMs(record) }
     }
 
+    /// Rank among requests that have become urgent.
+    func urgentRank(_ record: JobRecord) -> Double {
+        ordering(record.requestClass).urgentRank(record.item) - priorityShiftMs(record)
+    }
+
     private func priorityShiftMs(_ record: JobRecord) -> Double {
         Double(record.job.priority - 5) * priorityStepMs
     }

@@ -67,7 +67,8 @@ struct LiveJobs: Sendable {
         let entry = RankEntry(
             key: ranking.key(record), sequence: record.sequence, slot: slot, generation: record.generation)
         queues[record.requestClass.index].push(
-            entry, tenant: record.job.tenantId, urgentFromMs: ranking.urgentFromMs(record))
+            entry, tenant: record.job.tenantId, urgentFromMs: ranking.urgentFromMs(record),
+            urgentRank: ranking.urgentRank(record))
     }
 
     /// Parks the request in `slot` with its class's deferred work, until the overload policy admits it or the

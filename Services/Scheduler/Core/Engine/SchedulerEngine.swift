@@ -137,7 +137,9 @@ public struct SchedulerEngine: Sendable {
             predictedOutputTokensP50: job.boundedP50,
             predictedOutputTokensP90: job.boundedP90,
             msPerOutputToken: model.msPerOutputToken,
-            ttftMs: model.ttftMs
+            ttftMs: model.ttftMs,
+            rankMsPerOutputToken: model.baselineMsPerOutputToken,
+            rankTtftMs: model.baselineTtftMs
         )
     }
 

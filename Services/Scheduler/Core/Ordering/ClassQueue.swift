@@ -12,14 +12,16 @@ struct ClassQueue: Sendable {
 
     func count(of tenant: String) -> Int { tenants[tenant]?.count ?? 0 }
 
-    /// Queues `entry`; `urgentFromMs` is when it becomes urgent, for policies that age by slack.
-    mutating func push(_ entry: RankEntry, tenant: String, urgentFromMs: Double? = nil) {
+    /// Queues `entry`; `urgentFromMs` is when it becomes urgent, for policies that age by slack, and `urgentRank` its
+    /// rank among urgent requests from then on.
+    mutating func push(_ entry: RankEntry, tenant: String, urgentFromMs: Double? = nil, urgentRank: Double = 0) {
         if tenants[tenant] == nil { tenants[tenant] = TenantQueue() }
         if tenants[tenant]!.count == 0 { fairness.join(tenant) }
         tenants[tenant]!.feasible.push(entry)
         if let urgentFromMs {
             var copy = entry
             copy.key = urgentFromMs
+            copy.urgentRank = urgentRank
             tenants[tenant]!.urgent.push(copy)
         }
         tenants[tenant]!.count += 1

@@ -9,9 +9,15 @@ public struct OrderingItem: Sendable, Equatable {
     public var predictedDurationMs: Double
     public var predictedOutputTokensP50: Int
     public var predictedOutputTokensP90: Int
-    /// Time per output token and time to first token the duration was computed with.
+    /// Time per output token and time to first token the duration was computed with: the provider's speed when the
+    /// request was queued, for what must hold now (whether it can still make its deadline, when it becomes urgent).
     public var msPerOutputToken: Double
     public var ttftMs: Double
+    /// The uncongested provider's speed, for ranks. A rank is fixed when the request is queued; taken at the speed of
+    /// that moment, requests queued while the provider slows down would get ever earlier latest starts and pass
+    /// requests of the same size and deadline budget queued before them.
+    public var rankMsPerOutputToken: Double
+    public var rankTtftMs: Double
 
     public init(
         submittedAtMs: Double,
@@ -20,7 +26,9 @@ public struct OrderingItem: Sendable, Equatable {
         predictedOutputTokensP50: Int,
         predictedOutputTokensP90: Int,
         msPerOutputToken: Double,
-        ttftMs: Double
+        ttftMs: Double,
+        rankMsPerOutputToken: Double? = nil,
+        rankTtftMs: Double? = nil
     ) {
         self.submittedAtMs = submittedAtMs
         self.deadlineAtMs = deadlineAtMs
@@ -29,20 +37,27 @@ public struct OrderingItem: Sendable, Equatable {
         self.predictedOutputTokensP90 = predictedOutputTokensP90
         self.msPerOutputToken = msPerOutputToken
         self.ttftMs = ttftMs
+        self.rankMsPerOutputToken = rankMsPerOutputToken ?? msPerOutputToken
+        self.rankTtftMs = rankTtftMs ?? ttftMs
     }
 
-    /// The latest dispatch time that still meets the deadline at p50.
+    /// The latest dispatch time that still meets the deadline at p50, at the speed when queued.
     public var latestStartMs: Double { deadlineAtMs - predictedDurationMs }
 
-    /// Expected time the request holds the provider per completion, over its predicted length distribution (the
-    /// Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more than its p50.
-    public var expectedWorkMs: Double {
-        durationMs(
-            outputTokens: GittinsOrdering.expectedTokensPerCompletion(
-                p50: predictedOutputTokensP50, p90: predictedOutputTokensP90))
+    /// The latest start at the uncongested speed: the same for requests of one size and deadline, whenever queued.
+    public var rankLatestStartMs: Double {
+        deadlineAtMs - (rankTtftMs + Double(predictedOutputTokensP50) * rankMsPerOutputToken)
     }
 
-    /// Time from dispatch to the last of `outputTokens`, at the speeds this item was ranked with.
+    /// Expected time the request holds the uncongested provider per completion, over its predicted length
+    /// distribution (the Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more
+    /// than its p50.
+    public var expectedWorkMs: Double {
+        rankTtftMs + GittinsOrdering.expectedTokensPerCompletion(p50: predictedOutputTokensP50, p90: predictedOutputTokensP90)
+            * rankMsPerOutputToken
+    }
+
+    /// Time from dispatch to the last of `outputTokens`, at the speed when queued.
     public func durationMs(outputTokens: Double) -> Double {
         ttftMs + outputTokens * msPerOutputToken
     }
@@ -62,12 +77,15 @@ public protocol OrderingPolicy: Sendable {
     /// For policies that age by slack: the time from which a request is urgent and goes before any rank; nil for
     /// the others.
     func urgentFromMs(_ item: OrderingItem) -> Double?
+    /// Rank among requests that have become urgent; smaller is served first.
+    func urgentRank(_ item: OrderingItem) -> Double
 }
 
 extension OrderingPolicy {
     public var separatesInfeasible: Bool { false }
     public func infeasibleRank(_ item: OrderingItem) -> Double { rank(item) }
     public func urgentFromMs(_ item: OrderingItem) -> Double? { nil }
+    public func urgentRank(_ item: OrderingItem) -> Double { rank(item) }
 }
 
 /// Builds the ordering policy a configuration names, for one class (feasible-set scoring weighs size per class);
@@ -102,7 +120,7 @@ public struct FeasibleSetOrdering: OrderingPolicy {
     }
 
     public func rank(_ item: OrderingItem) -> Double {
-        item.latestStartMs + sizeWeight * item.predictedDurationMs
+        item.rankLatestStartMs + sizeWeight * (item.deadlineAtMs - item.rankLatestStartMs)
     }
 
     /// Lateness if started now is `now - latestStart`; the least late has the largest latest start.
@@ -130,13 +148,20 @@ public struct ShortestExpectedWorkOrdering: OrderingPolicy {
     }
 
     public func rank(_ item: OrderingItem) -> Double {
-        item.latestStartMs + weight * item.expectedWorkMs
+        item.rankLatestStartMs + weight * item.expectedWorkMs
     }
 
     /// Urgency counts from the latest start at p90, not p50: with an uncertain prediction, a request that may be
     /// long must start while its likely long answer still fits.
     public func urgentFromMs(_ item: OrderingItem) -> Double? {
         let p90Duration = item.durationMs(outputTokens: Double(max(item.predictedOutputTokensP90, 1)))
+        return item.deadlineAtMs - p90Duration - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
+    }
+
+    /// Urgent requests go by the same latest start at p90, at the uncongested speed: the order among them then does
+    /// not depend on how slow the provider was when each was queued.
+    public func urgentRank(_ item: OrderingItem) -> Double {
+        let p90Duration = item.rankTtftMs + Double(max(item.predictedOutputTokensP90, 1)) * item.rankMsPerOutputToken
         return item.deadlineAtMs - p90Duration - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
     }
 

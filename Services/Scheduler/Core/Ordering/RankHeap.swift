@@ -5,6 +5,8 @@ struct RankEntry: Sendable, Equatable {
     var sequence: Int
     var slot: Int
     var generation: Int
+    /// For an entry of the urgent heap: its rank among urgent requests once it is urgent.
+    var urgentRank: Double = 0
 
     func precedes(_ other: RankEntry) -> Bool {
         key < other.key || (key == other.key && sequence < other.sequence)

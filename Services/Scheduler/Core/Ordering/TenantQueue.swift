@@ -6,6 +6,8 @@ struct TenantQueue: Sendable {
     /// For policies that age by slack, every request again, keyed by the time it becomes urgent. A request served
     /// from one heap leaves a stale copy in the other, dropped when it surfaces (the engine changes its generation).
     var urgent = RankHeap()
+    /// Requests that have become urgent, keyed by their rank among urgent requests.
+    var urgentReady = RankHeap()
     /// Live requests in this queue (heaps may also hold stale entries of requests that left).
     var count = 0
 
@@ -20,9 +22,16 @@ struct TenantQueue: Sendable {
         infeasibleKey: (RankEntry) -> Double
     ) -> RankEntry? {
         while let top = urgent.top, top.key <= now {
+            urgent.pop()
+            guard isLive(top) else { continue }
+            var ready = top
+            ready.key = top.urgentRank
+            urgentReady.push(ready)
+        }
+        while let top = urgentReady.top {
             // An urgent request that can no longer make it is left to the feasible heap, which moves it aside.
             if isLive(top) && isFeasible(top, now) { return top }
-            urgent.pop()
+            urgentReady.pop()
         }
         while let top = feasible.top {
             if !isLive(top) {
@@ -47,8 +56,8 @@ struct TenantQueue: Sendable {
 
     /// Removes the entry `head` returned.
     mutating func removeHead(_ entry: RankEntry) {
-        if urgent.top == entry {
-            urgent.pop()
+        if urgentReady.top == entry {
+            urgentReady.pop()
         } else if feasible.top == entry {
             feasible.pop()
         } else if infeasible.top == entry {
