@@ -53,7 +53,8 @@ public struct OrderingItem: Sendable, Equatable {
     /// distribution (the Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more
     /// than its p50.
     public var expectedWorkMs: Double {
-        rankTtftMs + GittinsOrdering.expectedTokensPerCompletion(p50: predictedOutputTokensP50, p90: predictedOutputTokensP90)
+        rankTtftMs + GittinsOrdering.expectedTokensPerCompletion(
+            p50: predictedOutputTokensP50, p90: predictedOutputTokensP90)
             * rankMsPerOutputToken
     }
 
