@@ -59,21 +59,26 @@ import Testing
 
     /// Starts `proxy_fake_predictor.py` on `port` and waits until it answers.
     static func startFakePredictor(port: Int, reports: URL) async throws -> ChildProcess {
-        let fake = try ChildProcess.spawn(
+        try await startPythonServer("proxy_fake_predictor.py", port: port, arguments: [reports.path])
+    }
+
+    /// Starts one of the Python servers in `python/` with its port first, and waits (at most 5 s) until `readyPath`
+    /// answers 200.
+    static func startPythonServer(
+        _ script: String, port: Int, arguments: [String] = [], readyPath: String = "/"
+    ) async throws -> ChildProcess {
+        let server = try ChildProcess.spawn(
             "/usr/bin/env",
-            arguments: [
-                "python3", pythonFolder.appendingPathComponent("proxy_fake_predictor.py").path, String(port),
-                reports.path,
-            ])
+            arguments: ["python3", pythonFolder.appendingPathComponent(script).path, String(port)] + arguments)
         for _ in 0..<100 {
-            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(1)),
+            if let ready = try? await TestHTTP.get("http://127.0.0.1:\(port)\(readyPath)", timeout: .seconds(1)),
                 ready.status == 200
             {
                 break
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return fake
+        return server
     }
 
     @Test func outcomeReportsReachThePredictorInBatchesAndItsOutageNeverFailsTraffic() async throws {

@@ -328,19 +328,10 @@ import Testing
     /// whole answer: it counts as a success and its outcome is reported, not dropped as a client that left mid-answer.
     @Test func aClientLeavingAtDoneCompletesTheCallAndItIsReported() async throws {
         let upstreamPort = try FreePort.allocate()
-        let upstream = try ChildProcess.spawn(
-            "/usr/bin/env",
-            arguments: [
-                "python3",
-                ProxyClientIntegrationTests.pythonFolder.appendingPathComponent("done_then_silent_upstream.py").path,
-                String(upstreamPort),
-            ])
+        let upstream = try await ProxyClientIntegrationTests.startPythonServer(
+            "done_then_silent_upstream.py", port: upstreamPort, readyPath: "/v1/models")
         defer { upstream.kill() }
         let upstreamBase = "http://127.0.0.1:\(upstreamPort)"
-        for _ in 0..<100 {
-            if (try? await TestHTTP.get(upstreamBase + "/v1/models", timeout: .seconds(1)))?.status == 200 { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
         let reportsPort = try FreePort.allocate()
         let reports = FileManager.default.temporaryDirectory.appendingPathComponent(
             "done-reports-\(UUID().uuidString.prefix(8)).jsonl")

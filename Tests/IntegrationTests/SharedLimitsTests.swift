@@ -78,6 +78,22 @@ struct SharedLimitsTests {
         return proxies
     }
 
+    /// Waits (at most 10 s) until every proxy at `bases` counts `count` replicas alive (heartbeats once a second);
+    /// returns the counts last seen, one per proxy.
+    static func waitForReplicas(_ count: Int, at bases: [String]) async throws -> [String] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var counts: [String] = []
+        repeat {
+            try await Task.sleep(for: .milliseconds(200))
+            counts = []
+            for base in bases {
+                let health = try await TestHTTP.get("\(base)/health").decode(HealthResponse.self)
+                counts.append(health.details["limits_replicas"] ?? "")
+            }
+        } while counts != Array(repeating: String(count), count: bases.count) && ContinuousClock.now < deadline
+        return counts
+    }
+
     /// Offers `perSecond` chat requests a second for `seconds`, spread over `bases` in turn, each allowed to wait
     /// `waitMs` for room; returns how many were answered 200 and 429.
     static func offer(
@@ -166,17 +182,8 @@ struct SharedLimitsTests {
             in: postgres.folder, model: "gpt-4o-mini", upstream: upstream.baseURL, limits: "max_concurrency: 6")
         let proxies = try await Self.startProxies(3, config: config, databaseURL: databaseURL)
         defer { for proxy in proxies { proxy.stop() } }
-        // Every replica counts the three (heartbeats once a second).
-        let counted = ContinuousClock.now + .seconds(10)
-        var counts: [String] = []
-        repeat {
-            try await Task.sleep(for: .milliseconds(200))
-            counts = []
-            for proxy in proxies {
-                let health = try await TestHTTP.get("\(proxy.baseURL)/health").decode(HealthResponse.self)
-                counts.append(health.details["limits_replicas"] ?? "")
-            }
-        } while counts != ["3", "3", "3"] && ContinuousClock.now < counted
+        // Every replica counts the three.
+        let counts = try await Self.waitForReplicas(3, at: proxies.map(\.baseURL))
         #expect(counts == ["3", "3", "3"])
         // The upstream's own count of requests in flight, sampled while three proxies are offered four times more.
         let peak = Mutex(0)
@@ -212,15 +219,9 @@ struct SharedLimitsTests {
         let proxies = try await Self.startProxies(2, config: config, databaseURL: databaseURL)
         defer { for proxy in proxies { proxy.stop() } }
         let base = proxies[0].baseURL
-        // Both replicas have announced themselves (heartbeats once a second).
-        var replicas = ""
-        let seen = ContinuousClock.now + .seconds(10)
-        while replicas != "2" && ContinuousClock.now < seen {
-            try await Task.sleep(for: .milliseconds(200))
-            replicas =
-                try await TestHTTP.get("\(base)/health").decode(HealthResponse.self).details["limits_replicas"] ?? ""
-        }
-        #expect(replicas == "2")
+        // Both replicas have announced themselves.
+        let replicas = try await Self.waitForReplicas(2, at: [base])
+        #expect(replicas == ["2"])
         postgres.stop()
         stopped = true
         var health = HealthResponse(service: "", version: "", uptimeSeconds: 0)

@@ -23,6 +23,13 @@ struct TenantBudgetTests {
         return file.path
     }
 
+    /// A new folder for a test's files (request log, deployment file), apart from any database's folder.
+    static func temporaryFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
     /// Sends `count` calls of `tenant` over `bases`, `together` at a time; returns the answers.
     static func spend(_ count: Int, over bases: [String], tenant: String = "team-a", together: Int = 10)
         async throws -> [TestResponse]
@@ -95,8 +102,7 @@ struct TenantBudgetTests {
         defer { if !stopped { postgres.stop() } }
         let databaseURL = try postgres.createDatabase()
         // The request log and the deployment file outlive the database's folder.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let upstream = try await SharedLimitsTests.Upstream.start(in: folder, name: "budget-loss")
         defer { upstream.service.stop() }
@@ -104,14 +110,8 @@ struct TenantBudgetTests {
         let proxies = try await SharedLimitsTests.startProxies(2, config: config, databaseURL: databaseURL)
         defer { for proxy in proxies { proxy.stop() } }
         let base = proxies[0].baseURL
-        var replicas = ""
-        let counted = ContinuousClock.now + .seconds(10)
-        while replicas != "2" && ContinuousClock.now < counted {
-            try await Task.sleep(for: .milliseconds(200))
-            replicas =
-                try await TestHTTP.get("\(base)/health").decode(HealthResponse.self).details["limits_replicas"] ?? ""
-        }
-        #expect(replicas == "2")
+        let replicas = try await SharedLimitsTests.waitForReplicas(2, at: [base])
+        #expect(replicas == ["2"])
         // Ten calls while the database answers: the proxy has seen team-a's budget.
         let before = try await Self.spend(10, over: [base])
         #expect(before.allSatisfy { $0.status == 200 })
@@ -144,8 +144,7 @@ struct TenantBudgetTests {
             postgres.stop()
         }
         let databaseURL = try postgres.createDatabase()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let upstream = try await SharedLimitsTests.Upstream.start(in: folder, name: "budget-hang")
         defer { upstream.service.stop() }
@@ -171,8 +170,7 @@ struct TenantBudgetTests {
     }
 
     @Test func withoutADatabaseOneProxyCountsTheBudgetAlone() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let upstream = try await SharedLimitsTests.Upstream.start(in: folder, name: "local-budget")
         defer { upstream.service.stop() }
@@ -190,8 +188,7 @@ struct TenantBudgetTests {
     }
 
     @Test func aBadBudgetStopsTheProxyAtStartUpNamingTheEntry() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("maitre-budget-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("bad.yaml")
         try """

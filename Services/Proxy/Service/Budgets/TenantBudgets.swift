@@ -75,7 +75,8 @@ final class BudgetHold: Sendable {
 final class TenantBudgets: Sendable {
     /// The shared store's state as this proxy knows it.
     struct Shared {
-        /// Used and reserved per tenant and period when the store last answered (`tenant\0start`).
+        /// The most used and reserved the store has answered with, per tenant and period (`tenant\0start`); kept at
+        /// its highest, so a local share is never computed from a count that looked lower than it was.
         var seen: [String: BudgetCharge] = [:]
         /// Why the store is unreachable; nil while it answers.
         var degradedReason: String?
@@ -296,16 +297,14 @@ final class TenantBudgets: Sendable {
     /// The store answered: remember what the period stands at, and leave the local share.
     private func recovered(seen: BudgetCharge, key: String) {
         let wasDegraded = shared.withLock { state -> Bool in
-            if let known = state.seen[key] {
-                state.seen[key] = BudgetCharge(
-                    tokens: max(known.tokens, seen.tokens), microUSD: max(known.microUSD, seen.microUSD))
-            } else {
-                state.seen[key] = seen
-            }
-            defer { state.degradedReason = nil }
+            let known = state.seen[key] ?? seen
+            state.seen[key] = BudgetCharge(
+                tokens: max(known.tokens, seen.tokens), microUSD: max(known.microUSD, seen.microUSD))
+            guard state.degradedReason != nil else { return false }
+            state.degradedReason = nil
             // Its reservations were written to the store as usage; the next outage starts from the store's count.
-            if state.degradedReason != nil { state.localBook = BudgetBook() }
-            return state.degradedReason != nil
+            state.localBook = BudgetBook()
+            return true
         }
         if wasDegraded {
             metrics.budgetsLocalShare.set(to: 0.0)

@@ -375,12 +375,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         case .streaming:
             let finished = forwarder.clock.now()
             handler.writeEnd()
-            let used = forwarder.finish(
-                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
-                callStarted: callStarted,
-                firstChunkAt: firstChunkAt, finished: finished, report: report())
-            settleBudget(used, account: lease.lease.account)
-            self.lease = nil
+            settleStream(lease, finished: finished)
             complete(status: status)
         default:
             break
@@ -492,6 +487,15 @@ final class ForwardedExchange: UpstreamResponseDelegate {
 
     /// Charges the tenant's budget what a successful call used, at the price of the account that answered; an
     /// unsuccessful one gives its reservation back.
+    /// Accounts for a streamed answer that is whole (window, usage, outcome report) and settles its budget.
+    private func settleStream(_ lease: LeaseGuard, finished: Double) {
+        let used = forwarder.finish(
+            lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
+            callStarted: callStarted, firstChunkAt: firstChunkAt, finished: finished, report: report())
+        settleBudget(used, account: lease.lease.account)
+        self.lease = nil
+    }
+
     private func settleBudget(_ used: (prompt: Int, output: Int)?, account: Int) {
         guard let budgetHold else { return }
         guard let used else {
@@ -530,21 +534,6 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     /// with the rest of its body unread, is dropped.
     func clientGone() {
         guard !isDone else { return }
-        if case .streaming = phase, scanner.sawDone, let lease {
-            if let connection {
-                self.connection = nil
-                connection.abandon()
-            }
-            let used = forwarder.finish(
-                lease: lease, status: status, summary: summary, endpoint: endpoint, facts: scanner.finish(),
-                callStarted: callStarted, firstChunkAt: firstChunkAt, finished: forwarder.clock.now(), report: report())
-            settleBudget(used, account: lease.lease.account)
-            self.lease = nil
-            budgetHold?.release()
-            phase = .done
-            recordMetrics(status: status)
-            return
-        }
         let previous = phase
         phase = .done
         waiting?.cancel()
@@ -554,6 +543,11 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         if let connection {
             self.connection = nil
             connection.abandon()
+        }
+        if case .streaming = previous, scanner.sawDone, let lease {
+            settleStream(lease, finished: forwarder.clock.now())
+            recordMetrics(status: status)
+            return
         }
         if let lease {
             self.lease = nil

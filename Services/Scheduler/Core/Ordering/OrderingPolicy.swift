@@ -46,21 +46,26 @@ public struct OrderingItem: Sendable, Equatable {
 
     /// The latest start at the uncongested speed: the same for requests of one size and deadline, whenever queued.
     public var rankLatestStartMs: Double {
-        deadlineAtMs - (rankTtftMs + Double(predictedOutputTokensP50) * rankMsPerOutputToken)
+        deadlineAtMs - rankDurationMs(outputTokens: Double(predictedOutputTokensP50))
     }
 
     /// Expected time the request holds the uncongested provider per completion, over its predicted length
     /// distribution (the Gittins index of a log-normal through p50 and p90): a wide, uncertain prediction costs more
     /// than its p50.
     public var expectedWorkMs: Double {
-        rankTtftMs + GittinsOrdering.expectedTokensPerCompletion(
-            p50: predictedOutputTokensP50, p90: predictedOutputTokensP90)
-            * rankMsPerOutputToken
+        rankDurationMs(
+            outputTokens: GittinsOrdering.expectedTokensPerCompletion(
+                p50: predictedOutputTokensP50, p90: predictedOutputTokensP90))
     }
 
     /// Time from dispatch to the last of `outputTokens`, at the speed when queued.
     public func durationMs(outputTokens: Double) -> Double {
         ttftMs + outputTokens * msPerOutputToken
+    }
+
+    /// The same at the uncongested speed, for ranks.
+    public func rankDurationMs(outputTokens: Double) -> Double {
+        rankTtftMs + outputTokens * rankMsPerOutputToken
     }
 }
 
@@ -121,7 +126,7 @@ public struct FeasibleSetOrdering: OrderingPolicy {
     }
 
     public func rank(_ item: OrderingItem) -> Double {
-        item.rankLatestStartMs + sizeWeight * (item.deadlineAtMs - item.rankLatestStartMs)
+        item.rankLatestStartMs + sizeWeight * item.rankDurationMs(outputTokens: Double(item.predictedOutputTokensP50))
     }
 
     /// Lateness if started now is `now - latestStart`; the least late has the largest latest start.
@@ -155,15 +160,19 @@ public struct ShortestExpectedWorkOrdering: OrderingPolicy {
     /// Urgency counts from the latest start at p90, not p50: with an uncertain prediction, a request that may be
     /// long must start while its likely long answer still fits.
     public func urgentFromMs(_ item: OrderingItem) -> Double? {
-        let p90Duration = item.durationMs(outputTokens: Double(max(item.predictedOutputTokensP90, 1)))
-        return item.deadlineAtMs - p90Duration - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
+        urgentFrom(item, p90DurationMs: item.durationMs(outputTokens: Double(max(item.predictedOutputTokensP90, 1))))
     }
 
     /// Urgent requests go by the same latest start at p90, at the uncongested speed: the order among them then does
     /// not depend on how slow the provider was when each was queued.
     public func urgentRank(_ item: OrderingItem) -> Double {
-        let p90Duration = item.rankTtftMs + Double(max(item.predictedOutputTokensP90, 1)) * item.rankMsPerOutputToken
-        return item.deadlineAtMs - p90Duration - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
+        urgentFrom(
+            item, p90DurationMs: item.rankDurationMs(outputTokens: Double(max(item.predictedOutputTokensP90, 1))))
+    }
+
+    /// `urgentShare` of the deadline budget before the latest start for a p90 answer of this duration.
+    private func urgentFrom(_ item: OrderingItem, p90DurationMs: Double) -> Double {
+        item.deadlineAtMs - p90DurationMs - urgentShare * max(item.deadlineAtMs - item.submittedAtMs, 0)
     }
 
     public func infeasibleRank(_ item: OrderingItem) -> Double {
