@@ -74,10 +74,12 @@ import Testing
     }
 
     @Test func aWaitingRequestWhoseClientLeftIsCancelledAndNeverSentUpstream() async throws {
-        let stack = try await startStack(ttftMs: 4_000)
+        // 15 s: far longer than a loaded machine needs to notice the client's 1 s timeout (with 4 s, the blocker once
+        // finished first under the full suite and the waiting request was sent).
+        let stack = try await startStack(ttftMs: 15_000)
         defer { stack.stop() }
         let (mock, scheduler) = (stack.mock, stack.scheduler)
-        // One request holds the only in-flight slot for about four seconds; the front-door request waits behind it.
+        // One request holds the only in-flight slot for about fifteen seconds; the front-door request waits behind it.
         let blocker = try await TestHTTP.post(
             "\(scheduler.baseURL)/submit",
             body: SubmitRequest(
@@ -146,7 +148,8 @@ import Testing
     }
 
     @Test func aRequestStillWaitingWhenTheSchedulerStopsEndsCancelledForShutdown() async throws {
-        let stack = try await startStack(ttftMs: 4_000)
+        // The blocker's first token is 15 s away, so a loaded machine still stops the scheduler before it ends.
+        let stack = try await startStack(ttftMs: 15_000)
         defer { stack.stop() }
         let scheduler = stack.scheduler
         _ = try await TestHTTP.post(
