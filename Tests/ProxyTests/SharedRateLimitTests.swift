@@ -95,3 +95,25 @@ import Testing
         #expect(granted == 200)
     }
 }
+
+@Suite struct ReplicaCountTests {
+    /// Feeds heartbeats (time, replicas alive) and returns the count after each.
+    static func counts(_ beats: [(Double, Int)]) -> [Int] {
+        var count = ReplicaCount(shrinkAfter: 5)
+        return beats.map { beat in
+            count.observe(alive: beat.1, now: beat.0)
+            return count.replicas
+        }
+    }
+
+    @Test func moreReplicasCountAtOnceFewerOnlyOnceTheFallHasLasted() {
+        // Three replicas; one heartbeat is late (1-4 s), comes back (5 s); the replica goes for good (7 s on) and is
+        // counted out once the fall has lasted 5 s; a newcomer counts at once.
+        let beats: [(Double, Int)] = [(0, 3), (1, 2), (4, 2), (5, 3), (7, 2), (11, 2), (12, 2), (12.5, 4)]
+        #expect(Self.counts(beats) == [3, 3, 3, 3, 3, 3, 2, 4])
+    }
+
+    @Test func aFallCountsTheMostSeenWhileItLasted() {
+        #expect(Self.counts([(0, 4), (1, 2), (3, 3), (6, 2)]) == [4, 4, 4, 3])
+    }
+}

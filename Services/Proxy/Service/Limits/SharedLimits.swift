@@ -19,11 +19,12 @@ public enum LimitsMode: String, Sendable {
 /// the background, so a call finds a slice in hand and never waits on the database while the account is busy. Gives
 /// back what expires unspent. When the database fails, every account falls back to its local share (the limits divided
 /// by the replicas last seen alive) until a heartbeat succeeds again. Concurrency is never leased (a call would wait
-/// on the database twice): each account's `max_concurrency` is divided by the replicas the heartbeat sees alive.
+/// on the database twice): each account's `max_concurrency` is divided by the replicas the heartbeat sees alive (a
+/// fall in that count only once it has lasted a heartbeat lease, `ReplicaCount`).
 final class SharedLimits: Service, Sendable {
     struct State {
         var degradedReason: String?
-        var replicas = 1
+        var replicas = ReplicaCount(shrinkAfter: SharedLimits.heartbeatLeaseMs / 1000)
         var leasing: Set<Int> = []
         /// Accounts whose last lease was refused (their window is full), with when to ask again.
         var refusedUntil: [Int: Double] = [:]
@@ -62,7 +63,7 @@ final class SharedLimits: Service, Sendable {
 
     /// The mode and, when degraded, why; with the replicas last seen alive.
     var status: (mode: LimitsMode, reason: String?, replicas: Int) {
-        state.withLock { ($0.degradedReason == nil ? .shared : .localShare, $0.degradedReason, $0.replicas) }
+        state.withLock { ($0.degradedReason == nil ? .shared : .localShare, $0.degradedReason, $0.replicas.replicas) }
     }
 
     func run() async throws {
@@ -140,13 +141,14 @@ final class SharedLimits: Service, Sendable {
 
     private func heartbeat() async {
         do {
-            let replicas = try await store.heartbeat(leaseMs: Self.heartbeatLeaseMs)
-            dispatcher.shareConcurrency(replicas: replicas)
-            let recovered = state.withLock { state -> Bool in
-                state.replicas = replicas
+            let alive = try await store.heartbeat(leaseMs: Self.heartbeatLeaseMs)
+            let now = clock.now()
+            let (replicas, recovered) = state.withLock { state -> (Int, Bool) in
+                state.replicas.observe(alive: alive, now: now)
                 defer { state.degradedReason = nil }
-                return state.degradedReason != nil
+                return (state.replicas.replicas, state.degradedReason != nil)
             }
+            dispatcher.shareConcurrency(replicas: replicas)
             if recovered {
                 _ = dispatcher.setRateSource(.shared(LeasedRateBudget()))
                 metrics.limitsLocalShare.set(to: 0.0)
@@ -161,7 +163,7 @@ final class SharedLimits: Service, Sendable {
     private func degrade(_ reason: String) {
         let (first, replicas) = state.withLock { state -> (Bool, Int) in
             defer { state.degradedReason = reason }
-            return (state.degradedReason == nil, state.replicas)
+            return (state.degradedReason == nil, state.replicas.replicas)
         }
         guard first else { return }
         // Slices in hand are dropped: the store counts them until they age out, and this replica now counts alone.
