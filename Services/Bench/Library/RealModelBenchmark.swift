@@ -27,6 +27,11 @@ struct RealModelBenchmark: AsyncParsableCommand {
     @Option(help: "ShareGPT records of the burst, A:B (default: the evaluation pool).") var records = "10000:13671"
     @Option(help: "Milliseconds between two arrivals of the burst.") var spacingMs = 100.0
     @Option(help: "max_tokens of every request.") var maxTokens = 320
+    @Option(
+        help:
+            "OpenAI's `seed` in every request, so that every mode samples the same answer to a prompt (the server samples; makespans then compare like for like). -1: none."
+    )
+    var samplingSeed = 1
     @Option(help: "Longest prompt, in characters, before the ask is appended.") var maxPromptCharacters = 600
     @Option(help: "Modes, comma-separated: naive, blind, scheduler.") var modes = "naive,blind,scheduler"
     @Option(help: "Concurrent seed requests.") var seedConcurrency = 2
@@ -61,6 +66,7 @@ struct RealModelBenchmark: AsyncParsableCommand {
                 "total_requests": String(totalRequests),
                 "seed_requests": String(seedRequests), "seed": String(seed), "records": records,
                 "spacing_ms": String(spacingMs), "max_tokens": String(maxTokens),
+                "sampling_seed": String(samplingSeed),
             ])
 
         let http = HTTPClientService(readTimeout: .seconds(3600), maxConnectionsPerHost: 1024)
@@ -148,7 +154,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
                 group.addTask {
                     await progress.sent()
                     let call = await StreamedCall.post(
-                        proxy.baseURL + "/v1/chat/completions", body: request(prompt), headers: [:], client: client,
+                        proxy.baseURL + "/v1/chat/completions", body: request(prompt), samplingSeed: samplingSeedSent, headers: [:],
+                        client: client,
                         timeoutSeconds: 3600)
                     await progress.finished(ok: call.status == 200)
                     await progress.print(elapsed: (ContinuousClock.now - start).seconds)
@@ -185,6 +192,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
         try await client.getJSON(ModelProfilesResponse.self, from: predictor.baseURL + "/models").historySize
     }
 
+    private var samplingSeedSent: Int? { samplingSeed >= 0 ? samplingSeed : nil }
+
     private func request(_ prompt: RealModelWorkload.Prompt) -> ChatCompletionRequest {
         ChatCompletionRequest(model: model, messages: RealModelWorkload.messages(prompt), maxTokens: maxTokens)
     }
@@ -205,7 +214,7 @@ struct RealModelBenchmark: AsyncParsableCommand {
                     try? await Task.sleep(until: start + .milliseconds(Int64(prompt.arrivalMs)), clock: .continuous)
                     await progress.sent()
                     let call = await StreamedCall.post(
-                        target + "/v1/chat/completions", body: request(prompt),
+                        target + "/v1/chat/completions", body: request(prompt), samplingSeed: samplingSeedSent,
                         headers: [MaitreHeader.deadlineMs: "3600000", MaitreHeader.tenant: "bench"], client: client,
                         timeoutSeconds: 3600)
                     await progress.finished(ok: call.status == 200)

@@ -16,8 +16,10 @@ struct StreamedCall: Sendable, Codable {
     var error: String?
 
     /// Posts `body` (streamed) to `url` and reads the server-sent events as they come.
+    /// Streams `body` to `url`; `samplingSeed`, when given, goes in the body as OpenAI's `seed`.
     static func post(
-        _ url: String, body: ChatCompletionRequest, headers: [String: String], client: HTTPClient, timeoutSeconds: Int64
+        _ url: String, body: ChatCompletionRequest, samplingSeed: Int? = nil, headers: [String: String],
+        client: HTTPClient, timeoutSeconds: Int64
     ) async -> StreamedCall {
         let start = ContinuousClock.now
         func elapsedMs() -> Double { (ContinuousClock.now - start).seconds * 1000 }
@@ -30,7 +32,12 @@ struct StreamedCall: Sendable, Codable {
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(streamed)))
+            var json = try JSONEncoder().encode(streamed)
+            if let samplingSeed, var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] {
+                object["seed"] = samplingSeed
+                json = try JSONSerialization.data(withJSONObject: object)
+            }
+            request.body = .bytes(ByteBuffer(bytes: json))
             let response = try await client.execute(request, timeout: .seconds(timeoutSeconds))
             call.status = Int(response.status.code)
             var accumulator = StreamAccumulator()
