@@ -154,9 +154,8 @@ struct RealModelBenchmark: AsyncParsableCommand {
                 group.addTask {
                     await progress.sent()
                     let call = await StreamedCall.post(
-                        proxy.baseURL + "/v1/chat/completions", body: request(prompt), samplingSeed: samplingSeedSent, headers: [:],
-                        client: client,
-                        timeoutSeconds: 3600)
+                        proxy.baseURL + "/v1/chat/completions", body: request(prompt), samplingSeed: samplingSeedSent,
+                        headers: [:], client: client, timeoutSeconds: 3600)
                     await progress.finished(ok: call.status == 200)
                     await progress.print(elapsed: (ContinuousClock.now - start).seconds)
                     return (prompt.kind, call)
