@@ -147,29 +147,56 @@ import Testing
         #expect(status.timings.dispatchedUnixMs != nil)
     }
 
+    /// Sends a blocker to `/submit`, then a front-door request for `tenant` that waits behind it (its client
+    /// connected until the scheduler goes away); stops the scheduler with `stopping` while the request waits, restarts
+    /// it and returns the restarted scheduler, the waiting request's status there and the blocker's id.
+    private func stopWhileAFrontDoorRequestWaits(
+        _ scheduler: LaunchedService, tenant: String, stopping: (LaunchedService) -> Void
+    ) async throws -> (restarted: LaunchedService, status: StatusResponse, id: String, blocker: String) {
+        let blocker = try await TestHTTP.post(
+            "\(scheduler.baseURL)/submit",
+            body: SubmitRequest(prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker")
+        ).decode(SubmitResponse.self)
+        let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"waiting"}]}"#
+        let client = Task {
+            try? await TestHTTP.post(
+                "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": tenant],
+                timeout: .seconds(30))
+        }
+        let id = try #require(await Self.request(scheduler, tenant: tenant, kind: .admit))
+        try await Task.sleep(for: .milliseconds(300))
+        stopping(scheduler)
+        _ = await client.value
+        let restarted = try await scheduler.restart()
+        let status = try await TestHTTP.get("\(restarted.baseURL)/status/\(id)").decode(StatusResponse.self)
+        return (restarted, status, id, blocker.requestId)
+    }
+
     @Test func aRequestStillWaitingWhenTheSchedulerStopsEndsCancelledForShutdown() async throws {
         // The blocker's first token is 15 s away, so a loaded machine still stops the scheduler before it ends.
         let stack = try await startStack(ttftMs: 15_000)
         defer { stack.stop() }
-        let scheduler = stack.scheduler
-        _ = try await TestHTTP.post(
-            "\(scheduler.baseURL)/submit",
-            body: SubmitRequest(prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker"))
-        let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"staying"}]}"#
-        let client = Task {
-            try? await TestHTTP.post(
-                "\(scheduler.baseURL)/v1/chat/completions", raw: chat, headers: ["X-Tenant-ID": "stayer"],
-                timeout: .seconds(30))
-        }
-        let id = try #require(await Self.request(scheduler, tenant: "stayer", kind: .admit))
-        try await Task.sleep(for: .milliseconds(300))
         // The client is still connected; the scheduler stops while the request waits behind the blocker.
-        scheduler.stop()
-        _ = await client.value
-        let restarted = try await scheduler.restart()
+        let stopped = try await stopWhileAFrontDoorRequestWaits(stack.scheduler, tenant: "stayer") { $0.stop() }
+        defer { stopped.restarted.stop() }
+        #expect(stopped.status.state == .cancelled)
+        #expect(stopped.status.reason?.code == "shutdown")
+    }
+
+    @Test func aWaitingRequestOfASchedulerKilledMidWaitEndsCancelledAfterTheRestartAndIsNeverSent() async throws {
+        let stack = try await startStack(ttftMs: 15_000)
+        defer { stack.stop() }
+        // A crash while the request waits: nothing is written at the end, and its client's connection ends with it.
+        let killed = try await stopWhileAFrontDoorRequestWaits(stack.scheduler, tenant: "orphan") { $0.kill9() }
+        let restarted = killed.restarted
         defer { restarted.stop() }
-        let status = try await TestHTTP.get("\(restarted.baseURL)/status/\(id)").decode(StatusResponse.self)
-        #expect(status.state == .cancelled)
-        #expect(status.reason?.code == "shutdown")
+        #expect(killed.status.state == .cancelled)
+        #expect(killed.status.reason?.code == "shutdown")
+        // The blocker, in flight at the crash, is sent again (INFLIGHT_ON_RESTART=requeue); the orphan never is.
+        let final = try await SchedulerPolling.waitForTerminal([killed.blocker], base: restarted.baseURL, seconds: 90)
+        #expect(final[killed.blocker]?.state == .completed)
+        let after = try await TestHTTP.get("\(restarted.baseURL)/status/\(killed.id)").decode(StatusResponse.self)
+        #expect(after.state == .cancelled)
+        #expect(after.timings.dispatchedUnixMs == nil)
     }
 }

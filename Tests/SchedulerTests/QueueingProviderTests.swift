@@ -30,6 +30,40 @@ import Testing
         #expect(caps?.heavy == 2)
     }
 
+    @Test func firstTokensThatWaitedCountTheSlotsInServiceOverTheFormula() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        // Long answers hold the slots and the line clears slowly: the formula reads 16 · S / (3S + S) = 4 slots.
+        Self.observe(&estimator, inflight: 16, delayMs: 15_000, steps: 0..<10)
+        #expect(abs(estimator.knee(baselineMsPerOutputToken: 20, now: 1_000)! - 4) < 1e-9)
+        // Yet each first token that waited found 12 requests streaming (one found 11, its neighbour still in prefill).
+        let waited = KneeEstimator.Queueing(inflightAtDispatch: 16, delayMs: 15_000, meanServiceMs: 5_000)
+        for (step, serving) in [12, 11, 12, 12, 12, 12, 12, 12, 12, 12].enumerated() {
+            estimator.observeServing(
+                serving, waited: waited, baselineMsPerOutputToken: 20, now: 1_000 + Double(step) * 100)
+        }
+        #expect(abs(estimator.knee(baselineMsPerOutputToken: 20, now: 2_000)! - 12) < 1e-9)
+        #expect(estimator.caps(baselineMsPerOutputToken: 20, now: 2_000)?.total == 13)
+        // A first token that came without waiting counts nothing: the streaming count is then below the slots.
+        estimator.observeServing(
+            3, waited: .init(inflightAtDispatch: 3, delayMs: 0, meanServiceMs: 5_000), baselineMsPerOutputToken: 20,
+            now: 2_100)
+        #expect(abs(estimator.knee(baselineMsPerOutputToken: 20, now: 2_100)! - 12) < 1e-9)
+        // Counts age out with the window, and the formula's samples (also aged out) leave the grown last estimate.
+        let later = 2_000 + SchedulerPolicy().kneeWindowMs + 1
+        #expect(estimator.knee(baselineMsPerOutputToken: 20, now: later)! >= 12)
+    }
+
+    @Test func aFirstTokenThatWaitedEngagesTheCapBeforeAnyCompletion() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        #expect(!estimator.engaged)
+        estimator.observeServing(
+            2, waited: .init(inflightAtDispatch: 6, delayMs: 4_000, meanServiceMs: 5_000), baselineMsPerOutputToken: 20,
+            now: 0)
+        #expect(estimator.engaged)
+        #expect(estimator.queueing)
+        #expect(estimator.caps(baselineMsPerOutputToken: 20, now: 0)?.total == 3)
+    }
+
     @Test func aRequestThatDidNotQueueRaisesTheSlotsButNeverLowersThem() {
         var estimator = KneeEstimator(policy: SchedulerPolicy())
         Self.observe(&estimator, inflight: 12, delayMs: 5_000, steps: 0..<20)

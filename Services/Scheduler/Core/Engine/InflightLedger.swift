@@ -4,6 +4,8 @@
 struct InflightLedger: Sendable {
     private(set) var tokens = [0, 0]
     private(set) var requests = [0, 0]
+    /// Requests whose first token has come (the provider is serving them, not holding them in its line).
+    private(set) var serving = 0
     /// ∫ requests in flight dt (requests × ms) since the start, and when it was last brought up to date.
     private(set) var area = 0.0
     private(set) var areaAt: Double?
@@ -23,9 +25,15 @@ struct InflightLedger: Sendable {
         requests[record.requestClass.index] += 1
     }
 
+    /// Counts a request whose first token came as served.
+    mutating func startServing() {
+        serving += 1
+    }
+
     /// Counts a request that came back (or was withdrawn) out.
     mutating func remove(_ record: JobRecord) {
         tokens[record.requestClass.index] -= record.reservedTokens
         requests[record.requestClass.index] -= 1
+        if record.firstTokenSeen { serving -= 1 }
     }
 }

@@ -155,9 +155,18 @@ public struct SchedulerEngine: Sendable {
             !record.firstTokenSeen, let dispatchedAt = record.dispatchedAtMs
         else { return }
         record.firstTokenSeen = true
+        inflight.startServing()
+        let ttftMs = max(0, now - dispatchedAt)
+        let toleranceMs = max(50, 0.25 * model.baselineTtftMs)
         record.grewStartupCap = knee.observeFirstToken(
-            inflightAtDispatch: record.inflightAtDispatch, ttftMs: max(0, now - dispatchedAt),
-            toleranceMs: max(50, 0.25 * model.baselineTtftMs))
+            inflightAtDispatch: record.inflightAtDispatch, ttftMs: ttftMs, toleranceMs: toleranceMs)
+        // Measured against the baselines, as a completion's wait is.
+        knee.observeServing(
+            inflight.serving,
+            waited: KneeEstimator.Queueing(
+                inflightAtDispatch: record.inflightAtDispatch, delayMs: model.queueDelayMs(ttftMs: ttftMs),
+                meanServiceMs: model.meanServiceMs, toleranceMs: toleranceMs),
+            baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
         live[slot] = record
     }
 

@@ -22,7 +22,11 @@
 /// completion then carries its queueing delay q (time to first token over the uncongested one) and the number n of
 /// this client's requests in flight when it was sent. With a mean service time S, the n − k requests ahead of it
 /// beyond the k slots took q ≈ (n − k) · S / k to clear, so k ≈ n · S / (q + S): a queueing sample, which also
-/// engages the cap. Each completion gives the smaller of the two estimates.
+/// engages the cap. Each completion gives the smaller of the two estimates. Streamed answers say more: a request whose
+/// first token came after a wait in the line was let in the moment a slot freed, with every other slot busy, so the
+/// requests then streaming (their first token seen, their answer not ended) are the slots serving this client. While
+/// the window holds such counts they are the estimate: the formula assumes the requests ahead were of average length,
+/// which shortest-first dispatch makes untrue (long answers hold the slots, the line clears slower, k reads low).
 ///
 /// Before the cap engages, a start-up cap (`startupInflight`, 0 = none) bounds the requests in flight while the
 /// provider is unknown, so a burst does not land whole in a queue nobody can reorder. It grows as TCP's slow start
@@ -53,6 +57,9 @@ public struct KneeEstimator: Sendable, Equatable {
     var queueFraction = 0.5
     /// The most a recent request that did not queue showed the provider serving (queueing providers only).
     private var lowerBound: Sample?
+    /// Requests streaming when a request's first token came after a wait in the provider's line (queueing providers
+    /// only), in the samples' unit: the slots serving this client, at the baseline time per output token.
+    private var servingSamples: [Sample] = []
     /// Whether the provider last showed saturation by queueing (first tokens late) rather than by slowing down.
     public private(set) var queueing = false
     /// The start-up cap in force until the provider is seen saturated (0: none).
@@ -121,6 +128,24 @@ public struct KneeEstimator: Sendable, Equatable {
         return true
     }
 
+    /// Records one streamed first token that came `waited` after its request was sent, with `serving` requests then
+    /// streaming (itself included): a first token that waited in the provider's line shows the provider queueing,
+    /// engages the cap and counts the slots serving this client.
+    mutating func observeServing(_ serving: Int, waited: Queueing, baselineMsPerOutputToken: Double, now: Double) {
+        guard gain > 0, baselineMsPerOutputToken > 0, serving > 0, waited.isQueued(fraction: queueFraction) else {
+            return
+        }
+        if !queueing {
+            samples.removeAll()
+            queueing = true
+        }
+        engaged = true
+        let sample = Sample(tokensPerMs: Double(serving) / baselineMsPerOutputToken, atMs: now)
+        servingSamples.append(sample)
+        if servingSamples.count > 256 { servingSamples.removeFirst(servingSamples.count - 256) }
+        last = Sample(tokensPerMs: bottleneckTokensPerMs(now: now) ?? sample.tokensPerMs, atMs: now)
+    }
+
     /// Records one completion: the average in-flight count during its life and its per-token time against the
     /// uncongested baseline (nil when the answer was too short to measure it), and how long it waited at the provider
     /// (nil without a measured time to first token). `startupJudged`: its first token already grew the start-up cap.
@@ -143,6 +168,7 @@ public struct KneeEstimator: Sendable, Equatable {
         } else if slowed, !queued {
             self.queueing = false
             lowerBound = nil
+            servingSamples.removeAll()
         }
         if queued || slowed { engaged = true }
         if !queued, !slowed, let queueing, queueing.delayMs <= queueing.toleranceMs {
@@ -177,7 +203,9 @@ public struct KneeEstimator: Sendable, Equatable {
     public func bottleneckTokensPerMs(now: Double) -> Double? {
         guard engaged else { return nil }
         let floor = lowerBound.flatMap { now - $0.atMs <= windowMs ? $0.tokensPerMs : nil } ?? 0
-        let recent = samples.filter { now - $0.atMs <= windowMs }.map(\.tokensPerMs).sorted()
+        let counted = servingSamples.filter { now - $0.atMs <= windowMs }
+        let recent = (counted.isEmpty ? samples.filter { now - $0.atMs <= windowMs } : counted).map(\.tokensPerMs)
+            .sorted()
         if !recent.isEmpty {
             // A high quantile rather than the maximum: one sample that measured its speed badly cannot set the cap.
             return max(floor, recent[min(recent.count - 1, Int(Double(recent.count) * 0.9))])

@@ -397,7 +397,8 @@ actor SchedulerRuntime {
     // MARK: - Recovery
 
     /// Brings back what had not finished when the process stopped: waiting requests are queued again with their
-    /// original deadline; in-flight ones are re-queued or marked failed as configured. Returns (restored, failed).
+    /// original deadline; in-flight ones are re-queued or marked failed as configured. Front-door requests end
+    /// `cancelled` (`shutdown`): their clients left with the process. Returns (restored, failed).
     func recover(inflight action: InflightRestartAction) async throws -> (restored: Int, failed: Int) {
         try await restore(try await store.unfinished(), inflight: action)
     }
@@ -425,6 +426,20 @@ actor SchedulerRuntime {
                 row.reasonCode = ReasonCode.restartFailed.rawValue
                 row.reasonMessage = "The stored request could not be read back after a restart."
                 row.finishedMs = now
+                writer.enqueue(.insert(row))
+                failed += 1
+                continue
+            }
+            if row.frontDoor {
+                // Its client's connection ended with the process that held it: nobody could read the answer.
+                let reason = ReasonCode.shutdown.reason(
+                    "The scheduler stopped before the answer; the client's connection ended with it, so the request is not sent."
+                )
+                row.state = RequestState.cancelled.rawValue
+                row.reasonCode = reason.code
+                row.reasonMessage = reason.message
+                row.finishedMs = now
+                remember(row, finished: true)
                 writer.enqueue(.insert(row))
                 failed += 1
                 continue
