@@ -122,3 +122,18 @@ struct StoreBatch {
 
     var isEmpty: Bool { rows.isEmpty && !deletesAll && events.isEmpty }
 }
+
+extension RequestRow {
+    /// Moves the row to `state` with `reason` (none clears it).
+    mutating func set(_ state: RequestState, reason: DecisionReason?) {
+        self.state = state.rawValue
+        reasonCode = reason?.code
+        reasonMessage = reason?.message
+    }
+
+    /// Ends the row in `state` with `reason` at `now`.
+    mutating func end(_ state: RequestState, reason: DecisionReason, now: Double) {
+        set(state, reason: reason)
+        finishedMs = now
+    }
+}

@@ -239,9 +239,7 @@ actor SchedulerRuntime {
                 "The dispatch could not be written to the shared store; the request was not sent.")
             let outcome = DispatchOutcome(status: .retryable, retryAfterMs: 1_000, reason: reason)
             if engine.complete(id, outcome: outcome, now: self.now) == .requeued, var row = rows[id] {
-                row.state = RequestState.queued.rawValue
-                row.reasonCode = reason.code
-                row.reasonMessage = reason.message
+                row.set(.queued, reason: reason)
                 remember(row, finished: false)
                 writer.enqueue(.insert(row))
             } else {
@@ -295,17 +293,11 @@ actor SchedulerRuntime {
             let reason = ReasonCode.shutdown.reason(
                 "The scheduler replica stopped while the request was in flight; it is not sent again.")
             engine.cancel(id, reason: reason, now: now)
-            row.state = RequestState.failed.rawValue
-            row.finishedMs = now
-            row.reasonCode = reason.code
-            row.reasonMessage = reason.message
+            row.end(.failed, reason: reason, now: now)
             row.result = Self.json(result.requestResult)
             remember(row, finished: true)
         case .requeued:
-            row.state = RequestState.queued.rawValue
-            let reason = engine.reason(of: id)
-            row.reasonCode = reason?.code
-            row.reasonMessage = reason?.message
+            row.set(.queued, reason: engine.reason(of: id))
             remember(row, finished: false)
         case .completed, .unknown:
             row.state = (outcome.status == .succeeded ? RequestState.completed : .failed).rawValue
@@ -332,10 +324,7 @@ actor SchedulerRuntime {
                 ?? ReasonCode.rateLimitedExhausted.reason(
                     "The upstream answered \(result.statusCode == 0 ? "nothing" : String(result.statusCode)) on every attempt."
                 )
-            row.state = RequestState.failed.rawValue
-            row.finishedMs = now
-            row.reasonCode = reason.code
-            row.reasonMessage = reason.message
+            row.end(.failed, reason: reason, now: now)
             row.result = Self.json(result.requestResult)
             remember(row, finished: true)
         }
@@ -362,10 +351,7 @@ actor SchedulerRuntime {
     /// Ends a request that gets no upstream answer (expired, cancelled, reset) and refuses its waiting caller.
     private func finishWaiting(_ id: String, state: RequestState, reason: DecisionReason, now: Double) {
         if var row = rows[id] {
-            row.state = state.rawValue
-            row.finishedMs = now
-            row.reasonCode = reason.code
-            row.reasonMessage = reason.message
+            row.end(state, reason: reason, now: now)
             remember(row, finished: true)
             writer.enqueue(.insert(row))
         }
@@ -419,41 +405,36 @@ actor SchedulerRuntime {
         let now = self.now
         let decoder = JSONDecoder()
         for var row in unfinished {
+            /// Ends the row instead of restoring it.
+            func end(_ state: RequestState, _ reason: DecisionReason) {
+                row.end(state, reason: reason, now: now)
+                remember(row, finished: true)
+                writer.enqueue(.insert(row))
+                failed += 1
+            }
             guard let prediction = try? decoder.decode(PredictResponse.self, from: Data(row.prediction.utf8)),
                 let body = try? decoder.decode(ChatCompletionRequest.self, from: Data(row.body.utf8))
             else {
-                row.state = RequestState.failed.rawValue
-                row.reasonCode = ReasonCode.restartFailed.rawValue
-                row.reasonMessage = "The stored request could not be read back after a restart."
-                row.finishedMs = now
-                writer.enqueue(.insert(row))
-                failed += 1
+                end(
+                    .failed,
+                    ReasonCode.restartFailed.reason("The stored request could not be read back after a restart."))
                 continue
             }
             if row.frontDoor {
                 // Its client's connection ended with the process that held it: nobody could read the answer.
-                let reason = ReasonCode.shutdown.reason(
-                    "The scheduler stopped before the answer; the client's connection ended with it, so the request is not sent."
-                )
-                row.state = RequestState.cancelled.rawValue
-                row.reasonCode = reason.code
-                row.reasonMessage = reason.message
-                row.finishedMs = now
-                remember(row, finished: true)
-                writer.enqueue(.insert(row))
-                failed += 1
+                end(
+                    .cancelled,
+                    ReasonCode.shutdown.reason(
+                        "The scheduler stopped before the answer; the client's connection ended with it, so the request is not sent."
+                    ))
                 continue
             }
             let wasInflight = row.state == RequestState.dispatched.rawValue
             if wasInflight && action == .fail {
-                row.state = RequestState.failed.rawValue
-                row.reasonCode = ReasonCode.restartFailed.rawValue
-                row.reasonMessage =
-                    "The scheduler restarted while the request was in flight (INFLIGHT_ON_RESTART=fail)."
-                row.finishedMs = now
-                remember(row, finished: true)
-                writer.enqueue(.insert(row))
-                failed += 1
+                end(
+                    .failed,
+                    ReasonCode.restartFailed.reason(
+                        "The scheduler restarted while the request was in flight (INFLIGHT_ON_RESTART=fail)."))
                 continue
             }
             let job = Self.job(row: row, prediction: prediction, body: body)
