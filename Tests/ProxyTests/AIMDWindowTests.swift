@@ -82,6 +82,25 @@ import Testing
         #expect((window.baselineMs(.complete) ?? 0) < 130)
     }
 
+    @Test func aLateFirstByteWhileOthersStreamFallsToTheirShareNotToHalf() {
+        // A provider with 16 slots and a line behind them: the window had grown to 20; a first byte waited while 16
+        // calls streamed. Halving would leave 10; the window keeps 90% of the 16.
+        var queueing = window(initial: 20, max: 64)
+        for _ in 0..<4 { queueing.recordSuccess(latencyMs: 100, kind: .firstByte, sentEpoch: 0) }
+        #expect(queueing.recordSuccess(latencyMs: 2_000, kind: .firstByte, sentEpoch: 0, streaming: 16) == .decreased)
+        #expect(queueing.limit == 14)
+        // Without streams to count (or with few) the decrease is the usual half.
+        var alone = window(initial: 20, max: 64)
+        for _ in 0..<4 { alone.recordSuccess(latencyMs: 100, kind: .firstByte, sentEpoch: 0) }
+        #expect(alone.recordSuccess(latencyMs: 2_000, kind: .firstByte, sentEpoch: 0, streaming: 3) == .decreased)
+        #expect(alone.limit == 10)
+        // Every call streaming (a provider that slows down rather than queues): the window still shrinks.
+        var slowing = window(initial: 20, max: 64)
+        for _ in 0..<4 { slowing.recordSuccess(latencyMs: 100, kind: .firstByte, sentEpoch: 0) }
+        #expect(slowing.recordSuccess(latencyMs: 2_000, kind: .firstByte, sentEpoch: 0, streaming: 20) == .decreased)
+        #expect(slowing.size == 18)
+    }
+
     @Test func theBaselineStartsFromTheLowestFirstSampleSoAQueuedFirstAnswerDoesNotHideTheQueue() {
         var window = window(initial: 8)
         // A burst into a provider with one slot: the answers' first bytes come one service time apart.

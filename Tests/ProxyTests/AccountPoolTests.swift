@@ -164,3 +164,29 @@ import Testing
         #expect(pool.accounts[0].errors == 0)
     }
 }
+
+@Suite struct StreamingCountTests {
+    @Test func callsCountAsStreamingFromTheirFirstByteUntilReleased() {
+        var pool = AccountPool(
+            deployments: [Deployment(name: "a", modelName: "m", upstreamModel: "m", apiBase: "http://x/v1")])
+        // The window starts at two calls.
+        var leases: [Lease] = []
+        for _ in 0..<2 {
+            guard case .granted(let lease) = pool.acquire(model: "m", tokens: 1, now: 0) else {
+                Issue.record("no slot")
+                return
+            }
+            leases.append(lease)
+        }
+        pool.observeFirstByte(leases[0], latencyMs: 10)
+        #expect(pool.accounts[0].streaming == 1)
+        // A call released before its first byte was never counted.
+        pool.release(leases[1], outcome: .cancelled, now: 1)
+        #expect(pool.accounts[0].streaming == 1)
+        var streamed = leases[0]
+        streamed.streaming = true
+        pool.release(streamed, outcome: .cancelled, now: 1)
+        #expect(pool.accounts[0].streaming == 0)
+        #expect(pool.accounts[0].inFlight == 0)
+    }
+}

@@ -28,6 +28,9 @@ public struct Lease: Sendable, Hashable {
     public var epoch: Int
     public var reservation: RateReservation
     public var startedAt: Double
+    /// Whether the call's stream has sent its first byte (`observeFirstByte`): it counts among the account's calls
+    /// streaming until released.
+    public var streaming = false
 }
 
 /// The proxy's view of one upstream attempt: how a call on one account ended, as far as the account's health is
@@ -145,10 +148,13 @@ public struct AccountPool: Sendable {
     /// Feeds a stream's time to first byte to the account's window as soon as it is known, instead of at the end
     /// of the answer: a window that waits for whole answers grows one long answer at a time, so a fresh account
     /// would hold work back for a minute; the first byte says as much about the account's congestion.
+    /// The call counts among the account's calls streaming from now until it is released with `streaming` set.
     @discardableResult
     public mutating func observeFirstByte(_ lease: Lease, latencyMs: Double) -> WindowChange {
-        accounts[lease.account].window.recordSuccess(
-            latencyMs: latencyMs, kind: .firstByte, sentEpoch: lease.epoch, elapsedMs: latencyMs)
+        accounts[lease.account].streaming += 1
+        return accounts[lease.account].window.recordSuccess(
+            latencyMs: latencyMs, kind: .firstByte, sentEpoch: lease.epoch, elapsedMs: latencyMs,
+            streaming: accounts[lease.account].streaming)
     }
 
     /// Returns a slot with the call's outcome: adapts the window, reconciles the rate window, sets cooldowns.
@@ -159,6 +165,7 @@ public struct AccountPool: Sendable {
     ) {
         var account = accounts[lease.account]
         account.inFlight = max(0, account.inFlight - 1)
+        if lease.streaming { account.streaming = max(0, account.streaming - 1) }
         var change = WindowChange.unchanged
         var cooldown: Double?
         switch outcome {

@@ -4,6 +4,8 @@ public struct AccountState: Sendable {
     public internal(set) var window: AIMDWindow
     public internal(set) var rate: RateWindow
     public internal(set) var inFlight: Int = 0
+    /// Calls in flight whose stream has sent its first byte.
+    public internal(set) var streaming: Int = 0
     /// Until when the account takes no new requests (monotonic seconds).
     public internal(set) var cooldownUntil: Double = 0
     public internal(set) var consecutiveFailures: Int = 0

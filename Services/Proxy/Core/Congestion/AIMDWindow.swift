@@ -20,6 +20,12 @@ public struct AIMDSettings: Sendable, Equatable {
     /// Slow start, as in TCP: until the first congestion signal the window grows by one per fast success (doubling
     /// each round trip) instead of one per window, so a fresh account reaches its working size in a few rounds.
     public var slowStart: Bool
+    /// A stream's first byte that came late while other calls were streaming shows a provider serving about that
+    /// many and queueing the rest (llama.cpp's slots, vLLM's waiting queue): the window falls to this share of the
+    /// calls then streaming when that is more than the multiplicative decrease leaves. Halving would leave the
+    /// provider's slots idle for a whole climb back; the share below 1 still shrinks a window whose every call
+    /// streams (a provider that slows down instead of queueing).
+    public var streamingShare: Double
 
     public init(
         initialWindow: Double = 2,
@@ -30,7 +36,8 @@ public struct AIMDSettings: Sendable, Equatable {
         ewmaAlpha: Double = 0.1,
         minimumSamples: Int = 8,
         spikeSlackMs: Double = 5,
-        slowStart: Bool = true
+        slowStart: Bool = true,
+        streamingShare: Double = 0.9
     ) {
         self.maxWindow = max(1, maxWindow)
         self.initialWindow = min(max(1, initialWindow), self.maxWindow)
@@ -41,6 +48,7 @@ public struct AIMDSettings: Sendable, Equatable {
         self.minimumSamples = max(0, minimumSamples)
         self.spikeSlackMs = max(0, spikeSlackMs)
         self.slowStart = slowStart
+        self.streamingShare = min(max(0, streamingShare), 1)
     }
 }
 
@@ -102,11 +110,11 @@ public struct AIMDWindow: Sendable, Equatable {
 
     /// Records a successful call with congestion signal `latencyMs` (see `LatencyKind`), sent in epoch
     /// `sentEpoch`. A fixed `latencyTargetMs` is compared with `elapsedMs` (time to first byte, or the whole
-    /// call) when given.
+    /// call) when given. `streaming`: for a stream's first byte, the account's calls then streaming, itself included.
     @discardableResult
-    public mutating func recordSuccess(latencyMs: Double, kind: LatencyKind, sentEpoch: Int, elapsedMs: Double? = nil)
-        -> WindowChange
-    {
+    public mutating func recordSuccess(
+        latencyMs: Double, kind: LatencyKind, sentEpoch: Int, elapsedMs: Double? = nil, streaming: Int? = nil
+    ) -> WindowChange {
         let latency = max(0, latencyMs)
         let isSpike: Bool
         if let fixed = settings.latencyTargetMs {
@@ -128,7 +136,7 @@ public struct AIMDWindow: Sendable, Equatable {
         }
         samples[index] += 1
         if isSpike {
-            return recordCongestion(sentEpoch: sentEpoch)
+            return recordCongestion(sentEpoch: sentEpoch, streaming: streaming)
         }
         if inSlowStart && size < settings.maxWindow {
             size = min(settings.maxWindow, size + 1)
@@ -144,11 +152,13 @@ public struct AIMDWindow: Sendable, Equatable {
         return .unchanged
     }
 
-    /// Records a congestion signal (429, 5xx, timeout, spike) from a request sent in epoch `sentEpoch`.
+    /// Records a congestion signal (429, 5xx, timeout, spike) from a request sent in epoch `sentEpoch`; a late first
+    /// byte gives the calls then `streaming` (see `AIMDSettings.streamingShare`).
     @discardableResult
-    public mutating func recordCongestion(sentEpoch: Int) -> WindowChange {
+    public mutating func recordCongestion(sentEpoch: Int, streaming: Int? = nil) -> WindowChange {
         guard sentEpoch >= epoch else { return .unchanged }
-        let reduced = max(1, size * settings.decreaseFactor)
+        let served = Double(streaming ?? 0) * settings.streamingShare
+        let reduced = max(1, size * settings.decreaseFactor, min(served, size))
         successesThisRound = 0
         epoch += 1
         slowStartThreshold = reduced

@@ -321,7 +321,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
                 let now = forwarder.clock.now()
                 firstChunkAt = now
                 if summary.stream, let lease {
-                    forwarder.dispatcher.observeFirstByte(lease.lease, latencyMs: (now - callStarted) * 1000)
+                    lease.observeFirstByte(latencyMs: (now - callStarted) * 1000)
                 }
             }
             // Flushed at the end of the upstream read that carried it (`upstreamReadComplete`): the SSE events of one
