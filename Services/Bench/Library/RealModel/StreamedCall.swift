@@ -15,8 +15,8 @@ struct StreamedCall: Sendable, Codable {
     var finishReason: String?
     var error: String?
 
-    /// Posts `body` (streamed) to `url` and reads the server-sent events as they come.
-    /// Streams `body` to `url`; `samplingSeed`, when given, goes in the body as OpenAI's `seed`.
+    /// Posts `body` (streamed) to `url` and reads the server-sent events as they come; `samplingSeed`, when given,
+    /// goes in the body as OpenAI's `seed`.
     static func post(
         _ url: String, body: ChatCompletionRequest, samplingSeed: Int? = nil, headers: [String: String],
         client: HTTPClient, timeoutSeconds: Int64

@@ -485,8 +485,6 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         respond(status: Int(apiError.status.code), fields: apiError.responseHeaders, body: apiError.body)
     }
 
-    /// Charges the tenant's budget what a successful call used, at the price of the account that answered; an
-    /// unsuccessful one gives its reservation back.
     /// Accounts for a streamed answer that is whole (window, usage, outcome report) and settles its budget.
     private func settleStream(_ lease: LeaseGuard, finished: Double) {
         let used = forwarder.finish(
@@ -496,6 +494,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         self.lease = nil
     }
 
+    /// Charges the tenant's budget what a successful call used, at the price of the account that answered; an
+    /// unsuccessful one gives its reservation back.
     private func settleBudget(_ used: (prompt: Int, output: Int)?, account: Int) {
         guard let budgetHold else { return }
         guard let used else {

@@ -157,17 +157,20 @@ public struct SchedulerEngine: Sendable {
         record.firstTokenSeen = true
         inflight.startServing()
         let ttftMs = max(0, now - dispatchedAt)
-        let toleranceMs = max(50, 0.25 * model.baselineTtftMs)
+        let waited = queueing(of: record, ttftMs: ttftMs)
         record.grewStartupCap = knee.observeFirstToken(
-            inflightAtDispatch: record.inflightAtDispatch, ttftMs: ttftMs, toleranceMs: toleranceMs)
-        // Measured against the baselines, as a completion's wait is.
+            inflightAtDispatch: record.inflightAtDispatch, ttftMs: ttftMs, toleranceMs: waited.toleranceMs)
         knee.observeServing(
-            inflight.serving,
-            waited: KneeEstimator.Queueing(
-                inflightAtDispatch: record.inflightAtDispatch, delayMs: model.queueDelayMs(ttftMs: ttftMs),
-                meanServiceMs: model.meanServiceMs, toleranceMs: toleranceMs),
-            baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
+            inflight.serving, waited: waited, baselineMsPerOutputToken: model.baselineMsPerOutputToken, now: now)
         live[slot] = record
+    }
+
+    /// How `record` waited at the provider, from its time to first token (none: no wait measured), against the
+    /// current baselines; a delay within the tolerance (noise, a longer prompt's prefill) is no wait at all.
+    private func queueing(of record: JobRecord, ttftMs: Double?) -> KneeEstimator.Queueing {
+        KneeEstimator.Queueing(
+            inflightAtDispatch: record.inflightAtDispatch, delayMs: ttftMs.map { model.queueDelayMs(ttftMs: $0) } ?? 0,
+            meanServiceMs: model.meanServiceMs, toleranceMs: max(50, 0.25 * model.baselineTtftMs))
     }
 
     /// Records how a dispatched request ended: releases its budget, teaches the service-time model and the congestion
@@ -239,10 +242,7 @@ public struct SchedulerEngine: Sendable {
         }
         if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
             // Measured against the baselines before this answer teaches them.
-            let queueing = KneeEstimator.Queueing(
-                inflightAtDispatch: record.inflightAtDispatch,
-                delayMs: outcome.ttftMs.map { model.queueDelayMs(ttftMs: min($0, latency)) } ?? 0,
-                meanServiceMs: model.meanServiceMs, toleranceMs: max(50, 0.25 * model.baselineTtftMs))
+            let queueing = queueing(of: record, ttftMs: outcome.ttftMs.map { min($0, latency) })
             if outcome.ttftMs != nil { queueDelayMs += policy.estimateAlpha * (queueing.delayMs - queueDelayMs) }
             let queued = queueing.isQueued(fraction: policy.kneeQueueFraction)
             model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queued: queued)

@@ -135,10 +135,7 @@ public struct KneeEstimator: Sendable, Equatable {
         guard gain > 0, baselineMsPerOutputToken > 0, serving > 0, waited.isQueued(fraction: queueFraction) else {
             return
         }
-        if !queueing {
-            samples.removeAll()
-            queueing = true
-        }
+        if !queueing { startQueueing() }
         engaged = true
         let sample = Sample(tokensPerMs: Double(serving) / baselineMsPerOutputToken, atMs: now)
         servingSamples.append(sample)
@@ -162,9 +159,7 @@ public struct KneeEstimator: Sendable, Equatable {
         }
         let queued = queueing?.isQueued(fraction: queueFraction) ?? false
         if queued, !self.queueing {
-            // Samples taken as if the provider slowed down read every request in its line as served: start over.
-            samples.removeAll()
-            self.queueing = true
+            startQueueing()
         } else if slowed, !queued {
             self.queueing = false
             lowerBound = nil
@@ -196,6 +191,13 @@ public struct KneeEstimator: Sendable, Equatable {
         samples.append(sample)
         if samples.count > 256 { samples.removeFirst(samples.count - 256) }
         last = Sample(tokensPerMs: bottleneckTokensPerMs(now: now) ?? sample.tokensPerMs, atMs: now)
+    }
+
+    /// The provider turned out to queue: samples taken as if it slowed down read every request in its line as served,
+    /// so they start over.
+    private mutating func startQueueing() {
+        samples.removeAll()
+        queueing = true
     }
 
     /// Bottleneck delivery rate (output tokens per ms): the highest saturated sample of the last `windowMs`, else
