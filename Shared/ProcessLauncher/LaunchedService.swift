@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -40,18 +41,38 @@ public final class LaunchedService: Sendable {
     }
 
     /// Starts `binDirectory/product` on `port` (a free one when nil) with `HOST`, `PORT`, `DATA_DIR` and `LOG_LEVEL`
-    /// set, then `environment`, and waits until `readyPath` answers 200. `wrapper` is a command that execs the
-    /// service (`prlimit …`, `unshare … sh -c …`), so the service keeps the wrapper's pid.
+    /// set, then `environment`, and waits until `readyPath` answers 200 from this process. `wrapper` is a command
+    /// that execs the service (`prlimit …`, `unshare … sh -c …`), so the service keeps the wrapper's pid.
+    ///
+    /// A free port is free only until someone binds it: another program can take it between `FreePort.allocate`
+    /// and the service's bind. Then the service exits and another program answers on its port; that launch is
+    /// retried on a new port (at most three times) rather than handing the caller somebody else's service.
     public static func start(
         _ product: String, binDirectory: URL, environment: [String: String] = [:], arguments: [String] = [],
         wrapper: [String] = [], dataDirectory: URL? = nil, port: Int? = nil, logLevel: String = "info",
         readyPath: String = "/health", timeout: Duration = .seconds(60)
     ) async throws -> LaunchedService {
+        var attempt = 1
+        while true {
+            do {
+                return try await launch(
+                    product, binDirectory: binDirectory, environment: environment, arguments: arguments,
+                    wrapper: wrapper, dataDirectory: dataDirectory, port: port ?? FreePort.allocate(),
+                    logLevel: logLevel, readyPath: readyPath, timeout: timeout)
+            } catch is PortTaken where port == nil && attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
+    private static func launch(
+        _ product: String, binDirectory: URL, environment: [String: String], arguments: [String],
+        wrapper: [String], dataDirectory: URL?, port: Int, logLevel: String, readyPath: String, timeout: Duration
+    ) async throws -> LaunchedService {
         let executable = binDirectory.appendingPathComponent(product)
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw ChildProcessError("\(product) is not built in \(binDirectory.path); run `swift build` first")
         }
-        let port = try port ?? FreePort.allocate()
         let directory =
             dataDirectory
             ?? FileManager.default.temporaryDirectory
@@ -92,7 +113,16 @@ public final class LaunchedService: Sendable {
             }
             if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)) {
                 _ = try? await response.body.collect(upTo: 1 << 20)
-                if response.status.code == 200 { return }
+                if response.status.code == 200 {
+                    switch ListeningSocket.owner(port: port, pid: process.pid) {
+                    case .this, .unknown: return
+                    case .another:
+                        // Someone else answered: ours either still starts (and fails to bind) or has just failed.
+                        if await process.waitAsync(timeout: .seconds(5)) != nil {
+                            throw PortTaken(port: port)
+                        }
+                    }
+                }
             }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -122,9 +152,78 @@ public final class LaunchedService: Sendable {
     }
 }
 
-/// Free TCP ports on loopback, found by binding port 0 and reading back what the kernel chose.
+/// Another program answered on the port a service was started on.
+struct PortTaken: Error, CustomStringConvertible {
+    let port: Int
+    var description: String { "another program took port \(port) before the service could bind it" }
+}
+
+/// Which process holds the socket listening on a loopback port, read from `/proc/net/tcp` and `/proc/<pid>/fd`.
+enum ListeningSocket {
+    enum Owner { case this, another, unknown }
+
+    /// `.this` when `pid` or one of its descendants holds the socket listening on 127.0.0.1:`port`, `.another` when
+    /// a socket listens there that none of them holds, `.unknown` where `/proc` cannot tell.
+    static func owner(port: Int, pid: pid_t) -> Owner {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return .unknown }
+        let local = "0100007F:" + String(format: "%04X", port)
+        var inodes: Set<String> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            // sl, local_address, rem_address, st (0A: listening), tx:rx, tr:when, retrnsmt, uid, timeout, inode
+            guard fields.count > 9, fields[1] == local, fields[3] == "0A" else { continue }
+            inodes.insert(String(fields[9]))
+        }
+        if inodes.isEmpty { return .unknown }
+        for process in [pid] + descendants(of: pid) {
+            let directory = "/proc/\(process)/fd"
+            guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for descriptor in descriptors {
+                guard
+                    let target = try? FileManager.default.destinationOfSymbolicLink(
+                        atPath: "\(directory)/\(descriptor)")
+                else { continue }
+                if target.hasPrefix("socket:["), inodes.contains(String(target.dropFirst(8).dropLast())) {
+                    return .this
+                }
+            }
+        }
+        return .another
+    }
+
+    private static func descendants(of pid: pid_t) -> [pid_t] {
+        var found: [pid_t] = []
+        var frontier = [pid]
+        while let next = frontier.popLast(), found.count < 64 {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
+            for task in tasks {
+                let children =
+                    (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
+                for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
+                    found.append(child)
+                    frontier.append(child)
+                }
+            }
+        }
+        return found
+    }
+}
+
+/// Free TCP ports on loopback, found by binding port 0 and reading back what the kernel chose. A port is handed out
+/// once per process, so two services started side by side never get the same one from here.
 public enum FreePort {
+    private static let handedOut = Mutex<Set<Int>>([])
+
     public static func allocate() throws -> Int {
+        for _ in 0..<32 {
+            let port = try bindEphemeral()
+            let fresh = handedOut.withLock { $0.insert(port).inserted }
+            if fresh { return port }
+        }
+        throw ChildProcessError("no fresh loopback port after 32 tries")
+    }
+
+    private static func bindEphemeral() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw ChildProcessError("socket() failed") }
         defer { close(descriptor) }

@@ -40,4 +40,25 @@ import Testing
         #expect(child.isRunning)
         #expect(child.stop(grace: .seconds(5)) == .signalled(SIGTERM))
     }
+
+    /// A port found free can be taken before the service binds it. The launcher must then not hand back whoever
+    /// answers on that port as the service: here a Python file server holds the port, and the mock exits on its bind.
+    @Test func aServiceWhosePortAnotherProgramHoldsIsNotMistakenForThatProgram() async throws {
+        let port = try FreePort.allocate()
+        let squatter = try ChildProcess.spawn(
+            "python3", arguments: ["-m", "http.server", String(port), "--bind", "127.0.0.1"])
+        defer { squatter.stop() }
+        var answered = false
+        for _ in 0..<100 where !answered {
+            answered = (try? await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(2)))?.status == 200
+            if !answered { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(answered, "python3 -m http.server did not answer on port \(port)")
+        await #expect(throws: (any Error).self) {
+            let service = try await LaunchedService.start(
+                "maitre-mock-llm", port: port, readyPath: "/", timeout: .seconds(30))
+            service.stop()
+        }
+        #expect(squatter.isRunning)
+    }
 }

@@ -1,4 +1,3 @@
-import Contracts
 import Foundation
 
 /// Reads a chat completion answer as it passes — server-sent events or one JSON document — and keeps what a client
