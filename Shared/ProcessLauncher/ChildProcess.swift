@@ -93,7 +93,47 @@ public final class ChildProcess: Sendable {
         guard result == 0 else {
             throw ChildProcessError("could not start \(executable): \(String(cString: strerror(result)))")
         }
+        live.withLock { _ = $0.insert(pid) }
         return ChildProcess(pid: pid)
+    }
+
+    /// Children started and not yet reaped.
+    private static let live = Mutex<Set<pid_t>>([])
+    private static let terminationSources = Mutex<[any DispatchSourceSignal]>([])
+
+    /// Makes SIGINT, SIGTERM and SIGHUP stop every child this process started before it exits (SIGTERM, up to
+    /// `grace`, then SIGKILL), so that killing a benchmark does not leave its services running. The exit code is
+    /// 128 + the signal, as the signal's default action would give.
+    public static func stopChildrenOnTermination(grace: Duration = .seconds(5)) {
+        terminationSources.withLock { sources in
+            guard sources.isEmpty else { return }
+            for number in [SIGINT, SIGTERM, SIGHUP] {
+                Glibc.signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    stopAll(grace: grace)
+                    exit(128 + number)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+
+    private static func stopAll(grace: Duration) {
+        var running = live.withLock { Array($0) }
+        for pid in running { _ = Glibc.kill(pid, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while !running.isEmpty, ContinuousClock.now < deadline {
+            var raw: Int32 = 0
+            running.removeAll { waitpid($0, &raw, WNOHANG) != 0 }
+            if !running.isEmpty { usleep(20_000) }
+        }
+        for pid in running {
+            _ = Glibc.kill(pid, SIGKILL)
+            var raw: Int32 = 0
+            _ = waitpid(pid, &raw, 0)
+        }
     }
 
     /// Runs a command to its end (at most `timeout`, then it is stopped) and returns its exit status and what it
@@ -138,6 +178,7 @@ public final class ChildProcess: Sendable {
             var raw: Int32 = 0
             guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
             reaped = Self.status(raw)
+            Self.live.withLock { _ = $0.remove(pid) }
             return reaped
         }
     }
@@ -191,6 +232,7 @@ public final class ChildProcess: Sendable {
             var raw: Int32 = 0
             while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
             reaped = Self.status(raw)
+            Self.live.withLock { _ = $0.remove(pid) }
             return Self.status(raw)
         }
     }

@@ -40,9 +40,10 @@ public final class LaunchedService: Sendable {
         self.logLevel = logLevel
     }
 
-    /// Starts `binDirectory/product` on `port` (a free one when nil) with `HOST`, `PORT`, `DATA_DIR` and `LOG_LEVEL`
-    /// set, then `environment`, and waits until `readyPath` answers 200 from this process. `wrapper` is a command
-    /// that execs the service (`prlimit …`, `unshare … sh -c …`), so the service keeps the wrapper's pid.
+    /// Starts `binDirectory/product` on `port` (a free one when nil) with this process's environment, `HOST`, `PORT`,
+    /// `DATA_DIR` and `LOG_LEVEL` set and `DATABASE_URL` empty, then `environment`, and waits until `readyPath` answers
+    /// 200 from this process. `wrapper` is a command that execs the service (`prlimit …`, `unshare … sh -c …`), so the
+    /// service keeps the wrapper's pid.
     ///
     /// A free port is free only until someone binds it: another program can take it between `FreePort.allocate`
     /// and the service's bind. Then the service exits and another program answers on its port; that launch is
@@ -84,6 +85,9 @@ public final class LaunchedService: Sendable {
         merged["PORT"] = String(port)
         merged["DATA_DIR"] = directory.path
         merged["LOG_LEVEL"] = logLevel
+        // A database only where the caller names one: a `DATABASE_URL` exported in the shell (say, a production
+        // queue's) must not become a benchmark's or a test's store.
+        merged["DATABASE_URL"] = ""
         merged.merge(environment) { $1 }
         let command = wrapper + [executable.path] + arguments
         let process = try ChildProcess.spawn(

@@ -1,5 +1,10 @@
 import Foundation
+import ProcessLauncher
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A 20-request run of the end-to-end ShareGPT benchmark with the debug executables: every mode runs against a fresh
 /// stack and the JSON report has sane figures. Small and fast (time scale 0.05, hashed embedder); no speed assertions.
@@ -51,5 +56,50 @@ struct SharegptBenchmarkSmokeTests {
         #expect(printed.contains("short P95 ms"))
         let svg = try String(contentsOf: folder.appendingPathComponent("results.svg"), encoding: .utf8)
         #expect(svg.contains("<polyline"))
+    }
+
+    /// Killing the benchmark midway stops the services it started: none is left running.
+    @Test func aBenchmarkKilledMidwayLeavesNoServiceRunning() async throws {
+        let bench = try BinaryLocator.url(for: "maitre-bench")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "maitre-sharegpt-kill-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let run = try ChildProcess.spawn(
+            bench.path,
+            arguments: [
+                "sharegpt", "--total-requests", "200", "--seed-count", "30", "--time-scale", "0.05", "--embedder",
+                "hashed", "--bin-dir", BinaryLocator.directory.path, "--work-dir",
+                folder.appendingPathComponent("work").path, "--out", folder.appendingPathComponent("r.json").path,
+            ], output: folder.appendingPathComponent("bench.log").path)
+        defer { run.stop() }
+        var services: Set<pid_t> = []
+        for _ in 0..<600 where services.count < 3 && run.isRunning {
+            services.formUnion(Self.children(of: run.pid))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try #require(services.count >= 3, "the benchmark started \(services.count) services")
+        run.signal(SIGTERM)
+        let status = await run.waitAsync(timeout: .seconds(30))
+        #expect(status == .exited(128 + SIGTERM))
+        for pid in services {
+            #expect(!Self.isRunning(pid), "service \(pid) still runs after the benchmark was killed")
+        }
+    }
+
+    private static func children(of pid: pid_t) -> [pid_t] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { task in
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "")
+                .split(separator: " ").compactMap { pid_t($0) }
+        }
+    }
+
+    /// Running, sleeping or in I/O; a process that is gone or a zombie is not.
+    private static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
     }
 }
