@@ -101,6 +101,28 @@ import Testing
         #expect(slowing.size == 18)
     }
 
+    @Test func aPacedCallsLateFirstByteIsTheSchedulersLineNotCongestion() {
+        // The scheduler holds a queueing provider at its slots and says so (`X-Maitre-Paced`): the first byte that
+        // waited in the provider's short line neither cuts the window nor teaches the baseline, and counts as a
+        // success; the same sample from an unpaced call cuts.
+        var paced = window(initial: 18, max: 64)
+        for _ in 0..<4 { paced.recordSuccess(latencyMs: 100, kind: .firstByte, sentEpoch: 0) }
+        // Four fast successes and thirteen paced ones: a window's worth (18) less one.
+        for _ in 0..<13 {
+            #expect(
+                paced.recordSuccess(latencyMs: 2_000, kind: .firstByte, sentEpoch: 0, streaming: 16, paced: true)
+                    == .unchanged)
+        }
+        #expect(
+            paced.recordSuccess(latencyMs: 2_000, kind: .firstByte, sentEpoch: 0, streaming: 16, paced: true)
+                == .increased)
+        #expect(paced.limit == 19)
+        #expect(paced.baselineMs(.firstByte) == 100)
+        var unpaced = window(initial: 18, max: 64)
+        for _ in 0..<4 { unpaced.recordSuccess(latencyMs: 100, kind: .firstByte, sentEpoch: 0) }
+        #expect(unpaced.recordSuccess(latencyMs: 2_000, kind: .firstByte, sentEpoch: 0, streaming: 16) == .decreased)
+    }
+
     @Test func theBaselineStartsFromTheLowestFirstSampleSoAQueuedFirstAnswerDoesNotHideTheQueue() {
         var window = window(initial: 8)
         // A burst into a provider with one slot: the answers' first bytes come one service time apart.

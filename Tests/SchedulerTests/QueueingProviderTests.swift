@@ -169,7 +169,8 @@ import Testing
     /// One slot, a FIFO line behind it, 20 ms per token, 300 ms to the first token: a burst of 20 long and 20 short
     /// requests (interleaved, one every 50 ms), predicted well, with no class from the client.
     private func burst(policy: SchedulerPolicy) -> (
-        shortDone: [Double], longDone: [Double], maxCapAfterEngaged: Int, engaged: Bool, queueing: Bool
+        shortDone: [Double], longDone: [Double], maxCapAfterEngaged: Int, engaged: Bool, queueing: Bool,
+        paced: (whileHeld: Int, otherwise: Int, unpacedWhileHeld: Int)
     ) {
         var engine = SchedulerEngine(policy: policy, eventCapacity: 0)
         var tokens: [String: Int] = [:]
@@ -177,6 +178,7 @@ import Testing
         var shortDone: [Double] = []
         var longDone: [Double] = []
         var maxCap = 0
+        var paced = (whileHeld: 0, otherwise: 0, unpacedWhileHeld: 0)
         var completions: [(at: Double, id: String, sentAt: Double, ttftAt: Double)] = []
         var arrived = 0
         var now = 0.0
@@ -207,14 +209,20 @@ import Testing
                 if next.id.hasPrefix("s") { shortDone.append(now) } else { longDone.append(now) }
             }
             // The provider serves in the order it was sent requests; each holds the slot for 300 + 20·(tokens − 1) ms.
+            let held = engine.knee.engaged && engine.knee.queueing
             for dispatch in engine.nextDispatches(now: now) {
+                if dispatch.pacedAtSlots {
+                    if held { paced.whileHeld += 1 } else { paced.otherwise += 1 }
+                } else if held {
+                    paced.unpacedWhileHeld += 1
+                }
                 let ttftAt = max(slotFreeAt, now) + 300
                 slotFreeAt = ttftAt + 20 * Double(tokens[dispatch.requestId]! - 1)
                 completions.append((slotFreeAt, dispatch.requestId, now, ttftAt))
             }
             if engine.knee.engaged { maxCap = max(maxCap, engine.requestCaps(now: now).total) }
         }
-        return (shortDone, longDone, maxCap, engine.knee.engaged, engine.knee.queueing)
+        return (shortDone, longDone, maxCap, engine.knee.engaged, engine.knee.queueing, paced)
     }
 
     @Test func aBurstIntoOneSlotIsHeldInTheSchedulerWhereShortWorkGoesFirst() {
@@ -223,6 +231,9 @@ import Testing
         #expect(result.engaged && result.queueing)
         // Once the slots are known the provider's own line holds at most two requests beside the one it serves.
         #expect(result.maxCapAfterEngaged <= 3, "cap up to \(result.maxCapAfterEngaged)")
+        // Calls sent while the scheduler holds the provider at its slots tell the proxy so; no others do.
+        #expect(result.paced.whileHeld > 0)
+        #expect(result.paced.otherwise == 0 && result.paced.unpacedWhileHeld == 0)
         // Short answers finish ahead of most long ones; with everything sent at once they would be spread over the
         // whole burst.
         let shortMedian = result.shortDone.sorted()[10]

@@ -104,6 +104,10 @@ public enum MaitreHeader {
     public static let deadlineMs = "X-Deadline-Ms"
     public static let priority = "X-Priority"
     public static let taskType = "X-Task-Type"
+    /// Sent by the scheduler as `queueing` while it holds a provider that queues at its slots: the proxy then does
+    /// not read a first token's wait in the provider's line as congestion of the account (the scheduler counted
+    /// it, and keeps no more in flight than the provider serves plus a small line).
+    public static let paced = "X-Maitre-Paced"
     /// Test-only fault injection on the simulated upstream.
     public static let mockFault = "X-Mock-Fault"
 }

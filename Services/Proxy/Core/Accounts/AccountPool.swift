@@ -150,11 +150,13 @@ public struct AccountPool: Sendable {
     /// would hold work back for a minute; the first byte says as much about the account's congestion.
     /// The call counts among the account's calls streaming from now until it is released with `streaming` set.
     @discardableResult
-    public mutating func observeFirstByte(_ lease: Lease, latencyMs: Double) -> WindowChange {
+    public mutating func observeFirstByte(_ lease: Lease, latencyMs: Double, paced: Bool = false) -> WindowChange {
         accounts[lease.account].streaming += 1
+        // `paced`: a caller that holds the provider at its slots sends no more than it serves plus a short line, so
+        // the wait in that line is no sign the account is overdriven (`AIMDWindow.recordSuccess`).
         return accounts[lease.account].window.recordSuccess(
             latencyMs: latencyMs, kind: .firstByte, sentEpoch: lease.epoch, elapsedMs: latencyMs,
-            streaming: accounts[lease.account].streaming)
+            streaming: accounts[lease.account].streaming, paced: paced)
     }
 
     /// Returns a slot with the call's outcome: adapts the window, reconciles the rate window, sets cooldowns.

@@ -111,9 +111,12 @@ public struct AIMDWindow: Sendable, Equatable {
     /// Records a successful call with congestion signal `latencyMs` (see `LatencyKind`), sent in epoch
     /// `sentEpoch`. A fixed `latencyTargetMs` is compared with `elapsedMs` (time to first byte, or the whole
     /// call) when given. `streaming`: for a stream's first byte, the account's calls then streaming, itself included.
+    /// `paced`: the caller holds the provider at its slots, so a spike is its line, not congestion: such a sample
+    /// neither teaches the baseline nor cuts the window, and counts as a success.
     @discardableResult
     public mutating func recordSuccess(
-        latencyMs: Double, kind: LatencyKind, sentEpoch: Int, elapsedMs: Double? = nil, streaming: Int? = nil
+        latencyMs: Double, kind: LatencyKind, sentEpoch: Int, elapsedMs: Double? = nil, streaming: Int? = nil,
+        paced: Bool = false
     ) -> WindowChange {
         let latency = max(0, latencyMs)
         let isSpike: Bool
@@ -123,7 +126,9 @@ public struct AIMDWindow: Sendable, Equatable {
             isSpike = targetMs(kind).map { latency > $0 } ?? false
         }
         let index = kind.rawValue
-        if samples[index] < settings.minimumSamples {
+        if paced && isSpike {
+            // Neither a baseline sample nor a cut; growth below as for any success.
+        } else if samples[index] < settings.minimumSamples {
             // The baseline starts from the lowest of the first samples, never from the first alone: against a
             // provider that queues, the first answers of a burst waited behind each other.
             baselines[index] = min(baselines[index] ?? latency, latency)
@@ -134,8 +139,8 @@ public struct AIMDWindow: Sendable, Equatable {
         } else {
             baselines[index] = latency
         }
-        samples[index] += 1
-        if isSpike {
+        if !(paced && isSpike) { samples[index] += 1 }
+        if isSpike && !paced {
             return recordCongestion(sentEpoch: sentEpoch, streaming: streaming)
         }
         if inSlowStart && size < settings.maxWindow {

@@ -158,10 +158,10 @@ public final class AccountDispatcher: Sendable {
 
     /// A stream's first byte arrived after `latencyMs`: the account's window learns from it now (see
     /// `AccountPool.observeFirstByte`), and room it gains goes to waiting callers at once.
-    public func observeFirstByte(_ lease: Lease, latencyMs: Double) {
+    public func observeFirstByte(_ lease: Lease, latencyMs: Double, paced: Bool = false) {
         let now = clock.now()
         let (change, account, depth, granted) = state.withLockedValue { state in
-            let change = state.pool.observeFirstByte(lease, latencyMs: latencyMs)
+            let change = state.pool.observeFirstByte(lease, latencyMs: latencyMs, paced: paced)
             let granted = change == .increased ? Self.grantWaiting(&state, now: now) : []
             return (change, state.pool.accounts[lease.account], state.waiters.count, granted)
         }

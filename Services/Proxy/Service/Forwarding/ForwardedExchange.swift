@@ -45,6 +45,8 @@ final class ForwardedExchange: UpstreamResponseDelegate {
     private var summary = RequestSummary(model: "")
     private var deadline = 0.0
     private var explicitDeadline = false
+    /// The scheduler holds the provider at its slots (`X-Maitre-Paced: queueing`): a late first byte is its line.
+    private var paced = false
     private var tokens = 0
     private var promptEstimate = 0
     private var upstreamHeaders = HTTPHeaders()
@@ -196,6 +198,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
         tokens = promptEstimate + expectedOutput
         budgetOutput = forwarder.budgetOutput(summary, headers: head.headerFields, endpoint: endpoint)
         upstreamHeaders = HeaderPolicy.upstreamHeaders(from: head.headerFields)
+        paced = head.headerFields[Forwarder.pacedField]?.lowercased() == "queueing"
     }
 
     // MARK: Attempts
@@ -321,7 +324,7 @@ final class ForwardedExchange: UpstreamResponseDelegate {
                 let now = forwarder.clock.now()
                 firstChunkAt = now
                 if summary.stream, let lease {
-                    lease.observeFirstByte(latencyMs: (now - callStarted) * 1000)
+                    lease.observeFirstByte(latencyMs: (now - callStarted) * 1000, paced: paced)
                 }
             }
             // Flushed at the end of the upstream read that carried it (`upstreamReadComplete`): the SSE events of one

@@ -156,6 +156,7 @@ final class Forwarder: Sendable {
     static let predictedField = HTTPField.Name(MaitreHeader.predictedOutputTokens)!
     static let predictedP90Field = HTTPField.Name(MaitreHeader.predictedOutputTokensP90)!
     static let deadlineField = HTTPField.Name(MaitreHeader.deadlineMs)!
+    static let pacedField = HTTPField.Name(MaitreHeader.paced)!
     static let tenantField = HTTPField.Name(MaitreHeader.tenant)!
     static let taskTypeField = HTTPField.Name(MaitreHeader.taskType)!
 

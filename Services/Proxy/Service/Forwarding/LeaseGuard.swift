@@ -18,12 +18,12 @@ final class LeaseGuard: Sendable {
     }
 
     /// The stream's first byte arrived `latencyMs` after the call was sent (see `AccountDispatcher.observeFirstByte`).
-    func observeFirstByte(latencyMs: Double) {
+    func observeFirstByte(latencyMs: Double, paced: Bool = false) {
         let first = state.withLockedValue { state -> Bool in
             defer { state.streaming = true }
             return !state.streaming && !state.released
         }
-        if first { dispatcher.observeFirstByte(lease, latencyMs: latencyMs) }
+        if first { dispatcher.observeFirstByte(lease, latencyMs: latencyMs, paced: paced) }
     }
 
     func release(_ outcome: UpstreamAttemptOutcome) {

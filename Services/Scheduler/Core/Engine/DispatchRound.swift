@@ -101,7 +101,8 @@ extension SchedulerEngine {
             predictedOutputTokens: record.job.boundedP50,
             predictedOutputTokensP90: record.job.boundedP90,
             reservedTokens: record.reservedTokens,
-            attempt: record.attempts
+            attempt: record.attempts,
+            pacedAtSlots: knee.engaged && knee.queueing
         )
     }
 

@@ -97,6 +97,9 @@ public struct Dispatch: Sendable, Equatable {
     public var reservedTokens: Int
     /// 1 for the first dispatch, more after rate-limit re-queues.
     public var attempt: Int
+    /// Whether the engine holds a provider that queues at its slots now (`KneeEstimator.queueing`, cap engaged): the
+    /// call goes out with `X-Maitre-Paced: queueing`.
+    public var pacedAtSlots = false
 }
 
 /// A request the engine gave up on while it waited.

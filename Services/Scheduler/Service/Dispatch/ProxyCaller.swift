@@ -76,7 +76,8 @@ struct ProxyCaller: Sendable {
     var minDeadlineMs: Double = 30_000
 
     /// The HTTP request for a dispatch: the stored chat completion body, plus `X-Predicted-Output-Tokens` (and -P90),
-    /// `X-Request-ID`, `X-Tenant-ID` and `X-Deadline-Ms` (time left until the deadline).
+    /// `X-Request-ID`, `X-Tenant-ID`, `X-Deadline-Ms` (time left until the deadline), `X-Request-Class`, and
+    /// `X-Maitre-Paced: queueing` while the engine holds a queueing provider at its slots.
     func request(
         body: ByteBuffer, dispatch: Dispatch, nowMs: Double, base: String, extraHeaders: [(String, String)] = []
     ) -> HTTPClientRequest {
@@ -94,6 +95,7 @@ struct ProxyCaller: Sendable {
         let budgetMs = min(max(dispatch.deadlineAtMs - nowMs, minDeadlineMs), SubmitRequest.maxDeadlineMs)
         http.headers.add(name: MaitreHeader.deadlineMs, value: String(Int(budgetMs)))
         http.headers.add(name: MaitreHeader.requestClass, value: dispatch.requestClass.rawValue)
+        if dispatch.pacedAtSlots { http.headers.add(name: MaitreHeader.paced, value: "queueing") }
         for (name, value) in extraHeaders { http.headers.add(name: name, value: value) }
         http.body = .bytes(body)
         return http
