@@ -125,6 +125,25 @@ import Testing
         #expect(later.latestStartMs < earlier.latestStartMs)
     }
 
+    @Test func untrustedSizesDoNotPutTheRequestsPredictedLongestFirst() {
+        // One deadline budget for both (clients that send none); the short one came first. Least laxity at face
+        // value would serve the long one first; with sizes that rank answers no better than chance, arrival decides.
+        func item(submittedAt: Double, tokens: Int) -> OrderingItem {
+            OrderingItem(
+                submittedAtMs: submittedAt, deadlineAtMs: submittedAt + 120_000,
+                predictedDurationMs: 300 + Double(tokens) * 20, predictedOutputTokensP50: tokens,
+                predictedOutputTokensP90: tokens * 3, msPerOutputToken: 20, ttftMs: 300)
+        }
+        let short = item(submittedAt: 0, tokens: 50)
+        let long = item(submittedAt: 100, tokens: 800)
+        let untrusted = ShortestExpectedWorkOrdering(weight: 0, urgentShare: 0.1, trust: 0)
+        #expect(untrusted.rank(short) < untrusted.rank(long))
+        let trusted = ShortestExpectedWorkOrdering(weight: 0, urgentShare: 0.1, trust: 1)
+        #expect(trusted.rank(long) < trusted.rank(short))
+        // Urgency still reads the predicted p90 whatever the trust: a long answer must start while it fits.
+        #expect(untrusted.urgentFromMs(long)! < untrusted.urgentFromMs(short)!)
+    }
+
     @Test func edfOrdersByDeadline() {
         var engine = serialEngine(.edf)
         for (id, deadline) in [("c", 30_000.0), ("a", 10_000), ("b", 20_000)] {

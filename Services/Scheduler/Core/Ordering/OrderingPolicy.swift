@@ -108,7 +108,7 @@ public func makeOrderingPolicy(
     case .gittins: return GittinsOrdering()
     case .shortestExpectedWork:
         return ShortestExpectedWorkOrdering(
-            weight: policy.expectedWorkWeight * trust, urgentShare: policy.urgentSlackShare)
+            weight: policy.expectedWorkWeight * trust, urgentShare: policy.urgentSlackShare, trust: trust)
     case .fifo: return FIFOOrdering()
     }
 }
@@ -142,19 +142,27 @@ public struct FeasibleSetOrdering: OrderingPolicy {
 /// latest start, so long work is served while it can still make its deadline and nothing starves. A short request
 /// predicted long is still among the shorter requests of its class and never waits behind every long one. Past its
 /// latest start a request joins the infeasible side, least late first.
+///
+/// The size in the rank's latest start counts only as far as the predictions are trusted (`trust`, from how they
+/// ranked past answers). Least laxity puts the longest of equal deadline budgets first; with untrusted sizes that
+/// would serve the requests predicted longest first, and short requests waited behind them. At trust 0 the rank is
+/// the deadline less the first-token time: the order the scheduler keeps without predictions.
 public struct ShortestExpectedWorkOrdering: OrderingPolicy {
     public var weight: Double
     public var urgentShare: Double
+    public var trust: Double
     public var name: OrderingPolicyName { .shortestExpectedWork }
     public var separatesInfeasible: Bool { true }
 
-    public init(weight: Double, urgentShare: Double) {
+    public init(weight: Double, urgentShare: Double, trust: Double = 1) {
         self.weight = weight
         self.urgentShare = urgentShare
+        self.trust = min(max(trust, 0), 1)
     }
 
     public func rank(_ item: OrderingItem) -> Double {
-        item.rankLatestStartMs + weight * item.expectedWorkMs
+        let decoding = item.rankDurationMs(outputTokens: Double(item.predictedOutputTokensP50)) - item.rankTtftMs
+        return item.deadlineAtMs - item.rankTtftMs - trust * decoding + weight * item.expectedWorkMs
     }
 
     /// Urgency counts from the latest start at p90, not p50: with an uncertain prediction, a request that may be
