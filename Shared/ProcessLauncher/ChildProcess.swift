@@ -97,6 +97,25 @@ public final class ChildProcess: Sendable {
         return ChildProcess(pid: pid)
     }
 
+    /// The processes `pid` started that still exist (the children of every one of its threads), from `/proc`; empty
+    /// where `/proc` cannot tell.
+    public static func children(of pid: pid_t) -> [pid_t] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { task in
+            (procText("/proc/\(pid)/task/\(task)/children") ?? "").split(whereSeparator: \.isWhitespace)
+                .compactMap { pid_t($0) }
+        }
+    }
+
+    /// A `/proc` file read to its end. `String(contentsOfFile:)` stops after the first page there (the file reports
+    /// no size), and a busy machine's socket table is many pages long.
+    static func procText(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Children started and not yet reaped.
     private static let live = Mutex<Set<pid_t>>([])
     private static let terminationSources = Mutex<[any DispatchSourceSignal]>([])

@@ -169,7 +169,7 @@ enum ListeningSocket {
     /// `.this` when `pid` or one of its descendants holds the socket listening on 127.0.0.1:`port`, `.another` when
     /// a socket listens there that none of them holds, `.unknown` where `/proc` cannot tell.
     static func owner(port: Int, pid: pid_t) -> Owner {
-        guard let table = procText("/proc/net/tcp") else { return .unknown }
+        guard let table = ChildProcess.procText("/proc/net/tcp") else { return .unknown }
         let local = "0100007F:" + String(format: "%04X", port)
         var inodes: Set<String> = []
         for line in table.split(separator: "\n").dropFirst() {
@@ -195,27 +195,13 @@ enum ListeningSocket {
         return .another
     }
 
-    /// A `/proc` file read to its end. `String(contentsOfFile:)` stops after the first page there (the file reports
-    /// no size), and a busy machine's socket table is many pages long.
-    private static func procText(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.readToEnd() else { return nil }
-        return String(decoding: data, as: UTF8.self)
-    }
-
     private static func descendants(of pid: pid_t) -> [pid_t] {
         var found: [pid_t] = []
         var frontier = [pid]
         while let next = frontier.popLast(), found.count < 64 {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
-            for task in tasks {
-                let children = procText("/proc/\(next)/task/\(task)/children") ?? ""
-                for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
-                    found.append(child)
-                    frontier.append(child)
-                }
-            }
+            let children = ChildProcess.children(of: next)
+            found += children
+            frontier += children
         }
         return found
     }

@@ -74,7 +74,7 @@ struct SharegptBenchmarkSmokeTests {
         defer { run.stop() }
         var services: Set<pid_t> = []
         for _ in 0..<600 where services.count < 3 && run.isRunning {
-            services.formUnion(Self.children(of: run.pid))
+            services.formUnion(ChildProcess.children(of: run.pid))
             try await Task.sleep(for: .milliseconds(100))
         }
         try #require(services.count >= 3, "the benchmark started \(services.count) services")
@@ -83,14 +83,6 @@ struct SharegptBenchmarkSmokeTests {
         #expect(status == .exited(128 + SIGTERM))
         for pid in services {
             #expect(!Self.isRunning(pid), "service \(pid) still runs after the benchmark was killed")
-        }
-    }
-
-    private static func children(of pid: pid_t) -> [pid_t] {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.flatMap { task in
-            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "")
-                .split(separator: " ").compactMap { pid_t($0) }
         }
     }
 

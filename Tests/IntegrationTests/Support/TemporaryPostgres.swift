@@ -151,9 +151,7 @@ final class TemporaryPostgres: Sendable {
     func freeze(_ frozen: Bool) {
         var pids = [server.pid]
         // The server may run under `setpriv`, which execs it in place: its pid is the postmaster's.
-        let children =
-            (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(server.pid)/children", encoding: .utf8)) ?? ""
-        pids += children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        pids += ChildProcess.children(of: server.pid)
         for pid in pids { kill(pid, frozen ? SIGSTOP : SIGCONT) }
     }
 
