@@ -125,23 +125,11 @@ public struct AIMDWindow: Sendable, Equatable {
         } else {
             isSpike = targetMs(kind).map { latency > $0 } ?? false
         }
-        let index = kind.rawValue
-        if paced && isSpike {
-            // Neither a baseline sample nor a cut; growth below as for any success.
-        } else if samples[index] < settings.minimumSamples {
-            // The baseline starts from the lowest of the first samples, never from the first alone: against a
-            // provider that queues, the first answers of a burst waited behind each other.
-            baselines[index] = min(baselines[index] ?? latency, latency)
-        } else if let baseline = baselines[index] {
-            // A spike only nudges the baseline, so one slow answer cannot teach the window that slow is normal.
-            let alpha = isSpike ? settings.ewmaAlpha / 4 : settings.ewmaAlpha
-            baselines[index] = baseline + alpha * (latency - baseline)
-        } else {
-            baselines[index] = latency
-        }
-        if !(paced && isSpike) { samples[index] += 1 }
-        if isSpike && !paced {
-            return recordCongestion(sentEpoch: sentEpoch, streaming: streaming)
+        // A paced caller's spike is the line it keeps on purpose: neither a baseline sample nor a cut, and the window
+        // grows as for any success.
+        if !(paced && isSpike) {
+            learnBaseline(latency, index: kind.rawValue, isSpike: isSpike)
+            if isSpike { return recordCongestion(sentEpoch: sentEpoch, streaming: streaming) }
         }
         if inSlowStart && size < settings.maxWindow {
             size = min(settings.maxWindow, size + 1)
@@ -155,6 +143,21 @@ public struct AIMDWindow: Sendable, Equatable {
             return .increased
         }
         return .unchanged
+    }
+
+    private mutating func learnBaseline(_ latency: Double, index: Int, isSpike: Bool) {
+        if samples[index] < settings.minimumSamples {
+            // The baseline starts from the lowest of the first samples, never from the first alone: against a
+            // provider that queues, the first answers of a burst waited behind each other.
+            baselines[index] = min(baselines[index] ?? latency, latency)
+        } else if let baseline = baselines[index] {
+            // A spike only nudges the baseline, so one slow answer cannot teach the window that slow is normal.
+            let alpha = isSpike ? settings.ewmaAlpha / 4 : settings.ewmaAlpha
+            baselines[index] = baseline + alpha * (latency - baseline)
+        } else {
+            baselines[index] = latency
+        }
+        samples[index] += 1
     }
 
     /// Records a congestion signal (429, 5xx, timeout, spike) from a request sent in epoch `sentEpoch`; a late first
