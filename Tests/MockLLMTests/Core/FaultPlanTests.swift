@@ -47,6 +47,7 @@ import Testing
             try InjectedFault.parseHeader("reset-after=5; slow-first-byte-ms=200")
                 == InjectedFault(resetAfterTokens: 5, slowFirstByteSeconds: 0.2))
         #expect(try InjectedFault.parseHeader("hang") == InjectedFault(hang: true))
+        #expect(try InjectedFault.parseHeader("stall-after=1") == InjectedFault(stallAfterTokens: 1))
         #expect(try InjectedFault.parseHeader("none").isNone)
         #expect(throws: FaultHeaderError.self) { try InjectedFault.parseHeader("status=200") }
         #expect(throws: FaultHeaderError.self) { try InjectedFault.parseHeader("explode") }

@@ -67,19 +67,26 @@ public struct InjectedFault: Sendable, Equatable {
     public var resetAfterTokens: Int?
     /// Extra delay before the first byte.
     public var slowFirstByteSeconds: Double = 0
+    /// Go silent after this many output tokens, for the plan's hang time, then go on (forced by header only).
+    public var stallAfterTokens: Int?
 
-    public init(status: Int? = nil, hang: Bool = false, resetAfterTokens: Int? = nil, slowFirstByteSeconds: Double = 0)
-    {
+    public init(
+        status: Int? = nil, hang: Bool = false, resetAfterTokens: Int? = nil, slowFirstByteSeconds: Double = 0,
+        stallAfterTokens: Int? = nil
+    ) {
         self.status = status
         self.hang = hang
         self.resetAfterTokens = resetAfterTokens
         self.slowFirstByteSeconds = slowFirstByteSeconds
+        self.stallAfterTokens = stallAfterTokens
     }
 
-    public var isNone: Bool { status == nil && !hang && resetAfterTokens == nil && slowFirstByteSeconds == 0 }
+    public var isNone: Bool {
+        status == nil && !hang && resetAfterTokens == nil && slowFirstByteSeconds == 0 && stallAfterTokens == nil
+    }
 
     /// Parses the `X-Mock-Fault` header: items separated by `;` or `,`, each one of `status=503`,
-    /// `reset-after=5` (tokens), `hang`, `slow-first-byte-ms=200`, or `none`.
+    /// `reset-after=5` (tokens), `stall-after=1` (tokens), `hang`, `slow-first-byte-ms=200`, or `none`.
     public static func parseHeader(_ text: String) throws(FaultHeaderError) -> InjectedFault {
         var fault = InjectedFault()
         for raw in text.split(whereSeparator: { $0 == ";" || $0 == "," }) {
@@ -98,6 +105,7 @@ public struct InjectedFault: Sendable, Equatable {
                 guard (400...599).contains(value) else { throw FaultHeaderError(item: String(raw)) }
                 fault.status = value
             case "reset-after": fault.resetAfterTokens = value
+            case "stall-after": fault.stallAfterTokens = value
             case "slow-first-byte-ms": fault.slowFirstByteSeconds = Double(value) / 1000
             default: throw FaultHeaderError(item: String(raw))
             }

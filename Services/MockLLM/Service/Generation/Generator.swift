@@ -59,7 +59,10 @@ struct Generator: Sendable {
     ) async throws -> Response {
         defer { lease.end(refund: false) }
         let target = job.fault.resetAfterTokens.map { min($0, job.plan.tokens) } ?? job.plan.tokens
-        try await decode(tokens: target, maxStepSeconds: decodeStepSeconds, chunkTokens: .max) { _, _ in }
+        try await decode(
+            tokens: target, maxStepSeconds: decodeStepSeconds, chunkTokens: .max,
+            stallAfter: job.fault.stallAfterTokens
+        ) { _, _ in }
         var headers = headers
         headers[.contentType] = "application/json"
         if job.fault.resetAfterTokens != nil {
@@ -94,7 +97,7 @@ struct Generator: Sendable {
                     let resetAt = job.fault.resetAfterTokens
                     try await decode(
                         tokens: min(resetAt ?? .max, job.plan.tokens), maxStepSeconds: .infinity,
-                        chunkTokens: streamChunkTokens
+                        chunkTokens: streamChunkTokens, stallAfter: job.fault.stallAfterTokens
                     ) { start, count in
                         try await writer.write(try encoding.contentEvent(from: start, count: count))
                         produced = start + count
@@ -119,19 +122,29 @@ struct Generator: Sendable {
     }
 
     /// Produces `tokens` output tokens in steps whose pace follows the current in-flight count,
-    /// handing each step's token range to `emit` after its time has passed.
+    /// handing each step's token range to `emit` after its time has passed. With `stallAfter`, the
+    /// decoding goes silent for the hang time once that many tokens are out (the step before it is cut there).
     private func decode(
-        tokens: Int, maxStepSeconds: Double, chunkTokens: Int,
+        tokens: Int, maxStepSeconds: Double, chunkTokens: Int, stallAfter: Int? = nil,
         emit: (_ start: Int, _ count: Int) async throws -> Void
     ) async throws {
         var produced = 0
+        var stalled = false
         let latency = runtime.latency
         while produced < tokens {
+            if let stallAfter, !stalled, produced >= stallAfter {
+                stalled = true
+                try await pause(hangSeconds)
+            }
             let inFlight = latency.tpotSeconds > 0 ? runtime.inFlight : 0
-            let step = latency.decodeStep(
+            var step = latency.decodeStep(
                 remaining: tokens - produced, inFlight: inFlight, maxStepSeconds: maxStepSeconds,
                 chunkTokens: chunkTokens, isFirst: produced == 0
             )
+            if let stallAfter, !stalled, produced < stallAfter, produced + step.tokens > stallAfter {
+                step.seconds *= Double(stallAfter - produced) / Double(step.tokens)
+                step.tokens = stallAfter - produced
+            }
             try await pause(step.seconds)
             try await emit(produced, step.tokens)
             produced += step.tokens
