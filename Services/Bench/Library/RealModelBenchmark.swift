@@ -11,7 +11,8 @@ import TextEngine
 /// `maitre-bench real-model`: maitre in front of a real OpenAI-compatible model server (`scripts/real-model-benchmark`
 /// starts llama-cpp-python's server with SmolLM2-135M). The predictor learns this model's lengths from the proxy's
 /// outcome reports on a seed set, then one burst of streamed requests is replayed in each mode: naive (straight
-/// through the proxy), blind (the scheduler without predictions) and scheduler.
+/// through the proxy), blind (the scheduler without predictions) and scheduler. The modes run in rounds, in reverse
+/// order every other round, so a drift of the machine's speed during the run weighs on every mode alike.
 struct RealModelBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "real-model",
@@ -34,6 +35,11 @@ struct RealModelBenchmark: AsyncParsableCommand {
     var samplingSeed = 1
     @Option(help: "Longest prompt, in characters, before the ask is appended.") var maxPromptCharacters = 600
     @Option(help: "Modes, comma-separated: naive, blind, scheduler.") var modes = "naive,blind,scheduler"
+    @Option(
+        help:
+            "Rounds of the modes, every other one in reverse order (naive, blind, scheduler, then scheduler, blind, naive), so the machine's drift weighs on every mode alike."
+    )
+    var rounds = 2
     @Option(help: "Concurrent seed requests.") var seedConcurrency = 2
     @Option(help: "The model server's settings, as the report should state them.") var serverSettings = ""
     @Option(help: "JSON results file; the SVG chart goes next to it.") var out = "real-model.json"
@@ -46,6 +52,7 @@ struct RealModelBenchmark: AsyncParsableCommand {
         for mode in wanted where !["naive", "blind", "scheduler"].contains(mode) {
             throw ValidationError("unknown mode \(mode) (naive, blind, scheduler)")
         }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         guard let range = ShareGPTRecords.parse(records) else {
             throw ValidationError("--records expects A:B, got \(records)")
         }
@@ -66,7 +73,7 @@ struct RealModelBenchmark: AsyncParsableCommand {
                 "total_requests": String(totalRequests),
                 "seed_requests": String(seedRequests), "seed": String(seed), "records": records,
                 "spacing_ms": String(spacingMs), "max_tokens": String(maxTokens),
-                "sampling_seed": String(samplingSeed),
+                "sampling_seed": String(samplingSeed), "rounds": String(rounds),
             ])
 
         let http = HTTPClientService(readTimeout: .seconds(3600), maxConnectionsPerHost: 1024)
@@ -82,37 +89,44 @@ struct RealModelBenchmark: AsyncParsableCommand {
                 started.append(service)
                 return service
             }
-            let proxyEnvironment = { (predictor: LaunchedService) in
+            let proxyEnvironment = { (predictor: LaunchedService?) in
                 [
-                    "PROXY_DEFAULT_UPSTREAM": upstreamURL, "PREDICTOR_BASE_URL": predictor.baseURL,
+                    "PROXY_DEFAULT_UPSTREAM": upstreamURL, "PREDICTOR_BASE_URL": predictor?.baseURL ?? "",
                     "PROXY_QUEUE_SIZE": "10000",
                     "PROXY_DEFAULT_DEADLINE_MS": "3600000", "PROXY_READ_TIMEOUT_MS": "3600000",
                 ]
             }
-            // One predictor for every mode: it keeps learning from every answer, as it would in production.
+            // One predictor for every mode, taught by the seed set only: the bursts' proxies send it no outcome
+            // reports, or a later mode would be predicted from the very answers an earlier one got to the same prompts.
             let predictor = try await launch("maitre-predictor", "predictor", ["EMBEDDER": embedder])
             let seedProxy = try await launch("maitre-proxy", "seed-proxy", proxyEnvironment(predictor))
             report.seed = try await seedPredictor(
                 workload.seedSet, proxy: seedProxy, predictor: predictor, client: http.client)
             seedProxy.stop()
-            for mode in wanted {
-                FileHandle.standardError.write(Data("\(mode): starting services…\n".utf8))
-                let proxy = try await launch("maitre-proxy", "\(mode)-proxy", proxyEnvironment(predictor))
-                var scheduler: LaunchedService?
-                if mode != "naive" {
-                    scheduler = try await launch(
-                        "maitre-scheduler", "\(mode)-scheduler",
-                        [
-                            "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL,
-                            "DISPATCH_TIMEOUT_MS": "3600000", "PREDICTIONS": mode == "blind" ? "constant" : "predictor",
-                        ])
+            for round in 1...rounds {
+                for mode in round % 2 == 1 ? wanted : wanted.reversed() {
+                    let label = rounds > 1 ? "\(mode) (round \(round))" : mode
+                    FileHandle.standardError.write(Data("\(label): starting services…\n".utf8))
+                    let folder = "\(mode)-\(round)"
+                    let proxy = try await launch("maitre-proxy", "\(folder)-proxy", proxyEnvironment(nil))
+                    var scheduler: LaunchedService?
+                    if mode != "naive" {
+                        scheduler = try await launch(
+                            "maitre-scheduler", "\(folder)-scheduler",
+                            [
+                                "PROXY_URLS": proxy.baseURL, "PREDICTOR_BASE_URL": predictor.baseURL,
+                                "DISPATCH_TIMEOUT_MS": "3600000",
+                                "PREDICTIONS": mode == "blind" ? "constant" : "predictor",
+                            ])
+                    }
+                    let run = try await burst(
+                        workload.burst, target: scheduler?.baseURL ?? proxy.baseURL, scheduler: scheduler,
+                        label: label, client: http.client)
+                    report.add(
+                        mode: mode, round: round, calls: run.calls, prompts: workload.burst, scheduler: run.scheduler)
+                    scheduler?.stop()
+                    proxy.stop()
                 }
-                let run = try await burst(
-                    workload.burst, target: scheduler?.baseURL ?? proxy.baseURL, scheduler: scheduler, label: mode,
-                    client: http.client)
-                report.add(mode: mode, calls: run.calls, prompts: workload.burst, scheduler: run.scheduler)
-                scheduler?.stop()
-                proxy.stop()
             }
         } catch {
             for service in started.reversed() { service.stop() }

@@ -1,8 +1,9 @@
 import Foundation
 
-/// The real-model benchmark's figures per mode: time to first token and latency per kind of ask, makespan and
-/// completion, with ratios against naive, every call, and the scheduler's request cap as it ran. Written with snake_case
-/// keys (`JSONEncoder.KeyEncodingStrategy.convertToSnakeCase`).
+/// The real-model benchmark's figures per mode: time to first token and latency per kind of ask (over every round),
+/// makespan (mean over rounds) and completion, with ratios against naive; and per round, every call, the server's
+/// time per streamed chunk and the scheduler's request cap as it ran. Written with snake_case keys
+/// (`JSONEncoder.KeyEncodingStrategy.convertToSnakeCase`).
 struct RealModelReport: Sendable, Codable {
     /// What the seed set taught the predictor.
     struct Seed: Sendable, Codable {
@@ -57,13 +58,26 @@ struct RealModelReport: Sendable, Codable {
         }
     }
 
+    /// One mode's burst in one round.
+    struct Run: Sendable, Codable {
+        var mode: String
+        var round: Int
+        var makespanMs: Double
+        /// Median over completed calls of (latency − time to first token) / (content chunks − 1): how fast the server
+        /// decoded during this run.
+        var msPerChunkP50: Double
+        var scheduler: SchedulerView?
+        var calls: [Call]
+    }
+
+    /// A mode over every round.
     struct ModeResult: Sendable, Codable {
         var mode: String
         var short: Figures
         var long: Figures
+        /// Mean over rounds.
         var makespanMs: Double
-        var scheduler: SchedulerView?
-        var calls: [Call]
+        var rounds: [Run]
     }
 
     var command: String
@@ -72,17 +86,29 @@ struct RealModelReport: Sendable, Codable {
     var modes: [ModeResult] = []
 
     mutating func add(
-        mode: String, calls: [StreamedCall], prompts: [RealModelWorkload.Prompt], scheduler: SchedulerView?
+        mode: String, round: Int, calls: [StreamedCall], prompts: [RealModelWorkload.Prompt], scheduler: SchedulerView?
     ) {
         let measured = zip(prompts, calls).map {
             Call(index: $0.index, kind: $0.kind, arrivalMs: $0.arrivalMs, call: $1)
         }
-        let makespan = measured.map { $0.arrivalMs + $0.call.latencyMs }.max() ?? 0
-        modes.append(
-            ModeResult(
-                mode: mode, short: Figures(measured.filter { $0.kind == "short" }),
-                long: Figures(measured.filter { $0.kind == "long" }), makespanMs: makespan, scheduler: scheduler,
-                calls: measured))
+        let perChunk = measured.filter(\.completed).compactMap { call -> Double? in
+            guard let ttft = call.call.ttftMs, call.call.contentChunks > 1 else { return nil }
+            return (call.call.latencyMs - ttft) / Double(call.call.contentChunks - 1)
+        }
+        let run = Run(
+            mode: mode, round: round, makespanMs: measured.map { $0.arrivalMs + $0.call.latencyMs }.max() ?? 0,
+            msPerChunkP50: Statistics.percentile(perChunk, 0.5), scheduler: scheduler, calls: measured)
+        let runs = (modes.first { $0.mode == mode }?.rounds ?? []) + [run]
+        let all = runs.flatMap(\.calls)
+        let result = ModeResult(
+            mode: mode, short: Figures(all.filter { $0.kind == "short" }),
+            long: Figures(all.filter { $0.kind == "long" }),
+            makespanMs: runs.map(\.makespanMs).reduce(0, +) / Double(runs.count), rounds: runs)
+        if let index = modes.firstIndex(where: { $0.mode == mode }) {
+            modes[index] = result
+        } else {
+            modes.append(result)
+        }
     }
 
     /// Latencies per kind for the CDF chart.
@@ -91,7 +117,8 @@ struct RealModelReport: Sendable, Codable {
             (
                 mode.mode,
                 ["short", "long"].reduce(into: [String: [Double]]()) { series, kind in
-                    series[kind] = mode.calls.filter { $0.kind == kind && $0.completed }.map(\.call.latencyMs)
+                    series[kind] = mode.rounds.flatMap(\.calls).filter { $0.kind == kind && $0.completed }.map(
+                        \.call.latencyMs)
                 }
             )
         }
@@ -115,26 +142,35 @@ struct RealModelReport: Sendable, Codable {
         }
         lines += [
             "",
-            "| mode | completed | short TTFT P50 / P95 s | short latency P50 / P95 s | long latency P50 / P95 s | makespan s | request cap |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| mode | completed | short TTFT P50 / P95 s | short latency P50 / P95 s | long latency P50 / P95 s | makespan s (mean) | makespan by round s | ms per chunk by round | request cap |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for mode in modes {
+            let views = mode.rounds.compactMap(\.scheduler)
             let cap: String
-            if let view = mode.scheduler {
-                cap =
-                    view.kneeEngaged
-                    ? "engaged, \(view.capRange.map { "\($0[0])–\($0[1])" } ?? "?"), peak \(view.peakInflightEngaged ?? 0) in flight"
-                    : "not engaged, peak \(view.peakInflight) in flight"
-            } else {
+            if views.isEmpty {
                 cap = "none"
+            } else if views.allSatisfy(\.kneeEngaged) {
+                let low = views.compactMap { $0.capRange?.first }.min()
+                let high = views.compactMap { $0.capRange?.last }.max()
+                let peak = views.compactMap(\.peakInflightEngaged).max() ?? 0
+                cap = "engaged, \(low.map(String.init) ?? "?")–\(high.map(String.init) ?? "?"), peak \(peak) in flight"
+            } else {
+                cap =
+                    "engaged in \(views.filter(\.kneeEngaged).count) of \(views.count) rounds, peak "
+                    + "\(views.map(\.peakInflight).max() ?? 0) in flight"
             }
+            let completed = mode.short.completed + mode.long.completed
             lines.append(
-                "| \(mode.mode) | \(mode.short.completed + mode.long.completed)/\(mode.short.count + mode.long.count) | "
+                "| \(mode.mode) | \(completed)/\(mode.short.count + mode.long.count) | "
                     + "\(seconds(mode.short.ttftP50Ms)) / \(seconds(mode.short.ttftP95Ms)) | "
                     + "\(seconds(mode.short.latencyP50Ms))\(ratio(mode.short.latencyP50Ms, naive?.short.latencyP50Ms)) / "
                     + "\(seconds(mode.short.latencyP95Ms))\(ratio(mode.short.latencyP95Ms, naive?.short.latencyP95Ms)) | "
                     + "\(seconds(mode.long.latencyP50Ms)) / \(seconds(mode.long.latencyP95Ms)) | "
-                    + "\(seconds(mode.makespanMs))\(ratio(mode.makespanMs, naive?.makespanMs)) | \(cap) |")
+                    + "\(seconds(mode.makespanMs))\(ratio(mode.makespanMs, naive?.makespanMs)) | "
+                    + mode.rounds.map { seconds($0.makespanMs) }.joined(separator: ", ") + " | "
+                    + mode.rounds.map { String(format: "%.0f", $0.msPerChunkP50) }.joined(separator: ", ")
+                    + " | \(cap) |")
         }
         lines.append("")
         lines.append(
