@@ -123,25 +123,22 @@ struct Generator: Sendable {
 
     /// Produces `tokens` output tokens in steps whose pace follows the current in-flight count,
     /// handing each step's token range to `emit` after its time has passed. With `stallAfter`, the
-    /// decoding goes silent for the hang time once that many tokens are out (the step before it is cut there).
+    /// decoding goes silent for the hang time once that many tokens are out (the step before it is cut there, so the
+    /// count is met exactly once).
     private func decode(
         tokens: Int, maxStepSeconds: Double, chunkTokens: Int, stallAfter: Int? = nil,
         emit: (_ start: Int, _ count: Int) async throws -> Void
     ) async throws {
         var produced = 0
-        var stalled = false
         let latency = runtime.latency
         while produced < tokens {
-            if let stallAfter, !stalled, produced >= stallAfter {
-                stalled = true
-                try await pause(hangSeconds)
-            }
+            if produced == stallAfter { try await pause(hangSeconds) }
             let inFlight = latency.tpotSeconds > 0 ? runtime.inFlight : 0
             var step = latency.decodeStep(
                 remaining: tokens - produced, inFlight: inFlight, maxStepSeconds: maxStepSeconds,
                 chunkTokens: chunkTokens, isFirst: produced == 0
             )
-            if let stallAfter, !stalled, produced < stallAfter, produced + step.tokens > stallAfter {
+            if let stallAfter, produced < stallAfter, produced + step.tokens > stallAfter {
                 step.seconds *= Double(stallAfter - produced) / Double(step.tokens)
                 step.tokens = stallAfter - produced
             }
