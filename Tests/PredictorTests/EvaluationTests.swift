@@ -83,6 +83,30 @@ import Testing
         let exchanges = ShareGPTCorpus.exchanges(from: data)
         #expect(exchanges.count == 5)
         #expect(exchanges.allSatisfy { !$0.prompt.isEmpty && !$0.reply.isEmpty })
+        // Every turn: each record's first exchange is the one above, and later ones follow in order.
+        let all = ShareGPTCorpus.exchanges(from: data, allTurns: true)
+        #expect(all.count > exchanges.count)
+        #expect(all.filter { $0.turn == 0 } == exchanges)
+        #expect(
+            all.allSatisfy { exchange in
+                exchange.turn == 0 || all.contains { $0.record == exchange.record && $0.turn == exchange.turn - 1 }
+            })
+    }
+
+    @Test func everyTurnReadsEachHumanTurnThatAReplyFollows() {
+        let json = """
+            [{"id": "x", "conversations": [{"from": "gpt", "value": "hello"}, {"from": "human", "value": "q1"},
+              {"from": "gpt", "value": "a1"}, {"from": "human", "value": "q2"}, {"from": "human", "value": "q3"},
+              {"from": "gpt", "value": "a3"}, {"from": "human", "value": "q4"}]},
+             {"id": "y", "conversations": [{"from": "human", "value": "only"}]},
+             {"id": "z", "conversations": [{"from": "human", "value": "z1"}, {"from": "gpt", "value": "b1"}]}]
+            """
+        let all = ShareGPTCorpus.exchanges(from: Data(json.utf8), allTurns: true)
+        #expect(all.map(\.prompt) == ["q1", "q3", "z1"])
+        #expect(all.map(\.reply) == ["a1", "a3", "b1"])
+        #expect(all.map(\.turn) == [0, 1, 0])
+        #expect(all.map(\.record) == [0, 0, 2])
+        #expect(ShareGPTCorpus.exchanges(from: Data(json.utf8)).map(\.prompt) == ["q1", "z1"])
     }
 
     @Test func shareGPTSampleAppliesVLLMFilters() {

@@ -53,6 +53,25 @@ import Testing
         #expect(covered >= 80)
     }
 
+    @Test func examplesNotRememberedTrainTheModelsButStayOutOfTheMemory() {
+        // Conversations of four turns on one topic each; only the first turn of each joins the memory.
+        let examples = Self.examples(count: 600, seed: 11).enumerated().map { index, example in
+            var example = example
+            example.group = index / 8 * 2 + index % 2
+            example.representative = index % 8 < 2
+            return example
+        }
+        let prior = PriorTrainer(parameters: Self.smallParameters()).train(examples, version: "t", source: "synthetic")
+        #expect(prior.memory.count == examples.filter(\.representative).count)
+        #expect(prior.memoryOutputs.count == prior.memory.count)
+        let held = Self.examples(count: 100, seed: 12)
+        let separated = held.filter { example in
+            let pShort = prior.distribution(Self.query(example)).pShort
+            return example.outputTokens > 256 ? pShort < 0.2 : pShort > 0.8
+        }
+        #expect(separated.count >= 95)
+    }
+
     @Test func theShippedFileGivesTheSameAnswersAsTheTrainedPrior() throws {
         let prior = PriorTrainer(parameters: Self.smallParameters()).train(
             Self.examples(count: 300, seed: 3), version: "t", source: "synthetic")

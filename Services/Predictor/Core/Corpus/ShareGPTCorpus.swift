@@ -1,10 +1,13 @@
 import Foundation
 
-/// One ShareGPT exchange: the first human turn and the reply to it, with their token counts.
+/// One ShareGPT exchange: a human turn (the first, unless all turns were read) and the reply to it, with their
+/// token counts.
 public struct ShareGPTSample: Sendable, Equatable {
     public var id: String
     /// Position among the complete records of the file (see `ShareGPTRecords`).
     public var record: Int
+    /// Position among the record's exchanges (0: the first human turn).
+    public var turn: Int = 0
     public var prompt: String
     public var reply: String
     public var promptTokens: Int
@@ -48,6 +51,8 @@ public enum ShareGPTCorpus {
         public var id: String
         /// Position among the complete records of the file.
         public var record: Int
+        /// Position among the record's exchanges (0: the first human turn).
+        public var turn: Int = 0
         public var prompt: String
         public var reply: String
 
@@ -60,8 +65,9 @@ public enum ShareGPTCorpus {
     }
 
     /// The first human turn and its reply of every complete record that has one, in file order, each with its
-    /// record index (records without a first exchange still count).
-    public static func exchanges(from data: Data) -> [Exchange] {
+    /// record index (records without a first exchange still count). `allTurns` yields every human turn that a
+    /// reply follows, in conversation order.
+    public static func exchanges(from data: Data, allTurns: Bool = false) -> [Exchange] {
         var result: [Exchange] = []
         var record = 0
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
@@ -75,7 +81,7 @@ public enum ShareGPTCorpus {
                     index += 1
                 }
                 guard index < bytes.count, let end = matchingBrace(bytes, from: index) else { return }
-                if var exchange = firstExchange(Data(bytes[index...end])) {
+                for var exchange in recordExchanges(Data(bytes[index...end]), allTurns: allTurns) {
                     exchange.record = record
                     result.append(exchange)
                 }
@@ -124,11 +130,20 @@ public enum ShareGPTCorpus {
         var conversations: [Turn]?
     }
 
-    static func firstExchange(_ record: Data) -> Exchange? {
+    static func recordExchanges(_ record: Data, allTurns: Bool) -> [Exchange] {
         guard let decoded = try? JSONDecoder().decode(Record.self, from: record), let turns = decoded.conversations,
             let first = turns.firstIndex(where: { $0.from == "human" }), first + 1 < turns.count
-        else { return nil }
-        return Exchange(id: decoded.id ?? "", prompt: turns[first].value, reply: turns[first + 1].value)
+        else { return [] }
+        let id = decoded.id ?? ""
+        guard allTurns else { return [Exchange(id: id, prompt: turns[first].value, reply: turns[first + 1].value)] }
+        var result: [Exchange] = []
+        for index in first..<turns.count - 1
+        where index == first || (turns[index].from == "human" && turns[index + 1].from == "gpt") {
+            var exchange = Exchange(id: id, prompt: turns[index].value, reply: turns[index + 1].value)
+            exchange.turn = result.count
+            result.append(exchange)
+        }
+        return result
     }
 
     /// vLLM's benchmark sample: shuffle with `seed`, count tokens, keep exchanges whose prompt and reply have at
@@ -155,12 +170,11 @@ public enum ShareGPTCorpus {
             guard promptTokens >= 4, promptTokens <= 1024 else { continue }
             let outputTokens = tokenCount(exchange.reply)
             guard outputTokens >= 4, promptTokens + outputTokens <= 2048 else { continue }
-            result.append(
-                ShareGPTSample(
-                    id: exchange.id, record: exchange.record, prompt: exchange.prompt, reply: exchange.reply,
-                    promptTokens: promptTokens,
-                    outputTokens: outputTokens
-                ))
+            var sample = ShareGPTSample(
+                id: exchange.id, record: exchange.record, prompt: exchange.prompt, reply: exchange.reply,
+                promptTokens: promptTokens, outputTokens: outputTokens)
+            sample.turn = exchange.turn
+            result.append(sample)
         }
         return result
     }

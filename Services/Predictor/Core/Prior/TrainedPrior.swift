@@ -94,9 +94,20 @@ public struct PriorExample: Sendable {
     public var promptTokens: Int
     public var outputTokens: Int
     public var text: String
+    /// Examples of one group (turns of one conversation) share a cross-validation fold, so that no out-of-fold
+    /// answer is learned from a sibling. Nil: a group of its own.
+    public var group: Int?
+    /// Whether the example is like the queries the prior will answer: it joins the memory (the neighbours the prior
+    /// ships) and the calibration of its quantiles and `p_short`. The others only train the models.
+    public var representative: Bool
 
-    public init(embedding: [Float], surface: [Float], promptTokens: Int, outputTokens: Int, text: String = "") {
+    public init(
+        embedding: [Float], surface: [Float], promptTokens: Int, outputTokens: Int, text: String = "",
+        group: Int? = nil, representative: Bool = true
+    ) {
         self.text = text
+        self.group = group
+        self.representative = representative
         self.embedding = embedding
         self.surface = surface
         self.promptTokens = promptTokens
@@ -142,26 +153,41 @@ public struct PriorTrainer: Sendable {
             OutputLengthTrainer.regressionInput(embedding: $0.embedding, promptTokens: $0.promptTokens)
         }
         let folds = max(2, parameters.folds)
+        let fold = examples.indices.map { abs(examples[$0].group ?? $0) % folds }
+        let foldRows = (0..<folds).map { f in (0..<n).filter { fold[$0] == f } }
         // Out of fold, so that the trees see each regression as good as it is on prompts it never saw.
         let idf = HashedTextRegression.idf(examples.map(\.text))
         let words = examples.map { HashedTextRegression.row($0.text, idf: idf) }
         var outOfFold = [[Double]](repeating: [0, 0, 0, 0, 0], count: n)
-        for fold in 0..<folds {
-            let train = (0..<n).filter { $0 % folds != fold }
+        for held in foldRows where !held.isEmpty {
+            let train = (0..<n).filter { fold[$0] != fold[held[0]] }
             for (column, y) in [targets, ranks, shortTargets].enumerated() {
                 let model = RidgeRegression(
                     rows: train.map { inputs[$0] }, targets: train.map { y[$0] }, lambda: parameters.ridgeLambda)
-                for i in stride(from: fold, to: n, by: folds) { outOfFold[i][column] = model.predict(inputs[i]) }
+                for i in held { outOfFold[i][column] = model.predict(inputs[i]) }
             }
             for (column, y) in [ranks, shortTargets].enumerated() {
                 let model = HashedTextRegression(
                     rows: train.map { words[$0] }, targets: train.map { y[$0] }, idf: idf, lambda: parameters.textLambda
                 )
-                for i in stride(from: fold, to: n, by: folds) { outOfFold[i][3 + column] = model.predict(words[i]) }
+                for i in held { outOfFold[i][3 + column] = model.predict(words[i]) }
             }
         }
-        var memory = NeighborIndex(dimension: dimension, capacity: n)
-        for example in examples { memory.insert(example.embedding) }
+        // The memory: the representative examples, and for every example its slot there (left out of its
+        // neighbours).
+        let representative = examples.indices.filter { examples[$0].representative }
+        var memorySlot = [Int?](repeating: nil, count: n)
+        var memory = NeighborIndex(dimension: dimension, capacity: representative.count)
+        var groupSlot: [Int: Int] = [:]
+        for (slot, index) in representative.enumerated() {
+            memory.insert(examples[index].embedding)
+            memorySlot[index] = slot
+            if let group = examples[index].group { groupSlot[group] = groupSlot[group] ?? slot }
+        }
+        // Any other example leaves out the remembered turn of its own conversation.
+        for index in 0..<n where memorySlot[index] == nil {
+            memorySlot[index] = examples[index].group.flatMap { groupSlot[$0] }
+        }
         var prior = TrainedPrior(
             version: version, source: source, shortMaxTokens: parameters.shortMaxTokens, wideK: parameters.wideK,
             regression: RidgeRegression(rows: inputs, targets: targets, lambda: parameters.ridgeLambda),
@@ -172,7 +198,8 @@ public struct PriorTrainer: Sendable {
             textShortRegression: HashedTextRegression(
                 rows: words, targets: shortTargets, idf: idf, lambda: parameters.textLambda),
             quantileTrees: [], quantileOffsets: [], shortTrees: LogisticBoostedTrees.empty,
-            shortCalibration: IsotonicCalibration(scores: [], outcomes: []), memory: memory, memoryOutputs: targets)
+            shortCalibration: IsotonicCalibration(scores: [], outcomes: []), memory: memory,
+            memoryOutputs: representative.map { targets[$0] })
         var features = [[Double]]()
         features.reserveCapacity(n)
         for start in stride(from: 0, to: n, by: 256) {
@@ -184,7 +211,7 @@ public struct PriorTrainer: Sendable {
                     TrainedPrior.features(
                         promptTokens: examples[slot].promptTokens, surface: examples[slot].surface,
                         regressions: outOfFold[slot],
-                        neighbors: prior.memoryNeighbors(scores: slotScores, excluding: slot),
+                        neighbors: prior.memoryNeighbors(scores: slotScores, excluding: memorySlot[slot]),
                         shortLog: prior.shortLog))
             }
         }
@@ -194,9 +221,8 @@ public struct PriorTrainer: Sendable {
         let all = Array(0..<n)
         var residuals = [[Double]](repeating: [Double](repeating: 0, count: n), count: LengthDistribution.levels.count)
         var margins = [Double](repeating: 0, count: n)
-        for fold in 0..<folds {
-            let train = all.filter { $0 % folds != fold }
-            let held = Array(stride(from: fold, to: n, by: folds))
+        for held in foldRows where !held.isEmpty {
+            let train = all.filter { fold[$0] != fold[held[0]] }
             for (index, level) in LengthDistribution.levels.enumerated() {
                 let partial = quantileModel(level, features: features, targets: targets, rows: train)
                 for row in held { residuals[index][row] = targets[row] - partial.predict(features[row]) }
@@ -204,11 +230,13 @@ public struct PriorTrainer: Sendable {
             let partial = shortModel(features: features, labels: labels, rows: train)
             for row in held { margins[row] = partial.margin(features[row]) }
         }
+        // Calibrated on the representative rows only: the others (later turns of a conversation) answer otherwise.
         for (index, level) in LengthDistribution.levels.enumerated() {
-            prior.quantileOffsets.append(Quantiles.of(residuals[index], level))
+            prior.quantileOffsets.append(Quantiles.of(representative.map { residuals[index][$0] }, level))
             prior.quantileTrees.append(quantileModel(level, features: features, targets: targets, rows: all))
         }
-        prior.shortCalibration = IsotonicCalibration(scores: margins, outcomes: labels)
+        prior.shortCalibration = IsotonicCalibration(
+            scores: representative.map { margins[$0] }, outcomes: representative.map { labels[$0] })
         prior.shortTrees = shortModel(features: features, labels: labels, rows: all)
         return prior
     }

