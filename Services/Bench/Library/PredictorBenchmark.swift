@@ -45,10 +45,14 @@ public struct PredictorBenchmark: AsyncParsableCommand {
             )
             return
         }
-        let prompts = Self.prompts(count: max(requests, 1))
+        // Each concurrency gets prompts of its own: the predictor keeps the embeddings of recent texts.
+        let levels = concurrency.split(separator: ",").compactMap { Int($0) }
+        let count = max(requests, 1)
+        let prompts = Self.prompts(count: count * max(levels.count, 1))
         let client = HTTPClient.shared
-        for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
-            try await measurePredict(client: client, base: url, prompts: prompts, concurrency: max(1, level))
+        for (index, level) in levels.enumerated() {
+            let own = Array(prompts[(index * count) % prompts.count..<min(prompts.count, (index + 1) * count)])
+            try await measurePredict(client: client, base: url, prompts: own, concurrency: max(1, level))
         }
     }
 
@@ -116,13 +120,15 @@ public struct PredictorBenchmark: AsyncParsableCommand {
                 Double(latencies.count) / seconds))
     }
 
-    /// ShareGPT first prompts (vLLM filters, whitespace token estimate), or synthetic prompts when the file is absent.
+    /// ShareGPT first prompts of the evaluation pool (vLLM filters, whitespace token estimate), or synthetic prompts when the file is absent.
     static func prompts(count: Int) -> [String] {
         if let path = ShareGPTCorpus.locate(),
             let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         {
             let exchanges = ShareGPTCorpus.exchanges(from: data)
-            let sample = ShareGPTCorpus.sample(exchanges, count: count, seed: 3) { ($0.utf8.count + 3) / 4 }
+            let sample = ShareGPTCorpus.sample(
+                exchanges, count: count, seed: 3, records: ShareGPTRecords.evaluation
+            ) { ($0.utf8.count + 3) / 4 }
             if !sample.isEmpty { return sample.map(\.prompt) }
         }
         return (0..<count).map { "Write a short note about topic number \($0) and explain why it matters." }

@@ -106,7 +106,8 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
                 "offered_load": String(format: "%.2f", rate * meanOutput / provider.saturatedTokensPerSecond),
                 "mean_output_tokens": String(format: "%.1f", meanOutput), "clients": clients, "records": records,
             ],
-            deadlineRule: rule, ruleText: Self.ruleText(rule, provider: provider), upstream: provider,
+            deadlineRule: rule, ruleText: Self.ruleText(rule, provider: provider, labelled: clients == "labelled"),
+            upstream: provider,
             classShares: [
                 "short (reference ≤ \(rule.shortMaxOutputTokens))": shortShare, "heavy": 1 - shortShare,
                 "labelled interactive": interactiveLabels, "labelled heavy": 1 - interactiveLabels,
@@ -154,8 +155,18 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
         print("wrote \(out) and \(svgPath); logs in \(work.path)")
     }
 
-    static func ruleText(_ rule: DeadlineRule, provider: KneeLatencyModel) -> String {
-        "class = the client's use case (ShareGPT stand-in: reference reply ≤ \(rule.shortMaxOutputTokens) tokens → interactive, "
+    static func ruleText(_ rule: DeadlineRule, provider: KneeLatencyModel, labelled: Bool = true) -> String {
+        guard labelled else {
+            return
+                "no class (one use case for every client); max_tokens = \(rule.heavyMaxTokens); deadline = arrival + "
+                + "\(rule.slack) × (ttft(prompt) + (max_tokens − 1) × \(provider.tpotMs) ms), the provider's uncongested "
+                + String(
+                    format: "time for max_tokens — about %.1f s",
+                    rule.budgetMs(clientClass: .heavy, promptTokens: 0, model: provider) / 1000)
+                + "; never the true length"
+        }
+        return
+            "class = the client's use case (ShareGPT stand-in: reference reply ≤ \(rule.shortMaxOutputTokens) tokens → interactive, "
             + "else heavy; \(Int(rule.labelNoise * 100))% of labels flipped); max_tokens = \(rule.interactiveMaxTokens) interactive / "
             + "\(rule.heavyMaxTokens) heavy; deadline = arrival + \(rule.slack) × (ttft(prompt) + (max_tokens − 1) × "
             + "\(provider.tpotMs) ms), the provider's uncongested time for max_tokens — about "

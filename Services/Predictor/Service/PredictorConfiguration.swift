@@ -53,6 +53,9 @@ public struct PredictorConfiguration: Sendable {
                 "embed-batch", env: "EMBED_BATCH", default: "64",
                 help: "Most texts the embedder runs in one forward pass."),
             SettingSpec(
+                "embed-cache", env: "EMBED_CACHE", default: "4096",
+                help: "Newest texts whose embeddings are kept, so an outcome report reuses its prediction's (0: none)."),
+            SettingSpec(
                 "prior", env: "PRIOR", default: "auto",
                 help:
                     "Trained prior: auto (the shipped trained-prior.json when found), none (history only), or a file from `maitre-predictor train-prior`."
@@ -79,6 +82,7 @@ public struct PredictorConfiguration: Sendable {
     public var maxPromptCharacters: Int
     public var maxBatch: Int
     public var embedBatch: Int
+    public var embedCache: Int
     public var prior: String
     /// The shared PostgreSQL history; nil: SQLite in the data directory.
     public var databaseURL: DatabaseURL?
@@ -121,6 +125,7 @@ public struct PredictorConfiguration: Sendable {
         maxPromptCharacters = try settings.int("max-prompt-chars", in: 1...100_000_000)
         maxBatch = try settings.int("max-batch", in: 1...100_000)
         embedBatch = try settings.int("embed-batch", in: 1...4096)
+        embedCache = try settings.int("embed-cache", in: 0...1_000_000)
         prior = try settings.string("prior")
         guard !prior.isEmpty else { throw SettingError(key: "prior", message: "give auto, none or a file") }
     }

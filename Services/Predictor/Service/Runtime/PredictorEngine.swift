@@ -42,7 +42,8 @@ public actor PredictorEngine {
         self.store = store
         self.engines = engines
         self.logger = logger
-        batcher = EmbeddingBatcher(embedder: engines.embedder, maxBatch: configuration.embedBatch)
+        batcher = EmbeddingBatcher(
+            embedder: engines.embedder, maxBatch: configuration.embedBatch, cacheSize: configuration.embedCache)
         let prior = try PriorLoader.load(
             setting: configuration.prior, embedder: engines.embedder.descriptor, logger: logger)
         predictor = WorkloadPredictor(settings: configuration.prediction, prior: prior)
@@ -112,7 +113,7 @@ public actor PredictorEngine {
             try RequestValidation.ingestInput($1, index: reports.count > 1 ? $0 : nil, configuration: configuration)
         }
         guard !inputs.isEmpty else { return IngestResponse(stored: 0, historySize: pools.count) }
-        let vectors = try await batcher.embed(inputs.map(\.embeddingText))
+        let vectors = try await batcher.embed(inputs.map(\.embeddingText), urgent: false)
         let counter = engines.countTokens
         let now = Date().timeIntervalSince1970
         let first = nextSequence
@@ -320,6 +321,7 @@ public actor PredictorEngine {
             "history_size": String(pools.count), "tenants": String(pools.tenants.count), "model_version": modelVersion,
             "training_runs": String(trainingRuns), "last_training_seconds": String(format: "%.3f", lastTrainingSeconds),
             "embedding_passes": String(await batcher.passes), "texts_embedded": String(await batcher.textsEmbedded),
+            "embedding_cache_hits": String(await batcher.cacheHits),
             "prior": predictor.prior.map { "\($0.version) (\($0.source))" } ?? "none",
         ]
     }
