@@ -73,6 +73,34 @@ import Testing
         }
     }
 
+    @Test func aRequestThePredictorCannotAnswerIsScheduledAsWithNoPrediction() async throws {
+        // No class, one max_tokens: with the predictor unreachable, a long prompt and a short one get the same
+        // sizes and class as every request gets from a scheduler blind to sizes (PREDICTIONS=constant).
+        var answers: [String: [SubmitResponse]] = [:]
+        for mode in ["predictor", "constant"] {
+            answers[mode] = try await makeApp(overrides: ["predictions": mode]).test(.router) { client in
+                var responses: [SubmitResponse] = []
+                let long = String(repeating: "Please review this long contract clause by clause. ", count: 80)
+                for prompt in ["Hi", long] {
+                    let submit = SubmitRequest(prompt: prompt, maxTokens: 2048, model: "gpt-4o-mini", tenantId: "acme")
+                    let accepted = try await client.execute(uri: "/submit", method: .post, body: try json(submit))
+                    #expect(accepted.status == .accepted)
+                    responses.append(try decode(SubmitResponse.self, accepted))
+                }
+                return responses
+            }
+        }
+        let fallback = try #require(answers["predictor"]), blind = try #require(answers["constant"])
+        #expect(fallback.allSatisfy { $0.prediction.fallbackLevel == .localPrior })
+        for (local, constant) in zip(fallback, blind) {
+            #expect(local.requestClass == constant.requestClass)
+            #expect(local.prediction.expectedOutputTokensP50 == constant.prediction.expectedOutputTokensP50)
+            #expect(local.prediction.expectedOutputTokensP90 == constant.prediction.expectedOutputTokensP90)
+            #expect(local.prediction.pShort == nil)
+        }
+        #expect(fallback[0].requestClass == fallback[1].requestClass)
+    }
+
     @Test func badInputIsRejectedNamingTheField() async throws {
         try await makeApp().test(.router) { client in
             let cases: [(String, String)] = [
