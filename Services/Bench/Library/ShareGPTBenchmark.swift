@@ -156,20 +156,18 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
     }
 
     static func ruleText(_ rule: DeadlineRule, provider: KneeLatencyModel, labelled: Bool = true) -> String {
+        let deadline =
+            "deadline = arrival + \(rule.slack) × (ttft(prompt) + (max_tokens − 1) × \(provider.tpotMs) ms), the "
+            + "provider's uncongested time for max_tokens — about "
         guard labelled else {
-            return
-                "no class (one use case for every client); max_tokens = \(rule.heavyMaxTokens); deadline = arrival + "
-                + "\(rule.slack) × (ttft(prompt) + (max_tokens − 1) × \(provider.tpotMs) ms), the provider's uncongested "
-                + String(
-                    format: "time for max_tokens — about %.1f s",
-                    rule.budgetMs(clientClass: .heavy, promptTokens: 0, model: provider) / 1000)
+            return "no class (one use case for every client); max_tokens = \(rule.heavyMaxTokens); " + deadline
+                + String(format: "%.1f s", rule.budgetMs(clientClass: .heavy, promptTokens: 0, model: provider) / 1000)
                 + "; never the true length"
         }
         return
             "class = the client's use case (ShareGPT stand-in: reference reply ≤ \(rule.shortMaxOutputTokens) tokens → interactive, "
             + "else heavy; \(Int(rule.labelNoise * 100))% of labels flipped); max_tokens = \(rule.interactiveMaxTokens) interactive / "
-            + "\(rule.heavyMaxTokens) heavy; deadline = arrival + \(rule.slack) × (ttft(prompt) + (max_tokens − 1) × "
-            + "\(provider.tpotMs) ms), the provider's uncongested time for max_tokens — about "
+            + "\(rule.heavyMaxTokens) heavy; " + deadline
             + String(
                 format: "%.1f s interactive, %.1f s heavy",
                 rule.budgetMs(clientClass: .interactive, promptTokens: 0, model: provider) / 1000,

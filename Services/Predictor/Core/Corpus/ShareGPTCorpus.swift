@@ -7,15 +7,18 @@ public struct ShareGPTSample: Sendable, Equatable {
     /// Position among the complete records of the file (see `ShareGPTRecords`).
     public var record: Int
     /// Position among the record's exchanges (0: the first human turn).
-    public var turn: Int = 0
+    public var turn: Int
     public var prompt: String
     public var reply: String
     public var promptTokens: Int
     public var outputTokens: Int
 
-    public init(id: String, record: Int = 0, prompt: String, reply: String, promptTokens: Int, outputTokens: Int) {
+    public init(
+        id: String, record: Int = 0, turn: Int = 0, prompt: String, reply: String, promptTokens: Int, outputTokens: Int
+    ) {
         self.id = id
         self.record = record
+        self.turn = turn
         self.prompt = prompt
         self.reply = reply
         self.promptTokens = promptTokens
@@ -52,13 +55,14 @@ public enum ShareGPTCorpus {
         /// Position among the complete records of the file.
         public var record: Int
         /// Position among the record's exchanges (0: the first human turn).
-        public var turn: Int = 0
+        public var turn: Int
         public var prompt: String
         public var reply: String
 
-        public init(id: String, record: Int = 0, prompt: String, reply: String) {
+        public init(id: String, record: Int = 0, turn: Int = 0, prompt: String, reply: String) {
             self.id = id
             self.record = record
+            self.turn = turn
             self.prompt = prompt
             self.reply = reply
         }
@@ -134,14 +138,14 @@ public enum ShareGPTCorpus {
         guard let decoded = try? JSONDecoder().decode(Record.self, from: record), let turns = decoded.conversations,
             let first = turns.firstIndex(where: { $0.from == "human" }), first + 1 < turns.count
         else { return [] }
-        let id = decoded.id ?? ""
-        guard allTurns else { return [Exchange(id: id, prompt: turns[first].value, reply: turns[first + 1].value)] }
         var result: [Exchange] = []
         for index in first..<turns.count - 1
         where index == first || (turns[index].from == "human" && turns[index + 1].from == "gpt") {
-            var exchange = Exchange(id: id, prompt: turns[index].value, reply: turns[index + 1].value)
-            exchange.turn = result.count
-            result.append(exchange)
+            result.append(
+                Exchange(
+                    id: decoded.id ?? "", turn: result.count, prompt: turns[index].value, reply: turns[index + 1].value)
+            )
+            if !allTurns { break }
         }
         return result
     }
@@ -170,11 +174,10 @@ public enum ShareGPTCorpus {
             guard promptTokens >= 4, promptTokens <= 1024 else { continue }
             let outputTokens = tokenCount(exchange.reply)
             guard outputTokens >= 4, promptTokens + outputTokens <= 2048 else { continue }
-            var sample = ShareGPTSample(
-                id: exchange.id, record: exchange.record, prompt: exchange.prompt, reply: exchange.reply,
-                promptTokens: promptTokens, outputTokens: outputTokens)
-            sample.turn = exchange.turn
-            result.append(sample)
+            result.append(
+                ShareGPTSample(
+                    id: exchange.id, record: exchange.record, turn: exchange.turn, prompt: exchange.prompt,
+                    reply: exchange.reply, promptTokens: promptTokens, outputTokens: outputTokens))
         }
         return result
     }

@@ -159,8 +159,8 @@ public struct PriorTrainer: Sendable {
         let idf = HashedTextRegression.idf(examples.map(\.text))
         let words = examples.map { HashedTextRegression.row($0.text, idf: idf) }
         var outOfFold = [[Double]](repeating: [0, 0, 0, 0, 0], count: n)
-        for held in foldRows where !held.isEmpty {
-            let train = (0..<n).filter { fold[$0] != fold[held[0]] }
+        for (f, held) in foldRows.enumerated() where !held.isEmpty {
+            let train = (0..<n).filter { fold[$0] != f }
             for (column, y) in [targets, ranks, shortTargets].enumerated() {
                 let model = RidgeRegression(
                     rows: train.map { inputs[$0] }, targets: train.map { y[$0] }, lambda: parameters.ridgeLambda)
@@ -221,8 +221,8 @@ public struct PriorTrainer: Sendable {
         let all = Array(0..<n)
         var residuals = [[Double]](repeating: [Double](repeating: 0, count: n), count: LengthDistribution.levels.count)
         var margins = [Double](repeating: 0, count: n)
-        for held in foldRows where !held.isEmpty {
-            let train = all.filter { fold[$0] != fold[held[0]] }
+        for (f, held) in foldRows.enumerated() where !held.isEmpty {
+            let train = all.filter { fold[$0] != f }
             for (index, level) in LengthDistribution.levels.enumerated() {
                 let partial = quantileModel(level, features: features, targets: targets, rows: train)
                 for row in held { residuals[index][row] = targets[row] - partial.predict(features[row]) }

@@ -78,13 +78,11 @@ enum ShareGPTRows {
             count: count, seed: seed, records: records, unseenBy: unseenBy, engines: engines, logger: logger,
             allTurns: allTurns)
         let prompts = samples.map(\.prompt)
-        let cached = embeddingCache.flatMap { EmbeddingCache.read(path: $0, prompts: prompts, engines: engines) }
-        var vectors = cached ?? []
-        if cached == nil {
-            vectors.reserveCapacity(samples.count)
-            for start in stride(from: 0, to: samples.count, by: 64) {
-                vectors += try engines.embedder.embed(Array(prompts[start..<min(samples.count, start + 64)]))
-            }
+        var vectors: [[Float]]
+        if let cached = embeddingCache.flatMap({ EmbeddingCache.read(path: $0, prompts: prompts, engines: engines) }) {
+            vectors = cached
+        } else {
+            vectors = try embed(prompts, engines: engines)
             if let embeddingCache { try EmbeddingCache.write(path: embeddingCache, prompts: prompts, vectors, engines) }
         }
         var rows: [HistoryRow] = []
@@ -97,6 +95,16 @@ enum ShareGPTRows {
                     taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count)))
         }
         return (samples, rows)
+    }
+
+    /// The embeddings of `texts`, in order, 64 per forward pass.
+    static func embed(_ texts: [String], engines: TextEngines) throws -> [[Float]] {
+        var vectors: [[Float]] = []
+        vectors.reserveCapacity(texts.count)
+        for start in stride(from: 0, to: texts.count, by: 64) {
+            vectors += try engines.embedder.embed(Array(texts[start..<min(texts.count, start + 64)]))
+        }
+        return vectors
     }
 }
 
@@ -175,18 +183,14 @@ struct ExportCommand: AsyncParsableCommand {
         samples.sort { $0.record < $1.record }
         let encoder = JSONEncoder()
         var output = Data()
-        for start in stride(from: 0, to: samples.count, by: 64) {
-            let slice = samples[start..<min(samples.count, start + 64)]
-            let vectors = try engines.embedder.embed(slice.map(\.prompt))
-            for (sample, vector) in zip(slice, vectors) {
-                output.append(
-                    try encoder.encode(
-                        Line(
-                            record: sample.record, prompt: sample.prompt, promptTokens: sample.promptTokens,
-                            outputTokens: sample.outputTokens, embedding: vector,
-                            surface: PromptSurface.of(sample.prompt).values)))
-                output.append(0x0A)
-            }
+        for (sample, vector) in zip(samples, try ShareGPTRows.embed(samples.map(\.prompt), engines: engines)) {
+            output.append(
+                try encoder.encode(
+                    Line(
+                        record: sample.record, prompt: sample.prompt, promptTokens: sample.promptTokens,
+                        outputTokens: sample.outputTokens, embedding: vector,
+                        surface: PromptSurface.of(sample.prompt).values)))
+            output.append(0x0A)
         }
         try output.write(to: URL(fileURLWithPath: out))
         print("wrote \(samples.count) rows to \(out)")
@@ -220,13 +224,9 @@ enum JSONLRows {
         let decoder = JSONDecoder()
         let lines = try text.split(separator: "\n").map { try decoder.decode(Line.self, from: Data($0.utf8)) }
         let missing = lines.indices.filter { lines[$0].embedding == nil }
-        var vectors: [Int: [Float]] = [:]
-        for start in stride(from: 0, to: missing.count, by: 64) {
-            let chunk = Array(missing[start..<min(missing.count, start + 64)])
-            for (index, vector) in zip(chunk, try engines.embedder.embed(chunk.map { lines[$0].prompt })) {
-                vectors[index] = vector
-            }
-        }
+        let vectors = Dictionary(
+            uniqueKeysWithValues: zip(
+                missing, try ShareGPTRows.embed(missing.map { lines[$0].prompt }, engines: engines)))
         return lines.enumerated().map { index, line in
             HistoryRow(
                 id: Int64(index + 1), embedding: line.embedding ?? vectors[index]!,

@@ -51,7 +51,7 @@ public actor EmbeddingBatcher {
                     Task { await self.drain() }
                 }
             }
-            let byText = Dictionary(zip(missing, vectors), uniquingKeysWith: { first, _ in first })
+            let byText = Dictionary(uniqueKeysWithValues: zip(missing, vectors))
             for index in texts.indices where result[index] == nil { result[index] = byText[texts[index]] }
         }
         return result.map { $0! }
