@@ -46,7 +46,11 @@ public enum EmbedderLoader {
     }
 
     /// The MiniLM encoder when a complete model folder is found and loads, else `HashedNGramEmbedder`; never throws.
-    public static func load(modelPath: String? = nil, searchDefaultLocations: Bool = true) -> EmbedderSelection {
+    /// `layers`: fine-tuned layers to run on the base model (`MiniLMEncoder(layers:)`); when they fail to load,
+    /// so does the model, and the selection says why.
+    public static func load(
+        modelPath: String? = nil, layers: URL? = nil, searchDefaultLocations: Bool = true
+    ) -> EmbedderSelection {
         guard
             let directory = locateModelDirectory(
                 explicitPath: modelPath, searchDefaultLocations: searchDefaultLocations)
@@ -60,14 +64,16 @@ public enum EmbedderLoader {
                 modelDirectory: nil)
         }
         do {
-            let encoder = try MiniLMEncoder(directory: directory)
+            let encoder = try MiniLMEncoder(directory: directory, layers: layers)
+            let tuned = layers.map { " with the fine-tuned layers of \($0.path) (\(encoder.descriptor.name))" } ?? ""
             return EmbedderSelection(
-                embedder: encoder, message: "embedder: all-MiniLM-L6-v2 from \(directory.path)",
+                embedder: encoder, message: "embedder: all-MiniLM-L6-v2 from \(directory.path)\(tuned)",
                 modelDirectory: directory)
         } catch {
             return EmbedderSelection(
                 embedder: HashedNGramEmbedder(),
-                message: "embedder: hashed n-gram fallback (loading all-MiniLM-L6-v2 from \(directory.path) failed: "
+                message: "embedder: hashed n-gram fallback (loading all-MiniLM-L6-v2 from \(directory.path)"
+                    + (layers.map { " with \($0.path)" } ?? "") + " failed: "
                     + "\(error)); reinstall it with `\(installHint)`",
                 modelDirectory: nil)
         }

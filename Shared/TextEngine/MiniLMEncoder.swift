@@ -15,6 +15,11 @@ public final class MiniLMEncoder: SentenceEmbedder {
     /// Threads one `embed` call uses.
     public let threads: Int
 
+    /// The base model's name, the descriptor's without fine-tuned layers.
+    public static let baseName = "all-MiniLM-L6-v2"
+    /// The fine-tuned layers' metadata (`records`: the ShareGPT records they were trained on), empty without them.
+    public let layersMetadata: [String: String]
+
     let weights: MiniLMWeights
     // Idle scratch buffers; a pass takes one (or makes one) and puts it back, so concurrent callers never share.
     private let idleScratch = Mutex<[MiniLMScratch]>([])
@@ -26,18 +31,27 @@ public final class MiniLMEncoder: SentenceEmbedder {
     /// to one per core (at most 8). With more than one, the encoder does its own threading — a batch that divides
     /// evenly gives each thread whole sequences, otherwise the threads split every step of one shared pass — and sets
     /// OpenBLAS to a single thread per call (a process-wide OpenBLAS setting) so the two kinds do not fight.
-    public init(directory: URL, maxSequenceLength: Int = 256, maxRowsPerPass: Int = 2048, threads: Int? = nil) throws {
+    ///
+    /// `layers`, a safetensors file of fine-tuned layers under the base model's tensor names (`scripts/train-length-layers`),
+    /// replaces those layers: the vectors are then that tuning's, named `all-MiniLM-L6-v2+layers-<hash of the file>`.
+    public init(
+        directory: URL, layers: URL? = nil, maxSequenceLength: Int = 256, maxRowsPerPass: Int = 2048,
+        threads: Int? = nil
+    ) throws {
         let configuration = try BertConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         self.configuration = configuration
         tokenizer = try WordPieceTokenizer.load(vocabFile: directory.appendingPathComponent("vocab.txt"))
         let file = try SafetensorsFile(url: directory.appendingPathComponent("model.safetensors"))
-        weights = try MiniLMWeights(file: file, configuration: configuration)
+        let overrides = try layers.map { try SafetensorsFile(url: $0) }
+        weights = try MiniLMWeights(file: file, configuration: configuration, overrides: overrides)
+        self.layersMetadata = overrides?.metadata ?? [:]
         self.maxSequenceLength = min(maxSequenceLength, configuration.maxPositions)
         self.maxRowsPerPass = max(maxRowsPerPass, self.maxSequenceLength)
         self.threads = max(1, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, 8))
         if self.threads > 1 { OpenBLASThreads.set(1) }
         descriptor = EmbedderDescriptor(
-            name: "all-MiniLM-L6-v2", kind: "minilm", dimension: configuration.hiddenSize)
+            name: Self.baseName + (overrides.map { "+layers-\($0.contentHash)" } ?? ""), kind: "minilm",
+            dimension: configuration.hiddenSize)
     }
 
     public func tokenCount(_ text: String) -> Int {

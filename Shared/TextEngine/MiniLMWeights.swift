@@ -81,25 +81,35 @@ final class MiniLMWeights: @unchecked Sendable {
     private let file: SafetensorsFile
     private let owned: [UnsafeMutablePointer<Float>]
 
-    init(file: SafetensorsFile, configuration: BertConfiguration) throws {
+    /// `overrides` replaces the tensors it names (base names, F32 or F16): fine-tuned layers on the base model.
+    /// Every tensor in it must be one the encoder uses.
+    init(file: SafetensorsFile, configuration: BertConfiguration, overrides: SafetensorsFile? = nil) throws {
         self.file = file
         self.configuration = configuration
         let hidden = configuration.hiddenSize
         let inner = configuration.intermediateSize
         // Some exports prefix every name with "bert.".
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
-        func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
-            try file.floats(prefix + name, shape: shape)
-        }
-        wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [configuration.vocabularySize, hidden])
-        positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [configuration.maxPositions, hidden])
-        tokenTypeEmbeddings = try tensor(
-            "embeddings.token_type_embeddings.weight", [configuration.typeVocabularySize, hidden])
-        embeddingNormGamma = try tensor("embeddings.LayerNorm.weight", [hidden])
-        embeddingNormBeta = try tensor("embeddings.LayerNorm.bias", [hidden])
-        var layers: [BertLayerWeights] = []
         var owned: [UnsafeMutablePointer<Float>] = []
+        var overridden = Set<String>()
+        func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+            if let overrides, overrides.tensors[name] != nil {
+                let copy = try overrides.copyFloats(name, shape: shape)
+                owned.append(copy)
+                overridden.insert(name)
+                return UnsafePointer(copy)
+            }
+            return try file.floats(prefix + name, shape: shape)
+        }
+        var layers: [BertLayerWeights] = []
         do {
+            wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [configuration.vocabularySize, hidden])
+            positionEmbeddings = try tensor(
+                "embeddings.position_embeddings.weight", [configuration.maxPositions, hidden])
+            tokenTypeEmbeddings = try tensor(
+                "embeddings.token_type_embeddings.weight", [configuration.typeVocabularySize, hidden])
+            embeddingNormGamma = try tensor("embeddings.LayerNorm.weight", [hidden])
+            embeddingNormBeta = try tensor("embeddings.LayerNorm.bias", [hidden])
             for index in 0..<configuration.layerCount {
                 let name = "encoder.layer.\(index)."
                 let matrix = UnsafeMutablePointer<Float>.allocate(capacity: 3 * hidden * hidden + 3 * hidden)
@@ -126,6 +136,10 @@ final class MiniLMWeights: @unchecked Sendable {
                         outputNormGamma: try tensor(name + "output.LayerNorm.weight", [hidden]),
                         outputNormBeta: try tensor(name + "output.LayerNorm.bias", [hidden])
                     ))
+            }
+            if let overrides, let unknown = Set(overrides.tensors.keys).subtracting(overridden).sorted().first {
+                throw SafetensorsError.badHeader(
+                    "tensor \(unknown) of the fine-tuned layers is not one the encoder uses")
             }
         } catch {
             owned.forEach { $0.deallocate() }

@@ -19,7 +19,7 @@ public enum SafetensorsError: Error, CustomStringConvertible {
         case .unreadable(let url, let reason): "cannot read \(url.path): \(reason)"
         case .badHeader(let reason): "malformed safetensors header: \(reason)"
         case .missingTensor(let name): "tensor \(name) is missing"
-        case .wrongType(let name, let dtype): "tensor \(name) is \(dtype), expected F32"
+        case .wrongType(let name, let dtype): "tensor \(name) is \(dtype), expected F32 (or F16 where a copy is made)"
         case .wrongShape(let name, let expected, let actual): "tensor \(name) has shape \(actual), expected \(expected)"
         }
     }
@@ -36,6 +36,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     public let tensors: [String: TensorInfo]
+    /// The header's `__metadata__` (string to string), empty when there is none.
+    public let metadata: [String: String]
     // The mapping is read-only and lives as long as this object.
     private let mapping: UnsafeRawPointer
     private let mappedLength: Int
@@ -63,6 +65,8 @@ public final class SafetensorsFile: @unchecked Sendable {
             let header = Data(bytes: raw + 8, count: headerLength)
             let dataLength = length - 8 - headerLength
             tensors = try Self.parseHeader(header, dataLength: dataLength)
+            let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any]
+            metadata = (object?["__metadata__"] as? [String: String]) ?? [:]
         } catch {
             munmap(base, length)
             throw error
@@ -104,5 +108,40 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw SafetensorsError.badHeader("tensor \(name) is not aligned to 4 bytes")
         }
         return address.assumingMemoryBound(to: Float.self)
+    }
+
+    /// A new F32 copy of tensor `name` (stored as F32 or F16), checked against `shape`; the caller deallocates it.
+    public func copyFloats(_ name: String, shape: [Int]) throws -> UnsafeMutablePointer<Float> {
+        guard let info = tensors[name] else { throw SafetensorsError.missingTensor(name) }
+        let count = shape.reduce(1, *)
+        let width = info.dtype == "F32" ? 4 : (info.dtype == "F16" ? 2 : 0)
+        guard width > 0 else { throw SafetensorsError.wrongType(name, dtype: info.dtype) }
+        guard info.shape == shape, info.byteRange.count == count * width else {
+            throw SafetensorsError.wrongShape(name, expected: shape, actual: info.shape)
+        }
+        let source = mapping + dataStart + info.byteRange.lowerBound
+        let copy = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        for index in 0..<count {
+            copy[index] =
+                width == 4
+                ? Float(
+                    bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)))
+                : Float(
+                    Float16(
+                        bitPattern: UInt16(
+                            littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))
+                )
+        }
+        return copy
+    }
+
+    /// FNV-1a (64-bit) of the whole file, as 16 hex digits: names a file's exact contents.
+    public var contentHash: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for offset in 0..<mappedLength {
+            hash = (hash ^ UInt64(mapping.load(fromByteOffset: offset, as: UInt8.self))) &* 0x100_0000_01b3
+        }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

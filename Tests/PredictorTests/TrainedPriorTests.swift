@@ -72,6 +72,49 @@ import Testing
         #expect(separated.count >= 95)
     }
 
+    @Test func examplesTheEmbedderWasTunedOnAreRememberedButTrainNoModel() {
+        let fitted = Self.examples(count: 300, seed: 21)
+        // Rows that would mislead the models: short-topic vectors with very long answers.
+        let misleading = Self.examples(count: 200, seed: 22).map { example -> PriorExample in
+            var example = example
+            example.outputTokens = 3000
+            example.fitted = false
+            return example
+        }
+        let trainer = PriorTrainer(parameters: Self.smallParameters())
+        let alone = trainer.train(fitted, version: "t", source: "synthetic", embedder: "e")
+        let hidden = trainer.train(
+            fitted
+                + misleading.map {
+                    var example = $0; example.representative = false; return example
+                },
+            version: "t", source: "synthetic", embedder: "e")
+        let remembered = trainer.train(fitted + misleading, version: "t", source: "synthetic", embedder: "e")
+        #expect(remembered.embedder == "e")
+        // Unfitted and not remembered: the same prior as without them.
+        #expect(hidden.memory.count == 300)
+        for example in Self.examples(count: 20, seed: 23) {
+            #expect(hidden.distribution(Self.query(example)) == alone.distribution(Self.query(example)))
+        }
+        // Remembered: they are neighbours whose answers count (a neighbour's answer is true either way).
+        #expect(remembered.memory.count == 500)
+        #expect(remembered.memoryOutputs.filter { $0 > log1p(2999) }.count == 200)
+    }
+
+    @Test func aPriorOnlyAnswersForTheEmbedderItWasTrainedOn() throws {
+        let prior = PriorTrainer(parameters: Self.smallParameters()).train(
+            Self.examples(count: 300, seed: 3), version: "t", source: "synthetic",
+            embedder: "all-MiniLM-L6-v2+layers-0123456789abcdef")
+        let loaded = try PriorArtifact.decode(try PriorArtifact.encode(prior))
+        #expect(loaded.embedder == "all-MiniLM-L6-v2+layers-0123456789abcdef")
+        // A file that does not say (written before the field) was trained on the base model.
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: try PriorArtifact.encode(prior)) as? [String: Any])
+        object.removeValue(forKey: "embedder")
+        let old = try PriorArtifact.decode(try JSONSerialization.data(withJSONObject: object))
+        #expect(old.embedder == TrainedPrior.baseEmbedder)
+    }
+
     @Test func theShippedFileGivesTheSameAnswersAsTheTrainedPrior() throws {
         let prior = PriorTrainer(parameters: Self.smallParameters()).train(
             Self.examples(count: 300, seed: 3), version: "t", source: "synthetic")

@@ -61,6 +61,11 @@ public struct PredictorConfiguration: Sendable {
                     "Trained prior: auto (the shipped trained-prior.json when found), none (history only), or a file from `maitre-predictor train-prior`."
             ),
             SettingSpec(
+                "length-layers", env: "LENGTH_LAYERS", default: "auto",
+                help:
+                    "MiniLM's top layers fine-tuned for answer length (`scripts/train-length-layers`): auto (the shipped length-layers.safetensors when found), none (the base model), or a file. The prior must have been trained with the same ones."
+            ),
+            SettingSpec(
                 "database-url", env: "DATABASE_URL", default: "",
                 help:
                     "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]: keep the history in PostgreSQL, shared by predictor replicas; empty: SQLite in the data directory."
@@ -84,6 +89,7 @@ public struct PredictorConfiguration: Sendable {
     public var embedBatch: Int
     public var embedCache: Int
     public var prior: String
+    public var lengthLayers: String
     /// The shared PostgreSQL history; nil: SQLite in the data directory.
     public var databaseURL: DatabaseURL?
     public var historyRefreshMs: Int
@@ -128,6 +134,10 @@ public struct PredictorConfiguration: Sendable {
         embedCache = try settings.int("embed-cache", in: 0...1_000_000)
         prior = try settings.string("prior")
         guard !prior.isEmpty else { throw SettingError(key: "prior", message: "give auto, none or a file") }
+        lengthLayers = try settings.string("length-layers")
+        guard !lengthLayers.isEmpty else {
+            throw SettingError(key: "length-layers", message: "give auto, none or a file")
+        }
     }
 
     static func parsePrice(_ text: String) -> ModelPrice? {

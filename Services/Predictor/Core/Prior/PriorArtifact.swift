@@ -8,6 +8,9 @@ public struct PriorArtifact: Codable, Sendable {
     public var format: String
     public var version: String
     public var source: String
+    /// The embedder whose vectors the prior was trained on (`EmbedderDescriptor.name`); absent in files written
+    /// before it was recorded, which were all trained on the base model.
+    public var embedder: String?
     public var shortMaxTokens: Int
     public var wideK: Int
     public var featureNames: [String]
@@ -31,7 +34,7 @@ public struct PriorArtifact: Codable, Sendable {
     public var memoryLogOutputs: [Double]
 
     enum CodingKeys: String, CodingKey {
-        case format, version, source, levels, regression
+        case format, version, source, embedder, levels, regression
         case rankRegression = "rank_regression"
         case shortRegression = "short_regression"
         case textIDF = "text_idf"
@@ -55,6 +58,7 @@ public struct PriorArtifact: Codable, Sendable {
         format = Self.formatName
         version = prior.version
         source = prior.source
+        embedder = prior.embedder
         shortMaxTokens = prior.shortMaxTokens
         wideK = prior.wideK
         featureNames = TrainedPrior.featureNames
@@ -105,7 +109,8 @@ public struct PriorArtifact: Codable, Sendable {
             memory.insert(vector)
         }
         return TrainedPrior(
-            version: version, source: source, shortMaxTokens: shortMaxTokens, wideK: wideK, regression: regression,
+            version: version, source: source, embedder: embedder ?? TrainedPrior.baseEmbedder,
+            shortMaxTokens: shortMaxTokens, wideK: wideK, regression: regression,
             rankRegression: rankRegression, shortRegression: shortRegression,
             textRankRegression: HashedTextRegression(idf: idf, weights: rank, intercept: textRankIntercept),
             textShortRegression: HashedTextRegression(idf: idf, weights: short, intercept: textShortIntercept),

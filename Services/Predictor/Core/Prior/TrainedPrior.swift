@@ -8,6 +8,8 @@ public struct TrainedPrior: Sendable {
     public var version: String
     /// What the prior was trained on, for `/health` and `/models`.
     public var source: String
+    /// The embedder whose vectors it was trained on; it answers only queries embedded by the same one.
+    public var embedder: String
     public var shortMaxTokens: Int
     public var wideK: Int
     public var regression: RidgeRegression
@@ -25,6 +27,9 @@ public struct TrainedPrior: Sendable {
     /// The training prompts' embeddings and log1p output lengths.
     public var memory: NeighborIndex
     public var memoryOutputs: [Double]
+
+    /// all-MiniLM-L6-v2 without fine-tuned layers (`MiniLMEncoder.baseName`).
+    public static let baseEmbedder = "all-MiniLM-L6-v2"
 
     public static let featureNames =
         [
@@ -100,14 +105,19 @@ public struct PriorExample: Sendable {
     /// Whether the example is like the queries the prior will answer: it joins the memory (the neighbours the prior
     /// ships) and the calibration of its quantiles and `p_short`. The others only train the models.
     public var representative: Bool
+    /// Whether the example trains the models. Not when the embedder was fine-tuned on it: its vector already knows
+    /// its answer, and models fitted on such rows would trust the vectors more than new prompts deserve. It can
+    /// still be remembered (a neighbour's answer is its true one either way).
+    public var fitted: Bool
 
     public init(
         embedding: [Float], surface: [Float], promptTokens: Int, outputTokens: Int, text: String = "",
-        group: Int? = nil, representative: Bool = true
+        group: Int? = nil, representative: Bool = true, fitted: Bool = true
     ) {
         self.text = text
         self.group = group
         self.representative = representative
+        self.fitted = fitted
         self.embedding = embedding
         self.surface = surface
         self.promptTokens = promptTokens
@@ -142,10 +152,29 @@ public struct PriorTrainer: Sendable {
         self.parameters = parameters
     }
 
-    public func train(_ examples: [PriorExample], version: String, source: String) -> TrainedPrior {
-        precondition(examples.count >= 100, "need at least 100 examples")
+    /// `embedder` names the vectors' embedder (`EmbedderDescriptor.name`). The models learn from the `fitted`
+    /// examples; the memory holds every representative one.
+    public func train(
+        _ all: [PriorExample], version: String, source: String, embedder: String = TrainedPrior.baseEmbedder
+    ) -> TrainedPrior {
+        // The memory: the representative examples, and for every fitted example its slot there (left out of its
+        // neighbours), or its conversation's remembered turn.
+        precondition(!all.isEmpty, "need examples")
+        let dimension = all[0].embedding.count
+        let remembered = all.indices.filter { all[$0].representative }
+        var memory = NeighborIndex(dimension: dimension, capacity: remembered.count)
+        var slotOf = [Int: Int]()
+        var groupSlot: [Int: Int] = [:]
+        for (slot, index) in remembered.enumerated() {
+            memory.insert(all[index].embedding)
+            slotOf[index] = slot
+            if let group = all[index].group { groupSlot[group] = groupSlot[group] ?? slot }
+        }
+        let fittedIndices = all.indices.filter { all[$0].fitted }
+        let examples = fittedIndices.map { all[$0] }
+        let memorySlot = fittedIndices.map { slotOf[$0] ?? all[$0].group.flatMap { groupSlot[$0] } }
+        precondition(examples.count >= 100, "need at least 100 fitted examples")
         let n = examples.count
-        let dimension = examples[0].embedding.count
         let targets = examples.map { log1p(Double($0.outputTokens)) }
         let ranks = PredictionMetrics.ranks(targets).map { ($0 - 0.5) / Double(n) }
         let shortTargets = examples.map { $0.outputTokens <= parameters.shortMaxTokens ? 1.0 : 0.0 }
@@ -173,23 +202,10 @@ public struct PriorTrainer: Sendable {
                 for i in held { outOfFold[i][3 + column] = model.predict(words[i]) }
             }
         }
-        // The memory: the representative examples, and for every example its slot there (left out of its
-        // neighbours).
         let representative = examples.indices.filter { examples[$0].representative }
-        var memorySlot = [Int?](repeating: nil, count: n)
-        var memory = NeighborIndex(dimension: dimension, capacity: representative.count)
-        var groupSlot: [Int: Int] = [:]
-        for (slot, index) in representative.enumerated() {
-            memory.insert(examples[index].embedding)
-            memorySlot[index] = slot
-            if let group = examples[index].group { groupSlot[group] = groupSlot[group] ?? slot }
-        }
-        // Any other example leaves out the remembered turn of its own conversation.
-        for index in 0..<n where memorySlot[index] == nil {
-            memorySlot[index] = examples[index].group.flatMap { groupSlot[$0] }
-        }
         var prior = TrainedPrior(
-            version: version, source: source, shortMaxTokens: parameters.shortMaxTokens, wideK: parameters.wideK,
+            version: version, source: source, embedder: embedder, shortMaxTokens: parameters.shortMaxTokens,
+            wideK: parameters.wideK,
             regression: RidgeRegression(rows: inputs, targets: targets, lambda: parameters.ridgeLambda),
             rankRegression: RidgeRegression(rows: inputs, targets: ranks, lambda: parameters.ridgeLambda),
             shortRegression: RidgeRegression(rows: inputs, targets: shortTargets, lambda: parameters.ridgeLambda),
@@ -199,7 +215,7 @@ public struct PriorTrainer: Sendable {
                 rows: words, targets: shortTargets, idf: idf, lambda: parameters.textLambda),
             quantileTrees: [], quantileOffsets: [], shortTrees: LogisticBoostedTrees.empty,
             shortCalibration: IsotonicCalibration(scores: [], outcomes: []), memory: memory,
-            memoryOutputs: representative.map { targets[$0] })
+            memoryOutputs: remembered.map { log1p(Double(all[$0].outputTokens)) })
         var features = [[Double]]()
         features.reserveCapacity(n)
         for start in stride(from: 0, to: n, by: 256) {

@@ -295,13 +295,13 @@ struct EvaluateCommand: AsyncParsableCommand {
         let configuration = try engine.configuration(extra: ["prior": prior])
         let rows: [HistoryRow]
         var texts: [String]?
-        // A SQLite history holds its vectors already (MiniLM's, in the service); the other sources are embedded.
+        // A SQLite history holds its vectors already (the configured embedder's, as the service made them); the
+        // other sources are embedded.
         let descriptor: EmbedderDescriptor
         if let sqlite {
             let store = try SQLiteHistoryStore.open(file: sqlite)
             rows = try await store.loadAll()
-            descriptor = EmbedderDescriptor(
-                name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows.first?.embedding.count ?? 384)
+            descriptor = try TextEngines.load(configuration: configuration, logger: logger).embedder.descriptor
         } else if let jsonl {
             let engines = try TextEngines.load(configuration: configuration, logger: logger)
             descriptor = engines.embedder.descriptor

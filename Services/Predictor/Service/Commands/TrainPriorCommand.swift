@@ -54,24 +54,46 @@ struct TrainPriorCommand: AsyncParsableCommand {
         parameters.rounds = rounds
         parameters.maxDepth = maxDepth
         parameters.learningRate = learningRate
+        // Prompts the fine-tuned layers learned from are remembered but train no model (`PriorExample.fitted`).
+        let tuned = try Self.tunedRecords(engines.embedder)
         let examples = zip(rows, samples).map {
             PriorExample(
                 embedding: $0.embedding, surface: $0.surface, promptTokens: $0.promptTokens,
-                outputTokens: $0.outputTokens, text: $1.prompt, group: $1.record, representative: $1.turn == 0)
+                outputTokens: $0.outputTokens, text: $1.prompt, group: $1.record, representative: $1.turn == 0,
+                fitted: !(tuned?.contains($1.record) ?? false))
+        }
+        let fitted = examples.filter(\.fitted).count
+        if let tuned {
+            print(
+                "the embedder's layers were tuned on records \(tuned.lowerBound)..<\(tuned.upperBound): "
+                    + "\(fitted) of \(examples.count) exchanges train the models, every first turn is remembered")
         }
         let span = "\(range.lowerBound)..<\(range.upperBound)"
         let which = turns == "all" ? "every turn" : "first turns"
         let trained = PriorTrainer(parameters: parameters).train(
             examples,
             version:
-                "sharegpt-\(range.lowerBound)-\(range.upperBound)\(turns == "all" ? "-all" : "")-r\(rounds)d\(maxDepth)",
+                "sharegpt-\(range.lowerBound)-\(range.upperBound)\(turns == "all" ? "-all" : "")-r\(rounds)d\(maxDepth)"
+                + (tuned == nil ? "" : "-tuned"),
             source:
-                "ShareGPT records \(span), \(samples.count) exchanges (\(which)), \(engines.embedder.descriptor.name)"
+                "ShareGPT records \(span), \(samples.count) exchanges (\(which)), \(fitted) fitted, "
+                + engines.embedder.descriptor.name,
+            embedder: engines.embedder.descriptor.name
         )
         let data = try PriorArtifact.encode(trained)
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: out))
         print("wrote \(out) (\(data.count / 1024) KiB) in \(ContinuousClock.now - start)")
+    }
+
+    /// The ShareGPT records the embedder's fine-tuned layers were trained on (their `records` metadata), nil without
+    /// such layers.
+    static func tunedRecords(_ embedder: any SentenceEmbedder) throws -> Range<Int>? {
+        guard let encoder = embedder as? MiniLMEncoder, !encoder.layersMetadata.isEmpty else { return nil }
+        guard let text = encoder.layersMetadata["records"] else {
+            throw ValidationError("the fine-tuned layers do not say which records they were trained on (records)")
+        }
+        return try ShareGPTRows.range(text, default: ShareGPTRecords.training)
     }
 }

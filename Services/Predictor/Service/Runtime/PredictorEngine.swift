@@ -304,8 +304,12 @@ public actor PredictorEngine {
                 "input[\(index)] is longer than \(configuration.maxPromptCharacters) characters.", param: "input",
                 code: "input_too_long")
         }
-        let vectors = try await batcher.embed(texts)
-        let embedder = engines.embedder
+        // General-purpose vectors: the base model's. When the predictor runs length-tuned layers, those are another
+        // encoder's, run here outside the prediction batches.
+        let embedder = engines.sentenceEmbedder
+        let vectors =
+            embedder.descriptor == engines.embedder.descriptor
+            ? try await batcher.embed(texts) : try await Task.detached { try embedder.embed(texts) }.value
         let tokens = texts.reduce(0) { $0 + embedder.tokenCount($1) }
         return EmbeddingResponse(
             data: vectors.enumerated().map { .init(index: $0.offset, embedding: $0.element) },
