@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import Testing
@@ -136,6 +137,40 @@ import Testing
         let same = EmbedderDescriptor(name: "all-MiniLM-L6-v2+layers-0000000000000000", kind: "minilm", dimension: 16)
         #expect(try PriorLoader.load(setting: file.path, embedder: same, logger: logger)?.version == "t")
         try? FileManager.default.removeItem(at: file)
+    }
+
+    @Test func historyRowsOfAnotherEmbedderAreKeptButLeftOutOfTheNeighbours() async throws {
+        let store = try SQLiteHistoryStore.inMemory()
+        let engines = TextEngines.hashed()
+        let name = engines.embedder.descriptor.name
+        func row(_ id: Int64, embedder: String?) throws -> HistoryRow {
+            HistoryRow(
+                id: id, embedding: try engines.embedder.embed(["prompt \(id)"])[0],
+                surface: [Float](repeating: 0, count: PromptSurface.count), promptTokens: 5, outputTokens: 10,
+                maxTokens: nil, model: "m", taskType: nil, tenantId: nil, success: true, finishReason: "stop",
+                time: Double(id), embedder: embedder)
+        }
+        // This embedder's row, another's (tuned layers), and one stored before rows named their embedder.
+        let rows = [
+            try row(1, embedder: name), try row(2, embedder: "all-MiniLM-L6-v2+layers-x"), try row(3, embedder: nil),
+        ]
+        try await store.append(rows, latencies: [nil, nil, nil])
+        #expect(try await store.loadAll().map(\.embedder) == [name, "all-MiniLM-L6-v2+layers-x", nil])
+        let engine = try await PredictorEngine(
+            configuration: try PredictorConfiguration.defaults(), store: store, engines: engines,
+            logger: Logger(label: "test"))
+        #expect(await engine.historySize == 2)
+        // What it ingests names its embedder.
+        _ = try await engine.ingest([
+            OutcomeReport(prompt: "hello", outputTokens: 3, model: "m", success: true, finishReason: "stop")
+        ])
+        #expect(try await store.loadAll().last?.embedder == name)
+        #expect(try await store.count() == 4)
+        // A legacy row counts for the base MiniLM model, not for tuned layers.
+        let base = EmbedderDescriptor(name: "all-MiniLM-L6-v2", kind: "minilm", dimension: rows[2].embedding.count)
+        let tuned = EmbedderDescriptor(name: "all-MiniLM-L6-v2+layers-x", kind: "minilm", dimension: base.dimension)
+        #expect(PredictorEngine.usable(rows[2], embedder: base) && !PredictorEngine.usable(rows[2], embedder: tuned))
+        #expect(PredictorEngine.usable(rows[1], embedder: tuned) && !PredictorEngine.usable(rows[1], embedder: base))
     }
 
     @Test func theShippedPriorWasTrainedOnTheShippedLayers() throws {

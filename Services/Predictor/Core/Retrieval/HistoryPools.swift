@@ -13,11 +13,15 @@ public struct HistoryRow: Sendable, Equatable {
     public var finishReason: String?
     /// Seconds since 1970 when the request completed.
     public var time: Double
+    /// The embedder that made `embedding` (`EmbedderDescriptor.name`); nil in rows stored before it was recorded.
+    public var embedder: String?
 
     public init(
         id: Int64, embedding: [Float], surface: [Float], promptTokens: Int, outputTokens: Int, maxTokens: Int?,
-        model: String, taskType: String?, tenantId: String?, success: Bool, finishReason: String?, time: Double
+        model: String, taskType: String?, tenantId: String?, success: Bool, finishReason: String?, time: Double,
+        embedder: String? = nil
     ) {
+        self.embedder = embedder
         self.id = id
         self.embedding = embedding
         self.surface = surface

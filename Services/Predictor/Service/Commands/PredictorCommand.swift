@@ -92,7 +92,8 @@ enum ShareGPTRows {
                 HistoryRow(
                     id: Int64(rows.count + 1), embedding: vector, surface: PromptSurface.of(sample.prompt).values,
                     promptTokens: sample.promptTokens, outputTokens: sample.outputTokens, maxTokens: nil, model: model,
-                    taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count)))
+                    taskType: nil, tenantId: nil, success: true, finishReason: "stop", time: Double(rows.count),
+                    embedder: engines.embedder.descriptor.name))
         }
         return (samples, rows)
     }

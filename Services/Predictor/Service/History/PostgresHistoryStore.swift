@@ -41,14 +41,15 @@ public struct PostgresHistoryStore: HistoryStore {
                 )
                 """,
                 "CREATE INDEX history_tenant ON history (tenant_id, seq)",
-            ])
+            ]),
+        NamedMigration("predictor-v2-history-embedder", ["ALTER TABLE history ADD COLUMN embedder text"]),
     ]
 
     /// Arbitrary, fixed: appends take turns under this advisory lock, so numbers become visible in order and a
     /// replica reading on from the last number it saw never skips a row committed late.
     private static let appendLock: Int64 = 0x6d61_6974_7270
 
-    /// Rows per statement: 12 parameters each.
+    /// Rows per statement: 13 parameters each.
     private static let rowsPerStatement = 2_000
 
     public func append(_ rows: [HistoryRow], latencies: [Double?]) async throws {
@@ -57,7 +58,7 @@ public struct PostgresHistoryStore: HistoryStore {
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: logger)
                 for statement in rows.indices.chunks(ofCount: Self.rowsPerStatement) {
-                    var binds = PostgresBindings(capacity: statement.count * 12)
+                    var binds = PostgresBindings(capacity: statement.count * 13)
                     var values: [String] = []
                     for index in statement {
                         let row = rows[index]
@@ -74,11 +75,12 @@ public struct PostgresHistoryStore: HistoryStore {
                         try binds.append(row.finishReason)
                         try binds.append(index < latencies.count ? latencies[index] : nil)
                         try binds.append(row.time)
+                        binds.append(row.embedder)
                         values.append(binds.row(from: first))
                     }
                     let sql = """
                         INSERT INTO history (embedding, surface, prompt_tokens, output_tokens, max_tokens, model, task_type,
-                            tenant_id, success, finish_reason, latency_ms, time) VALUES \(values.joined(separator: ", "))
+                            tenant_id, success, finish_reason, latency_ms, time, embedder) VALUES \(values.joined(separator: ", "))
                         """
                     try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
                 }
@@ -97,7 +99,7 @@ public struct PostgresHistoryStore: HistoryStore {
         ) {
             let sql = """
                 SELECT seq, embedding, surface, prompt_tokens, output_tokens, max_tokens, model, task_type, tenant_id,
-                    success, finish_reason, time
+                    success, finish_reason, time, embedder
                 FROM history WHERE seq > $1 ORDER BY seq LIMIT $2
                 """
             let query = PostgresQuery(unsafeSQL: sql, binds: try .of(after, Int64(limit ?? Int(Int32.max))))
@@ -117,7 +119,8 @@ public struct PostgresHistoryStore: HistoryStore {
                         tenantId: try cells[8].decode(String?.self),
                         success: try cells[9].decode(Bool.self),
                         finishReason: try cells[10].decode(String?.self),
-                        time: try cells[11].decode(Double.self)))
+                        time: try cells[11].decode(Double.self),
+                        embedder: try cells[12].decode(String?.self)))
             }
             return rows
         }

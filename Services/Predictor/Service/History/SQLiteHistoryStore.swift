@@ -56,6 +56,9 @@ public struct SQLiteHistoryStore: HistoryStore {
             }
             try db.create(index: "history_tenant", on: "history", columns: ["tenant_id", "seq"])
         }
+        migrator.registerMigration("v2-history-embedder") { db in
+            try db.alter(table: "history") { table in table.add(column: "embedder", .text) }
+        }
         return migrator
     }
 
@@ -68,13 +71,13 @@ public struct SQLiteHistoryStore: HistoryStore {
                 try db.execute(
                     sql: """
                         INSERT INTO history (seq, embedding, surface, prompt_tokens, output_tokens, max_tokens, model,
-                          task_type, tenant_id, success, finish_reason, latency_ms, time)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                          task_type, tenant_id, success, finish_reason, latency_ms, time, embedder)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         row.id, Self.blob(row.embedding), Self.blob(row.surface), row.promptTokens, row.outputTokens,
                         row.maxTokens, row.model, row.taskType, row.tenantId, row.success, row.finishReason, latency,
-                        row.time,
+                        row.time, row.embedder,
                     ])
             }
         }
@@ -97,7 +100,7 @@ public struct SQLiteHistoryStore: HistoryStore {
                     maxTokens: row["max_tokens"],
                     model: row["model"], taskType: row["task_type"], tenantId: row["tenant_id"],
                     success: row["success"],
-                    finishReason: row["finish_reason"], time: row["time"]
+                    finishReason: row["finish_reason"], time: row["time"], embedder: row["embedder"]
                 )
             }
         }

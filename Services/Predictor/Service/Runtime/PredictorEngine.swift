@@ -53,16 +53,21 @@ public actor PredictorEngine {
         )
         var pools = HistoryPools(dimension: engines.embedder.descriptor.dimension, windowSize: configuration.windowSize)
         let rows = try await store.loadAll()
+        let embedder = engines.embedder.descriptor
         var skipped = 0
         for row in rows {
-            guard row.embedding.count == pools.dimension else {
+            guard Self.usable(row, embedder: embedder) else {
                 skipped += 1
                 continue
             }
             pools.insert(row)
         }
         if skipped > 0 {
-            logger.warning("skipped \(skipped) history rows embedded with another dimension than \(pools.dimension)")
+            logger.warning(
+                """
+                left out \(skipped) history rows embedded by another embedder than \(embedder.name): their vectors \
+                mean nothing to it (they stay stored, and count again if that embedder comes back)
+                """)
         }
         self.pools = pools
         nextSequence = (rows.last?.id ?? 0) + 1
@@ -125,7 +130,8 @@ public actor PredictorEngine {
                 surface: PromptSurface.of(input.embeddingText).values,
                 promptTokens: report.promptTokens ?? counter(input.fullText), outputTokens: report.outputTokens,
                 maxTokens: report.maxTokens, model: report.model, taskType: report.taskType, tenantId: report.tenantId,
-                success: report.success, finishReason: report.finishReason, time: now
+                success: report.success, finishReason: report.finishReason, time: now,
+                embedder: engines.embedder.descriptor.name
             )
         }
         do {
@@ -173,6 +179,13 @@ public actor PredictorEngine {
     /// Rows read per round of a refresh.
     private static let refreshPage = 1_000
 
+    /// Whether a stored row's vector is this embedder's. Rows stored before the embedder was recorded were made by
+    /// the base MiniLM model (or, of another size, by something else).
+    static func usable(_ row: HistoryRow, embedder: EmbedderDescriptor) -> Bool {
+        row.embedding.count == embedder.dimension
+            && (row.embedder ?? (embedder.kind == "minilm" ? MiniLMEncoder.baseName : embedder.name)) == embedder.name
+    }
+
     /// With a shared store: takes into memory the rows every replica (this one included) committed since the last
     /// look, in the store's order; returns how many. Without one, nothing to do.
     @discardableResult
@@ -183,7 +196,7 @@ public actor PredictorEngine {
             let rows = try await store.rows(after: lastShared, limit: Self.refreshPage)
             // Another refresh may have run while this one read (the actor is re-entered at each await).
             for row in rows where row.id > lastShared {
-                if row.embedding.count == pools.dimension { pools.insert(row) }
+                if Self.usable(row, embedder: engines.embedder.descriptor) { pools.insert(row) }
                 lastShared = row.id
                 taken += 1
             }
