@@ -9,8 +9,9 @@ import Synchronization
 
 /// Asks the predictor how big a request will be; when it is down or slow, answers what a scheduler blind to sizes
 /// knows (`LocalPrior`), so such a request is scheduled as it would be without predictions.
-/// After a failure the predictor is left alone for `pauseAfterFailureMs`, so a dead predictor costs one timeout,
-/// not one per request.
+/// After a failure the predictor is left alone for `pauseAfterFailureMs` (a second), so a dead predictor costs one
+/// attempt, not one per request. After a timeout it is alive but slow: it is left alone for one timeout only, time to
+/// work through what it has, and the next requests ask it again instead of a second's worth going without sizes.
 ///
 /// Concurrent questions are coalesced, like a group commit: while `maxConcurrentCalls` calls are out, new
 /// questions wait and leave together in the next `POST /predict/batch` (at most `maxBatch`). A lone question goes
@@ -112,7 +113,7 @@ final class PredictorClient: Sendable {
             }
             return predictions
         } catch {
-            let pause = pauseAfterFailureMs
+            let pause = Self.isTimeout(error) ? min(pauseAfterFailureMs, Double(timeoutMs)) : pauseAfterFailureMs
             skipUntil.withLock { $0 = ContinuousClock.now + .milliseconds(pause) }
             logger.debug(
                 "predictor unavailable, using the local prior",
@@ -122,6 +123,12 @@ final class PredictorClient: Sendable {
     }
 
     private static let decoder = JSONDecoder()
+
+    /// Whether `error` is the predictor not answering in time (as opposed to refusing the connection or failing).
+    static func isTimeout(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .deadlineExceeded || error == .readTimeout
+    }
 
     struct PredictorUnavailable: Error {
         var status: Int
