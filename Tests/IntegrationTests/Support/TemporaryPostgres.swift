@@ -49,8 +49,27 @@ final class TemporaryPostgres: Sendable {
         self.runAs = runAs
     }
 
-    /// Initialises a cluster and starts its server; returns once it accepts connections.
-    static func start(timeout: Duration = .seconds(120)) async throws -> TemporaryPostgres {
+    /// Why a started server was given up: it never answered a readiness probe.
+    struct NotReady: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Initialises a cluster and starts its server; returns once it accepts connections. Under the full suite's
+    /// load a server has been seen to log that it was ready and then leave every probe unanswered for minutes; such
+    /// a server is stopped and a new cluster started on another port, up to `attempts` times.
+    static func start(attempts: Int = 3, timeout: Duration = .seconds(40)) async throws -> TemporaryPostgres {
+        var failures: [String] = []
+        for _ in 0..<attempts {
+            do {
+                return try await startOnce(timeout: timeout)
+            } catch let error as NotReady {
+                failures.append(error.description)
+            }
+        }
+        throw HarnessError(description: failures.joined(separator: "\n\n"))
+    }
+
+    private static func startOnce(timeout: Duration) async throws -> TemporaryPostgres {
         guard let bin = binaries else { throw HarnessError(description: unavailableReason ?? "no PostgreSQL") }
         let folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("maitre-postgres-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -109,7 +128,7 @@ final class TemporaryPostgres: Sendable {
         }
         let text = postgres.logs()
         postgres.stop()
-        throw HarnessError(
+        throw NotReady(
             description:
                 "postgres did not accept connections within \(timeout) (last probe: \(lastProbe)); its log:\n\(text)")
     }
