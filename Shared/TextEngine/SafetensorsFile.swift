@@ -137,10 +137,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// FNV-1a (64-bit) of the whole file, as 16 hex digits: names a file's exact contents.
     public var contentHash: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for offset in 0..<mappedLength {
-            hash = (hash ^ UInt64(mapping.load(fromByteOffset: offset, as: UInt8.self))) &* 0x100_0000_01b3
-        }
+        let hash = HashedNGramEmbedder.fnv1a(UnsafeRawBufferPointer(start: mapping, count: mappedLength))
         let digits = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TextEngine
 
 @testable import PredictorCore
 
@@ -112,7 +113,7 @@ import Testing
             try JSONSerialization.jsonObject(with: try PriorArtifact.encode(prior)) as? [String: Any])
         object.removeValue(forKey: "embedder")
         let old = try PriorArtifact.decode(try JSONSerialization.data(withJSONObject: object))
-        #expect(old.embedder == TrainedPrior.baseEmbedder)
+        #expect(old.embedder == MiniLMEncoder.baseName)
     }
 
     @Test func theShippedFileGivesTheSameAnswersAsTheTrainedPrior() throws {

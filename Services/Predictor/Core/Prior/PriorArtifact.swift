@@ -1,4 +1,5 @@
 import Foundation
+import TextEngine
 
 /// The file a `TrainedPrior` is shipped as (JSON): the models as they are, the memory's unit vectors quantised to
 /// int8 (base64) with their log output lengths. Written by `maitre-predictor train-prior`, read at start.
@@ -109,7 +110,7 @@ public struct PriorArtifact: Codable, Sendable {
             memory.insert(vector)
         }
         return TrainedPrior(
-            version: version, source: source, embedder: embedder ?? TrainedPrior.baseEmbedder,
+            version: version, source: source, embedder: embedder ?? MiniLMEncoder.baseName,
             shortMaxTokens: shortMaxTokens, wideK: wideK, regression: regression,
             rankRegression: rankRegression, shortRegression: shortRegression,
             textRankRegression: HashedTextRegression(idf: idf, weights: rank, intercept: textRankIntercept),

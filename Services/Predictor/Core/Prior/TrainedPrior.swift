@@ -1,4 +1,5 @@
 import Foundation
+import TextEngine
 
 /// The predictor's prior, trained offline on public conversations and shipped with it, so that it answers well
 /// from its first request: an embedding regression, neighbour statistics over the training prompts (its memory,
@@ -27,9 +28,6 @@ public struct TrainedPrior: Sendable {
     /// The training prompts' embeddings and log1p output lengths.
     public var memory: NeighborIndex
     public var memoryOutputs: [Double]
-
-    /// all-MiniLM-L6-v2 without fine-tuned layers (`MiniLMEncoder.baseName`).
-    public static let baseEmbedder = "all-MiniLM-L6-v2"
 
     public static let featureNames =
         [
@@ -155,7 +153,7 @@ public struct PriorTrainer: Sendable {
     /// `embedder` names the vectors' embedder (`EmbedderDescriptor.name`). The models learn from the `fitted`
     /// examples; the memory holds every representative one.
     public func train(
-        _ all: [PriorExample], version: String, source: String, embedder: String = TrainedPrior.baseEmbedder
+        _ all: [PriorExample], version: String, source: String, embedder: String = MiniLMEncoder.baseName
     ) -> TrainedPrior {
         // The memory: the representative examples, and for every fitted example its slot there (left out of its
         // neighbours), or its conversation's remembered turn.

@@ -91,9 +91,10 @@ struct TrainPriorCommand: AsyncParsableCommand {
     /// such layers.
     static func tunedRecords(_ embedder: any SentenceEmbedder) throws -> Range<Int>? {
         guard let encoder = embedder as? MiniLMEncoder, !encoder.layersMetadata.isEmpty else { return nil }
-        guard let text = encoder.layersMetadata["records"] else {
-            throw ValidationError("the fine-tuned layers do not say which records they were trained on (records)")
+        guard let text = encoder.layersMetadata["records"], let records = ShareGPTRecords.parse(text) else {
+            throw ValidationError(
+                "the fine-tuned layers do not say which records they were trained on (metadata records: A:B)")
         }
-        return try ShareGPTRows.range(text, default: ShareGPTRecords.training)
+        return records
     }
 }
