@@ -19,6 +19,9 @@ public final class MiniLMEncoder: SentenceEmbedder {
     public static let baseName = "all-MiniLM-L6-v2"
     /// The fine-tuned layers' metadata (`records`: the ShareGPT records they were trained on), empty without them.
     public let layersMetadata: [String: String]
+    /// The heads the layers were tuned with, when their file has them (`length_head.weight`, `length_head.bias`):
+    /// linear maps of the sentence vector, one per row (the standardised log length, the logit of a short reply).
+    public let lengthHeads: [LinearHead]
 
     let weights: MiniLMWeights
     // Idle scratch buffers; a pass takes one (or makes one) and puts it back, so concurrent callers never share.
@@ -45,6 +48,7 @@ public final class MiniLMEncoder: SentenceEmbedder {
         let overrides = try layers.map { try SafetensorsFile(url: $0) }
         weights = try MiniLMWeights(file: file, configuration: configuration, overrides: overrides)
         self.layersMetadata = overrides?.metadata ?? [:]
+        lengthHeads = try overrides.map { try LinearHead.all(in: $0, dimension: configuration.hiddenSize) } ?? []
         self.maxSequenceLength = min(maxSequenceLength, configuration.maxPositions)
         self.maxRowsPerPass = max(maxRowsPerPass, self.maxSequenceLength)
         self.threads = max(1, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, 8))
@@ -148,6 +152,41 @@ public final class MiniLMEncoder: SentenceEmbedder {
                 results[index] = Array(vectors[(offset * hidden)..<((offset + 1) * hidden)])
             }
             start = end
+        }
+    }
+}
+
+/// A linear map of a sentence vector to one number: `weights · vector + bias`.
+public struct LinearHead: Sendable, Equatable, Codable {
+    public var weights: [Float]
+    public var bias: Float
+
+    public init(weights: [Float], bias: Float) {
+        self.weights = weights
+        self.bias = bias
+    }
+
+    public func apply(_ vector: [Float]) -> Double {
+        zip(weights, vector).reduce(Double(bias)) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    /// Tensors of a fine-tuned layers file that are heads rather than encoder weights.
+    static let tensorPrefix = "length_head."
+
+    /// The heads in a layers file: `length_head.weight` (heads × dimension) and `length_head.bias` (heads), or none.
+    static func all(in file: SafetensorsFile, dimension: Int) throws -> [LinearHead] {
+        guard let info = file.tensors[tensorPrefix + "weight"] else { return [] }
+        guard info.shape.count == 2, info.shape[1] == dimension, info.shape[0] > 0 else {
+            throw SafetensorsError.wrongShape(tensorPrefix + "weight", expected: [2, dimension], actual: info.shape)
+        }
+        let count = info.shape[0]
+        let weights = try file.copyFloats(tensorPrefix + "weight", shape: [count, dimension])
+        defer { weights.deallocate() }
+        let bias = try file.copyFloats(tensorPrefix + "bias", shape: [count])
+        defer { bias.deallocate() }
+        return (0..<count).map {
+            LinearHead(
+                weights: Array(UnsafeBufferPointer(start: weights + $0 * dimension, count: dimension)), bias: bias[$0])
         }
     }
 }

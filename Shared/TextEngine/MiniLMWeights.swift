@@ -82,7 +82,7 @@ final class MiniLMWeights: @unchecked Sendable {
     private let owned: [UnsafeMutablePointer<Float>]
 
     /// `overrides` replaces the tensors it names (base names, F32 or F16): fine-tuned layers on the base model.
-    /// Every tensor in it must be one the encoder uses.
+    /// Every tensor in it must be one the encoder uses, or a head (`length_head.*`, read by `LinearHead`).
     init(file: SafetensorsFile, configuration: BertConfiguration, overrides: SafetensorsFile? = nil) throws {
         self.file = file
         self.configuration = configuration
@@ -137,7 +137,11 @@ final class MiniLMWeights: @unchecked Sendable {
                         outputNormBeta: try tensor(name + "output.LayerNorm.bias", [hidden])
                     ))
             }
-            if let overrides, let unknown = Set(overrides.tensors.keys).subtracting(overridden).sorted().first {
+            if let overrides,
+                let unknown = Set(overrides.tensors.keys).subtracting(overridden).sorted().first(where: {
+                    !$0.hasPrefix(LinearHead.tensorPrefix)
+                })
+            {
                 throw SafetensorsError.badHeader(
                     "tensor \(unknown) of the fine-tuned layers is not one the encoder uses")
             }

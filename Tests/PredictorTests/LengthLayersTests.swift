@@ -103,6 +103,37 @@ import Testing
         try? FileManager.default.removeItem(at: wrong)
     }
 
+    @Test func theLayersHeadsAreReadAndLeaveTheVectorsAlone() throws {
+        guard let directory = Self.modelDirectory() else { return }
+        let hidden = 384
+        let weights = (0..<(2 * hidden)).map { Float(($0 * 7) % 11) / 16 - 0.25 }
+        let withHeads = Self.temporaryFile("heads.safetensors")
+        try Self.writeF16(
+            try Self.layerFive(directory) + [
+                ("length_head.weight", [2, hidden], weights), ("length_head.bias", [2], [0.5, -1]),
+            ], metadata: ["records": "0:7000"], to: withHeads)
+        let encoder = try MiniLMEncoder(directory: directory, layers: withHeads)
+        #expect(encoder.lengthHeads.count == 2)
+        #expect(encoder.lengthHeads[1].weights == Array(weights[hidden...]))
+        #expect(encoder.lengthHeads[1].bias == -1)
+        let vector = try encoder.embed([Self.texts[0]])[0]
+        let expected = zip(weights[..<hidden], vector).reduce(Double(0.5)) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(encoder.lengthHeads[0].apply(vector) - expected) < 1e-9)
+        // The heads are not encoder weights: the vectors are the layers' own.
+        let base = try MiniLMEncoder(directory: directory)
+        #expect(Self.cosine(vector, try base.embed([Self.texts[0]])[0]) > 0.999)
+        #expect(try MiniLMEncoder(directory: directory).lengthHeads.isEmpty)
+        // A head that does not fit the vectors is refused.
+        let misfit = Self.temporaryFile("misfit.safetensors")
+        try Self.writeF16(
+            try Self.layerFive(directory) + [
+                ("length_head.weight", [2, 5], [Float](repeating: 1, count: 10)), ("length_head.bias", [2], [0, 0]),
+            ], metadata: [:], to: misfit)
+        #expect(throws: SafetensorsError.self) { try MiniLMEncoder(directory: directory, layers: misfit) }
+        try? FileManager.default.removeItem(at: withHeads)
+        try? FileManager.default.removeItem(at: misfit)
+    }
+
     @Test func theEnginesLearnFromTheTunedVectorsAndServeTheBaseOnes() throws {
         guard let directory = Self.modelDirectory() else { return }
         let changed = Self.temporaryFile("engines.safetensors")

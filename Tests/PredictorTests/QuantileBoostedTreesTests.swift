@@ -43,6 +43,21 @@ import Testing
         #expect(a == b)
     }
 
+    @Test func treesSurviveTheirCompactCodingAndRefuseMalformedNodes() throws {
+        let (features, targets) = Self.data(300, seed: 9)
+        let trees = QuantileBoostedTrees(
+            features: features, targets: targets, parameters: BoostingParameters(quantile: 0.5, rounds: 20))
+        let data = try JSONEncoder().encode(trees)
+        #expect(try JSONDecoder().decode(QuantileBoostedTrees.self, from: data) == trees)
+        let text = try #require(String(data: data, encoding: .utf8))
+        #expect(!text.contains("threshold"))
+        for node in ["[1, 2.5]", "[-1, 2.5, 1, 2]", "[0, 2.5, 0, 2]"] {
+            #expect(throws: DecodingError.self) {
+                try JSONDecoder().decode(QuantileBoostedTrees.Node.self, from: Data(node.utf8))
+            }
+        }
+    }
+
     @Test func ridgeRecoversALinearMap() {
         var random = SplitMix64(seed: 3)
         let rows = (0..<400).map { _ in (0..<3).map { _ in Float(random.nextUnit()) } }

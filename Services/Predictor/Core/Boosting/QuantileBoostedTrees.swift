@@ -40,13 +40,55 @@ extension BoostingParameters {
 /// binned at their quantiles, each tree is grown on gradient histograms, and each leaf is then set to the
 /// requested quantile of the residuals it holds (as the classic quantile GBM does).
 public struct QuantileBoostedTrees: Sendable, Equatable, Codable {
-    /// One node; a leaf has `feature == -1`.
+    /// One node; a leaf has `feature == -1`. Coded as a short array, as files hold thousands of them: a split as
+    /// `[feature, threshold, left, right]`, a leaf as `[value]`.
     public struct Node: Sendable, Equatable, Codable {
         public var feature: Int
         public var threshold: Double
         public var left: Int
         public var right: Int
         public var value: Double
+
+        init(feature: Int, threshold: Double, left: Int, right: Int, value: Double) {
+            self.feature = feature
+            self.threshold = threshold
+            self.left = left
+            self.right = right
+            self.value = value
+        }
+
+        public init(from decoder: any Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            switch container.count {
+            case 1:
+                self.init(feature: -1, threshold: 0, left: -1, right: -1, value: try container.decode(Double.self))
+            case 4:
+                let feature = try container.decode(Int.self)
+                let threshold = try container.decode(Double.self)
+                let left = try container.decode(Int.self)
+                let right = try container.decode(Int.self)
+                guard feature >= 0, left > 0, right > 0 else {
+                    throw DecodingError.dataCorruptedError(
+                        in: container, debugDescription: "a split needs a feature and two children")
+                }
+                self.init(feature: feature, threshold: threshold, left: left, right: right, value: 0)
+            default:
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "a node is [value] or [feature, threshold, left, right]")
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.unkeyedContainer()
+            if feature < 0 {
+                try container.encode(value)
+            } else {
+                try container.encode(feature)
+                try container.encode(threshold)
+                try container.encode(left)
+                try container.encode(right)
+            }
+        }
     }
 
     public let parameters: BoostingParameters

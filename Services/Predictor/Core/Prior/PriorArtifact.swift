@@ -19,12 +19,14 @@ public struct PriorArtifact: Codable, Sendable {
     public var regression: RidgeRegression
     public var rankRegression: RidgeRegression
     public var shortRegression: RidgeRegression
-    /// The word regressions: one idf table and two weight vectors, little-endian Float32, base64.
+    /// The word regressions: one idf table and two weight vectors, little-endian Float16, base64.
     public var textIDF: String
     public var textRankWeights: String
     public var textRankIntercept: Double
     public var textShortWeights: String
     public var textShortIntercept: Double
+    /// The encoder's length heads the prior reads (absent: none).
+    public var lengthHeads: [LinearHead]?
     public var quantileTrees: [QuantileBoostedTrees]
     public var quantileOffsets: [Double]
     public var shortTrees: LogisticBoostedTrees
@@ -43,6 +45,7 @@ public struct PriorArtifact: Codable, Sendable {
         case textRankIntercept = "text_rank_intercept"
         case textShortWeights = "text_short_weights"
         case textShortIntercept = "text_short_intercept"
+        case lengthHeads = "length_heads"
         case shortMaxTokens = "short_max_tokens"
         case wideK = "wide_k"
         case featureNames = "feature_names"
@@ -72,6 +75,7 @@ public struct PriorArtifact: Codable, Sendable {
         textRankIntercept = prior.textRankRegression.intercept
         textShortWeights = Self.base64(prior.textShortRegression.weights)
         textShortIntercept = prior.textShortRegression.intercept
+        lengthHeads = prior.heads
         quantileTrees = prior.quantileTrees
         quantileOffsets = prior.quantileOffsets
         shortTrees = prior.shortTrees
@@ -97,10 +101,9 @@ public struct PriorArtifact: Codable, Sendable {
             bytes.count == memoryLogOutputs.count * memoryDimension, !memoryLogOutputs.isEmpty
         else { throw PriorArtifactError("memory vectors do not match their outputs") }
         let buckets = HashedTextRegression.buckets
-        guard let idf = Self.floats(textIDF), let rank = Self.floats(textRankWeights),
-            let short = Self.floats(textShortWeights), idf.count == buckets, rank.count == buckets,
-            short.count == buckets
-        else { throw PriorArtifactError("word regressions are not \(buckets) Float32 values each") }
+        guard let idf = Self.floats(textIDF, count: buckets), let rank = Self.floats(textRankWeights, count: buckets),
+            let short = Self.floats(textShortWeights, count: buckets)
+        else { throw PriorArtifactError("word regressions are not \(buckets) Float16 values each") }
         var memory = NeighborIndex(dimension: memoryDimension, capacity: memoryLogOutputs.count)
         let values = bytes.map { Float(Int8(bitPattern: $0)) / 127 }
         for row in 0..<memoryLogOutputs.count {
@@ -115,23 +118,25 @@ public struct PriorArtifact: Codable, Sendable {
             rankRegression: rankRegression, shortRegression: shortRegression,
             textRankRegression: HashedTextRegression(idf: idf, weights: rank, intercept: textRankIntercept),
             textShortRegression: HashedTextRegression(idf: idf, weights: short, intercept: textShortIntercept),
+            heads: lengthHeads ?? [],
             quantileTrees: quantileTrees, quantileOffsets: quantileOffsets, shortTrees: shortTrees,
             shortCalibration: shortCalibration, memory: memory, memoryOutputs: memoryLogOutputs)
     }
 
+    /// Little-endian Float16, base64: half the size of Float32, and the word weights need no more.
     static func base64(_ values: [Float]) -> String {
-        var bytes = Data(capacity: values.count * 4)
-        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        var bytes = Data(capacity: values.count * 2)
+        for value in values {
+            withUnsafeBytes(of: Float16(value).bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        }
         return bytes.base64EncodedString()
     }
 
-    static func floats(_ text: String) -> [Float]? {
-        guard let bytes = Data(base64Encoded: text), bytes.count % 4 == 0 else { return nil }
-        return stride(from: 0, to: bytes.count, by: 4).map { offset in
-            let bits = bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) {
-                $0 | UInt32($1.element) << (8 * $1.offset)
-            }
-            return Float(bitPattern: bits)
+    /// `count` values from base64 little-endian Float16, or nil.
+    static func floats(_ text: String, count: Int) -> [Float]? {
+        guard let bytes = Data(base64Encoded: text), bytes.count == 2 * count else { return nil }
+        return stride(from: 0, to: bytes.count, by: 2).map { offset in
+            Float(Float16(bitPattern: UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8))
         }
     }
 

@@ -20,6 +20,8 @@ public struct TrainedPrior: Sendable {
     /// Word TF-IDF regressions on the rank of the output length and on "the reply is short".
     public var textRankRegression: HashedTextRegression
     public var textShortRegression: HashedTextRegression
+    /// The heads the encoder's layers were tuned with (`MiniLMEncoder.lengthHeads`), empty without them.
+    public var heads: [LinearHead]
     /// One model per `LengthDistribution.levels`, and the log offset added to each.
     public var quantileTrees: [QuantileBoostedTrees]
     public var quantileOffsets: [Double]
@@ -32,7 +34,7 @@ public struct TrainedPrior: Sendable {
     public static let featureNames =
         [
             "log_prompt_tokens", "embedding_regression", "embedding_rank_regression", "embedding_short_regression",
-            "text_rank_regression", "text_short_regression",
+            "text_rank_regression", "text_short_regression", "head_log_length", "head_short_logit",
         ]
         + PromptSurface.names + NeighborStatistics.names
 
@@ -52,7 +54,8 @@ public struct TrainedPrior: Sendable {
             + NeighborStatistics.features(neighbors, shortLog: shortLog)
     }
 
-    /// The embedding and word regressions of a query (the word ones at their mean without a text).
+    /// The embedding and word regressions of a query (the word ones at their mean without a text), and the
+    /// encoder's heads.
     func regressions(embedding: [Float], promptTokens: Int, text: String?) -> [Double] {
         let input = OutputLengthTrainer.regressionInput(embedding: embedding, promptTokens: promptTokens)
         let words = text.map { HashedTextRegression.row($0, idf: textRankRegression.idf) }
@@ -60,7 +63,12 @@ public struct TrainedPrior: Sendable {
             regression.predict(input), rankRegression.predict(input), shortRegression.predict(input),
             words.map { textRankRegression.predict($0) } ?? textRankRegression.intercept,
             words.map { textShortRegression.predict($0) } ?? textShortRegression.intercept,
-        ]
+        ] + Self.headValues(heads, embedding)
+    }
+
+    /// The first two heads' values (zero for a head the encoder does not have).
+    static func headValues(_ heads: [LinearHead], _ embedding: [Float]) -> [Double] {
+        (0..<2).map { $0 < heads.count ? heads[$0].apply(embedding) : 0 }
     }
 
     /// The distribution for a query; `history` (the live window) adds its rows to the memory's neighbours.
@@ -150,10 +158,11 @@ public struct PriorTrainer: Sendable {
         self.parameters = parameters
     }
 
-    /// `embedder` names the vectors' embedder (`EmbedderDescriptor.name`). The models learn from the `fitted`
-    /// examples; the memory holds every representative one.
+    /// `embedder` names the vectors' embedder (`EmbedderDescriptor.name`), `heads` its length heads. The models
+    /// learn from the `fitted` examples; the memory holds every representative one.
     public func train(
-        _ all: [PriorExample], version: String, source: String, embedder: String = MiniLMEncoder.baseName
+        _ all: [PriorExample], version: String, source: String, embedder: String = MiniLMEncoder.baseName,
+        heads: [LinearHead] = []
     ) -> TrainedPrior {
         // The memory: the representative examples, and for every fitted example its slot there (left out of its
         // neighbours), or its conversation's remembered turn.
@@ -183,9 +192,8 @@ public struct PriorTrainer: Sendable {
         let fold = examples.indices.map { abs(examples[$0].group ?? $0) % folds }
         let foldRows = (0..<folds).map { f in (0..<n).filter { fold[$0] == f } }
         // Out of fold, so that the trees see each regression as good as it is on prompts it never saw.
-        let idf = HashedTextRegression.idf(examples.map(\.text))
-        let words = examples.map { HashedTextRegression.row($0.text, idf: idf) }
-        var outOfFold = [[Double]](repeating: [0, 0, 0, 0, 0], count: n)
+        // The heads never saw a fitted example (their layers were tuned on the others), so they need no folds.
+        var outOfFold = examples.map { [0, 0, 0, 0, 0] + TrainedPrior.headValues(heads, $0.embedding) }
         for (f, held) in foldRows.enumerated() where !held.isEmpty {
             let train = (0..<n).filter { fold[$0] != f }
             for (column, y) in [targets, ranks, shortTargets].enumerated() {
@@ -193,11 +201,26 @@ public struct PriorTrainer: Sendable {
                     rows: train.map { inputs[$0] }, targets: train.map { y[$0] }, lambda: parameters.ridgeLambda)
                 for i in held { outOfFold[i][column] = model.predict(inputs[i]) }
             }
-            for (column, y) in [ranks, shortTargets].enumerated() {
+        }
+        // The word regressions read the text, not the embedding, so every example trains them (the fitted ones are
+        // a third of them when the encoder was tuned on the rest), out of fold by conversation as above.
+        let idf = HashedTextRegression.idf(all.map(\.text))
+        let words = all.map { HashedTextRegression.row($0.text, idf: idf) }
+        let allRanks = PredictionMetrics.ranks(all.map { log1p(Double($0.outputTokens)) }).map {
+            ($0 - 0.5) / Double(all.count)
+        }
+        let allShort = all.map { $0.outputTokens <= parameters.shortMaxTokens ? 1.0 : 0.0 }
+        let wordFold = all.indices.map { abs(all[$0].group ?? $0) % folds }
+        let fittedPosition = Dictionary(uniqueKeysWithValues: fittedIndices.enumerated().map { ($1, $0) })
+        for f in 0..<folds {
+            let held = all.indices.filter { wordFold[$0] == f }.compactMap { fittedPosition[$0] }
+            guard !held.isEmpty else { continue }
+            let train = all.indices.filter { wordFold[$0] != f }
+            for (column, y) in [allRanks, allShort].enumerated() {
                 let model = HashedTextRegression(
                     rows: train.map { words[$0] }, targets: train.map { y[$0] }, idf: idf, lambda: parameters.textLambda
                 )
-                for i in held { outOfFold[i][3 + column] = model.predict(words[i]) }
+                for i in held { outOfFold[i][3 + column] = model.predict(words[fittedIndices[i]]) }
             }
         }
         let representative = examples.indices.filter { examples[$0].representative }
@@ -208,9 +231,10 @@ public struct PriorTrainer: Sendable {
             rankRegression: RidgeRegression(rows: inputs, targets: ranks, lambda: parameters.ridgeLambda),
             shortRegression: RidgeRegression(rows: inputs, targets: shortTargets, lambda: parameters.ridgeLambda),
             textRankRegression: HashedTextRegression(
-                rows: words, targets: ranks, idf: idf, lambda: parameters.textLambda),
+                rows: words, targets: allRanks, idf: idf, lambda: parameters.textLambda),
             textShortRegression: HashedTextRegression(
-                rows: words, targets: shortTargets, idf: idf, lambda: parameters.textLambda),
+                rows: words, targets: allShort, idf: idf, lambda: parameters.textLambda),
+            heads: heads,
             quantileTrees: [], quantileOffsets: [], shortTrees: LogisticBoostedTrees.empty,
             shortCalibration: IsotonicCalibration(scores: [], outcomes: []), memory: memory,
             memoryOutputs: remembered.map { log1p(Double(all[$0].outputTokens)) })

@@ -78,7 +78,8 @@ struct TrainPriorCommand: AsyncParsableCommand {
             source:
                 "ShareGPT records \(span), \(samples.count) exchanges (\(which)), \(fitted) fitted, "
                 + engines.embedder.descriptor.name,
-            embedder: engines.embedder.descriptor.name
+            embedder: engines.embedder.descriptor.name,
+            heads: (engines.embedder as? MiniLMEncoder)?.lengthHeads ?? []
         )
         let data = try PriorArtifact.encode(trained)
         try FileManager.default.createDirectory(
