@@ -177,7 +177,8 @@ public struct LinearHead: Sendable, Equatable, Codable {
     static func all(in file: SafetensorsFile, dimension: Int) throws -> [LinearHead] {
         guard let info = file.tensors[tensorPrefix + "weight"] else { return [] }
         guard info.shape.count == 2, info.shape[1] == dimension, info.shape[0] > 0 else {
-            throw SafetensorsError.wrongShape(tensorPrefix + "weight", expected: [2, dimension], actual: info.shape)
+            throw SafetensorsError.wrongShape(
+                tensorPrefix + "weight", expected: [max(1, info.shape.first ?? 1), dimension], actual: info.shape)
         }
         let count = info.shape[0]
         let weights = try file.copyFloats(tensorPrefix + "weight", shape: [count, dimension])
