@@ -85,6 +85,9 @@ import Testing
             body: SubmitRequest(
                 prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .interactive)
         ).decode(SubmitResponse.self)
+        // Dispatch follows admission on a later tick: were the front-door request admitted first, it could take the
+        // slot ahead of the blocker.
+        #expect(try await SchedulerPolling.waitForDispatch(blocker.requestId, base: scheduler.baseURL))
         await Self.leaveAfterASecond(scheduler, tenant: "leaver")
 
         let id = try #require(await Self.request(scheduler, tenant: "leaver"))
@@ -157,6 +160,7 @@ import Testing
             "\(scheduler.baseURL)/submit",
             body: SubmitRequest(prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker")
         ).decode(SubmitResponse.self)
+        #expect(try await SchedulerPolling.waitForDispatch(blocker.requestId, base: scheduler.baseURL))
         let chat = #"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"waiting"}]}"#
         let client = Task {
             try? await TestHTTP.post(

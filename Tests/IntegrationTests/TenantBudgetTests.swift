@@ -154,9 +154,15 @@ struct TenantBudgetTests {
         let before = try await Self.spend(6, over: [proxies[0].baseURL])
         #expect(before.allSatisfy { $0.status == 200 })
         // The database stops answering: the first proxy spends from its share. (The call that finds it hung keeps its
-        // reservation there, counted until the day ends: the statement may still be applied.)
+        // reservation there, counted until the day ends: the statement may still be applied.) The calls come more
+        // than a second apart, so each asks the database again; those probes write nothing, and leave nothing
+        // reserved once it answers.
         postgres.freeze(true)
-        let during = try await Self.spend(6, over: [proxies[0].baseURL], together: 1)
+        var during: [TestResponse] = []
+        for _ in 0..<6 {
+            during += try await Self.spend(1, over: [proxies[0].baseURL])
+            try await Task.sleep(for: .milliseconds(1_200))
+        }
         #expect(during.allSatisfy { $0.status == 200 }, "\(during.map(\.status))")
         let hung = try await TestHTTP.get("\(proxies[0].baseURL)/health").decode(HealthResponse.self)
         #expect(hung.details["budgets"] == "local_share", "\(hung.details)")

@@ -23,4 +23,17 @@ enum SchedulerPolling {
         }
         return final
     }
+
+    /// Polls `/status` until the request has been dispatched (sent to a proxy) or `seconds` pass; returns whether it
+    /// was. A test that needs a request to hold the only in-flight slot waits for this: `/submit` answers on
+    /// admission, and the dispatch follows on a later tick.
+    static func waitForDispatch(_ id: String, base: String, seconds: Int = 30) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            let status = try await TestHTTP.get("\(base)/status/\(id)").decode(StatusResponse.self)
+            if status.timings.dispatchedUnixMs != nil { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
 }
