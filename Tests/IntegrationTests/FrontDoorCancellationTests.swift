@@ -92,9 +92,10 @@ import Testing
 
         let id = try #require(await Self.request(scheduler, tenant: "leaver"))
         let status = try await TestHTTP.get("\(scheduler.baseURL)/status/\(id)").decode(StatusResponse.self)
+        let held = try await TestHTTP.get("\(scheduler.baseURL)/status/\(blocker.requestId)").text
         #expect(status.state == .cancelled)
         #expect(status.reason?.code == "client_disconnected")
-        #expect(status.timings.dispatchedUnixMs == nil)
+        #expect(status.timings.dispatchedUnixMs == nil, "\(status.timings); the blocker: \(held)")
 
         // Once the queue has drained, the upstream has seen the blocker and nothing else.
         let final = try await SchedulerPolling.waitForTerminal(
