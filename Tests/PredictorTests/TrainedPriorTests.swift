@@ -218,6 +218,34 @@ import TextEngine
         #expect(calibration.probability(-5) >= 0.01 && calibration.probability(5) <= 0.99)
     }
 
+    @Test func aScoreBlendRecoversTheWeightsOfALogisticModel() {
+        var random = SplitMix64(seed: 21)
+        let rows = (0..<4000).map { _ in [random.nextUnit() * 4 - 2, random.nextUnit() * 4 - 2] }
+        let labels = rows.map { random.nextUnit() < 1 / (1 + exp(-(1.5 * $0[0] - 0.8 * $0[1] + 0.4))) }
+        let blend = ScoreBlend(rows: rows, labels: labels, lambda: 0)
+        #expect(abs(blend.weights[0] - 1.5) < 0.25 && abs(blend.weights[1] + 0.8) < 0.2, "\(blend)")
+        #expect(abs(blend.intercept - 0.4) < 0.2)
+        // A score no label depends on gets a weight near zero.
+        let noise = rows.map { [$0[0], random.nextUnit()] }
+        #expect(abs(ScoreBlend(rows: noise, labels: labels).weights[1]) < 0.4)
+        #expect(ScoreBlend.solve([[1, 2], [2, 4]], [1, 2]) == nil)
+    }
+
+    @Test func aPriorFileWithoutAShortBlendReadsTheClassifierAloneAndABadBlendIsRefused() throws {
+        let prior = PriorTrainer(parameters: Self.smallParameters()).train(
+            Self.examples(count: 300, seed: 5), version: "t", source: "synthetic")
+        #expect(prior.shortBlend.weights.count == 2)
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: try PriorArtifact.encode(prior)) as? [String: Any])
+        object["short_blend"] = nil
+        let classifierAlone = try PriorArtifact.decode(try JSONSerialization.data(withJSONObject: object))
+        #expect(classifierAlone.shortBlend == ScoreBlend(weights: [1, 0]))
+        object["short_blend"] = ["weights": [1], "intercept": 0]
+        #expect(throws: PriorArtifactError.self) {
+            try PriorArtifact.decode(try JSONSerialization.data(withJSONObject: object))
+        }
+    }
+
     @Test func logisticTreesLearnAThreshold() {
         var random = SplitMix64(seed: 11)
         let rows = (0..<600).map { _ in [random.nextUnit(), random.nextUnit()] }

@@ -100,3 +100,68 @@ public struct IsotonicCalibration: Sendable, Equatable, Codable {
         return min(max(value, 0.01), 0.99)
     }
 }
+
+/// A logistic regression on a few scores (Newton's method, a light ridge): how to weigh models of one yes/no
+/// outcome against each other before one calibration maps the weighed score to a probability.
+public struct ScoreBlend: Sendable, Equatable, Codable {
+    public private(set) var weights: [Double]
+    public private(set) var intercept: Double
+
+    public init(weights: [Double], intercept: Double = 0) {
+        self.weights = weights
+        self.intercept = intercept
+    }
+
+    /// Fits `rows` (one score per model) to `labels`.
+    public init(rows: [[Double]], labels: [Bool], lambda: Double = 1e-3, iterations: Int = 25) {
+        precondition(!rows.isEmpty && rows.count == labels.count, "need as many score rows as labels")
+        let width = rows[0].count + 1
+        var beta = [Double](repeating: 0, count: width)
+        for _ in 0..<iterations {
+            // Gradient and Hessian of the penalised log-likelihood, intercept last (not penalised).
+            var gradient = [Double](repeating: 0, count: width)
+            var hessian = [[Double]](repeating: [Double](repeating: 0, count: width), count: width)
+            for (row, label) in zip(rows, labels) {
+                let x = row + [1]
+                let margin = zip(x, beta).reduce(0) { $0 + $1.0 * $1.1 }
+                let p = 1 / (1 + exp(-margin))
+                let w = max(p * (1 - p), 1e-9)
+                for i in 0..<width {
+                    gradient[i] += ((label ? 1 : 0) - p) * x[i]
+                    for j in 0..<width { hessian[i][j] += w * x[i] * x[j] }
+                }
+            }
+            for i in 0..<(width - 1) {
+                gradient[i] -= lambda * Double(rows.count) * beta[i]
+                hessian[i][i] += lambda * Double(rows.count)
+            }
+            guard let step = Self.solve(hessian, gradient) else { break }
+            beta = zip(beta, step).map { $0 + $1 }
+            if step.map(abs).max() ?? 0 < 1e-9 { break }
+        }
+        weights = Array(beta.dropLast())
+        intercept = beta[width - 1]
+    }
+
+    /// The weighed score (log-odds) of one row of scores.
+    public func score(_ row: [Double]) -> Double {
+        zip(weights, row).reduce(intercept) { $0 + $1.0 * $1.1 }
+    }
+
+    /// Solves `a x = b` by Gaussian elimination with partial pivoting; nil when `a` is singular.
+    static func solve(_ a: [[Double]], _ b: [Double]) -> [Double]? {
+        var m = zip(a, b).map { $0 + [$1] }
+        let n = b.count
+        for column in 0..<n {
+            guard let pivot = (column..<n).max(by: { abs(m[$0][column]) < abs(m[$1][column]) }),
+                abs(m[pivot][column]) > 1e-12
+            else { return nil }
+            m.swapAt(column, pivot)
+            for row in 0..<n where row != column {
+                let factor = m[row][column] / m[column][column]
+                if factor != 0 { for k in column...n { m[row][k] -= factor * m[column][k] } }
+            }
+        }
+        return (0..<n).map { m[$0][n] / m[$0][$0] }
+    }
+}

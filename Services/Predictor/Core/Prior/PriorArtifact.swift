@@ -30,6 +30,8 @@ public struct PriorArtifact: Codable, Sendable {
     public var quantileTrees: [QuantileBoostedTrees]
     public var quantileOffsets: [Double]
     public var shortTrees: LogisticBoostedTrees
+    /// How p_short's score weighs the classifier and the p50 tree (absent: the classifier alone).
+    public var shortBlend: ScoreBlend?
     public var shortCalibration: IsotonicCalibration
     public var memoryDimension: Int
     /// Row-major int8 vectors, each component × 127, base64.
@@ -52,6 +54,7 @@ public struct PriorArtifact: Codable, Sendable {
         case quantileTrees = "quantile_trees"
         case quantileOffsets = "quantile_offsets"
         case shortTrees = "short_trees"
+        case shortBlend = "short_blend"
         case shortCalibration = "short_calibration"
         case memoryDimension = "memory_dimension"
         case memoryVectors = "memory_vectors"
@@ -79,6 +82,7 @@ public struct PriorArtifact: Codable, Sendable {
         quantileTrees = prior.quantileTrees
         quantileOffsets = prior.quantileOffsets
         shortTrees = prior.shortTrees
+        shortBlend = prior.shortBlend
         shortCalibration = prior.shortCalibration
         memoryDimension = prior.memory.dimension
         let quantised = prior.memory.matrix.prefix(prior.memory.count * prior.memory.dimension).map {
@@ -97,6 +101,8 @@ public struct PriorArtifact: Codable, Sendable {
         guard quantileTrees.count == levels.count, quantileOffsets.count == levels.count else {
             throw PriorArtifactError("one quantile model per level expected")
         }
+        guard shortBlend.map({ $0.weights.count == 2 && ($0.weights + [$0.intercept]).allSatisfy(\.isFinite) }) ?? true
+        else { throw PriorArtifactError("short_blend must weigh two finite scores") }
         guard let bytes = Data(base64Encoded: memoryVectors), memoryDimension > 0,
             bytes.count == memoryLogOutputs.count * memoryDimension, !memoryLogOutputs.isEmpty
         else { throw PriorArtifactError("memory vectors do not match their outputs") }
@@ -120,7 +126,8 @@ public struct PriorArtifact: Codable, Sendable {
             textShortRegression: HashedTextRegression(idf: idf, weights: short, intercept: textShortIntercept),
             heads: lengthHeads ?? [],
             quantileTrees: quantileTrees, quantileOffsets: quantileOffsets, shortTrees: shortTrees,
-            shortCalibration: shortCalibration, memory: memory, memoryOutputs: memoryLogOutputs)
+            shortBlend: shortBlend ?? ScoreBlend(weights: [1, 0]), shortCalibration: shortCalibration, memory: memory,
+            memoryOutputs: memoryLogOutputs)
     }
 
     /// Little-endian Float16, base64: half the size of Float32, and the word weights need no more.

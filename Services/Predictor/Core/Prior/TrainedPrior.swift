@@ -26,6 +26,9 @@ public struct TrainedPrior: Sendable {
     public var quantileTrees: [QuantileBoostedTrees]
     public var quantileOffsets: [Double]
     public var shortTrees: LogisticBoostedTrees
+    /// How p_short's score weighs the classifier's log-odds and the p50 tree's log length (the p50 tree, fitted on
+    /// the whole length and not on a yes/no, ranks short replies better than the classifier alone).
+    public var shortBlend: ScoreBlend
     public var shortCalibration: IsotonicCalibration
     /// The training prompts' embeddings and log1p output lengths.
     public var memory: NeighborIndex
@@ -93,9 +96,17 @@ public struct TrainedPrior: Sendable {
 
     /// The distribution for a feature row.
     func distribution(row: [Double]) -> LengthDistribution {
-        let quantiles = zip(quantileTrees, quantileOffsets).map { max(0, $0.predict(row) + $1) }
-        return LengthDistribution(logQuantiles: quantiles, pShort: shortCalibration.probability(shortTrees.margin(row)))
+        let raw = quantileTrees.map { $0.predict(row) }
+        let quantiles = zip(raw, quantileOffsets).map { max(0, $0 + $1) }
+        let score = shortBlend.score(Self.shortScores(margin: shortTrees.margin(row), rawLogP50: raw[Self.medianLevel]))
+        return LengthDistribution(logQuantiles: quantiles, pShort: shortCalibration.probability(score))
     }
+
+    /// The position of p50 in `LengthDistribution.levels`.
+    static let medianLevel = LengthDistribution.levels.firstIndex(of: 0.5)!
+
+    /// What `shortBlend` weighs: the classifier's log-odds and the p50 tree's answer before its offset.
+    static func shortScores(margin: Double, rawLogP50: Double) -> [Double] { [margin, rawLogP50] }
 }
 
 /// One training example of the prior: what is known before the request runs, and its output length.
@@ -236,7 +247,8 @@ public struct PriorTrainer: Sendable {
                 rows: words, targets: allShort, idf: idf, lambda: parameters.textLambda),
             heads: heads,
             quantileTrees: [], quantileOffsets: [], shortTrees: LogisticBoostedTrees.empty,
-            shortCalibration: IsotonicCalibration(scores: [], outcomes: []), memory: memory,
+            shortBlend: ScoreBlend(weights: [1, 0]), shortCalibration: IsotonicCalibration(scores: [], outcomes: []),
+            memory: memory,
             memoryOutputs: remembered.map { log1p(Double(all[$0].outputTokens)) })
         var features = [[Double]]()
         features.reserveCapacity(n)
@@ -258,7 +270,7 @@ public struct PriorTrainer: Sendable {
         let labels = examples.map { $0.outputTokens <= parameters.shortMaxTokens }
         let all = Array(0..<n)
         var residuals = [[Double]](repeating: [Double](repeating: 0, count: n), count: LengthDistribution.levels.count)
-        var margins = [Double](repeating: 0, count: n)
+        var shortScores = [[Double]](repeating: [], count: n)
         for (f, held) in foldRows.enumerated() where !held.isEmpty {
             let train = all.filter { fold[$0] != f }
             for (index, level) in LengthDistribution.levels.enumerated() {
@@ -266,15 +278,22 @@ public struct PriorTrainer: Sendable {
                 for row in held { residuals[index][row] = targets[row] - partial.predict(features[row]) }
             }
             let partial = shortModel(features: features, labels: labels, rows: train)
-            for row in held { margins[row] = partial.margin(features[row]) }
+            for row in held {
+                shortScores[row] = TrainedPrior.shortScores(
+                    margin: partial.margin(features[row]),
+                    rawLogP50: targets[row] - residuals[TrainedPrior.medianLevel][row])
+            }
         }
         // Calibrated on the representative rows only: the others (later turns of a conversation) answer otherwise.
         for (index, level) in LengthDistribution.levels.enumerated() {
             prior.quantileOffsets.append(Quantiles.of(representative.map { residuals[index][$0] }, level))
             prior.quantileTrees.append(quantileModel(level, features: features, targets: targets, rows: all))
         }
+        prior.shortBlend = ScoreBlend(
+            rows: representative.map { shortScores[$0] }, labels: representative.map { labels[$0] })
         prior.shortCalibration = IsotonicCalibration(
-            scores: representative.map { margins[$0] }, outcomes: representative.map { labels[$0] })
+            scores: representative.map { prior.shortBlend.score(shortScores[$0]) },
+            outcomes: representative.map { labels[$0] })
         prior.shortTrees = shortModel(features: features, labels: labels, rows: all)
         return prior
     }
