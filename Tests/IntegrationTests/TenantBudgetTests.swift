@@ -153,10 +153,9 @@ struct TenantBudgetTests {
         defer { for proxy in proxies { proxy.stop() } }
         let before = try await Self.spend(6, over: [proxies[0].baseURL])
         #expect(before.allSatisfy { $0.status == 200 })
-        // The database stops answering: the first proxy spends from its share. (The call that finds it hung keeps its
-        // reservation there, counted until the day ends: the statement may still be applied.) The calls come more
-        // than a second apart, so each asks the database again; those probes write nothing, and leave nothing
-        // reserved once it answers.
+        // The database stops answering: the first proxy spends from its share. (The reservation of the call that
+        // finds it hung may still be applied when it resumes; it is voided then.) The calls come more than a second
+        // apart, so each asks the database again; those probes write nothing.
         postgres.freeze(true)
         var during: [TestResponse] = []
         for _ in 0..<6 {
@@ -173,6 +172,18 @@ struct TenantBudgetTests {
         try Self.checkBudget(answers: before + during + rest, upstream: upstream)
         let back = try await TestHTTP.get("\(proxies[0].baseURL)/health").decode(HealthResponse.self)
         #expect(back.details["budgets"] == "shared", "\(back.details)")
+        // Every call has ended: the database holds what was spent, and nothing stays reserved — not even the
+        // reservation of the call that found it hung, whose answer never came (it is voided).
+        let spent = upstream.arrivals().map(\.tokens).reduce(0, +)
+        var period = ""
+        let deadline = ContinuousClock.now + .seconds(15)
+        repeat {
+            period = try postgres.query(
+                "SELECT used_tokens, reserved_tokens FROM tenant_budget WHERE tenant = 'team-a'", database: databaseURL)
+            if period == "\(spent)|0" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now < deadline
+        #expect(period == "\(spent)|0", "used|reserved in the database: \(period); spent upstream: \(spent)")
     }
 
     @Test func withoutADatabaseOneProxyCountsTheBudgetAlone() async throws {

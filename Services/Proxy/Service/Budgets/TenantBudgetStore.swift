@@ -34,22 +34,34 @@ struct TenantBudgetStore: Sendable {
     ]
 
     /// Reserves `charge` for `tenant` in the period starting at `startMs` when it fits under `limit`; returns the
-    /// period's used and reserved after it, or nil when it did not fit.
-    func reserve(tenant: String, startMs: Int64, charge: BudgetCharge, limit: BudgetCharge) async throws
+    /// period's used and reserved after it, or nil when it did not fit. `id` names the reservation: it claims the
+    /// id first (and reserves nothing if `void` has claimed it), and marks `id:reserved` when it reserved, so that a
+    /// reservation whose answer was lost can be voided.
+    func reserve(id: String, tenant: String, startMs: Int64, charge: BudgetCharge, limit: BudgetCharge) async throws
         -> BudgetCharge?
     {
         try await SharedDatabase.describingErrors {
             let rows = try await client.query(
                 """
-                INSERT INTO tenant_budget AS b (tenant, period_start_ms, reserved_tokens, reserved_microusd)
-                SELECT \(tenant), \(startMs), \(charge.tokens), \(charge.microUSD)
-                WHERE \(charge.tokens) <= \(limit.tokens) AND \(charge.microUSD) <= \(limit.microUSD)
-                ON CONFLICT (tenant, period_start_ms) DO UPDATE SET
-                    reserved_tokens = b.reserved_tokens + EXCLUDED.reserved_tokens,
-                    reserved_microusd = b.reserved_microusd + EXCLUDED.reserved_microusd
-                WHERE b.used_tokens + b.reserved_tokens + EXCLUDED.reserved_tokens <= \(limit.tokens)
-                    AND b.used_microusd + b.reserved_microusd + EXCLUDED.reserved_microusd <= \(limit.microUSD)
-                RETURNING b.used_tokens + b.reserved_tokens, b.used_microusd + b.reserved_microusd
+                WITH claim AS (
+                    INSERT INTO tenant_budget_write (id, written_ms) VALUES (\(id), \(unescaped: SharedDatabase.nowMs))
+                    ON CONFLICT (id) DO NOTHING RETURNING 1),
+                reserved AS (
+                    INSERT INTO tenant_budget AS b (tenant, period_start_ms, reserved_tokens, reserved_microusd)
+                    SELECT \(tenant), \(startMs), \(charge.tokens), \(charge.microUSD)
+                    WHERE \(charge.tokens) <= \(limit.tokens) AND \(charge.microUSD) <= \(limit.microUSD)
+                        AND EXISTS (SELECT 1 FROM claim)
+                    ON CONFLICT (tenant, period_start_ms) DO UPDATE SET
+                        reserved_tokens = b.reserved_tokens + EXCLUDED.reserved_tokens,
+                        reserved_microusd = b.reserved_microusd + EXCLUDED.reserved_microusd
+                    WHERE b.used_tokens + b.reserved_tokens + EXCLUDED.reserved_tokens <= \(limit.tokens)
+                        AND b.used_microusd + b.reserved_microusd + EXCLUDED.reserved_microusd <= \(limit.microUSD)
+                    RETURNING b.used_tokens + b.reserved_tokens AS tokens,
+                        b.used_microusd + b.reserved_microusd AS microusd),
+                marked AS (
+                    INSERT INTO tenant_budget_write (id, written_ms)
+                    SELECT \(Self.reservedMark(id)), \(unescaped: SharedDatabase.nowMs) FROM reserved)
+                SELECT tokens, microusd FROM reserved
                 """, logger: logger)
             for try await (tokens, microUSD) in rows.decode((Int64, Int64).self) {
                 return BudgetCharge(tokens: tokens, microUSD: microUSD)
@@ -58,17 +70,36 @@ struct TenantBudgetStore: Sendable {
         }
     }
 
-    /// Adds what calls used while the store was unreachable (they reserved locally, never here).
-    func addUsage(tenant: String, startMs: Int64, used: BudgetCharge) async throws {
+    /// The row that says reservation `id` was made (until it is voided, or the write ids expire after an hour).
+    static func reservedMark(_ id: String) -> String { id + ":reserved" }
+
+    /// Gives back reservation `id` of `reserved` if it was made: for a reservation whose answer never came (it may
+    /// have been applied, or may still be on its way). Two statements: the first claims the id, so that a
+    /// reservation still on its way reserves nothing; once that has committed, the second sees a reservation that
+    /// came first and gives it back, once (its mark is deleted). Sent again, it changes nothing more.
+    func void(id: String, tenant: String, startMs: Int64, reserved: BudgetCharge) async throws {
         try await SharedDatabase.describingErrors {
             try await client.query(
                 """
-                INSERT INTO tenant_budget AS b (tenant, period_start_ms, used_tokens, used_microusd)
-                VALUES (\(tenant), \(startMs), \(used.tokens), \(used.microUSD))
-                ON CONFLICT (tenant, period_start_ms) DO UPDATE SET
-                    used_tokens = b.used_tokens + EXCLUDED.used_tokens,
-                    used_microusd = b.used_microusd + EXCLUDED.used_microusd
+                INSERT INTO tenant_budget_write (id, written_ms) VALUES (\(id), \(unescaped: SharedDatabase.nowMs))
+                ON CONFLICT (id) DO NOTHING
                 """, logger: logger)
+            try await client.query(
+                """
+                WITH applied AS (DELETE FROM tenant_budget_write WHERE id = \(Self.reservedMark(id)) RETURNING 1)
+                UPDATE tenant_budget SET
+                    reserved_tokens = greatest(0, reserved_tokens - \(reserved.tokens)),
+                    reserved_microusd = greatest(0, reserved_microusd - \(reserved.microUSD))
+                WHERE tenant = \(tenant) AND period_start_ms = \(startMs) AND EXISTS (SELECT 1 FROM applied)
+                """, logger: logger)
+        }
+    }
+
+    /// Whether the store answers: a statement that writes nothing, so that one left hanging in an unresponsive
+    /// server holds no reservation once the server resumes.
+    func ping() async throws {
+        try await SharedDatabase.describingErrors {
+            try await client.query("SELECT 1", logger: logger)
         }
     }
 

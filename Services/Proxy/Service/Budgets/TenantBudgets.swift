@@ -70,8 +70,9 @@ final class BudgetHold: Sendable {
 ///
 /// While the shared store is unreachable, a tenant whose budget this proxy has seen spends from its local share:
 /// what the budget had left when the store last answered, divided by the proxy replicas last seen alive. What those
-/// calls use, and settlements the store could not take, are written to the store once it answers again. A tenant not
-/// seen since this proxy started is refused (503 `budget_unavailable`): nothing says what it has left.
+/// calls use, settlements the store could not take, and voids of reservations whose answer never came are written
+/// to the store once it answers again. A tenant not seen since this proxy started is refused (503
+/// `budget_unavailable`): nothing says what it has left.
 final class TenantBudgets: Sendable {
     /// The shared store's state as this proxy knows it.
     struct Shared {
@@ -99,6 +100,8 @@ final class TenantBudgets: Sendable {
             case usage
             /// A reservation in the store replaced with what its call used.
             case settlement(reserved: BudgetCharge)
+            /// A reservation whose answer never came, given back if it was made (`id` is the reservation's).
+            case void(reserved: BudgetCharge)
         }
         var id = UUID().uuidString
         var kind: Kind
@@ -171,12 +174,31 @@ final class TenantBudgets: Sendable {
         if let store {
             let key = "\(tenant)\u{0}\(startMs)"
             var answer: BudgetCharge??
-            if askStore() {
+            if let probing = askStore() {
+                // While the store is unreachable a probe asks first whether it answers at all, so that calls do
+                // not pile reservations into a hung server.
+                let probed: Bool
                 do {
-                    answer = .some(
-                        try await store.reserve(tenant: tenant, startMs: startMs, charge: charge, limit: budget.limit))
+                    if probing { try await store.ping() }
+                    probed = true
                 } catch {
                     degrade("\(error)")
+                    probed = false
+                }
+                if probed {
+                    let id = UUID().uuidString
+                    do {
+                        answer = .some(
+                            try await store.reserve(
+                                id: id, tenant: tenant, startMs: startMs, charge: charge, limit: budget.limit))
+                    } catch {
+                        // Its answer never came, but the reservation may have been made (or be on its way): it is
+                        // voided once the store answers again, so it does not stay counted until the period ends.
+                        degrade("\(error)")
+                        let void = PendingWrite(
+                            id: id, kind: .void(reserved: charge), tenant: tenant, startMs: startMs, used: .zero)
+                        shared.withLock { $0.pending.append(void) }
+                    }
                 }
             }
             if let after = answer {
@@ -212,12 +234,13 @@ final class TenantBudgets: Sendable {
         return BudgetHold(tenant: tenant, startMs: startMs, reserved: charge, local: local, budgets: self)
     }
 
-    /// Whether this call asks the store: always while it answers; while it does not, one call a `probeInterval`.
-    private func askStore() -> Bool {
+    /// Whether this call asks the store (nil: it does not): always while the store answers (false: no probe);
+    /// while it does not, one call a `probeInterval` (true: the call probes the store first).
+    private func askStore() -> Bool? {
         shared.withLock { state in
-            guard state.degradedReason != nil else { return true }
+            guard state.degradedReason != nil else { return false }
             let now = ContinuousClock.now
-            guard now - state.lastProbe >= Self.probeInterval else { return false }
+            guard now - state.lastProbe >= Self.probeInterval else { return nil }
             state.lastProbe = now
             return true
         }
@@ -273,6 +296,9 @@ final class TenantBudgets: Sendable {
                                 try await store.settle(
                                     id: write.id, tenant: write.tenant, startMs: write.startMs, reserved: reserved,
                                     used: write.used)
+                            case .void(let reserved):
+                                try await store.void(
+                                    id: write.id, tenant: write.tenant, startMs: write.startMs, reserved: reserved)
                             }
                             return nil
                         } catch {
