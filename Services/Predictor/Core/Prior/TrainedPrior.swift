@@ -4,7 +4,7 @@ import TextEngine
 /// The predictor's prior, trained offline on public conversations and shipped with it, so that it answers well
 /// from its first request: an embedding regression, neighbour statistics over the training prompts (its memory,
 /// to which the live history is added), quantile trees for p10/p50/p90/p99 with held-out offsets that calibrate
-/// them, and a classifier for "short reply" calibrated by isotonic regression.
+/// them, and a classifier for "short reply" that, weighed with the p50 tree, is calibrated by isotonic regression.
 public struct TrainedPrior: Sendable {
     public var version: String
     /// What the prior was trained on, for `/health` and `/models`.
