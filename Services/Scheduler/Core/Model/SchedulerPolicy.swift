@@ -68,7 +68,11 @@ public struct SchedulerPolicy: Sendable, Equatable {
 
     // Allocation (adaptive DRR).
     /// DRR quantum of each class per round, in predicted tokens; interactive earns more so short work drains first.
-    public var interactiveQuantumTokens = 2000.0
+    /// 8:1: unlabelled work is classified by `p_short`, so the interactive class holds nearly every short request and
+    /// about as many long ones, and the heavy class the requests predicted surely long. Those absorb an overload
+    /// (their quanta grow with their deadline pressure); at 2:1 they were served nearly as they came, and short
+    /// requests waited among the interactive class's long ones (docs/benchmarks/simulator.md).
+    public var interactiveQuantumTokens = 8000.0
     public var heavyQuantumTokens = 1000.0
     /// Quantum boost per unit of head-of-line age measured in the class's deadline budget (aging: nothing starves).
     public var drrAgeGain = 2.0
