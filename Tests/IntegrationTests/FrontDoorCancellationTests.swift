@@ -74,16 +74,18 @@ import Testing
     }
 
     @Test func aWaitingRequestWhoseClientLeftIsCancelledAndNeverSentUpstream() async throws {
-        // 15 s: far longer than a loaded machine needs to notice the client's 1 s timeout (with 4 s, the blocker once
-        // finished first under the full suite and the waiting request was sent).
-        let stack = try await startStack(ttftMs: 15_000)
+        // 45 s: far longer than a loaded machine needs to send the front-door request and notice the client's 1 s
+        // timeout (under the full suite the request once reached the scheduler 16 s after the blocker, which had
+        // finished by then at 15 s, and was sent).
+        let stack = try await startStack(ttftMs: 45_000)
         defer { stack.stop() }
         let (mock, scheduler) = (stack.mock, stack.scheduler)
-        // One request holds the only in-flight slot for about fifteen seconds; the front-door request waits behind it.
+        // One request holds the only in-flight slot for about 45 seconds (heavy: its deadline budget is longer than
+        // that); the front-door request waits behind it.
         let blocker = try await TestHTTP.post(
             "\(scheduler.baseURL)/submit",
             body: SubmitRequest(
-                prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .interactive)
+                prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .heavy)
         ).decode(SubmitResponse.self)
         // Dispatch follows admission on a later tick: were the front-door request admitted first, it could take the
         // slot ahead of the blocker.
@@ -99,7 +101,7 @@ import Testing
 
         // Once the queue has drained, the upstream has seen the blocker and nothing else.
         let final = try await SchedulerPolling.waitForTerminal(
-            [blocker.requestId], base: scheduler.baseURL, seconds: 60)
+            [blocker.requestId], base: scheduler.baseURL, seconds: 120)
         #expect(final[blocker.requestId]?.state == .completed)
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await Self.upstreamRequests(mock) == 1)

@@ -161,7 +161,9 @@ import Testing
     }
 
     @Test func rejectionIs429WithRetryAfterAndAReason() async throws {
-        try await makeApp(upstreamDelayMs: 2000, overrides: ["max-queue-length": "1", "max-inflight-requests": "1"])
+        // The first request holds the only slot far longer than four submissions take on a loaded machine (with 2 s, the
+        // full suite once drained the queue between them).
+        try await makeApp(upstreamDelayMs: 30_000, overrides: ["max-queue-length": "1", "max-inflight-requests": "1"])
             .test(.router) { client in
                 var statuses: [HTTPResponse.Status] = []
                 var last: TestResponse?
