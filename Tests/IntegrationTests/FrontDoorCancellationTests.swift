@@ -87,8 +87,7 @@ import Testing
             body: SubmitRequest(
                 prompt: "blocker", maxTokens: 8, model: "gpt-4o-mini", tenantId: "blocker", requestClass: .heavy)
         ).decode(SubmitResponse.self)
-        // Dispatch follows admission on a later tick: were the front-door request admitted first, it could take the
-        // slot ahead of the blocker.
+        // The blocker holds the slot before the front-door request arrives (checked, not assumed).
         #expect(try await SchedulerPolling.waitForDispatch(blocker.requestId, base: scheduler.baseURL))
         await Self.leaveAfterASecond(scheduler, tenant: "leaver")
 

@@ -25,8 +25,7 @@ enum SchedulerPolling {
     }
 
     /// Polls `/status` until the request has been dispatched (sent to a proxy) or `seconds` pass; returns whether it
-    /// was. A test that needs a request to hold the only in-flight slot waits for this: `/submit` answers on
-    /// admission, and the dispatch follows on a later tick.
+    /// was: for a test whose request must hold the only in-flight slot before the next one arrives.
     static func waitForDispatch(_ id: String, base: String, seconds: Int = 30) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {

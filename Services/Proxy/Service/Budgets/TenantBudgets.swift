@@ -175,17 +175,10 @@ final class TenantBudgets: Sendable {
             let key = "\(tenant)\u{0}\(startMs)"
             var answer: BudgetCharge??
             if let probing = askStore() {
-                // While the store is unreachable a probe asks first whether it answers at all, so that calls do
-                // not pile reservations into a hung server.
-                let probed: Bool
                 do {
+                    // While the store is unreachable a probe asks first whether it answers at all, so that calls do
+                    // not pile reservations into a hung server.
                     if probing { try await store.ping() }
-                    probed = true
-                } catch {
-                    degrade("\(error)")
-                    probed = false
-                }
-                if probed {
                     let id = UUID().uuidString
                     do {
                         answer = .some(
@@ -194,11 +187,13 @@ final class TenantBudgets: Sendable {
                     } catch {
                         // Its answer never came, but the reservation may have been made (or be on its way): it is
                         // voided once the store answers again, so it does not stay counted until the period ends.
-                        degrade("\(error)")
                         let void = PendingWrite(
                             id: id, kind: .void(reserved: charge), tenant: tenant, startMs: startMs, used: .zero)
                         shared.withLock { $0.pending.append(void) }
+                        throw error
                     }
+                } catch {
+                    degrade("\(error)")
                 }
             }
             if let after = answer {
