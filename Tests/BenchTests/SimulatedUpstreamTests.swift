@@ -47,6 +47,19 @@ struct SimulatedUpstreamTests {
         #expect(abs(finished[1].finishedAtMs - 400) < 1e-6)
     }
 
+    @Test func progressIsReportedEveryFewTokensAsTheSchedulerHearsAStream() {
+        var upstream = SimulatedUpstream(model: model)
+        upstream.progressEveryTokens = 4
+        upstream.send(id: 3, promptTokens: 0, outputTokens: 11, now: 0)
+        let finished = upstream.advance(to: 1000)
+        // First token at 100 ms, then 10 ms a token: 4 tokens out at 130 ms, 8 at 170; the answer ends at 200 before
+        // a third report.
+        #expect(upstream.progressReports.map(\.tokens) == [4, 8])
+        #expect(upstream.progressReports.map(\.atMs).enumerated().allSatisfy { abs($1 - [130, 170][$0]) < 1e-6 })
+        // Reports do not move the answer's own timings.
+        #expect(abs(finished[0].finishedAtMs - 200) < 1e-6)
+    }
+
     @Test func latencyModelFormulas() {
         let knee = KneeLatencyModel(
             baseTTFTMs: 300, prefillMsPerToken: 0.5, tpotMs: 20, knee: 10, alpha: 2, concurrencyCap: 64)

@@ -157,4 +157,104 @@ import Testing
         // Throughput is flat past this provider's knee, so holding it at the knee costs (almost) no time.
         #expect(capped.makespanMs <= uncapped.makespanMs * 1.05, "\(capped.makespanMs) vs \(uncapped.makespanMs)")
     }
+
+    /// A burst into an unknown provider whose time per token grows four times as fast past its knee of 16 (the
+    /// benchmark's congested provider), every answer streamed: 90 requests at once, every third one short. The
+    /// start-up cap grows with each first token that came on time; returns the most requests ever in flight, how long
+    /// more than 18 were, and when the last answer ended. `progress`: the scheduler hears every 32 tokens of each
+    /// answer, not only its end.
+    private func burst(progress: Bool) -> (maxInflight: Int, pastKneeMs: Double, makespanMs: Double) {
+        func tpot(_ inflight: Int) -> Double { 20 * (1 + 4 * max(0, Double(inflight) - 16) / 16) }
+        var engine = SchedulerEngine(policy: SchedulerPolicy(), eventCapacity: 0)
+        struct Running {
+            var produced = 0.0
+            var tokens: Int
+            var dispatchedAt: Double
+            var reported = 0
+        }
+        var running: [String: Running] = [:]
+        func tokens(_ id: String) -> Int { Int(id)! % 3 == 0 ? 100 : 600 }
+        for index in 0..<90 {
+            let tokens = tokens(String(index))
+            _ = engine.submit(
+                Job(
+                    id: String(index), submittedAtMs: Double(index), deadlineAtMs: 3_600_000,
+                    predictedOutputTokensP50: tokens, maxTokens: 2048), now: Double(index))
+        }
+        var maxInflight = 0
+        var pastKneeMs = 0.0
+        var now = 0.0
+        let step = 10.0
+        while now < 900_000 {
+            for dispatch in engine.nextDispatches(now: now) {
+                running[dispatch.requestId] = Running(tokens: tokens(dispatch.requestId), dispatchedAt: now)
+            }
+            maxInflight = max(maxInflight, running.count)
+            if running.count > 18 { pastKneeMs += step }
+            if running.isEmpty, engine.queuedCount == 0 { break }
+            let perToken = tpot(running.count)
+            now += step
+            for (id, request) in running.sorted(by: { $0.key < $1.key }) {
+                let elapsed = now - request.dispatchedAt
+                guard elapsed >= 300 else { continue }
+                if request.produced == 0 { engine.firstToken(id, now: now) }
+                running[id]!.produced += step / perToken
+                let produced = Int(running[id]!.produced)
+                if progress, produced >= request.reported + 32, produced < request.tokens {
+                    running[id]!.reported = produced
+                    engine.progress(id, chunks: produced, now: now)
+                }
+                if running[id]!.produced >= Double(request.tokens) {
+                    running[id] = nil
+                    engine.complete(
+                        id,
+                        outcome: .succeeded(
+                            outputTokens: request.tokens, latencyMs: elapsed, ttftMs: 300,
+                            streamedChunks: request.tokens),
+                        now: now)
+                }
+            }
+        }
+        return (maxInflight, pastKneeMs, now)
+    }
+
+    @Test func answersStillStreamingShowTheProviderSlowingSoTheStartUpDoesNotOvershootItsKnee() {
+        let heard = burst(progress: true)
+        let ended = burst(progress: false)
+        // Heard only when answers end, the start-up cap grows on for a whole answer past the knee; heard every 32
+        // tokens, the slowdown is seen within a few hundred milliseconds of it.
+        #expect(heard.maxInflight < ended.maxInflight, "\(heard) \(ended)")
+        #expect(heard.pastKneeMs * 3 < ended.pastKneeMs, "\(heard) \(ended)")
+        #expect(heard.makespanMs < ended.makespanMs, "\(heard) \(ended)")
+    }
+
+    @Test func chunksCarryingSeveralTokensAreNotTakenForASlowProvider() {
+        // A provider that streams three tokens a chunk at its uncongested speed, 20 ms a token.
+        var engine = SchedulerEngine(policy: SchedulerPolicy())
+        for index in 0..<5 {
+            _ = engine.submit(
+                Job(
+                    id: "r\(index)", requestedClass: .interactive, submittedAtMs: 0, deadlineAtMs: 3_600_000,
+                    predictedOutputTokensP50: 300), now: 0)
+        }
+        let sent = engine.nextDispatches(now: 0).map(\.requestId)
+        #expect(sent.count == 4)
+        // Three answers of 300 tokens (100 chunks) teach the baselines and the tokens a chunk carries.
+        for (index, id) in sent.prefix(3).enumerated() {
+            engine.firstToken(id, now: 300)
+            engine.complete(
+                id, outcome: .succeeded(outputTokens: 300, latencyMs: 6_280, ttftMs: 300, streamedChunks: 100),
+                now: 6_280 + Double(index))
+        }
+        #expect(engine.model.baselineReady)
+        // The fourth streams on at the same speed: its first count starts the clock, and the next 32 chunks in
+        // 1,920 ms are 96 tokens, not 32 slow ones.
+        engine.firstToken(sent[3], now: 300)
+        engine.progress(sent[3], chunks: 32, now: 2_220)
+        engine.progress(sent[3], chunks: 64, now: 4_140)
+        #expect(!engine.knee.engaged)
+        // Three times slower per token: seen before the answer ends.
+        engine.progress(sent[3], chunks: 96, now: 4_140 + 3 * 1_920)
+        #expect(engine.knee.engaged)
+    }
 }

@@ -54,8 +54,8 @@ public func buildApplication(
                 retryAfterMs: answer.status == 429 ? 100 : nil)
         }
     } else {
-        executor = { dispatch, body, now, firstToken in
-            await caller.call(body: body, dispatch: dispatch, nowMs: now, firstToken: firstToken)
+        executor = { dispatch, body, now, observer in
+            await caller.call(body: body, dispatch: dispatch, nowMs: now, stream: observer)
         }
     }
     let runtime = SchedulerRuntime(

@@ -1,5 +1,6 @@
 /// A provider in virtual time: requests beyond the concurrency cap wait in FIFO order; each served request spends
 /// its TTFT, then emits its remaining output tokens at tpot(n), re-evaluated whenever the served count n changes.
+/// Optionally it reports each answer's progress every so many tokens, as a streamed answer reaches the scheduler.
 public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
     /// A request the provider finished.
     public struct Finished: Sendable, Equatable {
@@ -18,6 +19,14 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
         /// Tokens still to emit after the first one (fractional between events).
         var remaining: Double
         var outputTokens: Int
+        /// Tokens emitted when progress was last reported.
+        var reportedTokens = 0
+
+        /// `remaining` when the next progress report is due (nil: the answer ends first).
+        func nextReportRemaining(every tokens: Int) -> Double? {
+            let target = Double(outputTokens - reportedTokens - tokens)
+            return tokens > 0 && target > 0 ? target : nil
+        }
     }
 
     struct Waiting: Sendable {
@@ -41,6 +50,11 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
     public var queued: Int { waiting.count - waitingHead }
     /// First tokens reached by `advance(to:)` and not yet taken: request id and time.
     public var firstTokens: [(id: Int, atMs: Double)] = []
+    /// Every this many tokens of an answer, `advance(to:)` reports its progress (0: never), as the scheduler hears a
+    /// streamed answer.
+    public var progressEveryTokens = 0
+    /// Progress reached by `advance(to:)` and not yet taken: request id, tokens emitted so far, time.
+    public var progressReports: [(id: Int, tokens: Int, atMs: Double)] = []
     public var isIdle: Bool { served.isEmpty && queued == 0 }
 
     /// Hands a request to the provider at `now` (call `advance(to:)` first so the clock is there).
@@ -56,8 +70,12 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
         let tpot = model.timePerOutputTokenMs(inflight: served.count)
         var next = Double.infinity
         for request in served {
-            let event = request.firstTokenAtMs > now ? request.firstTokenAtMs : now + request.remaining * tpot
-            next = min(next, event)
+            guard request.firstTokenAtMs <= now else {
+                next = min(next, request.firstTokenAtMs)
+                continue
+            }
+            let report = request.nextReportRemaining(every: progressEveryTokens) ?? 0
+            next = min(next, now + (request.remaining - report) * tpot)
         }
         return next
     }
@@ -74,6 +92,12 @@ public struct SimulatedUpstream<Model: UpstreamLatencyModel>: Sendable {
                 if !request.firstTokenReported, request.firstTokenAtMs <= now + 1e-9 {
                     served[index].firstTokenReported = true
                     firstTokens.append((request.id, request.firstTokenAtMs))
+                }
+                if let report = request.nextReportRemaining(every: progressEveryTokens),
+                    request.firstTokenAtMs <= now + 1e-9, request.remaining <= report + 1e-6
+                {
+                    served[index].reportedTokens += progressEveryTokens
+                    progressReports.append((request.id, served[index].reportedTokens, now))
                 }
                 if request.firstTokenAtMs <= now + 1e-9, request.remaining <= 1e-6 {
                     finished.append(

@@ -74,6 +74,7 @@ public struct Simulation<Model: UpstreamLatencyModel>: Sendable {
         }
 
         var engine = SchedulerEngine(policy: policy, eventCapacity: 0)
+        upstream.progressEveryTokens = SchedulerEngine.chunksPerProgressReport
         var generator = SeededGenerator(seed: seed ^ 0x5EED_0F_9ED1_C7)
         var nextTick = Double.infinity
         while resolved < requests.count {
@@ -85,14 +86,18 @@ public struct Simulation<Model: UpstreamLatencyModel>: Sendable {
                 engine.firstToken(String(requests[first.id].index), now: first.atMs)
             }
             upstream.firstTokens.removeAll()
+            for report in upstream.progressReports {
+                engine.progress(String(requests[report.id].index), chunks: report.tokens, now: report.atMs)
+            }
+            upstream.progressReports.removeAll()
             for done in finished {
                 record(done, into: &outcomes[done.id])
                 let latency = done.finishedAtMs - done.sentAtMs
                 engine.complete(
                     String(requests[done.id].index),
                     outcome: .succeeded(
-                        outputTokens: done.outputTokens, latencyMs: latency, ttftMs: done.firstTokenAtMs - done.sentAtMs
-                    ),
+                        outputTokens: done.outputTokens, latencyMs: latency,
+                        ttftMs: done.firstTokenAtMs - done.sentAtMs, streamedChunks: done.outputTokens),
                     now: time)
                 resolved += 1
             }

@@ -22,7 +22,16 @@ struct JobRecord: Sendable {
     /// start-up cap.
     var firstTokenSeen = false
     var grewStartupCap = false
+    /// Where this attempt's streamed answer stood when it was last measured (`SchedulerEngine.progress`).
+    var streamMark: StreamMark?
     var reason: DecisionReason?
+
+    /// A streamed answer's content chunks so far, when they were counted, and the engine's in-flight area then.
+    struct StreamMark: Sendable {
+        var chunks: Int
+        var atMs: Double
+        var inflightArea: Double
+    }
 
     /// When a request still waiting is given up: its deadline plus `graceFactor` deadline budgets.
     func expiresAtMs(graceFactor: Double) -> Double {

@@ -162,6 +162,7 @@ struct LiveJobs: Sendable {
         record.attempts += 1
         record.firstTokenSeen = false
         record.grewStartupCap = false
+        record.streamMark = nil
         record.generation += 1
         table[slot] = record
         decrementTenant(record.job.tenantId)

@@ -28,6 +28,9 @@ public struct SchedulerEngine: Sendable {
     var budgetBound = false
     /// Smoothed wait of recent answers in the provider's own queue (ms).
     var queueDelayMs = 0.0
+    /// Smoothed output tokens per content chunk of streamed answers (usage tokens over chunks counted); nil until an
+    /// answer long enough to tell has ended.
+    var tokensPerChunk: Double?
     /// The last congestion mode change, kept apart from the event ring, which forgets it under load.
     public private(set) var lastModeChange: SchedulerEvent?
 
@@ -165,6 +168,36 @@ public struct SchedulerEngine: Sendable {
         live[slot] = record
     }
 
+    /// Content chunks between two `progress` reports of one streamed answer.
+    public static let chunksPerProgressReport = 32
+
+    /// A streamed answer's progress: `chunks` content chunks have arrived. Until the provider is seen saturated, the
+    /// decoding speed since the last count (the first count only starts the clock: whether the first chunk carries
+    /// a token differs between servers), against the uncongested one, with the requests in flight meanwhile, is one
+    /// delivery-rate sample for the knee estimator, as each acknowledgement is one for TCP BBR. A provider driven
+    /// past its knee during start-up is then seen slowing down while the answers still stream, not a whole long
+    /// answer later, and the start-up cap stops before the overshoot collapses the provider. Once the cap is engaged
+    /// the completions measure alone: a sample every 32 chunks of every answer would fill the estimator's window
+    /// with the last few seconds and the cap would follow the moment's load past the knee (the simulator's
+    /// collapsing provider met fewer deadlines). A provider that queues keeps its per-token speed and engages the
+    /// cap through its first tokens.
+    public mutating func progress(_ id: String, chunks: Int, now: Double) {
+        guard let slot = live.slot(of: id), var record = live[slot], record.state == .dispatched,
+            chunks > record.streamMark?.chunks ?? 0, now > record.streamMark?.atMs ?? -.infinity
+        else { return }
+        inflight.advance(now: now)
+        let mark = record.streamMark
+        record.streamMark = JobRecord.StreamMark(chunks: chunks, atMs: now, inflightArea: inflight.area)
+        live[slot] = record
+        guard let mark, model.baselineReady, !knee.engaged, let tokensPerChunk else { return }
+        let elapsed = now - mark.atMs
+        let perToken = elapsed / (Double(chunks - mark.chunks) * tokensPerChunk)
+        knee.observe(
+            averageInflight: (inflight.area - mark.inflightArea) / elapsed, msPerOutputToken: perToken,
+            baselineMsPerOutputToken: model.baselineMsPerOutputToken, startupJudged: true, now: now)
+        congestion.kneeEngaged = knee.engaged
+    }
+
     /// How `record` waited at the provider, from its time to first token (none: no wait measured), against the
     /// current baselines; a delay within the tolerance (noise, a longer prompt's prefill) is no wait at all.
     private func queueing(of record: JobRecord, ttftMs: Double?) -> KneeEstimator.Queueing {
@@ -239,6 +272,10 @@ public struct SchedulerEngine: Sendable {
                 predictedTokens: record.job.boundedP50, predictedP90Tokens: record.job.boundedP90,
                 outputTokens: tokens)
             if trust.trust != before { ranking = JobRanking(policy, trust: trust.trust) }
+        }
+        if let tokens = outcome.outputTokens, let chunks = outcome.streamedChunks, tokens >= 32, chunks >= 32 {
+            let ratio = Double(tokens) / Double(chunks)
+            tokensPerChunk = tokensPerChunk.map { $0 + policy.estimateAlpha * (ratio - $0) } ?? ratio
         }
         if let tokens = outcome.outputTokens, let latency = outcome.latencyMs {
             // Measured against the baselines before this answer teaches them.

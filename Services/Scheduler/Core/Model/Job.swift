@@ -132,6 +132,9 @@ public struct DispatchOutcome: Sendable, Equatable {
     public var ttftMs: Double?
     public var retryAfterMs: Double?
     public var reason: DecisionReason?
+    /// Content chunks of a streamed answer (nil when it was not streamed): with `outputTokens`, how many tokens a
+    /// chunk carries, which turns the chunks counted mid-stream into tokens.
+    public var streamedChunks: Int?
 
     public init(
         status: Status,
@@ -139,7 +142,8 @@ public struct DispatchOutcome: Sendable, Equatable {
         latencyMs: Double? = nil,
         ttftMs: Double? = nil,
         retryAfterMs: Double? = nil,
-        reason: DecisionReason? = nil
+        reason: DecisionReason? = nil,
+        streamedChunks: Int? = nil
     ) {
         self.status = status
         self.outputTokens = outputTokens
@@ -147,10 +151,15 @@ public struct DispatchOutcome: Sendable, Equatable {
         self.ttftMs = ttftMs
         self.retryAfterMs = retryAfterMs
         self.reason = reason
+        self.streamedChunks = streamedChunks
     }
 
-    public static func succeeded(outputTokens: Int, latencyMs: Double, ttftMs: Double? = nil) -> DispatchOutcome {
-        DispatchOutcome(status: .succeeded, outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs)
+    public static func succeeded(
+        outputTokens: Int, latencyMs: Double, ttftMs: Double? = nil, streamedChunks: Int? = nil
+    ) -> DispatchOutcome {
+        DispatchOutcome(
+            status: .succeeded, outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs,
+            streamedChunks: streamedChunks)
     }
 }
 

@@ -13,6 +13,8 @@ struct ProxyCallResult: Sendable {
     var finishReason: String?
     var usage: Usage?
     var outputTokens: Int
+    /// Content chunks of a streamed answer (nil when not streamed).
+    var streamedChunks: Int?
     var ttftMs: Double?
     var latencyMs: Double
     var retryAfterMs: Double?
@@ -31,7 +33,8 @@ struct ProxyCallResult: Sendable {
         }
         switch statusCode {
         case 200..<300:
-            return .succeeded(outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs)
+            return .succeeded(
+                outputTokens: outputTokens, latencyMs: latencyMs, ttftMs: ttftMs, streamedChunks: streamedChunks)
         case 429:
             return DispatchOutcome(status: .rateLimited, retryAfterMs: retryAfterMs)
         default:
@@ -49,6 +52,15 @@ struct ProxyCallResult: Sendable {
 }
 
 /// The head of the proxy's answer to one dispatch.
+/// What the scheduler hears of a streamed answer while it arrives: its first chunk, then the content chunks so far
+/// every `SchedulerEngine.chunksPerProgressReport` of them.
+struct StreamObserver: Sendable {
+    static let none = StreamObserver(firstToken: {}, chunks: { _ in })
+
+    var firstToken: @Sendable () async -> Void
+    var chunks: @Sendable (Int) async -> Void
+}
+
 enum UpstreamAnswer: Sendable {
     /// No answer, or an error status: how the call ended, with the body and headers the proxy sent.
     case ended(ProxyCallResult, body: ByteBuffer, headers: HTTPHeaders)
@@ -128,11 +140,10 @@ struct ProxyCaller: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Calls the proxy for a queued `/submit` request, streaming so that time to first token is measured, and
-    /// collects the answer; `firstToken` is called when the first chunk arrives.
+    /// Calls the proxy for a queued `/submit` request, streaming so that time to first token and decoding speed are
+    /// measured, and collects the answer, telling `stream` how it arrives.
     func call(
-        body: ChatCompletionRequest, dispatch: Dispatch, nowMs: Double,
-        firstToken: @escaping @Sendable () async -> Void = {}
+        body: ChatCompletionRequest, dispatch: Dispatch, nowMs: Double, stream observer: StreamObserver = .none
     ) async -> ProxyCallResult {
         var streamed = body
         streamed.stream = true
@@ -144,7 +155,7 @@ struct ProxyCaller: Sendable {
         case .ended(let result, _, _):
             return result
         case .answering(let stream):
-            return await relay(stream, streaming: true, firstChunk: firstToken) { _ in }
+            return await relay(stream, streaming: true, observer: observer) { _ in }
         }
     }
 
@@ -184,19 +195,21 @@ struct ProxyCaller: Sendable {
     /// Reads a 2xx answer to its end — server-sent events when `streaming`, else one JSON document — handing each
     /// chunk to `forward` as it arrives, and returns how the call ended (a transport error, retryable, when the
     /// upstream broke off). An error thrown by `forward` (the client left) stops the read, which cancels the
-    /// upstream call, and is rethrown. `firstChunk` is called once, when a streamed answer's first chunk arrives (a
-    /// whole answer's first chunk says nothing about its first token).
+    /// upstream call, and is rethrown. `observer` hears of a streamed answer's first chunk and of its content chunks
+    /// as they accumulate (a whole answer's first chunk says nothing about its first token).
     func relay(
-        _ stream: UpstreamStream, streaming: Bool, firstChunk: (@Sendable () async -> Void)? = nil,
+        _ stream: UpstreamStream, streaming: Bool, observer: StreamObserver = .none,
         forward: (ByteBuffer) async throws -> Void
     ) async rethrows -> ProxyCallResult {
         var accumulator = StreamAccumulator(streaming: streaming)
         var ttft: Double?
+        var reported = 0
         var iterator = stream.body.makeAsyncIterator()
         func result(_ status: Int) -> ProxyCallResult {
             ProxyCallResult(
                 statusCode: status, text: accumulator.text, finishReason: accumulator.finishReason,
-                usage: accumulator.usage, outputTokens: accumulator.outputTokens, ttftMs: ttft,
+                usage: accumulator.usage, outputTokens: accumulator.outputTokens,
+                streamedChunks: streaming ? accumulator.contentChunks : nil, ttftMs: ttft,
                 latencyMs: (ContinuousClock.now - stream.start).milliseconds)
         }
         while true {
@@ -211,9 +224,13 @@ struct ProxyCaller: Sendable {
             guard let chunk = next else { break }
             if ttft == nil {
                 ttft = (ContinuousClock.now - stream.start).milliseconds
-                if streaming, let firstChunk { await firstChunk() }
+                if streaming { await observer.firstToken() }
             }
             accumulator.feed(chunk.readableBytesView)
+            if streaming, accumulator.contentChunks >= reported + SchedulerEngine.chunksPerProgressReport {
+                reported = accumulator.contentChunks
+                await observer.chunks(reported)
+            }
             try await forward(chunk)
         }
         accumulator.end()

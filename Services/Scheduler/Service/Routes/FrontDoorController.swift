@@ -140,7 +140,7 @@ struct FrontDoorController {
                     var result: ProxyCallResult
                     do {
                         result = try await caller.relay(
-                            stream, streaming: streaming, firstChunk: { await runtime.firstToken(id) }
+                            stream, streaming: streaming, observer: runtime.streamObserver(id)
                         ) { try await writer.write($0) }
                     } catch {
                         let reason = ReasonCode.clientDisconnected.reason(

@@ -15,8 +15,7 @@ enum DispatchWait: Sendable {
 /// Runs a dispatched queued request upstream and returns how it ended; the closure it is given is called when the
 /// answer's first token arrives.
 typealias UpstreamExecutor =
-    @Sendable (Dispatch, ChatCompletionRequest, Double, _ firstToken: @escaping @Sendable () async -> Void) async ->
-    ProxyCallResult
+    @Sendable (Dispatch, ChatCompletionRequest, Double, StreamObserver) async -> ProxyCallResult
 
 /// The live scheduler: the pure engine, wrapped with the clock, durability, the upstream calls and the waiting
 /// front-door requests. Every state change is written through the `StoreWriter` in call order.
@@ -195,10 +194,9 @@ actor SchedulerRuntime {
             frontDoorReady[dispatch.requestId] = .dispatched(dispatch)
         } else if let body = bodies[dispatch.requestId] {
             let execute = self.execute
+            let observer = streamObserver(dispatch.requestId)
             Task { [weak self] in
-                let result = await execute(dispatch, body, now) { [weak self] in
-                    await self?.firstToken(dispatch.requestId)
-                }
+                let result = await execute(dispatch, body, now, observer)
                 await self?.finish(dispatch.requestId, result: result)
             }
         }
@@ -277,6 +275,17 @@ actor SchedulerRuntime {
     /// The first token of a dispatched request's streamed answer arrived (the engine's start-up cap learns from it).
     func firstToken(_ id: String) {
         engine.firstToken(id, now: now)
+    }
+
+    /// Tells the engine how request `id`'s streamed answer arrives: its first token, then its content chunks.
+    nonisolated func streamObserver(_ id: String) -> StreamObserver {
+        StreamObserver(
+            firstToken: { [weak self] in await self?.firstToken(id) },
+            chunks: { [weak self] chunks in await self?.progress(id, chunks: chunks) })
+    }
+
+    func progress(_ id: String, chunks: Int) {
+        engine.progress(id, chunks: chunks, now: now)
     }
 
     /// Records how an upstream call ended; returns what the engine did (a re-queued front-door request waits again).
