@@ -232,9 +232,10 @@ public actor PredictorEngine {
         let snapshot = pools
         let trainer = self.trainer
         let version = "h\(snapshot.count)-s\(store.isShared ? lastShared : nextToApply - 1)"
-        Task.detached(priority: .utility) {
+        Task {
             let start = ContinuousClock.now
-            let model = trainer.train(snapshot, version: version)
+            // Off the cooperative pool: training takes seconds of CPU, and `/predict` needs the pool meanwhile.
+            let model = await DedicatedThread.run(name: "training") { trainer.train(snapshot, version: version) }
             let elapsed = ContinuousClock.now - start
             await self.finishTraining(
                 model, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
