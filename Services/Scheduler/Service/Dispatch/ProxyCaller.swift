@@ -51,7 +51,6 @@ struct ProxyCallResult: Sendable {
     }
 }
 
-/// The head of the proxy's answer to one dispatch.
 /// What the scheduler hears of a streamed answer while it arrives: its first chunk, then the content chunks so far
 /// every `SchedulerEngine.chunksPerProgressReport` of them.
 struct StreamObserver: Sendable {
@@ -61,6 +60,7 @@ struct StreamObserver: Sendable {
     var chunks: @Sendable (Int) async -> Void
 }
 
+/// The head of the proxy's answer to one dispatch.
 enum UpstreamAnswer: Sendable {
     /// No answer, or an error status: how the call ended, with the body and headers the proxy sent.
     case ended(ProxyCallResult, body: ByteBuffer, headers: HTTPHeaders)

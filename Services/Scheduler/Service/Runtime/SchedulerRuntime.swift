@@ -12,8 +12,8 @@ enum DispatchWait: Sendable {
     case cancelled
 }
 
-/// Runs a dispatched queued request upstream and returns how it ended; the closure it is given is called when the
-/// answer's first token arrives.
+/// Runs a dispatched queued request upstream and returns how it ended, telling the `StreamObserver` it is given how
+/// the streamed answer arrives.
 typealias UpstreamExecutor =
     @Sendable (Dispatch, ChatCompletionRequest, Double, StreamObserver) async -> ProxyCallResult
 
