@@ -21,7 +21,7 @@ import Testing
         #expect(!estimator.engaged)
     }
 
-    @Test func pastTheKneeTheCapIsTheKneeTimesTheGainWhateverTheLoadWas() {
+    @Test func pastTheKneeTheCapCruisesAtTheKneeAndProbesAboveItByTheGain() {
         for inflight in [24.0, 40.0, 64.0] {
             var estimator = KneeEstimator(policy: SchedulerPolicy())
             for step in 0..<40 {
@@ -29,30 +29,70 @@ import Testing
                     averageInflight: inflight, msPerOutputToken: Self.tpot(inflight), baselineMsPerOutputToken: 20,
                     now: Double(step) * 100)
             }
-            // 1.05 × 16 = 16.8 → 17 requests; heavy work stops at the knee, the margin is interactive work's.
-            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 17, "at \(inflight) in flight")
+            // Cruising: the knee, 16 requests, for heavy work too.
+            #expect(!estimator.probing(now: 4000))
+            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
             #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
+            // An eighth of each 30 s window since the cap engaged, from its middle, probes: 1.05 × 16 = 16.8 → 17
+            // requests, and heavy work stops at the knee.
+            #expect(estimator.probing(now: 16_000))
+            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 16_000) == 17, "at \(inflight) in flight")
+            #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 16_000) == 16, "at \(inflight) in flight")
+            #expect(!estimator.probing(now: 19_000))
         }
     }
 
-    @Test func aCapBelowTheKneeClimbsBackByTheGainEachRound() {
+    @Test func aCapBelowTheKneeClimbsBackWhileItProbes() {
         var estimator = KneeEstimator(policy: SchedulerPolicy())
-        // Saturated once (engages), then the window only holds samples taken while the cap held 8 in flight.
+        // Saturated once (engages); then the window only holds samples taken with 8 in flight.
         estimator.observe(averageInflight: 32, msPerOutputToken: Self.tpot(32), baselineMsPerOutputToken: 20, now: 0)
-        var cap = 8
-        var now = 40_000.0
-        // 8 × 1.05ⁿ reaches 16 after 15 rounds.
-        for _ in 0..<16 {
-            for _ in 0..<20 {
+        var now = 30_000.0
+        for _ in 0..<300 {
+            now += 100
+            estimator.observe(
+                averageInflight: 8, msPerOutputToken: Self.tpot(8), baselineMsPerOutputToken: 20, now: now)
+        }
+        #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: now) == 8)
+        // From here each sample is taken at the cap of its moment: cruising holds it, each probe raises it.
+        var caps: [Int] = []
+        for _ in 0..<3600 {
+            now += 100
+            let cap = estimator.inflightCap(baselineMsPerOutputToken: 20, now: now)!
+            caps.append(cap)
+            estimator.observe(
+                averageInflight: Double(cap), msPerOutputToken: Self.tpot(Double(cap)), baselineMsPerOutputToken: 20,
+                now: now)
+        }
+        #expect(caps.prefix(140).allSatisfy { $0 == 8 }, "\(caps.prefix(140))")
+        #expect(caps.suffix(300).allSatisfy { $0 >= 16 && $0 <= 17 }, "\(caps.suffix(300))")
+    }
+
+    @Test func aRampAtStartUpDoesNotLeaveTheCapBelowTheKneeItServedAtFullSpeed() {
+        var estimator = KneeEstimator(policy: SchedulerPolicy())
+        // Start-up: samples from 4 to 16 in flight at full speed, then a few past the knee, slowed down (engages).
+        var now = 0.0
+        for inflight in 4...16 {
+            for _ in 0..<10 {
                 now += 100
                 estimator.observe(
-                    averageInflight: Double(cap), msPerOutputToken: Self.tpot(Double(cap)),
-                    baselineMsPerOutputToken: 20, now: now)
+                    averageInflight: Double(inflight), msPerOutputToken: 20, baselineMsPerOutputToken: 20, now: now)
             }
-            now += 31_000  // each round's samples age out before the next round's
-            cap = estimator.inflightCap(baselineMsPerOutputToken: 20, now: now - 31_000 + 1) ?? 0
         }
-        #expect(cap >= 16 && cap <= 17)
+        for _ in 0..<5 {
+            now += 100
+            estimator.observe(
+                averageInflight: 22, msPerOutputToken: Self.tpot(22) * 1.5, baselineMsPerOutputToken: 20, now: now)
+        }
+        #expect(estimator.engaged)
+        // Most samples read below the knee (a ramp), yet 16 ran at full speed: the cap cruises at 16.
+        #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: now) == 16)
+        // The provider slows down with fewer in flight: the floor goes, and the cap follows the new samples.
+        for _ in 0..<300 {
+            now += 100
+            estimator.observe(
+                averageInflight: 12, msPerOutputToken: 40, baselineMsPerOutputToken: 20, now: now)
+        }
+        #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: now)! <= 8)
     }
 
     @Test func aStaleEstimateGrowsSoAFasterProviderIsFoundAgain() {
@@ -134,12 +174,13 @@ import Testing
 
     @Test func theEngineHoldsTheProviderNearItsKneeAndKeepsTheMarginForInteractiveWork() {
         let result = run(policy: SchedulerPolicy(), heavy: 200, interactive: 100, interactiveEveryMs: 1500)
-        // Far fewer than the budgets alone would send (7000 + 3000 tokens ≈ 15–100 requests), yet never below the
-        // knee, where throughput would be lost.
+        // Far fewer than the budgets alone would send (7000 + 3000 tokens ≈ 15–100 requests): the knee itself, where
+        // answers run at full speed, but for an eighth of the time, when the cap probes one above it, and the moments
+        // between an answer's end and the next dispatch.
         #expect(
-            result.averageInflight >= 16 && result.averageInflight <= 21, "average in flight \(result.averageInflight)")
-        // Heavy work stops at the knee, so a short request finds a free slot within about one short answer (the margin
-        // is one request at gain 1.05), never behind a long one (600 tokens: 12 s and more).
+            result.averageInflight >= 15 && result.averageInflight <= 17, "average in flight \(result.averageInflight)")
+        // Heavy work stops at the knee, and with no interactive request in flight one more may start, so a short
+        // request finds a slot within about one short answer, never behind a long one (600 tokens: 12 s and more).
         #expect(result.worstInteractiveWaitMs <= 3000, "worst interactive wait \(result.worstInteractiveWaitMs) ms")
     }
 

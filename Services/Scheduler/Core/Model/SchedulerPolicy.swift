@@ -143,12 +143,11 @@ public struct SchedulerPolicy: Sendable, Equatable {
     public var minCapacityScale = 0.3
     public var maxCapacityScale = 4.0
 
-    /// Knee finding (see `KneeEstimator`): keep this many times the provider's knee in flight; 0 turns the request cap
-    /// off. Above 1 so that a cap below the knee climbs back (by this factor per round). At the fixed point answers run
-    /// this much slower than uncongested ones, and a provider whose throughput falls past its knee (alpha a) loses
-    /// 1 − (1 + (gain − 1)/a)/gain of it: 3.75% at 1.05 and alpha 4, 12.5% at 1.2. In the simulator against such a
-    /// provider 1.2 met 84.6–100% of deadlines across the regimes and 1.05 met 95–100%; against a provider with flat
-    /// throughput past its knee the two were alike (docs/benchmarks/simulator.md).
+    /// Knee finding (see `KneeEstimator`): the cap keeps the provider's knee in flight and probes this many times it
+    /// (at least one request more) for an eighth of each window; 0 turns the request cap off. Above 1 so that a cap
+    /// below the knee climbs back (by this factor per probe). While probing, answers run this much slower than
+    /// uncongested ones; against a provider whose throughput falls past its knee the probe costs throughput too, so
+    /// it is short and small. It is also the slowdown up to which a request counts as served at full speed.
     public var kneeGain = 1.05
     /// A completion slowed down at least this much (per-token time over baseline) shows the provider saturated and
     /// engages the request cap; well above measurement noise, so a cap is not set from a jittery sample.

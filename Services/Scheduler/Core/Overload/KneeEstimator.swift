@@ -1,21 +1,26 @@
 /// How many requests the provider can take at once before it slows down, found the way TCP BBR sizes its window:
 /// the bottleneck delivery rate (output tokens per ms the provider produced for this client while it was saturated,
 /// a windowed maximum) times the uncongested time per output token is the number of requests in flight at the knee.
-/// The engine keeps `gain` times that many in flight.
+/// The engine keeps that many in flight (cruising), and `gain` times that many while it probes for more room, for
+/// `probeShare` of each window from its middle (BBR's bandwidth probing).
 ///
 /// Each completed request is one sample: the average number of this client's requests in flight during its life,
 /// divided by its own time per output token, is the delivery rate it saw; the bottleneck is the highest rate of the
 /// last `windowMs` (a sample taken below the knee shows less than the bottleneck, never more). The cap engages once
 /// a completion was clearly slowed down (per-token time at least `saturationRatio` × the baseline): before that the
 /// provider's capacity has not been found and the token budgets alone limit dispatch (BBR's start-up). While the cap
-/// holds the provider below its knee, each round's samples raise it by `gain`, so it climbs back to the knee instead
-/// of locking in a low estimate. Samples age out after `windowMs`; without recent samples
+/// holds the provider below its knee, each probe's samples raise it by `gain`, so it climbs back to the knee instead
+/// of locking in a low estimate. Cruising at the knee rather than always `gain` above it matters because caps are
+/// whole requests: 1.05 × 16 rounds up to 17, and a provider whose time per token grows by 4 knee-widths past its
+/// knee then runs every answer 25% slower and loses 15% of its throughput. Samples age out after `windowMs`; without
+/// recent samples
 /// the last estimate grows by `probeGrowth` per window, so a provider that became faster is rediscovered (as BBR
 /// probes for more bandwidth) while a cap that holds the provider exactly at its knee does not vanish and let a
 /// flood through.
 ///
-/// At the fixed point the slowdown equals `gain` whatever the provider's curve: with tpot(n) growing past a knee k,
-/// cap = gain · n / (tpot(n)/tpot₀) holds still only where tpot(n)/tpot₀ = gain.
+/// While probing, the fixed point's slowdown equals `gain` whatever the provider's curve: with tpot(n) growing past a
+/// knee k, cap = gain · n / (tpot(n)/tpot₀) holds still only where tpot(n)/tpot₀ = gain. The probe's slowed samples
+/// read below the knee and do not lower the estimate, which is a high quantile of the window.
 ///
 /// A provider that queues instead (a fixed number of slots with a hidden FIFO line behind them, as llama.cpp, vLLM's
 /// waiting queue or a provider's request queue) keeps its time per token flat and makes the first token wait: the
@@ -49,6 +54,11 @@ public struct KneeEstimator: Sendable, Equatable {
     public private(set) var engaged = false
     /// Growth of a stale estimate per `windowMs` without saturation.
     var probeGrowth = 0.25
+    /// Share of each window in which the cap probes `gain` above the knee (a slowing provider only), from the middle
+    /// of the window: the first probe comes half a window after the cap engaged, once the start-up's excess drained.
+    var probeShare = 0.125
+    /// When the cap engaged: the windows of the probing cycle count from it.
+    private var engagedAtMs: Double?
     // Set from the policy (`init`, `reconfigure`).
     var gain = 0.0
     var saturationRatio = 1.0
@@ -57,6 +67,8 @@ public struct KneeEstimator: Sendable, Equatable {
     var queueFraction = 0.5
     /// The most a recent request that did not queue showed the provider serving (queueing providers only).
     private var lowerBound: Sample?
+    /// The most requests a recent sample had in flight while running at full speed (slowing providers only).
+    private var cleanBound: Sample?
     /// Requests streaming when a request's first token came after a wait in the provider's line (queueing providers
     /// only), in the samples' unit: the slots serving this client, at the baseline time per output token.
     private var servingSamples: [Sample] = []
@@ -136,7 +148,7 @@ public struct KneeEstimator: Sendable, Equatable {
             return
         }
         if !queueing { startQueueing() }
-        engaged = true
+        engage(now: now)
         let sample = Sample(tokensPerMs: Double(serving) / baselineMsPerOutputToken, atMs: now)
         servingSamples.append(sample)
         if servingSamples.count > 256 { servingSamples.removeFirst(servingSamples.count - 256) }
@@ -165,7 +177,7 @@ public struct KneeEstimator: Sendable, Equatable {
             lowerBound = nil
             servingSamples.removeAll()
         }
-        if queued || slowed { engaged = true }
+        if queued || slowed { engage(now: now) }
         if !queued, !slowed, let queueing, queueing.delayMs <= queueing.toleranceMs {
             validatedInflight = max(validatedInflight, queueing.inflightAtDispatch)
         }
@@ -185,6 +197,10 @@ public struct KneeEstimator: Sendable, Equatable {
                 return
             }
             rate = min(rate ?? slots, slots)
+        } else if let msPerOutputToken, msPerOutputToken > 0, averageInflight > 0 {
+            noteSpeed(
+                averageInflight: averageInflight, msPerOutputToken: msPerOutputToken, slowed: slowed,
+                baselineMsPerOutputToken: baselineMsPerOutputToken, now: now)
         }
         guard let rate else { return }
         let sample = Sample(tokensPerMs: rate, atMs: now)
@@ -193,18 +209,52 @@ public struct KneeEstimator: Sendable, Equatable {
         last = Sample(tokensPerMs: bottleneckTokensPerMs(now: now) ?? sample.tokensPerMs, atMs: now)
     }
 
+    /// A slowing provider: a sample that ran less than `gain` times slower than uncongested shows the provider serving
+    /// its average in flight at (nearly) full speed, a floor under the knee. The samples themselves read low below the
+    /// knee, and while the cap cruises there (or a start-up ramp fills the window) their high quantile alone would let
+    /// the cap sink below it. A sample slowed down with no more in flight than the floor shows the provider changed.
+    private mutating func noteSpeed(
+        averageInflight: Double, msPerOutputToken: Double, slowed: Bool, baselineMsPerOutputToken: Double, now: Double
+    ) {
+        let level = averageInflight / baselineMsPerOutputToken
+        if msPerOutputToken < gain * baselineMsPerOutputToken {
+            if cleanBound.map({ level >= $0.tokensPerMs || now - $0.atMs > windowMs }) ?? true {
+                cleanBound = Sample(tokensPerMs: level, atMs: now)
+            }
+        } else if slowed, let bound = cleanBound, level <= bound.tokensPerMs {
+            cleanBound = nil
+        }
+    }
+
+    private mutating func engage(now: Double) {
+        if !engaged { engagedAtMs = now }
+        engaged = true
+    }
+
+    /// Whether the cap probes above the knee at `now`: `probeShare` of each window since it engaged, from the
+    /// window's middle.
+    public func probing(now: Double) -> Bool {
+        guard let engagedAtMs else { return false }
+        let phase = max(now - engagedAtMs, 0).truncatingRemainder(dividingBy: windowMs) / windowMs - 0.5
+        return phase >= 0 && phase < probeShare
+    }
+
     /// The provider turned out to queue: samples taken as if it slowed down read every request in its line as served,
     /// so they start over.
     private mutating func startQueueing() {
         samples.removeAll()
+        cleanBound = nil
         queueing = true
     }
 
-    /// Bottleneck delivery rate (output tokens per ms): the highest saturated sample of the last `windowMs`, else
-    /// the last estimate grown by `probeGrowth` per window since it went stale; nil before any saturation.
+    /// Bottleneck delivery rate (output tokens per ms): the highest saturated sample of the last `windowMs` (at
+    /// least the most a recent request showed the provider serving at full speed), else the last estimate grown by
+    /// `probeGrowth` per window since it went stale; nil before any saturation.
     public func bottleneckTokensPerMs(now: Double) -> Double? {
         guard engaged else { return nil }
-        let floor = lowerBound.flatMap { now - $0.atMs <= windowMs ? $0.tokensPerMs : nil } ?? 0
+        let floor =
+            [lowerBound, cleanBound].compactMap { $0 }.filter { now - $0.atMs <= windowMs }.map(\.tokensPerMs).max()
+            ?? 0
         let counted = servingSamples.filter { now - $0.atMs <= windowMs }
         let recent = (counted.isEmpty ? samples.filter { now - $0.atMs <= windowMs } : counted).map(\.tokensPerMs)
             .sorted()
@@ -223,10 +273,11 @@ public struct KneeEstimator: Sendable, Equatable {
         return rate * baselineMsPerOutputToken
     }
 
-    /// Both request caps from one knee estimate: `total`, `gain` × the knee (at least `minimumCap`), and `heavy`, the
-    /// knee itself (rounded up), so the margin above it stays free for interactive work, which then starts at once
-    /// instead of waiting for a long answer to end. While the knee is unknown, the start-up cap (heavy work keeping
-    /// the same margin), or nil without one.
+    /// Both request caps from one knee estimate: `total`, the knee (nearest whole request) while cruising and `gain`
+    /// × the knee (at least one more) while probing, at least `minimumCap`; and `heavy`, at most the knee (rounded up), so
+    /// the probe's margin above it is interactive work's. (With no interactive request in flight one more may always
+    /// start, `SchedulerEngine.nextDispatches`: a short request does not wait for a long answer to end.) While the
+    /// knee is unknown, the start-up cap (heavy work keeping a margin), or nil without one.
     public func caps(baselineMsPerOutputToken: Double, now: Double) -> (total: Int, heavy: Int)? {
         guard let knee = knee(baselineMsPerOutputToken: baselineMsPerOutputToken, now: now) else {
             guard gain > 0, !engaged, startupCap > 0 else { return nil }
@@ -235,12 +286,18 @@ public struct KneeEstimator: Sendable, Equatable {
             return (total: total, heavy: max(1, min(total - 1, Int((Double(total) / max(gain, 1)).rounded(.up)))))
         }
         // A queueing provider keeps the margin above its slots in its own line, where nobody can reorder it: there the
-        // margin is all the queue there is (`minimumCap` would only lengthen it).
+        // margin is all the queue there is (`minimumCap` would only lengthen it), and a request past the slots costs
+        // only its own wait, so the cap always keeps it (no cruising).
         let floor = queueing ? 2 : minimumCap
-        return (
-            total: max(floor, Int((knee * gain).rounded(.up))),
-            heavy: max(max(1, floor - 1), Int(knee.rounded(.up)))
-        )
+        let kneeRequests = Int(knee.rounded(.up))
+        guard !queueing else {
+            return (total: max(floor, Int((knee * gain).rounded(.up))), heavy: max(1, kneeRequests))
+        }
+        // A probe tries at least one more request than the cruise, and no more than the gain asks: from a cruise at 15
+        // (a knee read at 15.4) it tries 16, not 1.05 × 15.4 rounded up, 17, which would never show 16 at full speed.
+        let cruise = Int(knee.rounded())
+        let total = max(floor, probing(now: now) ? max(cruise + 1, Int((knee * gain).rounded())) : cruise)
+        return (total: total, heavy: max(max(1, floor - 1), min(kneeRequests, total)))
     }
 
     /// Requests to keep in flight (`caps(…).total`); nil while the knee is unknown.
