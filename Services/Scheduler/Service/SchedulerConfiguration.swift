@@ -122,9 +122,10 @@ public struct SchedulerConfiguration: Sendable {
     public var policy: SchedulerPolicy
 
     public init(_ settings: ResolvedSettings) throws {
-        // Everything is read into locals first and a non-throwing initialiser sets the properties: Swift 6.3.1
-        // miscompiled the clean-up of a partly initialised configuration in debug builds (a crash at start-up each
-        // time `SchedulerPolicy` grew), also when the properties were set in this initialiser after the last throw.
+        // Everything is read into locals first and the properties are set only once nothing can throw. A crash here in
+        // "outlined destroy of SchedulerConfiguration" after `SchedulerPolicy` changed comes from an incremental debug
+        // build that kept stale copies of that function in other modules (clean builds pass):
+        // `rm -rf .build/debug/*Tests.build` and build again.
         let server = try ServerSettings(settings)
         let tickMs = try settings.int("tick-ms", in: 1...60_000)
         let predictorBaseURL = try settings.string("predictor-base-url")
@@ -145,48 +146,6 @@ public struct SchedulerConfiguration: Sendable {
         let eventCapacity = try settings.int("event-capacity", in: 0...10_000_000)
         let finishedInMemory = try settings.int("finished-in-memory", in: 1...10_000_000)
         let policy = try Self.policy(settings)
-        self.init(
-            server: server,
-            tickMs: tickMs,
-            predictorBaseURL: predictorBaseURL,
-            predictorTimeoutMs: predictorTimeoutMs,
-            constantPredictions: constantPredictions,
-            proxyURLs: proxyURLs,
-            proxyAPIKey: proxyAPIKey,
-            proxyStatsToken: proxyStatsToken,
-            proxyResolveIntervalMs: proxyResolveIntervalMs,
-            dispatchTimeoutMs: dispatchTimeoutMs,
-            adminToken: adminToken,
-            inflightOnRestart: inflightOnRestart,
-            databaseFile: databaseFile,
-            databaseURL: databaseURL,
-            replicaLeaseMs: replicaLeaseMs,
-            eventCapacity: eventCapacity,
-            finishedInMemory: finishedInMemory,
-            policy: policy
-        )
-    }
-
-    private init(
-        server: ServerSettings,
-        tickMs: Int,
-        predictorBaseURL: String,
-        predictorTimeoutMs: Int,
-        constantPredictions: Bool,
-        proxyURLs: [String],
-        proxyAPIKey: String?,
-        proxyStatsToken: String?,
-        proxyResolveIntervalMs: Int,
-        dispatchTimeoutMs: Int,
-        adminToken: String,
-        inflightOnRestart: InflightRestartAction,
-        databaseFile: String,
-        databaseURL: DatabaseURL?,
-        replicaLeaseMs: Int,
-        eventCapacity: Int,
-        finishedInMemory: Int,
-        policy: SchedulerPolicy
-    ) {
         self.server = server
         self.tickMs = tickMs
         self.predictorBaseURL = predictorBaseURL
