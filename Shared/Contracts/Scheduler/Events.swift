@@ -115,8 +115,8 @@ public struct SchedulerMetricsSnapshot: Codable, Sendable, Equatable {
     public var baselineMsPerOutputToken: Double?
     public var ttftMs: Double?
     public var baselineTtftMs: Double?
-    /// Requests the engine keeps in flight at most: the provider's estimated knee times the knee gain (absent while
-    /// no cap applies).
+    /// Requests the engine keeps in flight at most: the provider's estimated knee, or the knee times the knee gain
+    /// while the cap probes above it (absent while no cap applies).
     public var inflightRequestCap: Int?
     /// Whether `inflight_request_cap` comes from the provider's measured knee (true) or is the start-up cap that
     /// holds while the provider has not yet been seen saturated or queueing (false).
