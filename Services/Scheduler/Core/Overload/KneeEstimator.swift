@@ -65,10 +65,10 @@ public struct KneeEstimator: Sendable, Equatable {
     var windowMs = 1.0
     var minimumCap = 1
     var queueFraction = 0.5
-    /// The most a recent request that did not queue showed the provider serving (queueing providers only).
-    private var lowerBound: Sample?
-    /// The most requests a recent sample had in flight while running at full speed (slowing providers only).
-    private var cleanBound: Sample?
+    /// The most a recent request showed the provider serving at full speed, a floor under the estimate: for a
+    /// queueing provider, the slots a request that did not wait was sent with; for a slowing one, the requests a
+    /// sample had in flight while it ran at full speed. It starts over when the provider's kind changes.
+    private var fullSpeedFloor: Sample?
     /// Requests streaming when a request's first token came after a wait in the provider's line (queueing providers
     /// only), in the samples' unit: the slots serving this client, at the baseline time per output token.
     private var servingSamples: [Sample] = []
@@ -173,8 +173,8 @@ public struct KneeEstimator: Sendable, Equatable {
         if queued, !self.queueing {
             startQueueing()
         } else if slowed, !queued {
+            if self.queueing { fullSpeedFloor = nil }
             self.queueing = false
-            lowerBound = nil
             servingSamples.removeAll()
         }
         if queued || slowed { engage(now: now) }
@@ -191,9 +191,7 @@ public struct KneeEstimator: Sendable, Equatable {
                 // with (below its slots every sample reads low): a floor under the estimate, never a sample. One that
                 // waited less than counts as queued says nothing.
                 guard queueing.delayMs <= queueing.toleranceMs else { return }
-                if lowerBound.map({ slots >= $0.tokensPerMs || now - $0.atMs > windowMs }) ?? true {
-                    lowerBound = Sample(tokensPerMs: slots, atMs: now)
-                }
+                raiseFloor(to: slots, now: now)
                 return
             }
             rate = min(rate ?? slots, slots)
@@ -218,11 +216,16 @@ public struct KneeEstimator: Sendable, Equatable {
     ) {
         let level = averageInflight / baselineMsPerOutputToken
         if msPerOutputToken < gain * baselineMsPerOutputToken {
-            if cleanBound.map({ level >= $0.tokensPerMs || now - $0.atMs > windowMs }) ?? true {
-                cleanBound = Sample(tokensPerMs: level, atMs: now)
-            }
-        } else if slowed, let bound = cleanBound, level <= bound.tokensPerMs {
-            cleanBound = nil
+            raiseFloor(to: level, now: now)
+        } else if slowed, let floor = fullSpeedFloor, level <= floor.tokensPerMs {
+            fullSpeedFloor = nil
+        }
+    }
+
+    /// `level` becomes the floor when it is higher than the current one or that one has aged out of the window.
+    private mutating func raiseFloor(to level: Double, now: Double) {
+        if fullSpeedFloor.map({ level >= $0.tokensPerMs || now - $0.atMs > windowMs }) ?? true {
+            fullSpeedFloor = Sample(tokensPerMs: level, atMs: now)
         }
     }
 
@@ -243,7 +246,7 @@ public struct KneeEstimator: Sendable, Equatable {
     /// so they start over.
     private mutating func startQueueing() {
         samples.removeAll()
-        cleanBound = nil
+        fullSpeedFloor = nil
         queueing = true
     }
 
@@ -252,9 +255,7 @@ public struct KneeEstimator: Sendable, Equatable {
     /// `probeGrowth` per window since it went stale; nil before any saturation.
     public func bottleneckTokensPerMs(now: Double) -> Double? {
         guard engaged else { return nil }
-        let floor =
-            [lowerBound, cleanBound].compactMap { $0 }.filter { now - $0.atMs <= windowMs }.map(\.tokensPerMs).max()
-            ?? 0
+        let floor = fullSpeedFloor.flatMap { now - $0.atMs <= windowMs ? $0.tokensPerMs : nil } ?? 0
         let counted = servingSamples.filter { now - $0.atMs <= windowMs }
         let recent = (counted.isEmpty ? samples.filter { now - $0.atMs <= windowMs } : counted).map(\.tokensPerMs)
             .sorted()
