@@ -31,6 +31,11 @@ struct SharegptBenchmarkSmokeTests {
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let modes = try #require(report["modes"] as? [[String: Any]])
         #expect(modes.compactMap { $0["mode"] as? String } == ["naive", "blind", "scheduler", "oracle"])
+        // The no-wait floor: short requests at the provider's uncongested speed from arrival, which no mode beats
+        // (5% for timing noise at this time scale).
+        let noWait = try #require(report["short_no_wait_ms"] as? [String: Double])
+        let noWaitP50 = noWait["p50"] ?? 0
+        #expect(noWaitP50 > 300 && noWaitP50 <= noWait["p90"] ?? 0 && noWait["p90"] ?? 0 <= noWait["p95"] ?? 0)
         for mode in modes {
             let name = mode["mode"] as? String ?? "?"
             let metrics = try #require(mode["metrics"] as? [String: Double], "\(name) has no metrics")
@@ -43,6 +48,7 @@ struct SharegptBenchmarkSmokeTests {
             #expect(deadlines >= 0 && deadlines <= completion, "\(name)")
             #expect((metrics["makespan_ms"] ?? 0) > 0, "\(name)")
             #expect((metrics["global_p95_ms"] ?? 0) >= (metrics["short_p50_ms"] ?? 0), "\(name)")
+            #expect((metrics["short_p50_ms"] ?? 0) >= 0.95 * noWaitP50, "\(name) beat the no-wait floor")
             for request in requests where (request["status"] as? Int) == 200 {
                 let arrival = request["arrival_ms"] as? Double ?? -1
                 let finished = request["finished_ms"] as? Double ?? -1
@@ -53,7 +59,7 @@ struct SharegptBenchmarkSmokeTests {
                 #expect((mode["delta_vs_naive_percent"] as? [String: Double])?["short_p95"] != nil)
             }
         }
-        #expect(printed.contains("short P95 ms"))
+        #expect(printed.contains("short P95 ms") && printed.contains("No wait at all"))
         let svg = try String(contentsOf: folder.appendingPathComponent("results.svg"), encoding: .utf8)
         #expect(svg.contains("<polyline"))
     }

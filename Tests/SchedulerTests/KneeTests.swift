@@ -33,12 +33,14 @@ import Testing
             #expect(!estimator.probing(now: 4000))
             #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
             #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 4000) == 16, "at \(inflight) in flight")
-            // An eighth of each 30 s window since the cap engaged, from its middle, probes: 1.05 × 16 = 16.8 → 17
-            // requests, and heavy work stops at the knee.
-            #expect(estimator.probing(now: 16_000))
-            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 16_000) == 17, "at \(inflight) in flight")
-            #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 16_000) == 16, "at \(inflight) in flight")
-            #expect(!estimator.probing(now: 19_000))
+            // An eighth of each 30 s window since the cap engaged, from a quarter of the way in (7.5–11.25 s),
+            // probes: 1.05 × 16 = 16.8 → 17 requests, and heavy work stops at the knee.
+            #expect(!estimator.probing(now: 7_000))
+            #expect(estimator.probing(now: 9_000))
+            #expect(estimator.inflightCap(baselineMsPerOutputToken: 20, now: 9_000) == 17, "at \(inflight) in flight")
+            #expect(estimator.heavyCap(baselineMsPerOutputToken: 20, now: 9_000) == 16, "at \(inflight) in flight")
+            #expect(!estimator.probing(now: 12_000))
+            #expect(estimator.probing(now: 39_000))
         }
     }
 
@@ -63,7 +65,9 @@ import Testing
                 averageInflight: Double(cap), msPerOutputToken: Self.tpot(Double(cap)), baselineMsPerOutputToken: 20,
                 now: now)
         }
-        #expect(caps.prefix(140).allSatisfy { $0 == 8 }, "\(caps.prefix(140))")
+        // The window's cycle counts from engagement (at 0): at 60 s a new one starts, and its probe comes 7.5 s in.
+        #expect(caps.prefix(74).allSatisfy { $0 == 8 }, "\(caps.prefix(74))")
+        #expect(caps[74...80].contains { $0 > 8 }, "\(caps[74...80])")
         #expect(caps.suffix(300).allSatisfy { $0 >= 16 && $0 <= 17 }, "\(caps.suffix(300))")
     }
 

@@ -112,6 +112,10 @@ struct ShareGPTBenchmark: AsyncParsableCommand {
                 "short (reference ≤ \(rule.shortMaxOutputTokens))": shortShare, "heavy": 1 - shortShare,
                 "labelled interactive": interactiveLabels, "labelled heavy": 1 - interactiveLabels,
             ])
+        report.shortNoWaitMs = ShareGPTReport.noWait(
+            workload.measured.filter { $0.outputTokens <= rule.shortMaxOutputTokens }.map {
+                ($0.promptTokens, $0.outputTokens)
+            }, on: provider)
         FileHandle.standardError.write(Data("rule: \(report.ruleText)\n".utf8))
 
         let http = HTTPClientService(readTimeout: .seconds(3600), maxConnectionsPerHost: 4096)

@@ -20,6 +20,10 @@ struct ShareGPTReport: Sendable, Codable {
     var ruleText: String
     var upstream: KneeLatencyModel
     var classShares: [String: Double]
+    /// Short-request latency percentiles ("p50", "p90", "p95") if every short request started the moment it arrived,
+    /// at the provider's uncongested speed: no schedule goes below them, so a ratio between two modes can approach
+    /// these and no further.
+    var shortNoWaitMs: [String: Double] = [:]
     var modes: [ModeResult] = []
 
     enum CodingKeys: String, CodingKey {
@@ -27,6 +31,16 @@ struct ShareGPTReport: Sendable, Codable {
         case deadlineRule = "deadline_rule"
         case ruleText = "rule"
         case classShares = "class_shares"
+        case shortNoWaitMs = "short_no_wait_ms"
+    }
+
+    /// `shortNoWaitMs` for short requests of these (prompt tokens, reply tokens) on `provider`.
+    static func noWait(_ shorts: [(Int, Int)], on provider: KneeLatencyModel) -> [String: Double] {
+        let durations = shorts.map { provider.nominalDurationMs(promptTokens: $0.0, outputTokens: $0.1) }
+        return [
+            "p50": Statistics.percentile(durations, 0.50), "p90": Statistics.percentile(durations, 0.90),
+            "p95": Statistics.percentile(durations, 0.95),
+        ]
     }
 
     static func metrics(_ requests: [ReplayedRequest], rule: DeadlineRule) -> RunMetrics {
@@ -111,6 +125,12 @@ struct ShareGPTReport: Sendable, Codable {
         lines.append("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
         lines += rows.map(format)
         lines.append("")
+        if let p50 = shortNoWaitMs["p50"], let p90 = shortNoWaitMs["p90"], let p95 = shortNoWaitMs["p95"] {
+            lines.append(
+                String(
+                    format: "No wait at all (each short request started on arrival, uncongested): short P50 %.0f, "
+                        + "P90 %.0f, P95 %.0f ms; no mode goes below.", p50, p90, p95))
+        }
         lines.append(
             "Times are model milliseconds (wall time ÷ time scale). Short/heavy: reference reply ≤ / > \(deadlineRule.shortMaxOutputTokens) tokens."
         )

@@ -2,7 +2,7 @@
 /// the bottleneck delivery rate (output tokens per ms the provider produced for this client while it was saturated,
 /// a windowed maximum) times the uncongested time per output token is the number of requests in flight at the knee.
 /// The engine keeps that many in flight (cruising), and `gain` times that many while it probes for more room, for
-/// `probeShare` of each window from its middle (BBR's bandwidth probing).
+/// `probeShare` of each window from its first quarter (BBR's bandwidth probing).
 ///
 /// Each completed request is one sample: the average number of this client's requests in flight during its life,
 /// divided by its own time per output token, is the delivery rate it saw; the bottleneck is the highest rate of the
@@ -54,8 +54,11 @@ public struct KneeEstimator: Sendable, Equatable {
     public private(set) var engaged = false
     /// Growth of a stale estimate per `windowMs` without saturation.
     var probeGrowth = 0.25
-    /// Share of each window in which the cap probes `gain` above the knee (a slowing provider only), from the middle
-    /// of the window: the first probe comes half a window after the cap engaged, once the start-up's excess drained.
+    /// Share of each window in which the cap probes `gain` above the knee (a slowing provider only), from a quarter
+    /// of the window: the first probe comes a quarter window after the cap engaged, once the start-up's excess
+    /// drained. Sooner matters: the start-up ramp's samples read below the knee, and until a probe shows the provider
+    /// one more request at full speed the cap cruises a request short (end to end, seed 0: 15 instead of 16 for the
+    /// 15 s until a probe half a window in).
     var probeShare = 0.125
     /// When the cap engaged: the windows of the probing cycle count from it.
     private var engagedAtMs: Double?
@@ -234,11 +237,11 @@ public struct KneeEstimator: Sendable, Equatable {
         engaged = true
     }
 
-    /// Whether the cap probes above the knee at `now`: `probeShare` of each window since it engaged, from the
-    /// window's middle.
+    /// Whether the cap probes above the knee at `now`: `probeShare` of each window since it engaged, from a quarter
+    /// of the window.
     public func probing(now: Double) -> Bool {
         guard let engagedAtMs else { return false }
-        let phase = max(now - engagedAtMs, 0).truncatingRemainder(dividingBy: windowMs) / windowMs - 0.5
+        let phase = max(now - engagedAtMs, 0).truncatingRemainder(dividingBy: windowMs) / windowMs - 0.25
         return phase >= 0 && phase < probeShare
     }
 
