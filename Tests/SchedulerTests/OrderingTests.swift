@@ -226,6 +226,62 @@ import Testing
         #expect(useless.trust == 0)
     }
 
+    /// `warm` requests in flight (p50 `predicted(i)`), then "early" queued behind them, then the warm answers
+    /// (`answer(i)`: tokens, latency, time to first token), then "late", the same request a second after: which of the
+    /// two goes first. `learned` checks what the answers taught the engine.
+    private func earlyOrLate(
+        warm: Int, predicted: (Int) -> Int, answer: (Int) -> (Int, Double, Double),
+        learned: (SchedulerEngine) -> Bool
+    ) -> [String] {
+        var policy = SchedulerPolicy()
+        policy.maxInflightRequests = warm
+        policy.heavyInflightTokens = 1_000_000
+        policy.kneeGain = 0
+        var engine = SchedulerEngine(policy: policy)
+        for index in 0..<warm {
+            _ = engine.submit(
+                Job(
+                    id: "warm-\(index)", requestedClass: .heavy, submittedAtMs: 0,
+                    predictedOutputTokensP50: predicted(index)),
+                now: 0)
+        }
+        #expect(engine.nextDispatches(now: 0).count == warm)
+        _ = engine.submit(
+            Job(id: "early", requestedClass: .heavy, submittedAtMs: 1_000, predictedOutputTokensP50: 400), now: 1_000)
+        for index in 0..<warm {
+            let (tokens, latency, ttft) = answer(index)
+            engine.complete(
+                "warm-\(index)", outcome: .succeeded(outputTokens: tokens, latencyMs: latency, ttftMs: ttft), now: 2_000
+            )
+        }
+        #expect(learned(engine))
+        _ = engine.submit(
+            Job(id: "late", requestedClass: .heavy, submittedAtMs: 3_000, predictedOutputTokensP50: 400), now: 3_000)
+        return engine.nextDispatches(now: 3_000, limit: 1).map(\.requestId)
+    }
+
+    @Test func aRequestQueuedBeforeTheTrustFellIsNotPassedByAnEqualOneQueuedAfter() {
+        // "early" is ranked at the initial trust; 60 answers (at the speed the engine assumes, 300 ms + 20 ms a
+        // token) then show the predicted sizes rank nothing, and the trust falls to about 0.
+        let first = earlyOrLate(
+            warm: 60, predicted: { 100 + ($0 * 53) % 700 },
+            answer: { index in
+                let tokens = 100 + (index * 29) % 500
+                return (tokens, 300 + 20 * Double(tokens), 300)
+            },
+            learned: { $0.trust.trust < 0.05 })
+        #expect(first == ["early"])
+    }
+
+    @Test func aRequestQueuedBeforeTheSpeedWasLearnedIsNotPassedByAnEqualOneQueuedAfter() {
+        // "early" is ranked at the prior speed (20 ms a token); 30 answers, fewer than the trust needs, show the
+        // provider twice as fast.
+        let first = earlyOrLate(
+            warm: 30, predicted: { _ in 200 }, answer: { _ in (200, 150 + 10 * 200, 150) },
+            learned: { $0.model.baselineMsPerOutputToken < 15 })
+        #expect(first == ["early"])
+    }
+
     @Test func anEngineWhosePredictionsRankNothingOrdersLikeDeadlines() {
         var policy = SchedulerPolicy()
         policy.maxInflightRequests = 1

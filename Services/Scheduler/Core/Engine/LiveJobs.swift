@@ -71,6 +71,29 @@ struct LiveJobs: Sendable {
             urgentRank: ranking.urgentRank(record))
     }
 
+    /// Ranks every waiting request again (queued and deferred) with `ranking`, at this uncongested speed, after what
+    /// ranks are computed from changed; `ClassQueue.rerank`.
+    mutating func rerank(_ ranking: JobRanking, rankMsPerOutputToken: Double, rankTtftMs: Double) {
+        let waiting = queues.flatMap { $0.allEntries() } + deferred.flatMap(\.entries)
+        for entry in waiting where table.isLive(entry) {
+            table[entry.slot]!.item.rankMsPerOutputToken = rankMsPerOutputToken
+            table[entry.slot]!.item.rankTtftMs = rankTtftMs
+        }
+        let table = self.table
+        for index in queues.indices {
+            queues[index].rerank(isLive: { table.isLive($0) }) { slot in
+                let record = table[slot]!
+                return (ranking.key(record), ranking.urgentFromMs(record), ranking.urgentRank(record))
+            }
+            let parked = deferred[index].entries.filter { table.isLive($0) }
+            deferred[index] = RankHeap()
+            for var entry in parked {
+                entry.key = ranking.key(table[entry.slot]!)
+                deferred[index].push(entry)
+            }
+        }
+    }
+
     /// Parks the request in `slot` with its class's deferred work, until the overload policy admits it or the
     /// provider is idle.
     mutating func park(_ slot: Int, ranking: JobRanking) {

@@ -18,6 +18,8 @@ public struct SchedulerEngine: Sendable {
     var admission: Admission
     var allocator: any AllocationPolicy
     var ranking: JobRanking
+    /// The uncongested time per output token the waiting requests' ranks were computed with.
+    var rankedAtMsPerOutputToken: Double
     var live: LiveJobs
     var inflight = InflightLedger()
     var sequence = 0
@@ -58,6 +60,7 @@ public struct SchedulerEngine: Sendable {
         self.admission = Admission(policy: policy)
         self.allocator = makeAllocationPolicy(policy)
         self.ranking = JobRanking(policy, trust: trust.trust)
+        self.rankedAtMsPerOutputToken = model.baselineMsPerOutputToken
         self.live = LiveJobs(fairness: makeTenantFairnessPolicy(policy))
         self.log = EventLog(capacity: eventCapacity)
     }
@@ -271,7 +274,10 @@ public struct SchedulerEngine: Sendable {
             trust.observe(
                 predictedTokens: record.job.boundedP50, predictedP90Tokens: record.job.boundedP90,
                 outputTokens: tokens)
-            if trust.trust != before { ranking = JobRanking(policy, trust: trust.trust) }
+            if trust.trust != before {
+                ranking = JobRanking(policy, trust: trust.trust)
+                rerankWaiting()
+            }
         }
         if let tokens = outcome.outputTokens, let chunks = outcome.streamedChunks, tokens >= 32, chunks >= 32 {
             let ratio = Double(tokens) / Double(chunks)
@@ -283,12 +289,24 @@ public struct SchedulerEngine: Sendable {
             if outcome.ttftMs != nil { queueDelayMs += policy.estimateAlpha * (queueing.delayMs - queueDelayMs) }
             let queued = queueing.isQueued(fraction: policy.kneeQueueFraction)
             model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queued: queued)
+            if abs(model.baselineMsPerOutputToken / rankedAtMsPerOutputToken - 1) > 0.05 { rerankWaiting() }
             observeKnee(
                 record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queueing: queueing, now: now)
             congestion.kneeEngaged = knee.engaged
         }
         congestion.recordCompletion(
             rateLimited: false, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
+    }
+
+    /// Ranks every waiting request again at the current trust and uncongested speed. Ranks are fixed when a request
+    /// is queued and move with both: kept as they were, a request queued while the predictions weighed more, or
+    /// while the speed was still the prior's (before the first answers taught it), would be passed by equal ones
+    /// queued after, by up to the expected-work weight × the change × its expected work: tens of seconds when the
+    /// first answers come back.
+    private mutating func rerankWaiting() {
+        rankedAtMsPerOutputToken = model.baselineMsPerOutputToken
+        live.rerank(
+            ranking, rankMsPerOutputToken: model.baselineMsPerOutputToken, rankTtftMs: model.baselineTtftMs)
     }
 
     /// Teaches the knee estimator from a completion: its decoding speed when the answer is long enough to measure
@@ -383,6 +401,7 @@ public struct SchedulerEngine: Sendable {
         allocator = makeAllocationPolicy(newPolicy)
         ranking = JobRanking(newPolicy, trust: trust.trust)
         model.reconfigure(newPolicy)
+        rankedAtMsPerOutputToken = model.baselineMsPerOutputToken
         congestion.reconfigure(newPolicy)
         knee.reconfigure(newPolicy)
         for slot in live.takeQueued(fairness: makeTenantFairnessPolicy(newPolicy)) {

@@ -17,15 +17,33 @@ struct ClassQueue: Sendable {
     mutating func push(_ entry: RankEntry, tenant: String, urgentFromMs: Double? = nil, urgentRank: Double = 0) {
         if tenants[tenant] == nil { tenants[tenant] = TenantQueue() }
         if tenants[tenant]!.count == 0 { fairness.join(tenant) }
-        tenants[tenant]!.feasible.push(entry)
-        if let urgentFromMs {
-            var copy = entry
-            copy.key = urgentFromMs
-            copy.urgentRank = urgentRank
-            tenants[tenant]!.urgent.push(copy)
-        }
+        tenants[tenant]!.insert(entry, urgentFromMs: urgentFromMs, urgentRank: urgentRank)
         tenants[tenant]!.count += 1
         count += 1
+    }
+
+    /// Ranks every live request again with `rank` (for a slot: its key, when it becomes urgent and its rank then),
+    /// keeping each tenant's place in the fairness policy. Ranks are fixed when a request is queued; when what they
+    /// are computed from changes (how far predicted sizes are trusted), requests queued before must still compare
+    /// fairly with those queued after.
+    mutating func rerank(
+        isLive: (RankEntry) -> Bool, rank: (Int) -> (key: Double, urgentFromMs: Double?, urgentRank: Double)
+    ) {
+        for (tenant, queue) in tenants {
+            var fresh = TenantQueue()
+            fresh.count = queue.count
+            var seen = Set<Int>()
+            // A live request is in the feasible heap or, once past its latest start, in the infeasible one (the
+            // urgent heaps hold copies); the head moves it aside again if it still cannot make its deadline.
+            for entry in queue.feasible.entries + queue.infeasible.entries
+            where isLive(entry) && seen.insert(entry.slot).inserted {
+                let ranks = rank(entry.slot)
+                var rekeyed = entry
+                rekeyed.key = ranks.key
+                fresh.insert(rekeyed, urgentFromMs: ranks.urgentFromMs, urgentRank: ranks.urgentRank)
+            }
+            tenants[tenant] = fresh
+        }
     }
 
     /// A request left the queue by another way than `serve` (expiry, cancellation); its heap entry goes lazily.

@@ -11,6 +11,18 @@ struct TenantQueue: Sendable {
     /// Live requests in this queue (heaps may also hold stale entries of requests that left).
     var count = 0
 
+    /// Adds `entry` to the feasible heap and, for policies that age by slack, a copy keyed by `urgentFromMs` to the
+    /// urgent one. (The caller counts it.)
+    mutating func insert(_ entry: RankEntry, urgentFromMs: Double?, urgentRank: Double) {
+        feasible.push(entry)
+        if let urgentFromMs {
+            var copy = entry
+            copy.key = urgentFromMs
+            copy.urgentRank = urgentRank
+            urgent.push(copy)
+        }
+    }
+
     /// The entry to serve next at `now`, dropping stale entries and moving requests past their latest start to the
     /// infeasible side. `isLive` says whether an entry still stands for a queued request; `isFeasible` whether it can
     /// still meet its deadline; `infeasibleKey` gives its rank there.
