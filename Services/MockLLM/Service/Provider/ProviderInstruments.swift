@@ -11,21 +11,24 @@ public struct ProviderInstruments: Sendable {
 
     public init(metrics: ServiceMetrics) {
         let registry = metrics.registry
-        inFlight = registry.makeGauge(name: "mock_llm_in_flight", help: "Requests being served (the n of tpot(n)).")
+        func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+        inFlight = registry.makeGauge(
+            descriptor: descriptor("mock_llm_in_flight", "Requests being served (the n of tpot(n))."))
         queueDepth = registry.makeGauge(
-            name: "mock_llm_queue_depth", help: "Requests waiting behind the concurrency cap.")
+            descriptor: descriptor("mock_llm_queue_depth", "Requests waiting behind the concurrency cap."))
         var outcomes: [ProviderTotals.Outcome: Counter] = [:]
         for outcome in ProviderTotals.Outcome.allCases {
             outcomes[outcome] = registry.makeCounter(
-                name: "mock_llm_requests_total", labels: [("outcome", outcome.rawValue)],
-                help: "Generation requests by how they ended."
-            )
+                descriptor: descriptor("mock_llm_requests_total", "Generation requests by how they ended."),
+                labels: [("outcome", outcome.rawValue)])
         }
         self.outcomes = outcomes
         promptTokens = registry.makeCounter(
-            name: "mock_llm_prompt_tokens_total", help: "Prompt tokens of served requests.")
+            descriptor: descriptor("mock_llm_prompt_tokens_total", "Prompt tokens of served requests."))
         completionTokens = registry.makeCounter(
-            name: "mock_llm_completion_tokens_total", help: "Output tokens generated.")
+            descriptor: descriptor("mock_llm_completion_tokens_total", "Output tokens generated."))
     }
 
     func record(_ outcome: ProviderTotals.Outcome, promptTokens: Int, completionTokens: Int) {

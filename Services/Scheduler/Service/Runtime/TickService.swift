@@ -24,58 +24,62 @@ struct TickService: Service {
 
     func publish(_ snapshot: SchedulerMetricsSnapshot) {
         let registry = metrics.registry
+        func gauge(name: String, labels: [(String, String)] = [], help: String) -> Gauge {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        }
         for requestClass in RequestClass.allCases.map(\.rawValue) {
             let labels = [("class", requestClass)]
-            registry.makeGauge(name: "scheduler_queue_length", labels: labels, help: "Requests waiting, by class.")
+            gauge(name: "scheduler_queue_length", labels: labels, help: "Requests waiting, by class.")
                 .set(to: Double(snapshot.queueLengthByClass[requestClass] ?? 0))
-            registry.makeGauge(
+            gauge(
                 name: "scheduler_inflight_tokens", labels: labels, help: "Predicted tokens in flight, by class."
             )
             .set(to: Double(snapshot.inflightTokensByClass[requestClass] ?? 0))
-            registry.makeGauge(
+            gauge(
                 name: "scheduler_inflight_budget_tokens", labels: labels, help: "In-flight token budget, by class."
             )
             .set(to: Double(snapshot.inflightBudgetByClass[requestClass] ?? 0))
         }
         let mode: Double = snapshot.mode == .free ? 0 : (snapshot.mode == .moderate ? 1 : 2)
-        registry.makeGauge(name: "scheduler_congestion_mode", help: "0 free, 1 moderate, 2 congested.").set(to: mode)
-        registry.makeGauge(
+        gauge(name: "scheduler_congestion_mode", help: "0 free, 1 moderate, 2 congested.").set(to: mode)
+        gauge(
             name: "scheduler_slowdown_ratio",
             help: "Answer latency over its uncongested time (first-token wait included)."
         )
         .set(to: snapshot.slowdownRatio ?? 1)
-        registry.makeGauge(name: "scheduler_inflight_requests", help: "Requests in flight upstream.")
+        gauge(name: "scheduler_inflight_requests", help: "Requests in flight upstream.")
             .set(to: Double(snapshot.inflightRequests ?? 0))
-        registry.makeGauge(
+        gauge(
             name: "scheduler_inflight_request_cap",
             help: "Requests the knee estimate allows in flight (0 while no cap applies)."
         )
         .set(to: Double(snapshot.inflightRequestCap ?? 0))
-        registry.makeGauge(
+        gauge(
             name: "scheduler_knee_engaged",
             help: "1 once the provider was seen saturated or queueing (the request cap is its knee), else 0."
         )
         .set(to: snapshot.kneeEngaged == true ? 1 : 0)
-        registry.makeGauge(
+        gauge(
             name: "scheduler_queue_delay_seconds", help: "Smoothed wait of recent answers in the provider's own queue."
         )
         .set(to: (snapshot.queueDelayMs ?? 0) / 1000)
-        registry.makeGauge(name: "scheduler_dispatched_requests", help: "Requests dispatched since start.").set(
+        gauge(name: "scheduler_dispatched_requests", help: "Requests dispatched since start.").set(
             to: Double(snapshot.dispatchedTotal))
-        registry.makeGauge(name: "scheduler_completed_requests", help: "Requests completed since start.").set(
+        gauge(name: "scheduler_completed_requests", help: "Requests completed since start.").set(
             to: Double(snapshot.completedTotal))
-        registry.makeGauge(
+        gauge(
             name: "scheduler_expired_requests", help: "Requests expired since start (not those cancelled)."
         )
         .set(to: Double(snapshot.expiredTotal))
-        registry.makeGauge(name: "scheduler_failed_requests", help: "Requests failed since start.").set(
+        gauge(name: "scheduler_failed_requests", help: "Requests failed since start.").set(
             to: Double(snapshot.failedTotal))
-        registry.makeGauge(
+        gauge(
             name: "scheduler_cancelled_requests", help: "Requests withdrawn since start because their client left."
         )
         .set(to: Double(snapshot.cancelledTotal ?? 0))
         for (reason, count) in snapshot.rejectedByReason {
-            registry.makeGauge(
+            gauge(
                 name: "scheduler_rejected_requests", labels: [("reason", reason)],
                 help: "Requests rejected since start, by reason."
             )
