@@ -268,16 +268,12 @@ public struct SchedulerEngine: Sendable {
     /// Teaches the prediction trust, the service-time model, the knee estimator and the congestion controller from a
     /// successful answer.
     private mutating func learn(from record: JobRecord, outcome: DispatchOutcome, utilization: Double, now: Double) {
+        let trustBefore = trust.trust
         // What the prediction is worth, judged on answers that were not cut by max_tokens.
         if let tokens = outcome.outputTokens, tokens < record.job.maxTokens {
-            let before = trust.trust
             trust.observe(
                 predictedTokens: record.job.boundedP50, predictedP90Tokens: record.job.boundedP90,
                 outputTokens: tokens)
-            if trust.trust != before {
-                ranking = JobRanking(policy, trust: trust.trust)
-                rerankWaiting()
-            }
         }
         if let tokens = outcome.outputTokens, let chunks = outcome.streamedChunks, tokens >= 32, chunks >= 32 {
             let ratio = Double(tokens) / Double(chunks)
@@ -289,13 +285,15 @@ public struct SchedulerEngine: Sendable {
             if outcome.ttftMs != nil { queueDelayMs += policy.estimateAlpha * (queueing.delayMs - queueDelayMs) }
             let queued = queueing.isQueued(fraction: policy.kneeQueueFraction)
             model.observe(outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queued: queued)
-            if abs(model.baselineMsPerOutputToken / rankedAtMsPerOutputToken - 1) > 0.05 { rerankWaiting() }
             observeKnee(
                 record, outputTokens: tokens, latencyMs: latency, ttftMs: outcome.ttftMs, queueing: queueing, now: now)
             congestion.kneeEngaged = knee.engaged
         }
         congestion.recordCompletion(
             rateLimited: false, slowdownRatio: model.slowdownRatio, budgetUtilization: utilization)
+        if trust.trust != trustBefore || abs(model.baselineMsPerOutputToken / rankedAtMsPerOutputToken - 1) > 0.05 {
+            rerankWaiting()
+        }
     }
 
     /// Ranks every waiting request again at the current trust and uncongested speed. Ranks are fixed when a request
@@ -304,6 +302,7 @@ public struct SchedulerEngine: Sendable {
     /// queued after, by up to the expected-work weight × the change × its expected work: tens of seconds when the
     /// first answers come back.
     private mutating func rerankWaiting() {
+        ranking = JobRanking(policy, trust: trust.trust)
         rankedAtMsPerOutputToken = model.baselineMsPerOutputToken
         live.rerank(
             ranking, rankMsPerOutputToken: model.baselineMsPerOutputToken, rankTtftMs: model.baselineTtftMs)
